@@ -1,0 +1,55 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "vigil",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "vigil", targets: ["vigil"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // libsystemd (sd_notify, sd_watchdog_enabled, sd_journal_sendv) from Debian's libsystemd-dev.
+        .systemLibrary(
+            name: "CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
+        // The pure core: event model, strict JSON, validation, vocabulary, time. No I/O.
+        .target(
+            name: "VigilCore",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // The I/O shell: configuration, spool, store, systemd, the ingest loop, benchmarks.
+        .target(
+            name: "VigilShell",
+            dependencies: [
+                "VigilCore",
+                "CSystemd",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        // The `vigil` command line: thin ArgumentParser commands over VigilShell.
+        .executableTarget(
+            name: "vigil",
+            dependencies: [
+                "VigilShell",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"]),
+        .testTarget(
+            name: "VigilIntegrationTests",
+            dependencies: ["vigil", "VigilShell"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

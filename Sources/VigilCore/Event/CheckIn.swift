@@ -1,0 +1,112 @@
+/// One observation about a client: the unit Vigil ingests, stores and (later) evaluates.
+///
+/// Schema v1; field names are the contract documented in `docs/checkin.schema.json`.
+/// `note` is private clinical text: it is stored, and nothing else may print it.
+public struct CheckIn: Equatable, Sendable {
+    public var id: String
+    public var client: String
+    public var at: Timestamp
+    public var kind: Kind
+    public var source: Source
+    /// Measures in document order; known ones are range-checked (see `Measure`).
+    public var measures: [(name: String, value: Double)]
+    public var signs: [String]
+    public var stressors: [String]
+    public var protective: [String]
+    public var screening: Screening?
+    public var contact: Contact?
+    public var note: String?
+
+    public init(
+        id: String, client: String, at: Timestamp, kind: Kind, source: Source,
+        measures: [(name: String, value: Double)] = [], signs: [String] = [], stressors: [String] = [],
+        protective: [String] = [], screening: Screening? = nil, contact: Contact? = nil, note: String? = nil
+    ) {
+        self.id = id
+        self.client = client
+        self.at = at
+        self.kind = kind
+        self.source = source
+        self.measures = measures
+        self.signs = signs
+        self.stressors = stressors
+        self.protective = protective
+        self.screening = screening
+        self.contact = contact
+        self.note = note
+    }
+
+    public static func == (lhs: CheckIn, rhs: CheckIn) -> Bool {
+        lhs.id == rhs.id && lhs.client == rhs.client && lhs.at == rhs.at && lhs.kind == rhs.kind
+            && lhs.source == rhs.source && lhs.measures.map(\.name) == rhs.measures.map(\.name)
+            && lhs.measures.map(\.value) == rhs.measures.map(\.value) && lhs.signs == rhs.signs
+            && lhs.stressors == rhs.stressors && lhs.protective == rhs.protective
+            && lhs.screening == rhs.screening && lhs.contact == rhs.contact && lhs.note == rhs.note
+    }
+
+    /// The value of a measure, if reported.
+    public func measure(_ name: String) -> Double? { measures.first { $0.name == name }?.value }
+
+    /// What kind of encounter produced the check-in.
+    public enum Kind: String, CaseIterable, Sendable {
+        case checkin, contact, screening
+        case missedAppointment = "missed_appointment"
+        case crisisCall = "crisis_call"
+        case discharge
+        case edVisit = "ed_visit"
+        case overdose
+    }
+
+    /// Who reported it.
+    public enum Source: String, CaseIterable, Sendable {
+        case `self`, peer, counselor, clinician, family, other
+        case caseManager = "case_manager"
+        case crisisLine = "crisis_line"
+    }
+
+    /// C-SSRS screener answers (Columbia Protocol, six yes/no questions). A `nil` answer was not asked:
+    /// questions 3–5 are only asked after a yes to question 2.
+    public struct Screening: Equatable, Sendable {
+        public var wishDead: Bool
+        public var suicidalThoughts: Bool
+        public var method: Bool?
+        public var intent: Bool?
+        public var plan: Bool?
+        public var behaviorPast3Months: Bool
+
+        public init(
+            wishDead: Bool, suicidalThoughts: Bool, method: Bool? = nil, intent: Bool? = nil, plan: Bool? = nil,
+            behaviorPast3Months: Bool
+        ) {
+            self.wishDead = wishDead
+            self.suicidalThoughts = suicidalThoughts
+            self.method = method
+            self.intent = intent
+            self.plan = plan
+            self.behaviorPast3Months = behaviorPast3Months
+        }
+    }
+
+    /// The outcome of an outreach attempt (`kind: contact`), optionally naming the task it answers.
+    public struct Contact: Equatable, Sendable {
+        public enum Outcome: String, CaseIterable, Sendable {
+            case reached, declined
+            case noAnswer = "no_answer"
+            case leftMessage = "left_message"
+        }
+        public var outcome: Outcome
+        public var task: String?
+
+        public init(outcome: Outcome, task: String? = nil) {
+            self.outcome = outcome
+            self.task = task
+        }
+    }
+}
+
+/// The measures whose ranges schema v1 fixes. Other snake_case measures are accepted if finite.
+public enum Measure {
+    public static let knownRanges: [String: ClosedRange<Double>] = [
+        "mood": 0...10, "craving": 0...10, "stress": 0...10, "sleep_hours": 0...24,
+    ]
+}

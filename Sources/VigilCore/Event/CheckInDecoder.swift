@@ -1,0 +1,290 @@
+import Crypto
+
+/// A check-in that passed validation, with the SHA-256 of the bytes it came from.
+public struct DecodedCheckIn: Sendable {
+    public let checkIn: CheckIn
+    /// Hex SHA-256 of the input bytes; the event id when the input has none, and the content
+    /// fingerprint that tells a harmless replay from a different check-in reusing an id.
+    public let digest: String
+}
+
+/// Turns the bytes of one check-in into a validated `CheckIn`, or a `CheckInError` naming the field.
+///
+/// Pure: the vocabulary and "now" (for the future-time check) are passed in.
+public struct CheckInDecoder: Sendable {
+    /// The largest `.json` spool file, and the longest `.jsonl` line, in bytes.
+    public static let maxEventBytes = 64 * 1024
+    /// The longest `note`, in UTF-8 bytes.
+    public static let maxNoteBytes = 4 * 1024
+    /// How far in the future `at` may be, to allow for skewed clocks of writers.
+    public static let maxFutureSkew = TimeSpan.minutes(5)
+    /// The earliest acceptable `at` (2000-01-01T00:00:00Z): anything older is a broken clock or field.
+    public static let earliest = Timestamp(seconds: 946_684_800)
+    /// The top-level fields of schema v1.
+    public static let fields: Set<String> = [
+        "id", "client", "at", "kind", "source", "measures", "signs", "stressors", "protective", "screening",
+        "contact", "note",
+    ]
+
+    public let vocabulary: Vocabulary
+
+    public init(vocabulary: Vocabulary) { self.vocabulary = vocabulary }
+
+    public func decode(_ bytes: [UInt8], now: Timestamp) throws(CheckInError) -> DecodedCheckIn {
+        try bytes.withUnsafeBufferPointer { buffer throws(CheckInError) in try decode(buffer, now: now) }
+    }
+
+    public func decode(_ bytes: UnsafeBufferPointer<UInt8>, now: Timestamp) throws(CheckInError) -> DecodedCheckIn {
+        guard bytes.count <= Self.maxEventBytes else {
+            throw CheckInError(field: nil, "larger than \(Self.maxEventBytes) bytes (\(bytes.count))")
+        }
+        guard String(validating: bytes, as: UTF8.self) != nil else {
+            throw CheckInError(field: nil, "not valid UTF-8")
+        }
+        let value: JSONValue
+        do {
+            value = try StrictJSONParser.parse(bytes)
+        } catch {
+            throw CheckInError(field: nil, "not valid JSON: \(error)")
+        }
+        let digest = sha256Hex(bytes)
+        let checkIn = try decode(value, defaultID: digest, now: now)
+        return DecodedCheckIn(checkIn: checkIn, digest: digest)
+    }
+
+    /// Validates a parsed value; `defaultID` is used when the input has no `id`.
+    public func decode(_ value: JSONValue, defaultID: String, now: Timestamp) throws(CheckInError) -> CheckIn {
+        guard case .object(let members) = value else {
+            throw CheckInError(field: nil, "must be a JSON object, not \(value.typeDescription)")
+        }
+        var fields: [String: JSONValue] = [:]
+        for member in members {
+            guard Self.fields.contains(member.key) else {
+                throw CheckInError(field: Self.quoted(member.key), "unknown field (schema v1 has: \(Self.fields.sorted().joined(separator: ", ")))")
+            }
+            fields[member.key] = member.value
+        }
+
+        let id = try fields["id"].map { value throws(CheckInError) in try Self.eventID(value) } ?? defaultID
+        let client = try Self.clientID(fields["client"])
+        let at = try Self.time(fields["at"], now: now)
+        let kind: CheckIn.Kind = try Self.enumeration(fields["kind"], field: "kind")
+        let source: CheckIn.Source = try Self.enumeration(fields["source"], field: "source")
+        let measures = try Self.measures(fields["measures"])
+        let signs = try codes(fields["signs"], list: .signs)
+        let stressors = try codes(fields["stressors"], list: .stressors)
+        let protective = try codes(fields["protective"], list: .protective)
+        let screening = try fields["screening"].map { value throws(CheckInError) in try Self.screening(value) }
+        if kind == .screening, screening == nil {
+            throw CheckInError(field: "screening", "required when kind is screening")
+        }
+        let contact = try fields["contact"].map { value throws(CheckInError) in try Self.contact(value) }
+        if kind == .contact, contact == nil { throw CheckInError(field: "contact", "required when kind is contact") }
+        if kind != .contact, contact != nil {
+            throw CheckInError(field: "contact", "only allowed when kind is contact (kind is \(kind.rawValue))")
+        }
+        let note = try fields["note"].map { value throws(CheckInError) in try Self.note(value) }
+        return CheckIn(
+            id: id, client: client, at: at, kind: kind, source: source, measures: measures, signs: signs,
+            stressors: stressors, protective: protective, screening: screening, contact: contact, note: note)
+    }
+
+    // MARK: - Fields
+
+    static func eventID(_ value: JSONValue) throws(CheckInError) -> String {
+        guard case .string(let id) = value else { throw CheckInError(field: "id", "must be a string, not \(value.typeDescription)") }
+        guard (1...128).contains(id.utf8.count), id.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            throw CheckInError(field: "id", "must be 1–128 printable ASCII characters without spaces")
+        }
+        return id
+    }
+
+    static func clientID(_ value: JSONValue?) throws(CheckInError) -> String {
+        guard let value else { throw CheckInError(field: "client", "required") }
+        guard case .string(let client) = value else {
+            throw CheckInError(field: "client", "must be a string, not \(value.typeDescription)")
+        }
+        guard isClientID(client) else {
+            throw CheckInError(field: "client", "must match [A-Za-z0-9._-]{1,64} (a pseudonymous id, never a name)")
+        }
+        return client
+    }
+
+    /// Whether `text` is a well-formed pseudonymous client id: `[A-Za-z0-9._-]{1,64}`.
+    public static func isClientID(_ text: String) -> Bool {
+        (1...64).contains(text.utf8.count)
+            && text.utf8.allSatisfy { c in
+                (0x30...0x39).contains(c) || (0x41...0x5A).contains(c) || (0x61...0x7A).contains(c)
+                    || c == UInt8(ascii: ".") || c == UInt8(ascii: "_") || c == UInt8(ascii: "-")
+            }
+    }
+
+    static func time(_ value: JSONValue?, now: Timestamp) throws(CheckInError) -> Timestamp {
+        guard let value else { throw CheckInError(field: "at", "required") }
+        guard case .string(let text) = value else {
+            throw CheckInError(field: "at", "must be an RFC 3339 string, not \(value.typeDescription)")
+        }
+        let at: Timestamp
+        do {
+            at = try RFC3339.parse(text)
+        } catch {
+            throw CheckInError(field: "at", "not an RFC 3339 date-time: \(error.problem)")
+        }
+        guard at <= now.adding(maxFutureSkew) else {
+            throw CheckInError(field: "at", "\(text) is more than 5 minutes in the future (now is \(now))")
+        }
+        guard at >= earliest else { throw CheckInError(field: "at", "\(text) is before 2000-01-01") }
+        return at
+    }
+
+    static func enumeration<E: RawRepresentable & CaseIterable>(
+        _ value: JSONValue?, field: String
+    ) throws(CheckInError) -> E where E.RawValue == String {
+        let allowed = E.allCases.map(\.rawValue).joined(separator: ", ")
+        guard let value else { throw CheckInError(field: field, "required (one of \(allowed))") }
+        guard case .string(let text) = value, let result = E(rawValue: text) else {
+            throw CheckInError(field: field, "must be one of \(allowed)")
+        }
+        return result
+    }
+
+    static func measures(_ value: JSONValue?) throws(CheckInError) -> [(name: String, value: Double)] {
+        guard let value else { return [] }
+        guard case .object(let members) = value else {
+            throw CheckInError(field: "measures", "must be an object of numbers, not \(value.typeDescription)")
+        }
+        var result: [(name: String, value: Double)] = []
+        result.reserveCapacity(members.count)
+        for (name, member) in members {
+            let field = "measures.\(quoted(name))"
+            guard isSnakeCase(name) else { throw CheckInError(field: field, "measure names are snake_case") }
+            guard case .number(let number) = member else {
+                throw CheckInError(field: field, "must be a number, not \(member.typeDescription)")
+            }
+            if let range = Measure.knownRanges[name], !range.contains(number) {
+                throw CheckInError(
+                    field: field, "\(number) is out of range \(format(range.lowerBound))–\(format(range.upperBound))")
+            }
+            result.append((name, number))
+        }
+        return result
+    }
+
+    func codes(_ value: JSONValue?, list: Vocabulary.List) throws(CheckInError) -> [String] {
+        guard let value else { return [] }
+        guard case .array(let elements) = value else {
+            throw CheckInError(field: list.rawValue, "must be an array of codes, not \(value.typeDescription)")
+        }
+        var result: [String] = []
+        result.reserveCapacity(elements.count)
+        for (index, element) in elements.enumerated() {
+            let field = "\(list.rawValue)[\(index)]"
+            guard case .string(let code) = element else {
+                throw CheckInError(field: field, "must be a string code, not \(element.typeDescription)")
+            }
+            guard Self.isSnakeCase(code) else { throw CheckInError(field: field, "not a snake_case code") }
+            guard vocabulary.contains(code, in: list) else {
+                let hint = vocabulary.suggestion(for: code, in: list).map { "; did you mean \($0)?" } ?? ""
+                throw CheckInError(field: field, "unknown code \(code)\(hint)")
+            }
+            guard !result.contains(code) else { throw CheckInError(field: field, "code \(code) is listed twice") }
+            result.append(code)
+        }
+        return result
+    }
+
+    static func screening(_ value: JSONValue) throws(CheckInError) -> CheckIn.Screening {
+        let answers = try booleanObject(
+            value, field: "screening",
+            keys: ["wish_dead", "suicidal_thoughts", "method", "intent", "plan", "behavior_past_3_months"])
+        func required(_ key: String) throws(CheckInError) -> Bool {
+            guard let answer = answers[key] else {
+                throw CheckInError(field: "screening.\(key)", "required (always asked in the C-SSRS screener)")
+            }
+            return answer
+        }
+        return CheckIn.Screening(
+            wishDead: try required("wish_dead"), suicidalThoughts: try required("suicidal_thoughts"),
+            method: answers["method"], intent: answers["intent"], plan: answers["plan"],
+            behaviorPast3Months: try required("behavior_past_3_months"))
+    }
+
+    static func booleanObject(_ value: JSONValue, field: String, keys: [String]) throws(CheckInError) -> [String: Bool] {
+        guard case .object(let members) = value else {
+            throw CheckInError(field: field, "must be an object, not \(value.typeDescription)")
+        }
+        var answers: [String: Bool] = [:]
+        for (key, member) in members {
+            guard keys.contains(key) else {
+                throw CheckInError(field: "\(field).\(quoted(key))", "unknown answer (known: \(keys.joined(separator: ", ")))")
+            }
+            guard case .bool(let answer) = member else {
+                throw CheckInError(field: "\(field).\(key)", "must be true or false, not \(member.typeDescription)")
+            }
+            answers[key] = answer
+        }
+        return answers
+    }
+
+    static func contact(_ value: JSONValue) throws(CheckInError) -> CheckIn.Contact {
+        guard case .object(let members) = value else {
+            throw CheckInError(field: "contact", "must be an object, not \(value.typeDescription)")
+        }
+        var outcome: CheckIn.Contact.Outcome?
+        var task: String?
+        for (key, member) in members {
+            switch key {
+            case "outcome": outcome = try enumeration(member, field: "contact.outcome") as CheckIn.Contact.Outcome
+            case "task":
+                guard case .string(let id) = member, (1...128).contains(id.utf8.count),
+                    id.utf8.allSatisfy({ (0x21...0x7E).contains($0) })
+                else { throw CheckInError(field: "contact.task", "must be a task id: 1–128 printable ASCII characters") }
+                task = id
+            default:
+                throw CheckInError(field: "contact.\(quoted(key))", "unknown field (known: outcome, task)")
+            }
+        }
+        guard let outcome else {
+            throw CheckInError(field: "contact.outcome", "required (one of reached, no_answer, declined, left_message)")
+        }
+        return CheckIn.Contact(outcome: outcome, task: task)
+    }
+
+    static func note(_ value: JSONValue) throws(CheckInError) -> String {
+        guard case .string(let note) = value else {
+            throw CheckInError(field: "note", "must be a string, not \(value.typeDescription)")
+        }
+        guard note.utf8.count <= maxNoteBytes else {
+            throw CheckInError(field: "note", "longer than \(maxNoteBytes) bytes (\(note.utf8.count))")
+        }
+        return note
+    }
+
+    // MARK: - Helpers
+
+    /// `[a-z][a-z0-9_]{0,63}`.
+    public static func isSnakeCase(_ text: String) -> Bool {
+        guard let first = text.utf8.first, (0x61...0x7A).contains(first), text.utf8.count <= 64 else { return false }
+        return text.utf8.allSatisfy { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == UInt8(ascii: "_") }
+    }
+
+    /// A key safe to echo in an error: printable ASCII, at most 64 characters; otherwise a placeholder.
+    static func quoted(_ key: String) -> String {
+        guard key.utf8.count <= 64, key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else { return "<unprintable key>" }
+        return key
+    }
+
+    static func format(_ number: Double) -> String {
+        number == number.rounded() ? String(Int(number)) : String(number)
+    }
+}
+
+private let byteHex: [String] = (0...255).map { byte in
+    let digits = Array("0123456789abcdef")
+    return String([digits[byte >> 4], digits[byte & 15]])
+}
+
+/// Hex SHA-256 of arbitrary bytes (the default event id and content fingerprint).
+public func sha256Hex(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+    SHA256.hash(data: bytes).map { byteHex[Int($0)] }.joined()
+}

@@ -1,0 +1,47 @@
+/// An instant, in whole microseconds since the Unix epoch (UTC).
+///
+/// The core never reads a clock: every function that depends on "now" takes a `Timestamp`.
+public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible {
+    /// Microseconds since 1970-01-01T00:00:00Z.
+    public var microseconds: Int64
+
+    public init(microseconds: Int64) { self.microseconds = microseconds }
+
+    public init(seconds: Int64) { self.microseconds = seconds * 1_000_000 }
+
+    public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool { lhs.microseconds < rhs.microseconds }
+
+    /// This instant moved by `span`.
+    public func adding(_ span: TimeSpan) -> Timestamp {
+        Timestamp(microseconds: microseconds &+ span.microseconds)
+    }
+
+    /// The RFC 3339 form in UTC with microseconds, e.g. `2026-11-23T09:30:00.000000Z`.
+    public var description: String { RFC3339.format(self) }
+}
+
+/// A signed length of time in microseconds.
+public struct TimeSpan: Hashable, Comparable, Sendable {
+    public var microseconds: Int64
+
+    public init(microseconds: Int64) { self.microseconds = microseconds }
+
+    public static func seconds(_ value: Int64) -> TimeSpan { TimeSpan(microseconds: value * 1_000_000) }
+    public static func minutes(_ value: Int64) -> TimeSpan { .seconds(value * 60) }
+    public static func hours(_ value: Int64) -> TimeSpan { .minutes(value * 60) }
+    public static func days(_ value: Int64) -> TimeSpan { .hours(value * 24) }
+
+    public static func < (lhs: TimeSpan, rhs: TimeSpan) -> Bool { lhs.microseconds < rhs.microseconds }
+}
+
+/// Where "now" comes from. The daemon uses the system clock; tests and `--as-of` use a fixed one.
+public protocol WallClock: Sendable {
+    func now() -> Timestamp
+}
+
+/// A clock that always answers the same instant (for `--as-of` and tests).
+public struct FixedClock: WallClock {
+    public let instant: Timestamp
+    public init(_ instant: Timestamp) { self.instant = instant }
+    public func now() -> Timestamp { instant }
+}

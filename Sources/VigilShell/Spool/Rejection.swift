@@ -1,0 +1,27 @@
+import VigilCore
+
+/// One reason a spool file, or one line of a batch, was refused.
+public struct Rejection: Sendable, Equatable {
+    /// The 1-based line of a `.jsonl` batch; nil for a whole file.
+    public let line: Int?
+    /// The field at fault, when one is.
+    public let field: String?
+    public let problem: String
+
+    public init(line: Int? = nil, field: String? = nil, problem: String) {
+        self.line = line
+        self.field = field
+        self.problem = problem
+    }
+
+    public init(line: Int? = nil, _ error: CheckInError) {
+        self.init(line: line, field: error.field, problem: error.problem)
+    }
+
+    /// "line 3: measures.mood: 12 is out of range 0–10".
+    public var description: String {
+        var text = line.map { "line \($0): " } ?? ""
+        if let field { text += field + ": " }
+        return text + problem
+    }
+}

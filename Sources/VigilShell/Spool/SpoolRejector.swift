@@ -1,0 +1,85 @@
+import Glibc
+import VigilCore
+
+/// Moves refused input into `rejected/`, beside a `NAME.why` JSON sidecar that says why.
+///
+/// Nothing is deleted: a whole file is renamed as it is; for a batch with some bad lines, the bad
+/// lines are written to `rejected/NAME` (good lines were committed) before the original is unlinked.
+public struct SpoolRejector: Sendable {
+    public let spool: SpoolDirectory
+
+    public init(spool: SpoolDirectory) { self.spool = spool }
+
+    /// Moves `new/NAME` (of any file type) into `rejected/` with its reasons. Returns the name used there.
+    @discardableResult
+    public func rejectWhole(name: String, reasons: [Rejection], at time: Timestamp) throws(SystemError) -> String {
+        let target = freeName(for: name)
+        try writeWhy(target: target, original: name, reasons: reasons, at: time)
+        let from = spool.new + "/" + name
+        guard rename(from, spool.rejected + "/" + target) == 0 else { throw SystemError("rename", path: from) }
+        return target
+    }
+
+    /// Writes the refused `lines` of batch `new/NAME` to `rejected/`, then unlinks the original.
+    @discardableResult
+    public func rejectLines(
+        name: String, lines: [[UInt8]], reasons: [Rejection], at time: Timestamp
+    ) throws(SystemError) -> String {
+        let target = freeName(for: name)
+        var content: [UInt8] = []
+        for line in lines {
+            content += line
+            content.append(0x0A)
+        }
+        try writeAtomically(content, to: target)
+        try writeWhy(target: target, original: name, reasons: reasons, at: time)
+        let original = spool.new + "/" + name
+        guard unlink(original) == 0 || errno == ENOENT else { throw SystemError("unlink", path: original) }
+        return target
+    }
+
+    /// Makes the renames into `rejected/` durable.
+    public func sync() throws(SystemError) {
+        try SpoolDirectory.syncDirectory(spool.rejected)
+    }
+
+    /// The `.why` document: `{"file", "rejected_at", "errors": [{"line"?, "field"?, "error"}]}`.
+    static func whyDocument(original: String, reasons: [Rejection], at time: Timestamp) -> String {
+        let errors = reasons.map { reason in
+            var members: [String] = []
+            if let line = reason.line { members.append("\"line\":\(line)") }
+            if let field = reason.field { members.append("\"field\":\(JSONText.quote(field))") }
+            members.append("\"error\":\(JSONText.quote(reason.problem))")
+            return "{" + members.joined(separator: ",") + "}"
+        }
+        return "{\"file\":\(JSONText.quote(original)),\"rejected_at\":\"\(time)\",\"errors\":[\n  "
+            + errors.joined(separator: ",\n  ") + "\n]}\n"
+    }
+
+    func writeWhy(target: String, original: String, reasons: [Rejection], at time: Timestamp) throws(SystemError) {
+        let document = Self.whyDocument(original: original, reasons: reasons, at: time)
+        try writeAtomically(Array(document.utf8), to: target + ".why")
+    }
+
+    /// Writes `rejected/.NAME.tmp`, fsyncs it and renames it to `rejected/NAME`.
+    func writeAtomically(_ bytes: [UInt8], to name: String) throws(SystemError) {
+        let final = spool.rejected + "/" + name
+        let temporary = spool.rejected + "/." + name + ".tmp"
+        try FileWriting.writeSynced(bytes, to: temporary, mode: 0o640)
+        guard rename(temporary, final) == 0 else { throw SystemError("rename", path: temporary) }
+    }
+
+    /// `name`, or `name~N` when `rejected/` already holds that name (or its `.why`).
+    func freeName(for name: String) -> String {
+        var candidate = name
+        var suffix = 1
+        var info = stat()
+        while lstat(spool.rejected + "/" + candidate, &info) == 0
+            || lstat(spool.rejected + "/" + candidate + ".why", &info) == 0
+        {
+            candidate = "\(name)~\(suffix)"
+            suffix += 1
+        }
+        return candidate
+    }
+}

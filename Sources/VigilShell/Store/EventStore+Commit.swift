@@ -1,0 +1,97 @@
+import GRDB
+import VigilCore
+
+/// A validated check-in waiting to be committed.
+public struct PendingEvent: Sendable {
+    public let checkIn: CheckIn
+    /// SHA-256 of `body`.
+    public let digest: String
+    /// The check-in's JSON text as received.
+    public let body: String
+    /// Where it came from: `NAME` or `NAME:LINE`.
+    public let origin: String
+
+    public init(checkIn: CheckIn, digest: String, body: String, origin: String) {
+        self.checkIn = checkIn
+        self.digest = digest
+        self.body = body
+        self.origin = origin
+    }
+}
+
+/// A refusal to record in the same transaction as the batch's events.
+public struct PendingRejection: Sendable {
+    public let origin: String
+    public let digest: String
+    public let reasons: [Rejection]
+
+    public init(origin: String, digest: String, reasons: [Rejection]) {
+        self.origin = origin
+        self.digest = digest
+        self.reasons = reasons
+    }
+}
+
+/// What committing one pending event did.
+public enum CommitOutcome: Equatable, Sendable {
+    /// Newly stored with this sequence number.
+    case stored(Int64)
+    /// The same id with the same content was already stored: a harmless replay.
+    case duplicate
+    /// The id is already stored with different content: the new one must be rejected.
+    case conflict
+}
+
+extension EventStore {
+    /// Commits a batch in one durable transaction: events (with every `CommitStage`) and rejections.
+    /// Returns one outcome per event, in order. Throws `StoreError` (transient on a full or
+    /// read-only disk) and then nothing was committed.
+    public func commit(
+        _ events: [PendingEvent], rejections: [PendingRejection] = [], at time: Timestamp
+    ) throws(StoreError) -> [CommitOutcome] {
+        let context = CommitContext(committedAt: time)
+        do {
+            return try queue.write { db in
+                let insert = try db.cachedStatement(
+                    sql: """
+                        INSERT INTO events(id, client, at, kind, source, digest, body, origin, ingested_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
+                        """)
+                let existing = try db.cachedStatement(sql: "SELECT digest FROM events WHERE id = ?")
+                var outcomes: [CommitOutcome] = []
+                outcomes.reserveCapacity(events.count)
+                for event in events {
+                    let checkIn = event.checkIn
+                    try insert.execute(arguments: [
+                        checkIn.id, checkIn.client, checkIn.at.microseconds, checkIn.kind.rawValue,
+                        checkIn.source.rawValue, event.digest, event.body, event.origin, time.microseconds,
+                    ])
+                    if db.changesCount == 1 {
+                        let stored = StoredEvent(seq: db.lastInsertedRowID, checkIn: checkIn)
+                        for stage in stages { try stage.apply(stored, context: context, db: db) }
+                        outcomes.append(.stored(stored.seq))
+                    } else {
+                        let digest = try String.fetchOne(existing, arguments: [checkIn.id])
+                        outcomes.append(digest == event.digest ? .duplicate : .conflict)
+                    }
+                }
+                let reject = try db.cachedStatement(
+                    sql: """
+                        INSERT INTO rejections(origin, digest, reasons, rejected_at) VALUES (?, ?, ?, ?)
+                        ON CONFLICT(origin, digest) DO NOTHING
+                        """)
+                for rejection in rejections {
+                    let reasons = rejection.reasons.map(\.description).joined(separator: "\n")
+                    try reject.execute(arguments: [rejection.origin, rejection.digest, reasons, time.microseconds])
+                }
+                return outcomes
+            }
+        } catch let error as DatabaseError {
+            let transient = [.SQLITE_FULL, .SQLITE_IOERR, .SQLITE_READONLY, .SQLITE_BUSY, .SQLITE_CANTOPEN]
+                .contains(error.resultCode)
+            throw StoreError(path: path, problem: "commit failed: \(error.message ?? "\(error.resultCode)")", isTransient: transient)
+        } catch {
+            throw StoreError(path: path, problem: "commit failed: \(error)")
+        }
+    }
+}

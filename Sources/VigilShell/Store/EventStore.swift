@@ -1,0 +1,60 @@
+import GRDB
+import Glibc
+import VigilCore
+
+/// The embedded SQLite store: events, clients and rejections, in WAL mode with `synchronous=FULL`,
+/// so a commit that returned is on disk and a spool file may then be unlinked.
+public final class EventStore: Sendable {
+    public let path: String
+    let queue: DatabaseQueue
+    let stages: [any CommitStage]
+
+    /// Opens (creating if needed, mode 0600) and migrates the database at `path`.
+    public init(path: String, stages: [any CommitStage] = [ClientIndex()]) throws(StoreError) {
+        self.path = path
+        self.stages = stages
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw StoreError(path: path, problem: SystemError("open", path: path).description) }
+        close(fd)
+        var config = Configuration()
+        config.journalMode = .wal
+        config.busyMode = .timeout(10)
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        do {
+            queue = try DatabaseQueue(path: path, configuration: config)
+            try Schema.migrator.migrate(queue)
+        } catch {
+            throw StoreError(path: path, problem: "cannot open or migrate: \(error)")
+        }
+    }
+
+    /// Opens an existing database read-only (for `vigil status` while the daemon runs).
+    public init(readingFrom path: String) throws(StoreError) {
+        self.path = path
+        self.stages = []
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw StoreError(path: path, problem: "no store here: has `vigil serve` run with this configuration?")
+        }
+        var config = Configuration()
+        config.readonly = true
+        config.busyMode = .timeout(10)
+        do {
+            queue = try DatabaseQueue(path: path, configuration: config)
+        } catch {
+            throw StoreError(path: path, problem: "cannot open: \(error)")
+        }
+    }
+}
+
+/// The store cannot be opened or written; `isTransient` when waiting (for disk space) may help.
+public struct StoreError: ExitCodeProviding, CustomStringConvertible, Sendable {
+    public let path: String
+    public let problem: String
+    public var isTransient = false
+
+    public var exitCode: ExitCode { .unavailable }
+    public var description: String { "store \(path): \(problem)" }
+}

@@ -1,0 +1,45 @@
+import Dispatch
+
+/// Runs independent work on a fixed number of threads and collects the results in order.
+///
+/// Used for the system-call-bound stages of ingestion (reading and unlinking spool files), where the
+/// kernel, not the CPU, is the bottleneck and a second thread overlaps the waits.
+public enum Parallel {
+    /// `body(i)` for every `i` in `0..<count`, on `width` threads; results in index order.
+    public static func map<T>(_ count: Int, width: Int, _ body: (Int) -> T) -> [T] {
+        guard count > 0 else { return [] }
+        let lanes = max(1, min(width, count))
+        if lanes == 1 { return (0..<count).map(body) }
+        return [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+            guard let base = buffer.baseAddress else { return }
+            let slots = SendableBuffer(base: base)
+            withoutActuallyEscaping(body) { body in
+                let work = UnsafeSendable(body)
+                DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+                    var index = lane
+                    while index < count {
+                        (slots.base + index).initialize(to: work.value(index))
+                        index += lanes
+                    }
+                }
+            }
+            initialized = count
+        }
+    }
+
+    /// `body(i)` for every `i` in `0..<count`, on `width` threads.
+    public static func forEach(_ count: Int, width: Int, _ body: (Int) -> Void) {
+        _ = map(count, width: width, body)
+    }
+}
+
+/// A pointer shared by the lanes of `Parallel.map`; each lane writes disjoint indices.
+private struct SendableBuffer<T>: @unchecked Sendable {
+    let base: UnsafeMutablePointer<T>
+}
+
+/// A closure shared by the lanes of `Parallel.map`, which waits for all of them before returning.
+private struct UnsafeSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
