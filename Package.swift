@@ -21,6 +21,8 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
+        // Linux headers the Glibc module leaves out (signalfd).
+        .systemLibrary(name: "CLinux"),
         // The pure core: event model, strict JSON, validation, vocabulary, time. No I/O.
         .target(
             name: "VigilCore",
@@ -32,6 +34,7 @@ let package = Package(
             dependencies: [
                 "VigilCore",
                 "CSystemd",
+                "CLinux",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),

@@ -288,3 +288,8 @@ private let byteHex: [String] = (0...255).map { byte in
 public func sha256Hex(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
     SHA256.hash(data: bytes).map { byteHex[Int($0)] }.joined()
 }
+
+/// Hex SHA-256 of a byte array.
+public func sha256Hex(_ bytes: [UInt8]) -> String {
+    bytes.withUnsafeBufferPointer { sha256Hex($0) }
+}

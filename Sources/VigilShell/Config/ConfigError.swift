@@ -1,7 +1,7 @@
 /// A configuration or rules file that cannot be used: which file, which key (if any), and why.
 ///
 /// `vigil` exits with 78 (EX_CONFIG) on it; the daemon keeps its old configuration on reload.
-public struct ConfigError: ExitCodeProviding, CustomStringConvertible, Sendable {
+public struct ConfigError: ExitStatusProviding, CustomStringConvertible, Sendable {
     public let file: String
     public let key: String?
     public let line: Int?
@@ -14,7 +14,7 @@ public struct ConfigError: ExitCodeProviding, CustomStringConvertible, Sendable 
         self.problem = problem
     }
 
-    public var exitCode: ExitCode { .config }
+    public var exitStatus: ExitStatus { .config }
 
     public var description: String {
         var location = file

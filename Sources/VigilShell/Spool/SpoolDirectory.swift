@@ -55,10 +55,10 @@ public struct SpoolDirectory: Sendable {
 }
 
 /// A spool or state directory that cannot be used safely.
-public struct SpoolError: ExitCodeProviding, CustomStringConvertible, Sendable {
+public struct SpoolError: ExitStatusProviding, CustomStringConvertible, Sendable {
     public let path: String
     public let problem: String
-    public let exitCode: ExitCode
+    public let exitStatus: ExitStatus
 
     public var description: String { "\(path): \(problem)" }
 }
@@ -70,12 +70,12 @@ public enum DirectorySafety {
         var info = stat()
         if lstat(path, &info) == 0 { return }
         guard errno == ENOENT else {
-            throw SpoolError(path: path, problem: SystemError("stat", path: path).description, exitCode: .ioError)
+            throw SpoolError(path: path, problem: SystemError("stat", path: path).description, exitStatus: .ioError)
         }
         let parent = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
         if !parent.isEmpty, lstat(parent, &info) != 0 { try create(parent, mode: 0o755) }
         guard mkdir(path, mode) == 0 || errno == EEXIST else {
-            throw SpoolError(path: path, problem: "cannot create: \(SystemError("mkdir", path: path))", exitCode: .ioError)
+            throw SpoolError(path: path, problem: "cannot create: \(SystemError("mkdir", path: path))", exitStatus: .ioError)
         }
         chmod(path, mode)
     }
@@ -85,20 +85,20 @@ public enum DirectorySafety {
     public static func check(_ path: String) throws(SpoolError) {
         var info = stat()
         guard lstat(path, &info) == 0 else {
-            throw SpoolError(path: path, problem: SystemError("stat", path: path).description, exitCode: .ioError)
+            throw SpoolError(path: path, problem: SystemError("stat", path: path).description, exitStatus: .ioError)
         }
         guard (info.st_mode & S_IFMT) == S_IFDIR else {
-            throw SpoolError(path: path, problem: "is not a directory (symlinks are refused)", exitCode: .noPermission)
+            throw SpoolError(path: path, problem: "is not a directory (symlinks are refused)", exitStatus: .noPermission)
         }
         guard info.st_mode & S_IWOTH == 0 else {
             throw SpoolError(
                 path: path, problem: "is world-writable (mode \(String(info.st_mode & 0o7777, radix: 8))); refusing it",
-                exitCode: .noPermission)
+                exitStatus: .noPermission)
         }
         guard info.st_uid == geteuid() else {
             throw SpoolError(
                 path: path, problem: "is owned by uid \(info.st_uid), not by this user (uid \(geteuid())); refusing it",
-                exitCode: .noPermission)
+                exitStatus: .noPermission)
         }
     }
 }

@@ -43,6 +43,9 @@ public enum CommitOutcome: Equatable, Sendable {
 }
 
 extension EventStore {
+    /// The reason recorded for a check-in whose id is already stored with other content.
+    public static let conflictProblem = "id: already used by a different check-in (same id, different content)"
+
     /// Commits a batch in one durable transaction: events (with every `CommitStage`) and rejections.
     /// Returns one outcome per event, in order. Throws `StoreError` (transient on a full or
     /// read-only disk) and then nothing was committed.
@@ -58,6 +61,11 @@ extension EventStore {
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
                         """)
                 let existing = try db.cachedStatement(sql: "SELECT digest FROM events WHERE id = ?")
+                let reject = try db.cachedStatement(
+                    sql: """
+                        INSERT INTO rejections(origin, digest, reasons, rejected_at) VALUES (?, ?, ?, ?)
+                        ON CONFLICT(origin, digest) DO NOTHING
+                        """)
                 var outcomes: [CommitOutcome] = []
                 outcomes.reserveCapacity(events.count)
                 for event in events {
@@ -72,14 +80,14 @@ extension EventStore {
                         outcomes.append(.stored(stored.seq))
                     } else {
                         let digest = try String.fetchOne(existing, arguments: [checkIn.id])
-                        outcomes.append(digest == event.digest ? .duplicate : .conflict)
+                        if digest == event.digest {
+                            outcomes.append(.duplicate)
+                        } else {
+                            outcomes.append(.conflict)
+                            try reject.execute(arguments: [event.origin, event.digest, Self.conflictProblem, time.microseconds])
+                        }
                     }
                 }
-                let reject = try db.cachedStatement(
-                    sql: """
-                        INSERT INTO rejections(origin, digest, reasons, rejected_at) VALUES (?, ?, ?, ?)
-                        ON CONFLICT(origin, digest) DO NOTHING
-                        """)
                 for rejection in rejections {
                     let reasons = rejection.reasons.map(\.description).joined(separator: "\n")
                     try reject.execute(arguments: [rejection.origin, rejection.digest, reasons, time.microseconds])

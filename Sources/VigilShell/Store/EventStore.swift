@@ -50,11 +50,11 @@ public final class EventStore: Sendable {
 }
 
 /// The store cannot be opened or written; `isTransient` when waiting (for disk space) may help.
-public struct StoreError: ExitCodeProviding, CustomStringConvertible, Sendable {
+public struct StoreError: ExitStatusProviding, CustomStringConvertible, Sendable {
     public let path: String
     public let problem: String
     public var isTransient = false
 
-    public var exitCode: ExitCode { .unavailable }
+    public var exitStatus: ExitStatus { .unavailable }
     public var description: String { "store \(path): \(problem)" }
 }

@@ -1,5 +1,5 @@
 /// Process exit codes from sysexits(3), the contract of every `vigil` command.
-public enum ExitCode: Int32, Sendable {
+public enum ExitStatus: Int32, Sendable {
     case ok = 0
     /// Bad input data (a check-in that fails validation).
     case dataError = 65
@@ -20,6 +20,6 @@ public enum ExitCode: Int32, Sendable {
 }
 
 /// An error that knows which exit code it deserves.
-public protocol ExitCodeProviding: Error {
-    var exitCode: ExitCode { get }
+public protocol ExitStatusProviding: Error {
+    var exitStatus: ExitStatus { get }
 }

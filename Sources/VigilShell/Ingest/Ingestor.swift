@@ -1,0 +1,223 @@
+import Glibc
+import Logging
+import VigilCore
+
+/// Moves check-ins from the spool into the store, durably and exactly once.
+///
+/// For each chunk of `new/`: read the files (on `width` threads), validate them, commit every valid
+/// check-in and every refusal in one transaction, and only then unlink what was committed and move
+/// what was refused to `rejected/`. A crash at any instant leaves each file either still in `new/`
+/// (it is ingested again and its events are recognised as duplicates by id and content) or handled.
+public final class Ingestor {
+    public let spool: SpoolDirectory
+    public let store: EventStore
+    public var decoder: SpoolFileDecoder
+    let rejector: SpoolRejector
+    let clock: any WallClock
+    let logger: Logger
+    /// Threads used for the system-call-bound stages (reading and unlinking).
+    public let width: Int
+    /// Files per transaction.
+    public var chunkSize = 256
+    /// Files that could not be handled (unlink or move failed); skipped until the next full rescan.
+    var stuck: Set<String> = []
+
+    public init(
+        spool: SpoolDirectory, store: EventStore, vocabulary: Vocabulary, clock: any WallClock, logger: Logger,
+        width: Int = 2
+    ) {
+        self.spool = spool
+        self.store = store
+        self.decoder = SpoolFileDecoder(decoder: CheckInDecoder(vocabulary: vocabulary))
+        self.rejector = SpoolRejector(spool: spool)
+        self.clock = clock
+        self.logger = logger
+        self.width = width
+    }
+
+    /// Ingests `new/` until it is empty (or only holds stuck or skipped files), or `shouldStop()` says so
+    /// between chunks. Throws when the store cannot commit; the files then stay in `new/`.
+    public func drain(shouldStop: () -> Bool = { false }) throws(IngestError) -> IngestTally {
+        var tally = IngestTally()
+        var seen: Set<String> = []
+        while !shouldStop() {
+            let names: [String]
+            do {
+                names = try spool.pendingNames().filter { !stuck.contains($0) && !seen.contains($0) }
+            } catch {
+                throw IngestError.spool(error)
+            }
+            if names.isEmpty { break }
+            var start = 0
+            while start < names.count, !shouldStop() {
+                let chunk = Array(names[start..<min(start + chunkSize, names.count)])
+                tally += try ingest(chunk)
+                seen.formUnion(chunk)
+                start += chunk.count
+            }
+        }
+        return tally
+    }
+
+    /// Forgets stuck files so the next drain tries them again (called on the periodic rescan).
+    public func retryStuck() { stuck.removeAll() }
+
+    /// Reads, validates, commits and clears one chunk of `new/`.
+    public func ingest(_ names: [String]) throws(IngestError) -> IngestTally {
+        let directory = spool.new
+        let entries = Parallel.map(names.count, width: width) { SpoolReader.read(name: names[$0], in: directory) }
+        let now = clock.now()
+        let decoder = self.decoder
+        let verdicts = Parallel.map(entries.count, width: width) { decoder.verdict(for: entries[$0], now: now) }
+
+        var events: [PendingEvent] = []
+        var rejections: [PendingRejection] = []
+        for verdict in verdicts {
+            switch verdict {
+            case .single(_, let event): events.append(event)
+            case .batch(let name, let batchEvents, let refused):
+                events += batchEvents
+                rejections += refused.map {
+                    PendingRejection(origin: "\(name):\($0.number)", digest: sha256Hex($0.bytes), reasons: [$0.reason])
+                }
+            case .refused(let name, let digest, let reasons):
+                rejections.append(PendingRejection(origin: name, digest: digest, reasons: reasons))
+            case .skipped: break
+            }
+        }
+        let outcomes: [CommitOutcome]
+        do {
+            outcomes = try store.commit(events, rejections: rejections, at: now)
+        } catch {
+            throw IngestError.store(error)
+        }
+        return finish(verdicts, outcomes: outcomes, now: now)
+    }
+
+    /// After the commit: unlink what is stored, move what is refused, count.
+    func finish(_ verdicts: [FileVerdict], outcomes: [CommitOutcome], now: Timestamp) -> IngestTally {
+        var tally = IngestTally()
+        var unlinkable: [String] = []
+        var index = 0
+        var movedAside = false
+        for verdict in verdicts {
+            switch verdict {
+            case .single(let name, let event):
+                let outcome = outcomes[index]
+                index += 1
+                count(outcome, event: event, into: &tally)
+                if outcome == .conflict {
+                    movedAside = true
+                    reject(name: name, reasons: [Self.conflictReason(line: nil)], lines: nil, now: now, tally: &tally)
+                } else {
+                    unlinkable.append(name)
+                }
+            case .batch(let name, let events, let refused):
+                var bad = refused
+                for (offset, event) in events.enumerated() {
+                    let outcome = outcomes[index + offset]
+                    count(outcome, event: event, into: &tally)
+                    if outcome == .conflict, let line = Int(event.origin.split(separator: ":").last ?? "") {
+                        bad.append(RefusedLine(number: line, bytes: Array(event.body.utf8), reason: Self.conflictReason(line: line)))
+                    }
+                }
+                index += events.count
+                if bad.isEmpty {
+                    unlinkable.append(name)
+                } else {
+                    movedAside = true
+                    bad.sort { $0.number < $1.number }
+                    reject(name: name, reasons: bad.map(\.reason), lines: bad.map(\.bytes), now: now, tally: &tally)
+                }
+            case .refused(let name, _, let reasons):
+                movedAside = true
+                reject(name: name, reasons: reasons, lines: nil, now: now, tally: &tally)
+            case .skipped:
+                break
+            }
+        }
+        let directory = spool.new
+        let failures = Parallel.map(unlinkable.count, width: width) { index -> SystemError? in
+            let path = directory + "/" + unlinkable[index]
+            return unlink(path) == 0 || errno == ENOENT ? nil : SystemError("unlink", path: path)
+        }
+        for (name, failure) in zip(unlinkable, failures) {
+            if let failure {
+                stuck.insert(name)
+                logger.log(.error, .spoolUnreadable, "cannot remove an ingested spool file", ["file": "\(name)", "error": "\(failure)"])
+            } else {
+                tally.filesDone += 1
+            }
+        }
+        if movedAside {
+            do {
+                try rejector.sync()
+            } catch {
+                logger.log(.error, .spoolUnreadable, "cannot sync rejected/", ["error": "\(error)"])
+            }
+        }
+        return tally
+    }
+
+    func count(_ outcome: CommitOutcome, event: PendingEvent, into tally: inout IngestTally) {
+        switch outcome {
+        case .stored:
+            tally.stored += 1
+            logger.log(
+                .debug, .checkInStored, "check-in stored",
+                ["event": "\(event.checkIn.id)", "client": "\(event.checkIn.client)", "origin": "\(event.origin)"])
+        case .duplicate:
+            tally.duplicates += 1
+        case .conflict:
+            break
+        }
+    }
+
+    func reject(name: String, reasons: [Rejection], lines: [[UInt8]]?, now: Timestamp, tally: inout IngestTally) {
+        do {
+            let target: String
+            if let lines {
+                target = try rejector.rejectLines(name: name, lines: lines, reasons: reasons, at: now)
+                tally.rejectedLines += lines.count
+            } else {
+                target = try rejector.rejectWhole(name: name, reasons: reasons, at: now)
+                tally.rejectedFiles += 1
+            }
+            tally.filesDone += 1
+            for reason in reasons.prefix(10) {
+                var fields: Logger.Metadata = ["file": "\(name)", "rejected_as": "\(target)", "reason": "\(reason.problem)"]
+                if let field = reason.field { fields["field"] = "\(field)" }
+                if let line = reason.line { fields["line"] = "\(line)" }
+                logger.log(.warning, .checkInRejected, "check-in rejected: \(reason.description)", fields)
+            }
+        } catch {
+            stuck.insert(name)
+            logger.log(.error, .spoolUnreadable, "cannot move a refused file to rejected/", ["file": "\(name)", "error": "\(error)"])
+        }
+    }
+
+    static func conflictReason(line: Int?) -> Rejection {
+        Rejection(line: line, field: "id", problem: "already used by a different check-in (same id, different content)")
+    }
+}
+
+/// Why a drain stopped early.
+public enum IngestError: Error, CustomStringConvertible {
+    case spool(SystemError)
+    case store(StoreError)
+
+    public var description: String {
+        switch self {
+        case .spool(let error): return "spool: \(error)"
+        case .store(let error): return "\(error)"
+        }
+    }
+
+    /// Worth retrying later without operator action (disk full, read-only remount, busy).
+    public var isTransient: Bool {
+        switch self {
+        case .spool(let error): return error.isResourceExhaustion
+        case .store(let error): return error.isTransient
+        }
+    }
+}

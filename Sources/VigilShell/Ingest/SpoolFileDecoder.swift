@@ -1,0 +1,84 @@
+import VigilCore
+
+/// What one spool file amounts to once read and validated, before anything is committed.
+public enum FileVerdict: Sendable {
+    /// A `.json` file holding one valid check-in.
+    case single(name: String, event: PendingEvent)
+    /// A `.jsonl` batch: its valid lines, and its refused lines with their bytes and reasons.
+    case batch(name: String, events: [PendingEvent], refused: [RefusedLine])
+    /// The whole file is refused.
+    case refused(name: String, digest: String, reasons: [Rejection])
+    /// Nothing to do now (vanished, or still being written).
+    case skipped(name: String)
+}
+
+/// One refused line of a batch.
+public struct RefusedLine: Sendable {
+    public let number: Int
+    public let bytes: [UInt8]
+    public let reason: Rejection
+}
+
+/// Turns a spool entry into a verdict with the pure decoder: one check-in per `.json`, one per `.jsonl` line.
+public struct SpoolFileDecoder: Sendable {
+    public let decoder: CheckInDecoder
+
+    public init(decoder: CheckInDecoder) { self.decoder = decoder }
+
+    public func verdict(for entry: SpoolEntry, now: Timestamp) -> FileVerdict {
+        switch entry {
+        case .skipped(let name):
+            return .skipped(name: name)
+        case .refused(let name, let problem):
+            return .refused(name: name, digest: "", reasons: [Rejection(problem: problem)])
+        case .file(let name, let bytes):
+            return bytes.withUnsafeBufferPointer { buffer in
+                SpoolReader.Format(name: name) == .batch
+                    ? batch(name: name, bytes: buffer, now: now) : single(name: name, bytes: buffer, now: now)
+            }
+        }
+    }
+
+    func single(name: String, bytes: UnsafeBufferPointer<UInt8>, now: Timestamp) -> FileVerdict {
+        do {
+            let decoded = try decoder.decode(bytes, now: now)
+            return .single(name: name, event: pending(decoded, bytes: bytes, origin: name))
+        } catch {
+            return .refused(name: name, digest: sha256Hex(bytes), reasons: [Rejection(error)])
+        }
+    }
+
+    func batch(name: String, bytes: UnsafeBufferPointer<UInt8>, now: Timestamp) -> FileVerdict {
+        var events: [PendingEvent] = []
+        var refused: [RefusedLine] = []
+        var lineNumber = 0
+        var start = 0
+        while start < bytes.count {
+            var end = start
+            while end < bytes.count, bytes[end] != 0x0A { end += 1 }
+            lineNumber += 1
+            var contentEnd = end
+            if contentEnd > start, bytes[contentEnd - 1] == 0x0D { contentEnd -= 1 }
+            let line = UnsafeBufferPointer(rebasing: bytes[start..<contentEnd])
+            if !line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
+                do {
+                    let decoded = try decoder.decode(line, now: now)
+                    events.append(pending(decoded, bytes: line, origin: "\(name):\(lineNumber)"))
+                } catch {
+                    refused.append(RefusedLine(number: lineNumber, bytes: Array(line), reason: Rejection(line: lineNumber, error)))
+                }
+            }
+            start = end + 1
+        }
+        if events.isEmpty, refused.isEmpty {
+            return .refused(name: name, digest: sha256Hex(bytes), reasons: [Rejection(problem: "holds no check-in (empty batch)")])
+        }
+        return .batch(name: name, events: events, refused: refused)
+    }
+
+    func pending(_ decoded: DecodedCheckIn, bytes: UnsafeBufferPointer<UInt8>, origin: String) -> PendingEvent {
+        PendingEvent(
+            checkIn: decoded.checkIn, digest: decoded.digest, body: String(decoding: bytes, as: UTF8.self),
+            origin: origin)
+    }
+}

@@ -1,0 +1,48 @@
+import ArgumentParser
+import Glibc
+import VigilShell
+
+/// The `vigil` command line: one binary for the daemon, its tools and its benchmarks.
+@main
+struct Vigil: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Crisis-risk scoring and alerting daemon for recovery and crisis teams.",
+        subcommands: [Serve.self, Submit.self, Status.self, Bench.self])
+}
+
+/// Options every command that reads the configuration shares.
+struct ConfigOptions: ParsableArguments {
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The configuration file (default: /etc/vigil/vigil.yaml if it exists, else the embedded default: ./var/spool, ./var/state, ./Rules).",
+            valueName: "file"))
+    var config: String?
+
+    func load() throws -> VigilConfig {
+        do {
+            return try VigilConfig.resolve(explicitPath: config)
+        } catch {
+            throw fail(error)
+        }
+    }
+}
+
+/// Prints `vigil: ERROR` on stderr and returns the exit code the error deserves.
+func fail(_ error: any ExitStatusProviding) -> ArgumentParser.ExitCode {
+    printError("\(error)")
+    return ArgumentParser.ExitCode(error.exitStatus.rawValue)
+}
+
+func printError(_ message: String) {
+    var standardError = StandardError()
+    print("vigil: \(message)", to: &standardError)
+}
+
+/// stderr as a `TextOutputStream`.
+struct StandardError: TextOutputStream {
+    mutating func write(_ string: String) {
+        var bytes = Array(string.utf8)
+        _ = bytes.withUnsafeMutableBytes { Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }
+    }
+}
