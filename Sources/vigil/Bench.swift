@@ -1,2 +1,69 @@
 import ArgumentParser
-struct Bench: ParsableCommand { func run() {} }
+import Foundation
+import VigilCore
+import VigilShell
+
+/// `vigil bench …`: benchmarks that print each figure next to its floor, measured in the same run.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure Vigil against the floor of the machine it runs on.", subcommands: [IngestCommand.self])
+
+    /// `vigil bench ingest`.
+    struct IngestCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "ingest",
+            abstract: "Durable ingest rate: (a) one check-in per .json file vs. the file-system floor, (b) .jsonl batches.")
+
+        @OptionGroup var options: ConfigOptions
+
+        @Option(help: "Where to build the throwaway spools and stores (default: ./var/bench, the state's disk).")
+        var dir: String?
+
+        @Option(help: "Check-in files per round for (a).")
+        var files = 5_000
+
+        @Option(help: "Batch files per round for (b).")
+        var batches = 50
+
+        @Option(name: .customLong("batch-size"), help: "Check-ins per batch file for (b).")
+        var batchSize = 1_000
+
+        @Option(help: "Rounds; the median of each figure is reported.")
+        var rounds = 3
+
+        func validate() throws {
+            guard files > 0, batches > 0, batchSize > 0, rounds > 0 else {
+                throw ValidationError("--files, --batches, --batch-size and --rounds must be positive")
+            }
+        }
+
+        func run() throws {
+            let config = try options.load()
+            let vocabulary: Vocabulary
+            do {
+                vocabulary = try VocabularyFile.load(rulesDirectory: config.rules)
+            } catch {
+                throw fail(error)
+            }
+            let directory = dir ?? (config.state as NSString).deletingLastPathComponent + "/bench"
+            var bench = IngestBench(directory: directory, vocabulary: vocabulary) { printError($0) }
+            bench.files = files
+            bench.batches = batches
+            bench.batchSize = batchSize
+            bench.rounds = rounds
+            let report = try bench.run()
+            let single = report.median(\.singleSeconds)
+            let floor = report.median(\.floorSeconds)
+            let batch = report.median(\.batchSeconds)
+            func rate(_ count: Int, _ seconds: Double) -> String { String(format: "%9.0f", Double(count) / seconds) }
+            print("vigil bench ingest: \(report.files) files and \(report.batchEvents) batched check-ins per round, "
+                + "\(report.rounds.count) rounds (medians), width \(report.width), in \(directory)")
+            print("(a) one check-in per .json file, durable")
+            print("    vigil  \(rate(report.files, single)) check-ins/s  (\(String(format: "%.3f", single)) s)")
+            print("    floor  \(rate(report.files, floor)) files/s      (\(String(format: "%.3f", floor)) s: list, open, read, unlink)")
+            print("    ratio  \(String(format: "%.2f", single / floor))x the floor (target <= 1.30x)")
+            print("(b) .jsonl batches of \(batchSize), durable")
+            print("    vigil  \(rate(report.batchEvents, batch)) check-ins/s  (\(String(format: "%.3f", batch)) s; target >= 50000/s)")
+        }
+    }
+}

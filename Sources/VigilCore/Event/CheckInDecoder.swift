@@ -38,7 +38,8 @@ public struct CheckInDecoder: Sendable {
         guard bytes.count <= Self.maxEventBytes else {
             throw CheckInError(field: nil, "larger than \(Self.maxEventBytes) bytes (\(bytes.count))")
         }
-        guard String(validating: bytes, as: UTF8.self) != nil else {
+        // ASCII (the common case) is valid UTF-8; only other input needs the full check.
+        guard bytes.allSatisfy({ $0 < 0x80 }) || String(validating: bytes, as: UTF8.self) != nil else {
             throw CheckInError(field: nil, "not valid UTF-8")
         }
         let value: JSONValue
@@ -57,39 +58,63 @@ public struct CheckInDecoder: Sendable {
         guard case .object(let members) = value else {
             throw CheckInError(field: nil, "must be a JSON object, not \(value.typeDescription)")
         }
-        var fields: [String: JSONValue] = [:]
+        var fields = Fields()
         for member in members {
-            guard Self.fields.contains(member.key) else {
+            guard fields.set(member.key, member.value) else {
                 throw CheckInError(field: Self.quoted(member.key), "unknown field (schema v1 has: \(Self.fields.sorted().joined(separator: ", ")))")
             }
-            fields[member.key] = member.value
         }
 
-        let id = try fields["id"].map { value throws(CheckInError) in try Self.eventID(value) } ?? defaultID
-        let client = try Self.clientID(fields["client"])
-        let at = try Self.time(fields["at"], now: now)
-        let kind: CheckIn.Kind = try Self.enumeration(fields["kind"], field: "kind")
-        let source: CheckIn.Source = try Self.enumeration(fields["source"], field: "source")
-        let measures = try Self.measures(fields["measures"])
-        let signs = try codes(fields["signs"], list: .signs)
-        let stressors = try codes(fields["stressors"], list: .stressors)
-        let protective = try codes(fields["protective"], list: .protective)
-        let screening = try fields["screening"].map { value throws(CheckInError) in try Self.screening(value) }
+        let id = try fields.id.map { value throws(CheckInError) in try Self.eventID(value) } ?? defaultID
+        let client = try Self.clientID(fields.client)
+        let at = try Self.time(fields.at, now: now)
+        let kind: CheckIn.Kind = try Self.enumeration(fields.kind, field: "kind")
+        let source: CheckIn.Source = try Self.enumeration(fields.source, field: "source")
+        let measures = try Self.measures(fields.measures)
+        let signs = try codes(fields.signs, list: .signs)
+        let stressors = try codes(fields.stressors, list: .stressors)
+        let protective = try codes(fields.protective, list: .protective)
+        let screening = try fields.screening.map { value throws(CheckInError) in try Self.screening(value) }
         if kind == .screening, screening == nil {
             throw CheckInError(field: "screening", "required when kind is screening")
         }
-        let contact = try fields["contact"].map { value throws(CheckInError) in try Self.contact(value) }
+        let contact = try fields.contact.map { value throws(CheckInError) in try Self.contact(value) }
         if kind == .contact, contact == nil { throw CheckInError(field: "contact", "required when kind is contact") }
         if kind != .contact, contact != nil {
             throw CheckInError(field: "contact", "only allowed when kind is contact (kind is \(kind.rawValue))")
         }
-        let note = try fields["note"].map { value throws(CheckInError) in try Self.note(value) }
+        let note = try fields.note.map { value throws(CheckInError) in try Self.note(value) }
         return CheckIn(
             id: id, client: client, at: at, kind: kind, source: source, measures: measures, signs: signs,
             stressors: stressors, protective: protective, screening: screening, contact: contact, note: note)
     }
 
     // MARK: - Fields
+
+    /// The top-level members by name, without hashing (a check-in has at most a dozen).
+    struct Fields {
+        var id, client, at, kind, source, measures, signs, stressors, protective, screening, contact, note: JSONValue?
+
+        /// Stores `value` under `key`; false for a key schema v1 does not have.
+        mutating func set(_ key: String, _ value: JSONValue) -> Bool {
+            switch key {
+            case "id": id = value
+            case "client": client = value
+            case "at": at = value
+            case "kind": kind = value
+            case "source": source = value
+            case "measures": measures = value
+            case "signs": signs = value
+            case "stressors": stressors = value
+            case "protective": protective = value
+            case "screening": screening = value
+            case "contact": contact = value
+            case "note": note = value
+            default: return false
+            }
+            return true
+        }
+    }
 
     static func eventID(_ value: JSONValue) throws(CheckInError) -> String {
         guard case .string(let id) = value else { throw CheckInError(field: "id", "must be a string, not \(value.typeDescription)") }
@@ -140,12 +165,10 @@ public struct CheckInDecoder: Sendable {
     static func enumeration<E: RawRepresentable & CaseIterable>(
         _ value: JSONValue?, field: String
     ) throws(CheckInError) -> E where E.RawValue == String {
+        if case .string(let text) = value, let result = E(rawValue: text) { return result }
         let allowed = E.allCases.map(\.rawValue).joined(separator: ", ")
-        guard let value else { throw CheckInError(field: field, "required (one of \(allowed))") }
-        guard case .string(let text) = value, let result = E(rawValue: text) else {
-            throw CheckInError(field: field, "must be one of \(allowed)")
-        }
-        return result
+        guard value != nil else { throw CheckInError(field: field, "required (one of \(allowed))") }
+        throw CheckInError(field: field, "must be one of \(allowed)")
     }
 
     static func measures(_ value: JSONValue?) throws(CheckInError) -> [(name: String, value: Double)] {
@@ -279,14 +302,19 @@ public struct CheckInDecoder: Sendable {
     }
 }
 
-private let byteHex: [String] = (0...255).map { byte in
-    let digits = Array("0123456789abcdef")
-    return String([digits[byte >> 4], digits[byte & 15]])
-}
-
 /// Hex SHA-256 of arbitrary bytes (the default event id and content fingerprint).
 public func sha256Hex(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
-    SHA256.hash(data: bytes).map { byteHex[Int($0)] }.joined()
+    let digest = SHA256.hash(data: bytes)
+    let digits: StaticString = "0123456789abcdef"
+    return String(unsafeUninitializedCapacity: SHA256.byteCount * 2) { out in
+        var index = 0
+        for byte in digest {
+            out[index] = digits.utf8Start[Int(byte >> 4)]
+            out[index + 1] = digits.utf8Start[Int(byte & 15)]
+            index += 2
+        }
+        return index
+    }
 }
 
 /// Hex SHA-256 of a byte array.

@@ -72,6 +72,7 @@ public struct StrictJSONParser {
             guard depth <= maxDepth else { throw error("nested deeper than \(maxDepth) levels") }
             index += 1
             var members: [(key: String, value: JSONValue)] = []
+            // Small objects (all of a check-in's) are checked for duplicates by scanning; large ones by hashing.
             var keys = Set<String>()
             skipWhitespace()
             if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
@@ -85,7 +86,14 @@ public struct StrictJSONParser {
                 }
                 let keyOffset = index
                 let key = try parseString()
-                guard keys.insert(key).inserted else {
+                let duplicate: Bool
+                if members.count < 16 {
+                    duplicate = members.contains { $0.key == key }
+                } else {
+                    if keys.isEmpty { keys = Set(members.map(\.key)) }
+                    duplicate = !keys.insert(key).inserted
+                }
+                guard !duplicate else {
                     throw ParseError(offset: keyOffset, problem: "duplicate key \"\(key)\"")
                 }
                 skipWhitespace()
@@ -135,11 +143,16 @@ public struct StrictJSONParser {
         mutating func parseString() throws(ParseError) -> String {
             index += 1
             let start = index
-            // Fast path: no escapes. Validate UTF-8 of the raw slice once.
+            // Fast path: no escapes. Validate UTF-8 of the raw slice once, unless it is all ASCII.
+            var ascii = true
             while index < bytes.count {
                 let c = bytes[index]
                 if c == UInt8(ascii: "\"") {
                     let slice = UnsafeBufferPointer(rebasing: bytes[start..<index])
+                    if ascii {
+                        index += 1
+                        return String(decoding: slice, as: UTF8.self)
+                    }
                     guard let text = String(validating: slice, as: UTF8.self) else {
                         throw ParseError(offset: start, problem: "string is not valid UTF-8")
                     }
@@ -148,6 +161,7 @@ public struct StrictJSONParser {
                 }
                 if c == UInt8(ascii: "\\") { break }
                 if c < 0x20 { throw error("control character in a string") }
+                if c >= 0x80 { ascii = false }
                 index += 1
             }
             // Slow path: unescape into a byte buffer.

@@ -18,7 +18,7 @@ public final class Ingestor {
     /// Threads used for the system-call-bound stages (reading and unlinking).
     public let width: Int
     /// Files per transaction.
-    public var chunkSize = 256
+    public var chunkSize = 1024
     /// Files that could not be handled (unlink or move failed); skipped until the next full rescan.
     var stuck: Set<String> = []
 

@@ -76,8 +76,10 @@ public enum SpoolReader {
             }
             if count == 0 { break }
             total += count
+            // A short read that ends exactly at the size fstat gave is end-of-file: no second call needed.
+            if total == size { break }
         }
-        // One byte more than the size was asked for: reading it means a writer is still appending.
+        // One byte more than the size was asked for: getting it means a writer is still appending.
         guard total == size else { return .skipped(name: name) }
         bytes.removeLast()
         return .file(name: name, bytes: bytes)

@@ -15,25 +15,39 @@ public struct CommitContext: Sendable {
 /// Work done inside the transaction that stores an event, so that its effects are durable exactly
 /// when the event is (the seam where rule evaluation and task enqueueing plug in).
 ///
-/// Stages run in order, once per newly stored event (never for duplicates), in spool order.
+/// Stages run in order, once per commit, with the newly stored events (never duplicates) in spool order.
 public protocol CommitStage: Sendable {
-    func apply(_ event: StoredEvent, context: CommitContext, db: Database) throws
+    func apply(_ events: [StoredEvent], context: CommitContext, db: Database) throws
 }
 
-/// Keeps the `clients` table: first and last event time and event count per client.
+/// Keeps the `clients` table: first and last event time and event count per client (one upsert per
+/// client per commit).
 public struct ClientIndex: CommitStage {
     public init() {}
 
-    public func apply(_ event: StoredEvent, context: CommitContext, db: Database) throws {
+    public func apply(_ events: [StoredEvent], context: CommitContext, db: Database) throws {
+        var summaries: [String: (first: Int64, last: Int64, count: Int)] = [:]
+        for event in events {
+            let at = event.checkIn.at.microseconds
+            summaries[event.checkIn.client, default: (at, at, 0)].first.formMin(at)
+            summaries[event.checkIn.client]?.last.formMax(at)
+            summaries[event.checkIn.client]?.count += 1
+        }
         let statement = try db.cachedStatement(
             sql: """
-                INSERT INTO clients(id, first_at, last_at, events) VALUES (?, ?, ?, 1)
+                INSERT INTO clients(id, first_at, last_at, events) VALUES (?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET
                     first_at = min(first_at, excluded.first_at),
                     last_at = max(last_at, excluded.last_at),
-                    events = events + 1
+                    events = events + excluded.events
                 """)
-        let at = event.checkIn.at.microseconds
-        try statement.execute(arguments: [event.checkIn.client, at, at])
+        for (client, summary) in summaries.sorted(by: { $0.key < $1.key }) {
+            try statement.execute(arguments: [client, summary.first, summary.last, summary.count])
+        }
     }
+}
+
+extension Comparable {
+    fileprivate mutating func formMin(_ other: Self) { self = Swift.min(self, other) }
+    fileprivate mutating func formMax(_ other: Self) { self = Swift.max(self, other) }
 }

@@ -68,16 +68,24 @@ extension EventStore {
                         """)
                 var outcomes: [CommitOutcome] = []
                 outcomes.reserveCapacity(events.count)
+                var stored: [StoredEvent] = []
+                stored.reserveCapacity(events.count)
                 for event in events {
                     let checkIn = event.checkIn
-                    try insert.execute(arguments: [
-                        checkIn.id, checkIn.client, checkIn.at.microseconds, checkIn.kind.rawValue,
-                        checkIn.source.rawValue, event.digest, event.body, event.origin, time.microseconds,
-                    ])
+                    var row = RawInsert(insert)
+                    row.bind(checkIn.id)
+                    row.bind(checkIn.client)
+                    row.bind(checkIn.at.microseconds)
+                    row.bind(checkIn.kind.rawValue)
+                    row.bind(checkIn.source.rawValue)
+                    row.bind(event.digest)
+                    row.bind(event.body)
+                    row.bind(event.origin)
+                    row.bind(time.microseconds)
+                    try row.step(db: db)
                     if db.changesCount == 1 {
-                        let stored = StoredEvent(seq: db.lastInsertedRowID, checkIn: checkIn)
-                        for stage in stages { try stage.apply(stored, context: context, db: db) }
-                        outcomes.append(.stored(stored.seq))
+                        stored.append(StoredEvent(seq: db.lastInsertedRowID, checkIn: checkIn))
+                        outcomes.append(.stored(db.lastInsertedRowID))
                     } else {
                         let digest = try String.fetchOne(existing, arguments: [checkIn.id])
                         if digest == event.digest {
@@ -88,6 +96,7 @@ extension EventStore {
                         }
                     }
                 }
+                for stage in stages { try stage.apply(stored, context: context, db: db) }
                 for rejection in rejections {
                     let reasons = rejection.reasons.map(\.description).joined(separator: "\n")
                     try reject.execute(arguments: [rejection.origin, rejection.digest, reasons, time.microseconds])

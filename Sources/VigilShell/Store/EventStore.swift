@@ -20,7 +20,7 @@ public final class EventStore: Sendable {
         config.journalMode = .wal
         config.busyMode = .timeout(10)
         config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA cache_size = -65536")
         }
         do {
             queue = try DatabaseQueue(path: path, configuration: config)

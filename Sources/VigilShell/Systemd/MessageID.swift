@@ -22,9 +22,11 @@ extension Logger {
     /// Logs a message of a known kind, with `VIGIL_`-prefixed structured fields in the journal.
     public func log(
         _ level: Logger.Level, _ id: MessageID, _ message: @autoclosure () -> Logger.Message,
-        _ metadata: Logger.Metadata = [:], file: String = #fileID, function: String = #function, line: UInt = #line
+        _ metadata: @autoclosure () -> Logger.Metadata = [:], file: String = #fileID, function: String = #function,
+        line: UInt = #line
     ) {
-        var fields = metadata
+        guard logLevel <= level else { return }
+        var fields = metadata()
         fields[MessageID.metadataKey] = .string(id.rawValue)
         log(level: level, message(), metadata: fields, file: file, function: function, line: line)
     }

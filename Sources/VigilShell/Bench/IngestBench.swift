@@ -1,0 +1,183 @@
+import Glibc
+import Logging
+import VigilCore
+
+/// `vigil bench ingest`: how fast Vigil ingests durably, next to the file system's own floor.
+///
+/// Files are written the way a real writer writes them (created in `tmp/`, fsynced, renamed into
+/// `new/`), untimed. Then (a) Vigil drains a spool of one check-in per `.json` file, and the floor
+/// (list, open, read, close and unlink the same number of identical files, on as many threads as
+/// Vigil uses) is timed on a second spool; (b) Vigil drains `.jsonl` batches of `batchSize` lines.
+public struct IngestBench {
+    public var directory: String
+    public var files = 5_000
+    public var batches = 50
+    public var batchSize = 1_000
+    public var rounds = 3
+    public var width = 2
+    public var vocabulary: Vocabulary
+    public var progress: (String) -> Void
+
+    public init(directory: String, vocabulary: Vocabulary, progress: @escaping (String) -> Void) {
+        self.directory = directory
+        self.vocabulary = vocabulary
+        self.progress = progress
+    }
+
+    /// One round's figures, in seconds.
+    public struct Round: Sendable {
+        public var singleSeconds: Double
+        public var floorSeconds: Double
+        public var batchSeconds: Double
+    }
+
+    /// The figures of every round.
+    public struct Report: Sendable {
+        public var rounds: [Round]
+        public var files: Int
+        public var batchEvents: Int
+        public var width: Int
+
+        /// Median of a column across rounds.
+        public func median(_ column: (Round) -> Double) -> Double {
+            let sorted = rounds.map(column).sorted()
+            return sorted[sorted.count / 2]
+        }
+    }
+
+    public func run() throws -> Report {
+        let root = directory + "/bench-\(getpid())"
+        try DirectorySafety.create(root, mode: 0o700)
+        defer { Self.removeTree(root) }
+        let clock = SystemClock()
+        var results: [Round] = []
+        for round in 1...rounds {
+            let base = root + "/round-\(round)"
+            // (a) single files, Vigil then floor.
+            let vigilSpool = try spool(base + "/single")
+            progress("round \(round)/\(rounds): writing \(files) check-in files (fsynced, untimed)")
+            try writeSingles(into: vigilSpool, round: round, clock: clock)
+            let store = try EventStore(path: base + "/single.sqlite")
+            let ingestor = Ingestor(
+                spool: vigilSpool, store: store, vocabulary: vocabulary, clock: clock, logger: Self.quietLogger, width: width)
+            progress("round \(round)/\(rounds): Vigil ingesting \(files) files")
+            let (singleTally, singleSeconds) = try Self.time { try ingestor.drain() }
+            guard singleTally.stored == files else { throw BenchError("stored \(singleTally.stored) of \(files) check-ins") }
+
+            let floorSpool = try spool(base + "/floor")
+            progress("round \(round)/\(rounds): writing \(files) identical files for the floor (untimed)")
+            try writeSingles(into: floorSpool, round: round, clock: clock)
+            progress("round \(round)/\(rounds): floor: open, read, unlink \(files) files")
+            let (floorCount, floorSeconds) = try Self.time { try floor(floorSpool) }
+            guard floorCount == files else { throw BenchError("the floor saw \(floorCount) of \(files) files") }
+
+            // (b) batches.
+            let batchSpool = try spool(base + "/batch")
+            progress("round \(round)/\(rounds): writing \(batches) batches of \(batchSize) check-ins (untimed)")
+            try writeBatches(into: batchSpool, round: round, clock: clock)
+            let batchStore = try EventStore(path: base + "/batch.sqlite")
+            let batchIngestor = Ingestor(
+                spool: batchSpool, store: batchStore, vocabulary: vocabulary, clock: clock, logger: Self.quietLogger,
+                width: width)
+            progress("round \(round)/\(rounds): Vigil ingesting \(batches * batchSize) check-ins in batches")
+            let (batchTally, batchSeconds) = try Self.time { try batchIngestor.drain() }
+            guard batchTally.stored == batches * batchSize else {
+                throw BenchError("stored \(batchTally.stored) of \(batches * batchSize) batched check-ins")
+            }
+            results.append(Round(singleSeconds: singleSeconds, floorSeconds: floorSeconds, batchSeconds: batchSeconds))
+            Self.removeTree(base)
+        }
+        return Report(rounds: results, files: files, batchEvents: batches * batchSize, width: width)
+    }
+
+    /// The floor: discover, open, read, close and unlink every file, on `width` threads.
+    func floor(_ spool: SpoolDirectory) throws -> Int {
+        let names = try spool.pendingNames()
+        let directory = spool.new
+        let done = Parallel.map(names.count, width: width) { index -> Bool in
+            let path = directory + "/" + names[index]
+            let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            guard fd >= 0 else { return false }
+            var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            close(fd)
+            return count > 0 && unlink(path) == 0
+        }
+        return done.filter { $0 }.count
+    }
+
+    func spool(_ path: String) throws -> SpoolDirectory {
+        let spool = SpoolDirectory(root: path)
+        try spool.prepare()
+        return spool
+    }
+
+    /// A realistic check-in of about 300 bytes; `index` varies client, measures and codes.
+    func checkIn(round: Int, index: Int, prefix: String, now: Timestamp) -> [UInt8] {
+        let signs = ["isolation", "hopelessness", "withdrawing_from_routines", "romanticizing_use"]
+        let at = now.adding(.minutes(-Int64(index % 10_000)))
+        let text = """
+            {"id":"\(prefix)-\(round)-\(index)","client":"c-\(index % 500)","at":"\(at)","kind":"checkin",\
+            "source":"peer","measures":{"mood":\(index % 11),"craving":\(index % 7),"sleep_hours":\(4 + index % 6)},\
+            "signs":["\(signs[index % signs.count])"],"protective":["attending_meetings"],\
+            "note":"benchmark check-in \(index); free text stays private"}
+            """
+        return Array(text.utf8)
+    }
+
+    func writeSingles(into spool: SpoolDirectory, round: Int, clock: SystemClock) throws {
+        var writer = SpoolWriter(spool: spool)
+        writer.syncDirectory = false
+        let now = clock.now()
+        for index in 0..<files {
+            try writer.write(checkIn(round: round, index: index, prefix: "single", now: now), extension: "json", now: clock.now())
+        }
+        try SpoolDirectory.syncDirectory(spool.new)
+    }
+
+    func writeBatches(into spool: SpoolDirectory, round: Int, clock: SystemClock) throws {
+        var writer = SpoolWriter(spool: spool)
+        writer.syncDirectory = false
+        let now = clock.now()
+        for batch in 0..<batches {
+            var bytes: [UInt8] = []
+            for line in 0..<batchSize {
+                bytes += checkIn(round: round, index: batch * batchSize + line, prefix: "batch", now: now)
+                bytes.append(0x0A)
+            }
+            try writer.write(bytes, extension: "jsonl", now: clock.now())
+        }
+        try SpoolDirectory.syncDirectory(spool.new)
+    }
+
+    /// Times `body` after flushing the file system, so earlier untimed writes do not bleed into it.
+    static func time<T>(_ body: () throws -> T) throws -> (T, Double) {
+        sync()
+        let start = SystemClock.monotonicMicroseconds()
+        let result = try body()
+        return (result, Double(SystemClock.monotonicMicroseconds() - start) / 1e6)
+    }
+
+    static var quietLogger: Logger {
+        var logger = Logger(label: "vigil.bench")
+        logger.logLevel = .warning
+        return logger
+    }
+
+    static func removeTree(_ path: String) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            for name in (try? SpoolDirectory.names(in: path)) ?? [] { removeTree(path + "/" + name) }
+            rmdir(path)
+        } else {
+            unlink(path)
+        }
+    }
+}
+
+/// A benchmark whose run did not do what it measures.
+public struct BenchError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
