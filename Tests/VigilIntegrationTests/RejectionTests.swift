@@ -1,0 +1,97 @@
+import Foundation
+import Glibc
+import XCTest
+
+/// Every kind of bad input is moved to rejected/ with a specific reason; nothing else is lost.
+final class RejectionTests: XCTestCase {
+    /// (file name, content, the field the reason must name or nil, a phrase the reason must contain)
+    static let corpus: [(name: String, content: [UInt8], field: String?, phrase: String)] = {
+        func text(_ s: String) -> [UInt8] { Array(s.utf8) }
+        var cases: [(String, [UInt8], String?, String)] = [
+            ("truncated.json", text(#"{"client":"c-1","at":"2026-01-05T10:00:00Z""#), nil, "not valid JSON"),
+            ("array.json", text("[1,2]"), nil, "must be a JSON object"),
+            ("dupkey.json", text(#"{"client":"a","client":"b","at":"2026-01-05T10:00:00Z","kind":"checkin","source":"peer"}"#), nil, "duplicate key"),
+            ("unknown-field.json", text(checkIn(extra: #","mood":3"#)), "mood", "unknown field"),
+            ("not-utf8.json", text(#"{"client":"c-1","note":""#) + [0xC3, 0x28] + text(#""}"#), nil, "UTF-8"),
+            ("too-large.json", text(checkIn(extra: ",\"note\":\"" + String(repeating: "x", count: 70_000) + "\"")), nil, "larger than 65536"),
+            ("mood.json", text(checkIn(extra: #","measures":{"mood":11}"#)), "measures.mood", "out of range"),
+            ("nan.json", text(checkIn(extra: #","measures":{"mood":NaN}"#)), nil, "not valid JSON"),
+            ("huge-number.json", text(checkIn(extra: #","measures":{"steps":1e999}"#)), nil, "not a finite"),
+            ("wrong-type.json", text(checkIn(extra: #","signs":"isolation""#)), "signs", "must be an array"),
+            ("unknown-code.json", text(checkIn(extra: #","stressors":["job_los"]"#)), "stressors[0]", "did you mean job_loss"),
+            ("future.json", text(checkIn(at: "2999-01-01T00:00:00Z")), "at", "in the future"),
+            ("past.json", text(checkIn(at: "1969-07-20T20:17:00Z")), "at", "before 2000"),
+            ("bad-time.json", text(checkIn(at: "2026-02-30T10:00:00Z")), "at", "does not exist"),
+            ("bad-kind.json", text(checkIn(kind: "visit")), "kind", "must be one of"),
+            ("client-name.json", text(checkIn(client: "Jane Doe")), "client", "pseudonymous"),
+            ("missing-client.json", text(#"{"at":"2026-01-05T10:00:00Z","kind":"checkin","source":"peer"}"#), "client", "required"),
+            ("contact-missing.json", text(checkIn(kind: "contact")), "contact", "required when kind is contact"),
+            ("screening-bad.json", text(checkIn(kind: "screening", extra: #","screening":{"wish_dead":"yes"}"#)), "screening.wish_dead", "true or false"),
+            ("deep.json", text(String(repeating: "[", count: 100) + String(repeating: "]", count: 100)), nil, "nested deeper"),
+            ("note-long.json", text(checkIn(extra: ",\"note\":\"" + String(repeating: "n", count: 5000) + "\"")), "note", "longer than 4096"),
+            ("readme.txt", text("hello"), nil, "neither a .json nor a .jsonl"),
+            ("empty.jsonl", [], nil, "holds no check-in"),
+        ]
+        cases.sort { $0.0 < $1.0 }
+        return cases.map { (name: $0.0, content: $0.1, field: $0.2, phrase: $0.3) }
+    }()
+
+    func testEachKindOfBadInputIsRejectedWithItsReasonAndNothingIsLost() throws {
+        let harness = try Harness()
+        for item in Self.corpus { try harness.drop(item.name, item.content) }
+        try harness.drop("good.json", checkIn(id: "good"))
+        // Not regular files: moved aside without being opened.
+        XCTAssertEqual(symlink("/etc/passwd", harness.new + "/link.json"), 0)
+        XCTAssertEqual(symlink(harness.root + "/missing", harness.new + "/dangling.json"), 0)
+        XCTAssertEqual(mkfifo(harness.new + "/fifo.json", 0o600), 0)
+        XCTAssertEqual(mkdir(harness.new + "/dir.json", 0o700), 0)
+        let refusedUnopened = ["dangling.json": "symbolic link", "dir.json": "a directory", "fifo.json": "a FIFO", "link.json": "symbolic link"]
+
+        let daemon = try harness.startDaemon()
+        try eventually("every file handled") { harness.names(in: harness.new).isEmpty }
+        XCTAssertEqual(try harness.count("events"), 1, "only the good check-in is stored")
+        XCTAssertEqual(try harness.count("rejected"), Self.corpus.count + refusedUnopened.count)
+
+        let rejected = Set(harness.names(in: harness.rejected))
+        for item in Self.corpus {
+            XCTAssertTrue(rejected.contains(item.name), "\(item.name) kept in rejected/")
+            let data = try Data(contentsOf: URL(fileURLWithPath: harness.rejected + "/" + item.name))
+            XCTAssertEqual(Array(data), item.content, "\(item.name) kept byte for byte")
+            let why = try whyErrors(harness, item.name)
+            XCTAssertEqual(why.count, 1, item.name)
+            let error = why.first?["error"] as? String ?? ""
+            XCTAssertTrue(error.contains(item.phrase), "\(item.name): '\(error)' should contain '\(item.phrase)'")
+            if let field = item.field { XCTAssertEqual(why.first?["field"] as? String, field, item.name) }
+        }
+        for (name, phrase) in refusedUnopened {
+            XCTAssertTrue(rejected.contains(name), "\(name) moved aside")
+            let error = try whyErrors(harness, name).first?["error"] as? String ?? ""
+            XCTAssertTrue(error.contains(phrase), "\(name): \(error)")
+        }
+        var info = stat()
+        XCTAssertEqual(lstat(harness.rejected + "/link.json", &info), 0)
+        XCTAssertEqual(info.st_mode & S_IFMT, S_IFLNK, "the symlink itself is moved, not its target")
+        XCTAssertEqual(daemon.stop(), 0)
+        XCTAssertTrue(daemon.log.contains("check-in rejected"), "each rejection is logged")
+    }
+
+    func testARejectedNameIsNeverOverwritten() throws {
+        let harness = try Harness()
+        let daemon = try harness.startDaemon()
+        try harness.drop("same.json", "{")
+        try eventually { harness.names(in: harness.rejected).contains("same.json") }
+        try harness.drop("same.json", "[")
+        try eventually { harness.names(in: harness.rejected).contains("same.json~1") }
+        XCTAssertEqual(try String(contentsOfFile: harness.rejected + "/same.json", encoding: .utf8), "{")
+        XCTAssertEqual(try String(contentsOfFile: harness.rejected + "/same.json~1", encoding: .utf8), "[")
+        XCTAssertEqual(daemon.stop(), 0)
+    }
+
+    func whyErrors(_ harness: Harness, _ name: String) throws -> [[String: Any]] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: harness.rejected + "/" + name + ".why"))
+        let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        XCTAssertEqual(object?["file"] as? String, name)
+        XCTAssertNotNil(object?["rejected_at"] as? String)
+        return object?["errors"] as? [[String: Any]] ?? []
+    }
+}
