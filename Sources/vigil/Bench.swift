@@ -12,7 +12,8 @@ struct Bench: ParsableCommand {
     struct IngestCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "ingest",
-            abstract: "Durable ingest rate: (a) one check-in per .json file vs. the file-system floor, (b) .jsonl batches.")
+            abstract:
+                "Durable ingest rate: (a) one check-in per .json file vs. the file-system floor, (b) .jsonl batches.")
 
         @OptionGroup var options: ConfigOptions
 
@@ -56,14 +57,19 @@ struct Bench: ParsableCommand {
             let floor = report.median(\.floorSeconds)
             let batch = report.median(\.batchSeconds)
             func rate(_ count: Int, _ seconds: Double) -> String { String(format: "%9.0f", Double(count) / seconds) }
-            print("vigil bench ingest: \(report.files) files and \(report.batchEvents) batched check-ins per round, "
-                + "\(report.rounds.count) rounds (medians), width \(report.width), in \(directory)")
+            print(
+                "vigil bench ingest: \(report.files) files and \(report.batchEvents) batched check-ins per round, "
+                    + "\(report.rounds.count) rounds (medians), width \(report.width), in \(directory)")
             print("(a) one check-in per .json file, durable")
             print("    vigil  \(rate(report.files, single)) check-ins/s  (\(String(format: "%.3f", single)) s)")
-            print("    floor  \(rate(report.files, floor)) files/s      (\(String(format: "%.3f", floor)) s: list, open, read, unlink)")
+            print(
+                "    floor  \(rate(report.files, floor)) files/s      (\(String(format: "%.3f", floor)) s: list, open, read, unlink)"
+            )
             print("    ratio  \(String(format: "%.2f", single / floor))x the floor (target <= 1.30x)")
             print("(b) .jsonl batches of \(batchSize), durable")
-            print("    vigil  \(rate(report.batchEvents, batch)) check-ins/s  (\(String(format: "%.3f", batch)) s; target >= 50000/s)")
+            print(
+                "    vigil  \(rate(report.batchEvents, batch)) check-ins/s  (\(String(format: "%.3f", batch)) s; target >= 50000/s)"
+            )
         }
     }
 }

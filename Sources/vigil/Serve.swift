@@ -14,7 +14,13 @@ struct Serve: ParsableCommand {
     var log: LogSetup.Target = .auto
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel: Logger.Level = .info
+    var logLevel: String = "info"
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+    }
 
     func run() throws {
         // Before any thread exists, so every thread inherits the blocked signals.
@@ -25,12 +31,13 @@ struct Serve: ParsableCommand {
             printError("\(error)")
             throw ArgumentParser.ExitCode(ExitStatus.software.rawValue)
         }
-        LogSetup.bootstrap(log, level: logLevel)
+        LogSetup.bootstrap(log, level: Logger.Level(rawValue: logLevel) ?? .info)
         let logger = Logger(label: "vigil")
         let config = try options.load()
         let explicitPath = options.config
         let daemon = Daemon(
-            config: config, loadConfig: { () throws(ConfigError) in try VigilConfig.resolve(explicitPath: explicitPath) },
+            config: config,
+            loadConfig: { () throws(ConfigError) in try VigilConfig.resolve(explicitPath: explicitPath) },
             signals: signals, clock: SystemClock(), logger: logger)
         do {
             try daemon.run()
@@ -43,4 +50,3 @@ struct Serve: ParsableCommand {
 }
 
 extension LogSetup.Target: ExpressibleByArgument {}
-extension Logger.Level: @retroactive ExpressibleByArgument {}

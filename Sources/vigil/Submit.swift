@@ -42,7 +42,7 @@ struct Submit: ParsableCommand {
         let submission = Submission(spool: SpoolDirectory(root: config.spool), vocabulary: vocabulary)
         do {
             let ids = try submission.submit(bytes, batch: batch || file.hasSuffix(".jsonl"), now: now)
-            ids.forEach { print($0) }
+            for id in ids { print(id) }
         } catch {
             switch error {
             case .invalid(let reasons):

@@ -64,13 +64,17 @@ final class CheckInDecoderTests: XCTestCase {
     }
 
     func testContactEvents() throws {
-        let contact = try decode(event(#","contact":{"outcome":"reached","task":"t-1"}"#, kind: "contact")).checkIn.contact
+        let contact = try decode(event(#","contact":{"outcome":"reached","task":"t-1"}"#, kind: "contact")).checkIn
+            .contact
         XCTAssertEqual(contact, CheckIn.Contact(outcome: .reached, task: "t-1"))
         XCTAssertEqual(error(event(kind: "contact"))?.field, "contact")
-        XCTAssertEqual(error(event(#","contact":{"outcome":"reached"}"#))?.problem, "only allowed when kind is contact (kind is checkin)")
+        XCTAssertEqual(
+            error(event(#","contact":{"outcome":"reached"}"#))?.problem,
+            "only allowed when kind is contact (kind is checkin)")
         XCTAssertEqual(error(event(#","contact":{"outcome":"maybe"}"#, kind: "contact"))?.field, "contact.outcome")
         XCTAssertEqual(error(event(#","contact":{"task":"t"}"#, kind: "contact"))?.field, "contact.outcome")
-        XCTAssertEqual(error(event(#","contact":{"outcome":"reached","by":"x"}"#, kind: "contact"))?.field, "contact.by")
+        XCTAssertEqual(
+            error(event(#","contact":{"outcome":"reached","by":"x"}"#, kind: "contact"))?.field, "contact.by")
     }
 
     /// Each invalid input names the field at fault and the problem.
@@ -80,9 +84,15 @@ final class CheckInDecoderTests: XCTestCase {
             (event(#","id":"has space""#), "id", "1–128 printable ASCII"),
             (event(#","id":7"#), "id", "must be a string"),
             (#"{"at":"2026-11-23T08:00:00Z","kind":"checkin","source":"peer"}"#, "client", "required"),
-            (event().replacingOccurrences(of: "c-17", with: String(repeating: "c", count: 65)), "client", "[A-Za-z0-9._-]{1,64}"),
+            (
+                event().replacingOccurrences(of: "c-17", with: String(repeating: "c", count: 65)), "client",
+                "[A-Za-z0-9._-]{1,64}"
+            ),
             (event().replacingOccurrences(of: "\"c-17\"", with: "17"), "client", "must be a string"),
-            (event().replacingOccurrences(of: "2026-11-23T08:00:00Z", with: "2026-11-23T09:36:00Z"), "at", "more than 5 minutes in the future"),
+            (
+                event().replacingOccurrences(of: "2026-11-23T08:00:00Z", with: "2026-11-23T09:36:00Z"), "at",
+                "more than 5 minutes in the future"
+            ),
             (event().replacingOccurrences(of: "2026-11-23T08:00:00Z", with: "yesterday"), "at", "not an RFC 3339"),
             (event().replacingOccurrences(of: "\"checkin\"", with: "\"CheckIn\""), "kind", "must be one of checkin"),
             (event().replacingOccurrences(of: "\"peer\"", with: "\"robot\""), "source", "must be one of"),
@@ -99,11 +109,21 @@ final class CheckInDecoderTests: XCTestCase {
             (event(#","stressors":["job_lost"]"#), "stressors[0]", "unknown code job_lost; did you mean job_loss?"),
             (event(#","protective":["isolation"]"#), "protective[0]", "unknown code isolation"),
             (event(#","screening":{"wish_dead":true}"#), "screening.suicidal_thoughts", "required"),
-            (event(#","screening":{"wish_dead":true,"suicidal_thoughts":false,"behavior_past_3_months":1}"#), "screening.behavior_past_3_months", "true or false"),
-            (event(#","screening":{"wish_dead":true,"suicidal_thoughts":false,"behavior_past_3_months":true,"mood":true}"#), "screening.mood", "unknown answer"),
+            (
+                event(#","screening":{"wish_dead":true,"suicidal_thoughts":false,"behavior_past_3_months":1}"#),
+                "screening.behavior_past_3_months", "true or false"
+            ),
+            (
+                event(
+                    #","screening":{"wish_dead":true,"suicidal_thoughts":false,"behavior_past_3_months":true,"mood":true}"#
+                ), "screening.mood", "unknown answer"
+            ),
             (event(kind: "screening"), "screening", "required when kind is screening"),
             (event(#","note":5"#), "note", "must be a string"),
-            (event(",\"note\":\"" + String(repeating: "é", count: 2049) + "\""), "note", "longer than 4096 bytes (4098)"),
+            (
+                event(",\"note\":\"" + String(repeating: "é", count: 2049) + "\""), "note",
+                "longer than 4096 bytes (4098)"
+            ),
             (event(#","extra":1"#), "extra", "unknown field"),
             (event(#","note":null"#), "note", "must be a string, not null"),
             ("[]", nil, "must be a JSON object, not an array"),
@@ -144,7 +164,8 @@ final class CheckInDecoderTests: XCTestCase {
         ]
         for failure in failures {
             XCTAssertNotNil(failure)
-            XCTAssertFalse(failure?.description.contains("Jane") ?? true, "\(failure.map(String.init(describing:)) ?? "")")
+            XCTAssertFalse(
+                failure?.description.contains("Jane") ?? true, "\(failure.map(String.init(describing:)) ?? "")")
         }
     }
 

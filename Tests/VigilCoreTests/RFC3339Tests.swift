@@ -31,7 +31,10 @@ final class RFC3339Tests: XCTestCase {
     }
 
     func testFormatRoundTrips() throws {
-        for text in ["1970-01-01T00:00:00.000000Z", "2000-02-29T23:59:59.999999Z", "2026-11-23T09:30:00.000001Z", "1969-12-31T23:59:59.500000Z"] {
+        for text in [
+            "1970-01-01T00:00:00.000000Z", "2000-02-29T23:59:59.999999Z", "2026-11-23T09:30:00.000001Z",
+            "1969-12-31T23:59:59.500000Z",
+        ] {
             XCTAssertEqual(RFC3339.format(try RFC3339.parse(text)), text)
         }
     }

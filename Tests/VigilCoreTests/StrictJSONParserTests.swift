@@ -57,12 +57,16 @@ final class StrictJSONParserTests: XCTestCase {
 
     func testDepthIsBounded() {
         XCTAssertNil(problem(String(repeating: "[", count: 16) + String(repeating: "]", count: 16)))
-        XCTAssertEqual(problem(String(repeating: "[", count: 17) + String(repeating: "]", count: 17)), "nested deeper than 16 levels")
+        XCTAssertEqual(
+            problem(String(repeating: "[", count: 17) + String(repeating: "]", count: 17)),
+            "nested deeper than 16 levels")
         XCTAssertNotNil(problem(String(repeating: "{\"a\":", count: 100_000)))
     }
 
     func testStructuralErrors() {
-        for bad in ["", " ", "{", "{\"a\"}", "{\"a\":1,}", "[1,]", "[1 2]", "{1:2}", "\"abc", "tru", "nul", "{} {}", "\"a\tb\""] {
+        for bad in [
+            "", " ", "{", "{\"a\"}", "{\"a\":1,}", "[1,]", "[1 2]", "{1:2}", "\"abc", "tru", "nul", "{} {}", "\"a\tb\"",
+        ] {
             XCTAssertNotNil(problem(bad), bad)
         }
     }

@@ -28,7 +28,8 @@ final class ConfigTests: XCTestCase {
         let rules = harness.root + "/rules"
         try FileManager.default.createDirectory(atPath: rules, withIntermediateDirectories: true)
         try "signs: [Isolation]\n".write(toFile: rules + "/vocabulary.yaml", atomically: true, encoding: .utf8)
-        try "spool: spool\nstate: state\nrules: rules\n".write(toFile: harness.configPath, atomically: true, encoding: .utf8)
+        try "spool: spool\nstate: state\nrules: rules\n".write(
+            toFile: harness.configPath, atomically: true, encoding: .utf8)
         let result = try harness.run(["serve", "--log", "stderr"])
         XCTAssertEqual(result.status, 78, "\(result)")
         XCTAssertTrue(result.stderr.contains("key 'signs'"), result.stderr)

@@ -10,19 +10,25 @@ final class CrashTests: XCTestCase {
         // Two large batches (one with lines lacking ids, identified by their bytes' SHA-256) and many single files.
         var lines: [String] = []
         for index in 0..<20_000 {
-            lines.append(checkIn(id: "batch-\(index)", client: "c-\(index % 97)", extra: #","measures":{"mood":\#(index % 11)}"#))
+            lines.append(
+                checkIn(id: "batch-\(index)", client: "c-\(index % 97)", extra: #","measures":{"mood":\#(index % 11)}"#)
+            )
             expected.insert("batch-\(index)")
         }
         try harness.drop("big-1.jsonl", lines[..<10_000].joined(separator: "\n"))
         try harness.drop("big-2.jsonl", lines[10_000...].joined(separator: "\n"))
         var anonymous: [String] = []
         for index in 0..<2_000 {
-            anonymous.append(checkIn(client: "anon-\(index % 13)", at: "2026-01-0\(1 + index % 9)T10:\(10 + index % 50):00Z", extra: #","measures":{"craving":\#(index % 10)}"#))
+            anonymous.append(
+                checkIn(
+                    client: "anon-\(index % 13)", at: "2026-01-0\(1 + index % 9)T10:\(10 + index % 50):00Z",
+                    extra: #","measures":{"craving":\#(index % 10)}"#))
         }
         let uniqueAnonymous = Set(anonymous).count
         try harness.drop("anon.jsonl", anonymous.joined(separator: "\n"))
         for index in 0..<3_000 {
-            try harness.drop(String(format: "single-%05d.json", index), checkIn(id: "single-\(index)", client: "s-\(index % 31)"))
+            try harness.drop(
+                String(format: "single-%05d.json", index), checkIn(id: "single-\(index)", client: "s-\(index % 31)"))
             expected.insert("single-\(index)")
         }
         let total = expected.count + uniqueAnonymous
@@ -39,7 +45,8 @@ final class CrashTests: XCTestCase {
             progress.append(stored)
             if !harness.names(in: harness.new).isEmpty { crashesWithWorkLeft += 1 }
         }
-        XCTAssertGreaterThan(crashesWithWorkLeft, 0, "at least one kill -9 landed with work in hand (stored after each: \(progress))")
+        XCTAssertGreaterThan(
+            crashesWithWorkLeft, 0, "at least one kill -9 landed with work in hand (stored after each: \(progress))")
         let daemon = try harness.startDaemon(arguments: ["--log-level", "info"])
         try eventually(timeout: 300, "the spool drained") { harness.names(in: harness.new).isEmpty }
         XCTAssertEqual(daemon.stop(), 0)
@@ -48,7 +55,8 @@ final class CrashTests: XCTestCase {
         XCTAssertEqual(status["events"] as? Int, total, "every event stored exactly once")
         let whys = harness.names(in: harness.rejected).filter { $0.hasSuffix(".why") }.prefix(3)
             .map { (try? String(contentsOfFile: harness.rejected + "/" + $0, encoding: .utf8)) ?? "" }
-        XCTAssertEqual(status["rejected"] as? Int, 0, "a replay after a crash is a duplicate, never a rejection: \(whys)")
+        XCTAssertEqual(
+            status["rejected"] as? Int, 0, "a replay after a crash is a duplicate, never a rejection: \(whys)")
         XCTAssertEqual(harness.names(in: harness.rejected), [])
         let ids = try storedIDs(harness)
         XCTAssertEqual(ids.count, total)

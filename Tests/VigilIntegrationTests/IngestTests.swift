@@ -6,7 +6,8 @@ final class IngestTests: XCTestCase {
     func testSubmitThenIngestCommitsTheEvent() throws {
         let harness = try Harness()
         let daemon = try harness.startDaemon()
-        let submitted = try harness.run(["submit", "-"], stdin: checkIn(id: "evt-1", extra: #","measures":{"mood":4},"signs":["isolation"]"#))
+        let submitted = try harness.run(
+            ["submit", "-"], stdin: checkIn(id: "evt-1", extra: #","measures":{"mood":4},"signs":["isolation"]"#))
         XCTAssertEqual(submitted.status, 0, "\(submitted)")
         XCTAssertEqual(submitted.stdout, "evt-1\n")
         try eventually("the event in the store") { try harness.count("events") == 1 }
@@ -57,7 +58,8 @@ final class IngestTests: XCTestCase {
         XCTAssertTrue(bad.stderr.contains("line 2: client:"), bad.stderr)
         XCTAssertTrue(bad.stderr.contains("line 3: kind:"), bad.stderr)
         XCTAssertFalse(bad.stderr.contains("John Smith"), "a malformed client id may be a name: never echo it")
-        try [checkIn(id: "a"), checkIn(id: "b")].joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        try [checkIn(id: "a"), checkIn(id: "b")].joined(separator: "\n").write(
+            toFile: path, atomically: true, encoding: .utf8)
         let good = try harness.run(["submit", path])
         XCTAssertEqual(good.status, 0, "\(good)")
         XCTAssertEqual(good.stdout, "a\nb\n")
@@ -93,7 +95,9 @@ final class IngestTests: XCTestCase {
         XCTAssertEqual(try harness.count("events"), 2)
         let kept = try String(contentsOfFile: harness.rejected + "/import.jsonl", encoding: .utf8)
         XCTAssertEqual(kept, lines[2] + "\n" + lines[4] + "\n", "exactly the bad lines are kept")
-        let why = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: harness.rejected + "/import.jsonl.why"))) as? [String: Any]
+        let why =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: harness.rejected + "/import.jsonl.why"))) as? [String: Any]
         let errors = why?["errors"] as? [[String: Any]] ?? []
         XCTAssertEqual(errors.map { $0["line"] as? Int }, [3, 5])
         XCTAssertEqual(errors.first?["field"] as? String, "measures.sleep_hours")

@@ -39,17 +39,26 @@ final class JournalTests: XCTestCase {
 
         try eventually("the daemon started in the namespace") {
             if !namespace.isRunning {
-                throw HarnessError("unshare failed: \((try? String(contentsOfFile: errorsPath, encoding: .utf8)) ?? "")")
+                throw HarnessError(
+                    "unshare failed: \((try? String(contentsOfFile: errorsPath, encoding: .utf8)) ?? "")")
             }
-            return FileManager.default.fileExists(atPath: pidFile) && journal(entries).contains { $0["MESSAGE_ID"] == "ffedb8cb4cd84851a9d1cdf58781d764" }
+            return FileManager.default.fileExists(atPath: pidFile)
+                && journal(entries).contains { $0["MESSAGE_ID"] == "ffedb8cb4cd84851a9d1cdf58781d764" }
         }
         try harness.drop("good.json", checkIn(id: "good", extra: ",\"note\":\"\(Self.secret)\""))
-        try harness.drop("bad.json", checkIn(id: "bad", extra: ",\"note\":\"\(Self.secret)\",\"measures\":{\"mood\":99}"))
-        try eventually("the rejection logged") { journal(entries).contains { $0["MESSAGE_ID"] == "0716781b88164d44a95444497791e0a2" } }
-        let pid = pid_t(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        try harness.drop(
+            "bad.json", checkIn(id: "bad", extra: ",\"note\":\"\(Self.secret)\",\"measures\":{\"mood\":99}"))
+        try eventually("the rejection logged") {
+            journal(entries).contains { $0["MESSAGE_ID"] == "0716781b88164d44a95444497791e0a2" }
+        }
+        let pid =
+            pid_t(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))
+            ?? 0
         XCTAssertGreaterThan(pid, 0)
         kill(pid, SIGTERM)
-        try eventually("the stop logged") { journal(entries).contains { $0["MESSAGE_ID"] == "0ea8bfa33d9b4e039c94364775918fb0" } }
+        try eventually("the stop logged") {
+            journal(entries).contains { $0["MESSAGE_ID"] == "0ea8bfa33d9b4e039c94364775918fb0" }
+        }
         namespace.waitUntilExit()
 
         let all = journal(entries)

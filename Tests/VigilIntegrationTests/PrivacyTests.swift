@@ -19,7 +19,9 @@ final class PrivacyTests: XCTestCase {
         }
         try harness.drop("p2.json", checkIn(id: "p2", extra: note + ",\"measures\":{\"mood\":42}"))
         try harness.drop("conflict.json", checkIn(id: "p1", extra: note + ",\"measures\":{\"mood\":1}"))
-        try harness.drop("batch.jsonl", checkIn(id: "p4", extra: note) + "\n" + checkIn(id: "p5", client: "bad id", extra: note) + "\n")
+        try harness.drop(
+            "batch.jsonl",
+            checkIn(id: "p4", extra: note) + "\n" + checkIn(id: "p5", client: "bad id", extra: note) + "\n")
         try eventually { try harness.names(in: harness.new).isEmpty && harness.count("events") == 2 }
         let status = try harness.run(["status"])
         XCTAssertEqual(daemon.stop(), 0)

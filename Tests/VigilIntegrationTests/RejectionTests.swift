@@ -10,25 +10,47 @@ final class RejectionTests: XCTestCase {
         var cases: [(String, [UInt8], String?, String)] = [
             ("truncated.json", text(#"{"client":"c-1","at":"2026-01-05T10:00:00Z""#), nil, "not valid JSON"),
             ("array.json", text("[1,2]"), nil, "must be a JSON object"),
-            ("dupkey.json", text(#"{"client":"a","client":"b","at":"2026-01-05T10:00:00Z","kind":"checkin","source":"peer"}"#), nil, "duplicate key"),
+            (
+                "dupkey.json",
+                text(#"{"client":"a","client":"b","at":"2026-01-05T10:00:00Z","kind":"checkin","source":"peer"}"#), nil,
+                "duplicate key"
+            ),
             ("unknown-field.json", text(checkIn(extra: #","mood":3"#)), "mood", "unknown field"),
             ("not-utf8.json", text(#"{"client":"c-1","note":""#) + [0xC3, 0x28] + text(#""}"#), nil, "UTF-8"),
-            ("too-large.json", text(checkIn(extra: ",\"note\":\"" + String(repeating: "x", count: 70_000) + "\"")), nil, "larger than 65536"),
+            (
+                "too-large.json", text(checkIn(extra: ",\"note\":\"" + String(repeating: "x", count: 70_000) + "\"")),
+                nil, "larger than 65536"
+            ),
             ("mood.json", text(checkIn(extra: #","measures":{"mood":11}"#)), "measures.mood", "out of range"),
             ("nan.json", text(checkIn(extra: #","measures":{"mood":NaN}"#)), nil, "not valid JSON"),
             ("huge-number.json", text(checkIn(extra: #","measures":{"steps":1e999}"#)), nil, "not a finite"),
             ("wrong-type.json", text(checkIn(extra: #","signs":"isolation""#)), "signs", "must be an array"),
-            ("unknown-code.json", text(checkIn(extra: #","stressors":["job_los"]"#)), "stressors[0]", "did you mean job_loss"),
+            (
+                "unknown-code.json", text(checkIn(extra: #","stressors":["job_los"]"#)), "stressors[0]",
+                "did you mean job_loss"
+            ),
             ("future.json", text(checkIn(at: "2999-01-01T00:00:00Z")), "at", "in the future"),
             ("past.json", text(checkIn(at: "1969-07-20T20:17:00Z")), "at", "before 2000"),
             ("bad-time.json", text(checkIn(at: "2026-02-30T10:00:00Z")), "at", "does not exist"),
             ("bad-kind.json", text(checkIn(kind: "visit")), "kind", "must be one of"),
             ("client-name.json", text(checkIn(client: "Jane Doe")), "client", "pseudonymous"),
-            ("missing-client.json", text(#"{"at":"2026-01-05T10:00:00Z","kind":"checkin","source":"peer"}"#), "client", "required"),
+            (
+                "missing-client.json", text(#"{"at":"2026-01-05T10:00:00Z","kind":"checkin","source":"peer"}"#),
+                "client", "required"
+            ),
             ("contact-missing.json", text(checkIn(kind: "contact")), "contact", "required when kind is contact"),
-            ("screening-bad.json", text(checkIn(kind: "screening", extra: #","screening":{"wish_dead":"yes"}"#)), "screening.wish_dead", "true or false"),
-            ("deep.json", text(String(repeating: "[", count: 100) + String(repeating: "]", count: 100)), nil, "nested deeper"),
-            ("note-long.json", text(checkIn(extra: ",\"note\":\"" + String(repeating: "n", count: 5000) + "\"")), "note", "longer than 4096"),
+            (
+                "screening-bad.json", text(checkIn(kind: "screening", extra: #","screening":{"wish_dead":"yes"}"#)),
+                "screening.wish_dead", "true or false"
+            ),
+            (
+                "deep.json", text(String(repeating: "[", count: 100) + String(repeating: "]", count: 100)), nil,
+                "nested deeper"
+            ),
+            (
+                "note-long.json", text(checkIn(extra: ",\"note\":\"" + String(repeating: "n", count: 5000) + "\"")),
+                "note", "longer than 4096"
+            ),
             ("readme.txt", text("hello"), nil, "neither a .json nor a .jsonl"),
             ("empty.jsonl", [], nil, "holds no check-in"),
         ]
@@ -45,7 +67,10 @@ final class RejectionTests: XCTestCase {
         XCTAssertEqual(symlink(harness.root + "/missing", harness.new + "/dangling.json"), 0)
         XCTAssertEqual(mkfifo(harness.new + "/fifo.json", 0o600), 0)
         XCTAssertEqual(mkdir(harness.new + "/dir.json", 0o700), 0)
-        let refusedUnopened = ["dangling.json": "symbolic link", "dir.json": "a directory", "fifo.json": "a FIFO", "link.json": "symbolic link"]
+        let refusedUnopened = [
+            "dangling.json": "symbolic link", "dir.json": "a directory", "fifo.json": "a FIFO",
+            "link.json": "symbolic link",
+        ]
 
         let daemon = try harness.startDaemon()
         try eventually("every file handled") { harness.names(in: harness.new).isEmpty }

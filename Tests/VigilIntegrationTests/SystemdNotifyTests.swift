@@ -39,12 +39,14 @@ final class SystemdNotifyTests: XCTestCase {
         let copy = rules.root + "/rules"
         try FileManager.default.copyItem(atPath: Harness.repository + "/Rules", toPath: copy)
         let harness = try Harness(extraConfig: "")
-        try "spool: spool\nstate: state\nrules: \(copy)\n".write(toFile: harness.configPath, atomically: true, encoding: .utf8)
+        try "spool: spool\nstate: state\nrules: \(copy)\n".write(
+            toFile: harness.configPath, atomically: true, encoding: .utf8)
         let socket = try NotifySocket(path: harness.root + "/notify.sock")
         let daemon = try harness.startDaemon(environment: ["NOTIFY_SOCKET": socket.path])
         try eventually { socket.assignments.contains("READY=1") }
 
-        try "signs: [isolation, isolation]\n".write(toFile: copy + "/vocabulary.yaml", atomically: true, encoding: .utf8)
+        try "signs: [isolation, isolation]\n".write(
+            toFile: copy + "/vocabulary.yaml", atomically: true, encoding: .utf8)
         daemon.signal(SIGHUP)
         try eventually("READY=1 after the refused reload") { socket.assignments.filter { $0 == "READY=1" }.count >= 2 }
         XCTAssertTrue(daemon.log.contains("reload refused"), daemon.log)

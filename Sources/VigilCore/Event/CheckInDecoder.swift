@@ -61,7 +61,9 @@ public struct CheckInDecoder: Sendable {
         var fields = Fields()
         for member in members {
             guard fields.set(member.key, member.value) else {
-                throw CheckInError(field: Self.quoted(member.key), "unknown field (schema v1 has: \(Self.fields.sorted().joined(separator: ", ")))")
+                throw CheckInError(
+                    field: Self.quoted(member.key),
+                    "unknown field (schema v1 has: \(Self.fields.sorted().joined(separator: ", ")))")
             }
         }
 
@@ -117,7 +119,9 @@ public struct CheckInDecoder: Sendable {
     }
 
     static func eventID(_ value: JSONValue) throws(CheckInError) -> String {
-        guard case .string(let id) = value else { throw CheckInError(field: "id", "must be a string, not \(value.typeDescription)") }
+        guard case .string(let id) = value else {
+            throw CheckInError(field: "id", "must be a string, not \(value.typeDescription)")
+        }
         guard (1...128).contains(id.utf8.count), id.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
             throw CheckInError(field: "id", "must be 1–128 printable ASCII characters without spaces")
         }
@@ -232,14 +236,16 @@ public struct CheckInDecoder: Sendable {
             behaviorPast3Months: try required("behavior_past_3_months"))
     }
 
-    static func booleanObject(_ value: JSONValue, field: String, keys: [String]) throws(CheckInError) -> [String: Bool] {
+    static func booleanObject(_ value: JSONValue, field: String, keys: [String]) throws(CheckInError) -> [String: Bool]
+    {
         guard case .object(let members) = value else {
             throw CheckInError(field: field, "must be an object, not \(value.typeDescription)")
         }
         var answers: [String: Bool] = [:]
         for (key, member) in members {
             guard keys.contains(key) else {
-                throw CheckInError(field: "\(field).\(quoted(key))", "unknown answer (known: \(keys.joined(separator: ", ")))")
+                throw CheckInError(
+                    field: "\(field).\(quoted(key))", "unknown answer (known: \(keys.joined(separator: ", ")))")
             }
             guard case .bool(let answer) = member else {
                 throw CheckInError(field: "\(field).\(key)", "must be true or false, not \(member.typeDescription)")
@@ -261,7 +267,9 @@ public struct CheckInDecoder: Sendable {
             case "task":
                 guard case .string(let id) = member, (1...128).contains(id.utf8.count),
                     id.utf8.allSatisfy({ (0x21...0x7E).contains($0) })
-                else { throw CheckInError(field: "contact.task", "must be a task id: 1–128 printable ASCII characters") }
+                else {
+                    throw CheckInError(field: "contact.task", "must be a task id: 1–128 printable ASCII characters")
+                }
                 task = id
             default:
                 throw CheckInError(field: "contact.\(quoted(key))", "unknown field (known: outcome, task)")
@@ -288,12 +296,16 @@ public struct CheckInDecoder: Sendable {
     /// `[a-z][a-z0-9_]{0,63}`.
     public static func isSnakeCase(_ text: String) -> Bool {
         guard let first = text.utf8.first, (0x61...0x7A).contains(first), text.utf8.count <= 64 else { return false }
-        return text.utf8.allSatisfy { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == UInt8(ascii: "_") }
+        return text.utf8.allSatisfy {
+            (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == UInt8(ascii: "_")
+        }
     }
 
     /// A key safe to echo in an error: printable ASCII, at most 64 characters; otherwise a placeholder.
     static func quoted(_ key: String) -> String {
-        guard key.utf8.count <= 64, key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else { return "<unprintable key>" }
+        guard key.utf8.count <= 64, key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            return "<unprintable key>"
+        }
         return key
     }
 

@@ -59,10 +59,13 @@ public struct IngestBench {
             try writeSingles(into: vigilSpool, round: round, clock: clock)
             let store = try EventStore(path: base + "/single.sqlite")
             let ingestor = Ingestor(
-                spool: vigilSpool, store: store, vocabulary: vocabulary, clock: clock, logger: Self.quietLogger, width: width)
+                spool: vigilSpool, store: store, vocabulary: vocabulary, clock: clock, logger: Self.quietLogger,
+                width: width)
             progress("round \(round)/\(rounds): Vigil ingesting \(files) files")
             let (singleTally, singleSeconds) = try Self.time { try ingestor.drain() }
-            guard singleTally.stored == files else { throw BenchError("stored \(singleTally.stored) of \(files) check-ins") }
+            guard singleTally.stored == files else {
+                throw BenchError("stored \(singleTally.stored) of \(files) check-ins")
+            }
 
             let floorSpool = try spool(base + "/floor")
             progress("round \(round)/\(rounds): writing \(files) identical files for the floor (untimed)")
@@ -130,7 +133,8 @@ public struct IngestBench {
         writer.syncDirectory = false
         let now = clock.now()
         for index in 0..<files {
-            try writer.write(checkIn(round: round, index: index, prefix: "single", now: now), extension: "json", now: clock.now())
+            try writer.write(
+                checkIn(round: round, index: index, prefix: "single", now: now), extension: "json", now: clock.now())
         }
         try SpoolDirectory.syncDirectory(spool.new)
     }

@@ -31,6 +31,7 @@ public enum VocabularyFile {
             }
             lists[list] = unique
         }
-        return Vocabulary(signs: lists[.signs] ?? [], stressors: lists[.stressors] ?? [], protective: lists[.protective] ?? [])
+        return Vocabulary(
+            signs: lists[.signs] ?? [], stressors: lists[.stressors] ?? [], protective: lists[.protective] ?? [])
     }
 }

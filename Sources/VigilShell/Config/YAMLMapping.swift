@@ -20,7 +20,9 @@ struct YAMLMapping {
             pairs = []
             return
         }
-        guard let mapping = root.mapping else { throw ConfigError(file: file, "the top level must be a mapping of keys") }
+        guard let mapping = root.mapping else {
+            throw ConfigError(file: file, "the top level must be a mapping of keys")
+        }
         var pairs: [(key: String, value: Node, line: Int)] = []
         for (key, value) in mapping {
             guard let name = key.string else {

@@ -31,7 +31,9 @@ public final class Daemon {
     let watchdogInterval: TimeSpan?
 
     /// `signals` must exist before any thread starts (see `SignalFD`).
-    public init(config: VigilConfig, loadConfig: @escaping ConfigLoader, signals: SignalFD, clock: any WallClock, logger: Logger) {
+    public init(
+        config: VigilConfig, loadConfig: @escaping ConfigLoader, signals: SignalFD, clock: any WallClock, logger: Logger
+    ) {
         self.config = config
         self.loadConfig = loadConfig
         self.signals = signals
@@ -62,7 +64,10 @@ public final class Daemon {
         self.ingestor = ingestor
         logger.log(
             .notice, .started, "vigil started",
-            ["config": "\(config.origin)", "spool": "\(config.spool)", "state": "\(config.state)", "rules": "\(config.rules)"])
+            [
+                "config": "\(config.origin)", "spool": "\(config.spool)", "state": "\(config.state)",
+                "rules": "\(config.rules)",
+            ])
 
         drain(ingestor)
         notifier.ready(status: statusLine(ingestor))
@@ -74,7 +79,10 @@ public final class Daemon {
             var deadline = min(nextRescan, nextRetry ?? Int64.max)
             if watchdogInterval != nil { deadline = min(deadline, nextWatchdog) }
             let timeout = Int32(clamping: max(0, min(1_000, (deadline - now + 999) / 1000)))
-            var fds = [pollfd(fd: watch.fd, events: Int16(POLLIN), revents: 0), pollfd(fd: signals.fd, events: Int16(POLLIN), revents: 0)]
+            var fds = [
+                pollfd(fd: watch.fd, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: signals.fd, events: Int16(POLLIN), revents: 0),
+            ]
             _ = poll(&fds, 2, timeout)
             handleSignals()
             pingWatchdogIfDue()
@@ -103,7 +111,9 @@ public final class Daemon {
             notifier.status(statusLine(ingestor))
         }
         notifier.stopping()
-        logger.log(.notice, .stopping, "vigil stopping", ["stored": "\(total.stored)", "rejected": "\(total.rejectedFiles + total.rejectedLines)"])
+        logger.log(
+            .notice, .stopping, "vigil stopping",
+            ["stored": "\(total.stored)", "rejected": "\(total.rejectedFiles + total.rejectedLines)"])
     }
 
     /// One drain of the spool; false when the store (or spool) failed and a retry is needed.
@@ -165,15 +175,19 @@ public final class Daemon {
             }
             ingestor?.decoder = SpoolFileDecoder(decoder: CheckInDecoder(vocabulary: vocabulary))
             config.rules = fresh.rules
-            logger.log(.notice, .reloaded, "configuration reloaded", ["config": "\(fresh.origin)", "rules": "\(fresh.rules)"])
+            logger.log(
+                .notice, .reloaded, "configuration reloaded", ["config": "\(fresh.origin)", "rules": "\(fresh.rules)"])
         } catch {
-            logger.log(.error, .reloadFailed, "reload refused; the previous configuration stays in force", ["error": "\(error)"])
+            logger.log(
+                .error, .reloadFailed, "reload refused; the previous configuration stays in force",
+                ["error": "\(error)"])
         }
         if let ingestor { notifier.ready(status: statusLine(ingestor)) }
     }
 
     func statusLine(_ ingestor: Ingestor) -> String {
-        var line = "ingested \(total.stored), duplicates \(total.duplicates), rejected \(total.rejectedFiles + total.rejectedLines), backlog \(ingestor.spool.backlog())"
+        var line =
+            "ingested \(total.stored), duplicates \(total.duplicates), rejected \(total.rejectedFiles + total.rejectedLines), backlog \(ingestor.spool.backlog())"
         if let failure = storeFailure { line += "; STORE UNAVAILABLE: \(failure)" }
         return line
     }

@@ -118,7 +118,9 @@ public final class Ingestor {
                     let outcome = outcomes[index + offset]
                     count(outcome, event: event, into: &tally)
                     if outcome == .conflict, let line = Int(event.origin.split(separator: ":").last ?? "") {
-                        bad.append(RefusedLine(number: line, bytes: Array(event.body.utf8), reason: Self.conflictReason(line: line)))
+                        bad.append(
+                            RefusedLine(
+                                number: line, bytes: Array(event.body.utf8), reason: Self.conflictReason(line: line)))
                     }
                 }
                 index += events.count
@@ -144,7 +146,9 @@ public final class Ingestor {
         for (name, failure) in zip(unlinkable, failures) {
             if let failure {
                 stuck.insert(name)
-                logger.log(.error, .spoolUnreadable, "cannot remove an ingested spool file", ["file": "\(name)", "error": "\(failure)"])
+                logger.log(
+                    .error, .spoolUnreadable, "cannot remove an ingested spool file",
+                    ["file": "\(name)", "error": "\(failure)"])
             } else {
                 tally.filesDone += 1
             }
@@ -185,14 +189,18 @@ public final class Ingestor {
             }
             tally.filesDone += 1
             for reason in reasons.prefix(10) {
-                var fields: Logger.Metadata = ["file": "\(name)", "rejected_as": "\(target)", "reason": "\(reason.problem)"]
+                var fields: Logger.Metadata = [
+                    "file": "\(name)", "rejected_as": "\(target)", "reason": "\(reason.problem)",
+                ]
                 if let field = reason.field { fields["field"] = "\(field)" }
                 if let line = reason.line { fields["line"] = "\(line)" }
                 logger.log(.warning, .checkInRejected, "check-in rejected: \(reason.description)", fields)
             }
         } catch {
             stuck.insert(name)
-            logger.log(.error, .spoolUnreadable, "cannot move a refused file to rejected/", ["file": "\(name)", "error": "\(error)"])
+            logger.log(
+                .error, .spoolUnreadable, "cannot move a refused file to rejected/",
+                ["file": "\(name)", "error": "\(error)"])
         }
     }
 

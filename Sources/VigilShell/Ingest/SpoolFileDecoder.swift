@@ -65,13 +65,15 @@ public struct SpoolFileDecoder: Sendable {
                     let decoded = try decoder.decode(line, now: now)
                     events.append(pending(decoded, bytes: line, origin: "\(name):\(lineNumber)"))
                 } catch {
-                    refused.append(RefusedLine(number: lineNumber, bytes: Array(line), reason: Rejection(line: lineNumber, error)))
+                    refused.append(
+                        RefusedLine(number: lineNumber, bytes: Array(line), reason: Rejection(line: lineNumber, error)))
                 }
             }
             start = end + 1
         }
         if events.isEmpty, refused.isEmpty {
-            return .refused(name: name, digest: sha256Hex(bytes), reasons: [Rejection(problem: "holds no check-in (empty batch)")])
+            return .refused(
+                name: name, digest: sha256Hex(bytes), reasons: [Rejection(problem: "holds no check-in (empty batch)")])
         }
         return .batch(name: name, events: events, refused: refused)
     }

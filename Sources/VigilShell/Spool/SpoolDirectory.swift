@@ -75,7 +75,8 @@ public enum DirectorySafety {
         let parent = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
         if !parent.isEmpty, lstat(parent, &info) != 0 { try create(parent, mode: 0o755) }
         guard mkdir(path, mode) == 0 || errno == EEXIST else {
-            throw SpoolError(path: path, problem: "cannot create: \(SystemError("mkdir", path: path))", exitStatus: .ioError)
+            throw SpoolError(
+                path: path, problem: "cannot create: \(SystemError("mkdir", path: path))", exitStatus: .ioError)
         }
         chmod(path, mode)
     }
@@ -88,7 +89,8 @@ public enum DirectorySafety {
             throw SpoolError(path: path, problem: SystemError("stat", path: path).description, exitStatus: .ioError)
         }
         guard (info.st_mode & S_IFMT) == S_IFDIR else {
-            throw SpoolError(path: path, problem: "is not a directory (symlinks are refused)", exitStatus: .noPermission)
+            throw SpoolError(
+                path: path, problem: "is not a directory (symlinks are refused)", exitStatus: .noPermission)
         }
         guard info.st_mode & S_IWOTH == 0 else {
             throw SpoolError(

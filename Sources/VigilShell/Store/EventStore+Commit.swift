@@ -92,7 +92,9 @@ extension EventStore {
                             outcomes.append(.duplicate)
                         } else {
                             outcomes.append(.conflict)
-                            try reject.execute(arguments: [event.origin, event.digest, Self.conflictProblem, time.microseconds])
+                            try reject.execute(arguments: [
+                                event.origin, event.digest, Self.conflictProblem, time.microseconds,
+                            ])
                         }
                     }
                 }
@@ -106,7 +108,8 @@ extension EventStore {
         } catch let error as DatabaseError {
             let transient = [.SQLITE_FULL, .SQLITE_IOERR, .SQLITE_READONLY, .SQLITE_BUSY, .SQLITE_CANTOPEN]
                 .contains(error.resultCode)
-            throw StoreError(path: path, problem: "commit failed: \(error.message ?? "\(error.resultCode)")", isTransient: transient)
+            throw StoreError(
+                path: path, problem: "commit failed: \(error.message ?? "\(error.resultCode)")", isTransient: transient)
         } catch {
             throw StoreError(path: path, problem: "commit failed: \(error)")
         }

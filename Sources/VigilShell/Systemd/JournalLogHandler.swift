@@ -62,7 +62,9 @@ public struct JournalLogHandler: LogHandler {
 
     static func send(_ fields: [String]) {
         let copies = fields.map { strdup($0) }
-        defer { copies.forEach { free($0) } }
+        defer {
+            for copy in copies { free(copy) }
+        }
         var vectors = copies.map { pointer in
             iovec(iov_base: UnsafeMutableRawPointer(pointer), iov_len: pointer.map { strlen($0) } ?? 0)
         }

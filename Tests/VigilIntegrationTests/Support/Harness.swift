@@ -37,7 +37,8 @@ final class Harness {
         for directory in [spool, spool + "/tmp", spool + "/new", spool + "/rejected"] {
             guard mkdir(directory, 0o2770) == 0 else { throw HarnessError("mkdir \(directory) failed") }
         }
-        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: Self.binary), "vigil binary not found at \(Self.binary)")
+        XCTAssertTrue(
+            FileManager.default.isExecutableFile(atPath: Self.binary), "vigil binary not found at \(Self.binary)")
     }
 
     deinit { try? FileManager.default.removeItem(atPath: root) }
@@ -78,7 +79,9 @@ final class Harness {
         process.environment = environment
         let logPath = root + "/serve.log"
         if !FileManager.default.fileExists(atPath: logPath) {
-            guard FileManager.default.createFile(atPath: logPath, contents: nil) else { throw HarnessError("cannot create \(logPath)") }
+            guard FileManager.default.createFile(atPath: logPath, contents: nil) else {
+                throw HarnessError("cannot create \(logPath)")
+            }
         }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         let offset = log.seekToEndOfFile()
@@ -91,7 +94,8 @@ final class Harness {
     /// `vigil status --json` as a dictionary.
     func status() throws -> [String: Any] {
         let result = try run(["status", "--json"])
-        guard result.status == 0, let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        guard result.status == 0,
+            let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
         else { throw HarnessError("status failed: \(result)") }
         return object
     }

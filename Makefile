@@ -1,0 +1,31 @@
+# Vigil: the README's quick start is `make run` and `make test`.
+SWIFT ?= swift
+VIGIL_DEBUG := .build/debug/vigil
+VIGIL_RELEASE := .build/release/vigil
+
+.PHONY: setup build run test lint bench release
+
+## Install what is missing (apt: libsystemd-dev, pkg-config; pip: jsonschema), idempotently.
+setup:
+	./scripts/setup
+
+build: setup
+	$(SWIFT) build --product vigil
+
+## Build and run the daemon on the embedded default: ./var/spool, ./var/state, ./Rules.
+run: build
+	$(VIGIL_DEBUG) serve
+
+## Every test: format lint, unit tests and the integration tests that drive the real binary.
+test: setup lint
+	$(SWIFT) test --disable-swift-testing
+
+lint:
+	$(SWIFT) format lint --strict -r Sources Tests Package.swift
+
+release: setup
+	$(SWIFT) build -c release --product vigil
+
+## Durable ingest rate vs. the file-system floor (see the README for the figures).
+bench: release
+	$(VIGIL_RELEASE) bench ingest
