@@ -19,6 +19,8 @@ public final class Ingestor {
     public let width: Int
     /// Files per transaction.
     public var chunkSize = 1024
+    /// `.jsonl` batch files per transaction.
+    public var batchesPerChunk = 4
     /// Files that could not be handled (unlink or move failed); skipped until the next full rescan.
     var stuck: Set<String> = []
 
@@ -50,13 +52,27 @@ public final class Ingestor {
             if names.isEmpty { break }
             var start = 0
             while start < names.count, !shouldStop() {
-                let chunk = Array(names[start..<min(start + chunkSize, names.count)])
+                let chunk = nextChunk(of: names, from: start)
                 tally += try ingest(chunk)
                 seen.formUnion(chunk)
                 start += chunk.count
             }
         }
         return tally
+    }
+
+    /// The names of the next transaction: at most `chunkSize` files, of which at most `batchesPerChunk`
+    /// are `.jsonl` batches (up to 64 MiB each), so a chunk's memory stays bounded.
+    func nextChunk(of names: [String], from start: Int) -> [String] {
+        var chunk: [String] = []
+        var batches = 0
+        var index = start
+        while index < names.count, chunk.count < chunkSize, batches < batchesPerChunk {
+            if names[index].hasSuffix(".jsonl") { batches += 1 }
+            chunk.append(names[index])
+            index += 1
+        }
+        return chunk
     }
 
     /// Forgets stuck files so the next drain tries them again (called on the periodic rescan).
