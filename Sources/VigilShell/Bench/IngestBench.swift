@@ -57,15 +57,8 @@ public struct IngestBench {
             let vigilSpool = try spool(base + "/single")
             progress("round \(round)/\(rounds): writing \(files) check-in files (fsynced, untimed)")
             try writeSingles(into: vigilSpool, round: round, clock: clock)
-            let store = try EventStore(path: base + "/single.sqlite")
-            let ingestor = Ingestor(
-                spool: vigilSpool, store: store, vocabulary: vocabulary, clock: clock, logger: Self.quietLogger,
-                width: width)
             progress("round \(round)/\(rounds): Vigil ingesting \(files) files")
-            let (singleTally, singleSeconds) = try Self.time { try ingestor.drain() }
-            guard singleTally.stored == files else {
-                throw BenchError("stored \(singleTally.stored) of \(files) check-ins")
-            }
+            let singleSeconds = try timedIngest(vigilSpool, database: base + "/single.sqlite", expecting: files)
 
             let floorSpool = try spool(base + "/floor")
             progress("round \(round)/\(rounds): writing \(files) identical files for the floor (untimed)")
@@ -78,19 +71,24 @@ public struct IngestBench {
             let batchSpool = try spool(base + "/batch")
             progress("round \(round)/\(rounds): writing \(batches) batches of \(batchSize) check-ins (untimed)")
             try writeBatches(into: batchSpool, round: round, clock: clock)
-            let batchStore = try EventStore(path: base + "/batch.sqlite")
-            let batchIngestor = Ingestor(
-                spool: batchSpool, store: batchStore, vocabulary: vocabulary, clock: clock, logger: Self.quietLogger,
-                width: width)
             progress("round \(round)/\(rounds): Vigil ingesting \(batches * batchSize) check-ins in batches")
-            let (batchTally, batchSeconds) = try Self.time { try batchIngestor.drain() }
-            guard batchTally.stored == batches * batchSize else {
-                throw BenchError("stored \(batchTally.stored) of \(batches * batchSize) batched check-ins")
-            }
+            let batchSeconds = try timedIngest(
+                batchSpool, database: base + "/batch.sqlite", expecting: batches * batchSize)
             results.append(Round(singleSeconds: singleSeconds, floorSeconds: floorSeconds, batchSeconds: batchSeconds))
             Self.removeTree(base)
         }
         return Report(rounds: results, files: files, batchEvents: batches * batchSize, width: width)
+    }
+
+    /// Times Vigil draining `spool` into a new store at `database`; checks every check-in was stored.
+    func timedIngest(_ spool: SpoolDirectory, database: String, expecting expected: Int) throws -> Double {
+        let store = try EventStore(path: database)
+        let ingestor = Ingestor(
+            spool: spool, store: store, vocabulary: vocabulary, clock: SystemClock(), logger: Self.quietLogger,
+            width: width)
+        let (tally, seconds) = try Self.time { try ingestor.drain() }
+        guard tally.stored == expected else { throw BenchError("stored \(tally.stored) of \(expected) check-ins") }
+        return seconds
     }
 
     /// The floor: discover, open, read, close and unlink every file, on `width` threads.
