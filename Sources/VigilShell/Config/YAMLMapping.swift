@@ -1,6 +1,7 @@
 import Yams
 
-/// A YAML mapping read strictly: unknown keys are errors, and every error names its file, key and line.
+/// A YAML mapping read strictly: unknown keys are errors (Yams itself refuses duplicate keys), and every
+/// error names its file, key and line.
 struct YAMLMapping {
     let file: String
     let pairs: [(key: String, value: Node, line: Int)]
@@ -27,9 +28,6 @@ struct YAMLMapping {
         for (key, value) in mapping {
             guard let name = key.string else {
                 throw ConfigError(file: file, line: key.mark.map { $0.line }, "keys must be strings")
-            }
-            guard !pairs.contains(where: { $0.key == name }) else {
-                throw ConfigError(file: file, key: name, line: key.mark.map { $0.line }, "defined twice")
             }
             pairs.append((name, value, key.mark.map { $0.line } ?? 0))
         }
