@@ -34,7 +34,7 @@ final class SystemdNotifyTests: XCTestCase {
         XCTAssertTrue(daemon.log.contains("configuration reloaded"), daemon.log)
     }
 
-    func testABrokenVocabularyOnReloadKeepsTheOldOne() throws {
+    func testReloadAppliesANewVocabularyAndRefusesABrokenOne() throws {
         let rules = try Harness()  // only for a scratch directory
         let copy = rules.root + "/rules"
         try FileManager.default.copyItem(atPath: Harness.repository + "/Rules", toPath: copy)
@@ -45,13 +45,24 @@ final class SystemdNotifyTests: XCTestCase {
         let daemon = try harness.startDaemon(environment: ["NOTIFY_SOCKET": socket.path])
         try eventually { socket.assignments.contains("READY=1") }
 
+        // A good reload: a new code becomes usable.
+        let vocabulary = try String(contentsOfFile: copy + "/vocabulary.yaml", encoding: .utf8)
+        try vocabulary.replacingOccurrences(of: "signs:\n", with: "signs:\n  - pacing\n")
+            .write(toFile: copy + "/vocabulary.yaml", atomically: true, encoding: .utf8)
+        daemon.signal(SIGHUP)
+        try eventually("READY=1 after the reload") { socket.assignments.filter { $0 == "READY=1" }.count >= 2 }
+        try harness.drop("new-code.json", checkIn(id: "new-code", extra: #","signs":["pacing"]"#))
+        try eventually("the new code accepted") { try harness.count("events") == 1 }
+
+        // A broken reload: refused, the previous vocabulary keeps serving.
         try "signs: [isolation, isolation]\n".write(
             toFile: copy + "/vocabulary.yaml", atomically: true, encoding: .utf8)
         daemon.signal(SIGHUP)
-        try eventually("READY=1 after the refused reload") { socket.assignments.filter { $0 == "READY=1" }.count >= 2 }
+        try eventually("READY=1 after the refused reload") { socket.assignments.filter { $0 == "READY=1" }.count >= 3 }
         XCTAssertTrue(daemon.log.contains("reload refused"), daemon.log)
-        try harness.drop("x.json", checkIn(id: "x", extra: #","signs":["hopelessness"]"#))
-        try eventually("still ingesting with the old vocabulary") { try harness.count("events") == 1 }
+        try harness.drop("x.json", checkIn(id: "x", extra: #","signs":["pacing"]"#))
+        try eventually("still ingesting with the previous vocabulary") { try harness.count("events") == 2 }
+        XCTAssertEqual(try harness.count("rejected"), 0)
         XCTAssertEqual(daemon.stop(), 0)
     }
 }
