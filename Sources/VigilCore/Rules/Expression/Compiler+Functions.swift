@@ -1,0 +1,171 @@
+/// The functions of the expression language: `has`, the windowed aggregates over the client's own
+/// history (`count`, `avg`, `min`, `max`, `last`, `since`) and the code-list helpers (`any`, `size`).
+extension Compiler {
+    mutating func call(_ name: String, _ arguments: [Syntax], _ node: Syntax, inAggregate: Bool) throws(SourceError)
+        -> Compiled
+    {
+        func arity(_ count: Int, _ usage: String) throws(SourceError) {
+            guard arguments.count == count else {
+                throw error(node, "\(name) takes \(count) argument\(count == 1 ? "" : "s"): \(usage)")
+            }
+        }
+        let aggregates = ["count", "avg", "min", "max", "last", "since"]
+        if aggregates.contains(name), inAggregate {
+            throw error(node, "aggregates cannot be nested: \(name)(…) inside another aggregate's condition")
+        }
+        switch name {
+        case "has":
+            try arity(1, "has(measure.NAME), has(screening.ANSWER) or has(contact.task)")
+            return try has(arguments[0])
+        case "count":
+            try arity(2, "count(CONDITION, WINDOW) e.g. count(\"job_loss\" in stressors, 7d)")
+            let condition = try aggregateCondition(arguments[0])
+            let window = try windowArgument(arguments[1])
+            return .number { ctx in
+                var total = condition(ctx) ? 1.0 : 0.0
+                Self.forEachInWindow(ctx, window) { if condition(ctx.alone($0)) { total += 1 } }
+                return total
+            }
+        case "avg", "min", "max":
+            try arity(2, "\(name)(NUMBER, WINDOW) e.g. \(name)(measure.mood, 14d)")
+            let value = try aggregateNumber(arguments[0])
+            let window = try windowArgument(arguments[1])
+            let combine = Self.reducer(name)
+            return .number { ctx in
+                var state = (sum: 0.0, count: 0, extreme: nil as Double?)
+                if let current = value(ctx) { state = combine(state, current) }
+                Self.forEachInWindow(ctx, window) {
+                    if let earlier = value(ctx.alone($0)) { state = combine(state, earlier) }
+                }
+                guard state.count > 0 else { return nil }
+                return name == "avg" ? state.sum / Double(state.count) : state.extreme
+            }
+        case "last":
+            try arity(1, "last(NUMBER) e.g. last(measure.mood): its value at the client's previous event that had it")
+            let value = try aggregateNumber(arguments[0])
+            extend(Self.defaultLookBack)
+            return .number { ctx in
+                for earlier in Self.before(ctx) { if let found = value(ctx.alone(earlier)) { return found } }
+                return nil
+            }
+        case "since":
+            try arity(1, "since(CONDITION) e.g. since(kind == \"overdose\") < 30d")
+            let condition = try aggregateCondition(arguments[0])
+            extend(Self.defaultLookBack)
+            return .duration { ctx in
+                for earlier in Self.before(ctx) where condition(ctx.alone(earlier)) {
+                    return TimeSpan(microseconds: ctx.event.at.microseconds - earlier.at.microseconds)
+                }
+                return nil
+            }
+        case "any":
+            try arity(2, "any(CODES, LIST) e.g. any(stressors, [\"job_loss\", \"housing_loss\"])")
+            let codes = try compile(arguments[0], inAggregate: inAggregate)
+            let options = try compile(arguments[1], inAggregate: inAggregate)
+            guard case .codes(let read, let list) = codes else {
+                throw error(
+                    arguments[0],
+                    "any(…) needs a code list (signs, stressors or protective) first, not a \(codes.typeName)")
+            }
+            guard case .strings(let wanted) = options else {
+                throw error(arguments[1], "any(…) needs a list of codes second, not a \(options.typeName)")
+            }
+            for code in wanted { try checkCode(code, list, arguments[1]) }
+            return .bool { ctx in read(ctx).contains(where: wanted.contains) }
+        case "size":
+            try arity(1, "size(CODES) e.g. size(stressors) >= 2")
+            let codes = try compile(arguments[0], inAggregate: inAggregate)
+            guard case .codes(let read, _) = codes else {
+                throw error(arguments[0], "size(…) needs a code list, not a \(codes.typeName)")
+            }
+            return .number { Double(read($0).count) }
+        default:
+            let nearest = Self.functions.min { EditDistance.levenshtein($0, name) < EditDistance.levenshtein($1, name) }
+            throw error(
+                node,
+                "unknown function '\(name)'\(nearest.map { "; did you mean \($0)?" } ?? "") (known: \(Self.functions.joined(separator: ", ")))"
+            )
+        }
+    }
+
+    func has(_ argument: Syntax) throws(SourceError) -> Compiled {
+        guard case .path(let path, _) = argument, path.count == 2 else {
+            throw error(argument, "has(…) takes a field path such as measure.mood")
+        }
+        switch path[0] {
+        case "measure":
+            let measure = path[1]
+            return .bool { $0.event.measure(measure) != nil }
+        case "screening":
+            guard let read = Self.screeningReader(path[1]) else {
+                throw error(argument, "unknown screening answer '\(path[1])'")
+            }
+            return .bool { read($0.event.screening) != nil }
+        case "contact" where path[1] == "task":
+            return .bool { $0.event.contact?.task != nil }
+        default:
+            throw error(argument, "has(…) applies to measure.NAME, screening.ANSWER or contact.task")
+        }
+    }
+
+    mutating func aggregateCondition(_ syntax: Syntax) throws(SourceError) -> @Sendable (EvaluationContext) -> Bool {
+        let compiled = try compile(syntax, inAggregate: true)
+        guard case .bool(let closure) = compiled else {
+            throw error(syntax, "the first argument must be a condition (boolean), not a \(compiled.typeName)")
+        }
+        return closure
+    }
+
+    mutating func aggregateNumber(_ syntax: Syntax) throws(SourceError) -> @Sendable (EvaluationContext) -> Double? {
+        let compiled = try compile(syntax, inAggregate: true)
+        guard case .number(let closure) = compiled else {
+            throw error(syntax, "the first argument must be a number such as measure.mood, not a \(compiled.typeName)")
+        }
+        return closure
+    }
+
+    /// A window must be a duration literal (so the look-back is known at load time).
+    mutating func windowArgument(_ syntax: Syntax) throws(SourceError) -> TimeSpan {
+        guard case .duration(let span, _) = syntax else {
+            throw error(syntax, "the window must be a duration literal such as 7d, 24h or 30m")
+        }
+        guard span.microseconds > 0 else { throw error(syntax, "the window must be positive") }
+        extend(span)
+        return span
+    }
+
+    mutating func extend(_ span: TimeSpan) { if span > lookBack { lookBack = span } }
+
+    /// Calls `body` for each earlier-ingested event observed in (event.at − window, event.at], newest
+    /// first. The history is sorted by observation time, so the walk stops at the window's start.
+    static func forEachInWindow(_ ctx: EvaluationContext, _ window: TimeSpan, _ body: (CheckIn) -> Void) {
+        let from = ctx.event.at.microseconds - window.microseconds
+        for earlier in ctx.history.reversed() {
+            if earlier.at.microseconds <= from { break }
+            if earlier.at > ctx.event.at { continue }
+            body(earlier)
+        }
+    }
+
+    /// Earlier-ingested events observed no later than the event, newest first.
+    static func before(_ ctx: EvaluationContext) -> some Sequence<CheckIn> {
+        ctx.history.reversed().lazy.filter { $0.at <= ctx.event.at }
+    }
+
+    static func reducer(
+        _ name: String
+    ) -> @Sendable ((sum: Double, count: Int, extreme: Double?), Double) -> (sum: Double, count: Int, extreme: Double?)
+    {
+        { state, value in
+            var next = state
+            next.sum += value
+            next.count += 1
+            if let extreme = state.extreme {
+                next.extreme = name == "min" ? Swift.min(extreme, value) : Swift.max(extreme, value)
+            } else {
+                next.extreme = value
+            }
+            return next
+        }
+    }
+}

@@ -1,0 +1,266 @@
+/// Type-checks a parsed expression and compiles it into closures, once, at load time: no names are
+/// looked up and no text is parsed per event.
+struct Compiler {
+    let vocabulary: Vocabulary
+    let text: String
+    let origin: ExpressionOrigin
+    /// Shared conditions (compiled, boolean) and shared lists, by name.
+    let conditions: [String: @Sendable (EvaluationContext) -> Bool]
+    let lists: [String: [String]]
+    /// The longest look-back any aggregate of this expression needs.
+    var lookBack = TimeSpan(microseconds: 0)
+
+    /// How far `last` and `since` look back: they search the same bounded history as the windows.
+    static let defaultLookBack = TimeSpan.days(30)
+    static let functions = ["has", "count", "avg", "min", "max", "last", "since", "any", "size"]
+    static let screeningAnswers = [
+        "wish_dead", "suicidal_thoughts", "method", "intent", "plan", "behavior_past_3_months",
+    ]
+
+    init(
+        vocabulary: Vocabulary, text: String, origin: ExpressionOrigin,
+        conditions: [String: @Sendable (EvaluationContext) -> Bool], lists: [String: [String]]
+    ) {
+        self.vocabulary = vocabulary
+        self.text = text
+        self.origin = origin
+        self.conditions = conditions
+        self.lists = lists
+    }
+
+    func error(_ node: Syntax, _ message: String) -> SourceError { origin.error(at: node.offset, in: text, message) }
+
+    /// Compiles a condition: the expression must be boolean.
+    mutating func condition(_ syntax: Syntax) throws(SourceError) -> @Sendable (EvaluationContext) -> Bool {
+        let compiled = try compile(syntax, inAggregate: false)
+        guard case .bool(let closure) = compiled else {
+            throw error(syntax, "a condition must be boolean, but this is a \(compiled.typeName)")
+        }
+        return closure
+    }
+
+    mutating func compile(_ syntax: Syntax, inAggregate: Bool) throws(SourceError) -> Compiled {
+        switch syntax {
+        case .number(let value, _):
+            return .number { _ in value }
+        case .duration(let span, _):
+            return .duration { _ in span }
+        case .string(let value, _):
+            return .string({ _ in value }, domain: nil, literal: value)
+        case .bool(let value, _):
+            return .bool { _ in value }
+        case .list(let items, _):
+            var strings: [String] = []
+            for item in items {
+                guard case .string(let value, _) = item else { throw error(item, "list literals hold strings only") }
+                strings.append(value)
+            }
+            return .strings(strings)
+        case .path(let path, _):
+            return try field(path, syntax)
+        case .call(let name, let arguments, _):
+            return try call(name, arguments, syntax, inAggregate: inAggregate)
+        case .unary(let op, let operand, _):
+            let inner = try compile(operand, inAggregate: inAggregate)
+            switch (op, inner) {
+            case ("not", .bool(let f)): return .bool { !f($0) }
+            case ("-", .number(let f)): return .number { f($0).map { -$0 } }
+            default: throw error(syntax, "'\(op)' cannot apply to a \(inner.typeName)")
+            }
+        case .binary(let op, let lhs, let rhs, _):
+            return try binary(op, lhs, rhs, syntax, inAggregate: inAggregate)
+        }
+    }
+
+    // MARK: - Fields
+
+    func field(_ path: [String], _ node: Syntax) throws(SourceError) -> Compiled {
+        let name = path.joined(separator: ".")
+        switch (path.first ?? "", path.count) {
+        case ("kind", 1):
+            return .string({ $0.event.kind.rawValue }, domain: CheckIn.Kind.allCases.map(\.rawValue), literal: nil)
+        case ("source", 1):
+            return .string({ $0.event.source.rawValue }, domain: CheckIn.Source.allCases.map(\.rawValue), literal: nil)
+        case ("client", 1):
+            return .string({ $0.event.client }, domain: nil, literal: nil)
+        case ("signs", 1): return .codes({ $0.event.signs }, list: .signs)
+        case ("stressors", 1): return .codes({ $0.event.stressors }, list: .stressors)
+        case ("protective", 1): return .codes({ $0.event.protective }, list: .protective)
+        case ("measure", 2):
+            let measure = path[1]
+            guard CheckInDecoder.isSnakeCase(measure) else { throw error(node, "measure names are snake_case") }
+            return .number { $0.event.measure(measure) }
+        case ("screening", 2):
+            let answer = path[1]
+            guard let read = Self.screeningReader(answer) else {
+                throw error(
+                    node,
+                    "unknown screening answer '\(answer)' (known: \(Self.screeningAnswers.joined(separator: ", ")))")
+            }
+            return .bool { read($0.event.screening) ?? false }
+        case ("contact", 2) where path[1] == "outcome":
+            return .string(
+                { $0.event.contact?.outcome.rawValue }, domain: CheckIn.Contact.Outcome.allCases.map(\.rawValue),
+                literal: nil)
+        case ("contact", 2) where path[1] == "task":
+            return .string({ $0.event.contact?.task }, domain: nil, literal: nil)
+        case ("note", _):
+            throw error(node, "the note is private free text and cannot be used in rules")
+        default:
+            if path.count == 1, let condition = conditions[name] { return .bool(condition) }
+            if path.count == 1, let list = lists[name] { return .strings(list) }
+            let known =
+                [
+                    "kind", "source", "client", "signs", "stressors", "protective", "measure.NAME", "screening.ANSWER",
+                    "contact.outcome", "contact.task",
+                ]
+                + conditions.keys.sorted() + lists.keys.sorted()
+            let nearest = known.min { EditDistance.levenshtein($0, name) < EditDistance.levenshtein($1, name) }
+            let hint = nearest.map { EditDistance.levenshtein($0, name) <= 3 ? "; did you mean \($0)?" : "" } ?? ""
+            throw error(node, "unknown field '\(name)'\(hint)")
+        }
+    }
+
+    static func screeningReader(_ answer: String) -> (@Sendable (CheckIn.Screening?) -> Bool?)? {
+        switch answer {
+        case "wish_dead": return { $0?.wishDead }
+        case "suicidal_thoughts": return { $0?.suicidalThoughts }
+        case "method": return { $0?.method }
+        case "intent": return { $0?.intent }
+        case "plan": return { $0?.plan }
+        case "behavior_past_3_months": return { $0?.behaviorPast3Months }
+        default: return nil
+        }
+    }
+
+    // MARK: - Operators
+
+    mutating func binary(_ op: String, _ lhs: Syntax, _ rhs: Syntax, _ node: Syntax, inAggregate: Bool)
+        throws(SourceError) -> Compiled
+    {
+        let left = try compile(lhs, inAggregate: inAggregate)
+        let right = try compile(rhs, inAggregate: inAggregate)
+        let mismatch = "'\(op)' cannot combine a \(left.typeName) with a \(right.typeName)"
+        switch op {
+        case "and", "or":
+            guard case .bool(let l) = left, case .bool(let r) = right else { throw error(node, mismatch) }
+            return op == "and" ? .bool { l($0) && r($0) } : .bool { l($0) || r($0) }
+        case "+", "-", "*", "/":
+            switch (left, right) {
+            case (.number(let l), .number(let r)):
+                let apply = Self.arithmetic(op)
+                return .number { ctx in
+                    guard let a = l(ctx), let b = r(ctx) else { return nil }
+                    return apply(a, b)
+                }
+            case (.duration(let l), .duration(let r)) where op == "+" || op == "-":
+                let sign: Int64 = op == "+" ? 1 : -1
+                return .duration { ctx in
+                    guard let a = l(ctx), let b = r(ctx) else { return nil }
+                    return TimeSpan(microseconds: a.microseconds + sign * b.microseconds)
+                }
+            default: throw error(node, mismatch)
+            }
+        case "<", "<=", ">", ">=":
+            let test = Self.ordering(op)
+            switch (left, right) {
+            case (.number(let l), .number(let r)):
+                return .bool { ctx in
+                    guard let a = l(ctx), let b = r(ctx) else { return false }
+                    return test(a, b)
+                }
+            case (.duration(let l), .duration(let r)):
+                return .bool { ctx in
+                    guard let a = l(ctx), let b = r(ctx) else { return false }
+                    return test(Double(a.microseconds), Double(b.microseconds))
+                }
+            default: throw error(node, mismatch)
+            }
+        case "==", "!=":
+            let equal = try equality(left, right, lhs, rhs, node, mismatch)
+            return op == "==" ? .bool(equal) : .bool { !equal($0) }
+        case "in":
+            return try membership(left, right, lhs, rhs, node, mismatch)
+        default:
+            throw error(node, "unknown operator '\(op)'")
+        }
+    }
+
+    func equality(
+        _ left: Compiled, _ right: Compiled, _ lhs: Syntax, _ rhs: Syntax, _ node: Syntax, _ mismatch: String
+    ) throws(SourceError) -> @Sendable (EvaluationContext) -> Bool {
+        switch (left, right) {
+        case (.number(let l), .number(let r)):
+            return { ctx in
+                guard let a = l(ctx), let b = r(ctx) else { return false }
+                return a == b
+            }
+        case (.bool(let l), .bool(let r)):
+            return { l($0) == r($0) }
+        case (.duration(let l), .duration(let r)):
+            return { ctx in
+                guard let a = l(ctx), let b = r(ctx) else { return false }
+                return a == b
+            }
+        case (.string(let l, let leftDomain, let leftLiteral), .string(let r, let rightDomain, let rightLiteral)):
+            try checkDomain(leftDomain, rightLiteral, rhs)
+            try checkDomain(rightDomain, leftLiteral, lhs)
+            return { ctx in
+                guard let a = l(ctx), let b = r(ctx) else { return false }
+                return a == b
+            }
+        default:
+            throw error(node, mismatch)
+        }
+    }
+
+    func membership(
+        _ left: Compiled, _ right: Compiled, _ lhs: Syntax, _ rhs: Syntax, _ node: Syntax, _ mismatch: String
+    ) throws(SourceError) -> Compiled {
+        switch (left, right) {
+        case (.string(_, _, let literal?), .codes(let codes, let list)):
+            try checkCode(literal, list, lhs)
+            return .bool { codes($0).contains(literal) }
+        case (.string(let value, let domain, _), .strings(let options)):
+            for option in options { try checkDomain(domain, option, rhs) }
+            return .bool { ctx in value(ctx).map(options.contains) ?? false }
+        case (.string, .codes):
+            throw error(lhs, "the left side of 'in' a code list must be a code literal")
+        default:
+            throw error(node, mismatch)
+        }
+    }
+
+    func checkDomain(_ domain: [String]?, _ literal: String?, _ node: Syntax) throws(SourceError) {
+        guard let domain, let literal, !domain.contains(literal) else { return }
+        let nearest = domain.min { EditDistance.levenshtein($0, literal) < EditDistance.levenshtein($1, literal) }
+        throw error(
+            node,
+            "'\(literal)' is not a possible value (one of \(domain.joined(separator: ", ")))\(nearest.map { "; did you mean \($0)?" } ?? "")"
+        )
+    }
+
+    func checkCode(_ code: String, _ list: Vocabulary.List, _ node: Syntax) throws(SourceError) {
+        guard !vocabulary.contains(code, in: list) else { return }
+        let hint = vocabulary.suggestion(for: code, in: list).map { "; did you mean \($0)?" } ?? ""
+        throw error(node, "unknown code '\(code)' in \(list.rawValue) (vocabulary.yaml)\(hint)")
+    }
+
+    static func arithmetic(_ op: String) -> @Sendable (Double, Double) -> Double? {
+        switch op {
+        case "+": return { $0 + $1 }
+        case "-": return { $0 - $1 }
+        case "*": return { $0 * $1 }
+        default: return { $1 == 0 ? nil : $0 / $1 }
+        }
+    }
+
+    static func ordering(_ op: String) -> @Sendable (Double, Double) -> Bool {
+        switch op {
+        case "<": return { $0 < $1 }
+        case "<=": return { $0 <= $1 }
+        case ">": return { $0 > $1 }
+        default: return { $0 >= $1 }
+        }
+    }
+}

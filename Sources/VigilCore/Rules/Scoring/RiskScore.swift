@@ -1,0 +1,54 @@
+import Glibc  // pow: math only, no I/O
+
+/// One rule firing that contributes to a client's score.
+public struct Firing: Equatable, Sendable {
+    public var rule: String
+    /// The id of the event that fired it.
+    public var event: String
+    /// When it fired: the event's observation time.
+    public var at: Timestamp
+    public var weight: Double
+    public var halfLife: TimeSpan
+    public var floor: Tier?
+
+    public init(rule: String, event: String, at: Timestamp, weight: Double, halfLife: TimeSpan, floor: Tier? = nil) {
+        self.rule = rule
+        self.event = event
+        self.at = at
+        self.weight = weight
+        self.halfLife = halfLife
+        self.floor = floor
+    }
+
+    /// A firing counts (and holds its floor) for four half-lives, when its weight has decayed to 1/16.
+    public static let activeHalfLives = 4.0
+
+    /// `weight × 0.5^(age / half_life)` at `now`; the full weight for a firing in the future of `now`.
+    public func weight(at now: Timestamp) -> Double {
+        let age = Double(max(0, now.microseconds - at.microseconds))
+        return weight * pow(0.5, age / Double(halfLife.microseconds))
+    }
+
+    public func isActive(at now: Timestamp) -> Bool {
+        Double(now.microseconds - at.microseconds) < Self.activeHalfLives * Double(halfLife.microseconds)
+    }
+}
+
+/// A client's score (0–100) and tier at an instant, from its firings.
+public struct RiskScore: Equatable, Sendable {
+    public var score: Double
+    public var tier: Tier
+
+    /// Sum of the active firings' decayed weights, clamped to 0–100; the tier from the thresholds,
+    /// raised to the highest floor of an active firing. Order-independent, so deterministic.
+    public init(firings: [Firing], at now: Timestamp, thresholds: TierThresholds) {
+        var sum = 0.0
+        var floor = Tier.low
+        for firing in firings where firing.isActive(at: now) {
+            sum += firing.weight(at: now)
+            if let held = firing.floor, held > floor { floor = held }
+        }
+        score = min(100, max(0, sum))
+        tier = max(thresholds.tier(for: score), floor)
+    }
+}
