@@ -48,10 +48,13 @@ public struct ExpressionOrigin: Sendable {
         if newlines == 0 {
             return SourceError(file: file, line: line, column: column + offset, message, sourceLine: sourceLine)
         }
+        // Later lines of a block scalar: its text lost the block's indentation, which is `column - 1`.
+        let indent = String(repeating: " ", count: column - 1)
         let lastLine = prefix.split(separator: "\n", omittingEmptySubsequences: false).last ?? ""
         let fullLine = text.split(separator: "\n", omittingEmptySubsequences: false)[newlines]
         return SourceError(
-            file: file, line: line + newlines, column: lastLine.count + 1, message, sourceLine: String(fullLine))
+            file: file, line: line + newlines, column: column + lastLine.count, message,
+            sourceLine: indent + fullLine)
     }
 }
 

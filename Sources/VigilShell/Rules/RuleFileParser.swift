@@ -1,0 +1,228 @@
+import VigilCore
+import Yams
+
+/// Reads one rules file (`rules:`, `conditions:`, `lists:`) or `policy.yaml` (`tiers:`) into the
+/// core's definitions, keeping each expression's line and column for error messages.
+struct RuleFileParser {
+    let path: String
+    let text: String
+    let lines: [Substring]
+
+    init(path: String, text: String) {
+        self.path = path
+        self.text = text
+        self.lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+    }
+
+    func error(_ node: Node?, _ message: String) -> SourceError {
+        let line = node?.mark?.line ?? 1
+        let column = node?.mark?.column ?? 1
+        return SourceError(file: path, line: line, column: column, message, sourceLine: sourceLine(line))
+    }
+
+    func sourceLine(_ line: Int) -> String? { line >= 1 && line <= lines.count ? String(lines[line - 1]) : nil }
+
+    func root(allowed: [String]) throws(SourceErrors) -> [(key: String, node: Node, value: Node)] {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch {
+            throw SourceErrors(errors: [SourceError(file: path, line: 1, column: 1, "not valid YAML: \(error)")])
+        }
+        guard let mapping = root?.mapping else {
+            throw SourceErrors(errors: [
+                error(root, "the top level must be a mapping with \(allowed.joined(separator: ", "))")
+            ])
+        }
+        var result: [(key: String, node: Node, value: Node)] = []
+        for (key, value) in mapping {
+            guard let name = key.string, allowed.contains(name) else {
+                throw SourceErrors(errors: [
+                    error(key, "unknown key '\(key.string ?? "?")' (known: \(allowed.joined(separator: ", ")))")
+                ])
+            }
+            result.append((name, key, value))
+        }
+        return result
+    }
+
+    // MARK: - policy.yaml
+
+    func policy() throws(SourceErrors) -> TierThresholds {
+        var thresholds: [String: Double] = [:]
+        for entry in try root(allowed: ["tiers"]) {
+            guard let tiers = entry.value.mapping else {
+                throw SourceErrors(errors: [error(entry.value, "tiers must be a mapping of tier: score")])
+            }
+            for (key, value) in tiers {
+                guard let name = key.string, ["moderate", "high", "imminent"].contains(name) else {
+                    throw SourceErrors(errors: [
+                        error(
+                            key,
+                            "unknown tier '\(key.string ?? "?")' (thresholds: moderate, high, imminent; below moderate is low)"
+                        )
+                    ])
+                }
+                guard let score = value.float, (0...100).contains(score) else {
+                    throw SourceErrors(errors: [error(value, "the \(name) threshold must be a score from 0 to 100")])
+                }
+                thresholds[name] = score
+            }
+        }
+        guard let moderate = thresholds["moderate"], let high = thresholds["high"],
+            let imminent = thresholds["imminent"]
+        else {
+            throw SourceErrors(errors: [
+                SourceError(file: path, line: 1, column: 1, "tiers must set moderate, high and imminent")
+            ])
+        }
+        guard moderate < high, high < imminent else {
+            throw SourceErrors(errors: [
+                SourceError(file: path, line: 1, column: 1, "thresholds must rise: moderate < high < imminent")
+            ])
+        }
+        return TierThresholds(moderate: moderate, high: high, imminent: imminent)
+    }
+
+    // MARK: - Rule files
+
+    func rules(into source: inout RuleSource) throws(SourceErrors) {
+        var errors: [SourceError] = []
+        for entry in try root(allowed: ["rules", "conditions", "lists"]) {
+            switch entry.key {
+            case "conditions":
+                guard let mapping = entry.value.mapping else {
+                    errors.append(error(entry.value, "conditions must map names to expressions"))
+                    continue
+                }
+                for (key, value) in mapping {
+                    guard let name = key.string, let expression = expressionText(value) else {
+                        errors.append(error(value, "a condition is a name and an expression string"))
+                        continue
+                    }
+                    source.conditions.append((name, expression))
+                }
+            case "lists":
+                guard let mapping = entry.value.mapping else {
+                    errors.append(error(entry.value, "lists must map names to lists of codes"))
+                    continue
+                }
+                for (key, value) in mapping {
+                    guard let name = key.string, let items = value.sequence?.compactMap(\.string),
+                        items.count == value.sequence?.count
+                    else {
+                        errors.append(error(value, "a list is a name and a list of strings"))
+                        continue
+                    }
+                    source.lists.append((name, items, origin(key)))
+                }
+            default:
+                guard let sequence = entry.value.sequence else {
+                    errors.append(error(entry.value, "rules must be a list"))
+                    continue
+                }
+                for node in sequence {
+                    do {
+                        source.rules.append(try rule(node))
+                    } catch {
+                        errors.append(error)
+                    }
+                }
+            }
+        }
+        if !errors.isEmpty { throw SourceErrors(errors: errors) }
+    }
+
+    static let ruleKeys = ["id", "summary", "when", "absent", "weight", "half_life", "floor", "evidence", "tags"]
+
+    func rule(_ node: Node) throws(SourceError) -> RuleDefinition {
+        guard let mapping = node.mapping else { throw error(node, "a rule must be a mapping") }
+        var fields: [String: Node] = [:]
+        for (key, value) in mapping {
+            guard let name = key.string, Self.ruleKeys.contains(name) else {
+                throw error(
+                    key, "unknown rule key '\(key.string ?? "?")' (known: \(Self.ruleKeys.joined(separator: ", ")))")
+            }
+            fields[name] = value
+        }
+        func required(_ key: String) throws(SourceError) -> Node {
+            guard let value = fields[key] else { throw error(node, "rule is missing '\(key)'") }
+            return value
+        }
+        guard let id = try required("id").string else { throw error(fields["id"], "id must be a string") }
+        if fields["absent"] != nil {
+            throw error(
+                fields["absent"], "rule '\(id)': absent: rules are not supported by this version yet (use when:)")
+        }
+        guard let summary = try required("summary").string, !summary.isEmpty else {
+            throw error(fields["summary"], "rule '\(id)': summary must be a non-empty string")
+        }
+        guard let when = expressionText(try required("when")) else {
+            throw error(fields["when"], "rule '\(id)': when must be an expression string")
+        }
+        guard let weight = try required("weight").float, (-100...100).contains(weight) else {
+            throw error(fields["weight"], "rule '\(id)': weight must be a number from -100 to 100")
+        }
+        guard let evidence = try required("evidence").string, !evidence.isEmpty else {
+            throw error(fields["evidence"], "rule '\(id)': evidence must say where the rule comes from")
+        }
+        var halfLife = RuleDefinition.defaultHalfLife
+        if let value = fields["half_life"] {
+            guard let text = value.string, let span = Self.duration(text), span.microseconds > 0 else {
+                throw error(value, "rule '\(id)': half_life must be a duration such as 72h or 7d")
+            }
+            halfLife = span
+        }
+        var floor: Tier?
+        if let value = fields["floor"] {
+            guard let text = value.string, let tier = Tier(rawValue: text) else {
+                throw error(value, "rule '\(id)': floor must be one of low, moderate, high, imminent")
+            }
+            floor = tier
+        }
+        let tags = fields["tags"]?.sequence?.compactMap(\.string) ?? []
+        return RuleDefinition(
+            id: id, origin: origin(fields["id"] ?? node), summary: summary, when: when, weight: weight,
+            halfLife: halfLife, floor: floor, evidence: evidence, tags: tags)
+    }
+
+    func origin(_ node: Node) -> ExpressionOrigin {
+        let line = node.mark?.line ?? 1
+        return ExpressionOrigin(file: path, line: line, column: node.mark?.column ?? 1, sourceLine: sourceLine(line))
+    }
+
+    /// An expression scalar and where its first character is: after the quote of a quoted scalar,
+    /// on the next line for a block scalar (`|` or `>`).
+    func expressionText(_ node: Node) -> SourceText? {
+        guard let scalar = node.scalar, let mark = node.mark else { return nil }
+        switch scalar.style {
+        case .singleQuoted, .doubleQuoted:
+            return SourceText(
+                scalar.string,
+                origin: ExpressionOrigin(
+                    file: path, line: mark.line, column: mark.column + 1, sourceLine: sourceLine(mark.line)))
+        case .literal, .folded:
+            let line = mark.line + 1
+            let indent = sourceLine(line).map { $0.prefix { $0 == " " }.count } ?? 0
+            return SourceText(
+                scalar.string,
+                origin: ExpressionOrigin(file: path, line: line, column: indent + 1, sourceLine: sourceLine(line)))
+        default:
+            return SourceText(scalar.string, origin: origin(node))
+        }
+    }
+
+    /// `30m`, `24h`, `7d`, `90s`.
+    static func duration(_ text: String) -> TimeSpan? {
+        guard let unit = text.last, let value = Double(text.dropLast()), value >= 0 else { return nil }
+        let seconds: Double
+        switch unit {
+        case "s": seconds = 1
+        case "m": seconds = 60
+        case "h": seconds = 3600
+        case "d": seconds = 86_400
+        default: return nil
+        }
+        return TimeSpan(microseconds: Int64(value * seconds * 1e6))
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+import XCTest
+
+/// `vigil rules check`: the shipped pack is sound; mistakes are reported as FILE:LINE:COL with a caret.
+final class RulesCheckTests: XCTestCase {
+    func testTheShippedPackChecksClean() throws {
+        let harness = try Harness()
+        let result = try harness.run(["rules", "check", Harness.repository + "/Rules"])
+        XCTAssertEqual(result.status, 0, "\(result)")
+        XCTAssertTrue(result.stdout.contains("rules in 3 files OK"), result.stdout)
+    }
+
+    func testEveryMistakeIsLocated() throws {
+        let harness = try Harness()
+        let rules = harness.root + "/rules"
+        try FileManager.default.copyItem(atPath: Harness.repository + "/Rules", toPath: rules)
+        try """
+        rules:
+          - id: bad-one
+            summary: x
+            when: kind == "ed_vist"
+            weight: 5
+            evidence: e
+          - id: bad-two
+            summary: y
+            when: '"isolaton" in signs'
+            weight: 5
+            evidence: e
+          - id: bad-one
+            summary: z
+            when: |
+              count(true, 7d) > 1
+                and moood < 3
+            weight: 3
+            evidence: e
+          - id: no-weight
+            summary: w
+            when: "true"
+            evidence: e
+        """.write(toFile: rules + "/broken.yaml", atomically: true, encoding: .utf8)
+        let result = try harness.run(["rules", "check", rules])
+        XCTAssertEqual(result.status, 1, "\(result)")
+        for expected in [
+            "broken.yaml:4:19: 'ed_vist' is not a possible value",
+            "broken.yaml:9:12: unknown code 'isolaton' in signs (vocabulary.yaml); did you mean isolation?",
+            "broken.yaml:12:9: duplicate rule id 'bad-one'",
+            "broken.yaml:16:13: unknown field 'moood'",
+            "broken.yaml:19:5: rule is missing 'weight'",
+            "5 errors",
+        ] {
+            XCTAssertTrue(result.stderr.contains(expected), "missing '\(expected)' in:\n\(result.stderr)")
+        }
+        XCTAssertTrue(result.stderr.contains("          and moood < 3\n              ^"), result.stderr)
+    }
+
+    func testAMissingPolicyIsAnError() throws {
+        let harness = try Harness()
+        let rules = harness.root + "/rules"
+        try FileManager.default.copyItem(atPath: Harness.repository + "/Rules", toPath: rules)
+        try FileManager.default.removeItem(atPath: rules + "/policy.yaml")
+        let result = try harness.run(["rules", "check", rules])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.stderr.contains("policy.yaml: missing"), result.stderr)
+    }
+}
