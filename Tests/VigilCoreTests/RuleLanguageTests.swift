@@ -53,7 +53,8 @@ final class RuleLanguageTests: XCTestCase {
         _ when: String, _ events: [CheckIn], conditions: [(String, String)] = [], lists: [(String, [String])] = []
     ) throws -> Bool {
         let set = try ruleSet(when, conditions: conditions, lists: lists)
-        return !set.firings(for: events[events.count - 1], history: events.dropLast()[...]).isEmpty
+        let observed = events.map(ObservedEvent.init)
+        return !set.firings(for: observed[observed.count - 1], history: observed.dropLast()[...]).isEmpty
     }
 
     func testFieldsOperatorsAndPrecedence() throws {
@@ -194,21 +195,27 @@ final class RuleLanguageTests: XCTestCase {
             Firing(rule: "a", event: "e1", at: t0, weight: 40, halfLife: .hours(24)),
             Firing(rule: "b", event: "e2", at: t0, weight: -10, halfLife: .hours(24)),
         ]
-        let now = RiskScore(firings: firings, at: t0, thresholds: thresholds)
+        let now = RiskScore(contributions: firings.map(\.contribution), at: t0, thresholds: thresholds)
         XCTAssertEqual(now.score, 30)
         XCTAssertEqual(now.tier, .moderate)
-        let dayLater = RiskScore(firings: firings, at: t0.adding(.hours(24)), thresholds: thresholds)
+        let dayLater = RiskScore(
+            contributions: firings.map(\.contribution), at: t0.adding(.hours(24)), thresholds: thresholds)
         XCTAssertEqual(dayLater.score, 15, accuracy: 1e-9)
         XCTAssertEqual(dayLater.tier, .low)
-        XCTAssertEqual(RiskScore(firings: firings, at: t0.adding(.hours(96)), thresholds: thresholds).score, 0)
+        XCTAssertEqual(
+            RiskScore(contributions: firings.map(\.contribution), at: t0.adding(.hours(96)), thresholds: thresholds)
+                .score, 0)
         let clamped = RiskScore(
             firings: [Firing(rule: "x", event: "e", at: t0, weight: 500, halfLife: .hours(1))], at: t0,
             thresholds: thresholds)
         XCTAssertEqual(clamped.score, 100)
         let floored = [Firing(rule: "c", event: "e", at: t0, weight: 1, halfLife: .hours(72), floor: .imminent)]
-        XCTAssertEqual(RiskScore(firings: floored, at: t0.adding(.hours(200)), thresholds: thresholds).tier, .imminent)
         XCTAssertEqual(
-            RiskScore(firings: floored, at: t0.adding(.hours(300)), thresholds: thresholds).tier, .low,
+            RiskScore(contributions: floored.map(\.contribution), at: t0.adding(.hours(200)), thresholds: thresholds)
+                .tier, .imminent)
+        XCTAssertEqual(
+            RiskScore(contributions: floored.map(\.contribution), at: t0.adding(.hours(300)), thresholds: thresholds)
+                .tier, .low,
             "expired after 4 half-lives")
     }
 }

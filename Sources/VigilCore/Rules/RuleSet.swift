@@ -129,12 +129,13 @@ public struct RuleSet: Sendable {
     }
 
     /// The rules that fire on `event`, given the client's earlier events (sorted by observation time).
-    public func firings(for event: CheckIn, history: ArraySlice<CheckIn>) -> [Firing] {
+    public func firings(for event: ObservedEvent, history: ArraySlice<ObservedEvent>) -> [Firing] {
         let context = EvaluationContext(event: event, history: history)
+        let checkIn = event.checkIn
         return rules.compactMap { rule in
             guard rule.condition(context) else { return nil }
             return Firing(
-                rule: rule.id, event: event.id, at: event.at, weight: rule.weight, halfLife: rule.halfLife,
+                rule: rule.id, event: checkIn.id, at: checkIn.at, weight: rule.weight, halfLife: rule.halfLife,
                 floor: rule.floor)
         }
     }

@@ -113,10 +113,11 @@ public struct IngestBench {
         return spool
     }
 
-    /// A realistic check-in of about 300 bytes; `index` varies client, measures and codes.
-    func checkIn(round: Int, index: Int, prefix: String, now: Timestamp) -> [UInt8] {
+    /// A realistic check-in of about 300 bytes; `index` varies client, measures and codes. Check-ins
+    /// arrive in observation order, 10 s apart, spread over 500 clients.
+    func checkIn(round: Int, index: Int, of total: Int, prefix: String, now: Timestamp) -> [UInt8] {
         let signs = ["isolation", "hopelessness", "withdrawing_from_routines", "romanticizing_use"]
-        let at = now.adding(.minutes(-Int64(index % 10_000)))
+        let at = now.adding(.seconds(-10 * Int64(total - index)))
         let text = """
             {"id":"\(prefix)-\(round)-\(index)","client":"c-\(index % 500)","at":"\(at)","kind":"checkin",\
             "source":"peer","measures":{"mood":\(index % 11),"craving":\(index % 7),"sleep_hours":\(4 + index % 6)},\
@@ -132,7 +133,8 @@ public struct IngestBench {
         let now = clock.now()
         for index in 0..<files {
             try writer.write(
-                checkIn(round: round, index: index, prefix: "single", now: now), extension: "json", now: clock.now())
+                checkIn(round: round, index: index, of: files, prefix: "single", now: now), extension: "json",
+                now: clock.now())
         }
         try SpoolDirectory.syncDirectory(spool.new)
     }
@@ -144,7 +146,8 @@ public struct IngestBench {
         for batch in 0..<batches {
             var bytes: [UInt8] = []
             for line in 0..<batchSize {
-                bytes += checkIn(round: round, index: batch * batchSize + line, prefix: "batch", now: now)
+                bytes += checkIn(
+                    round: round, index: batch * batchSize + line, of: batches * batchSize, prefix: "batch", now: now)
                 bytes.append(0x0A)
             }
             try writer.write(bytes, extension: "jsonl", now: clock.now())

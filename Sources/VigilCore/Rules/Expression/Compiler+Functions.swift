@@ -54,7 +54,7 @@ extension Compiler {
             extend(Self.defaultLookBack)
             return .duration { ctx in
                 for earlier in Self.before(ctx) where condition(ctx.alone(earlier)) {
-                    return TimeSpan(microseconds: ctx.event.at.microseconds - earlier.at.microseconds)
+                    return TimeSpan(microseconds: ctx.event.at.microseconds - earlier.checkIn.at.microseconds)
                 }
                 return nil
             }
@@ -138,18 +138,21 @@ extension Compiler {
 
     /// Calls `body` for each earlier-ingested event observed in (event.at − window, event.at], newest
     /// first. The history is sorted by observation time, so the walk stops at the window's start.
-    static func forEachInWindow(_ ctx: EvaluationContext, _ window: TimeSpan, _ body: (CheckIn) -> Void) {
-        let from = ctx.event.at.microseconds - window.microseconds
+    static func forEachInWindow(_ ctx: EvaluationContext, _ window: TimeSpan, _ body: (ObservedEvent) -> Void) {
+        let at = ctx.event.at
+        let from = at.microseconds - window.microseconds
         for earlier in ctx.history.reversed() {
-            if earlier.at.microseconds <= from { break }
-            if earlier.at > ctx.event.at { continue }
+            let earlierAt = earlier.checkIn.at
+            if earlierAt.microseconds <= from { break }
+            if earlierAt > at { continue }
             body(earlier)
         }
     }
 
     /// Earlier-ingested events observed no later than the event, newest first.
-    static func before(_ ctx: EvaluationContext) -> some Sequence<CheckIn> {
-        ctx.history.reversed().lazy.filter { $0.at <= ctx.event.at }
+    static func before(_ ctx: EvaluationContext) -> some Sequence<ObservedEvent> {
+        let at = ctx.event.at
+        return ctx.history.reversed().lazy.filter { $0.checkIn.at <= at }
     }
 
     static func reducer(

@@ -1,4 +1,4 @@
-import Glibc  // pow: math only, no I/O
+import Glibc  // exp2: math only, no I/O
 
 /// One rule firing that contributes to a client's score.
 public struct Firing: Equatable, Sendable {
@@ -20,13 +20,33 @@ public struct Firing: Equatable, Sendable {
         self.floor = floor
     }
 
+    /// What the firing adds to its client's score, without its names.
+    public var contribution: Contribution {
+        Contribution(at: at, weight: weight, halfLife: halfLife, floor: floor)
+    }
+}
+
+/// A firing's weight, decay and floor: plain values, cheap to keep and sum for every event.
+public struct Contribution: Equatable, Sendable {
+    public var at: Timestamp
+    public var weight: Double
+    public var halfLife: TimeSpan
+    public var floor: Tier?
+
+    public init(at: Timestamp, weight: Double, halfLife: TimeSpan, floor: Tier?) {
+        self.at = at
+        self.weight = weight
+        self.halfLife = halfLife
+        self.floor = floor
+    }
+
     /// A firing counts (and holds its floor) for four half-lives, when its weight has decayed to 1/16.
     public static let activeHalfLives = 4.0
 
     /// `weight × 0.5^(age / half_life)` at `now`; the full weight for a firing in the future of `now`.
     public func weight(at now: Timestamp) -> Double {
         let age = Double(max(0, now.microseconds - at.microseconds))
-        return weight * pow(0.5, age / Double(halfLife.microseconds))
+        return weight * exp2(-age / Double(halfLife.microseconds))
     }
 
     public func isActive(at now: Timestamp) -> Bool {
@@ -39,12 +59,17 @@ public struct RiskScore: Equatable, Sendable {
     public var score: Double
     public var tier: Tier
 
-    /// Sum of the active firings' decayed weights, clamped to 0–100; the tier from the thresholds,
+    public init(score: Double, tier: Tier) {
+        self.score = score
+        self.tier = tier
+    }
+
+    /// Sum of the active contributions' decayed weights, clamped to 0–100; the tier from the thresholds,
     /// raised to the highest floor of an active firing. Order-independent, so deterministic.
-    public init(firings: [Firing], at now: Timestamp, thresholds: TierThresholds) {
+    public init(contributions: some Sequence<Contribution>, at now: Timestamp, thresholds: TierThresholds) {
         var sum = 0.0
         var floor = Tier.low
-        for firing in firings where firing.isActive(at: now) {
+        for firing in contributions where firing.isActive(at: now) {
             sum += firing.weight(at: now)
             if let held = firing.floor, held > floor { floor = held }
         }
