@@ -206,8 +206,8 @@ final class RuleLanguageTests: XCTestCase {
             RiskScore(contributions: firings.map(\.contribution), at: t0.adding(.hours(96)), thresholds: thresholds)
                 .score, 0)
         let clamped = RiskScore(
-            firings: [Firing(rule: "x", event: "e", at: t0, weight: 500, halfLife: .hours(1))], at: t0,
-            thresholds: thresholds)
+            contributions: [Firing(rule: "x", event: "e", at: t0, weight: 500, halfLife: .hours(1)).contribution],
+            at: t0, thresholds: thresholds)
         XCTAssertEqual(clamped.score, 100)
         let floored = [Firing(rule: "c", event: "e", at: t0, weight: 1, halfLife: .hours(72), floor: .imminent)]
         XCTAssertEqual(
