@@ -143,6 +143,7 @@ final class RuleLanguageTests: XCTestCase {
             ("note == \"x\"", 1, "the note is private"),
             ("screening.mood", 1, "unknown screening answer 'mood'"),
             ("measure.mood < 3 3", 18, "unexpected number 3.0"),
+            ("measure.mood < 3 < 4", 18, "unexpected '<'"),
             ("kind == \"x", 9, "unterminated string"),
             ("kind @ 3", 6, "unexpected character '@'"),
             ("any(signs, [\"job_loss\"])", 12, "unknown code 'job_loss' in signs"),

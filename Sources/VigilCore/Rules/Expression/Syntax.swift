@@ -70,24 +70,33 @@ struct Parser {
         position += 1
     }
 
-    mutating func orExpression() throws(SourceError) -> Syntax {
-        var left = try andExpression()
-        while isKeyword("or") {
+    /// The operator (keyword or symbol) at the current token, if it is one of `operators`.
+    func current(in operators: [String]) -> String? {
+        switch current.kind {
+        case .identifier(let word), .symbol(let word): return operators.contains(word) ? word : nil
+        default: return nil
+        }
+    }
+
+    /// `operand (op operand)*`, left-associative, for any of `operators`.
+    mutating func leftAssociative(
+        _ operators: [String], _ operand: (inout Parser) throws(SourceError) -> Syntax
+    ) throws(SourceError) -> Syntax {
+        var left = try operand(&self)
+        while let op = current(in: operators) {
             let offset = current.offset
             position += 1
-            left = .binary("or", left, try andExpression(), offset: offset)
+            left = .binary(op, left, try operand(&self), offset: offset)
         }
         return left
     }
 
+    mutating func orExpression() throws(SourceError) -> Syntax {
+        try leftAssociative(["or"]) { parser throws(SourceError) in try parser.andExpression() }
+    }
+
     mutating func andExpression() throws(SourceError) -> Syntax {
-        var left = try notExpression()
-        while isKeyword("and") {
-            let offset = current.offset
-            position += 1
-            left = .binary("and", left, try notExpression(), offset: offset)
-        }
-        return left
+        try leftAssociative(["and"]) { parser throws(SourceError) in try parser.notExpression() }
     }
 
     mutating func notExpression() throws(SourceError) -> Syntax {
@@ -99,41 +108,21 @@ struct Parser {
         return try comparison()
     }
 
+    /// Comparisons do not chain: `a < b < c` is an error.
     mutating func comparison() throws(SourceError) -> Syntax {
         let left = try additive()
-        for symbol in ["==", "!=", "<=", ">=", "<", ">"] where isSymbol(symbol) {
-            let offset = current.offset
-            position += 1
-            return .binary(symbol, left, try additive(), offset: offset)
-        }
-        if isKeyword("in") {
-            let offset = current.offset
-            position += 1
-            return .binary("in", left, try additive(), offset: offset)
-        }
-        return left
+        guard let op = current(in: ["==", "!=", "<=", ">=", "<", ">", "in"]) else { return left }
+        let offset = current.offset
+        position += 1
+        return .binary(op, left, try additive(), offset: offset)
     }
 
     mutating func additive() throws(SourceError) -> Syntax {
-        var left = try multiplicative()
-        while isSymbol("+") || isSymbol("-") {
-            guard case .symbol(let symbol) = current.kind else { break }
-            let offset = current.offset
-            position += 1
-            left = .binary(symbol, left, try multiplicative(), offset: offset)
-        }
-        return left
+        try leftAssociative(["+", "-"]) { parser throws(SourceError) in try parser.multiplicative() }
     }
 
     mutating func multiplicative() throws(SourceError) -> Syntax {
-        var left = try unary()
-        while isSymbol("*") || isSymbol("/") {
-            guard case .symbol(let symbol) = current.kind else { break }
-            let offset = current.offset
-            position += 1
-            left = .binary(symbol, left, try unary(), offset: offset)
-        }
-        return left
+        try leftAssociative(["*", "/"]) { parser throws(SourceError) in try parser.unary() }
     }
 
     mutating func unary() throws(SourceError) -> Syntax {
