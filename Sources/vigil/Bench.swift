@@ -6,7 +6,8 @@ import VigilShell
 /// `vigil bench …`: benchmarks that print each figure next to its floor, measured in the same run.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure Vigil against the floor of the machine it runs on.", subcommands: [IngestCommand.self])
+        abstract: "Measure Vigil against the floor of the machine it runs on.",
+        subcommands: [IngestCommand.self, RulesBenchCommand.self])
 
     /// `vigil bench ingest`.
     struct IngestCommand: ParsableCommand {
@@ -70,6 +71,60 @@ struct Bench: ParsableCommand {
             print(
                 "    vigil  \(rate(report.batchEvents, batch)) check-ins/s  (\(String(format: "%.3f", batch)) s; target >= 50000/s)"
             )
+        }
+    }
+
+    /// `vigil bench rules`.
+    struct RulesBenchCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rules",
+            abstract:
+                "Rule evaluations/s of the engine vs. the same rules hand-written in Swift; cost per event vs. history length."
+        )
+
+        @OptionGroup var options: ConfigOptions
+
+        @Option(help: "Clients in the generated population.")
+        var clients = 10_000
+
+        @Option(help: "Events per client.")
+        var events = 200
+
+        func validate() throws {
+            guard clients > 0, events > 0 else { throw ValidationError("--clients and --events must be positive") }
+        }
+
+        func run() throws {
+            let config = try options.load()
+            let pack: RulePack
+            do {
+                pack = try RulePack.load(directory: config.rules)
+            } catch {
+                throw fail(error)
+            }
+            var bench = RulesBench(pack: pack) { printError($0) }
+            bench.clients = clients
+            bench.eventsPerClient = events
+            let report = try bench.run()
+            let rules = Double(pack.ruleSet.rules.count)
+            func rate(_ seconds: Double) -> String { String(format: "%12.0f", Double(report.events) * rules / seconds) }
+            print(
+                "vigil bench rules: \(pack.ruleSet.rules.count) rules, \(clients) clients x \(events) events "
+                    + "(\(report.events) events, \(report.firings) firings, identical in both)")
+            print(
+                "    engine        \(rate(report.engineSeconds)) rule evaluations/s  (\(String(format: "%.3f", report.engineSeconds)) s)"
+            )
+            print(
+                "    hand-written  \(rate(report.handSeconds)) rule evaluations/s  (\(String(format: "%.3f", report.handSeconds)) s)"
+            )
+            print(
+                "    ratio  \(String(format: "%.2f", report.engineSeconds / report.handSeconds))x the hand-written floor (target <= 2x)"
+            )
+            for (length, microseconds) in report.costByHistory {
+                print(
+                    "    after a history of \(String(length).padding(toLength: 7, withPad: " ", startingAt: 0)) events: \(String(format: "%.2f", microseconds)) us per event"
+                )
+            }
         }
     }
 }

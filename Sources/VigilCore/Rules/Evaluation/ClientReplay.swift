@@ -6,7 +6,8 @@ public struct ClientReplay: Sendable {
     public let thresholds: TierThresholds
     /// Earlier events, sorted by observation time, trimmed to the rule set's look-back.
     public private(set) var history: [ObservedEvent] = []
-    /// Every firing so far, in arrival order.
+    /// The firings so far, in arrival order; those inactive at the newest event are dropped in bulk,
+    /// so memory and cost stay bounded however long the client's history.
     public private(set) var firings: [Firing] = []
 
     public init(ruleSet: RuleSet, thresholds: TierThresholds) {
@@ -30,6 +31,12 @@ public struct ClientReplay: Sendable {
             let cutoff = newest.microseconds - ruleSet.lookBack.microseconds
             if let keep = history.firstIndex(where: { $0.checkIn.at.microseconds >= cutoff }), keep > 0 {
                 history.removeFirst(keep)
+            }
+            // Firings that no longer count at the newest event never count again for later events.
+            if firings.count > 256, let keep = firings.firstIndex(where: { $0.contribution.isActive(at: newest) }),
+                keep > firings.count / 2
+            {
+                firings.removeFirst(keep)
             }
         }
         return fired

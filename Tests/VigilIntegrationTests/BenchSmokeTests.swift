@@ -1,0 +1,31 @@
+import Foundation
+import XCTest
+
+/// The benchmarks run end to end on tiny sizes and print their figures next to their floors.
+/// (No timing is asserted: these machines are shared and noisy.)
+final class BenchSmokeTests: XCTestCase {
+    func testBenchIngestPrintsBothFiguresAndTheRatio() throws {
+        let harness = try Harness()
+        let result = try harness.run([
+            "bench", "ingest", "--files", "50", "--batches", "2", "--batch-size", "100", "--rounds", "1", "--dir",
+            harness.root + "/bench",
+        ])
+        XCTAssertEqual(result.status, 0, "\(result)")
+        for line in [
+            "(a) one check-in per .json file", "check-ins/s", "files/s", "x the floor", "(b) .jsonl batches of 100",
+        ] {
+            XCTAssertTrue(result.stdout.contains(line), "missing '\(line)': \(result.stdout)")
+        }
+        XCTAssertEqual(harness.names(in: harness.root + "/bench"), [], "the benchmark cleans up after itself")
+    }
+
+    /// Also proves the engine and the hand-written reference agree on every event of the population.
+    func testBenchRulesAgreesWithTheHandWrittenReference() throws {
+        let harness = try Harness()
+        let result = try harness.run(["bench", "rules", "--clients", "40", "--events", "300"])
+        XCTAssertEqual(result.status, 0, "\(result)")
+        XCTAssertTrue(result.stdout.contains("identical in both"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("x the hand-written floor"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("after a history of 100000"), result.stdout)
+    }
+}
