@@ -9,12 +9,22 @@ public final class ObservedEvent: Sendable {
 /// (sorted by observation time) within the rule set's look-back.
 public struct EvaluationContext: Sendable {
     let observed: ObservedEvent
-    public let history: ArraySlice<ObservedEvent>
+    /// Nil in the contexts of earlier events inside an aggregate (aggregates do not nest), which
+    /// saves a reference-count round trip per event in every window walked.
+    let window: ArraySlice<ObservedEvent>?
 
     public init(event: ObservedEvent, history: ArraySlice<ObservedEvent>) {
         self.observed = event
-        self.history = history
+        self.window = history
     }
+
+    private init(alone event: ObservedEvent) {
+        self.observed = event
+        self.window = nil
+    }
+
+    /// The client's earlier events, sorted by observation time.
+    public var history: ArraySlice<ObservedEvent> { window ?? [] }
 
     /// The event, read in place.
     public var event: CheckIn {
@@ -22,5 +32,5 @@ public struct EvaluationContext: Sendable {
     }
 
     /// The context of an earlier event, for conditions inside aggregates (which cannot nest).
-    func alone(_ other: ObservedEvent) -> EvaluationContext { EvaluationContext(event: other, history: []) }
+    func alone(_ other: ObservedEvent) -> EvaluationContext { EvaluationContext(alone: other) }
 }

@@ -62,7 +62,7 @@ extension Compiler {
             try arity(2, "any(CODES, LIST) e.g. any(stressors, [\"job_loss\", \"housing_loss\"])")
             let codes = try compile(arguments[0], inAggregate: inAggregate)
             let options = try compile(arguments[1], inAggregate: inAggregate)
-            guard case .codes(let read, let list) = codes else {
+            guard case .codes(_, let list) = codes else {
                 throw error(
                     arguments[0],
                     "any(…) needs a code list (signs, stressors or protective) first, not a \(codes.typeName)")
@@ -71,14 +71,15 @@ extension Compiler {
                 throw error(arguments[1], "any(…) needs a list of codes second, not a \(options.typeName)")
             }
             for code in wanted { try checkCode(code, list, arguments[1]) }
-            return .bool { ctx in read(ctx).contains(where: wanted.contains) }
+            return .bool(Self.reading(list) { $0.contains(where: wanted.contains) })
         case "size":
             try arity(1, "size(CODES) e.g. size(stressors) >= 2")
             let codes = try compile(arguments[0], inAggregate: inAggregate)
-            guard case .codes(let read, _) = codes else {
+            guard case .codes(_, let list) = codes else {
                 throw error(arguments[0], "size(…) needs a code list, not a \(codes.typeName)")
             }
-            return .number { Double(read($0).count) }
+            let count = Self.reading(list) { Double($0.count) }
+            return .number { count($0) }
         default:
             let nearest = Self.functions.min { EditDistance.levenshtein($0, name) < EditDistance.levenshtein($1, name) }
             throw error(

@@ -218,9 +218,9 @@ struct Compiler {
         _ left: Compiled, _ right: Compiled, _ lhs: Syntax, _ rhs: Syntax, _ node: Syntax, _ mismatch: String
     ) throws(SourceError) -> Compiled {
         switch (left, right) {
-        case (.string(_, _, let literal?), .codes(let codes, let list)):
+        case (.string(_, _, let literal?), .codes(_, let list)):
             try checkCode(literal, list, lhs)
-            return .bool { codes($0).contains(literal) }
+            return .bool(Self.reading(list) { $0.contains(literal) })
         case (.string(let value, let domain, _), .strings(let options)):
             for option in options { try checkDomain(domain, option, rhs) }
             return .bool { ctx in value(ctx).map(options.contains) ?? false }
@@ -244,6 +244,17 @@ struct Compiler {
         guard !vocabulary.contains(code, in: list) else { return }
         let hint = vocabulary.suggestion(for: code, in: list).map { "; did you mean \($0)?" } ?? ""
         throw error(node, "unknown code '\(code)' in \(list.rawValue) (vocabulary.yaml)\(hint)")
+    }
+
+    /// A closure applying `body` to one code list of the event, read in place (no copy of the array).
+    static func reading<T>(
+        _ list: Vocabulary.List, _ body: @escaping @Sendable ([String]) -> T
+    ) -> @Sendable (EvaluationContext) -> T {
+        switch list {
+        case .signs: return { body($0.event.signs) }
+        case .stressors: return { body($0.event.stressors) }
+        case .protective: return { body($0.event.protective) }
+        }
     }
 
     static func arithmetic(_ op: String) -> @Sendable (Double, Double) -> Double? {
