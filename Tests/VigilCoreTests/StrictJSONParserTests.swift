@@ -39,6 +39,12 @@ final class StrictJSONParserTests: XCTestCase {
         XCTAssertEqual(problem("{\(many),\"k39\":1}"), "duplicate key \"k39\"")
     }
 
+    func testADuplicateKeyIsEchoedOnlyWhenItIsAShortPrintableToken() {
+        XCTAssertEqual(problem(#"{"he said\npills":1,"he said\npills":2}"#), "duplicate key \"<unprintable key>\"")
+        let long = String(repeating: "k", count: 65)
+        XCTAssertEqual(problem("{\"\(long)\":1,\"\(long)\":2}"), "duplicate key \"<unprintable key>\"")
+    }
+
     func testInvalidUTF8AndSurrogatesAreRejected() {
         XCTAssertEqual(problem([0x22, 0xC3, 0x28, 0x22]), "string is not valid UTF-8")
         XCTAssertEqual(problem([0x22, 0xED, 0xA0, 0x80, 0x22]), "string is not valid UTF-8")

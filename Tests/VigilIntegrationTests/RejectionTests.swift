@@ -112,6 +112,59 @@ final class RejectionTests: XCTestCase {
         XCTAssertEqual(daemon.stop(), 0)
     }
 
+    /// Review findings: a stale temporary from a crash, an over-long name, and a batch that is mostly
+    /// garbage must each still be moved aside, never stuck in new/.
+    func testStaleTemporariesLongNamesAndGarbageBatchesAreStillRejected() throws {
+        let harness = try Harness()
+        // A crash mid-rejection used to leave this and block the rejection of "stale.json" forever.
+        XCTAssertTrue(
+            FileManager.default.createFile(atPath: harness.rejected + "/.stale.json.why.tmp", contents: Data()))
+        try harness.drop("stale.json", "{")
+        let longName = String(repeating: "n", count: 246) + ".json"
+        try harness.drop(longName, "{")
+        let garbage = String(repeating: "1\n", count: 3_000) + checkIn(id: "lost-in-garbage") + "\n"
+        try harness.drop("garbage.jsonl", garbage)
+        let daemon = try harness.startDaemon()
+        try eventually("every file moved aside") { harness.names(in: harness.new).isEmpty }
+        let rejected = harness.names(in: harness.rejected)
+        XCTAssertTrue(rejected.contains("stale.json"), "\(rejected)")
+        XCTAssertTrue(rejected.contains("garbage.jsonl"), "\(rejected)")
+        XCTAssertTrue(
+            rejected.contains { $0.hasPrefix(String(repeating: "n", count: 160) + "-") && $0.hasSuffix(".why") },
+            "\(rejected)")
+        XCTAssertEqual(
+            try String(contentsOfFile: harness.rejected + "/garbage.jsonl", encoding: .utf8), garbage, "kept whole")
+        let reasons = try whyErrors(harness, "garbage.jsonl")
+        XCTAssertEqual(reasons.count, 101)
+        XCTAssertTrue((reasons.last?["error"] as? String ?? "").contains("more than 1000 invalid lines"))
+        XCTAssertEqual(try harness.count("events"), 0, "a refused batch stores nothing")
+        XCTAssertEqual(daemon.stop(), 0)
+    }
+
+    func testADuplicateKeyIsNeverEchoedWhenItIsFreeText() throws {
+        let harness = try Harness()
+        let daemon = try harness.startDaemon()
+        let key = #"he said he has pills\n2026 fake log line"#
+        try harness.drop("dup.json", "{\"client\":\"c1\",\"\(key)\":1,\"\(key)\":2}")
+        try eventually { harness.names(in: harness.rejected).contains("dup.json.why") }
+        XCTAssertEqual(daemon.stop(), 0)
+        let why = try String(contentsOfFile: harness.rejected + "/dup.json.why", encoding: .utf8)
+        XCTAssertTrue(why.contains("<unprintable key>"), why)
+        XCTAssertFalse(why.contains("pills") || daemon.log.contains("pills"), "free text in a key leaked")
+    }
+
+    func testSubmitRefusesABatchOverTheDaemonsLimit() throws {
+        let harness = try Harness()
+        let line = checkIn() + "\n"
+        let big = String(repeating: line, count: 16 * 1024 * 1024 / line.utf8.count + 1)
+        let path = harness.root + "/big.jsonl"
+        try big.write(toFile: path, atomically: true, encoding: .utf8)
+        let result = try harness.run(["submit", path])
+        XCTAssertEqual(result.status, 65, "\(result.status) \(result.stderr)")
+        XCTAssertTrue(result.stderr.contains("split the batch"), result.stderr)
+        XCTAssertEqual(harness.names(in: harness.new), [])
+    }
+
     func whyErrors(_ harness: Harness, _ name: String) throws -> [[String: Any]] {
         let data = try Data(contentsOf: URL(fileURLWithPath: harness.rejected + "/" + name + ".why"))
         let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]

@@ -301,13 +301,8 @@ public struct CheckInDecoder: Sendable {
         }
     }
 
-    /// A key safe to echo in an error: printable ASCII, at most 64 characters; otherwise a placeholder.
-    static func quoted(_ key: String) -> String {
-        guard key.utf8.count <= 64, key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
-            return "<unprintable key>"
-        }
-        return key
-    }
+    /// A key safe to echo in an error (see `StrictJSONParser.printable`).
+    static func quoted(_ key: String) -> String { StrictJSONParser.printable(key) }
 
     static func format(_ number: Double) -> String {
         number == number.rounded() ? String(Int(number)) : String(number)

@@ -24,6 +24,14 @@ public struct StrictJSONParser {
         return value
     }
 
+    /// `key` if it is at most 64 printable ASCII characters, else a placeholder: keys are untrusted text
+    /// and errors reach logs, so free text or a forged log line must never be echoed.
+    public static func printable(_ key: String) -> String {
+        guard key.utf8.count <= 64, key.utf8.allSatisfy({ (0x21...0x7E).contains($0) && $0 != 0x22 && $0 != 0x5C })
+        else { return "<unprintable key>" }
+        return key
+    }
+
     /// Convenience for callers holding an array.
     public static func parse(_ bytes: [UInt8], maxDepth: Int = defaultMaxDepth) throws(ParseError) -> JSONValue {
         try bytes.withUnsafeBufferPointer { buffer throws(ParseError) in try parse(buffer, maxDepth: maxDepth) }
@@ -100,7 +108,7 @@ public struct StrictJSONParser {
                     duplicate = !keys.insert(key).inserted
                 }
                 guard !duplicate else {
-                    throw ParseError(offset: keyOffset, problem: "duplicate key \"\(key)\"")
+                    throw ParseError(offset: keyOffset, problem: "duplicate key \"\(StrictJSONParser.printable(key))\"")
                 }
                 skipWhitespace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }

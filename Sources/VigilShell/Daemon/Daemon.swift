@@ -69,10 +69,10 @@ public final class Daemon {
                 "rules": "\(config.rules)",
             ])
 
-        drain(ingestor)
+        var nextRetry: Int64?
+        if !drain(ingestor) { nextRetry = SystemClock.monotonicMicroseconds() + retryDelay.microseconds }
         notifier.ready(status: statusLine(ingestor))
         var nextRescan = SystemClock.monotonicMicroseconds() + rescanInterval.microseconds
-        var nextRetry: Int64?
 
         while !stopRequested {
             let now = SystemClock.monotonicMicroseconds()

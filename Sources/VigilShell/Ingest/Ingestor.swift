@@ -19,8 +19,10 @@ public final class Ingestor {
     public let width: Int
     /// Files per transaction.
     public var chunkSize = 1024
-    /// `.jsonl` batch files per transaction.
+    /// `.jsonl` batch files per chunk.
     public var batchesPerChunk = 4
+    /// The most check-ins one transaction commits; larger chunks take several (see `ingest`).
+    public var eventsPerTransaction = 20_000
     /// Files that could not be handled (unlink or move failed); skipped until the next full rescan.
     var stuck: Set<String> = []
 
@@ -38,38 +40,40 @@ public final class Ingestor {
     }
 
     /// Ingests `new/` until it is empty (or only holds stuck or skipped files), or `shouldStop()` says so
-    /// between chunks. Throws when the store cannot commit; the files then stay in `new/`.
+    /// between chunks. `shouldStop` is also called between the transactions of a large chunk (its answer
+    /// is then ignored: the chunk in hand is finished), so the caller can feed a watchdog from it.
+    /// Throws when the store cannot commit; the files then stay in `new/`.
     public func drain(shouldStop: () -> Bool = { false }) throws(IngestError) -> IngestTally {
         var tally = IngestTally()
         var seen: Set<String> = []
         while !shouldStop() {
-            let names: [String]
+            let entries: [SpoolDirectory.Entry]
             do {
-                names = try spool.pendingNames().filter { !stuck.contains($0) && !seen.contains($0) }
+                entries = try spool.pendingEntries().filter { !stuck.contains($0.name) && !seen.contains($0.name) }
             } catch {
                 throw IngestError.spool(error)
             }
-            if names.isEmpty { break }
+            if entries.isEmpty { break }
             var start = 0
-            while start < names.count, !shouldStop() {
-                let chunk = nextChunk(of: names, from: start)
-                tally += try ingest(chunk)
-                seen.formUnion(chunk)
+            while start < entries.count, !shouldStop() {
+                let chunk = nextChunk(of: entries, from: start)
+                tally += try ingest(chunk, heartbeat: { _ = shouldStop() })
+                seen.formUnion(chunk.map(\.name))
                 start += chunk.count
             }
         }
         return tally
     }
 
-    /// The names of the next transaction: at most `chunkSize` files, of which at most `batchesPerChunk`
-    /// are `.jsonl` batches (up to 64 MiB each), so a chunk's memory stays bounded.
-    func nextChunk(of names: [String], from start: Int) -> [String] {
-        var chunk: [String] = []
+    /// The entries of the next chunk: at most `chunkSize` files, of which at most `batchesPerChunk`
+    /// are `.jsonl` batches (up to 16 MiB each), so a chunk's memory stays bounded.
+    func nextChunk(of entries: [SpoolDirectory.Entry], from start: Int) -> [SpoolDirectory.Entry] {
+        var chunk: [SpoolDirectory.Entry] = []
         var batches = 0
         var index = start
-        while index < names.count, chunk.count < chunkSize, batches < batchesPerChunk {
-            if names[index].hasSuffix(".jsonl") { batches += 1 }
-            chunk.append(names[index])
+        while index < entries.count, chunk.count < chunkSize, batches < batchesPerChunk {
+            if entries[index].name.hasSuffix(".jsonl") { batches += 1 }
+            chunk.append(entries[index])
             index += 1
         }
         return chunk
@@ -78,10 +82,14 @@ public final class Ingestor {
     /// Forgets stuck files so the next drain tries them again (called on the periodic rescan).
     public func retryStuck() { stuck.removeAll() }
 
-    /// Reads, validates, commits and clears one chunk of `new/`.
-    public func ingest(_ names: [String]) throws(IngestError) -> IngestTally {
+    /// Reads, validates, commits and clears one chunk of `new/`. Its events are committed in
+    /// transactions of at most `eventsPerTransaction` (calling `heartbeat` between them); files are
+    /// unlinked or moved aside only once all of them are durable.
+    public func ingest(_ chunk: [SpoolDirectory.Entry], heartbeat: () -> Void = {}) throws(IngestError) -> IngestTally {
         let directory = spool.new
-        let entries = Parallel.map(names.count, width: width) { SpoolReader.read(name: names[$0], in: directory) }
+        let entries = Parallel.map(chunk.count, width: width) {
+            SpoolReader.read(name: chunk[$0].name, in: directory, type: chunk[$0].type)
+        }
         let now = clock.now()
         let decoder = self.decoder
         let verdicts = Parallel.map(entries.count, width: width) { decoder.verdict(for: entries[$0], now: now) }
@@ -98,15 +106,28 @@ public final class Ingestor {
                 }
             case .refused(let name, let digest, let reasons):
                 rejections.append(PendingRejection(origin: name, digest: digest, reasons: reasons))
-            case .skipped: break
+            case .skipped(let name, let reason):
+                if let reason {
+                    logger.log(
+                        .error, .spoolUnreadable, "spool file left for a later attempt",
+                        ["file": "\(name)", "error": "\(reason)"])
+                }
             }
         }
-        let outcomes: [CommitOutcome]
-        do {
-            outcomes = try store.commit(events, rejections: rejections, at: now)
-        } catch {
-            throw IngestError.store(error)
-        }
+        var outcomes: [CommitOutcome] = []
+        outcomes.reserveCapacity(events.count)
+        var start = 0
+        repeat {
+            let end = min(events.count, start + eventsPerTransaction)
+            let last = end == events.count
+            do {
+                outcomes += try store.commit(Array(events[start..<end]), rejections: last ? rejections : [], at: now)
+            } catch {
+                throw IngestError.store(error)
+            }
+            if !last { heartbeat() }
+            start = end
+        } while start < events.count
         return finish(verdicts, outcomes: outcomes, now: now)
     }
 

@@ -8,8 +8,8 @@ public enum FileVerdict: Sendable {
     case batch(name: String, events: [PendingEvent], refused: [RefusedLine])
     /// The whole file is refused.
     case refused(name: String, digest: String, reasons: [Rejection])
-    /// Nothing to do now (vanished, or still being written).
-    case skipped(name: String)
+    /// Nothing to do now (vanished, still being written, or a transient error named by `reason`).
+    case skipped(name: String, reason: String?)
 }
 
 /// One refused line of a batch.
@@ -27,8 +27,8 @@ public struct SpoolFileDecoder: Sendable {
 
     public func verdict(for entry: SpoolEntry, now: Timestamp) -> FileVerdict {
         switch entry {
-        case .skipped(let name):
-            return .skipped(name: name)
+        case .skipped(let name, let reason):
+            return .skipped(name: name, reason: reason)
         case .refused(let name, let problem):
             return .refused(name: name, digest: "", reasons: [Rejection(problem: problem)])
         case .file(let name, let bytes):
@@ -67,6 +67,15 @@ public struct SpoolFileDecoder: Sendable {
                 } catch {
                     refused.append(
                         RefusedLine(number: lineNumber, bytes: Array(line), reason: Rejection(line: lineNumber, error)))
+                    if refused.count > Self.maxRefusedLines {
+                        // Not a batch of check-ins with a few bad lines: keep it whole, list the first errors.
+                        var reasons = refused.prefix(100).map(\.reason)
+                        reasons.append(
+                            Rejection(
+                                problem: "more than \(Self.maxRefusedLines) invalid lines (the first 100 are listed); "
+                                    + "the whole batch is kept and none of it was stored"))
+                        return .refused(name: name, digest: sha256Hex(bytes), reasons: reasons)
+                    }
                 }
             }
             start = end + 1
@@ -77,6 +86,9 @@ public struct SpoolFileDecoder: Sendable {
         }
         return .batch(name: name, events: events, refused: refused)
     }
+
+    /// Past this many invalid lines a batch is refused whole rather than split.
+    static let maxRefusedLines = 1_000
 
     func pending(_ decoded: DecodedCheckIn, bytes: UnsafeBufferPointer<UInt8>, origin: String) -> PendingEvent {
         PendingEvent(

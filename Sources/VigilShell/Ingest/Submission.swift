@@ -15,6 +15,11 @@ public struct Submission {
     /// On failure nothing is written and every problem is returned.
     public func submit(_ bytes: [UInt8], batch: Bool, now: Timestamp) throws(SubmissionError) -> [String] {
         let name = batch ? "input.jsonl" : "input.json"
+        if batch, bytes.count > SpoolReader.maxBatchBytes {
+            throw .invalid([
+                Rejection(problem: "larger than \(SpoolReader.maxBatchBytes) bytes (\(bytes.count)): split the batch")
+            ])
+        }
         let ids: [String]
         switch decoder.verdict(for: .file(name: name, bytes: bytes), now: now) {
         case .single(_, let event):

@@ -26,23 +26,38 @@ public struct SpoolDirectory: Sendable {
 
     /// The names in `new/`, sorted (writers' names start with the time, so this is arrival order).
     public func pendingNames() throws(SystemError) -> [String] {
-        try Self.names(in: new).sorted()
+        try pendingEntries().map(\.name)
+    }
+
+    /// The entries of `new/` with their readdir types, sorted by name.
+    public func pendingEntries() throws(SystemError) -> [Entry] {
+        try Self.entries(in: new).sorted { $0.name < $1.name }
+    }
+
+    /// A directory entry: its name and `d_type` (`DT_REG`, `DT_FIFO`…, or `DT_UNKNOWN`).
+    public struct Entry: Sendable, Hashable {
+        public let name: String
+        public let type: UInt8
     }
 
     /// How many entries wait in `new/` (0 when it cannot be read).
     public func backlog() -> Int { (try? Self.names(in: new).count) ?? 0 }
 
     static func names(in directory: String) throws(SystemError) -> [String] {
+        try entries(in: directory).map(\.name)
+    }
+
+    static func entries(in directory: String) throws(SystemError) -> [Entry] {
         guard let handle = opendir(directory) else { throw SystemError("opendir", path: directory) }
         defer { closedir(handle) }
-        var names: [String] = []
+        var entries: [Entry] = []
         while let entry = readdir(handle) {
             let name = withUnsafePointer(to: &entry.pointee.d_name) { pointer in
                 pointer.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { String(cString: $0) }
             }
-            if name != "." && name != ".." { names.append(name) }
+            if name != "." && name != ".." { entries.append(Entry(name: name, type: entry.pointee.d_type)) }
         }
-        return names
+        return entries
     }
 
     /// fsync a directory so that renames and creations in it survive a crash.

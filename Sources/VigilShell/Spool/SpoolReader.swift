@@ -6,12 +6,13 @@ public enum SpoolEntry: Sendable {
     case file(name: String, bytes: [UInt8])
     /// Something the daemon refuses without reading it (symlink, FIFO, directory, oversized…).
     case refused(name: String, problem: String)
-    /// Gone before it could be read, or changing while read: nothing to do now; a later scan decides.
-    case skipped(name: String)
+    /// Not handled now, and left in `new/` for a later scan: gone (`reason` nil), still being written,
+    /// or a transient error (out of file descriptors or memory, an I/O error), which `reason` names.
+    case skipped(name: String, reason: String?)
 
     public var name: String {
         switch self {
-        case .file(let name, _), .refused(let name, _), .skipped(let name): return name
+        case .file(let name, _), .refused(let name, _), .skipped(let name, _): return name
         }
     }
 }
@@ -19,7 +20,7 @@ public enum SpoolEntry: Sendable {
 /// Reads spool files without following links or blocking on FIFOs.
 public enum SpoolReader {
     /// The largest `.jsonl` batch file accepted (each line is further limited to 64 KiB).
-    public static let maxBatchBytes = 64 * 1024 * 1024
+    public static let maxBatchBytes = 16 * 1024 * 1024
 
     /// The file kinds a spool accepts, by name.
     public enum Format: Sendable {
@@ -38,20 +39,28 @@ public enum SpoolReader {
         var limit: Int { self == .batch ? SpoolReader.maxBatchBytes : 64 * 1024 }
     }
 
-    public static func read(name: String, in directory: String) -> SpoolEntry {
+    /// Reads `directory/name`. `type` is the directory entry's type from readdir (`DT_*`): anything
+    /// known not to be a regular file is refused without being opened.
+    public static func read(name: String, in directory: String, type: UInt8 = UInt8(DT_UNKNOWN)) -> SpoolEntry {
+        if type != UInt8(DT_UNKNOWN), type != UInt8(DT_REG) {
+            return .refused(name: name, problem: "is \(entryDescription(type)), not a regular file")
+        }
         let path = directory + "/" + name
         let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
         if fd < 0 {
             switch errno {
-            case ENOENT: return .skipped(name: name)
+            case ENOENT: return .skipped(name: name, reason: nil)
             case ELOOP: return .refused(name: name, problem: "is a symbolic link; only regular files are read")
-            default: return .refused(name: name, problem: "cannot be opened: \(SystemError("open", path: name))")
+            case EACCES, EPERM:
+                return .refused(name: name, problem: "cannot be opened: \(SystemError("open", path: name))")
+            default:
+                return .skipped(name: name, reason: "cannot be opened now: \(SystemError("open", path: name))")
             }
         }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else {
-            return .refused(name: name, problem: "cannot be examined: \(SystemError("fstat", path: name))")
+            return .skipped(name: name, reason: "cannot be examined now: \(SystemError("fstat", path: name))")
         }
         guard (info.st_mode & S_IFMT) == S_IFREG else {
             return .refused(name: name, problem: "is \(kindDescription(info.st_mode)), not a regular file")
@@ -72,7 +81,7 @@ public enum SpoolReader {
             }
             if count < 0 {
                 if errno == EINTR { continue }
-                return .refused(name: name, problem: "cannot be read: \(SystemError("read", path: name))")
+                return .skipped(name: name, reason: "cannot be read now: \(SystemError("read", path: name))")
             }
             if count == 0 { break }
             total += count
@@ -80,9 +89,21 @@ public enum SpoolReader {
             if total == size { break }
         }
         // One byte more than the size was asked for: getting it means a writer is still appending.
-        guard total == size else { return .skipped(name: name) }
+        guard total == size else { return .skipped(name: name, reason: nil) }
         bytes.removeLast()
         return .file(name: name, bytes: bytes)
+    }
+
+    static func entryDescription(_ type: UInt8) -> String {
+        switch Int32(type) {
+        case Int32(DT_DIR): return "a directory"
+        case Int32(DT_FIFO): return "a FIFO"
+        case Int32(DT_SOCK): return "a socket"
+        case Int32(DT_CHR): return "a character device"
+        case Int32(DT_BLK): return "a block device"
+        case Int32(DT_LNK): return "a symbolic link"
+        default: return "not a regular file"
+        }
     }
 
     static func kindDescription(_ mode: mode_t) -> String {

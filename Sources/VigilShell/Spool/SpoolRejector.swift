@@ -33,6 +33,8 @@ public struct SpoolRejector: Sendable {
         }
         try writeAtomically(content, to: target)
         try writeWhy(target: target, original: name, reasons: reasons, at: time)
+        // The bad lines must be durable in rejected/ before the only other copy goes.
+        try sync()
         let original = spool.new + "/" + name
         guard unlink(original) == 0 || errno == ENOENT else { throw SystemError("unlink", path: original) }
         return target
@@ -61,23 +63,31 @@ public struct SpoolRejector: Sendable {
         try writeAtomically(Array(document.utf8), to: target + ".why")
     }
 
-    /// Writes `rejected/.NAME.tmp`, fsyncs it and renames it to `rejected/NAME`.
+    /// Writes a uniquely named temporary file in `rejected/`, fsyncs it and renames it to `NAME`
+    /// (a temporary left by a crash never blocks a later rejection).
     func writeAtomically(_ bytes: [UInt8], to name: String) throws(SystemError) {
         let final = spool.rejected + "/" + name
-        let temporary = spool.rejected + "/." + name + ".tmp"
+        let temporary = spool.rejected + "/.tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
         try FileWriting.writeSynced(bytes, to: temporary, mode: 0o640)
         guard rename(temporary, final) == 0 else { throw SystemError("rename", path: temporary) }
     }
 
-    /// `name`, or `name~N` when `rejected/` already holds that name (or its `.why`).
+    /// `name`, or `name~N` when `rejected/` already holds that name (or its `.why`). A name too long to
+    /// take a suffix and `.why` within NAME_MAX is shortened, keeping a hash of the whole name.
     func freeName(for name: String) -> String {
-        var candidate = name
+        var base = name
+        if base.utf8.count > 200 {
+            base =
+                String(decoding: Array(name.utf8.prefix(160)), as: UTF8.self) + "-"
+                + String(sha256Hex(Array(name.utf8)).prefix(16))
+        }
+        var candidate = base
         var suffix = 1
         var info = stat()
         while lstat(spool.rejected + "/" + candidate, &info) == 0
             || lstat(spool.rejected + "/" + candidate + ".why", &info) == 0
         {
-            candidate = "\(name)~\(suffix)"
+            candidate = "\(base)~\(suffix)"
             suffix += 1
         }
         return candidate
