@@ -18,7 +18,7 @@ public struct EvaluationContext: Sendable {
         self.window = history
     }
 
-    private init(alone event: ObservedEvent) {
+    init(alone event: ObservedEvent) {
         self.observed = event
         self.window = nil
     }
@@ -33,4 +33,7 @@ public struct EvaluationContext: Sendable {
 
     /// The context of an earlier event, for conditions inside aggregates (which cannot nest).
     func alone(_ other: ObservedEvent) -> EvaluationContext { EvaluationContext(alone: other) }
+
+    /// The context of an earlier event on its own.
+    static func alone(_ event: ObservedEvent) -> EvaluationContext { EvaluationContext(alone: event) }
 }

@@ -30,22 +30,28 @@ extension Compiler {
             try arity(2, "\(name)(NUMBER, WINDOW) e.g. \(name)(measure.mood, 14d)")
             let value = try aggregateNumber(arguments[0])
             let window = try windowArgument(arguments[1])
-            let combine = Self.reducer(name)
+            let isMin = name == "min"
+            let isAvg = name == "avg"
             return .number { ctx in
-                var state = (sum: 0.0, count: 0, extreme: nil as Double?)
-                if let current = value(ctx) { state = combine(state, current) }
-                Self.forEachInWindow(ctx, window) {
-                    if let earlier = value(ctx.alone($0)) { state = combine(state, earlier) }
+                var sum = 0.0
+                var count = 0
+                var extreme = 0.0
+                func add(_ value: Double) {
+                    extreme = count == 0 ? value : (isMin ? Swift.min(extreme, value) : Swift.max(extreme, value))
+                    sum += value
+                    count += 1
                 }
-                guard state.count > 0 else { return nil }
-                return name == "avg" ? state.sum / Double(state.count) : state.extreme
+                if let current = value(ctx.observed) { add(current) }
+                Self.forEachInWindow(ctx, window) { if let earlier = value($0) { add(earlier) } }
+                guard count > 0 else { return nil }
+                return isAvg ? sum / Double(count) : extreme
             }
         case "last":
             try arity(1, "last(NUMBER) e.g. last(measure.mood): its value at the client's previous event that had it")
             let value = try aggregateNumber(arguments[0])
             extend(Self.defaultLookBack)
             return .number { ctx in
-                for earlier in Self.before(ctx) { if let found = value(ctx.alone(earlier)) { return found } }
+                for earlier in Self.before(ctx) { if let found = value(earlier) { return found } }
                 return nil
             }
         case "since":
@@ -117,12 +123,18 @@ extension Compiler {
         return closure
     }
 
-    mutating func aggregateNumber(_ syntax: Syntax) throws(SourceError) -> @Sendable (EvaluationContext) -> Double? {
+    /// The number an aggregate reads from each event; a plain `measure.NAME` (the common case) is read
+    /// straight from the event, without a context per event.
+    mutating func aggregateNumber(_ syntax: Syntax) throws(SourceError) -> @Sendable (ObservedEvent) -> Double? {
         let compiled = try compile(syntax, inAggregate: true)
         guard case .number(let closure) = compiled else {
             throw error(syntax, "the first argument must be a number such as measure.mood, not a \(compiled.typeName)")
         }
-        return closure
+        if case .path(let path, _) = syntax, path.count == 2, path[0] == "measure" {
+            let name = path[1]
+            return { $0.checkIn.measure(name) }
+        }
+        return { closure(EvaluationContext.alone($0)) }
     }
 
     /// A window must be a duration literal (so the look-back is known at load time).
@@ -156,20 +168,4 @@ extension Compiler {
         return ctx.history.reversed().lazy.filter { $0.checkIn.at <= at }
     }
 
-    static func reducer(
-        _ name: String
-    ) -> @Sendable ((sum: Double, count: Int, extreme: Double?), Double) -> (sum: Double, count: Int, extreme: Double?)
-    {
-        { state, value in
-            var next = state
-            next.sum += value
-            next.count += 1
-            if let extreme = state.extreme {
-                next.extreme = name == "min" ? Swift.min(extreme, value) : Swift.max(extreme, value)
-            } else {
-                next.extreme = value
-            }
-            return next
-        }
-    }
 }
