@@ -41,12 +41,7 @@ struct Bench: ParsableCommand {
 
         func run() throws {
             let config = try options.load()
-            let vocabulary: Vocabulary
-            do {
-                vocabulary = try VocabularyFile.load(rulesDirectory: config.rules)
-            } catch {
-                throw fail(error)
-            }
+            let vocabulary = try loadVocabulary(config)
             let directory = dir ?? (config.state as NSString).deletingLastPathComponent + "/bench"
             var bench = IngestBench(directory: directory, vocabulary: vocabulary) { printError($0) }
             bench.files = files
@@ -96,12 +91,7 @@ struct Bench: ParsableCommand {
 
         func run() throws {
             let config = try options.load()
-            let pack: RulePack
-            do {
-                pack = try RulePack.load(directory: config.rules)
-            } catch {
-                throw fail(error)
-            }
+            let pack = try loadRulePack(config)
             var bench = RulesBench(pack: pack) { printError($0) }
             bench.clients = clients
             bench.eventsPerClient = events

@@ -33,12 +33,7 @@ struct Submit: ParsableCommand {
             bytes = Array(data)
         }
         let now = try parseAsOf(asOf)
-        let vocabulary: Vocabulary
-        do {
-            vocabulary = try VocabularyFile.load(rulesDirectory: config.rules)
-        } catch {
-            throw fail(error)
-        }
+        let vocabulary = try loadVocabulary(config)
         let submission = Submission(spool: SpoolDirectory(root: config.spool), vocabulary: vocabulary)
         do {
             let ids = try submission.submit(bytes, batch: batch || file.hasSuffix(".jsonl"), now: now)

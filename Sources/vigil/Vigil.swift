@@ -1,5 +1,6 @@
 import ArgumentParser
 import Glibc
+import VigilCore
 import VigilShell
 
 /// The `vigil` command line: one binary for the daemon, its tools and its benchmarks.
@@ -25,6 +26,24 @@ struct ConfigOptions: ParsableArguments {
         } catch {
             throw fail(error)
         }
+    }
+}
+
+/// The vocabulary of the configured rules directory (exit 78 naming the file on error).
+func loadVocabulary(_ config: VigilConfig) throws -> Vocabulary {
+    do {
+        return try VocabularyFile.load(rulesDirectory: config.rules)
+    } catch {
+        throw fail(error)
+    }
+}
+
+/// The configured rule pack (exit 78 with every error on failure).
+func loadRulePack(_ config: VigilConfig) throws -> RulePack {
+    do {
+        return try RulePack.load(directory: config.rules)
+    } catch {
+        throw fail(error)
     }
 }
 
