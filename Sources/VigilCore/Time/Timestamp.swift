@@ -34,14 +34,8 @@ public struct TimeSpan: Hashable, Comparable, Sendable {
     public static func < (lhs: TimeSpan, rhs: TimeSpan) -> Bool { lhs.microseconds < rhs.microseconds }
 }
 
-/// Where "now" comes from. The daemon uses the system clock; tests and `--as-of` use a fixed one.
+/// Where "now" comes from: the seam through which the daemon's clock is injected (the shell's
+/// `SystemClock` in production). One-shot commands take `--as-of` instead.
 public protocol WallClock: Sendable {
     func now() -> Timestamp
-}
-
-/// A clock that always answers the same instant (for `--as-of` and tests).
-public struct FixedClock: WallClock {
-    public let instant: Timestamp
-    public init(_ instant: Timestamp) { self.instant = instant }
-    public func now() -> Timestamp { instant }
 }

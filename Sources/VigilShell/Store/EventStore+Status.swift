@@ -25,17 +25,4 @@ extension EventStore {
             throw StoreError(path: path, problem: "cannot read: \(error)")
         }
     }
-
-    /// Every stored event's id, digest and client, in commit order (for tests and audits).
-    public func eventIDs() throws(StoreError) -> [(id: String, digest: String, client: String)] {
-        do {
-            return try queue.read { db in
-                try Row.fetchAll(db, sql: "SELECT id, digest, client FROM events ORDER BY seq").map {
-                    (id: $0["id"], digest: $0["digest"], client: $0["client"])
-                }
-            }
-        } catch {
-            throw StoreError(path: path, problem: "cannot read: \(error)")
-        }
-    }
 }

@@ -11,8 +11,6 @@ public enum ExitStatus: Int32, Sendable {
     case software = 70
     /// An I/O error on a file the command writes.
     case ioError = 74
-    /// A temporary failure: try again later.
-    case tempFail = 75
     /// Permission refused (a directory with unsafe ownership or mode).
     case noPermission = 77
     /// Bad configuration; the message names the key.

@@ -27,10 +27,6 @@ public enum Parallel {
         }
     }
 
-    /// `body(i)` for every `i` in `0..<count`, on `width` threads.
-    public static func forEach(_ count: Int, width: Int, _ body: (Int) -> Void) {
-        _ = map(count, width: width, body)
-    }
 }
 
 /// A pointer shared by the lanes of `Parallel.map`; each lane writes disjoint indices.
