@@ -18,7 +18,7 @@ struct Bench: ParsableCommand {
 
         @OptionGroup var options: ConfigOptions
 
-        @Option(help: "Where to build the throwaway spools and stores (default: ./var/bench, the state's disk).")
+        @Option(help: "Where to build the throwaway spools and stores (default: STATE/bench, on the state's disk).")
         var dir: String?
 
         @Option(help: "Check-in files per round for (a).")
@@ -42,7 +42,7 @@ struct Bench: ParsableCommand {
         func run() throws {
             let config = try options.load()
             let vocabulary = try loadVocabulary(config)
-            let directory = dir ?? (config.state as NSString).deletingLastPathComponent + "/bench"
+            let directory = dir ?? config.state + "/bench"
             var bench = IngestBench(directory: directory, vocabulary: vocabulary) { printError($0) }
             bench.files = files
             bench.batches = batches

@@ -43,7 +43,8 @@ public enum SpoolReader {
     /// known not to be a regular file is refused without being opened.
     public static func read(name: String, in directory: String, type: UInt8 = UInt8(DT_UNKNOWN)) -> SpoolEntry {
         if type != UInt8(DT_UNKNOWN), type != UInt8(DT_REG) {
-            return .refused(name: name, problem: "is \(entryDescription(type)), not a regular file")
+            // DT_* values are the S_IFMT bits shifted right by 12 (glibc's DTTOIF).
+            return .refused(name: name, problem: "is \(kindDescription(mode_t(type) << 12)), not a regular file")
         }
         let path = directory + "/" + name
         let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
@@ -92,18 +93,6 @@ public enum SpoolReader {
         guard total == size else { return .skipped(name: name, reason: nil) }
         bytes.removeLast()
         return .file(name: name, bytes: bytes)
-    }
-
-    static func entryDescription(_ type: UInt8) -> String {
-        switch Int32(type) {
-        case Int32(DT_DIR): return "a directory"
-        case Int32(DT_FIFO): return "a FIFO"
-        case Int32(DT_SOCK): return "a socket"
-        case Int32(DT_CHR): return "a character device"
-        case Int32(DT_BLK): return "a block device"
-        case Int32(DT_LNK): return "a symbolic link"
-        default: return "not a regular file"
-        }
     }
 
     static func kindDescription(_ mode: mode_t) -> String {

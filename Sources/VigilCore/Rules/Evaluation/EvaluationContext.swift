@@ -18,6 +18,7 @@ public struct EvaluationContext: Sendable {
         self.window = history
     }
 
+    /// The context of an earlier event, for conditions inside aggregates (which cannot nest).
     init(alone event: ObservedEvent) {
         self.observed = event
         self.window = nil
@@ -30,10 +31,4 @@ public struct EvaluationContext: Sendable {
     public var event: CheckIn {
         _read { yield observed.checkIn }
     }
-
-    /// The context of an earlier event, for conditions inside aggregates (which cannot nest).
-    func alone(_ other: ObservedEvent) -> EvaluationContext { EvaluationContext(alone: other) }
-
-    /// The context of an earlier event on its own.
-    static func alone(_ event: ObservedEvent) -> EvaluationContext { EvaluationContext(alone: event) }
 }

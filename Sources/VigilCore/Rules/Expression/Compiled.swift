@@ -8,8 +8,9 @@ enum Compiled: Sendable {
     case duration(@Sendable (EvaluationContext) -> TimeSpan?)
     /// A string; `domain` lists the values it can take (kind, source…), `literal` is set for constants.
     case string(@Sendable (EvaluationContext) -> String?, domain: [String]?, literal: String?)
-    /// A code list field of the event (signs, stressors, protective).
-    case codes(@Sendable (EvaluationContext) -> [String], list: Vocabulary.List)
+    /// A code list field of the event (signs, stressors, protective); the operators that take one
+    /// (`in`, `any`, `size`) read it in place through `Compiler.reading`.
+    case codes(Vocabulary.List)
     /// A constant list of strings: a list literal or a shared list.
     case strings([String])
 
@@ -19,7 +20,7 @@ enum Compiled: Sendable {
         case .number: return "number"
         case .duration: return "duration"
         case .string: return "string"
-        case .codes(_, let list): return "code list (\(list.rawValue))"
+        case .codes(let list): return "code list (\(list.rawValue))"
         case .strings: return "list of strings"
         }
     }

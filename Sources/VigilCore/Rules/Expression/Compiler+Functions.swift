@@ -23,7 +23,7 @@ extension Compiler {
             let window = try windowArgument(arguments[1])
             return .number { ctx in
                 var total = condition(ctx) ? 1.0 : 0.0
-                Self.forEachInWindow(ctx, window) { if condition(ctx.alone($0)) { total += 1 } }
+                Self.forEachInWindow(ctx, window) { if condition(EvaluationContext(alone: $0)) { total += 1 } }
                 return total
             }
         case "avg", "min", "max":
@@ -59,7 +59,7 @@ extension Compiler {
             let condition = try aggregateCondition(arguments[0])
             extend(Self.defaultLookBack)
             return .duration { ctx in
-                for earlier in Self.before(ctx) where condition(ctx.alone(earlier)) {
+                for earlier in Self.before(ctx) where condition(EvaluationContext(alone: earlier)) {
                     return TimeSpan(microseconds: ctx.event.at.microseconds - earlier.checkIn.at.microseconds)
                 }
                 return nil
@@ -68,7 +68,7 @@ extension Compiler {
             try arity(2, "any(CODES, LIST) e.g. any(stressors, [\"job_loss\", \"housing_loss\"])")
             let codes = try compile(arguments[0], inAggregate: inAggregate)
             let options = try compile(arguments[1], inAggregate: inAggregate)
-            guard case .codes(_, let list) = codes else {
+            guard case .codes(let list) = codes else {
                 throw error(
                     arguments[0],
                     "any(…) needs a code list (signs, stressors or protective) first, not a \(codes.typeName)")
@@ -81,7 +81,7 @@ extension Compiler {
         case "size":
             try arity(1, "size(CODES) e.g. size(stressors) >= 2")
             let codes = try compile(arguments[0], inAggregate: inAggregate)
-            guard case .codes(_, let list) = codes else {
+            guard case .codes(let list) = codes else {
                 throw error(arguments[0], "size(…) needs a code list, not a \(codes.typeName)")
             }
             let count = Self.reading(list) { Double($0.count) }
@@ -134,7 +134,7 @@ extension Compiler {
             let name = path[1]
             return { $0.checkIn.measure(name) }
         }
-        return { closure(EvaluationContext.alone($0)) }
+        return { closure(EvaluationContext(alone: $0)) }
     }
 
     /// A window must be a duration literal (so the look-back is known at load time).

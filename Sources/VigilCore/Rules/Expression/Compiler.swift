@@ -83,9 +83,9 @@ struct Compiler {
             return .string({ $0.event.source.rawValue }, domain: CheckIn.Source.allCases.map(\.rawValue), literal: nil)
         case ("client", 1):
             return .string({ $0.event.client }, domain: nil, literal: nil)
-        case ("signs", 1): return .codes({ $0.event.signs }, list: .signs)
-        case ("stressors", 1): return .codes({ $0.event.stressors }, list: .stressors)
-        case ("protective", 1): return .codes({ $0.event.protective }, list: .protective)
+        case ("signs", 1): return .codes(.signs)
+        case ("stressors", 1): return .codes(.stressors)
+        case ("protective", 1): return .codes(.protective)
         case ("measure", 2):
             let measure = path[1]
             guard CheckInDecoder.isSnakeCase(measure) else { throw error(node, "measure names are snake_case") }
@@ -218,7 +218,7 @@ struct Compiler {
         _ left: Compiled, _ right: Compiled, _ lhs: Syntax, _ rhs: Syntax, _ node: Syntax, _ mismatch: String
     ) throws(SourceError) -> Compiled {
         switch (left, right) {
-        case (.string(_, _, let literal?), .codes(_, let list)):
+        case (.string(_, _, let literal?), .codes(let list)):
             try checkCode(literal, list, lhs)
             return .bool(Self.reading(list) { $0.contains(literal) })
         case (.string(let value, let domain, _), .strings(let options)):
