@@ -41,9 +41,9 @@ struct Bench: ParsableCommand {
 
         func run() throws {
             let config = try options.load()
-            let vocabulary = try loadVocabulary(config)
+            let pack = try loadRulePack(config)
             let directory = dir ?? config.state + "/bench"
-            var bench = IngestBench(directory: directory, vocabulary: vocabulary) { printError($0) }
+            var bench = IngestBench(directory: directory, pack: pack) { printError($0) }
             bench.files = files
             bench.batches = batches
             bench.batchSize = batchSize
@@ -55,7 +55,8 @@ struct Bench: ParsableCommand {
             func rate(_ count: Int, _ seconds: Double) -> String { String(format: "%9.0f", Double(count) / seconds) }
             print(
                 "vigil bench ingest: \(report.files) files and \(report.batchEvents) batched check-ins per round, "
-                    + "\(report.rounds.count) rounds (medians), width \(report.width), in \(directory)")
+                    + "\(report.rounds.count) rounds (medians), width \(report.width), in \(directory); "
+                    + "\(pack.ruleSet.rules.count) rules evaluated and stored with every check-in")
             print("(a) one check-in per .json file, durable")
             print("    vigil  \(rate(report.files, single)) check-ins/s  (\(String(format: "%.3f", single)) s)")
             print(

@@ -172,7 +172,7 @@ final class CheckInDecoderTests: XCTestCase {
     func testSuggestionsUseEditDistance() {
         XCTAssertEqual(EditDistance.levenshtein("kitten", "sitting"), 3)
         XCTAssertEqual(EditDistance.levenshtein("", "abc"), 3)
-        XCTAssertEqual(decoder.vocabulary.suggestion(for: "hopeless", in: .signs), "hopelessness")
-        XCTAssertNil(decoder.vocabulary.suggestion(for: "zzzzzzzzzzzzzzzzzzzzzz", in: .signs))
+        XCTAssertEqual(decoder.vocabulary?.suggestion(for: "hopeless", in: .signs), "hopelessness")
+        XCTAssertNil(decoder.vocabulary?.suggestion(for: "zzzzzzzzzzzzzzzzzzzzzz", in: .signs))
     }
 }

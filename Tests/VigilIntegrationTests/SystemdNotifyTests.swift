@@ -31,7 +31,7 @@ final class SystemdNotifyTests: XCTestCase {
 
         XCTAssertEqual(daemon.stop(), 0)
         XCTAssertTrue(socket.assignments.contains("STOPPING=1"))
-        XCTAssertTrue(daemon.log.contains("configuration reloaded"), daemon.log)
+        XCTAssertTrue(daemon.log.contains("configuration and rules reloaded"), daemon.log)
     }
 
     func testReloadAppliesANewVocabularyAndRefusesABrokenOne() throws {

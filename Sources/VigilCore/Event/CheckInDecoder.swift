@@ -26,9 +26,21 @@ public struct CheckInDecoder: Sendable {
         "contact", "note",
     ]
 
-    public let vocabulary: Vocabulary
+    /// The codes accepted; nil only for `stored`, which re-reads events accepted earlier.
+    public let vocabulary: Vocabulary?
 
     public init(vocabulary: Vocabulary) { self.vocabulary = vocabulary }
+
+    private init() { vocabulary = nil }
+
+    /// Re-reads check-ins that were validated when they were stored: their codes are not checked
+    /// against today's vocabulary (it may have changed since), nor their time against today's clock.
+    public static let stored = CheckInDecoder()
+
+    /// A stored check-in's body decoded again (by `stored`); nil if it no longer decodes.
+    public func decodeStored(_ body: String) -> CheckIn? {
+        try? decode(Array(body.utf8), now: Timestamp(microseconds: .max / 2)).checkIn
+    }
 
     public func decode(_ bytes: [UInt8], now: Timestamp) throws(CheckInError) -> DecodedCheckIn {
         try bytes.withUnsafeBufferPointer { buffer throws(CheckInError) in try decode(buffer, now: now) }
@@ -210,7 +222,7 @@ public struct CheckInDecoder: Sendable {
                 throw CheckInError(field: field, "must be a string code, not \(element.typeDescription)")
             }
             guard Self.isSnakeCase(code) else { throw CheckInError(field: field, "not a snake_case code") }
-            guard vocabulary.contains(code, in: list) else {
+            if let vocabulary, !vocabulary.contains(code, in: list) {
                 let hint = vocabulary.suggestion(for: code, in: list).map { "; did you mean \($0)?" } ?? ""
                 throw CheckInError(field: field, "unknown code \(code)\(hint)")
             }

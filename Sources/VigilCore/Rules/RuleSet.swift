@@ -67,6 +67,11 @@ public struct RuleSet: Sendable {
     /// How much of a client's history any rule looks at: history older than this is never read.
     public let lookBack: TimeSpan
 
+    /// The longest half-life of any rule (the default when there are no rules).
+    public var longestHalfLife: TimeSpan {
+        rules.map(\.halfLife).max() ?? RuleDefinition.defaultHalfLife
+    }
+
     /// Checks and compiles every rule; returns every error found, not only the first.
     public static func compile(_ source: RuleSource, vocabulary: Vocabulary) throws(SourceErrors) -> RuleSet {
         var errors: [SourceError] = []

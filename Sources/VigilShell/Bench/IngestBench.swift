@@ -8,6 +8,8 @@ import VigilCore
 /// `new/`), untimed. Then (a) Vigil drains a spool of one check-in per `.json` file, and the floor
 /// (list, open, read, close and unlink the same number of identical files, on as many threads as
 /// Vigil uses) is timed on a second spool; (b) Vigil drains `.jsonl` batches of `batchSize` lines.
+/// Vigil's side includes everything the daemon does in the transaction: the rule pack is evaluated
+/// on every check-in and its firings and scores stored.
 public struct IngestBench {
     public var directory: String
     public var files = 5_000
@@ -15,12 +17,12 @@ public struct IngestBench {
     public var batchSize = 1_000
     public var rounds = 3
     public var width = 2
-    public var vocabulary: Vocabulary
+    public var pack: RulePack
     public var progress: (String) -> Void
 
-    public init(directory: String, vocabulary: Vocabulary, progress: @escaping (String) -> Void) {
+    public init(directory: String, pack: RulePack, progress: @escaping (String) -> Void) {
         self.directory = directory
-        self.vocabulary = vocabulary
+        self.pack = pack
         self.progress = progress
     }
 
@@ -82,9 +84,9 @@ public struct IngestBench {
 
     /// Times Vigil draining `spool` into a new store at `database`; checks every check-in was stored.
     func timedIngest(_ spool: SpoolDirectory, database: String, expecting expected: Int) throws -> Double {
-        let store = try EventStore(path: database)
+        let store = try EventStore(path: database, stages: [ClientIndex(), RuleEvaluation(pack: pack)])
         let ingestor = Ingestor(
-            spool: spool, store: store, vocabulary: vocabulary, clock: SystemClock(), logger: Self.quietLogger,
+            spool: spool, store: store, vocabulary: pack.vocabulary, clock: SystemClock(), logger: Self.quietLogger,
             width: width)
         let (tally, seconds) = try Self.time { try ingestor.drain() }
         guard tally.stored == expected else { throw BenchError("stored \(tally.stored) of \(expected) check-ins") }

@@ -21,6 +21,8 @@ public final class Daemon {
     let logger: Logger
     let notifier = SystemdNotifier()
     var ingestor: Ingestor?
+    /// The rule evaluation stage, whose pack a reload replaces.
+    var evaluation: RuleEvaluation?
 
     var total = IngestTally()
     var stopRequested = false
@@ -45,28 +47,28 @@ public final class Daemon {
     /// Opens everything, drains the backlog, reports READY=1, then serves until SIGTERM/SIGINT.
     public func run() throws(DaemonError) {
         let spool = SpoolDirectory(root: config.spool)
-        let vocabulary: Vocabulary
+        let pack: RulePack
         let store: EventStore
         let watch: InotifyWatch
         do {
             try spool.prepare()
             try DirectorySafety.create(config.state, mode: 0o700)
             try DirectorySafety.check(config.state)
-            vocabulary = try VocabularyFile.load(rulesDirectory: config.rules)
-            store = try EventStore(path: config.databasePath)
+            pack = try RulePack.load(directory: config.rules)
+            store = try EventStore(path: config.databasePath, stages: [ClientIndex(), evaluation(pack)])
             watch = try InotifyWatch(directory: spool.new)
         } catch let error as ExitStatusProviding {
             throw DaemonError(underlying: error)
         } catch {
             throw DaemonError(underlying: StoreError(path: config.state, problem: "\(error)"))
         }
-        let ingestor = Ingestor(spool: spool, store: store, vocabulary: vocabulary, clock: clock, logger: logger)
+        let ingestor = Ingestor(spool: spool, store: store, vocabulary: pack.vocabulary, clock: clock, logger: logger)
         self.ingestor = ingestor
         logger.log(
             .notice, .started, "vigil started",
             [
                 "config": "\(config.origin)", "spool": "\(config.spool)", "state": "\(config.state)",
-                "rules": "\(config.rules)",
+                "rules": "\(config.rules)", "ruleset": "\(pack.hash)", "rule_count": "\(pack.ruleSet.rules.count)",
             ])
 
         var nextRetry: Int64?
@@ -116,6 +118,12 @@ public final class Daemon {
             ["stored": "\(total.stored)", "rejected": "\(total.rejectedFiles + total.rejectedLines)"])
     }
 
+    func evaluation(_ pack: RulePack) -> RuleEvaluation {
+        let stage = RuleEvaluation(pack: pack)
+        evaluation = stage
+        return stage
+    }
+
     /// One drain of the spool; false when the store (or spool) failed and a retry is needed.
     @discardableResult
     func drain(_ ingestor: Ingestor) -> Bool {
@@ -161,22 +169,34 @@ public final class Daemon {
         nextWatchdog = now + interval.microseconds
     }
 
-    /// SIGHUP: re-read the configuration and the vocabulary; on any error keep the old ones.
+    /// SIGHUP: re-read the configuration and check the rule pack (vocabulary, policy, rules) in
+    /// full before anything is swapped; on any error keep the old ones and log where the error is.
     func reload() {
         reloadRequested = false
         notifier.reloading()
         do {
             let fresh = try loadConfig()
-            let vocabulary = try VocabularyFile.load(rulesDirectory: fresh.rules)
+            let pack = try RulePack.load(directory: fresh.rules)
             if fresh.spool != config.spool || fresh.state != config.state {
                 logger.log(
                     .warning, .reloadFailed, "spool and state cannot change on reload; restart to move them",
                     ["spool": "\(fresh.spool)", "state": "\(fresh.state)"])
             }
-            ingestor?.decoder = SpoolFileDecoder(decoder: CheckInDecoder(vocabulary: vocabulary))
+            ingestor?.decoder = SpoolFileDecoder(decoder: CheckInDecoder(vocabulary: pack.vocabulary))
+            evaluation?.replace(pack)
             config.rules = fresh.rules
             logger.log(
-                .notice, .reloaded, "configuration reloaded", ["config": "\(fresh.origin)", "rules": "\(fresh.rules)"])
+                .notice, .reloaded, "configuration and rules reloaded",
+                [
+                    "config": "\(fresh.origin)", "rules": "\(fresh.rules)", "ruleset": "\(pack.hash)",
+                    "rule_count": "\(pack.ruleSet.rules.count)",
+                ])
+        } catch let error as RulePackError {
+            for message in error.messages.prefix(20) {
+                logger.log(
+                    .error, .reloadFailed, "reload refused; the previous rules stay in force",
+                    ["error": "\(message)", "location": "\(message.prefix { $0 != " " && $0 != "\n" })"])
+            }
         } catch {
             logger.log(
                 .error, .reloadFailed, "reload refused; the previous configuration stays in force",

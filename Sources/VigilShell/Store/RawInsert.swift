@@ -22,6 +22,21 @@ struct RawInsert {
         sqlite3_bind_int64(statement.sqliteStatement, index, value)
     }
 
+    mutating func bind(_ value: Double) {
+        index += 1
+        sqlite3_bind_double(statement.sqliteStatement, index, value)
+    }
+
+    /// Binds NULL for nil.
+    mutating func bind(_ value: (some RawBindable)?) {
+        guard let value else {
+            index += 1
+            sqlite3_bind_null(statement.sqliteStatement, index)
+            return
+        }
+        value.bind(to: &self)
+    }
+
     /// Runs the statement; throws GRDB's `DatabaseError` as GRDB would.
     func step(db: Database) throws {
         let code = sqlite3_step(statement.sqliteStatement)
@@ -32,6 +47,19 @@ struct RawInsert {
         }
         sqlite3_reset(statement.sqliteStatement)
     }
+}
+
+/// A value `RawInsert` binds directly.
+protocol RawBindable {
+    func bind(to insert: inout RawInsert)
+}
+
+extension String: RawBindable {
+    func bind(to insert: inout RawInsert) { insert.bind(self) }
+}
+
+extension Int64: RawBindable {
+    func bind(to insert: inout RawInsert) { insert.bind(self) }
 }
 
 /// SQLITE_TRANSIENT: SQLite copies the bound bytes before the call returns.

@@ -38,6 +38,57 @@ enum Schema {
                     );
                     """)
         }
+        migrator.registerMigration("v2 rule sets, evaluations, absences, client scores") { db in
+            // `rulesets`: each rule pack that evaluated something, by the hash of its files (audit),
+            // with its longest half-life (which bounds how far back a firing can still count) and its tier
+            // thresholds.
+            // `ruleset_rules`: each rule of each rule set as it was (summary, weight, half-life, floor).
+            // `evaluations`: after each stored event, the rules it fired (ids separated by spaces) and
+            // the client's score and tier; a firing is (event, rule) with the rule's values above.
+            // `absences`: firings of `absent:` rules, which no event carries.
+            try db.execute(
+                sql: """
+                    CREATE TABLE rulesets (
+                        id INTEGER PRIMARY KEY,
+                        hash TEXT NOT NULL UNIQUE,
+                        first_used_at INTEGER NOT NULL,
+                        longest_half_life INTEGER NOT NULL,
+                        moderate REAL NOT NULL,
+                        high REAL NOT NULL,
+                        imminent REAL NOT NULL
+                    );
+                    CREATE TABLE ruleset_rules (
+                        ruleset INTEGER NOT NULL REFERENCES rulesets(id),
+                        rule TEXT NOT NULL,
+                        summary TEXT NOT NULL,
+                        weight REAL NOT NULL,
+                        half_life INTEGER NOT NULL,
+                        floor TEXT,
+                        evidence TEXT NOT NULL,
+                        PRIMARY KEY (ruleset, rule)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE evaluations (
+                        event_seq INTEGER PRIMARY KEY REFERENCES events(seq),
+                        fired TEXT NOT NULL,
+                        score REAL NOT NULL,
+                        tier TEXT NOT NULL,
+                        ruleset INTEGER NOT NULL REFERENCES rulesets(id)
+                    );
+                    CREATE TABLE absences (
+                        seq INTEGER PRIMARY KEY,
+                        client TEXT NOT NULL,
+                        rule TEXT NOT NULL,
+                        at INTEGER NOT NULL,
+                        score REAL NOT NULL,
+                        tier TEXT NOT NULL,
+                        ruleset INTEGER NOT NULL REFERENCES rulesets(id),
+                        UNIQUE (client, rule, at)
+                    );
+                    ALTER TABLE clients ADD COLUMN score REAL;
+                    ALTER TABLE clients ADD COLUMN tier TEXT;
+                    ALTER TABLE clients ADD COLUMN scored_at INTEGER;
+                    """)
+        }
         return migrator
     }
 }

@@ -1,0 +1,154 @@
+import Foundation
+import GRDB
+import VigilCore
+
+/// The commit stage that applies the rule pack to every newly stored event, inside the transaction
+/// that stores it: its firings, the evaluation (score, tier, rule set) and the client's current
+/// score are durable exactly when the event is.
+///
+/// Each client's state (`ClientReplay`: the look-back's history and the firings that can still
+/// count) is cached between commits and rebuilt from the store on first use, so per-event cost is
+/// bounded by the window, not by the client's whole history, and a restart gives the same results.
+/// The cache is updated only when the transaction commits.
+public final class RuleEvaluation: CommitStage, @unchecked Sendable {
+    /// Guards `pack`, `replays` and `rulesetID`. Commits come from one thread; `replace` from the same loop.
+    private let lock = NSLock()
+    private var pack: RulePack
+    private var replays: [String: ClientReplay] = [:]
+    private var rulesetID: Int64?
+    /// Clients kept in the cache; beyond it, clients not touched by the last commit are dropped
+    /// (they are rebuilt from the store when they next check in).
+    let capacity: Int
+    /// Threads that evaluate clients in parallel.
+    let width: Int
+
+    public init(pack: RulePack, capacity: Int = 50_000, width: Int = 2) {
+        self.pack = pack
+        self.capacity = capacity
+        self.width = width
+    }
+
+    /// The pack in force.
+    public var current: RulePack { lock.withLock { pack } }
+
+    /// Swaps in a reloaded pack. Cached state is dropped: the new look-back may need other history.
+    public func replace(_ pack: RulePack) {
+        lock.withLock {
+            self.pack = pack
+            replays = [:]
+            rulesetID = nil
+        }
+    }
+
+    public func apply(_ events: [StoredEvent], context: CommitContext, db: Database) throws {
+        guard !events.isEmpty else { return }
+        let (pack, cachedID) = lock.withLock { (self.pack, rulesetID) }
+        let ruleset = try cachedID ?? Self.register(pack, at: context.committedAt, db: db)
+
+        // Each client's events in arrival order, and its state before them (cached or from the store).
+        var positions: [String: Int] = [:]
+        var clients: [(replay: ClientReplay, events: [Int])] = []
+        for (index, event) in events.enumerated() {
+            let client = event.checkIn.client
+            if let position = positions[client] {
+                clients[position].events.append(index)
+                continue
+            }
+            let replay =
+                try cached(client) ?? StoredReplay.load(client: client, before: event.seq, pack: pack, db: db)
+            positions[client] = clients.count
+            clients.append((replay, [index]))
+        }
+        // Clients are independent: evaluate them on `width` threads (pure work, no database access).
+        let evaluated = Parallel.map(clients.count, width: width) { position in
+            var (replay, indices) = clients[position]
+            let results = indices.map { index in
+                let checkIn = events[index].checkIn
+                let fired = replay.ingest(checkIn)
+                return (fired: fired, score: replay.score(at: checkIn.at))
+            }
+            return (replay: replay, results: results)
+        }
+        var outcomes = [(fired: [Firing], score: RiskScore)?](repeating: nil, count: events.count)
+        for (position, client) in evaluated.enumerated() {
+            for (index, outcome) in zip(clients[position].events, client.results) { outcomes[index] = outcome }
+        }
+
+        let insertEvaluation = try db.cachedStatement(
+            sql: "INSERT INTO evaluations(event_seq, fired, score, tier, ruleset) VALUES (?, ?, ?, ?, ?)")
+        var latest: [String: (at: Timestamp, score: RiskScore)] = [:]
+        for (event, outcome) in zip(events, outcomes) {
+            guard let (fired, score) = outcome else { continue }
+            let checkIn = event.checkIn
+            var evaluation = RawInsert(insertEvaluation)
+            evaluation.bind(event.seq)
+            evaluation.bind(fired.map(\.rule).joined(separator: " "))
+            evaluation.bind(score.score)
+            evaluation.bind(score.tier.rawValue)
+            evaluation.bind(ruleset)
+            try evaluation.step(db: db)
+            if latest[checkIn.client].map({ $0.at <= checkIn.at }) ?? true {
+                latest[checkIn.client] = (checkIn.at, score)
+            }
+        }
+        try Self.updateClients(latest, db: db)
+        let published = Dictionary(uniqueKeysWithValues: positions.map { ($0.key, evaluated[$0.value].replay) })
+        db.afterNextTransaction { [self] _ in
+            lock.withLock {
+                // A reload in between made this state stale: drop it rather than mix rule sets.
+                guard self.pack.hash == pack.hash else { return }
+                rulesetID = ruleset
+                if replays.count + published.count > capacity { replays = [:] }
+                replays.merge(published) { _, new in new }
+            }
+        }
+    }
+
+    private func cached(_ client: String) -> ClientReplay? {
+        lock.withLock { replays[client] }
+    }
+
+    /// The client's current score: the evaluation of its latest observed event (never moved back by
+    /// a late event observed earlier).
+    static func updateClients(_ latest: [String: (at: Timestamp, score: RiskScore)], db: Database) throws {
+        let update = try db.cachedStatement(
+            sql: """
+                UPDATE clients SET score = ?, tier = ?, scored_at = ?
+                WHERE id = ? AND (scored_at IS NULL OR scored_at <= ?)
+                """)
+        for (client, state) in latest.sorted(by: { $0.key < $1.key }) {
+            try update.execute(arguments: [
+                state.score.score, state.score.tier.rawValue, state.at.microseconds, client, state.at.microseconds,
+            ])
+        }
+    }
+
+    /// The id of `pack` in `rulesets`, recorded with its rules on its first use.
+    static func register(_ pack: RulePack, at time: Timestamp, db: Database) throws -> Int64 {
+        if let id = try Int64.fetchOne(db, sql: "SELECT id FROM rulesets WHERE hash = ?", arguments: [pack.hash]) {
+            return id
+        }
+        try db.execute(
+            sql: """
+                INSERT INTO rulesets(hash, first_used_at, longest_half_life, moderate, high, imminent)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                pack.hash, time.microseconds, pack.ruleSet.longestHalfLife.microseconds, pack.thresholds.moderate,
+                pack.thresholds.high, pack.thresholds.imminent,
+            ])
+        let id = db.lastInsertedRowID
+        for rule in pack.ruleSet.rules {
+            try db.execute(
+                sql: """
+                    INSERT INTO ruleset_rules(ruleset, rule, summary, weight, half_life, floor, evidence)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    id, rule.id, rule.summary, rule.weight, rule.halfLife.microseconds, rule.floor?.rawValue,
+                    rule.evidence,
+                ])
+        }
+        return id
+    }
+}

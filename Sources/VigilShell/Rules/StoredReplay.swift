@@ -1,0 +1,27 @@
+import GRDB
+import VigilCore
+
+/// Rebuilds a client's `ClientReplay` from the store: exactly the state a continuous replay of the
+/// same events would hold (see `ClientReplay`), whatever the batches and restarts in between.
+enum StoredReplay {
+    /// The state after every event of `client` stored before `seq`.
+    static func load(client: String, before seq: Int64, pack: RulePack, db: Database) throws -> ClientReplay {
+        let ruleSet = pack.ruleSet
+        guard
+            let newest = try Int64.fetchOne(
+                db, sql: "SELECT at FROM events WHERE client = ? AND seq < ? ORDER BY at DESC LIMIT 1",
+                arguments: [client, seq])
+        else { return ClientReplay(ruleSet: ruleSet, thresholds: pack.thresholds) }
+        let horizon = newest - ruleSet.lookBack.microseconds
+        let bodies = try String.fetchAll(
+            db, sql: "SELECT body FROM events WHERE client = ? AND seq < ? AND at >= ? ORDER BY seq",
+            arguments: [client, seq, horizon])
+        let history = bodies.compactMap(CheckInDecoder.stored.decodeStored)
+        // A firing still active at the horizon was observed after it, less the longest active span.
+        let longest = try Int64.fetchOne(db, sql: "SELECT max(longest_half_life) FROM rulesets") ?? 0
+        let since = horizon - Int64(Contribution.activeHalfLives * Double(longest))
+        let firings = try StoredFiring.fetch(client: client, before: seq, since: since, db: db)
+        return ClientReplay(
+            ruleSet: ruleSet, thresholds: pack.thresholds, history: history, firings: firings.map(\.firing))
+    }
+}

@@ -1,0 +1,165 @@
+import GRDB
+import VigilCore
+
+/// What `vigil client show` prints: a client's score and tier at an instant, every firing that
+/// contributes to it, and the client's recent events. Never the free-text `note`.
+///
+/// JSON keys are stable (documented in the README): `client`, `as_of`, `score`, `tier`, `firings`
+/// (each `rule`, `summary`, `event`, `at`, `weight`, `weight_at_firing`, `half_life_hours`, `floor`),
+/// `last_evaluation`, `events` (each `id`, `at`, `kind`, `source`, `fired`, `score`, `tier`,
+/// `measures`, `signs`, `stressors`, `protective`).
+public struct ClientReport: Encodable, Sendable {
+    /// One contributing firing.
+    public struct Line: Encodable, Sendable {
+        public var rule: String
+        public var summary: String
+        /// The event that fired it; null for an `absent:` rule's firing.
+        public var event: String?
+        public var at: String
+        /// Its decayed weight at `as_of`.
+        public var weight: Double
+        public var weightAtFiring: Double
+        public var halfLifeHours: Double
+        public var floor: String?
+    }
+
+    /// One recent event, without its note.
+    public struct Event: Encodable, Sendable {
+        public var id: String
+        public var at: String
+        public var kind: String
+        public var source: String
+        public var fired: [String]
+        public var score: Double?
+        public var tier: String?
+        public var measures: [String: Double]
+        public var signs: [String]
+        public var stressors: [String]
+        public var protective: [String]
+    }
+
+    /// The stored evaluation after the client's latest observed event.
+    public struct Evaluation: Encodable, Sendable {
+        public var at: String
+        public var score: Double
+        public var tier: String
+    }
+
+    public var client: String
+    public var asOf: String
+    public var score: Double
+    public var tier: String
+    public var firings: [Line]
+    public var lastEvaluation: Evaluation?
+    public var events: [Event]
+
+    enum CodingKeys: String, CodingKey {
+        case client
+        case asOf = "as_of"
+        case score, tier, firings
+        case lastEvaluation = "last_evaluation"
+        case events
+    }
+}
+
+extension ClientReport.Line {
+    enum CodingKeys: String, CodingKey {
+        case rule, summary, event, at, weight
+        case weightAtFiring = "weight_at_firing"
+        case halfLifeHours = "half_life_hours"
+        case floor
+    }
+
+    /// `encodeNil` for absent optionals, so the keys are always there.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(rule, forKey: .rule)
+        try container.encode(summary, forKey: .summary)
+        try container.encode(event, forKey: .event)
+        try container.encode(at, forKey: .at)
+        try container.encode(weight, forKey: .weight)
+        try container.encode(weightAtFiring, forKey: .weightAtFiring)
+        try container.encode(halfLifeHours, forKey: .halfLifeHours)
+        try container.encode(floor, forKey: .floor)
+    }
+}
+
+extension EventStore {
+    /// The report on `client` at `now`, with its `recent` latest events; nil when the store has no
+    /// event of that client. Tiers use the thresholds of the rule set that evaluated its latest event.
+    public func clientReport(client: String, at now: Timestamp, recent: Int = 10) throws(StoreError) -> ClientReport? {
+        do {
+            return try queue.read { db in
+                guard
+                    let row = try Row.fetchOne(
+                        db, sql: "SELECT score, tier, scored_at FROM clients WHERE id = ?", arguments: [client])
+                else { return nil }
+                let thresholds = try Self.thresholdsInForce(client: client, db: db)
+                let longest = try Int64.fetchOne(db, sql: "SELECT max(longest_half_life) FROM rulesets") ?? 0
+                let since = now.microseconds - Int64(Contribution.activeHalfLives * Double(longest))
+                let active = try StoredFiring.fetch(client: client, before: nil, since: since, db: db).filter {
+                    $0.firing.at <= now && $0.firing.contribution.isActive(at: now)
+                }
+                let score = RiskScore(contributions: active.map(\.firing.contribution), at: now, thresholds: thresholds)
+                let lines = active.reversed().map { stored in
+                    let firing = stored.firing
+                    return ClientReport.Line(
+                        rule: firing.rule, summary: stored.summary, event: stored.fromEvent ? firing.event : nil,
+                        at: "\(firing.at)", weight: Self.rounded(firing.contribution.weight(at: now)),
+                        weightAtFiring: firing.weight, halfLifeHours: Double(firing.halfLife.microseconds) / 3.6e9,
+                        floor: firing.floor?.rawValue)
+                }
+                let evaluation: ClientReport.Evaluation? = (row["scored_at"] as Int64?).map { at in
+                    ClientReport.Evaluation(
+                        at: "\(Timestamp(microseconds: at))", score: Self.rounded(row["score"]), tier: row["tier"])
+                }
+                return ClientReport(
+                    client: client, asOf: "\(now)", score: Self.rounded(score.score), tier: score.tier.rawValue,
+                    firings: lines, lastEvaluation: evaluation,
+                    events: try Self.recentEvents(client: client, limit: recent, db: db))
+            }
+        } catch {
+            throw StoreError(path: path, problem: "cannot read: \(error)")
+        }
+    }
+
+    /// The thresholds of the rule set of the client's latest evaluation (the newest rule set if none).
+    static func thresholdsInForce(client: String, db: Database) throws -> TierThresholds {
+        let row = try Row.fetchOne(
+            db,
+            sql: """
+                SELECT r.moderate, r.high, r.imminent FROM rulesets r
+                ORDER BY r.id = (
+                    SELECT v.ruleset FROM events e JOIN evaluations v ON v.event_seq = e.seq
+                    WHERE e.client = ? ORDER BY e.seq DESC LIMIT 1
+                ) DESC, r.id DESC LIMIT 1
+                """,
+            arguments: [client])
+        guard let row else { throw StoreError(path: "rulesets", problem: "no rule set has evaluated any event yet") }
+        return TierThresholds(moderate: row["moderate"], high: row["high"], imminent: row["imminent"])
+    }
+
+    static func recentEvents(client: String, limit: Int, db: Database) throws -> [ClientReport.Event] {
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT e.body, v.fired, v.score, v.tier FROM events e LEFT JOIN evaluations v ON v.event_seq = e.seq
+                WHERE e.client = ? ORDER BY e.at DESC, e.seq DESC LIMIT ?
+                """,
+            arguments: [client, limit])
+        return rows.compactMap { row in
+            guard let checkIn = CheckInDecoder.stored.decodeStored(row["body"]) else { return nil }
+            let fired: String? = row["fired"]
+            let score: Double? = row["score"]
+            return ClientReport.Event(
+                id: checkIn.id, at: "\(checkIn.at)", kind: checkIn.kind.rawValue, source: checkIn.source.rawValue,
+                fired: fired.map { $0.split(separator: " ").map(String.init) } ?? [], score: score.map(rounded),
+                tier: row["tier"],
+                measures: Dictionary(checkIn.measures.map { ($0.name, $0.value) }) { first, _ in first },
+                signs: checkIn.signs, stressors: checkIn.stressors, protective: checkIn.protective)
+        }
+    }
+
+    /// Scores and weights are shown to 1/1000 of a point.
+    static func rounded(_ value: Double) -> Double { (value * 1000).rounded() / 1000 }
+}

@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import VigilCore
+import VigilShell
+
+/// `vigil client show CLIENT`: why a client is scored as it is.
+struct ClientCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "client", abstract: "Explain a client's risk score.", subcommands: [Show.self])
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Score, tier, every contributing firing and recent events of a client (never the note).",
+            discussion: """
+                The score is computed at --as-of (default now) from the stored firings, decayed to that
+                instant, with the tier thresholds of the rule set that evaluated the client's latest event. --json prints an object with the
+                stable keys documented in the README (client, as_of, score, tier, firings, last_evaluation,
+                events).
+                """)
+
+        @OptionGroup var options: ConfigOptions
+
+        @Flag(help: "Print JSON (stable keys, documented in the README).")
+        var json = false
+
+        @Option(name: .customLong("as-of"), help: "Score the client as of this RFC 3339 time instead of now.")
+        var asOf: String?
+
+        @Option(help: "How many of the client's latest events to list.")
+        var events = 10
+
+        @Argument(help: "The client's pseudonymous id.")
+        var client: String
+
+        func run() throws {
+            guard CheckInDecoder.isClientID(client) else {
+                printError("not a pseudonymous client id (letters, digits, . _ -, at most 64): refused")
+                throw ExitCode(ExitStatus.dataError.rawValue)
+            }
+            let config = try options.load()
+            let now = try parseAsOf(asOf)
+            let found: ClientReport?
+            do {
+                found = try EventStore(readingFrom: config.databasePath).clientReport(
+                    client: client, at: now, recent: max(0, events))
+            } catch {
+                throw fail(error)
+            }
+            guard let report = found else {
+                printError("no check-in of client \(client) is stored")
+                throw ExitCode(ExitStatus.noInput.rawValue)
+            }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            } else {
+                print(Self.text(report))
+            }
+        }
+
+        static func text(_ report: ClientReport) -> String {
+            func number(_ value: Double) -> String { String(format: "%.1f", value) }
+            var lines = [
+                "client  \(report.client)",
+                "as of   \(report.asOf)",
+                "score   \(number(report.score))   tier \(report.tier)",
+                "",
+                report.firings.isEmpty ? "no active firings" : "active firings (newest first):",
+            ]
+            for line in report.firings {
+                var text =
+                    "  \(line.at)  \(line.rule)  weight \(number(line.weightAtFiring)) -> \(number(line.weight)) now"
+                if let floor = line.floor { text += "  floor \(floor)" }
+                text += "  event \(line.event ?? "(absence)")"
+                lines += [text, "      \(line.summary)"]
+            }
+            lines += ["", report.events.isEmpty ? "no events" : "recent events (newest first):"]
+            for event in report.events {
+                var text = "  \(event.at)  \(event.id)  \(event.kind)/\(event.source)"
+                if let score = event.score, let tier = event.tier { text += "  score \(number(score)) (\(tier))" }
+                if !event.fired.isEmpty { text += "  fired \(event.fired.joined(separator: ", "))" }
+                lines.append(text)
+            }
+            return lines.joined(separator: "\n")
+        }
+    }
+}
