@@ -20,7 +20,7 @@ final class RuleLanguageTests: XCTestCase {
         var source = RuleSource()
         source.rules = [
             RuleDefinition(
-                id: "r", origin: origin(2), summary: "s", when: SourceText(when, origin: origin()), weight: 10,
+                id: "r", origin: origin(2), summary: "s", condition: SourceText(when, origin: origin()), weight: 10,
                 evidence: "test")
         ]
         source.conditions = conditions.enumerated().map { ($1.0, SourceText($1.1, origin: origin(20 + $0))) }
@@ -166,12 +166,12 @@ final class RuleLanguageTests: XCTestCase {
         var source = RuleSource()
         let bad = SourceText("nope", origin: origin())
         source.rules = [
-            RuleDefinition(id: "same", origin: origin(1), summary: "", when: bad, weight: 1, evidence: ""),
+            RuleDefinition(id: "same", origin: origin(1), summary: "", condition: bad, weight: 1, evidence: ""),
             RuleDefinition(
-                id: "same", origin: origin(5), summary: "", when: SourceText("true", origin: origin(6)), weight: 1,
+                id: "same", origin: origin(5), summary: "", condition: SourceText("true", origin: origin(6)), weight: 1,
                 evidence: ""),
             RuleDefinition(
-                id: "Not_Kebab", origin: origin(9), summary: "", when: SourceText("true", origin: origin(10)),
+                id: "Not_Kebab", origin: origin(9), summary: "", condition: SourceText("true", origin: origin(10)),
                 weight: 1, evidence: ""),
         ]
         do {

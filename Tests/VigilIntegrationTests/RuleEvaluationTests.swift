@@ -4,8 +4,8 @@ import XCTest
 /// The rule pack applied on ingest, through the real daemon and store: firings and scores stored
 /// with each event, explained by `vigil client show`, identical whatever the batches and restarts.
 final class RuleEvaluationTests: XCTestCase {
-    /// Check-ins for three clients over 20 days, varied by a fixed pseudo-random sequence; two arrive
-    /// late (observed before events that arrived earlier).
+    /// Check-ins for three clients over the last 19 days, varied by a fixed pseudo-random sequence;
+    /// two arrive late (observed before events that arrived earlier).
     static let stream: [String] = {
         var seed: UInt64 = 42
         func next(_ bound: Int) -> Int {
@@ -18,10 +18,11 @@ final class RuleEvaluationTests: XCTestCase {
         let stressors = ["job_loss", "conflict_at_home", "housing_loss"]
         let protective = ["naloxone_on_hand", "safety_plan_reviewed", "attending_meetings"]
         var lines: [String] = []
+        let start = RuleEvaluationTests.now.addingTimeInterval(-450 * 3600)
         for index in 0..<90 {
             let hour = index * 5 + (index == 40 || index == 70 ? -30 : 0)
-            let day = 5 + hour / 24
-            let at = String(format: "2026-01-%02dT%02d:%02d:00Z", day, hour % 24, index % 60)
+            let at = ISO8601DateFormatter().string(
+                from: start.addingTimeInterval(Double(hour * 3600 + index % 60 * 60)))
             var extra = ",\"measures\":{\"mood\":\(next(11)),\"craving\":\(next(11)),\"sleep_hours\":\(3 + next(6))}"
             if next(3) == 0 { extra += ",\"signs\":[\"\(signs[next(signs.count)])\"]" }
             if next(4) == 0 { extra += ",\"stressors\":[\"\(stressors[next(stressors.count)])\"]" }
@@ -32,7 +33,8 @@ final class RuleEvaluationTests: XCTestCase {
         return lines
     }()
 
-    static let asOf = "2026-01-25T00:00:00Z"
+    static let now = Date()
+    static let asOf = ISO8601DateFormatter().string(from: now.addingTimeInterval(3600))
 
     /// `client show --json` for each client of the stream, as of a fixed instant.
     func reports(_ harness: Harness) throws -> [String: [String: Any]] {
@@ -46,9 +48,26 @@ final class RuleEvaluationTests: XCTestCase {
         return reports
     }
 
+    /// A harness on a copy of the default pack without its `absent:` rule: a silence is decided when
+    /// the timer sees it, so it depends on when events arrive, by design (see `AbsenceTimerTests`).
+    func harnessWithoutAbsences() throws -> Harness {
+        let harness = try Harness()
+        let rules = harness.root + "/rules"
+        try FileManager.default.copyItem(atPath: Harness.repository + "/Rules", toPath: rules)
+        let path = rules + "/warning-signs.yaml"
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let start = try XCTUnwrap(text.range(of: "  - id: missed-check-ins\n"))
+        let end = try XCTUnwrap(text.range(of: "  - id: ", range: start.upperBound..<text.endIndex))
+        try text.replacingCharacters(in: start.lowerBound..<end.lowerBound, with: "")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        try "spool: spool\nstate: state\nrules: \(rules)\n".write(
+            toFile: harness.configPath, atomically: true, encoding: .utf8)
+        return harness
+    }
+
     func testSameEventsSameScoresWhateverTheBatchesAndRestarts() throws {
         // All at once, one batch, one daemon run.
-        let whole = try Harness()
+        let whole = try harnessWithoutAbsences()
         try whole.drop("all.jsonl", Self.stream.joined(separator: "\n") + "\n")
         let first = try whole.startDaemon()
         try eventually("all events stored") { try whole.count("events") == Self.stream.count }
@@ -57,7 +76,7 @@ final class RuleEvaluationTests: XCTestCase {
 
         // The same events in arrival order: single files, then a batch after a restart, then single
         // files after a kill -9, each part ingested by a fresh process that rebuilds state from the store.
-        let pieces = try Harness()
+        let pieces = try harnessWithoutAbsences()
         func singles(_ range: Range<Int>) throws {
             for index in range {
                 try pieces.drop(String(format: "%04d.json", index), Self.stream[index])
@@ -187,5 +206,54 @@ final class RuleReloadTests: XCTestCase {
         try eventually("still ingesting") { try harness.count("events") == 2 }
         XCTAssertEqual(try fired("b"), ["secrecy-noted"], "the previous rules keep serving")
         XCTAssertEqual(daemon.stop(), 0)
+    }
+}
+
+/// `absent:` rules on the daemon's timer.
+final class AbsenceTimerTests: XCTestCase {
+    func rfc3339(hoursAgo: Double) -> String {
+        let formatter = ISO8601DateFormatter()
+        return formatter.string(from: Date().addingTimeInterval(-hoursAgo * 3600))
+    }
+
+    func testSilenceOfAClientAtRiskFiresOnceAndSurvivesRestarts() throws {
+        let harness = try Harness()
+        let screening =
+            #","screening":{"wish_dead":true,"suicidal_thoughts":false,"behavior_past_3_months":false}"#
+        try harness.drop(
+            "past.jsonl",
+            [
+                checkIn(id: "last-contact", client: "c-quiet", at: rfc3339(hoursAgo: 60)),
+                checkIn(
+                    id: "screen", client: "c-quiet", at: rfc3339(hoursAgo: 59), kind: "screening", extra: screening),
+                checkIn(id: "fine", client: "c-fine", at: rfc3339(hoursAgo: 60)),
+            ].joined(separator: "\n"))
+        var daemon = try harness.startDaemon()
+        try eventually("the events stored") { try harness.count("events") == 3 }
+        try eventually("the absence logged") { daemon.log.contains("absence rule fired") }
+        XCTAssertTrue(daemon.log.contains("834543906df04837806dcfd712e69a2d"), "its MESSAGE_ID")
+        XCTAssertTrue(daemon.log.contains("rule=missed-check-ins"), daemon.log)
+        XCTAssertTrue(daemon.log.contains("client=c-quiet"), daemon.log)
+        let fired = daemon.log.split(separator: "\n").filter { $0.contains("absence rule fired") }
+        XCTAssertEqual(fired.count, 1, "a low-risk client's silence does not fire: \(fired)")
+
+        func absences() throws -> [[String: Any]] {
+            let result = try harness.run(["client", "show", "c-quiet", "--json"])
+            let report = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+            return (report?["firings"] as? [[String: Any]] ?? []).filter { $0["rule"] as? String == "missed-check-ins" }
+        }
+        let stored = try absences()
+        XCTAssertEqual(stored.count, 1, "\(stored)")
+        XCTAssertTrue(stored.first?["event"] is NSNull, "no event carries an absence")
+        XCTAssertEqual(daemon.stop(), 0)
+
+        // A restart rebuilds the client's state from the store and does not fire the same silence again.
+        daemon = try harness.startDaemon()
+        try eventually("started") { daemon.log.contains("vigil started") }
+        try harness.drop("poke.json", checkIn(id: "other", client: "c-other", at: rfc3339(hoursAgo: 1)))
+        try eventually { try harness.count("events") == 4 }
+        XCTAssertEqual(daemon.stop(), 0)
+        XCTAssertFalse(daemon.log.contains("absence rule fired"), daemon.log)
+        XCTAssertEqual(try absences().count, 1)
     }
 }

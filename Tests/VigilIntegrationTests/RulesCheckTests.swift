@@ -37,6 +37,24 @@ final class RulesCheckTests: XCTestCase {
             summary: w
             when: "true"
             evidence: e
+          - id: both
+            summary: v
+            when: "true"
+            absent: {match: "true", for: 48h}
+            weight: 1
+            evidence: e
+          - id: silent-aggregate
+            summary: u
+            absent:
+              match: 'count(kind == "checkin", 7d) > 0'
+              for: 2d
+            weight: 1
+            evidence: e
+          - id: silent-forever
+            summary: t
+            absent: {match: 'kind == "checkin"', tier_at_least: severe}
+            weight: 1
+            evidence: e
         """.write(toFile: rules + "/broken.yaml", atomically: true, encoding: .utf8)
         let result = try harness.run(["rules", "check", rules])
         XCTAssertEqual(result.status, 1, "\(result)")
@@ -46,7 +64,10 @@ final class RulesCheckTests: XCTestCase {
             "broken.yaml:12:9: duplicate rule id 'bad-one'",
             "broken.yaml:16:13: unknown field 'moood'",
             "broken.yaml:19:5: rule is missing 'weight'",
-            "5 errors",
+            "broken.yaml:26:13: rule 'both': give exactly one of when: or absent:, not both",
+            "broken.yaml:32:15: count(…) cannot be used in an absent: rule's match",
+            "rule 'silent-forever': absent: needs for:, a duration such as 48h",
+            "8 errors",
         ] {
             XCTAssertTrue(result.stderr.contains(expected), "missing '\(expected)' in:\n\(result.stderr)")
         }

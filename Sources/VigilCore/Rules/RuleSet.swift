@@ -9,13 +9,29 @@ public struct SourceText: Sendable {
     }
 }
 
+/// What makes an `absent:` rule fire: no event matching its condition for `duration`, while the
+/// client's tier is at least `tierAtLeast`.
+public struct Absence: Equatable, Sendable {
+    public var duration: TimeSpan
+    public var tierAtLeast: Tier
+
+    public init(duration: TimeSpan, tierAtLeast: Tier = .low) {
+        self.duration = duration
+        self.tierAtLeast = tierAtLeast
+    }
+}
+
 /// A warning-sign rule as written in a rules file, before it is checked and compiled.
 public struct RuleDefinition: Sendable {
     public var id: String
     /// Where the rule starts, for errors about the rule as a whole.
     public var origin: ExpressionOrigin
     public var summary: String
-    public var when: SourceText
+    /// `when:`, tested on each new event; for an `absent:` rule, its `match:` (the events that count
+    /// as hearing from the client).
+    public var condition: SourceText
+    /// Set for an `absent:` rule.
+    public var absence: Absence?
     public var weight: Double
     public var halfLife: TimeSpan
     public var floor: Tier?
@@ -23,13 +39,15 @@ public struct RuleDefinition: Sendable {
     public var tags: [String]
 
     public init(
-        id: String, origin: ExpressionOrigin, summary: String, when: SourceText, weight: Double,
-        halfLife: TimeSpan = RuleDefinition.defaultHalfLife, floor: Tier? = nil, evidence: String, tags: [String] = []
+        id: String, origin: ExpressionOrigin, summary: String, condition: SourceText, absence: Absence? = nil,
+        weight: Double, halfLife: TimeSpan = RuleDefinition.defaultHalfLife, floor: Tier? = nil, evidence: String,
+        tags: [String] = []
     ) {
         self.id = id
         self.origin = origin
         self.summary = summary
-        self.when = when
+        self.condition = condition
+        self.absence = absence
         self.weight = weight
         self.halfLife = halfLife
         self.floor = floor
@@ -58,12 +76,19 @@ public struct CompiledRule: Sendable {
     public let floor: Tier?
     public let evidence: String
     public let tags: [String]
+    /// Set for an `absent:` rule, whose `condition` is then its match.
+    public let absence: Absence?
     let condition: @Sendable (EvaluationContext) -> Bool
 }
 
 /// The compiled rule set: evaluated on every new event of a client, against its own history.
 public struct RuleSet: Sendable {
+    /// Every rule, in file order.
     public let rules: [CompiledRule]
+    /// The `when:` rules, tested on each new event.
+    let eventRules: [CompiledRule]
+    /// The `absent:` rules, tested on a timer.
+    public let absenceRules: [CompiledRule]
     /// How much of a client's history any rule looks at: history older than this is never read.
     public let lookBack: TimeSpan
 
@@ -114,30 +139,34 @@ public struct RuleSet: Sendable {
                         at: 0, in: "", "rule id '\(definition.id)' must be kebab-case (a-z, 0-9, -)"))
             }
             do {
+                let text = definition.condition
                 var compiler = Compiler(
-                    vocabulary: vocabulary, text: definition.when.text, origin: definition.when.origin,
-                    conditions: conditions, lists: lists)
-                let condition = try compiler.condition(
-                    try Parser.parse(definition.when.text, origin: definition.when.origin))
+                    vocabulary: vocabulary, text: text.text, origin: text.origin, conditions: conditions, lists: lists)
+                if definition.absence != nil { compiler.aggregatesRefused = "an absent: rule's match" }
+                let condition = try compiler.condition(try Parser.parse(text.text, origin: text.origin))
                 if compiler.lookBack > lookBack { lookBack = compiler.lookBack }
+                // The last matching event must stay in the history until its absence can have fired.
+                if let absence = definition.absence, absence.duration > lookBack { lookBack = absence.duration }
                 rules.append(
                     CompiledRule(
                         id: definition.id, summary: definition.summary, weight: definition.weight,
                         halfLife: definition.halfLife, floor: definition.floor, evidence: definition.evidence,
-                        tags: definition.tags, condition: condition))
+                        tags: definition.tags, absence: definition.absence, condition: condition))
             } catch {
                 errors.append(error)
             }
         }
         guard errors.isEmpty else { throw SourceErrors(errors: errors) }
-        return RuleSet(rules: rules, lookBack: lookBack)
+        return RuleSet(
+            rules: rules, eventRules: rules.filter { $0.absence == nil },
+            absenceRules: rules.filter { $0.absence != nil }, lookBack: lookBack)
     }
 
     /// The rules that fire on `event`, given the client's earlier events (sorted by observation time).
     public func firings(for event: ObservedEvent, history: ArraySlice<ObservedEvent>) -> [Firing] {
         let context = EvaluationContext(event: event, history: history)
         let checkIn = event.checkIn
-        return rules.compactMap { rule in
+        return eventRules.compactMap { rule in
             guard rule.condition(context) else { return nil }
             return Firing(
                 rule: rule.id, event: checkIn.id, at: checkIn.at, weight: rule.weight, halfLife: rule.halfLife,

@@ -11,6 +11,9 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
 
     public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool { lhs.microseconds < rhs.microseconds }
 
+    /// Later than any real instant (and still safe to add a day to).
+    public static let distantFuture = Timestamp(microseconds: Int64.max / 2)
+
     /// This instant moved by `span`.
     public func adding(_ span: TimeSpan) -> Timestamp {
         Timestamp(microseconds: microseconds &+ span.microseconds)

@@ -11,6 +11,8 @@ public final class Daemon {
 
     /// How often the spool is rescanned even without inotify events (the safety net).
     public var rescanInterval = TimeSpan.seconds(10)
+    /// How often `absent:` rules are checked (also after every drain).
+    public var absenceInterval = TimeSpan.seconds(30)
     /// Longest wait between store retries while the disk is full or read-only.
     public var maxRetryDelay = TimeSpan.seconds(30)
 
@@ -73,12 +75,14 @@ public final class Daemon {
 
         var nextRetry: Int64?
         if !drain(ingestor) { nextRetry = SystemClock.monotonicMicroseconds() + retryDelay.microseconds }
+        decideAbsences(store)
         notifier.ready(status: statusLine(ingestor))
         var nextRescan = SystemClock.monotonicMicroseconds() + rescanInterval.microseconds
+        var nextAbsences = SystemClock.monotonicMicroseconds() + absenceInterval.microseconds
 
         while !stopRequested {
             let now = SystemClock.monotonicMicroseconds()
-            var deadline = min(nextRescan, nextRetry ?? Int64.max)
+            var deadline = min(nextRescan, nextAbsences, nextRetry ?? Int64.max)
             if watchdogInterval != nil { deadline = min(deadline, nextWatchdog) }
             let timeout = Int32(clamping: max(0, min(1_000, (deadline - now + 999) / 1000)))
             var fds = [
@@ -103,9 +107,14 @@ public final class Daemon {
                 wantDrain = wantDrain || nextRetry == nil
             }
             if let retry = nextRetry, after >= retry { wantDrain = true }
+            if after >= nextAbsences, nextRetry == nil {
+                decideAbsences(store)
+                nextAbsences = SystemClock.monotonicMicroseconds() + absenceInterval.microseconds
+            }
             guard wantDrain else { continue }
             if drain(ingestor) {
                 nextRetry = nil
+                decideAbsences(store)
             } else {
                 nextRetry = SystemClock.monotonicMicroseconds() + retryDelay.microseconds
                 retryDelay = min(maxRetryDelay, TimeSpan(microseconds: retryDelay.microseconds * 2))
@@ -148,6 +157,29 @@ public final class Daemon {
             }
             storeFailure = "\(error)"
             return false
+        }
+    }
+
+    /// Decides the silences of `absent:` rules that are due, 1,000 clients per transaction, and logs
+    /// each firing. A store failure is logged and left to the next tick.
+    func decideAbsences(_ store: EventStore) {
+        guard let evaluation else { return }
+        do {
+            while true {
+                let decided = try evaluation.decideAbsences(at: clock.now(), store: store)
+                if decided.isEmpty { break }
+                for (client, decision) in decided where decision.fired {
+                    logger.log(
+                        .notice, .silenceFired, "no contact within the rule's window: absence rule fired",
+                        [
+                            "client": "\(client)", "rule": "\(decision.firing.rule)", "at": "\(decision.firing.at)",
+                            "score": "\(decision.score.score)", "tier": "\(decision.score.tier.rawValue)",
+                        ])
+                }
+                pingWatchdogIfDue()
+            }
+        } catch {
+            logger.log(.error, .storeUnavailable, "cannot record absence rule decisions", ["error": "\(error)"])
         }
     }
 

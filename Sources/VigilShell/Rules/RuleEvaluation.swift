@@ -60,6 +60,7 @@ public final class RuleEvaluation: CommitStage, @unchecked Sendable {
             clients.append((replay, [index]))
         }
         // Clients are independent: evaluate them on `width` threads (pure work, no database access).
+        let awaitsSilences = !pack.ruleSet.absenceRules.isEmpty
         let evaluated = Parallel.map(clients.count, width: width) { position in
             var (replay, indices) = clients[position]
             let results = indices.map { index in
@@ -67,7 +68,7 @@ public final class RuleEvaluation: CommitStage, @unchecked Sendable {
                 let fired = replay.ingest(checkIn)
                 return (fired: fired, score: replay.score(at: checkIn.at))
             }
-            return (replay: replay, results: results)
+            return (replay: replay, results: results, due: awaitsSilences ? replay.nextAbsenceDue : nil)
         }
         var outcomes = [(fired: [Firing], score: RiskScore)?](repeating: nil, count: events.count)
         for (position, client) in evaluated.enumerated() {
@@ -92,6 +93,12 @@ public final class RuleEvaluation: CommitStage, @unchecked Sendable {
             }
         }
         try Self.updateClients(latest, db: db)
+        if awaitsSilences {
+            let due = try db.cachedStatement(sql: "UPDATE clients SET absence_due = ? WHERE id = ?")
+            for (client, position) in positions {
+                try due.execute(arguments: [evaluated[position].due?.microseconds, client])
+            }
+        }
         let published = Dictionary(uniqueKeysWithValues: positions.map { ($0.key, evaluated[$0.value].replay) })
         db.afterNextTransaction { [self] _ in
             lock.withLock {
@@ -101,6 +108,57 @@ public final class RuleEvaluation: CommitStage, @unchecked Sendable {
                 if replays.count + published.count > capacity { replays = [:] }
                 replays.merge(published) { _, new in new }
             }
+        }
+    }
+
+    /// Decides every silence of an `absent:` rule due by `now` (see `ClientReplay.decideAbsences`), in
+    /// one transaction: each decision is stored in `absences`, a firing moves the client's score, and
+    /// the client's next deadline is set. Returns what was decided, fired or not.
+    public func decideAbsences(at now: Timestamp, store: EventStore) throws(StoreError) -> [(
+        client: String, decision: SilenceDecision
+    )] {
+        let (pack, cachedID) = lock.withLock { (self.pack, rulesetID) }
+        guard !pack.ruleSet.absenceRules.isEmpty else { return [] }
+        return try store.write { db in
+            let due = try String.fetchAll(
+                db, sql: "SELECT id FROM clients WHERE absence_due <= ? ORDER BY absence_due, id LIMIT 1000",
+                arguments: [now.microseconds])
+            guard !due.isEmpty else { return [] }
+            let ruleset = try cachedID ?? Self.register(pack, at: now, db: db)
+            let insert = try db.cachedStatement(
+                sql: """
+                    INSERT INTO absences(client, rule, at, fired, score, tier, ruleset, decided_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(client, rule, at) DO NOTHING
+                    """)
+            let next = try db.cachedStatement(sql: "UPDATE clients SET absence_due = ? WHERE id = ?")
+            var decided: [(client: String, decision: SilenceDecision)] = []
+            var latest: [String: (at: Timestamp, score: RiskScore)] = [:]
+            var touched: [String: ClientReplay] = [:]
+            for client in due {
+                var replay =
+                    try cached(client) ?? StoredReplay.load(client: client, before: Int64.max, pack: pack, db: db)
+                for decision in replay.decideAbsences(dueBy: now) {
+                    let firing = decision.firing
+                    try insert.execute(arguments: [
+                        client, firing.rule, firing.at.microseconds, decision.fired, decision.score.score,
+                        decision.score.tier.rawValue, ruleset, now.microseconds,
+                    ])
+                    decided.append((client, decision))
+                    if decision.fired { latest[client] = (firing.at, decision.score) }
+                }
+                try next.execute(arguments: [replay.nextAbsenceDue?.microseconds, client])
+                touched[client] = replay
+            }
+            try Self.updateClients(latest, db: db)
+            let published = touched
+            db.afterNextTransaction { [self] _ in
+                lock.withLock {
+                    guard self.pack.hash == pack.hash else { return }
+                    rulesetID = ruleset
+                    replays.merge(published) { _, new in new }
+                }
+            }
+            return decided
         }
     }
 

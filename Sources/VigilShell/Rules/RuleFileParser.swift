@@ -150,15 +150,23 @@ struct RuleFileParser {
             return value
         }
         guard let id = try required("id").string else { throw error(fields["id"], "id must be a string") }
-        if fields["absent"] != nil {
-            throw error(
-                fields["absent"], "rule '\(id)': absent: rules are not supported by this version yet (use when:)")
-        }
         guard let summary = try required("summary").string, !summary.isEmpty else {
             throw error(fields["summary"], "rule '\(id)': summary must be a non-empty string")
         }
-        guard let when = expressionText(try required("when")) else {
-            throw error(fields["when"], "rule '\(id)': when must be an expression string")
+        let condition: SourceText
+        var absence: Absence?
+        switch (fields["when"], fields["absent"]) {
+        case (let when?, nil):
+            guard let text = expressionText(when) else {
+                throw error(when, "rule '\(id)': when must be an expression string")
+            }
+            condition = text
+        case (nil, let absent?):
+            (condition, absence) = try self.absence(absent, rule: id)
+        case (_?, _?):
+            throw error(fields["absent"], "rule '\(id)': give exactly one of when: or absent:, not both")
+        case (nil, nil):
+            throw error(node, "rule '\(id)' needs when: (tested on each event) or absent: (tested on a timer)")
         }
         guard let weight = try required("weight").float, (-100...100).contains(weight) else {
             throw error(fields["weight"], "rule '\(id)': weight must be a number from -100 to 100")
@@ -182,8 +190,41 @@ struct RuleFileParser {
         }
         let tags = fields["tags"]?.sequence?.compactMap(\.string) ?? []
         return RuleDefinition(
-            id: id, origin: origin(fields["id"] ?? node), summary: summary, when: when, weight: weight,
-            halfLife: halfLife, floor: floor, evidence: evidence, tags: tags)
+            id: id, origin: origin(fields["id"] ?? node), summary: summary, condition: condition, absence: absence,
+            weight: weight, halfLife: halfLife, floor: floor, evidence: evidence, tags: tags)
+    }
+
+    static let absenceKeys = ["match", "for", "tier_at_least"]
+
+    /// `absent: {match: EXPR, for: DURATION, tier_at_least: TIER}`.
+    func absence(_ node: Node, rule id: String) throws(SourceError) -> (SourceText, Absence) {
+        guard let mapping = node.mapping else {
+            throw error(node, "rule '\(id)': absent: must be a mapping with match:, for: and optionally tier_at_least:")
+        }
+        var fields: [String: Node] = [:]
+        for (key, value) in mapping {
+            guard let name = key.string, Self.absenceKeys.contains(name) else {
+                throw error(
+                    key,
+                    "rule '\(id)': unknown absent: key '\(key.string ?? "?")' (known: \(Self.absenceKeys.joined(separator: ", ")))"
+                )
+            }
+            fields[name] = value
+        }
+        guard let match = fields["match"], let condition = expressionText(match) else {
+            throw error(fields["match"] ?? node, "rule '\(id)': absent: needs match:, the events that count as contact")
+        }
+        guard let text = fields["for"]?.string, let duration = Self.duration(text), duration.microseconds > 0 else {
+            throw error(fields["for"] ?? node, "rule '\(id)': absent: needs for:, a duration such as 48h")
+        }
+        var tier = Tier.low
+        if let value = fields["tier_at_least"] {
+            guard let text = value.string, let parsed = Tier(rawValue: text) else {
+                throw error(value, "rule '\(id)': tier_at_least must be one of low, moderate, high, imminent")
+            }
+            tier = parsed
+        }
+        return (condition, Absence(duration: duration, tierAtLeast: tier))
     }
 
     func origin(_ node: Node) -> ExpressionOrigin {

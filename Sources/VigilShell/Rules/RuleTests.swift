@@ -92,6 +92,8 @@ public enum RuleTests {
                 throw fail(expectation, "test '\(name)': each expectation needs at: +OFFSET")
             }
             let label = "\(parser.path): test \"\(name)\": at \(atNode.string ?? "")"
+            // A checkpoint is also a tick of the daemon's absence timer.
+            _ = replay.decideAbsences(dueBy: at)
             let active = Set(replay.activeFirings(at: at).map(\.rule))
             let score = replay.score(at: at)
             for (key, value) in checks {

@@ -50,7 +50,7 @@ public struct StoredFiring: Sendable {
             }
         }
         let absences = try Row.fetchAll(
-            db, sql: "SELECT rule, at, ruleset FROM absences WHERE client = ? AND at > ? ORDER BY seq",
+            db, sql: "SELECT rule, at, ruleset FROM absences WHERE client = ? AND fired = 1 AND at > ? ORDER BY seq",
             arguments: [client, since])
         for row in absences {
             if let stored = try firing(row["rule"], event: "", at: row["at"], ruleset: row["ruleset"], fromEvent: false)

@@ -4,7 +4,7 @@ import VigilCore
 /// Rebuilds a client's `ClientReplay` from the store: exactly the state a continuous replay of the
 /// same events would hold (see `ClientReplay`), whatever the batches and restarts in between.
 enum StoredReplay {
-    /// The state after every event of `client` stored before `seq`.
+    /// The state after every event of `client` stored before `seq` (and every absence decided).
     static func load(client: String, before seq: Int64, pack: RulePack, db: Database) throws -> ClientReplay {
         let ruleSet = pack.ruleSet
         guard
@@ -21,7 +21,11 @@ enum StoredReplay {
         let longest = try Int64.fetchOne(db, sql: "SELECT max(longest_half_life) FROM rulesets") ?? 0
         let since = horizon - Int64(Contribution.activeHalfLives * Double(longest))
         let firings = try StoredFiring.fetch(client: client, before: seq, since: since, db: db)
+        let decided = try Row.fetchAll(
+            db, sql: "SELECT rule, at FROM absences WHERE client = ? AND at >= ?", arguments: [client, horizon]
+        ).map { Silence(rule: $0["rule"], at: Timestamp(microseconds: $0["at"])) }
         return ClientReplay(
-            ruleSet: ruleSet, thresholds: pack.thresholds, history: history, firings: firings.map(\.firing))
+            ruleSet: ruleSet, thresholds: pack.thresholds, history: history, firings: firings.map(\.firing),
+            decidedSilences: Set(decided))
     }
 }

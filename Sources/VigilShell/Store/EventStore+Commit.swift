@@ -105,13 +105,28 @@ extension EventStore {
                 }
                 return outcomes
             }
-        } catch let error as DatabaseError {
-            let transient = [.SQLITE_FULL, .SQLITE_IOERR, .SQLITE_READONLY, .SQLITE_BUSY, .SQLITE_CANTOPEN]
-                .contains(error.resultCode)
-            throw StoreError(
-                path: path, problem: "commit failed: \(error.message ?? "\(error.resultCode)")", isTransient: transient)
         } catch {
-            throw StoreError(path: path, problem: "commit failed: \(error)")
+            throw Self.writeError(error, path: path)
         }
+    }
+
+    /// Runs `body` in one durable write transaction (for work that is not a commit of events).
+    func write<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+        do {
+            return try queue.write(body)
+        } catch {
+            throw Self.writeError(error, path: path)
+        }
+    }
+
+    /// A failed write as a `StoreError`, transient when waiting (for disk space, a remount) may help.
+    static func writeError(_ error: any Error, path: String) -> StoreError {
+        guard let error = error as? DatabaseError else {
+            return StoreError(path: path, problem: "commit failed: \(error)")
+        }
+        let transient = [.SQLITE_FULL, .SQLITE_IOERR, .SQLITE_READONLY, .SQLITE_BUSY, .SQLITE_CANTOPEN]
+            .contains(error.resultCode)
+        return StoreError(
+            path: path, problem: "commit failed: \(error.message ?? "\(error.resultCode)")", isTransient: transient)
     }
 }

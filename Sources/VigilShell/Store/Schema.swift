@@ -45,7 +45,9 @@ enum Schema {
             // `ruleset_rules`: each rule of each rule set as it was (summary, weight, half-life, floor).
             // `evaluations`: after each stored event, the rules it fired (ids separated by spaces) and
             // the client's score and tier; a firing is (event, rule) with the rule's values above.
-            // `absences`: firings of `absent:` rules, which no event carries.
+            // `absences`: each silence of an `absent:` rule decided by the timer, fired or not (when the
+            // client's tier was below the rule's `tier_at_least`); no event carries these firings.
+            // `clients.absence_due`: the client's next undecided deadline, which the timer looks for.
             try db.execute(
                 sql: """
                     CREATE TABLE rulesets (
@@ -79,14 +81,18 @@ enum Schema {
                         client TEXT NOT NULL,
                         rule TEXT NOT NULL,
                         at INTEGER NOT NULL,
+                        fired INTEGER NOT NULL,
                         score REAL NOT NULL,
                         tier TEXT NOT NULL,
                         ruleset INTEGER NOT NULL REFERENCES rulesets(id),
+                        decided_at INTEGER NOT NULL,
                         UNIQUE (client, rule, at)
                     );
                     ALTER TABLE clients ADD COLUMN score REAL;
                     ALTER TABLE clients ADD COLUMN tier TEXT;
                     ALTER TABLE clients ADD COLUMN scored_at INTEGER;
+                    ALTER TABLE clients ADD COLUMN absence_due INTEGER;
+                    CREATE INDEX clients_by_absence_due ON clients(absence_due) WHERE absence_due IS NOT NULL;
                     """)
         }
         return migrator

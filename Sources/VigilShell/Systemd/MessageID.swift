@@ -13,6 +13,7 @@ public enum MessageID: String, CaseIterable, Sendable {
     case storeRecovered = "434f863fd0c048148a7d19e25f4d364c"
     case checkInStored = "75e06d7f42c14172ac0f31cfcd5be5f2"
     case spoolUnreadable = "df90be10cae1446db4e2ee366744cec8"
+    case silenceFired = "834543906df04837806dcfd712e69a2d"
 
     /// The metadata key that carries it; the journal handler turns it into MESSAGE_ID=.
     public static let metadataKey = "message_id"

@@ -15,6 +15,8 @@ public struct ClientReplay: Sendable {
     /// The firings so far, in arrival order; those that no longer count are dropped in bulk, so
     /// memory and cost stay bounded however long the client's history.
     public private(set) var firings: [Firing] = []
+    /// The silences of `absent:` rules already decided (fired or not), so each is decided once.
+    public private(set) var decidedSilences: Set<Silence> = []
     /// `firings` as plain values (no names), which the score reads after every event.
     var contributions: [Contribution] = []
     /// The firing count at which the next trim happens.
@@ -25,12 +27,16 @@ public struct ClientReplay: Sendable {
         self.thresholds = thresholds
     }
 
-    /// Resumes a replay from stored state: `history` in arrival order, `firings` in arrival order.
-    /// Anything beyond what a continuous replay would keep is dropped.
-    public init(ruleSet: RuleSet, thresholds: TierThresholds, history: [CheckIn], firings: [Firing]) {
+    /// Resumes a replay from stored state: `history` and `firings` in arrival order, and the silences
+    /// already decided. Anything beyond what a continuous replay would keep is dropped.
+    public init(
+        ruleSet: RuleSet, thresholds: TierThresholds, history: [CheckIn], firings: [Firing],
+        decidedSilences: Set<Silence> = []
+    ) {
         self.init(ruleSet: ruleSet, thresholds: thresholds)
         for event in history { record(ObservedEvent(event)) }
         self.firings = firings
+        self.decidedSilences = decidedSilences
         self.contributions = firings.map(\.contribution)
         trimFirings(force: true)
     }
@@ -77,7 +83,59 @@ public struct ClientReplay: Sendable {
         guard force || firings.count > trimAt, let horizon else { return }
         firings.removeAll { !$0.contribution.isActive(at: horizon) }
         contributions.removeAll { !$0.isActive(at: horizon) }
+        decidedSilences = decidedSilences.filter { $0.at >= horizon }
         trimAt = max(256, firings.count * 2)
+    }
+
+    /// The silences of each `absent:` rule not yet fired, by deadline: a kept event matching the rule
+    /// (observed by `now`) followed by no matching event for the rule's duration falls due at its time
+    /// plus that duration. The last match's deadline may lie after `now` (pending). A client with no
+    /// matching event in the kept history is not awaited: the clock starts at a match.
+    public func absenceDeadlines(asOf now: Timestamp) -> [(rule: CompiledRule, at: Timestamp)] {
+        var deadlines: [(rule: CompiledRule, at: Timestamp)] = []
+        for rule in ruleSet.absenceRules {
+            guard let absence = rule.absence else { continue }
+            let matches = history.lazy.filter { $0.checkIn.at <= now && rule.condition(EvaluationContext(alone: $0)) }
+                .map(\.checkIn.at)
+            var previous: Timestamp?
+            for at in matches + [Timestamp.distantFuture] {
+                if let start = previous, at > start.adding(absence.duration) {
+                    let deadline = start.adding(absence.duration)
+                    if !decidedSilences.contains(Silence(rule: rule.id, at: deadline)) {
+                        deadlines.append((rule, deadline))
+                    }
+                }
+                previous = at
+            }
+        }
+        return deadlines
+    }
+
+    /// The earliest undecided deadline (when the timer should look at this client), if any.
+    public var nextAbsenceDue: Timestamp? {
+        absenceDeadlines(asOf: .distantFuture).map(\.at).min()
+    }
+
+    /// Decides every silence due by `now`, in deadline order: the `absent:` rule fires at the
+    /// deadline if the client's tier then is at least the rule's `tier_at_least`; otherwise that
+    /// silence does not count. Either way it is decided once.
+    public mutating func decideAbsences(dueBy now: Timestamp) -> [SilenceDecision] {
+        var decisions: [SilenceDecision] = []
+        let due = absenceDeadlines(asOf: now).filter { $0.at <= now }.sorted { $0.at < $1.at }
+        for (rule, deadline) in due {
+            guard let absence = rule.absence else { continue }
+            let before = score(at: deadline)
+            let firing = Firing(
+                rule: rule.id, event: "", at: deadline, weight: rule.weight, halfLife: rule.halfLife, floor: rule.floor)
+            let fires = before.tier >= absence.tierAtLeast
+            if fires {
+                firings.append(firing)
+                contributions.append(firing.contribution)
+            }
+            decidedSilences.insert(Silence(rule: rule.id, at: deadline))
+            decisions.append(SilenceDecision(firing: firing, fired: fires, score: score(at: deadline)))
+        }
+        return decisions
     }
 
     /// The firings observed no later than `now` that still count then (and are kept: see the type).
@@ -95,4 +153,23 @@ public struct ClientReplay: Sendable {
             contributions: contributions.lazy.filter { $0.at <= now && $0.isActive(at: horizon) }, at: now,
             thresholds: thresholds)
     }
+}
+
+/// One silence of an `absent:` rule: the rule and the deadline at which it fell due.
+public struct Silence: Hashable, Sendable {
+    public var rule: String
+    public var at: Timestamp
+
+    public init(rule: String, at: Timestamp) {
+        self.rule = rule
+        self.at = at
+    }
+}
+
+/// What deciding a silence did: the firing (made whether or not it counts), whether it counts, and
+/// the client's score and tier at the deadline afterwards.
+public struct SilenceDecision: Sendable {
+    public var firing: Firing
+    public var fired: Bool
+    public var score: RiskScore
 }

@@ -13,6 +13,9 @@ extension Compiler {
         if aggregates.contains(name), inAggregate {
             throw error(node, "aggregates cannot be nested: \(name)(…) inside another aggregate's condition")
         }
+        if aggregates.contains(name), let place = aggregatesRefused {
+            throw error(node, "\(name)(…) cannot be used in \(place), which is tested on each event alone")
+        }
         switch name {
         case "has":
             try arity(1, "has(measure.NAME), has(screening.ANSWER) or has(contact.task)")

@@ -9,6 +9,8 @@ struct Compiler {
     let lists: [String: [String]]
     /// The longest look-back any aggregate of this expression needs.
     var lookBack = TimeSpan(microseconds: 0)
+    /// Where aggregates are refused, if they are: an `absent:` rule's match reads one event alone.
+    var aggregatesRefused: String?
 
     /// How far `last` and `since` look back: they search the same bounded history as the windows.
     static let defaultLookBack = TimeSpan.days(30)

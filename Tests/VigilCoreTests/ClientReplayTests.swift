@@ -1,0 +1,120 @@
+import XCTest
+
+@testable import VigilCore
+
+/// `ClientReplay`: resuming from stored state, order-independent scores, and `absent:` rules.
+final class ClientReplayTests: XCTestCase {
+    let vocabulary = Vocabulary(signs: ["isolation"], stressors: ["job_loss"], protective: [])
+    let t0 = Timestamp(seconds: 1_790_000_000)
+    let thresholds = TierThresholds(moderate: 20, high: 45, imminent: 70)
+
+    func origin(_ line: Int) -> ExpressionOrigin {
+        ExpressionOrigin(file: "rules.yaml", line: line, column: 11, sourceLine: "    when: EXPR")
+    }
+
+    func at(_ hours: Double) -> Timestamp { t0.adding(TimeSpan(microseconds: Int64(hours * 3_600_000_000))) }
+
+    func event(_ hours: Double, kind: CheckIn.Kind = .checkin, signs: [String] = []) -> CheckIn {
+        CheckIn(id: "e\(hours)", client: "c", at: at(hours), kind: kind, source: .peer, signs: signs)
+    }
+
+    /// Rising-risk rules (the second looks back 14 days) and a 48 h absence rule for clients at
+    /// moderate or higher.
+    func ruleSet(tierAtLeast: Tier = .moderate) throws -> RuleSet {
+        var source = RuleSource()
+        source.rules = [
+            RuleDefinition(
+                id: "isolation", origin: origin(1), summary: "s",
+                condition: SourceText(#""isolation" in signs"#, origin: origin(2)),
+                weight: 40, evidence: "test"),
+            RuleDefinition(
+                id: "often-isolated", origin: origin(3), summary: "s",
+                condition: SourceText(#"count("isolation" in signs, 14d) >= 3"#, origin: origin(4)), weight: 5,
+                evidence: "test (and a 14-day look-back, like the default pack's)"),
+            RuleDefinition(
+                id: "silent", origin: origin(5), summary: "s",
+                condition: SourceText(#"kind == "checkin""#, origin: origin(6)),
+                absence: Absence(duration: .hours(48), tierAtLeast: tierAtLeast), weight: 10, evidence: "test"),
+        ]
+        return try RuleSet.compile(source, vocabulary: vocabulary)
+    }
+
+    func testAbsenceFiresOnceAtItsDeadlineWhileTheTierQualifies() throws {
+        var replay = ClientReplay(ruleSet: try ruleSet(), thresholds: thresholds)
+        replay.ingest(event(0, signs: ["isolation"]))
+        XCTAssertEqual(replay.nextAbsenceDue, at(48))
+        XCTAssertEqual(replay.decideAbsences(dueBy: at(47)).count, 0, "not due yet")
+        let decided = replay.decideAbsences(dueBy: at(60))
+        XCTAssertEqual(decided.map(\.fired), [true])
+        XCTAssertEqual(decided.first?.firing.at, at(48), "fired at the deadline, not when the timer ran")
+        XCTAssertEqual(decided.first?.firing.event, "")
+        XCTAssertEqual(replay.decideAbsences(dueBy: at(90)).count, 0, "each silence is decided once")
+        XCTAssertNil(replay.nextAbsenceDue)
+        XCTAssertEqual(Set(replay.activeFirings(at: at(60)).map(\.rule)), ["isolation", "silent"])
+
+        // A new check-in restarts the clock.
+        replay.ingest(event(100))
+        XCTAssertEqual(replay.nextAbsenceDue, at(148))
+    }
+
+    func testAbsenceDoesNotCountBelowItsTier() throws {
+        var replay = ClientReplay(ruleSet: try ruleSet(), thresholds: thresholds)
+        replay.ingest(event(0))
+        let decided = replay.decideAbsences(dueBy: at(60))
+        XCTAssertEqual(decided.map(\.fired), [false], "a low-risk client's silence is decided, not fired")
+        XCTAssertNil(replay.nextAbsenceDue, "and not looked at again")
+        XCTAssertEqual(replay.score(at: at(60)).score, 0)
+    }
+
+    func testEverySilenceBetweenLateIngestedEventsIsFound() throws {
+        var replay = ClientReplay(ruleSet: try ruleSet(tierAtLeast: .low), thresholds: thresholds)
+        for hours in [0.0, 30, 100, 120, 200] { replay.ingest(event(hours)) }
+        let decided = replay.decideAbsences(dueBy: at(300))
+        XCTAssertEqual(decided.map(\.firing.at), [at(78), at(168), at(248)], "gaps 30→100, 120→200, 200→")
+        // Silences older than the look-back before the newest event are no longer kept to be found.
+        var late = ClientReplay(ruleSet: try ruleSet(tierAtLeast: .low), thresholds: thresholds)
+        for hours in [0.0, 100, 500] { late.ingest(event(hours)) }
+        XCTAssertEqual(late.decideAbsences(dueBy: at(600)).map(\.firing.at), [at(548)])
+    }
+
+    func testEventsOfOtherKindsDoNotBreakTheSilence() throws {
+        var replay = ClientReplay(ruleSet: try ruleSet(tierAtLeast: .low), thresholds: thresholds)
+        replay.ingest(event(0))
+        replay.ingest(event(24, kind: .missedAppointment))
+        XCTAssertEqual(replay.decideAbsences(dueBy: at(49)).map(\.firing.at), [at(48)])
+    }
+
+    func testResumedReplayMatchesTheContinuousOne() throws {
+        let set = try ruleSet(tierAtLeast: .low)
+        var continuous = ClientReplay(ruleSet: set, thresholds: thresholds)
+        let events = (0..<40).map { event(Double($0) * 7, signs: $0 % 3 == 0 ? ["isolation"] : []) }
+        var history: [CheckIn] = []
+        var firings: [Firing] = []
+        for (index, checkIn) in events.enumerated() {
+            if index == 25 {
+                let resumed = ClientReplay(
+                    ruleSet: set, thresholds: thresholds, history: history, firings: firings.reversed(),
+                    decidedSilences: continuous.decidedSilences)
+                XCTAssertEqual(resumed.history.map(\.checkIn.id), continuous.history.map(\.checkIn.id))
+                XCTAssertEqual(
+                    resumed.score(at: checkIn.at), continuous.score(at: checkIn.at), "firing order is irrelevant")
+            }
+            history.append(checkIn)
+            firings += continuous.ingest(checkIn)
+        }
+    }
+
+    func testAbsentMatchRefusesAggregates() {
+        var source = RuleSource()
+        source.rules = [
+            RuleDefinition(
+                id: "silent", origin: origin(5), summary: "s",
+                condition: SourceText(#"count(kind == "checkin", 7d) > 0"#, origin: origin(6)),
+                absence: Absence(duration: .hours(48)), weight: 10, evidence: "test")
+        ]
+        XCTAssertThrowsError(try RuleSet.compile(source, vocabulary: vocabulary)) { error in
+            let message = (error as? SourceErrors)?.errors.first?.message ?? ""
+            XCTAssertTrue(message.contains("cannot be used in an absent: rule's match"), message)
+        }
+    }
+}
