@@ -97,10 +97,10 @@ struct Bench: ParsableCommand {
             bench.clients = clients
             bench.eventsPerClient = events
             let report = try bench.run()
-            let rules = Double(pack.ruleSet.rules.count)
+            let rules = Double(pack.ruleSet.eventRules.count)
             func rate(_ seconds: Double) -> String { String(format: "%12.0f", Double(report.events) * rules / seconds) }
             print(
-                "vigil bench rules: \(pack.ruleSet.rules.count) rules, \(clients) clients x \(events) events "
+                "vigil bench rules: \(pack.ruleSet.eventRules.count) when: rules, \(clients) clients x \(events) events "
                     + "(\(report.events) events, \(report.firings) firings, identical in both)")
             print(
                 "    engine        \(rate(report.engineSeconds)) rule evaluations/s  (\(String(format: "%.3f", report.engineSeconds)) s)"

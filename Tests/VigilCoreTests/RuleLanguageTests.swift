@@ -53,8 +53,9 @@ final class RuleLanguageTests: XCTestCase {
         _ when: String, _ events: [CheckIn], conditions: [(String, String)] = [], lists: [(String, [String])] = []
     ) throws -> Bool {
         let set = try ruleSet(when, conditions: conditions, lists: lists)
-        let observed = events.map(ObservedEvent.init)
-        return !set.firings(for: observed[observed.count - 1], history: observed.dropLast()[...]).isEmpty
+        var history = set.emptyHistory()
+        for event in events.dropLast() { set.record(ObservedEvent(event), in: &history) }
+        return !set.firings(for: ObservedEvent(events[events.count - 1]), history: history).isEmpty
     }
 
     func testFieldsOperatorsAndPrecedence() throws {

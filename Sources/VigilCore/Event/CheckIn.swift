@@ -9,7 +9,11 @@ public struct CheckIn: Equatable, Sendable {
     public var kind: Kind
     public var source: Source
     /// Measures in document order; known ones are range-checked (see `Measure`).
-    public var measures: [(name: String, value: Double)]
+    public var measures: [(name: String, value: Double)] {
+        didSet { known = KnownMeasures(measures) }
+    }
+    /// The known measures' values, kept beside `measures` so rules read them without a name lookup.
+    public private(set) var known: KnownMeasures
     public var signs: [String]
     public var stressors: [String]
     public var protective: [String]
@@ -28,6 +32,7 @@ public struct CheckIn: Equatable, Sendable {
         self.kind = kind
         self.source = source
         self.measures = measures
+        self.known = KnownMeasures(measures)
         self.signs = signs
         self.stressors = stressors
         self.protective = protective
@@ -100,6 +105,37 @@ public struct CheckIn: Equatable, Sendable {
         public init(outcome: Outcome, task: String? = nil) {
             self.outcome = outcome
             self.task = task
+        }
+    }
+}
+
+/// The values of the measures schema v1 knows, one slot each (nil when not reported).
+public struct KnownMeasures: Equatable, Sendable {
+    public var mood: Double?
+    public var craving: Double?
+    public var stress: Double?
+    public var sleepHours: Double?
+
+    init(_ measures: [(name: String, value: Double)]) {
+        for (name, value) in measures {
+            switch name {
+            case "mood": mood = mood ?? value
+            case "craving": craving = craving ?? value
+            case "stress": stress = stress ?? value
+            case "sleep_hours": sleepHours = sleepHours ?? value
+            default: break
+            }
+        }
+    }
+
+    /// The slot of a known measure, or nil for any other name.
+    public static func slot(_ name: String) -> (@Sendable (KnownMeasures) -> Double?)? {
+        switch name {
+        case "mood": return { $0.mood }
+        case "craving": return { $0.craving }
+        case "stress": return { $0.stress }
+        case "sleep_hours": return { $0.sleepHours }
+        default: return nil
         }
     }
 }

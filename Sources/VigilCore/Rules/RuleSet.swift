@@ -78,6 +78,8 @@ public struct CompiledRule: Sendable {
     public let tags: [String]
     /// Set for an `absent:` rule, whose `condition` is then its match.
     public let absence: Absence?
+    /// For an `absent:` rule, the bit of its match in `EventFacts` (0 otherwise).
+    let matchBit: UInt64
     let condition: @Sendable (EvaluationContext) -> Bool
 }
 
@@ -86,11 +88,18 @@ public struct RuleSet: Sendable {
     /// Every rule, in file order.
     public let rules: [CompiledRule]
     /// The `when:` rules, tested on each new event.
-    let eventRules: [CompiledRule]
+    public let eventRules: [CompiledRule]
+    /// Their conditions, in the same order: the loop over them per event touches nothing else.
+    let eventConditions: [@Sendable (EvaluationContext) -> Bool]
+    /// Their firings, in the same order, waiting for an event's id and time.
+    let eventFirings: [Firing]
     /// The `absent:` rules, tested on a timer.
     public let absenceRules: [CompiledRule]
     /// How much of a client's history any rule looks at: history older than this is never read.
     public let lookBack: TimeSpan
+    /// The inputs of every aggregate, computed once per event when it is recorded (see `History`).
+    let conditionInputs: [@Sendable (EvaluationContext) -> Bool]
+    let numberInputs: [@Sendable (ObservedEvent) -> Double?]
 
     /// The longest half-life of any rule (the default when there are no rules).
     public var longestHalfLife: TimeSpan {
@@ -101,6 +110,7 @@ public struct RuleSet: Sendable {
     public static func compile(_ source: RuleSource, vocabulary: Vocabulary) throws(SourceErrors) -> RuleSet {
         var errors: [SourceError] = []
         var lookBack = TimeSpan(microseconds: 0)
+        let inputs = AggregateInputs()
         var lists: [String: [String]] = [:]
         for list in source.lists {
             if lists[list.name] != nil || Compiler.functions.contains(list.name) {
@@ -120,7 +130,7 @@ public struct RuleSet: Sendable {
             do {
                 var compiler = Compiler(
                     vocabulary: vocabulary, text: expression.text, origin: expression.origin, conditions: conditions,
-                    lists: lists)
+                    lists: lists, inputs: inputs)
                 conditions[name] = try compiler.condition(try Parser.parse(expression.text, origin: expression.origin))
                 if compiler.lookBack > lookBack { lookBack = compiler.lookBack }
             } catch {
@@ -141,9 +151,13 @@ public struct RuleSet: Sendable {
             do {
                 let text = definition.condition
                 var compiler = Compiler(
-                    vocabulary: vocabulary, text: text.text, origin: text.origin, conditions: conditions, lists: lists)
+                    vocabulary: vocabulary, text: text.text, origin: text.origin, conditions: conditions, lists: lists,
+                    inputs: inputs)
                 if definition.absence != nil { compiler.aggregatesRefused = "an absent: rule's match" }
-                let condition = try compiler.condition(try Parser.parse(text.text, origin: text.origin))
+                let syntax = try Parser.parse(text.text, origin: text.origin)
+                let condition = try compiler.condition(syntax)
+                // An absent: rule's match is an input too: its silences are found in the facts.
+                let matchBit = definition.absence == nil ? 0 : try compiler.conditionInput(condition, syntax)
                 if compiler.lookBack > lookBack { lookBack = compiler.lookBack }
                 // The last matching event must stay in the history until its absence can have fired.
                 if let absence = definition.absence, absence.duration > lookBack { lookBack = absence.duration }
@@ -151,27 +165,50 @@ public struct RuleSet: Sendable {
                     CompiledRule(
                         id: definition.id, summary: definition.summary, weight: definition.weight,
                         halfLife: definition.halfLife, floor: definition.floor, evidence: definition.evidence,
-                        tags: definition.tags, absence: definition.absence, condition: condition))
+                        tags: definition.tags, absence: definition.absence, matchBit: matchBit, condition: condition))
             } catch {
                 errors.append(error)
             }
         }
         guard errors.isEmpty else { throw SourceErrors(errors: errors) }
+        let eventRules = rules.filter { $0.absence == nil }
         return RuleSet(
-            rules: rules, eventRules: rules.filter { $0.absence == nil },
-            absenceRules: rules.filter { $0.absence != nil }, lookBack: lookBack)
+            rules: rules, eventRules: eventRules, eventConditions: eventRules.map { $0.condition },
+            eventFirings: eventRules.map {
+                Firing(
+                    rule: $0.id, event: "", at: .init(microseconds: 0), weight: $0.weight, halfLife: $0.halfLife,
+                    floor: $0.floor)
+            },
+            absenceRules: rules.filter { $0.absence != nil }, lookBack: lookBack, conditionInputs: inputs.conditions,
+            numberInputs: inputs.numbers)
     }
 
-    /// The rules that fire on `event`, given the client's earlier events (sorted by observation time).
-    public func firings(for event: ObservedEvent, history: ArraySlice<ObservedEvent>) -> [Firing] {
+    /// An empty history for this rule set.
+    public func emptyHistory() -> History { History(stride: numberInputs.count) }
+
+    /// Computes `event`'s aggregate inputs and adds it to `history`.
+    public func record(_ event: ObservedEvent, in history: inout History) {
+        let alone = EvaluationContext(alone: event)
+        var bits: UInt64 = 0
+        for (index, condition) in conditionInputs.enumerated() where condition(alone) { bits |= 1 << UInt64(index) }
+        history.insert(
+            EventFacts(at: event.checkIn.at, conditions: bits), numbers: numberInputs.lazy.map { $0(event) ?? .nan })
+    }
+
+    /// The rules that fire on `event`, given the client's earlier events.
+    public func firings(for event: ObservedEvent, history: History) -> [Firing] {
         let context = EvaluationContext(event: event, history: history)
-        let checkIn = event.checkIn
-        return eventRules.compactMap { rule in
-            guard rule.condition(context) else { return nil }
-            return Firing(
-                rule: rule.id, event: checkIn.id, at: checkIn.at, weight: rule.weight, halfLife: rule.halfLife,
-                floor: rule.floor)
+        var fired: [Firing] = []
+        // Through a buffer pointer: calling each condition then retains nothing.
+        eventConditions.withUnsafeBufferPointer { conditions in
+            for index in conditions.indices where conditions[index](context) {
+                var firing = eventFirings[index]
+                firing.event = event.checkIn.id
+                firing.at = event.checkIn.at
+                fired.append(firing)
+            }
         }
+        return fired
     }
 
     static func isKebabCase(_ id: String) -> Bool {

@@ -22,11 +22,11 @@ enum HandWrittenRules {
                 if age >= 0 { body(earlier.checkIn) }
             }
         }
-        func average(_ measure: String, current: Double) -> Double {
+        func average(_ measure: (KnownMeasures) -> Double?, current: Double) -> Double {
             var sum = current
             var count = 1.0
             window(14) { earlier in
-                if let value = earlier.measure(measure) {
+                if let value = measure(earlier.known) {
                     sum += value
                     count += 1
                 }
@@ -43,15 +43,15 @@ enum HandWrittenRules {
         if event.signs.contains("romanticizing_use") { ids.append("romanticizing-use") }
         if event.signs.contains("isolation") { ids.append("isolation") }
         if event.signs.contains("hopelessness") { ids.append("hopelessness") }
-        if let sleep = event.measure("sleep_hours"), sleep < 5 {
+        if let sleep = event.known.sleepHours, sleep < 5 {
             var earlier = 0
-            window(3) { if let value = $0.measure("sleep_hours"), value < 5 { earlier += 1 } }
+            window(3) { if let value = $0.known.sleepHours, value < 5 { earlier += 1 } }
             if earlier + 1 >= 2 { ids.append("sleep-deprivation") }
         }
-        if let craving = event.measure("craving"), craving >= average("craving", current: craving) + 3 {
+        if let craving = event.known.craving, craving >= average({ $0.craving }, current: craving) + 3 {
             ids.append("craving-rise")
         }
-        if let mood = event.measure("mood"), mood <= average("mood", current: mood) - 3 { ids.append("mood-drop") }
+        if let mood = event.known.mood, mood <= average({ $0.mood }, current: mood) - 3 { ids.append("mood-drop") }
         if event.kind == .missedAppointment {
             ids.append("missed-appointment")
             var earlier = 0

@@ -10,8 +10,8 @@
 public struct ClientReplay: Sendable {
     public let ruleSet: RuleSet
     public let thresholds: TierThresholds
-    /// Earlier events, sorted by observation time, trimmed to the rule set's look-back.
-    public private(set) var history: [ObservedEvent] = []
+    /// Earlier events' facts, sorted by observation time, trimmed to the rule set's look-back.
+    public private(set) var history: History
     /// The firings so far, in arrival order; those that no longer count are dropped in bulk, so
     /// memory and cost stay bounded however long the client's history.
     public private(set) var firings: [Firing] = []
@@ -25,6 +25,7 @@ public struct ClientReplay: Sendable {
     public init(ruleSet: RuleSet, thresholds: TierThresholds) {
         self.ruleSet = ruleSet
         self.thresholds = thresholds
+        self.history = ruleSet.emptyHistory()
     }
 
     /// Resumes a replay from stored state: `history` and `firings` in arrival order, and the silences
@@ -43,7 +44,7 @@ public struct ClientReplay: Sendable {
 
     /// The instant before which nothing is kept: `newest − lookBack`.
     public var horizon: Timestamp? {
-        history.last.map { $0.checkIn.at.adding(TimeSpan(microseconds: -ruleSet.lookBack.microseconds)) }
+        history.newest.map { $0.adding(TimeSpan(microseconds: -ruleSet.lookBack.microseconds)) }
     }
 
     /// Evaluates the rules on `event` against the history, records it, and returns what fired.
@@ -55,7 +56,7 @@ public struct ClientReplay: Sendable {
     /// `ingest(_:)` for an event already wrapped (the daemon wraps events off the commit path).
     @discardableResult
     public mutating func ingest(_ observed: ObservedEvent) -> [Firing] {
-        let fired = ruleSet.firings(for: observed, history: history[...])
+        let fired = ruleSet.firings(for: observed, history: history)
         firings += fired
         contributions += fired.map(\.contribution)
         record(observed)
@@ -64,16 +65,8 @@ public struct ClientReplay: Sendable {
     }
 
     mutating func record(_ observed: ObservedEvent) {
-        let at = observed.checkIn.at
-        if let last = history.last, last.checkIn.at > at {
-            history.insert(observed, at: history.firstIndex { $0.checkIn.at > at } ?? history.endIndex)
-        } else {
-            history.append(observed)
-        }
-        guard let horizon else { return }
-        if let keep = history.firstIndex(where: { $0.checkIn.at >= horizon }), keep > 0 {
-            history.removeFirst(keep)
-        }
+        ruleSet.record(observed, in: &history)
+        if let horizon { history.trim(before: horizon) }
     }
 
     /// Drops firings no longer active at the horizon; they cannot count for any event kept or to come
@@ -95,8 +88,7 @@ public struct ClientReplay: Sendable {
         var deadlines: [(rule: CompiledRule, at: Timestamp)] = []
         for rule in ruleSet.absenceRules {
             guard let absence = rule.absence else { continue }
-            let matches = history.lazy.filter { $0.checkIn.at <= now && rule.condition(EvaluationContext(alone: $0)) }
-                .map(\.checkIn.at)
+            let matches = history.matches(rule.matchBit, through: now)
             var previous: Timestamp?
             for at in matches + [Timestamp.distantFuture] {
                 if let start = previous, at > start.adding(absence.duration) {

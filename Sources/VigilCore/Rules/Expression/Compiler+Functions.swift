@@ -24,48 +24,38 @@ extension Compiler {
             try arity(2, "count(CONDITION, WINDOW) e.g. count(\"job_loss\" in stressors, 7d)")
             let condition = try aggregateCondition(arguments[0])
             let window = try windowArgument(arguments[1])
+            let bit = try conditionInput(condition, arguments[0])
             return .number { ctx in
-                var total = condition(ctx) ? 1.0 : 0.0
-                Self.forEachInWindow(ctx, window) { if condition(EvaluationContext(alone: $0)) { total += 1 } }
-                return total
+                let earlier = ctx.history?.count(bit, within: window, endingAt: ctx.event.at) ?? 0
+                return Double(earlier + (condition(ctx) ? 1 : 0))
             }
         case "avg", "min", "max":
             try arity(2, "\(name)(NUMBER, WINDOW) e.g. \(name)(measure.mood, 14d)")
             let value = try aggregateNumber(arguments[0])
             let window = try windowArgument(arguments[1])
+            let slot = inputs.addNumber(value)
             let isMin = name == "min"
             let isAvg = name == "avg"
             return .number { ctx in
-                var sum = 0.0
-                var count = 0
-                var extreme = 0.0
-                func add(_ value: Double) {
-                    extreme = count == 0 ? value : (isMin ? Swift.min(extreme, value) : Swift.max(extreme, value))
-                    sum += value
-                    count += 1
-                }
-                if let current = value(ctx.observed) { add(current) }
-                Self.forEachInWindow(ctx, window) { if let earlier = value($0) { add(earlier) } }
-                guard count > 0 else { return nil }
-                return isAvg ? sum / Double(count) : extreme
+                var summary = ctx.history?.summary(slot, within: window, endingAt: ctx.event.at) ?? NumberSummary()
+                if let current = value(ctx.observed), !current.isNaN { summary.add(current) }
+                guard summary.count > 0 else { return nil }
+                return isAvg ? summary.sum / Double(summary.count) : (isMin ? summary.minimum : summary.maximum)
             }
         case "last":
             try arity(1, "last(NUMBER) e.g. last(measure.mood): its value at the client's previous event that had it")
-            let value = try aggregateNumber(arguments[0])
+            let slot = inputs.addNumber(try aggregateNumber(arguments[0]))
             extend(Self.defaultLookBack)
-            return .number { ctx in
-                for earlier in Self.before(ctx) { if let found = value(earlier) { return found } }
-                return nil
-            }
+            return .number { ctx in ctx.history?.last(slot, before: ctx.event.at) }
         case "since":
             try arity(1, "since(CONDITION) e.g. since(kind == \"overdose\") < 30d")
-            let condition = try aggregateCondition(arguments[0])
+            let bit = try conditionInput(try aggregateCondition(arguments[0]), arguments[0])
             extend(Self.defaultLookBack)
             return .duration { ctx in
-                for earlier in Self.before(ctx) where condition(EvaluationContext(alone: earlier)) {
-                    return TimeSpan(microseconds: ctx.event.at.microseconds - earlier.checkIn.at.microseconds)
+                let at = ctx.event.at
+                return ctx.history?.lastMatch(bit, before: at).map {
+                    TimeSpan(microseconds: at.microseconds - $0.microseconds)
                 }
-                return nil
             }
         case "any":
             try arity(2, "any(CODES, LIST) e.g. any(stressors, [\"job_loss\", \"housing_loss\"])")
@@ -135,6 +125,7 @@ extension Compiler {
         }
         if case .path(let path, _) = syntax, path.count == 2, path[0] == "measure" {
             let name = path[1]
+            if let slot = KnownMeasures.slot(name) { return { slot($0.checkIn.known) } }
             return { $0.checkIn.measure(name) }
         }
         return { closure(EvaluationContext(alone: $0)) }
@@ -152,23 +143,14 @@ extension Compiler {
 
     mutating func extend(_ span: TimeSpan) { if span > lookBack { lookBack = span } }
 
-    /// Calls `body` for each earlier-ingested event observed in (event.at − window, event.at], newest
-    /// first. The history is sorted by observation time, so the walk stops at the window's start.
-    static func forEachInWindow(_ ctx: EvaluationContext, _ window: TimeSpan, _ body: (ObservedEvent) -> Void) {
-        let at = ctx.event.at
-        let from = at.microseconds - window.microseconds
-        for earlier in ctx.history.reversed() {
-            let earlierAt = earlier.checkIn.at
-            if earlierAt.microseconds <= from { break }
-            if earlierAt > at { continue }
-            body(earlier)
+    /// Registers an aggregate's condition as an input computed once per event; its bit in `EventFacts`.
+    func conditionInput(_ condition: @escaping @Sendable (EvaluationContext) -> Bool, _ node: Syntax)
+        throws(SourceError) -> UInt64
+    {
+        guard let bit = inputs.addCondition(condition) else {
+            throw error(
+                node, "too many aggregate conditions: a rule set may use at most \(AggregateInputs.maxConditions)")
         }
+        return bit
     }
-
-    /// Earlier-ingested events observed no later than the event, newest first.
-    static func before(_ ctx: EvaluationContext) -> some Sequence<ObservedEvent> {
-        let at = ctx.event.at
-        return ctx.history.reversed().lazy.filter { $0.checkIn.at <= at }
-    }
-
 }

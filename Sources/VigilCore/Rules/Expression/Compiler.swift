@@ -7,6 +7,8 @@ struct Compiler {
     /// Shared conditions (compiled, boolean) and shared lists, by name.
     let conditions: [String: @Sendable (EvaluationContext) -> Bool]
     let lists: [String: [String]]
+    /// Where the rule set's aggregate inputs are collected (shared by every expression of the set).
+    let inputs: AggregateInputs
     /// The longest look-back any aggregate of this expression needs.
     var lookBack = TimeSpan(microseconds: 0)
     /// Where aggregates are refused, if they are: an `absent:` rule's match reads one event alone.
@@ -21,8 +23,10 @@ struct Compiler {
 
     init(
         vocabulary: Vocabulary, text: String, origin: ExpressionOrigin,
-        conditions: [String: @Sendable (EvaluationContext) -> Bool], lists: [String: [String]]
+        conditions: [String: @Sendable (EvaluationContext) -> Bool], lists: [String: [String]],
+        inputs: AggregateInputs
     ) {
+        self.inputs = inputs
         self.vocabulary = vocabulary
         self.text = text
         self.origin = origin
@@ -91,6 +95,7 @@ struct Compiler {
         case ("measure", 2):
             let measure = path[1]
             guard CheckInDecoder.isSnakeCase(measure) else { throw error(node, "measure names are snake_case") }
+            if let slot = KnownMeasures.slot(measure) { return .number { slot($0.observed.checkIn.known) } }
             return .number { $0.event.measure(measure) }
         case ("screening", 2):
             let answer = path[1]
