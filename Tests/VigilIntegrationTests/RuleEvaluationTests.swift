@@ -48,26 +48,9 @@ final class RuleEvaluationTests: XCTestCase {
         return reports
     }
 
-    /// A harness on a copy of the default pack without its `absent:` rule: a silence is decided when
-    /// the timer sees it, so it depends on when events arrive, by design (see `AbsenceTimerTests`).
-    func harnessWithoutAbsences() throws -> Harness {
-        let harness = try Harness()
-        let rules = harness.root + "/rules"
-        try FileManager.default.copyItem(atPath: Harness.repository + "/Rules", toPath: rules)
-        let path = rules + "/warning-signs.yaml"
-        let text = try String(contentsOfFile: path, encoding: .utf8)
-        let start = try XCTUnwrap(text.range(of: "  - id: missed-check-ins\n"))
-        let end = try XCTUnwrap(text.range(of: "  - id: ", range: start.upperBound..<text.endIndex))
-        try text.replacingCharacters(in: start.lowerBound..<end.lowerBound, with: "")
-            .write(toFile: path, atomically: true, encoding: .utf8)
-        try "spool: spool\nstate: state\nrules: \(rules)\n".write(
-            toFile: harness.configPath, atomically: true, encoding: .utf8)
-        return harness
-    }
-
     func testSameEventsSameScoresWhateverTheBatchesAndRestarts() throws {
         // All at once, one batch, one daemon run.
-        let whole = try harnessWithoutAbsences()
+        let whole = try harnessWithoutAbsences().harness
         try whole.drop("all.jsonl", Self.stream.joined(separator: "\n") + "\n")
         let first = try whole.startDaemon()
         try eventually("all events stored") { try whole.count("events") == Self.stream.count }
@@ -76,7 +59,7 @@ final class RuleEvaluationTests: XCTestCase {
 
         // The same events in arrival order: single files, then a batch after a restart, then single
         // files after a kill -9, each part ingested by a fresh process that rebuilds state from the store.
-        let pieces = try harnessWithoutAbsences()
+        let pieces = try harnessWithoutAbsences().harness
         func singles(_ range: Range<Int>) throws {
             for index in range {
                 try pieces.drop(String(format: "%04d.json", index), Self.stream[index])
@@ -209,6 +192,23 @@ final class RuleReloadTests: XCTestCase {
     }
 }
 
+/// A harness on a copy of the default pack without its `absent:` rule (a silence is decided when the
+/// timer sees it, so it depends on when events arrive, by design), and the copy's directory.
+func harnessWithoutAbsences() throws -> (harness: Harness, rules: String) {
+    let harness = try Harness()
+    let rules = harness.root + "/rules"
+    try FileManager.default.copyItem(atPath: Harness.repository + "/Rules", toPath: rules)
+    let path = rules + "/warning-signs.yaml"
+    let text = try String(contentsOfFile: path, encoding: .utf8)
+    let start = try XCTUnwrap(text.range(of: "  - id: missed-check-ins\n"))
+    let end = try XCTUnwrap(text.range(of: "  - id: ", range: start.upperBound..<text.endIndex))
+    try text.replacingCharacters(in: start.lowerBound..<end.lowerBound, with: "")
+        .write(toFile: path, atomically: true, encoding: .utf8)
+    try "spool: spool\nstate: state\nrules: \(rules)\n".write(
+        toFile: harness.configPath, atomically: true, encoding: .utf8)
+    return (harness, rules)
+}
+
 /// `absent:` rules on the daemon's timer.
 final class AbsenceTimerTests: XCTestCase {
     func rfc3339(hoursAgo: Double) -> String {
@@ -255,5 +255,30 @@ final class AbsenceTimerTests: XCTestCase {
         XCTAssertEqual(daemon.stop(), 0)
         XCTAssertFalse(daemon.log.contains("absence rule fired"), daemon.log)
         XCTAssertEqual(try absences().count, 1)
+    }
+
+    func testANewAbsenceRuleLooksAtClientsAlreadySilent() throws {
+        let (harness, rules) = try harnessWithoutAbsences()
+        let screening =
+            #","screening":{"wish_dead":true,"suicidal_thoughts":false,"behavior_past_3_months":false}"#
+        try harness.drop(
+            "past.jsonl",
+            [
+                checkIn(id: "last-contact", client: "c-quiet", at: rfc3339(hoursAgo: 60)),
+                checkIn(
+                    id: "screen", client: "c-quiet", at: rfc3339(hoursAgo: 59), kind: "screening", extra: screening),
+            ].joined(separator: "\n"))
+        let daemon = try harness.startDaemon()
+        try eventually("the events stored") { try harness.count("events") == 2 }
+        XCTAssertFalse(daemon.log.contains("absence rule fired"), "no absent: rule in the pack yet")
+
+        try FileManager.default.removeItem(atPath: rules + "/warning-signs.yaml")
+        try FileManager.default.copyItem(
+            atPath: Harness.repository + "/Rules/warning-signs.yaml", toPath: rules + "/warning-signs.yaml")
+        daemon.signal(SIGHUP)
+        try eventually("the silence found after the reload") {
+            daemon.log.contains("absence rule fired") && daemon.log.contains("client=c-quiet")
+        }
+        XCTAssertEqual(daemon.stop(), 0)
     }
 }

@@ -74,6 +74,7 @@ public final class Daemon {
             ])
 
         var nextRetry: Int64?
+        awaitAbsencesOfANewPack(store)
         if !drain(ingestor) { nextRetry = SystemClock.monotonicMicroseconds() + retryDelay.microseconds }
         decideAbsences(store)
         notifier.ready(status: statusLine(ingestor))
@@ -160,6 +161,15 @@ public final class Daemon {
         }
     }
 
+    /// Marks every client for an absence check when the pack in force is new and has `absent:` rules.
+    func awaitAbsencesOfANewPack(_ store: EventStore) {
+        do {
+            try evaluation?.awaitAbsencesOfANewPack(store: store, at: clock.now())
+        } catch {
+            logger.log(.error, .storeUnavailable, "cannot mark clients for the new absence rules", ["error": "\(error)"])
+        }
+    }
+
     /// Decides the silences of `absent:` rules that are due, 1,000 clients per transaction, and logs
     /// each firing. A store failure is logged and left to the next tick.
     func decideAbsences(_ store: EventStore) {
@@ -216,6 +226,10 @@ public final class Daemon {
             }
             ingestor?.decoder = SpoolFileDecoder(decoder: CheckInDecoder(vocabulary: pack.vocabulary))
             evaluation?.replace(pack)
+            if let store = ingestor?.store {
+                awaitAbsencesOfANewPack(store)
+                decideAbsences(store)
+            }
             config.rules = fresh.rules
             logger.log(
                 .notice, .reloaded, "configuration and rules reloaded",

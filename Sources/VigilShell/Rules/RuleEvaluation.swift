@@ -162,6 +162,20 @@ public final class RuleEvaluation: CommitStage, @unchecked Sendable {
         }
     }
 
+    /// When the pack in force has `absent:` rules and has never been used with this store, marks
+    /// every client for the next absence check (its silences may predate the rules), once: the pack
+    /// is recorded, so a restart does not sweep again. Called at start and after a reload.
+    public func awaitAbsencesOfANewPack(store: EventStore, at now: Timestamp) throws(StoreError) {
+        let pack = current
+        guard !pack.ruleSet.absenceRules.isEmpty else { return }
+        try store.write { db in
+            let known = try Int64.fetchOne(db, sql: "SELECT id FROM rulesets WHERE hash = ?", arguments: [pack.hash])
+            guard known == nil else { return }
+            try db.execute(sql: "UPDATE clients SET absence_due = last_at WHERE absence_due IS NULL")
+            _ = try Self.register(pack, at: now, db: db)
+        }
+    }
+
     private func cached(_ client: String) -> ClientReplay? {
         lock.withLock { replays[client] }
     }
