@@ -166,7 +166,8 @@ public final class Daemon {
         do {
             try evaluation?.awaitAbsencesOfANewPack(store: store, at: clock.now())
         } catch {
-            logger.log(.error, .storeUnavailable, "cannot mark clients for the new absence rules", ["error": "\(error)"])
+            logger.log(
+                .error, .storeUnavailable, "cannot mark clients for the new absence rules", ["error": "\(error)"])
         }
     }
 

@@ -45,34 +45,34 @@ public final class RuleEvaluation: CommitStage, @unchecked Sendable {
         let (pack, cachedID) = lock.withLock { (self.pack, rulesetID) }
         let ruleset = try cachedID ?? Self.register(pack, at: context.committedAt, db: db)
 
-        // Each client's events in arrival order, and its state before them (cached or from the store).
+        // Each client's events in arrival order, and its state before them: taken out of the cache
+        // (so it is mutated in place, never copied) or rebuilt from the store.
         var positions: [String: Int] = [:]
-        var clients: [(replay: ClientReplay, events: [Int])] = []
+        var clients: [ClientWork] = []
         for (index, event) in events.enumerated() {
             let client = event.checkIn.client
             if let position = positions[client] {
                 clients[position].events.append(index)
                 continue
             }
-            let replay =
-                try cached(client) ?? StoredReplay.load(client: client, before: event.seq, pack: pack, db: db)
+            let replay = try taken(client) ?? StoredReplay.load(client: client, before: event.seq, pack: pack, db: db)
             positions[client] = clients.count
-            clients.append((replay, [index]))
+            clients.append(ClientWork(replay: replay, first: index))
         }
         // Clients are independent: evaluate them on `width` threads (pure work, no database access).
         let awaitsSilences = !pack.ruleSet.absenceRules.isEmpty
-        let evaluated = Parallel.map(clients.count, width: width) { position in
-            var (replay, indices) = clients[position]
-            let results = indices.map { index in
+        _ = Parallel.map(clients.count, width: width) { position in
+            let work = clients[position]
+            for index in work.events {
                 let checkIn = events[index].checkIn
-                let fired = replay.ingest(checkIn)
-                return (fired: fired, score: replay.score(at: checkIn.at))
+                let fired = work.replay.ingest(checkIn)
+                work.results.append((fired, work.replay.score(at: checkIn.at)))
             }
-            return (replay: replay, results: results, due: awaitsSilences ? replay.nextAbsenceDue : nil)
+            if awaitsSilences { work.due = work.replay.nextAbsenceDue }
         }
         var outcomes = [(fired: [Firing], score: RiskScore)?](repeating: nil, count: events.count)
-        for (position, client) in evaluated.enumerated() {
-            for (index, outcome) in zip(clients[position].events, client.results) { outcomes[index] = outcome }
+        for work in clients {
+            for (index, outcome) in zip(work.events, work.results) { outcomes[index] = outcome }
         }
 
         let insertEvaluation = try db.cachedStatement(
@@ -96,10 +96,10 @@ public final class RuleEvaluation: CommitStage, @unchecked Sendable {
         if awaitsSilences {
             let due = try db.cachedStatement(sql: "UPDATE clients SET absence_due = ? WHERE id = ?")
             for (client, position) in positions {
-                try due.execute(arguments: [evaluated[position].due?.microseconds, client])
+                try due.execute(arguments: [clients[position].due?.microseconds, client])
             }
         }
-        let published = Dictionary(uniqueKeysWithValues: positions.map { ($0.key, evaluated[$0.value].replay) })
+        let published = Dictionary(uniqueKeysWithValues: positions.map { ($0.key, clients[$0.value].replay) })
         db.afterNextTransaction { [self] _ in
             lock.withLock {
                 // A reload in between made this state stale: drop it rather than mix rule sets.
@@ -136,7 +136,7 @@ public final class RuleEvaluation: CommitStage, @unchecked Sendable {
             var touched: [String: ClientReplay] = [:]
             for client in due {
                 var replay =
-                    try cached(client) ?? StoredReplay.load(client: client, before: Int64.max, pack: pack, db: db)
+                    try taken(client) ?? StoredReplay.load(client: client, before: Int64.max, pack: pack, db: db)
                 for decision in replay.decideAbsences(dueBy: now) {
                     let firing = decision.firing
                     try insert.execute(arguments: [
@@ -176,8 +176,11 @@ public final class RuleEvaluation: CommitStage, @unchecked Sendable {
         }
     }
 
-    private func cached(_ client: String) -> ClientReplay? {
-        lock.withLock { replays[client] }
+    /// The client's cached state, removed from the cache: the caller owns it (its arrays are not
+    /// shared, so mutating it copies nothing) and publishes it back after the commit. A failed
+    /// commit loses nothing: the state is rebuilt from the store.
+    private func taken(_ client: String) -> ClientReplay? {
+        lock.withLock { replays.removeValue(forKey: client) }
     }
 
     /// The client's current score: the evaluation of its latest observed event (never moved back by
@@ -222,5 +225,19 @@ public final class RuleEvaluation: CommitStage, @unchecked Sendable {
                 ])
         }
         return id
+    }
+}
+
+/// One client's evaluation during a commit, in a box that exactly one lane mutates in place.
+final class ClientWork: @unchecked Sendable {
+    var replay: ClientReplay
+    /// Indices of its events in the commit, in arrival order.
+    var events: [Int]
+    var results: [(fired: [Firing], score: RiskScore)] = []
+    var due: Timestamp?
+
+    init(replay: ClientReplay, first: Int) {
+        self.replay = replay
+        self.events = [first]
     }
 }
