@@ -42,6 +42,7 @@ public final class Ingestor {
     /// Ingests `new/` until it is empty (or only holds stuck or skipped files), or `shouldStop()` says so
     /// between chunks. `shouldStop` is also called between the transactions of a large chunk (its answer
     /// is then ignored: the chunk in hand is finished), so the caller can feed a watchdog from it.
+    /// While a chunk commits, the next one is read and validated on another thread.
     /// Throws when the store cannot commit; the files then stay in `new/`.
     public func drain(shouldStop: () -> Bool = { false }) throws(IngestError) -> IngestTally {
         var tally = IngestTally()
@@ -54,12 +55,24 @@ public final class Ingestor {
                 throw IngestError.spool(error)
             }
             if entries.isEmpty { break }
-            var start = 0
-            while start < entries.count, !shouldStop() {
-                let chunk = nextChunk(of: entries, from: start)
-                tally += try ingest(chunk, heartbeat: { _ = shouldStop() })
+            var chunk = nextChunk(of: entries, from: 0)
+            var start = chunk.count
+            var prepared = prepare(chunk)
+            while true {
+                let next = start < entries.count ? nextChunk(of: entries, from: start) : []
+                let prefetch = next.isEmpty ? nil : Background { [self] in prepare(next) }
+                do {
+                    tally += try commit(prepared, heartbeat: { _ = shouldStop() })
+                } catch {
+                    _ = prefetch?.wait()
+                    throw error
+                }
                 seen.formUnion(chunk.map(\.name))
-                start += chunk.count
+                // Stopping drops the prefetched chunk: its files are still in new/.
+                guard let prefetch, !shouldStop() else { break }
+                prepared = prefetch.wait() ?? prepare(next)
+                chunk = next
+                start += next.count
             }
         }
         return tally
@@ -82,10 +95,22 @@ public final class Ingestor {
     /// Forgets stuck files so the next drain tries them again (called on the periodic rescan).
     public func retryStuck() { stuck.removeAll() }
 
-    /// Reads, validates, commits and clears one chunk of `new/`. Its events are committed in
-    /// transactions of at most `eventsPerTransaction` (calling `heartbeat` between them); files are
-    /// unlinked or moved aside only once all of them are durable.
+    /// Reads, validates, commits and clears one chunk of `new/` (see `prepare` and `commit`).
     public func ingest(_ chunk: [SpoolDirectory.Entry], heartbeat: () -> Void = {}) throws(IngestError) -> IngestTally {
+        try commit(prepare(chunk), heartbeat: heartbeat)
+    }
+
+    /// A chunk read and validated, ready to commit.
+    struct PreparedChunk: Sendable {
+        let verdicts: [FileVerdict]
+        let events: [PendingEvent]
+        let rejections: [PendingRejection]
+        /// When it was validated (the future-time check) and when refusals are dated.
+        let now: Timestamp
+    }
+
+    /// Reads and validates a chunk (on `width` threads); touches neither the store nor the spool.
+    func prepare(_ chunk: [SpoolDirectory.Entry]) -> PreparedChunk {
         let directory = spool.new
         let entries = Parallel.map(chunk.count, width: width) {
             SpoolReader.read(name: chunk[$0].name, in: directory, type: chunk[$0].type)
@@ -93,7 +118,6 @@ public final class Ingestor {
         let now = clock.now()
         let decoder = self.decoder
         let verdicts = Parallel.map(entries.count, width: width) { decoder.verdict(for: entries[$0], now: now) }
-
         var events: [PendingEvent] = []
         var rejections: [PendingRejection] = []
         for verdict in verdicts {
@@ -106,14 +130,21 @@ public final class Ingestor {
                 }
             case .refused(let name, let digest, let reasons):
                 rejections.append(PendingRejection(origin: name, digest: digest, reasons: reasons))
-            case .skipped(let name, let reason):
-                if let reason {
-                    logger.log(
-                        .error, .spoolUnreadable, "spool file left for a later attempt",
-                        ["file": "\(name)", "error": "\(reason)"])
-                }
+            case .skipped: break
             }
         }
+        return PreparedChunk(verdicts: verdicts, events: events, rejections: rejections, now: now)
+    }
+
+    /// Commits a prepared chunk in transactions of at most `eventsPerTransaction` check-ins (calling
+    /// `heartbeat` between them), then unlinks or moves aside its files, once all of them are durable.
+    func commit(_ chunk: PreparedChunk, heartbeat: () -> Void) throws(IngestError) -> IngestTally {
+        for case .skipped(let name, let reason?) in chunk.verdicts {
+            logger.log(
+                .error, .spoolUnreadable, "spool file left for a later attempt",
+                ["file": "\(name)", "error": "\(reason)"])
+        }
+        let events = chunk.events
         var outcomes: [CommitOutcome] = []
         outcomes.reserveCapacity(events.count)
         var start = 0
@@ -121,14 +152,15 @@ public final class Ingestor {
             let end = min(events.count, start + eventsPerTransaction)
             let last = end == events.count
             do {
-                outcomes += try store.commit(Array(events[start..<end]), rejections: last ? rejections : [], at: now)
+                outcomes += try store.commit(
+                    Array(events[start..<end]), rejections: last ? chunk.rejections : [], at: chunk.now)
             } catch {
                 throw IngestError.store(error)
             }
             if !last { heartbeat() }
             start = end
         } while start < events.count
-        return finish(verdicts, outcomes: outcomes, now: now)
+        return finish(chunk.verdicts, outcomes: outcomes, now: chunk.now)
     }
 
     /// After the commit: unlink what is stored, move what is refused, count.

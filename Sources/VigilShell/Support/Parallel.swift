@@ -29,6 +29,29 @@ public enum Parallel {
 
 }
 
+/// Work started on another thread now, whose result `wait()` returns (blocking until it is done).
+/// Used to read and validate the next spool chunk while the current one commits.
+final class Background<T>: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var result: T?
+
+    /// `work` runs on a global queue; the caller must keep what it reads alive until `wait()`.
+    init(_ work: @escaping () -> T) {
+        let job = UnsafeSendable(work)
+        DispatchQueue.global().async { [self] in
+            result = job.value()
+            done.signal()
+        }
+    }
+
+    /// The result, once the work has finished. Call it exactly once.
+    func wait() -> T? {
+        done.wait()
+        defer { result = nil }
+        return result
+    }
+}
+
 /// A pointer shared by the lanes of `Parallel.map`; each lane writes disjoint indices.
 private struct SendableBuffer<T>: @unchecked Sendable {
     let base: UnsafeMutablePointer<T>
