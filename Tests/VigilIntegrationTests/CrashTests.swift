@@ -58,19 +58,22 @@ final class CrashTests: XCTestCase {
         XCTAssertEqual(
             status["rejected"] as? Int, 0, "a replay after a crash is a duplicate, never a rejection: \(whys)")
         XCTAssertEqual(harness.names(in: harness.rejected), [])
-        let ids = try storedIDs(harness)
+        let ids = try query(harness, "select id from events")
         XCTAssertEqual(ids.count, total)
         XCTAssertTrue(expected.isSubset(of: Set(ids)), "every submitted id is in the store")
+        XCTAssertEqual(
+            try query(harness, "select count(*) from evaluations"), ["\(total)"],
+            "one rule evaluation per stored event, committed with it")
     }
 
-    /// Ids straight from the SQLite file, read with the sqlite3 CLI when present, else python's sqlite3.
-    func storedIDs(_ harness: Harness) throws -> [String] {
+    /// Rows of `sql` straight from the SQLite file (first column), read with python's sqlite3.
+    func query(_ harness: Harness, _ sql: String) throws -> [String] {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [
             "python3", "-c",
-            "import sqlite3,sys; c=sqlite3.connect('file:'+sys.argv[1]+'?mode=ro', uri=True); [print(r[0]) for r in c.execute('select id from events')]",
-            harness.state + "/vigil.sqlite",
+            "import sqlite3,sys; c=sqlite3.connect('file:'+sys.argv[1]+'?mode=ro', uri=True); [print(r[0]) for r in c.execute(sys.argv[2])]",
+            harness.state + "/vigil.sqlite", sql,
         ]
         let pipe = Pipe()
         process.standardOutput = pipe
