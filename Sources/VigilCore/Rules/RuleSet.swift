@@ -90,7 +90,7 @@ public struct RuleSet: Sendable {
     /// The `when:` rules, tested on each new event.
     public let eventRules: [CompiledRule]
     /// Their conditions, in the same order: the loop over them per event touches nothing else.
-    let eventConditions: [@Sendable (EvaluationContext) -> Bool]
+    let eventConditions: [Condition]
     /// Their firings, in the same order, waiting for an event's id and time.
     let eventFirings: [Firing]
     /// The `absent:` rules, tested on a timer.
@@ -98,8 +98,8 @@ public struct RuleSet: Sendable {
     /// How much of a client's history any rule looks at: history older than this is never read.
     public let lookBack: TimeSpan
     /// The inputs of every aggregate, computed once per event when it is recorded (see `History`).
-    let conditionInputs: [@Sendable (EvaluationContext) -> Bool]
-    let numberInputs: [@Sendable (ObservedEvent) -> Double?]
+    let conditionInputs: [Condition]
+    let numberInputs: [NumberInput]
 
     /// The longest half-life of any rule (the default when there are no rules).
     public var longestHalfLife: TimeSpan {
@@ -119,7 +119,7 @@ public struct RuleSet: Sendable {
             }
             lists[list.name] = list.codes
         }
-        var conditions: [String: @Sendable (EvaluationContext) -> Bool] = [:]
+        var conditions: [String: Condition] = [:]
         // Conditions may use conditions defined before them (which rules out cycles by construction).
         for (name, expression) in source.conditions {
             if conditions[name] != nil || lists[name] != nil {
@@ -131,7 +131,8 @@ public struct RuleSet: Sendable {
                 var compiler = Compiler(
                     vocabulary: vocabulary, text: expression.text, origin: expression.origin, conditions: conditions,
                     lists: lists, inputs: inputs)
-                conditions[name] = try compiler.condition(try Parser.parse(expression.text, origin: expression.origin))
+                conditions[name] = Condition(
+                    test: try compiler.condition(try Parser.parse(expression.text, origin: expression.origin)))
                 if compiler.lookBack > lookBack { lookBack = compiler.lookBack }
             } catch {
                 errors.append(error)
@@ -173,7 +174,7 @@ public struct RuleSet: Sendable {
         guard errors.isEmpty else { throw SourceErrors(errors: errors) }
         let eventRules = rules.filter { $0.absence == nil }
         return RuleSet(
-            rules: rules, eventRules: eventRules, eventConditions: eventRules.map { $0.condition },
+            rules: rules, eventRules: eventRules, eventConditions: eventRules.map { Condition(test: $0.condition) },
             eventFirings: eventRules.map {
                 Firing(
                     rule: $0.id, event: "", at: .init(microseconds: 0), weight: $0.weight, halfLife: $0.halfLife,
@@ -190,9 +191,12 @@ public struct RuleSet: Sendable {
     public func record(_ event: ObservedEvent, in history: inout History) {
         let alone = EvaluationContext(alone: event)
         var bits: UInt64 = 0
-        for (index, condition) in conditionInputs.enumerated() where condition(alone) { bits |= 1 << UInt64(index) }
+        for (index, condition) in conditionInputs.enumerated() where condition.test(alone) {
+            bits |= 1 << UInt64(index)
+        }
         history.insert(
-            EventFacts(at: event.checkIn.at, conditions: bits), numbers: numberInputs.lazy.map { $0(event) ?? .nan })
+            EventFacts(at: event.checkIn.at, conditions: bits),
+            numbers: numberInputs.lazy.map { $0.read(event) ?? .nan })
     }
 
     /// The rules that fire on `event`, given the client's earlier events.
@@ -201,7 +205,7 @@ public struct RuleSet: Sendable {
         var fired: [Firing] = []
         // Through a buffer pointer: calling each condition then retains nothing.
         eventConditions.withUnsafeBufferPointer { conditions in
-            for index in conditions.indices where conditions[index](context) {
+            for index in conditions.indices where conditions[index].test(context) {
                 var firing = eventFirings[index]
                 firing.event = event.checkIn.id
                 firing.at = event.checkIn.at

@@ -120,19 +120,19 @@ struct NumberSummary {
 /// event's values are computed once (`RuleSet.record`), then read from `History` by every window.
 final class AggregateInputs {
     static let maxConditions = 64
-    var conditions: [@Sendable (EvaluationContext) -> Bool] = []
-    var numbers: [@Sendable (ObservedEvent) -> Double?] = []
+    var conditions: [Condition] = []
+    var numbers: [NumberInput] = []
 
     /// The bit of a new condition input, or nil when the rule set already has `maxConditions`.
     func addCondition(_ condition: @escaping @Sendable (EvaluationContext) -> Bool) -> UInt64? {
         guard conditions.count < Self.maxConditions else { return nil }
-        conditions.append(condition)
+        conditions.append(Condition(test: condition))
         return 1 << UInt64(conditions.count - 1)
     }
 
     /// The slot of a new number input.
     func addNumber(_ number: @escaping @Sendable (ObservedEvent) -> Double?) -> Int {
-        numbers.append(number)
+        numbers.append(NumberInput(read: number))
         return numbers.count - 1
     }
 }

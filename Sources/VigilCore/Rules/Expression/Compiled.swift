@@ -25,3 +25,15 @@ enum Compiled: Sendable {
         }
     }
 }
+
+/// A compiled condition in a struct, so that arrays and dictionaries of them keep the closure at its
+/// natural abstraction: calling one then needs no reabstraction thunk, which would copy the context
+/// and retain everything it holds on every call.
+struct Condition: Sendable {
+    let test: @Sendable (EvaluationContext) -> Bool
+}
+
+/// A compiled number read from one event, boxed for the same reason as `Condition`.
+struct NumberInput: Sendable {
+    let read: @Sendable (ObservedEvent) -> Double?
+}

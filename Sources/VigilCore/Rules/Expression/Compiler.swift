@@ -5,7 +5,7 @@ struct Compiler {
     let text: String
     let origin: ExpressionOrigin
     /// Shared conditions (compiled, boolean) and shared lists, by name.
-    let conditions: [String: @Sendable (EvaluationContext) -> Bool]
+    let conditions: [String: Condition]
     let lists: [String: [String]]
     /// Where the rule set's aggregate inputs are collected (shared by every expression of the set).
     let inputs: AggregateInputs
@@ -23,7 +23,7 @@ struct Compiler {
 
     init(
         vocabulary: Vocabulary, text: String, origin: ExpressionOrigin,
-        conditions: [String: @Sendable (EvaluationContext) -> Bool], lists: [String: [String]],
+        conditions: [String: Condition], lists: [String: [String]],
         inputs: AggregateInputs
     ) {
         self.inputs = inputs
@@ -114,7 +114,7 @@ struct Compiler {
         case ("note", _):
             throw error(node, "the note is private free text and cannot be used in rules")
         default:
-            if path.count == 1, let condition = conditions[name] { return .bool(condition) }
+            if path.count == 1, let condition = conditions[name] { return .bool(condition.test) }
             if path.count == 1, let list = lists[name] { return .strings(list) }
             let known =
                 [
@@ -172,6 +172,7 @@ struct Compiler {
             let test = Self.ordering(op)
             switch (left, right) {
             case (.number(let l), .number(let r)):
+                if case .number(let constant, _) = rhs { return .bool(Self.compare(l, op, constant)) }
                 return .bool { ctx in
                     guard let a = l(ctx), let b = r(ctx) else { return false }
                     return test(a, b)
@@ -212,6 +213,7 @@ struct Compiler {
         case (.string(let l, let leftDomain, let leftLiteral), .string(let r, let rightDomain, let rightLiteral)):
             try checkDomain(leftDomain, rightLiteral, rhs)
             try checkDomain(rightDomain, leftLiteral, lhs)
+            if let fused = Self.enumEquality(lhs, rhs) ?? Self.enumEquality(rhs, lhs) { return fused }
             return { ctx in
                 guard let a = l(ctx), let b = r(ctx) else { return false }
                 return a == b
@@ -227,7 +229,12 @@ struct Compiler {
         switch (left, right) {
         case (.string(_, _, let literal?), .codes(let list)):
             try checkCode(literal, list, lhs)
-            return .bool(Self.reading(list) { $0.contains(literal) })
+            // One closure per list, testing in place: the commonest rule shape, kept to one call.
+            switch list {
+            case .signs: return .bool { $0.event.signs.contains(literal) }
+            case .stressors: return .bool { $0.event.stressors.contains(literal) }
+            case .protective: return .bool { $0.event.protective.contains(literal) }
+            }
         case (.string(let value, let domain, _), .strings(let options)):
             for option in options { try checkDomain(domain, option, rhs) }
             return .bool { ctx in value(ctx).map(options.contains) ?? false }
@@ -261,6 +268,33 @@ struct Compiler {
         case .signs: return { body($0.event.signs) }
         case .stressors: return { body($0.event.stressors) }
         case .protective: return { body($0.event.protective) }
+        }
+    }
+
+    /// `kind == "overdose"` (or `source == …`) as one comparison of enum values, with no strings.
+    static func enumEquality(_ field: Syntax, _ literal: Syntax) -> (@Sendable (EvaluationContext) -> Bool)? {
+        guard case .path(let path, _) = field, path.count == 1, case .string(let value, _) = literal else { return nil }
+        switch path[0] {
+        case "kind":
+            guard let kind = CheckIn.Kind(rawValue: value) else { return nil }
+            return { $0.event.kind == kind }
+        case "source":
+            guard let source = CheckIn.Source(rawValue: value) else { return nil }
+            return { $0.event.source == source }
+        default:
+            return nil
+        }
+    }
+
+    /// A number compared with a constant (`measure.sleep_hours < 5`), in one closure.
+    static func compare(_ value: @escaping @Sendable (EvaluationContext) -> Double?, _ op: String, _ constant: Double)
+        -> @Sendable (EvaluationContext) -> Bool
+    {
+        switch op {
+        case "<": return { value($0).map { $0 < constant } ?? false }
+        case "<=": return { value($0).map { $0 <= constant } ?? false }
+        case ">": return { value($0).map { $0 > constant } ?? false }
+        default: return { value($0).map { $0 >= constant } ?? false }
         }
     }
 
