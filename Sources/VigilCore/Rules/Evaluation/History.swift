@@ -61,16 +61,19 @@ public struct History: Sendable {
     /// (at − window, at] that reported it.
     func summary(_ slot: Int, within window: TimeSpan, endingAt at: Timestamp) -> NumberSummary {
         let from = at.microseconds - window.microseconds
+        let until = at.microseconds
         var summary = NumberSummary()
         facts.withUnsafeBufferPointer { facts in
             numbers.withUnsafeBufferPointer { numbers in
-                var index = facts.count - 1
-                while index >= 0 {
-                    let event = facts[index]
-                    if event.at.microseconds <= from { break }
-                    let value = numbers[index * stride + slot]
-                    if event.at <= at, !value.isNaN { summary.add(value) }
+                guard var index = facts.indices.last, let base = numbers.baseAddress else { return }
+                var value = base + (index * stride + slot)
+                while true {
+                    let observed = facts[index].at.microseconds
+                    if observed <= from { break }
+                    if observed <= until, !value.pointee.isNaN { summary.add(value.pointee) }
+                    if index == 0 { break }
                     index -= 1
+                    value -= stride
                 }
             }
         }
@@ -107,11 +110,12 @@ struct NumberSummary {
     var minimum = Double.infinity
     var maximum = -Double.infinity
 
+    @inline(__always)
     mutating func add(_ value: Double) {
         sum += value
         count += 1
-        if value < minimum { minimum = value }
-        if value > maximum { maximum = value }
+        minimum = Swift.min(minimum, value)
+        maximum = Swift.max(maximum, value)
     }
 }
 
