@@ -118,3 +118,42 @@ final class ClientReplayTests: XCTestCase {
         }
     }
 }
+
+/// Prefilters: read from the syntax, each a necessary condition of its rule.
+final class PrefilterTests: XCTestCase {
+    func prefilter(_ text: String, conditions: [String: Prefilter] = [:]) throws -> Prefilter {
+        let origin = ExpressionOrigin(file: "r.yaml", line: 1, column: 1, sourceLine: text)
+        return Prefilter.of(try Parser.parse(text, origin: origin), conditions: conditions)
+    }
+
+    func testShapes() throws {
+        XCTAssertEqual(try prefilter(#"kind == "overdose""#), .kind(.overdose))
+        XCTAssertEqual(try prefilter(#""isolation" in signs"#), .codes(.signs))
+        XCTAssertEqual(try prefilter(#"any(stressors, ["job_loss"])"#), .codes(.stressors))
+        XCTAssertEqual(try prefilter("size(protective) > 0"), .codes(.protective))
+        XCTAssertEqual(try prefilter("size(protective) >= 0"), .always, "true for an empty list")
+        XCTAssertEqual(try prefilter("measure.sleep_hours < 5 and count(true, 3d) >= 2"), .measure(.sleepHours))
+        XCTAssertEqual(try prefilter("avg(measure.mood, 14d) - 3 >= measure.mood"), .measure(.mood))
+        XCTAssertEqual(try prefilter("measure.mood != 3"), .always, "!= is true when the measure is missing")
+        XCTAssertEqual(try prefilter("measure.energy < 3"), .always, "only known measures have slots")
+        XCTAssertEqual(try prefilter("screening.intent or screening.plan"), .screening)
+        XCTAssertEqual(try prefilter(#"screening.intent or kind == "overdose""#), .always)
+        XCTAssertEqual(try prefilter(#"not (kind == "overdose")"#), .always)
+        XCTAssertEqual(try prefilter("x and measure.mood < 2", conditions: ["x": .kind(.checkin)]), .kind(.checkin))
+    }
+
+    func testAdmits() {
+        let quiet = CheckIn(id: "e", client: "c", at: Timestamp(seconds: 0), kind: .checkin, source: .peer)
+        XCTAssertTrue(Prefilter.always.admits(quiet))
+        XCTAssertTrue(Prefilter.kind(.checkin).admits(quiet))
+        XCTAssertFalse(Prefilter.kind(.overdose).admits(quiet))
+        XCTAssertFalse(Prefilter.codes(.signs).admits(quiet))
+        XCTAssertFalse(Prefilter.screening.admits(quiet))
+        XCTAssertFalse(Prefilter.measure(.mood).admits(quiet))
+        var told = quiet
+        told.signs = ["isolation"]
+        told.measures = [("mood", 2)]
+        XCTAssertTrue(Prefilter.codes(.signs).admits(told))
+        XCTAssertTrue(Prefilter.measure(.mood).admits(told), "known slots follow the measures")
+    }
+}

@@ -111,6 +111,12 @@ public struct CheckIn: Equatable, Sendable {
 
 /// The values of the measures schema v1 knows, one slot each (nil when not reported).
 public struct KnownMeasures: Equatable, Sendable {
+    /// The known measures, by their names in check-ins.
+    public enum Name: String, CaseIterable, Sendable {
+        case mood, craving, stress
+        case sleepHours = "sleep_hours"
+    }
+
     public var mood: Double?
     public var craving: Double?
     public var stress: Double?
@@ -118,24 +124,38 @@ public struct KnownMeasures: Equatable, Sendable {
 
     init(_ measures: [(name: String, value: Double)]) {
         for (name, value) in measures {
+            guard let known = Name(rawValue: name), self[known] == nil else { continue }
+            self[known] = value
+        }
+    }
+
+    public subscript(name: Name) -> Double? {
+        get {
             switch name {
-            case "mood": mood = mood ?? value
-            case "craving": craving = craving ?? value
-            case "stress": stress = stress ?? value
-            case "sleep_hours": sleepHours = sleepHours ?? value
-            default: break
+            case .mood: return mood
+            case .craving: return craving
+            case .stress: return stress
+            case .sleepHours: return sleepHours
+            }
+        }
+        set {
+            switch name {
+            case .mood: mood = newValue
+            case .craving: craving = newValue
+            case .stress: stress = newValue
+            case .sleepHours: sleepHours = newValue
             }
         }
     }
 
-    /// The slot of a known measure, or nil for any other name.
+    /// A reader of a known measure's slot, or nil for any other name.
     public static func slot(_ name: String) -> (@Sendable (KnownMeasures) -> Double?)? {
-        switch name {
-        case "mood": return { $0.mood }
-        case "craving": return { $0.craving }
-        case "stress": return { $0.stress }
-        case "sleep_hours": return { $0.sleepHours }
-        default: return nil
+        switch Name(rawValue: name) {
+        case .mood: return { $0.mood }
+        case .craving: return { $0.craving }
+        case .stress: return { $0.stress }
+        case .sleepHours: return { $0.sleepHours }
+        case nil: return nil
         }
     }
 }

@@ -80,6 +80,8 @@ public struct CompiledRule: Sendable {
     public let absence: Absence?
     /// For an `absent:` rule, the bit of its match in `EventFacts` (0 otherwise).
     let matchBit: UInt64
+    /// What an event must have for the rule to be able to fire on it.
+    let prefilter: Prefilter
     let condition: @Sendable (EvaluationContext) -> Bool
 }
 
@@ -91,6 +93,8 @@ public struct RuleSet: Sendable {
     public let eventRules: [CompiledRule]
     /// Their conditions, in the same order: the loop over them per event touches nothing else.
     let eventConditions: [Condition]
+    /// Their prefilters, in the same order: a rule whose prefilter fails is not tested.
+    let eventPrefilters: [Prefilter]
     /// Their firings, in the same order, waiting for an event's id and time.
     let eventFirings: [Firing]
     /// The `absent:` rules, tested on a timer.
@@ -120,6 +124,7 @@ public struct RuleSet: Sendable {
             lists[list.name] = list.codes
         }
         var conditions: [String: Condition] = [:]
+        var prefilters: [String: Prefilter] = [:]
         // Conditions may use conditions defined before them (which rules out cycles by construction).
         for (name, expression) in source.conditions {
             if conditions[name] != nil || lists[name] != nil {
@@ -131,8 +136,9 @@ public struct RuleSet: Sendable {
                 var compiler = Compiler(
                     vocabulary: vocabulary, text: expression.text, origin: expression.origin, conditions: conditions,
                     lists: lists, inputs: inputs)
-                conditions[name] = Condition(
-                    test: try compiler.condition(try Parser.parse(expression.text, origin: expression.origin)))
+                let syntax = try Parser.parse(expression.text, origin: expression.origin)
+                conditions[name] = Condition(test: try compiler.condition(syntax))
+                prefilters[name] = Prefilter.of(syntax, conditions: prefilters)
                 if compiler.lookBack > lookBack { lookBack = compiler.lookBack }
             } catch {
                 errors.append(error)
@@ -166,7 +172,8 @@ public struct RuleSet: Sendable {
                     CompiledRule(
                         id: definition.id, summary: definition.summary, weight: definition.weight,
                         halfLife: definition.halfLife, floor: definition.floor, evidence: definition.evidence,
-                        tags: definition.tags, absence: definition.absence, matchBit: matchBit, condition: condition))
+                        tags: definition.tags, absence: definition.absence, matchBit: matchBit,
+                        prefilter: Prefilter.of(syntax, conditions: prefilters), condition: condition))
             } catch {
                 errors.append(error)
             }
@@ -175,6 +182,7 @@ public struct RuleSet: Sendable {
         let eventRules = rules.filter { $0.absence == nil }
         return RuleSet(
             rules: rules, eventRules: eventRules, eventConditions: eventRules.map { Condition(test: $0.condition) },
+            eventPrefilters: eventRules.map(\.prefilter),
             eventFirings: eventRules.map {
                 Firing(
                     rule: $0.id, event: "", at: .init(microseconds: 0), weight: $0.weight, halfLife: $0.halfLife,
@@ -205,7 +213,8 @@ public struct RuleSet: Sendable {
         var fired: [Firing] = []
         // Through a buffer pointer: calling each condition then retains nothing.
         eventConditions.withUnsafeBufferPointer { conditions in
-            for index in conditions.indices where conditions[index].test(context) {
+            for index in conditions.indices
+            where eventPrefilters[index].admits(event.checkIn) && conditions[index].test(context) {
                 var firing = eventFirings[index]
                 firing.event = event.checkIn.id
                 firing.at = event.checkIn.at
