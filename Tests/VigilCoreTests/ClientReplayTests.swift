@@ -68,13 +68,45 @@ final class ClientReplayTests: XCTestCase {
 
     func testEverySilenceBetweenLateIngestedEventsIsFound() throws {
         var replay = ClientReplay(ruleSet: try ruleSet(tierAtLeast: .low), thresholds: thresholds)
-        for hours in [0.0, 30, 100, 120, 200] { replay.ingest(event(hours)) }
-        let decided = replay.decideAbsences(dueBy: at(300))
+        var decided: [SilenceDecision] = []
+        for hours in [0.0, 30, 100, 120, 200] { decided += replay.ingest(event(hours)).silences }
+        XCTAssertEqual(decided.map(\.firing.at), [at(78), at(168)], "decided while ingesting the event after each gap")
+        decided += replay.decideAbsences(dueBy: at(300))
         XCTAssertEqual(decided.map(\.firing.at), [at(78), at(168), at(248)], "gaps 30→100, 120→200, 200→")
         // Silences older than the look-back before the newest event are no longer kept to be found.
         var late = ClientReplay(ruleSet: try ruleSet(tierAtLeast: .low), thresholds: thresholds)
-        for hours in [0.0, 100, 500] { late.ingest(event(hours)) }
-        XCTAssertEqual(late.decideAbsences(dueBy: at(600)).map(\.firing.at), [at(548)])
+        var silences: [SilenceDecision] = []
+        for hours in [0.0, 100, 500] { silences += late.ingest(event(hours)).silences }
+        silences += late.decideAbsences(dueBy: at(600))
+        XCTAssertEqual(silences.map(\.firing.at), [at(48), at(148), at(548)], "none lost to the look-back")
+    }
+
+    func testALateCheckInInsideADecidedSilenceDoesNotCountItTwice() throws {
+        var replay = ClientReplay(ruleSet: try ruleSet(tierAtLeast: .low), thresholds: thresholds)
+        replay.ingest(event(0))
+        replay.ingest(event(100))  // decides the silence 0 → 48
+        XCTAssertEqual(replay.activeFirings(at: at(100)).filter { $0.rule == "silent" }.map(\.at), [at(48)])
+        replay.ingest(event(10))  // arrives late, inside the silence already decided
+        XCTAssertEqual(replay.decideAbsences(dueBy: at(140)).map(\.firing.at), [], "58 h is the same gap")
+        XCTAssertEqual(replay.activeFirings(at: at(140)).filter { $0.rule == "silent" }.count, 1)
+        XCTAssertEqual(replay.decideAbsences(dueBy: at(200)).map(\.firing.at), [at(148)], "a new gap after 100 h")
+    }
+
+    func testASilenceIsDecidedBeforeALaterEventMovesTheLookBack() throws {
+        // The absence duration is the rule set's longest span: recording an event at 48.01 h drops the
+        // match at 0 h from the history, so its silence must be decided first.
+        var source = RuleSource()
+        source.rules = [
+            RuleDefinition(
+                id: "silent", origin: origin(5), summary: "s",
+                condition: SourceText(#"kind == "checkin""#, origin: origin(6)),
+                absence: Absence(duration: .hours(48)), weight: 10, evidence: "test")
+        ]
+        var replay = ClientReplay(ruleSet: try RuleSet.compile(source, vocabulary: vocabulary), thresholds: thresholds)
+        replay.ingest(event(0))
+        let ingested = replay.ingest(event(48.01, kind: .overdose))
+        XCTAssertEqual(ingested.silences.map(\.firing.at), [at(48)])
+        XCTAssertEqual(replay.score(at: at(48.01)).score, 10, accuracy: 0.01, "and it counts in the event's score")
     }
 
     func testEventsOfOtherKindsDoNotBreakTheSilence() throws {
@@ -100,7 +132,7 @@ final class ClientReplayTests: XCTestCase {
                     resumed.score(at: checkIn.at), continuous.score(at: checkIn.at), "firing order is irrelevant")
             }
             history.append(checkIn)
-            firings += continuous.ingest(checkIn)
+            firings += continuous.ingest(checkIn).fired
         }
     }
 

@@ -74,6 +74,54 @@ final class RulesCheckTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("          and moood < 3\n              ^"), result.stderr)
     }
 
+    func testOutOfRangeDurationsAndHiddenAggregatesAreErrorsNotCrashes() throws {
+        let harness = try Harness()
+        let rules = harness.root + "/rules"
+        try FileManager.default.copyItem(atPath: Harness.repository + "/Rules", toPath: rules)
+        try """
+        conditions:
+          busy: count(kind == "checkin", 1d) >= 1
+        rules:
+          - id: forever
+            summary: x
+            when: "true"
+            half_life: 50000000d
+            weight: 1
+            evidence: e
+          - id: huge-window
+            summary: y
+            when: count(true, 99999999999999999999d) > 1
+            weight: 1
+            evidence: e
+          - id: endless-silence
+            summary: z
+            absent: {match: 'kind == "checkin"', for: 1e300h}
+            weight: 1
+            evidence: e
+          - id: busy-twice
+            summary: w
+            when: count(busy, 7d) > 1
+            weight: 1
+            evidence: e
+          - id: busy-silence
+            summary: v
+            absent: {match: busy, for: 2d}
+            weight: 1
+            evidence: e
+        """.write(toFile: rules + "/broken.yaml", atomically: true, encoding: .utf8)
+        let result = try harness.run(["rules", "check", rules])
+        XCTAssertEqual(result.status, 1, "\(result)")
+        for expected in [
+            "rule 'forever': half_life must be a duration such as 72h or 7d (at most 100 years)",
+            "duration '99999999999999999999' is longer than 100 years",
+            "rule 'endless-silence': absent: needs for:, a duration such as 48h (at most 100 years)",
+            "condition 'busy' uses an aggregate, so it cannot be used inside another",
+            "condition 'busy' uses an aggregate, so it cannot be used in an absent: rule's match",
+        ] {
+            XCTAssertTrue(result.stderr.contains(expected), "missing '\(expected)' in:\n\(result.stderr)")
+        }
+    }
+
     func testAMissingPolicyIsAnError() throws {
         let harness = try Harness()
         let rules = harness.root + "/rules"

@@ -125,6 +125,7 @@ public struct RuleSet: Sendable {
         }
         var conditions: [String: Condition] = [:]
         var prefilters: [String: Prefilter] = [:]
+        var aggregateConditions: Set<String> = []
         // Conditions may use conditions defined before them (which rules out cycles by construction).
         for (name, expression) in source.conditions {
             if conditions[name] != nil || lists[name] != nil {
@@ -135,10 +136,11 @@ public struct RuleSet: Sendable {
             do {
                 var compiler = Compiler(
                     vocabulary: vocabulary, text: expression.text, origin: expression.origin, conditions: conditions,
-                    lists: lists, inputs: inputs)
+                    aggregateConditions: aggregateConditions, lists: lists, inputs: inputs)
                 let syntax = try Parser.parse(expression.text, origin: expression.origin)
                 conditions[name] = Condition(test: try compiler.condition(syntax))
                 prefilters[name] = Prefilter.of(syntax, conditions: prefilters)
+                if compiler.usesAggregate { aggregateConditions.insert(name) }
                 if compiler.lookBack > lookBack { lookBack = compiler.lookBack }
             } catch {
                 errors.append(error)
@@ -158,8 +160,8 @@ public struct RuleSet: Sendable {
             do {
                 let text = definition.condition
                 var compiler = Compiler(
-                    vocabulary: vocabulary, text: text.text, origin: text.origin, conditions: conditions, lists: lists,
-                    inputs: inputs)
+                    vocabulary: vocabulary, text: text.text, origin: text.origin, conditions: conditions,
+                    aggregateConditions: aggregateConditions, lists: lists, inputs: inputs)
                 if definition.absence != nil { compiler.aggregatesRefused = "an absent: rule's match" }
                 let syntax = try Parser.parse(text.text, origin: text.origin)
                 let condition = try compiler.condition(syntax)

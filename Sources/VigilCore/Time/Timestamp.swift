@@ -35,6 +35,16 @@ public struct TimeSpan: Hashable, Comparable, Sendable {
     public static func days(_ value: Int64) -> TimeSpan { .hours(value * 24) }
 
     public static func < (lhs: TimeSpan, rhs: TimeSpan) -> Bool { lhs.microseconds < rhs.microseconds }
+
+    /// The longest span a rule may name (100 years): far beyond any clinical window, and short enough
+    /// that no sum of spans and timestamps can overflow.
+    public static let longest = TimeSpan.days(36_525)
+
+    /// `seconds` as a span; nil when negative, not finite or longer than `longest`.
+    public init?(checkedSeconds seconds: Double) {
+        guard seconds.isFinite, seconds >= 0, seconds <= Double(Self.longest.microseconds) / 1e6 else { return nil }
+        self.init(microseconds: Int64(seconds * 1e6))
+    }
 }
 
 /// Where "now" comes from: the seam through which the daemon's clock is injected (the shell's

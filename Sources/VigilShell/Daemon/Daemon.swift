@@ -74,7 +74,7 @@ public final class Daemon {
             ])
 
         var nextRetry: Int64?
-        awaitAbsencesOfANewPack(store)
+        awaitAbsencesIfThePackChanged(store)
         if !drain(ingestor) { nextRetry = SystemClock.monotonicMicroseconds() + retryDelay.microseconds }
         decideAbsences(store)
         notifier.ready(status: statusLine(ingestor))
@@ -129,7 +129,7 @@ public final class Daemon {
     }
 
     func evaluation(_ pack: RulePack) -> RuleEvaluation {
-        let stage = RuleEvaluation(pack: pack)
+        let stage = RuleEvaluation(pack: pack, logger: logger)
         evaluation = stage
         return stage
     }
@@ -161,33 +161,25 @@ public final class Daemon {
         }
     }
 
-    /// Marks every client for an absence check when the pack in force is new and has `absent:` rules.
-    func awaitAbsencesOfANewPack(_ store: EventStore) {
+    /// Marks every client for an absence check when the pack in force changed and has `absent:` rules.
+    func awaitAbsencesIfThePackChanged(_ store: EventStore) {
         do {
-            try evaluation?.awaitAbsencesOfANewPack(store: store, at: clock.now())
+            try evaluation?.awaitAbsencesIfThePackChanged(store: store)
         } catch {
             logger.log(
                 .error, .storeUnavailable, "cannot mark clients for the new absence rules", ["error": "\(error)"])
         }
     }
 
-    /// Decides the silences of `absent:` rules that are due, 1,000 clients per transaction, and logs
-    /// each firing. A store failure is logged and left to the next tick.
+    /// Decides the silences of `absent:` rules that are due, 1,000 clients per transaction (the
+    /// evaluation stage logs each firing). A store failure is logged and left to the next tick.
     func decideAbsences(_ store: EventStore) {
         guard let evaluation else { return }
         do {
             while true {
-                let decided = try evaluation.decideAbsences(at: clock.now(), store: store)
-                if decided.isEmpty { break }
-                for (client, decision) in decided where decision.fired {
-                    logger.log(
-                        .notice, .silenceFired, "no contact within the rule's window: absence rule fired",
-                        [
-                            "client": "\(client)", "rule": "\(decision.firing.rule)", "at": "\(decision.firing.at)",
-                            "score": "\(decision.score.score)", "tier": "\(decision.score.tier.rawValue)",
-                        ])
-                }
+                let round = try evaluation.decideAbsences(at: clock.now(), store: store)
                 pingWatchdogIfDue()
+                if round.clients < AbsenceRound.clientsPerRound { break }
             }
         } catch {
             logger.log(.error, .storeUnavailable, "cannot record absence rule decisions", ["error": "\(error)"])
@@ -228,7 +220,7 @@ public final class Daemon {
             ingestor?.decoder = SpoolFileDecoder(decoder: CheckInDecoder(vocabulary: pack.vocabulary))
             evaluation?.replace(pack)
             if let store = ingestor?.store {
-                awaitAbsencesOfANewPack(store)
+                awaitAbsencesIfThePackChanged(store)
                 decideAbsences(store)
             }
             config.rules = fresh.rules

@@ -68,8 +68,12 @@ public final class Ingestor {
                     throw error
                 }
                 seen.formUnion(chunk.map(\.name))
-                // Stopping drops the prefetched chunk: its files are still in new/.
-                guard let prefetch, !shouldStop() else { break }
+                guard let prefetch else { break }
+                if shouldStop() {
+                    // The prefetched chunk is dropped (its files are still in new/), once it is done.
+                    _ = prefetch.wait()
+                    break
+                }
                 prepared = prefetch.wait() ?? prepare(next)
                 chunk = next
                 start += next.count

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Logging
 import VigilCore
 
 /// The commit stage that applies the rule pack to every newly stored event, inside the transaction
@@ -22,7 +23,11 @@ public final class RuleEvaluation: CommitStage, @unchecked Sendable {
     /// Threads that evaluate clients in parallel.
     let width: Int
 
-    public init(pack: RulePack, capacity: Int = 50_000, width: Int = 2) {
+    /// Where fired silences of `absent:` rules are logged (after their commit).
+    let logger: Logger
+
+    public init(pack: RulePack, logger: Logger, capacity: Int = 50_000, width: Int = 2) {
+        self.logger = logger
         self.pack = pack
         self.capacity = capacity
         self.width = width
@@ -65,8 +70,9 @@ public final class RuleEvaluation: CommitStage, @unchecked Sendable {
             let work = clients[position]
             for index in work.events {
                 let checkIn = events[index].checkIn
-                let fired = work.replay.ingest(checkIn)
-                work.results.append((fired, work.replay.score(at: checkIn.at)))
+                let ingested = work.replay.ingest(checkIn)
+                work.silences += ingested.silences
+                work.results.append((ingested.fired, work.replay.score(at: checkIn.at)))
             }
             if awaitsSilences { work.due = work.replay.nextAbsenceDue }
         }
@@ -92,6 +98,10 @@ public final class RuleEvaluation: CommitStage, @unchecked Sendable {
                 latest[checkIn.client] = (checkIn.at, score)
             }
         }
+        let silences = positions.sorted { $0.key < $1.key }.flatMap { client, position in
+            clients[position].silences.map { (client, $0) }
+        }
+        try Self.record(silences, ruleset: ruleset, at: context.committedAt, db: db)
         try Self.updateClients(latest, db: db)
         if awaitsSilences {
             let due = try db.cachedStatement(sql: "UPDATE clients SET absence_due = ? WHERE id = ?")
@@ -101,6 +111,7 @@ public final class RuleEvaluation: CommitStage, @unchecked Sendable {
         }
         let published = Dictionary(uniqueKeysWithValues: positions.map { ($0.key, clients[$0.value].replay) })
         db.afterNextTransaction { [self] _ in
+            logFired(silences)
             lock.withLock {
                 // A reload in between made this state stale: drop it rather than mix rule sets.
                 guard self.pack.hash == pack.hash else { return }
@@ -114,22 +125,15 @@ public final class RuleEvaluation: CommitStage, @unchecked Sendable {
     /// Decides every silence of an `absent:` rule due by `now` (see `ClientReplay.decideAbsences`), in
     /// one transaction: each decision is stored in `absences`, a firing moves the client's score, and
     /// the client's next deadline is set. Returns what was decided, fired or not.
-    public func decideAbsences(at now: Timestamp, store: EventStore) throws(StoreError) -> [(
-        client: String, decision: SilenceDecision
-    )] {
+    public func decideAbsences(at now: Timestamp, store: EventStore) throws(StoreError) -> AbsenceRound {
         let (pack, cachedID) = lock.withLock { (self.pack, rulesetID) }
-        guard !pack.ruleSet.absenceRules.isEmpty else { return [] }
+        guard !pack.ruleSet.absenceRules.isEmpty else { return AbsenceRound(decisions: [], clients: 0) }
         return try store.write { db in
             let due = try String.fetchAll(
-                db, sql: "SELECT id FROM clients WHERE absence_due <= ? ORDER BY absence_due, id LIMIT 1000",
-                arguments: [now.microseconds])
-            guard !due.isEmpty else { return [] }
+                db, sql: "SELECT id FROM clients WHERE absence_due <= ? ORDER BY absence_due, id LIMIT ?",
+                arguments: [now.microseconds, AbsenceRound.clientsPerRound])
+            guard !due.isEmpty else { return AbsenceRound(decisions: [], clients: 0) }
             let ruleset = try cachedID ?? Self.register(pack, at: now, db: db)
-            let insert = try db.cachedStatement(
-                sql: """
-                    INSERT INTO absences(client, rule, at, fired, score, tier, ruleset, decided_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(client, rule, at) DO NOTHING
-                    """)
             let next = try db.cachedStatement(sql: "UPDATE clients SET absence_due = ? WHERE id = ?")
             var decided: [(client: String, decision: SilenceDecision)] = []
             var latest: [String: (at: Timestamp, score: RiskScore)] = [:]
@@ -138,41 +142,42 @@ public final class RuleEvaluation: CommitStage, @unchecked Sendable {
                 var replay =
                     try taken(client) ?? StoredReplay.load(client: client, before: Int64.max, pack: pack, db: db)
                 for decision in replay.decideAbsences(dueBy: now) {
-                    let firing = decision.firing
-                    try insert.execute(arguments: [
-                        client, firing.rule, firing.at.microseconds, decision.fired, decision.score.score,
-                        decision.score.tier.rawValue, ruleset, now.microseconds,
-                    ])
                     decided.append((client, decision))
-                    if decision.fired { latest[client] = (firing.at, decision.score) }
+                    if decision.fired { latest[client] = (decision.firing.at, decision.score) }
                 }
                 try next.execute(arguments: [replay.nextAbsenceDue?.microseconds, client])
                 touched[client] = replay
             }
+            try Self.record(decided, ruleset: ruleset, at: now, db: db)
             try Self.updateClients(latest, db: db)
             let published = touched
+            let logged = decided
             db.afterNextTransaction { [self] _ in
+                logFired(logged)
                 lock.withLock {
                     guard self.pack.hash == pack.hash else { return }
                     rulesetID = ruleset
                     replays.merge(published) { _, new in new }
                 }
             }
-            return decided
+            return AbsenceRound(decisions: decided, clients: due.count)
         }
     }
 
-    /// When the pack in force has `absent:` rules and has never been used with this store, marks
-    /// every client for the next absence check (its silences may predate the rules), once: the pack
-    /// is recorded, so a restart does not sweep again. Called at start and after a reload.
-    public func awaitAbsencesOfANewPack(store: EventStore, at now: Timestamp) throws(StoreError) {
+    /// When the pack in force differs from the one last in force with this store and has `absent:`
+    /// rules, marks every client for the next absence check (silences may predate the pack, and
+    /// deadlines were kept for the other pack's rules). Called at start and after a reload.
+    public func awaitAbsencesIfThePackChanged(store: EventStore) throws(StoreError) {
         let pack = current
-        guard !pack.ruleSet.absenceRules.isEmpty else { return }
         try store.write { db in
-            let known = try Int64.fetchOne(db, sql: "SELECT id FROM rulesets WHERE hash = ?", arguments: [pack.hash])
-            guard known == nil else { return }
-            try db.execute(sql: "UPDATE clients SET absence_due = last_at WHERE absence_due IS NULL")
-            _ = try Self.register(pack, at: now, db: db)
+            let previous = try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = 'pack_in_force'")
+            guard previous != pack.hash else { return }
+            try db.execute(
+                sql:
+                    "INSERT INTO settings(key, value) VALUES ('pack_in_force', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                arguments: [pack.hash])
+            guard !pack.ruleSet.absenceRules.isEmpty else { return }
+            try db.execute(sql: "UPDATE clients SET absence_due = last_at")
         }
     }
 
@@ -181,6 +186,39 @@ public final class RuleEvaluation: CommitStage, @unchecked Sendable {
     /// commit loses nothing: the state is rebuilt from the store.
     private func taken(_ client: String) -> ClientReplay? {
         lock.withLock { replays.removeValue(forKey: client) }
+    }
+
+    /// Stores decided silences in `absences` (each once).
+    static func record(
+        _ decisions: [(client: String, decision: SilenceDecision)], ruleset: Int64, at now: Timestamp, db: Database
+    )
+        throws
+    {
+        guard !decisions.isEmpty else { return }
+        let insert = try db.cachedStatement(
+            sql: """
+                INSERT INTO absences(client, rule, at, fired, score, tier, ruleset, decided_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(client, rule, at) DO NOTHING
+                """)
+        for (client, decision) in decisions {
+            let firing = decision.firing
+            try insert.execute(arguments: [
+                client, firing.rule, firing.at.microseconds, decision.fired, decision.score.score,
+                decision.score.tier.rawValue, ruleset, now.microseconds,
+            ])
+        }
+    }
+
+    /// Logs each silence that fired (once committed), for supervisors tailing the journal.
+    func logFired(_ decisions: [(client: String, decision: SilenceDecision)]) {
+        for (client, decision) in decisions where decision.fired {
+            logger.log(
+                .notice, .silenceFired, "no contact within the rule's window: absence rule fired",
+                [
+                    "client": "\(client)", "rule": "\(decision.firing.rule)", "at": "\(decision.firing.at)",
+                    "score": "\(decision.score.score)", "tier": "\(decision.score.tier.rawValue)",
+                ])
+        }
     }
 
     /// The client's current score: the evaluation of its latest observed event (never moved back by
@@ -234,10 +272,20 @@ final class ClientWork: @unchecked Sendable {
     /// Indices of its events in the commit, in arrival order.
     var events: [Int]
     var results: [(fired: [Firing], score: RiskScore)] = []
+    /// Silences of `absent:` rules that fell due before its events, decided while ingesting them.
+    var silences: [SilenceDecision] = []
     var due: Timestamp?
 
     init(replay: ClientReplay, first: Int) {
         self.replay = replay
         self.events = [first]
     }
+}
+
+/// What one transaction of the absence timer decided, and how many due clients it looked at (a
+/// full round means more may be due).
+public struct AbsenceRound: Sendable {
+    public static let clientsPerRound = 1_000
+    public var decisions: [(client: String, decision: SilenceDecision)]
+    public var clients: Int
 }

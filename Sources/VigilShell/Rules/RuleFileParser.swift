@@ -177,7 +177,7 @@ struct RuleFileParser {
         var halfLife = RuleDefinition.defaultHalfLife
         if let value = fields["half_life"] {
             guard let text = value.string, let span = Self.duration(text), span.microseconds > 0 else {
-                throw error(value, "rule '\(id)': half_life must be a duration such as 72h or 7d")
+                throw error(value, "rule '\(id)': half_life must be a duration such as 72h or 7d (at most 100 years)")
             }
             halfLife = span
         }
@@ -215,7 +215,8 @@ struct RuleFileParser {
             throw error(fields["match"] ?? node, "rule '\(id)': absent: needs match:, the events that count as contact")
         }
         guard let text = fields["for"]?.string, let duration = Self.duration(text), duration.microseconds > 0 else {
-            throw error(fields["for"] ?? node, "rule '\(id)': absent: needs for:, a duration such as 48h")
+            throw error(
+                fields["for"] ?? node, "rule '\(id)': absent: needs for:, a duration such as 48h (at most 100 years)")
         }
         var tier = Tier.low
         if let value = fields["tier_at_least"] {
@@ -253,9 +254,9 @@ struct RuleFileParser {
         }
     }
 
-    /// `30m`, `24h`, `7d`, `90s`.
+    /// `30m`, `24h`, `7d`, `90s`; nil when malformed, negative or longer than 100 years.
     static func duration(_ text: String) -> TimeSpan? {
-        guard let unit = text.last, let value = Double(text.dropLast()), value >= 0 else { return nil }
+        guard let unit = text.last, let value = Double(text.dropLast()) else { return nil }
         let seconds: Double
         switch unit {
         case "s": seconds = 1
@@ -264,6 +265,6 @@ struct RuleFileParser {
         case "d": seconds = 86_400
         default: return nil
         }
-        return TimeSpan(microseconds: Int64(value * seconds * 1e6))
+        return TimeSpan(checkedSeconds: value * seconds)
     }
 }

@@ -48,6 +48,7 @@ enum Schema {
             // `absences`: each silence of an `absent:` rule decided by the timer, fired or not (when the
             // client's tier was below the rule's `tier_at_least`); no event carries these firings.
             // `clients.absence_due`: the client's next undecided deadline, which the timer looks for.
+            // `settings`: the daemon's own state, such as the hash of the rule pack last in force.
             try db.execute(
                 sql: """
                     CREATE TABLE rulesets (
@@ -92,6 +93,7 @@ enum Schema {
                     ALTER TABLE clients ADD COLUMN tier TEXT;
                     ALTER TABLE clients ADD COLUMN scored_at INTEGER;
                     ALTER TABLE clients ADD COLUMN absence_due INTEGER;
+                    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
                     CREATE INDEX clients_by_absence_due ON clients(absence_due) WHERE absence_due IS NOT NULL;
                     """)
         }

@@ -47,21 +47,25 @@ public struct ClientReplay: Sendable {
         history.newest.map { $0.adding(TimeSpan(microseconds: -ruleSet.lookBack.microseconds)) }
     }
 
-    /// Evaluates the rules on `event` against the history, records it, and returns what fired.
-    @discardableResult
-    public mutating func ingest(_ event: CheckIn) -> [Firing] {
-        ingest(ObservedEvent(event))
+    /// What ingesting one event did: the silences that fell due before it (decided first, so none
+    /// is lost when recording the event moves the look-back past its start) and the rules it fired.
+    public struct Ingested: Sendable {
+        public var silences: [SilenceDecision]
+        public var fired: [Firing]
     }
 
-    /// `ingest(_:)` for an event already wrapped (the daemon wraps events off the commit path).
+    /// Decides the silences due before `event`, evaluates the rules on it against the history,
+    /// records it, and returns what happened.
     @discardableResult
-    public mutating func ingest(_ observed: ObservedEvent) -> [Firing] {
+    public mutating func ingest(_ event: CheckIn) -> Ingested {
+        let silences = decideAbsences(dueBy: event.at.adding(TimeSpan(microseconds: -1)))
+        let observed = ObservedEvent(event)
         let fired = ruleSet.firings(for: observed, history: history)
         firings += fired
         contributions += fired.map(\.contribution)
         record(observed)
         trimFirings(force: false)
-        return fired
+        return Ingested(silences: silences, fired: fired)
     }
 
     mutating func record(_ observed: ObservedEvent) {
@@ -89,13 +93,15 @@ public struct ClientReplay: Sendable {
         for rule in ruleSet.absenceRules {
             guard let absence = rule.absence else { continue }
             let matches = history.matches(rule.matchBit, through: now)
+            // A silence decided at D was measured from a match at D − duration; a match that arrived
+            // late inside it starts no new silence until D + duration (the same gap, counted once).
+            let decided = decidedSilences.filter { $0.rule == rule.id }.map(\.at)
             var previous: Timestamp?
             for at in matches + [Timestamp.distantFuture] {
                 if let start = previous, at > start.adding(absence.duration) {
                     let deadline = start.adding(absence.duration)
-                    if !decidedSilences.contains(Silence(rule: rule.id, at: deadline)) {
-                        deadlines.append((rule, deadline))
-                    }
+                    let covered = decided.contains { $0 <= deadline && deadline <= $0.adding(absence.duration) }
+                    if !covered { deadlines.append((rule, deadline)) }
                 }
                 previous = at
             }

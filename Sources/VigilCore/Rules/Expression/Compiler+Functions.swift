@@ -16,6 +16,7 @@ extension Compiler {
         if aggregates.contains(name), let place = aggregatesRefused {
             throw error(node, "\(name)(…) cannot be used in \(place), which is tested on each event alone")
         }
+        if aggregates.contains(name) { usesAggregate = true }
         switch name {
         case "has":
             try arity(1, "has(measure.NAME), has(screening.ANSWER) or has(contact.task)")

@@ -13,6 +13,10 @@ struct Compiler {
     var lookBack = TimeSpan(microseconds: 0)
     /// Where aggregates are refused, if they are: an `absent:` rule's match reads one event alone.
     var aggregatesRefused: String?
+    /// The shared conditions that use an aggregate (so cannot appear where aggregates cannot).
+    let aggregateConditions: Set<String>
+    /// Whether this expression uses an aggregate, directly or through a shared condition.
+    var usesAggregate = false
 
     /// How far `last` and `since` look back: they search the same bounded history as the windows.
     static let defaultLookBack = TimeSpan.days(30)
@@ -23,9 +27,10 @@ struct Compiler {
 
     init(
         vocabulary: Vocabulary, text: String, origin: ExpressionOrigin,
-        conditions: [String: Condition], lists: [String: [String]],
+        conditions: [String: Condition], aggregateConditions: Set<String> = [], lists: [String: [String]],
         inputs: AggregateInputs
     ) {
+        self.aggregateConditions = aggregateConditions
         self.inputs = inputs
         self.vocabulary = vocabulary
         self.text = text
@@ -63,7 +68,7 @@ struct Compiler {
             }
             return .strings(strings)
         case .path(let path, _):
-            return try field(path, syntax)
+            return try field(path, syntax, inAggregate: inAggregate)
         case .call(let name, let arguments, _):
             return try call(name, arguments, syntax, inAggregate: inAggregate)
         case .unary(let op, let operand, _):
@@ -80,7 +85,7 @@ struct Compiler {
 
     // MARK: - Fields
 
-    func field(_ path: [String], _ node: Syntax) throws(SourceError) -> Compiled {
+    mutating func field(_ path: [String], _ node: Syntax, inAggregate: Bool) throws(SourceError) -> Compiled {
         let name = path.joined(separator: ".")
         switch (path.first ?? "", path.count) {
         case ("kind", 1):
@@ -114,7 +119,18 @@ struct Compiler {
         case ("note", _):
             throw error(node, "the note is private free text and cannot be used in rules")
         default:
-            if path.count == 1, let condition = conditions[name] { return .bool(condition.test) }
+            if path.count == 1, let condition = conditions[name] {
+                if aggregateConditions.contains(name) {
+                    if inAggregate {
+                        throw error(node, "condition '\(name)' uses an aggregate, so it cannot be used inside another")
+                    }
+                    if let place = aggregatesRefused {
+                        throw error(node, "condition '\(name)' uses an aggregate, so it cannot be used in \(place)")
+                    }
+                    usesAggregate = true
+                }
+                return .bool(condition.test)
+            }
             if path.count == 1, let list = lists[name] { return .strings(list) }
             let known =
                 [

@@ -44,8 +44,10 @@ enum Lexer {
                             UInt8(ascii: "d"): 86_400,
                         ][unit] ?? 1
                     index += 1
-                    tokens.append(
-                        Token(kind: .duration(TimeSpan(microseconds: Int64(value * seconds * 1e6))), offset: start))
+                    guard let span = TimeSpan(checkedSeconds: value * seconds) else {
+                        throw origin.error(at: start, in: text, "duration '\(literal)' is longer than 100 years")
+                    }
+                    tokens.append(Token(kind: .duration(span), offset: start))
                 } else {
                     tokens.append(Token(kind: .number(value), offset: start))
                 }
