@@ -136,6 +136,51 @@ final class ClientReplayTests: XCTestCase {
         }
     }
 
+    /// The in-order fast path decides exactly what a full scan would: a replay rebuilt before every
+    /// event (which always scans) decides the same silences on random streams with late events.
+    func testInOrderShortcutDecidesWhatAFullScanDecides() throws {
+        let set = try ruleSet(tierAtLeast: .low)
+        var decided = 0
+        for seed in 0..<40 {
+            var random = UInt64(seed) &+ 1
+            func next(_ bound: Int) -> Int {
+                random = random &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                return Int((random >> 33) % UInt64(bound))
+            }
+            var hours = 0.0
+            var events: [CheckIn] = []
+            for index in 0..<60 {
+                hours += Double(5 + next(60))
+                let late = next(6) == 0 ? Double(next(120)) : 0
+                let kind: CheckIn.Kind = next(4) == 0 ? .contact : .checkin
+                var checkIn = event(max(0, hours - late), kind: kind, signs: next(3) == 0 ? ["isolation"] : [])
+                checkIn.id = "s\(seed)-\(index)"
+                events.append(checkIn)
+            }
+            var continuous = ClientReplay(ruleSet: set, thresholds: thresholds)
+            var fast: [SilenceDecision] = []
+            var history: [CheckIn] = []
+            var firings: [Firing] = []
+            var scanned: [SilenceDecision] = []
+            for checkIn in events {
+                var rebuilt = ClientReplay(
+                    ruleSet: set, thresholds: thresholds, history: history, firings: firings,
+                    decidedSilences: continuous.decidedSilences)
+                let reference = rebuilt.ingest(checkIn)
+                scanned += reference.silences
+                let ingested = continuous.ingest(checkIn)
+                fast += ingested.silences
+                history.append(checkIn)
+                firings += ingested.silences.filter(\.fired).map(\.firing) + ingested.fired
+            }
+            XCTAssertEqual(fast.map(\.firing.at), scanned.map(\.firing.at), "seed \(seed)")
+            XCTAssertEqual(fast.map(\.fired), scanned.map(\.fired), "seed \(seed)")
+            XCTAssertEqual(fast.map(\.score), scanned.map(\.score), "seed \(seed)")
+            decided += fast.count
+        }
+        XCTAssertGreaterThan(decided, 100, "the streams have silences to decide")
+    }
+
     func testAbsentMatchRefusesAggregates() {
         var source = RuleSource()
         source.rules = [

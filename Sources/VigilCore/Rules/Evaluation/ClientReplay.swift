@@ -17,6 +17,10 @@ public struct ClientReplay: Sendable {
     public private(set) var firings: [Firing] = []
     /// The silences of `absent:` rules already decided (fired or not), so each is decided once.
     public private(set) var decidedSilences: Set<Silence> = []
+    /// False while every silence due before the newest event is known to be decided, so that an
+    /// in-order event need only look at the newest match of each rule; set by a late event (whose
+    /// match can open a gap in the past) and by a rebuild from the store.
+    var olderSilencesMayWait = false
     /// `firings` as plain values (no names), which the score reads after every event.
     var contributions: [Contribution] = []
     /// The firing count at which the next trim happens.
@@ -38,6 +42,7 @@ public struct ClientReplay: Sendable {
         for event in history { record(ObservedEvent(event)) }
         self.firings = firings
         self.decidedSilences = decidedSilences
+        self.olderSilencesMayWait = true
         self.contributions = firings.map(\.contribution)
         trimFirings(force: true)
     }
@@ -58,7 +63,15 @@ public struct ClientReplay: Sendable {
     /// records it, and returns what happened.
     @discardableResult
     public mutating func ingest(_ event: CheckIn) -> Ingested {
-        let silences = decideAbsences(dueBy: event.at.adding(TimeSpan(microseconds: -1)))
+        var silences: [SilenceDecision] = []
+        if !ruleSet.absenceRules.isEmpty {
+            let inOrder = history.newest.map { event.at >= $0 } ?? true
+            silences =
+                inOrder && !olderSilencesMayWait
+                ? decide(deadlinesAfterNewestMatches(before: event.at))
+                : decideAbsences(dueBy: event.at.adding(TimeSpan(microseconds: -1)))
+            if !inOrder { olderSilencesMayWait = true }
+        }
         let observed = ObservedEvent(event)
         let fired = ruleSet.firings(for: observed, history: history)
         firings += fired
@@ -95,18 +108,34 @@ public struct ClientReplay: Sendable {
             let matches = history.matches(rule.matchBit, through: now)
             // A silence decided at D was measured from a match at D − duration; a match that arrived
             // late inside it starts no new silence until D + duration (the same gap, counted once).
-            let decided = decidedSilences.filter { $0.rule == rule.id }.map(\.at)
             var previous: Timestamp?
             for at in matches + [Timestamp.distantFuture] {
                 if let start = previous, at > start.adding(absence.duration) {
                     let deadline = start.adding(absence.duration)
-                    let covered = decided.contains { $0 <= deadline && deadline <= $0.adding(absence.duration) }
-                    if !covered { deadlines.append((rule, deadline)) }
+                    if !isDecided(rule, absence, deadline) { deadlines.append((rule, deadline)) }
                 }
                 previous = at
             }
         }
         return deadlines
+    }
+
+    /// Whether a silence of `rule` due at `deadline` was decided, itself or as part of the same gap.
+    func isDecided(_ rule: CompiledRule, _ absence: Absence, _ deadline: Timestamp) -> Bool {
+        decidedSilences.contains {
+            $0.rule == rule.id && $0.at <= deadline && deadline <= $0.at.adding(absence.duration)
+        }
+    }
+
+    /// The silences due before an in-order event when every earlier one is decided: only the newest
+    /// match of each rule can start one (a walk back to it, not over the whole history).
+    func deadlinesAfterNewestMatches(before at: Timestamp) -> [(rule: CompiledRule, at: Timestamp)] {
+        ruleSet.absenceRules.compactMap { rule in
+            guard let absence = rule.absence, let last = history.lastMatch(rule.matchBit, before: .distantFuture)
+            else { return nil }
+            let deadline = last.adding(absence.duration)
+            return deadline < at && !isDecided(rule, absence, deadline) ? (rule, deadline) : nil
+        }
     }
 
     /// The earliest undecided deadline (when the timer should look at this client), if any.
@@ -118,9 +147,15 @@ public struct ClientReplay: Sendable {
     /// deadline if the client's tier then is at least the rule's `tier_at_least`; otherwise that
     /// silence does not count. Either way it is decided once.
     public mutating func decideAbsences(dueBy now: Timestamp) -> [SilenceDecision] {
+        let decisions = decide(absenceDeadlines(asOf: now).filter { $0.at <= now })
+        if let newest = history.newest, now >= newest { olderSilencesMayWait = false }
+        return decisions
+    }
+
+    /// Decides the given silences in deadline order.
+    mutating func decide(_ due: [(rule: CompiledRule, at: Timestamp)]) -> [SilenceDecision] {
         var decisions: [SilenceDecision] = []
-        let due = absenceDeadlines(asOf: now).filter { $0.at <= now }.sorted { $0.at < $1.at }
-        for (rule, deadline) in due {
+        for (rule, deadline) in due.sorted(by: { $0.at < $1.at }) {
             guard let absence = rule.absence else { continue }
             let before = score(at: deadline)
             let firing = Firing(
