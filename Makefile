@@ -3,7 +3,7 @@ SWIFT ?= swift
 VIGIL_DEBUG := .build/debug/vigil
 VIGIL_RELEASE := .build/release/vigil
 
-.PHONY: setup build run test lint bench release
+.PHONY: setup build run test lint bench release install
 
 ## Install what is missing (apt: libsystemd-dev, pkg-config; pip: jsonschema), idempotently.
 setup:
@@ -29,3 +29,7 @@ release: setup
 ## Durable ingest rate vs. the file-system floor (see the README for the figures).
 bench: release
 	$(VIGIL_RELEASE) bench ingest
+
+## Install into the FHS places (DESTDIR and PREFIX honoured; see scripts/install).
+install: release
+	./scripts/install

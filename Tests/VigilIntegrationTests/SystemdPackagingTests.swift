@@ -1,0 +1,122 @@
+import Foundation
+import XCTest
+
+/// `systemd/` and `scripts/install`, checked with the real systemd tools offline (nothing touches the
+/// host: every root is a temporary directory). Booting a real systemd is issue 5's next step.
+final class SystemdPackagingTests: XCTestCase {
+    /// Runs a command; its exit status and combined output.
+    func command(_ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, output)
+    }
+
+    func requireSystemdTools() throws {
+        for tool in ["systemd-analyze", "systemd-sysusers", "systemd-tmpfiles", "journalctl"] {
+            guard (try? command(["which", tool]).0) == 0 else {
+                throw XCTSkip("SKIPPED LOUDLY: \(tool) not found; the systemd files were NOT checked")
+            }
+        }
+    }
+
+    /// The scratch directory of the staging root (removed with it when the test ends).
+    var scratch: Harness?
+
+    /// Installs into a fresh DESTDIR with the binary under test; the staging root.
+    func stage() throws -> String {
+        let harness = try Harness()
+        scratch = harness
+        let root = harness.root + "/stage"
+        let (status, output) = try command(
+            [Harness.repository + "/scripts/install"], environment: ["DESTDIR": root, "VIGIL_BINARY": Harness.binary])
+        XCTAssertEqual(status, 0, output)
+        return root
+    }
+
+    func testInstallPutsEverythingInItsPlace() throws {
+        let root = try stage()
+        for (path, mode) in [
+            ("/usr/bin/vigil", 0o755), ("/usr/lib/systemd/system/vigil.service", 0o644),
+            ("/usr/lib/sysusers.d/vigil.conf", 0o644), ("/usr/lib/tmpfiles.d/vigil.conf", 0o644),
+            ("/usr/lib/systemd/catalog/vigil.catalog", 0o644), ("/etc/vigil/vigil.yaml", 0o644),
+            ("/etc/vigil/rules/policy.yaml", 0o644), ("/usr/share/doc/vigil/README.md", 0o644),
+        ] {
+            let attributes = try FileManager.default.attributesOfItem(atPath: root + path)
+            XCTAssertEqual((attributes[.posixPermissions] as? Int) ?? -1, mode, path)
+        }
+        // The installed configuration and rules check clean.
+        try "spool: /var/spool/vigil\nstate: /var/lib/vigil\nrules: \(root)/etc/vigil/rules\n".write(
+            toFile: root + "/check.yaml", atomically: true, encoding: .utf8)
+        let (status, output) = try command([
+            root + "/usr/bin/vigil", "rules", "check", "--config", root + "/check.yaml",
+        ])
+        XCTAssertEqual(status, 0, output)
+    }
+
+    func testTheServiceVerifiesAndItsSandboxMeetsTheTarget() throws {
+        try requireSystemdTools()
+        let root = try stage()
+        let unit = try String(contentsOfFile: root + "/usr/lib/systemd/system/vigil.service", encoding: .utf8)
+        let local = root + "/vigil.service"
+        try unit.replacingOccurrences(of: "/usr/bin/vigil", with: root + "/usr/bin/vigil")
+            .write(toFile: local, atomically: true, encoding: .utf8)
+        let (verified, verifyOutput) = try command(["systemd-analyze", "verify", "--man=no", local])
+        XCTAssertEqual(verified, 0, verifyOutput)
+        XCTAssertEqual(verifyOutput.trimmingCharacters(in: .whitespacesAndNewlines), "", "no warnings")
+
+        let (_, security) = try command(["systemd-analyze", "security", "--offline=true", local])
+        let line = try XCTUnwrap(security.split(separator: "\n").first { $0.contains("Overall exposure level") })
+        print("vigil.service: \(line)")
+        let score = try XCTUnwrap(line.split(separator: " ").compactMap { Double($0) }.first)
+        XCTAssertLessThanOrEqual(score, 1.0, "exposure target for the daemon: <= 1.0 (\(line))")
+        XCTAssertTrue(unit.contains("PrivateNetwork=yes"), "the daemon needs no network")
+        XCTAssertTrue(unit.contains("ExecReload=/usr/bin/vigil rules check"), "a broken rule set never reaches it")
+    }
+
+    func testUsersGroupsAndTheSpoolComeOutRight() throws {
+        try requireSystemdTools()
+        let root = try stage()
+        let (users, usersOutput) = try command(
+            ["systemd-sysusers", "--root=\(root)", root + "/usr/lib/sysusers.d/vigil.conf"])
+        XCTAssertEqual(users, 0, usersOutput)
+        let passwd = try String(contentsOfFile: root + "/etc/passwd", encoding: .utf8)
+        let group = try String(contentsOfFile: root + "/etc/group", encoding: .utf8)
+        let user = try XCTUnwrap(passwd.split(separator: "\n").first { $0.hasPrefix("vigil:") }).split(separator: ":")
+        let submit = try XCTUnwrap(group.split(separator: "\n").first { $0.hasPrefix("vigil-submit:") })
+            .split(separator: ":", omittingEmptySubsequences: false)
+        XCTAssertEqual(user[6], "/usr/sbin/nologin")
+        XCTAssertEqual(submit.last, "vigil", "the daemon is a member of vigil-submit")
+
+        let (files, filesOutput) = try command(
+            ["systemd-tmpfiles", "--root=\(root)", "--create", root + "/usr/lib/tmpfiles.d/vigil.conf"])
+        XCTAssertEqual(files, 0, filesOutput)
+        for (name, mode) in [("", 0o2770), ("/tmp", 0o2770), ("/new", 0o2770), ("/rejected", 0o2750)] {
+            var info = stat()
+            XCTAssertEqual(stat(root + "/var/spool/vigil" + name, &info), 0, name)
+            XCTAssertEqual(Int(info.st_mode & 0o7777), mode, "spool\(name)")
+            XCTAssertEqual(String(info.st_uid), String(user[2]), "owned by vigil")
+            XCTAssertEqual(String(info.st_gid), String(submit[2]), "group vigil-submit")
+        }
+    }
+
+    func testTheCatalogExplainsEveryMessageID() throws {
+        try requireSystemdTools()
+        let root = try stage()
+        let (updated, updateOutput) = try command(["journalctl", "--root=\(root)", "--update-catalog"])
+        XCTAssertEqual(updated, 0, updateOutput)
+        let (_, listed) = try command(["journalctl", "--root=\(root)", "--list-catalog"])
+        let source = try String(
+            contentsOfFile: Harness.repository + "/Sources/VigilShell/Systemd/MessageID.swift", encoding: .utf8)
+        let ids = source.components(separatedBy: "\"").filter { $0.count == 32 && $0.allSatisfy(\.isHexDigit) }
+        XCTAssertEqual(ids.count, 10, "every MESSAGE_ID the daemon logs")
+        for id in ids { XCTAssertTrue(listed.contains("\(id) vigil: "), "catalog entry for \(id):\n\(listed)") }
+    }
+}
