@@ -54,7 +54,7 @@ let package = Package(
             name: "VigilIntegrationTests",
             dependencies: ["vigil", "VigilShell"],
             // Helpers the tests run with python3 (a journald stand-in, the JSON Schema check).
-            exclude: ["Support/journal_receiver.py", "Support/validate_schema.py"]
+            exclude: ["Support/journal_receiver.py", "Support/validate_schema.py", "Support/boot_systemd.sh"]
         ),
     ],
     swiftLanguageModes: [.v6]

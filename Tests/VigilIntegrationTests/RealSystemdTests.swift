@@ -1,0 +1,166 @@
+import Foundation
+import XCTest
+
+/// A real systemd, booted as PID 1 of a throwaway PID + mount namespace (tmpfs over /run, /tmp,
+/// /var/tmp and the journal; overlays over /etc, /usr/local, /var/lib and /var/spool, so nothing
+/// reaches the host), with Vigil installed into it by `scripts/install` and driven with the real
+/// `systemctl` and `journalctl`. Always torn down, also on failure.
+final class RealSystemdTests: XCTestCase {
+    var systemdPID: Int32?
+
+    override func tearDown() {
+        if let pid = systemdPID { kill(pid, SIGKILL) }  // takes the whole namespace down
+        systemdPID = nil
+    }
+
+    @discardableResult
+    func run(_ arguments: [String], input: String? = nil) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        let pipe = Pipe()
+        let stdin = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        process.standardInput = stdin
+        try process.run()
+        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+        try stdin.fileHandleForWriting.close()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, output)
+    }
+
+    /// A command inside the namespace, with a time limit.
+    @discardableResult
+    func inside(_ arguments: [String], input: String? = nil, timeout: Int = 60) throws -> (
+        status: Int32, output: String
+    ) {
+        guard let pid = systemdPID else { throw HarnessError("systemd is not running") }
+        return try run(["timeout", "\(timeout)", "nsenter", "-t", "\(pid)", "-m", "-p"] + arguments, input: input)
+    }
+
+    func boot() throws {
+        guard getuid() == 0 else {
+            throw XCTSkip("SKIPPED LOUDLY: not root; the real-systemd deployment was NOT tested")
+        }
+        for tool in ["unshare", "nsenter", "timeout"] where (try? run(["which", tool]).status) != 0 {
+            throw XCTSkip("SKIPPED LOUDLY: \(tool) not found; the real-systemd deployment was NOT tested")
+        }
+        guard FileManager.default.isExecutableFile(atPath: "/lib/systemd/systemd") else {
+            throw XCTSkip("SKIPPED LOUDLY: no /lib/systemd/systemd; the real-systemd deployment was NOT tested")
+        }
+        let launcher = Process()
+        launcher.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+        launcher.arguments = [
+            "--fork", "--pid", "--mount", "--mount-proc",
+            Harness.repository + "/Tests/VigilIntegrationTests/Support/boot_systemd.sh",
+        ]
+        launcher.standardOutput = FileHandle.nullDevice
+        launcher.standardError = FileHandle.nullDevice
+        try launcher.run()
+        // systemd is the only child of unshare (PID 1 inside the namespace).
+        try eventually(timeout: 30, "systemd started in the namespace") {
+            let children = try String(
+                contentsOfFile: "/proc/\(launcher.processIdentifier)/task/\(launcher.processIdentifier)/children",
+                encoding: .utf8)
+            guard let pid = children.split(separator: " ").first.flatMap({ Int32($0) }) else { return false }
+            let command = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
+            guard command.hasPrefix("/lib/systemd/systemd") else { return false }  // the script has exec'd
+            systemdPID = pid
+            return true
+        }
+        var state = ""
+        try eventually(timeout: 90, "systemd up (last: \(state))") {
+            // Until systemd's private socket exists, systemctl cannot connect: try again.
+            state = try inside(["systemctl", "is-system-running", "--wait"], timeout: 60).output
+            return !state.contains("Failed to connect")
+        }
+        XCTAssertEqual(state.trimmingCharacters(in: .whitespacesAndNewlines), "running", state)
+    }
+
+    func testDeployedUnderARealSystemd() throws {
+        try boot()
+        let binary = Harness.binary
+        let install = try inside(
+            ["env", "PREFIX=/usr/local", "VIGIL_BINARY=\(binary)", Harness.repository + "/scripts/install"])
+        XCTAssertEqual(install.status, 0, install.output)
+        XCTAssertEqual(try inside(["systemctl", "start", "vigil"]).status, 0)
+        XCTAssertEqual(try inside(["systemctl", "is-active", "vigil"]).output, "active\n")
+        let status = try inside(["systemctl", "show", "-p", "StatusText", "vigil"]).output
+        XCTAssertTrue(status.hasPrefix("StatusText=ingested 0"), status)
+        let firstPID = try inside(["systemctl", "show", "-p", "MainPID", "--value", "vigil"]).output
+
+        // Spool and state modes; who may submit.
+        XCTAssertEqual(
+            try inside(["stat", "-c", "%a %U %G", "/var/spool/vigil/new"]).output, "2770 vigil vigil-submit\n")
+        XCTAssertEqual(try inside(["stat", "-c", "%a %U", "/var/lib/vigil"]).output, "700 vigil\n")
+        try inside(["useradd", "--system", "--groups", "vigil-submit", "intake"])
+        try inside(["useradd", "--system", "outsider"])
+        let config = "/etc/vigil/vigil.yaml"
+        let ago = { (hours: Double) in ISO8601DateFormatter().string(from: Date().addingTimeInterval(-hours * 3600)) }
+        let screening = #","screening":{"wish_dead":true,"suicidal_thoughts":false,"behavior_past_3_months":false}"#
+        let scenario = [
+            checkIn(id: "q-1", client: "c-quiet", at: ago(60), extra: #","note":"private words of the client""#),
+            checkIn(id: "q-2", client: "c-quiet", at: ago(59), kind: "screening", extra: screening),
+        ].joined(separator: "\n")
+        let submitted = try inside(
+            ["runuser", "-u", "intake", "--", "/usr/local/bin/vigil", "submit", "--config", config, "--batch", "-"],
+            input: scenario)
+        XCTAssertEqual(submitted.status, 0, submitted.output)
+        let refused = try inside(
+            ["runuser", "-u", "outsider", "--", "/usr/local/bin/vigil", "submit", "--config", config, "-"],
+            input: checkIn(id: "x-1", client: "c-x", at: ago(1)))
+        XCTAssertNotEqual(refused.status, 0, "a user outside vigil-submit cannot write the spool")
+
+        // The escalation is in the journal with its fields, and journalctl -x explains it.
+        try eventually(timeout: 60, "the absence escalation in the journal") {
+            try inside(["journalctl", "-u", "vigil", "MESSAGE_ID=834543906df04837806dcfd712e69a2d", "-o", "export"])
+                .output.contains("VIGIL_CLIENT=c-quiet")
+        }
+        let explained = try inside(["journalctl", "-x", "-u", "vigil", "--no-pager"]).output
+        XCTAssertTrue(explained.contains("No contact from a client at risk"), explained)
+
+        // A broken rule file fails the reload; the daemon keeps serving; a fixed one reloads.
+        let broken =
+            "rules:\n  - id: broken\n    summary: x\n    when: 'measure.mood < '\n    weight: 1\n    evidence: x\n"
+        try inside(["sh", "-c", "cat > /etc/vigil/rules/local.yaml"], input: broken)
+        let reload = try inside(["systemctl", "reload", "vigil"])
+        XCTAssertNotEqual(reload.status, 0, "the reload fails: \(reload.output)")
+        XCTAssertEqual(try inside(["systemctl", "is-active", "vigil"]).output, "active\n")
+        let journal = try inside(["journalctl", "-u", "vigil", "--no-pager"]).output
+        XCTAssertTrue(journal.contains("local.yaml:4:"), "the error with its location:\n\(journal)")
+        try inside(["rm", "/etc/vigil/rules/local.yaml"])
+        XCTAssertEqual(try inside(["systemctl", "reload", "vigil"]).status, 0)
+        try eventually(timeout: 30, "the reload logged") {
+            try inside(["journalctl", "-u", "vigil", "--no-pager"]).output.contains("configuration and rules reloaded")
+        }
+
+        // kill -9 during a large batch: systemd restarts the daemon, every check-in stored once.
+        let batch = (0..<20_000).map { checkIn(id: "b-\($0)", client: "c-\($0 % 50)", at: ago(2)) }
+        for part in 0..<4 {
+            let lines = batch[(part * 5_000)..<((part + 1) * 5_000)].joined(separator: "\n")
+            let result = try inside(
+                [
+                    "runuser", "-u", "intake", "--", "/usr/local/bin/vigil", "submit", "--config", config, "--batch",
+                    "-",
+                ],
+                input: lines)
+            XCTAssertEqual(result.status, 0, String(result.output.prefix(500)))
+        }
+        try inside(["systemctl", "kill", "-s", "KILL", "vigil"])
+        try eventually(timeout: 60, "restarted by systemd") {
+            let pid = try inside(["systemctl", "show", "-p", "MainPID", "--value", "vigil"]).output
+            let active = try inside(["systemctl", "is-active", "vigil"]).output
+            return pid != firstPID && pid != "0\n" && active == "active\n"
+        }
+        try eventually(timeout: 120, "the batch stored exactly once") {
+            let status = try inside(["/usr/local/bin/vigil", "status", "--config", config, "--json"]).output
+            return status.contains("\"events\":20002") && status.contains("\"backlog\":0")
+        }
+
+        // The note is nowhere in the journal.
+        let everything = try inside(["journalctl", "-o", "export", "--no-pager"]).output
+        XCTAssertFalse(everything.contains("private words"), "the note never reaches the journal")
+    }
+}

@@ -1,0 +1,18 @@
+#!/bin/bash
+# PID 1 of a fresh PID + mount namespace: keep every write off the host, then become systemd.
+set -e
+mount --make-rprivate /
+for d in /run /tmp /var/tmp /var/log/journal; do mkdir -p "$d"; mount -t tmpfs tmpfs "$d"; done
+mkdir -p /run/overlay
+for d in /etc /usr/local /var/lib /var/spool; do
+  n=$(echo "$d" | tr / _)
+  mkdir -p /run/overlay/$n/upper /run/overlay/$n/work
+  mount -t overlay overlay -o lowerdir=$d,upperdir=/run/overlay/$n/upper,workdir=/run/overlay/$n/work "$d"
+done
+mkdir -p /run/systemd/system
+for u in getty@.service serial-getty@.service console-getty.service getty.target \
+         systemd-logind.service dbus.service dbus.socket systemd-timesyncd.service cron.service; do
+  ln -sf /dev/null /run/systemd/system/$u
+done
+
+exec env container=vigil-test /lib/systemd/systemd --system --log-target=null --unit=multi-user.target </dev/null >/dev/null 2>&1
