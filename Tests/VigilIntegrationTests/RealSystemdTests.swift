@@ -54,7 +54,8 @@ final class RealSystemdTests: XCTestCase {
         launcher.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
         launcher.arguments = [
             "--fork", "--pid", "--mount", "--mount-proc",
-            Harness.repository + "/Tests/VigilIntegrationTests/Support/boot_systemd.sh",
+            Harness.repository + "/Tests/VigilIntegrationTests/Support/boot_systemd.sh", Harness.repository,
+            (Harness.binary as NSString).deletingLastPathComponent,
         ]
         launcher.standardOutput = FileHandle.nullDevice
         launcher.standardError = FileHandle.nullDevice
@@ -81,9 +82,9 @@ final class RealSystemdTests: XCTestCase {
 
     func testDeployedUnderARealSystemd() throws {
         try boot()
-        let binary = Harness.binary
+        // The repository and the binary, as the namespace sees them (see boot_systemd.sh).
         let install = try inside(
-            ["env", "PREFIX=/usr/local", "VIGIL_BINARY=\(binary)", Harness.repository + "/scripts/install"])
+            ["env", "PREFIX=/usr/local", "VIGIL_BINARY=/run/vigil/bin/vigil", "/run/vigil/repo/scripts/install"])
         XCTAssertEqual(install.status, 0, install.output)
         XCTAssertEqual(try inside(["systemctl", "start", "vigil"]).status, 0)
         XCTAssertEqual(try inside(["systemctl", "is-active", "vigil"]).output, "active\n")

@@ -1,8 +1,16 @@
 #!/bin/bash
 # PID 1 of a fresh PID + mount namespace: keep every write off the host, then become systemd.
+# Usage: boot_systemd.sh REPOSITORY BINARY_DIRECTORY. Both stay reachable inside as /run/vigil/repo
+# and /run/vigil/bin (they may live under /tmp, which is covered by a tmpfs here).
 set -e
+repo="$1"
+bin="$2"
 mount --make-rprivate /
-for d in /run /tmp /var/tmp /var/log/journal; do mkdir -p "$d"; mount -t tmpfs tmpfs "$d"; done
+mount -t tmpfs tmpfs /run
+mkdir -p /run/vigil/repo /run/vigil/bin
+mount --bind "$repo" /run/vigil/repo
+mount --bind "$bin" /run/vigil/bin
+for d in /tmp /var/tmp /var/log/journal; do mkdir -p "$d"; mount -t tmpfs tmpfs "$d"; done
 mkdir -p /run/overlay
 for d in /etc /usr/local /var/lib /var/spool; do
   n=$(echo "$d" | tr / _)
