@@ -160,6 +160,27 @@ final class RealSystemdTests: XCTestCase {
             return status.contains("\"events\":20002") && status.contains("\"backlog\":0")
         }
 
+        // A main loop that stops is killed by the watchdog and restarted (test-only fault switch).
+        try inside(["mkdir", "-p", "/run/systemd/system/vigil.service.d"])
+        try inside(
+            ["sh", "-c", "cat > /run/systemd/system/vigil.service.d/stall.conf"],
+            input: "[Service]\nEnvironment=VIGIL_TEST_STALL=1\nWatchdogSec=2s\n")
+        try inside(["systemctl", "daemon-reload"])
+        try inside(["systemctl", "restart", "vigil"])
+        // (systemd runs with --log-target=null here, so its own "Watchdog timeout" line is not in the
+        // journal: the restart count and a second stalled start show it.)
+        try eventually(timeout: 60, "a watchdog abort, then a restart") {
+            let journal = try inside(["journalctl", "-u", "vigil", "--no-pager"]).output
+            let restarts = try inside(["systemctl", "show", "-p", "NRestarts", "--value", "vigil"]).output
+            let stalls = journal.components(separatedBy: "VIGIL_TEST_STALL=1: the main loop stops").count - 1
+            return stalls >= 2 && (Int(restarts.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) >= 1
+        }
+        try inside(["rm", "/run/systemd/system/vigil.service.d/stall.conf"])
+        try inside(["systemctl", "daemon-reload"])
+        try inside(["systemctl", "kill", "-s", "KILL", "vigil"])  // a stalled loop does not read SIGTERM
+        try inside(["systemctl", "restart", "vigil"])
+        XCTAssertEqual(try inside(["systemctl", "is-active", "vigil"]).output, "active\n")
+
         // The note is nowhere in the journal.
         let everything = try inside(["journalctl", "-o", "export", "--no-pager"]).output
         XCTAssertFalse(everything.contains("private words"), "the note never reaches the journal")

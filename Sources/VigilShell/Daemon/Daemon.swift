@@ -78,6 +78,7 @@ public final class Daemon {
         if !drain(ingestor) { nextRetry = SystemClock.monotonicMicroseconds() + retryDelay.microseconds }
         decideAbsences(store)
         notifier.ready(status: statusLine(ingestor))
+        if stallsForTest { stallForever() }
         var nextRescan = SystemClock.monotonicMicroseconds() + rescanInterval.microseconds
         var nextAbsences = SystemClock.monotonicMicroseconds() + absenceInterval.microseconds
 
@@ -132,6 +133,17 @@ public final class Daemon {
         let stage = RuleEvaluation(pack: pack, logger: logger)
         evaluation = stage
         return stage
+    }
+
+    /// The test-only fault switch `VIGIL_TEST_STALL=1`: the main loop stops right after READY=1, so
+    /// a test can watch systemd's watchdog kill and restart the daemon. Logged loudly when set.
+    let stallsForTest = getenv("VIGIL_TEST_STALL").map { String(cString: $0) == "1" } ?? false
+
+    func stallForever() -> Never {
+        logger.log(
+            .critical, .stopping,
+            "VIGIL_TEST_STALL=1: the main loop stops now (test fault switch; never set it in production)")
+        while true { pause() }
     }
 
     /// One drain of the spool; false when the store (or spool) failed and a retry is needed.
