@@ -30,6 +30,8 @@ final class SystemdPackagingTests: XCTestCase {
     /// The scratch directory of the staging root (removed with it when the test ends).
     var scratch: Harness?
 
+    override func tearDown() { scratch = nil }
+
     /// Installs into a fresh DESTDIR with the binary under test; the staging root.
     func stage() throws -> String {
         let harness = try Harness()
