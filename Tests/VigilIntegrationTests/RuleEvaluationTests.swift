@@ -147,12 +147,8 @@ final class RuleEvaluationTests: XCTestCase {
 /// SIGHUP checks the whole rule pack before swapping it in.
 final class RuleReloadTests: XCTestCase {
     func testReloadSwapsInANewRuleAndRefusesABrokenOne() throws {
-        let scratch = try Harness()
-        let copy = scratch.root + "/rules"
-        try FileManager.default.copyItem(atPath: Harness.repository + "/Rules", toPath: copy)
-        let harness = try Harness(extraConfig: "")
-        try "spool: spool\nstate: state\nrules: \(copy)\n".write(
-            toFile: harness.configPath, atomically: true, encoding: .utf8)
+        let harness = try Harness()
+        let copy = try harness.useCopyOfRules()
         let socket = try NotifySocket(path: harness.root + "/notify.sock")
         let daemon = try harness.startDaemon(environment: ["NOTIFY_SOCKET": socket.path])
         try eventually { socket.assignments.contains("READY=1") }
@@ -196,16 +192,13 @@ final class RuleReloadTests: XCTestCase {
 /// timer sees it, so it depends on when events arrive, by design), and the copy's directory.
 func harnessWithoutAbsences() throws -> (harness: Harness, rules: String) {
     let harness = try Harness()
-    let rules = harness.root + "/rules"
-    try FileManager.default.copyItem(atPath: Harness.repository + "/Rules", toPath: rules)
+    let rules = try harness.useCopyOfRules()
     let path = rules + "/warning-signs.yaml"
     let text = try String(contentsOfFile: path, encoding: .utf8)
     let start = try XCTUnwrap(text.range(of: "  - id: missed-check-ins\n"))
     let end = try XCTUnwrap(text.range(of: "  - id: ", range: start.upperBound..<text.endIndex))
     try text.replacingCharacters(in: start.lowerBound..<end.lowerBound, with: "")
         .write(toFile: path, atomically: true, encoding: .utf8)
-    try "spool: spool\nstate: state\nrules: \(rules)\n".write(
-        toFile: harness.configPath, atomically: true, encoding: .utf8)
     return (harness, rules)
 }
 
@@ -216,18 +209,22 @@ final class AbsenceTimerTests: XCTestCase {
         return formatter.string(from: Date().addingTimeInterval(-hoursAgo * 3600))
     }
 
+    /// Client c-quiet: a check-in 60 h ago, then a C-SSRS screening (wish to be dead: at least
+    /// moderate) 59 h ago, and silence since: missed-check-ins is due 12 h ago.
+    var silentClientAtRisk: [String] {
+        let screening = #","screening":{"wish_dead":true,"suicidal_thoughts":false,"behavior_past_3_months":false}"#
+        return [
+            checkIn(id: "last-contact", client: "c-quiet", at: rfc3339(hoursAgo: 60)),
+            checkIn(id: "screen", client: "c-quiet", at: rfc3339(hoursAgo: 59), kind: "screening", extra: screening),
+        ]
+    }
+
     func testSilenceOfAClientAtRiskFiresOnceAndSurvivesRestarts() throws {
         let harness = try Harness()
-        let screening =
-            #","screening":{"wish_dead":true,"suicidal_thoughts":false,"behavior_past_3_months":false}"#
         try harness.drop(
             "past.jsonl",
-            [
-                checkIn(id: "last-contact", client: "c-quiet", at: rfc3339(hoursAgo: 60)),
-                checkIn(
-                    id: "screen", client: "c-quiet", at: rfc3339(hoursAgo: 59), kind: "screening", extra: screening),
-                checkIn(id: "fine", client: "c-fine", at: rfc3339(hoursAgo: 60)),
-            ].joined(separator: "\n"))
+            (silentClientAtRisk + [checkIn(id: "fine", client: "c-fine", at: rfc3339(hoursAgo: 60))])
+                .joined(separator: "\n"))
         var daemon = try harness.startDaemon()
         try eventually("the events stored") { try harness.count("events") == 3 }
         try eventually("the absence logged") { daemon.log.contains("absence rule fired") }
@@ -259,15 +256,7 @@ final class AbsenceTimerTests: XCTestCase {
 
     func testANewAbsenceRuleLooksAtClientsAlreadySilent() throws {
         let (harness, rules) = try harnessWithoutAbsences()
-        let screening =
-            #","screening":{"wish_dead":true,"suicidal_thoughts":false,"behavior_past_3_months":false}"#
-        try harness.drop(
-            "past.jsonl",
-            [
-                checkIn(id: "last-contact", client: "c-quiet", at: rfc3339(hoursAgo: 60)),
-                checkIn(
-                    id: "screen", client: "c-quiet", at: rfc3339(hoursAgo: 59), kind: "screening", extra: screening),
-            ].joined(separator: "\n"))
+        try harness.drop("past.jsonl", silentClientAtRisk.joined(separator: "\n"))
         let daemon = try harness.startDaemon()
         try eventually("the events stored") { try harness.count("events") == 2 }
         XCTAssertFalse(daemon.log.contains("absence rule fired"), "no absent: rule in the pack yet")

@@ -12,8 +12,7 @@ final class RulesCheckTests: XCTestCase {
 
     func testEveryMistakeIsLocated() throws {
         let harness = try Harness()
-        let rules = harness.root + "/rules"
-        try FileManager.default.copyItem(atPath: Harness.repository + "/Rules", toPath: rules)
+        let rules = try harness.useCopyOfRules()
         try """
         rules:
           - id: bad-one
@@ -76,8 +75,7 @@ final class RulesCheckTests: XCTestCase {
 
     func testOutOfRangeDurationsAndHiddenAggregatesAreErrorsNotCrashes() throws {
         let harness = try Harness()
-        let rules = harness.root + "/rules"
-        try FileManager.default.copyItem(atPath: Harness.repository + "/Rules", toPath: rules)
+        let rules = try harness.useCopyOfRules()
         try """
         conditions:
           busy: count(kind == "checkin", 1d) >= 1
@@ -124,8 +122,7 @@ final class RulesCheckTests: XCTestCase {
 
     func testAMissingPolicyIsAnError() throws {
         let harness = try Harness()
-        let rules = harness.root + "/rules"
-        try FileManager.default.copyItem(atPath: Harness.repository + "/Rules", toPath: rules)
+        let rules = try harness.useCopyOfRules()
         try FileManager.default.removeItem(atPath: rules + "/policy.yaml")
         let result = try harness.run(["rules", "check", rules])
         XCTAssertEqual(result.status, 1)

@@ -35,12 +35,8 @@ final class SystemdNotifyTests: XCTestCase {
     }
 
     func testReloadAppliesANewVocabularyAndRefusesABrokenOne() throws {
-        let rules = try Harness()  // only for a scratch directory
-        let copy = rules.root + "/rules"
-        try FileManager.default.copyItem(atPath: Harness.repository + "/Rules", toPath: copy)
-        let harness = try Harness(extraConfig: "")
-        try "spool: spool\nstate: state\nrules: \(copy)\n".write(
-            toFile: harness.configPath, atomically: true, encoding: .utf8)
+        let harness = try Harness()
+        let copy = try harness.useCopyOfRules()
         let socket = try NotifySocket(path: harness.root + "/notify.sock")
         let daemon = try harness.startDaemon(environment: ["NOTIFY_SOCKET": socket.path])
         try eventually { socket.assignments.contains("READY=1") }

@@ -43,6 +43,17 @@ final class Harness {
 
     deinit { try? FileManager.default.removeItem(atPath: root) }
 
+    /// Copies the repository's `Rules/` to `ROOT/rules` and points the configuration at the copy, for
+    /// tests that edit the pack; returns the copy's path.
+    @discardableResult
+    func useCopyOfRules() throws -> String {
+        let rules = root + "/rules"
+        try FileManager.default.copyItem(atPath: Self.repository + "/Rules", toPath: rules)
+        try "spool: spool\nstate: state\nrules: \(rules)\n".write(
+            toFile: configPath, atomically: true, encoding: .utf8)
+        return rules
+    }
+
     /// Runs `vigil ARGS --config …` to completion.
     @discardableResult
     func run(_ arguments: [String], stdin: String? = nil, config: Bool = true) throws -> Result {
