@@ -13,38 +13,21 @@ final class RealSystemdTests: XCTestCase {
         systemdPID = nil
     }
 
-    @discardableResult
-    func run(_ arguments: [String], input: String? = nil) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        let pipe = Pipe()
-        let stdin = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        process.standardInput = stdin
-        try process.run()
-        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-        try stdin.fileHandleForWriting.close()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
-    }
-
     /// A command inside the namespace, with a time limit.
     @discardableResult
     func inside(_ arguments: [String], input: String? = nil, timeout: Int = 60) throws -> (
         status: Int32, output: String
     ) {
         guard let pid = systemdPID else { throw HarnessError("systemd is not running") }
-        return try run(["timeout", "\(timeout)", "nsenter", "-t", "\(pid)", "-m", "-p"] + arguments, input: input)
+        return try runCommand(
+            ["timeout", "\(timeout)", "nsenter", "-t", "\(pid)", "-m", "-p"] + arguments, input: input)
     }
 
     func boot() throws {
         guard getuid() == 0 else {
             throw XCTSkip("SKIPPED LOUDLY: not root; the real-systemd deployment was NOT tested")
         }
-        for tool in ["unshare", "nsenter", "timeout"] where (try? run(["which", tool]).status) != 0 {
+        for tool in ["unshare", "nsenter", "timeout"] where (try? runCommand(["which", tool]).status) != 0 {
             throw XCTSkip("SKIPPED LOUDLY: \(tool) not found; the real-systemd deployment was NOT tested")
         }
         guard FileManager.default.isExecutableFile(atPath: "/lib/systemd/systemd") else {

@@ -4,24 +4,9 @@ import XCTest
 /// `systemd/` and `scripts/install`, checked with the real systemd tools offline (nothing touches the
 /// host: every root is a temporary directory). Booting a real systemd is issue 5's next step.
 final class SystemdPackagingTests: XCTestCase {
-    /// Runs a command; its exit status and combined output.
-    func command(_ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
-    }
-
     func requireSystemdTools() throws {
         for tool in ["systemd-analyze", "systemd-sysusers", "systemd-tmpfiles", "journalctl"] {
-            guard (try? command(["which", tool]).0) == 0 else {
+            guard (try? runCommand(["which", tool]).0) == 0 else {
                 throw XCTSkip("SKIPPED LOUDLY: \(tool) not found; the systemd files were NOT checked")
             }
         }
@@ -37,7 +22,7 @@ final class SystemdPackagingTests: XCTestCase {
         let harness = try Harness()
         scratch = harness
         let root = harness.root + "/stage"
-        let (status, output) = try command(
+        let (status, output) = try runCommand(
             [Harness.repository + "/scripts/install"], environment: ["DESTDIR": root, "VIGIL_BINARY": Harness.binary])
         XCTAssertEqual(status, 0, output)
         return root
@@ -57,7 +42,7 @@ final class SystemdPackagingTests: XCTestCase {
         // The installed configuration and rules check clean.
         try "spool: /var/spool/vigil\nstate: /var/lib/vigil\nrules: \(root)/etc/vigil/rules\n".write(
             toFile: root + "/check.yaml", atomically: true, encoding: .utf8)
-        let (status, output) = try command([
+        let (status, output) = try runCommand([
             root + "/usr/bin/vigil", "rules", "check", "--config", root + "/check.yaml",
         ])
         XCTAssertEqual(status, 0, output)
@@ -70,11 +55,11 @@ final class SystemdPackagingTests: XCTestCase {
         let local = root + "/vigil.service"
         try unit.replacingOccurrences(of: "/usr/bin/vigil", with: root + "/usr/bin/vigil")
             .write(toFile: local, atomically: true, encoding: .utf8)
-        let (verified, verifyOutput) = try command(["systemd-analyze", "verify", "--man=no", local])
+        let (verified, verifyOutput) = try runCommand(["systemd-analyze", "verify", "--man=no", local])
         XCTAssertEqual(verified, 0, verifyOutput)
         XCTAssertEqual(verifyOutput.trimmingCharacters(in: .whitespacesAndNewlines), "", "no warnings")
 
-        let (_, security) = try command(["systemd-analyze", "security", "--offline=true", local])
+        let (_, security) = try runCommand(["systemd-analyze", "security", "--offline=true", local])
         let line = try XCTUnwrap(security.split(separator: "\n").first { $0.contains("Overall exposure level") })
         print("vigil.service: \(line)")
         let score = try XCTUnwrap(line.split(separator: " ").compactMap { Double($0) }.first)
@@ -86,7 +71,7 @@ final class SystemdPackagingTests: XCTestCase {
     func testUsersGroupsAndTheSpoolComeOutRight() throws {
         try requireSystemdTools()
         let root = try stage()
-        let (users, usersOutput) = try command(
+        let (users, usersOutput) = try runCommand(
             ["systemd-sysusers", "--root=\(root)", root + "/usr/lib/sysusers.d/vigil.conf"])
         XCTAssertEqual(users, 0, usersOutput)
         let passwd = try String(contentsOfFile: root + "/etc/passwd", encoding: .utf8)
@@ -97,7 +82,7 @@ final class SystemdPackagingTests: XCTestCase {
         XCTAssertEqual(user[6], "/usr/sbin/nologin")
         XCTAssertEqual(submit.last, "vigil", "the daemon is a member of vigil-submit")
 
-        let (files, filesOutput) = try command(
+        let (files, filesOutput) = try runCommand(
             ["systemd-tmpfiles", "--root=\(root)", "--create", root + "/usr/lib/tmpfiles.d/vigil.conf"])
         XCTAssertEqual(files, 0, filesOutput)
         for (name, mode) in [("", 0o2770), ("/tmp", 0o2770), ("/new", 0o2770), ("/rejected", 0o2750)] {
@@ -112,9 +97,9 @@ final class SystemdPackagingTests: XCTestCase {
     func testTheCatalogExplainsEveryMessageID() throws {
         try requireSystemdTools()
         let root = try stage()
-        let (updated, updateOutput) = try command(["journalctl", "--root=\(root)", "--update-catalog"])
+        let (updated, updateOutput) = try runCommand(["journalctl", "--root=\(root)", "--update-catalog"])
         XCTAssertEqual(updated, 0, updateOutput)
-        let (_, listed) = try command(["journalctl", "--root=\(root)", "--list-catalog"])
+        let (_, listed) = try runCommand(["journalctl", "--root=\(root)", "--list-catalog"])
         let source = try String(
             contentsOfFile: Harness.repository + "/Sources/VigilShell/Systemd/MessageID.swift", encoding: .utf8)
         let ids = source.components(separatedBy: "\"").filter { $0.count == 32 && $0.allSatisfy(\.isHexDigit) }
