@@ -55,21 +55,19 @@ final class RulesCheckTests: XCTestCase {
             weight: 1
             evidence: e
         """.write(toFile: rules + "/broken.yaml", atomically: true, encoding: .utf8)
-        let result = try harness.run(["rules", "check", rules])
-        XCTAssertEqual(result.status, 1, "\(result)")
-        for expected in [
-            "broken.yaml:4:19: 'ed_vist' is not a possible value",
-            "broken.yaml:9:12: unknown code 'isolaton' in signs (vocabulary.yaml); did you mean isolation?",
-            "broken.yaml:12:9: duplicate rule id 'bad-one'",
-            "broken.yaml:16:13: unknown field 'moood'",
-            "broken.yaml:19:5: rule is missing 'weight'",
-            "broken.yaml:26:13: rule 'both': give exactly one of when: or absent:, not both",
-            "broken.yaml:32:15: count(…) cannot be used in an absent: rule's match",
-            "rule 'silent-forever': absent: needs for:, a duration such as 48h",
-            "8 errors",
-        ] {
-            XCTAssertTrue(result.stderr.contains(expected), "missing '\(expected)' in:\n\(result.stderr)")
-        }
+        let result = try checkReports(
+            rules, harness,
+            [
+                "broken.yaml:4:19: 'ed_vist' is not a possible value",
+                "broken.yaml:9:12: unknown code 'isolaton' in signs (vocabulary.yaml); did you mean isolation?",
+                "broken.yaml:12:9: duplicate rule id 'bad-one'",
+                "broken.yaml:16:13: unknown field 'moood'",
+                "broken.yaml:19:5: rule is missing 'weight'",
+                "broken.yaml:26:13: rule 'both': give exactly one of when: or absent:, not both",
+                "broken.yaml:32:15: count(…) cannot be used in an absent: rule's match",
+                "rule 'silent-forever': absent: needs for:, a duration such as 48h",
+                "8 errors",
+            ])
         XCTAssertTrue(result.stderr.contains("          and moood < 3\n              ^"), result.stderr)
     }
 
@@ -107,17 +105,27 @@ final class RulesCheckTests: XCTestCase {
             weight: 1
             evidence: e
         """.write(toFile: rules + "/broken.yaml", atomically: true, encoding: .utf8)
+        try checkReports(
+            rules, harness,
+            [
+                "rule 'forever': half_life must be a duration such as 72h or 7d (at most 100 years)",
+                "duration '99999999999999999999' is longer than 100 years",
+                "rule 'endless-silence': absent: needs for:, a duration such as 48h (at most 100 years)",
+                "condition 'busy' uses an aggregate, so it cannot be used inside another",
+                "condition 'busy' uses an aggregate, so it cannot be used in an absent: rule's match",
+                "5 errors",
+            ])
+    }
+
+    /// `vigil rules check DIR` fails and reports each of `expected` (checked in full on stderr).
+    @discardableResult
+    func checkReports(_ rules: String, _ harness: Harness, _ expected: [String]) throws -> Harness.Result {
         let result = try harness.run(["rules", "check", rules])
         XCTAssertEqual(result.status, 1, "\(result)")
-        for expected in [
-            "rule 'forever': half_life must be a duration such as 72h or 7d (at most 100 years)",
-            "duration '99999999999999999999' is longer than 100 years",
-            "rule 'endless-silence': absent: needs for:, a duration such as 48h (at most 100 years)",
-            "condition 'busy' uses an aggregate, so it cannot be used inside another",
-            "condition 'busy' uses an aggregate, so it cannot be used in an absent: rule's match",
-        ] {
-            XCTAssertTrue(result.stderr.contains(expected), "missing '\(expected)' in:\n\(result.stderr)")
+        for message in expected {
+            XCTAssertTrue(result.stderr.contains(message), "missing '\(message)' in:\n\(result.stderr)")
         }
+        return result
     }
 
     func testAMissingPolicyIsAnError() throws {

@@ -66,7 +66,7 @@ public final class RuleEvaluation: CommitStage, @unchecked Sendable {
         }
         // Clients are independent: evaluate them on `width` threads (pure work, no database access).
         let awaitsSilences = !pack.ruleSet.absenceRules.isEmpty
-        _ = Parallel.map(clients.count, width: width) { position in
+        Parallel.forEach(clients.count, width: width) { position in
             let work = clients[position]
             for index in work.events {
                 let checkIn = events[index].checkIn

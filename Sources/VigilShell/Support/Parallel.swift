@@ -29,6 +29,13 @@ public enum Parallel {
 
 }
 
+extension Parallel {
+    /// `body(i)` for every `i` in `0..<count`, on `width` threads (each index touched by one lane).
+    public static func forEach(_ count: Int, width: Int, _ body: (Int) -> Void) {
+        _ = map(count, width: width, body)
+    }
+}
+
 /// Work started on another thread now, whose result `wait()` returns (blocking until it is done).
 /// Used to read and validate the next spool chunk while the current one commits.
 final class Background<T>: @unchecked Sendable {
