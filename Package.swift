@@ -35,6 +35,7 @@ let package = Package(
                 "VigilCore",
                 "CSystemd",
                 "CLinux",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),

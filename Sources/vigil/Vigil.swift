@@ -8,7 +8,10 @@ import VigilShell
 struct Vigil: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Crisis-risk scoring and alerting daemon for recovery and crisis teams.",
-        subcommands: [Serve.self, Submit.self, Status.self, ClientCommand.self, RulesCommand.self, Bench.self])
+        subcommands: [
+            Serve.self, Notify.self, Submit.self, Status.self, ClientCommand.self, QueueCommand.self, RulesCommand.self,
+            Bench.self,
+        ])
 }
 
 /// Options every command that reads the configuration shares.

@@ -87,6 +87,9 @@ public struct CompiledRule: Sendable {
 
 /// The compiled rule set: evaluated on every new event of a client, against its own history.
 public struct RuleSet: Sendable {
+    /// The summary of the rule with this id ("" when there is none).
+    public func summary(of rule: String) -> String { rules.first { $0.id == rule }?.summary ?? "" }
+
     /// Every rule, in file order.
     public let rules: [CompiledRule]
     /// The `when:` rules, tested on each new event.

@@ -2,12 +2,12 @@ import Foundation
 
 /// The daemon's configuration (`/etc/vigil/vigil.yaml` by default).
 ///
-/// Keys: `spool` (the spool directory), `state` (the directory holding the SQLite database) and
-/// `rules` (the rules directory, which holds `vocabulary.yaml`). Relative paths resolve against the
-/// directory of the configuration file.
+/// Keys: `spool` (the spool directory), `state` (the directory holding the SQLite database),
+/// `rules` (the rules directory, which holds `vocabulary.yaml`) and `notifier` (read by `vigil
+/// notify`: see `NotifierConfig`). Relative paths resolve against the directory of the configuration file.
 public struct VigilConfig: Equatable, Sendable {
     public static let defaultPath = "/etc/vigil/vigil.yaml"
-    public static let keys = ["spool", "state", "rules"]
+    public static let keys = ["spool", "state", "rules", "notifier"]
 
     public var spool: String
     public var state: String

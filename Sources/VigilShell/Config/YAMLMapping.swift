@@ -43,6 +43,9 @@ struct YAMLMapping {
         }
     }
 
+    /// The node at `key`, or nil when absent.
+    func node(_ key: String) -> Node? { pairs.first { $0.key == key }?.value }
+
     /// The scalar string at `key`, or nil when absent.
     func string(_ key: String) throws(ConfigError) -> String? {
         guard let pair = pairs.first(where: { $0.key == key }) else { return nil }

@@ -4,9 +4,9 @@ import Glibc
 /// Delivers SIGTERM, SIGINT and SIGHUP as readable events on a file descriptor, so the daemon's
 /// single poll loop handles them between batches, never in the middle of one.
 ///
-/// Must be created before any thread is started: the signals are blocked in the calling thread and
+/// Reading it from any one thread is safe (hence `Sendable`). Must be created before any thread is started: the signals are blocked in the calling thread and
 /// every thread it starts later inherits that mask.
-public final class SignalFD {
+public final class SignalFD: @unchecked Sendable {
     public let fd: Int32
 
     public init(_ signals: [Int32]) throws(SystemError) {

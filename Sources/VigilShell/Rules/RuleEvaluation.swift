@@ -4,8 +4,9 @@ import Logging
 import VigilCore
 
 /// The commit stage that applies the rule pack to every newly stored event, inside the transaction
-/// that stores it: its firings, the evaluation (score, tier, rule set) and the client's current
-/// score are durable exactly when the event is.
+/// that stores it: its firings, the evaluation (score, tier, rule set), the client's current
+/// score, and the response plan's tasks when its tier rises (see `EpisodePlanner`) are durable
+/// exactly when the event is. A `contact` event resolves or counts an attempt on an outreach task.
 ///
 /// Each client's state (`ClientReplay`: the look-back's history and the firings that can still
 /// count) is cached between commits and rebuilt from the store on first use, so per-event cost is
@@ -15,7 +16,7 @@ public final class RuleEvaluation: CommitStage, @unchecked Sendable {
     /// Guards `pack`, `replays` and `rulesetID`. Commits come from one thread; `replace` from the same loop.
     private let lock = NSLock()
     private var pack: RulePack
-    private var replays: [String: ClientReplay] = [:]
+    private var replays: [String: ClientState] = [:]
     private var rulesetID: Int64?
     /// Clients kept in the cache; beyond it, clients not touched by the last commit are dropped
     /// (they are rebuilt from the store when they next check in).
@@ -60,21 +61,33 @@ public final class RuleEvaluation: CommitStage, @unchecked Sendable {
                 clients[position].events.append(index)
                 continue
             }
-            let replay = try taken(client) ?? StoredReplay.load(client: client, before: event.seq, pack: pack, db: db)
+            let state = try taken(client) ?? ClientState.load(client: client, before: event.seq, pack: pack, db: db)
             positions[client] = clients.count
-            clients.append(ClientWork(replay: replay, first: index))
+            clients.append(ClientWork(state: state, first: index))
         }
         // Clients are independent: evaluate them on `width` threads (pure work, no database access).
         let awaitsSilences = !pack.ruleSet.absenceRules.isEmpty
+        let planner = EpisodePlanner(plans: pack.plans)
+        let detected = context.committedAt
         Parallel.forEach(clients.count, width: width) { position in
             let work = clients[position]
             for index in work.events {
                 let checkIn = events[index].checkIn
-                let ingested = work.replay.ingest(checkIn)
+                // The tier in the quiet just before this event: `low` ends an open episode.
+                let quiet = max(checkIn.at, work.state.replay.history.newest ?? checkIn.at)
+                let before = work.state.cursor.open == nil ? Tier.low : work.state.replay.score(at: quiet).tier
+                let ingested = work.state.replay.ingest(checkIn)
+                let score = work.state.replay.score(at: checkIn.at)
                 work.silences += ingested.silences
-                work.results.append((ingested.fired, work.replay.score(at: checkIn.at)))
+                work.results.append((ingested.fired, score))
+                let step = planner.step(
+                    &work.state.cursor, client: checkIn.client, before: before, after: score.tier, at: detected)
+                if step.changed != nil || step.closed != nil {
+                    let reasons = step.tasks.isEmpty ? [] : reasonsFor(work.state.replay, at: checkIn.at, pack: pack)
+                    work.steps[index] = (step, score.score, reasons)
+                }
             }
-            if awaitsSilences { work.due = work.replay.nextAbsenceDue }
+            if awaitsSilences { work.due = work.state.replay.nextAbsenceDue }
         }
         var outcomes = [(fired: [Firing], score: RiskScore)?](repeating: nil, count: events.count)
         for work in clients {
@@ -109,9 +122,24 @@ public final class RuleEvaluation: CommitStage, @unchecked Sendable {
                 try due.execute(arguments: [clients[position].due?.microseconds, client])
             }
         }
-        let published = Dictionary(uniqueKeysWithValues: positions.map { ($0.key, clients[$0.value].replay) })
+        // Planning and contacts in event order, so a contact resolves only tasks enqueued before it.
+        var planning = PlanningRecord()
+        for (index, event) in events.enumerated() {
+            let checkIn = event.checkIn
+            if let position = positions[checkIn.client], let (step, score, reasons) = clients[position].steps[index] {
+                try TaskLedger.record(
+                    step, client: checkIn.client, score: score, reasons: reasons, at: detected, db: db, into: &planning)
+            }
+            if checkIn.kind == .contact, let contact = checkIn.contact {
+                try TaskLedger.applyContact(
+                    contact, client: checkIn.client, event: checkIn.id, at: detected, db: db, into: &planning)
+            }
+        }
+        let published = Dictionary(uniqueKeysWithValues: positions.map { ($0.key, clients[$0.value].state) })
+        let planned = planning
         db.afterNextTransaction { [self] _ in
             logFired(silences)
+            logPlanning(planned)
             lock.withLock {
                 // A reload in between made this state stale: drop it rather than mix rule sets.
                 guard self.pack.hash == pack.hash else { return }
@@ -137,23 +165,36 @@ public final class RuleEvaluation: CommitStage, @unchecked Sendable {
             let next = try db.cachedStatement(sql: "UPDATE clients SET absence_due = ? WHERE id = ?")
             var decided: [(client: String, decision: SilenceDecision)] = []
             var latest: [String: (at: Timestamp, score: RiskScore)] = [:]
-            var touched: [String: ClientReplay] = [:]
+            var touched: [String: ClientState] = [:]
+            var planning = PlanningRecord()
+            let planner = EpisodePlanner(plans: pack.plans)
             for client in due {
-                var replay =
-                    try taken(client) ?? StoredReplay.load(client: client, before: Int64.max, pack: pack, db: db)
-                for decision in replay.decideAbsences(dueBy: now) {
+                var state =
+                    try taken(client) ?? ClientState.load(client: client, before: Int64.max, pack: pack, db: db)
+                for decision in state.replay.decideAbsences(dueBy: now) {
                     decided.append((client, decision))
-                    if decision.fired { latest[client] = (decision.firing.at, decision.score) }
+                    guard decision.fired else { continue }
+                    latest[client] = (decision.firing.at, decision.score)
+                    // A silence fires only at a qualifying tier, so it never ends an episode; it may raise one.
+                    let tier = decision.score.tier
+                    let step = planner.step(&state.cursor, client: client, before: tier, after: tier, at: now)
+                    let reasons =
+                        step.tasks.isEmpty ? [] : reasonsFor(state.replay, at: decision.firing.at, pack: pack)
+                    try TaskLedger.record(
+                        step, client: client, score: decision.score.score, reasons: reasons, at: now, db: db,
+                        into: &planning)
                 }
-                try next.execute(arguments: [replay.nextAbsenceDue?.microseconds, client])
-                touched[client] = replay
+                try next.execute(arguments: [state.replay.nextAbsenceDue?.microseconds, client])
+                touched[client] = state
             }
             try Self.record(decided, ruleset: ruleset, at: now, db: db)
             try Self.updateClients(latest, db: db)
             let published = touched
             let logged = decided
+            let planned = planning
             db.afterNextTransaction { [self] _ in
                 logFired(logged)
+                logPlanning(planned)
                 lock.withLock {
                     guard self.pack.hash == pack.hash else { return }
                     rulesetID = ruleset
@@ -184,7 +225,7 @@ public final class RuleEvaluation: CommitStage, @unchecked Sendable {
     /// The client's cached state, removed from the cache: the caller owns it (its arrays are not
     /// shared, so mutating it copies nothing) and publishes it back after the commit. A failed
     /// commit loses nothing: the state is rebuilt from the store.
-    private func taken(_ client: String) -> ClientReplay? {
+    private func taken(_ client: String) -> ClientState? {
         lock.withLock { replays.removeValue(forKey: client) }
     }
 
@@ -217,6 +258,43 @@ public final class RuleEvaluation: CommitStage, @unchecked Sendable {
                 [
                     "client": "\(client)", "rule": "\(decision.firing.rule)", "at": "\(decision.firing.at)",
                     "score": "\(decision.score.score)", "tier": "\(decision.score.tier.rawValue)",
+                ])
+        }
+    }
+
+    /// Logs what planning did (once committed): each rise of an episode, each escalation enqueued
+    /// (at a priority that rises with the tier) and each contact applied to an outreach task.
+    func logPlanning(_ record: PlanningRecord) {
+        for change in record.changes where change.tasks > 0 {
+            logger.log(
+                change.episode.tier.logLevel, .episodeRaised,
+                "\(change.opened ? "episode opened" : "episode raised") at tier \(change.episode.tier.rawValue): \(change.tasks) tasks enqueued",
+                [
+                    "client": "\(change.client)", "tier": "\(change.episode.tier.rawValue)",
+                    "episode": "\(change.episode.number)", "tasks": "\(change.tasks)",
+                ])
+        }
+        for (task, score) in record.escalations {
+            logger.log(
+                task.tier.logLevel, .escalationEnqueued, "escalation enqueued: \(task.instruction)",
+                [
+                    "client": "\(task.client)", "tier": "\(task.tier.rawValue)", "task": "\(task.id)",
+                    "kind": "\(task.kind.rawValue)", "route": "\(task.route)", "score": "\(score)",
+                    "episode": "\(task.episode)",
+                ])
+        }
+        for contact in record.contacts {
+            let what =
+                contact.resolved
+                ? "contact reached the client: task resolved"
+                : contact.task == nil
+                    ? "contact recorded: no open outreach task to apply it to"
+                    : "contact attempt recorded (\(contact.outcome.rawValue))"
+            logger.log(
+                .info, .contactRecorded, "\(what)",
+                [
+                    "client": "\(contact.client)", "task": "\(contact.task ?? "")",
+                    "outcome": "\(contact.outcome.rawValue)",
                 ])
         }
     }
@@ -266,18 +344,43 @@ public final class RuleEvaluation: CommitStage, @unchecked Sendable {
     }
 }
 
+/// What the daemon keeps per client between commits: its rule state and its episode state.
+struct ClientState: Sendable {
+    var replay: ClientReplay
+    var cursor: EpisodeCursor
+
+    /// The state after every event of `client` stored before `seq`, rebuilt from the store.
+    static func load(client: String, before seq: Int64, pack: RulePack, db: Database) throws -> ClientState {
+        ClientState(
+            replay: try StoredReplay.load(client: client, before: seq, pack: pack, db: db),
+            cursor: try TaskLedger.cursor(client: client, db: db))
+    }
+}
+
+/// The firings active at `at`, as the reasons of the tasks a rise enqueues.
+func reasonsFor(_ replay: ClientReplay, at: Timestamp, pack: RulePack) -> [TaskReason] {
+    replay.activeFirings(at: at).map { firing in
+        TaskReason(
+            rule: firing.rule, summary: pack.ruleSet.summary(of: firing.rule),
+            event: firing.event.isEmpty ? nil : firing.event, at: firing.at)
+    }
+}
+
 /// One client's evaluation during a commit, in a box that exactly one lane mutates in place.
 final class ClientWork: @unchecked Sendable {
-    var replay: ClientReplay
+    var state: ClientState
     /// Indices of its events in the commit, in arrival order.
     var events: [Int]
     var results: [(fired: [Firing], score: RiskScore)] = []
     /// Silences of `absent:` rules that fell due before its events, decided while ingesting them.
     var silences: [SilenceDecision] = []
     var due: Timestamp?
+    /// The episode steps that changed something, by the event's index in the commit, with the
+    /// score after the event and the reasons for any tasks.
+    var steps: [Int: (step: EpisodeStep, score: Double, reasons: [TaskReason])] = [:]
 
-    init(replay: ClientReplay, first: Int) {
-        self.replay = replay
+    init(state: ClientState, first: Int) {
+        self.state = state
         self.events = [first]
     }
 }

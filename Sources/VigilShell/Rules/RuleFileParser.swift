@@ -48,9 +48,15 @@ struct RuleFileParser {
 
     // MARK: - policy.yaml
 
-    func policy() throws(SourceErrors) -> TierThresholds {
+    /// `tiers:` (thresholds, required) and `plans:` (per tier, the task templates; optional).
+    func policy() throws(SourceErrors) -> (thresholds: TierThresholds, plans: ResponsePlans) {
         var thresholds: [String: Double] = [:]
-        for entry in try root(allowed: ["tiers"]) {
+        var plans = ResponsePlans()
+        for entry in try root(allowed: ["tiers", "plans"]) {
+            if entry.key == "plans" {
+                plans = try self.plans(entry.value)
+                continue
+            }
             guard let tiers = entry.value.mapping else {
                 throw SourceErrors(errors: [error(entry.value, "tiers must be a mapping of tier: score")])
             }
@@ -81,7 +87,83 @@ struct RuleFileParser {
                 SourceError(file: path, line: 1, column: 1, "thresholds must rise: moderate < high < imminent")
             ])
         }
-        return TierThresholds(moderate: moderate, high: high, imminent: imminent)
+        return (TierThresholds(moderate: moderate, high: high, imminent: imminent), plans)
+    }
+
+    static let templateKeys = ["kind", "due", "route", "instruction"]
+
+    /// `plans: {TIER: [{kind, due, route, instruction}, …]}`; every mistake is reported.
+    func plans(_ node: Node) throws(SourceErrors) -> ResponsePlans {
+        guard let mapping = node.mapping else {
+            throw SourceErrors(errors: [error(node, "plans must be a mapping of tier: list of tasks")])
+        }
+        var plans: [Tier: [TaskTemplate]] = [:]
+        var errors: [SourceError] = []
+        for (key, value) in mapping {
+            guard let name = key.string, let tier = Tier(rawValue: name), tier != .low else {
+                errors.append(error(key, "unknown tier '\(key.string ?? "?")' (plans: moderate, high, imminent)"))
+                continue
+            }
+            guard let items = value.sequence else {
+                errors.append(error(value, "the \(name) plan must be a list of tasks"))
+                continue
+            }
+            var templates: [TaskTemplate] = []
+            for item in items {
+                do {
+                    templates.append(try template(item))
+                } catch {
+                    errors += error.errors
+                }
+            }
+            plans[tier] = templates
+        }
+        guard errors.isEmpty else { throw SourceErrors(errors: errors) }
+        return ResponsePlans(plans)
+    }
+
+    func template(_ node: Node) throws(SourceErrors) -> TaskTemplate {
+        guard let mapping = node.mapping else {
+            throw SourceErrors(errors: [
+                error(node, "a plan task must be a mapping (\(Self.templateKeys.joined(separator: ", ")))")
+            ])
+        }
+        var fields: [String: Node] = [:]
+        for (key, value) in mapping {
+            guard let name = key.string, Self.templateKeys.contains(name) else {
+                throw SourceErrors(errors: [
+                    error(
+                        key, "unknown key '\(key.string ?? "?")' (known: \(Self.templateKeys.joined(separator: ", ")))")
+                ])
+            }
+            fields[name] = value
+        }
+        func text(_ key: String) throws(SourceErrors) -> (String, Node) {
+            guard let value = fields[key] else {
+                throw SourceErrors(errors: [error(node, "a plan task needs '\(key)'")])
+            }
+            guard let string = value.string, !string.isEmpty else {
+                throw SourceErrors(errors: [error(value, "'\(key)' must be non-empty text")])
+            }
+            return (string, value)
+        }
+        let (kindText, kindNode) = try text("kind")
+        guard let kind = TaskKind(rawValue: kindText), kind != .overdue else {
+            let known = TaskKind.allCases.filter { $0 != .overdue }.map(\.rawValue).joined(separator: ", ")
+            throw SourceErrors(errors: [error(kindNode, "unknown task kind '\(kindText)' (known: \(known))")])
+        }
+        let (dueText, dueNode) = try text("due")
+        guard let schedule = TaskSchedule.parse(dueText, duration: Self.duration) else {
+            throw SourceErrors(errors: [
+                error(
+                    dueNode,
+                    "'\(dueText)' is not a due time (now, within 4h, at 24h, daily for 7d; at most \(TaskSchedule.longestDaily) days)"
+                )
+            ])
+        }
+        let (route, _) = try text("route")
+        let (instruction, _) = try text("instruction")
+        return TaskTemplate(kind: kind, schedule: schedule, route: route, instruction: instruction)
     }
 
     // MARK: - Rule files

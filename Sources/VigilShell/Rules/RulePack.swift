@@ -8,6 +8,8 @@ public struct RulePack: Sendable {
     public let vocabulary: Vocabulary
     public let ruleSet: RuleSet
     public let thresholds: TierThresholds
+    /// What each tier's rise calls for (`plans:` in policy.yaml).
+    public let plans: ResponsePlans
     /// Hex SHA-256 over the names and bytes of every file read, in name order.
     public let hash: String
     /// The rule files read (besides vocabulary.yaml and policy.yaml).
@@ -36,6 +38,7 @@ public struct RulePack: Sendable {
         var hashInput: [UInt8] = []
         var source = RuleSource()
         var thresholds: TierThresholds?
+        var plans = ResponsePlans()
         var messages: [String] = []
         var ruleFiles: [String] = []
         for name in names {
@@ -49,7 +52,10 @@ public struct RulePack: Sendable {
             do {
                 switch name {
                 case VocabularyFile.name: break
-                case policyFile: thresholds = try RuleFileParser(path: path, text: text).policy()
+                case policyFile:
+                    let policy = try RuleFileParser(path: path, text: text).policy()
+                    thresholds = policy.thresholds
+                    plans = policy.plans
                 default:
                     try RuleFileParser(path: path, text: text).rules(into: &source)
                     ruleFiles.append(name)
@@ -69,7 +75,7 @@ public struct RulePack: Sendable {
         }
         guard messages.isEmpty, let ruleSet, let thresholds else { throw RulePackError(messages: messages) }
         return RulePack(
-            vocabulary: vocabulary, ruleSet: ruleSet, thresholds: thresholds, hash: sha256Hex(hashInput),
+            vocabulary: vocabulary, ruleSet: ruleSet, thresholds: thresholds, plans: plans, hash: sha256Hex(hashInput),
             files: ruleFiles)
     }
 }

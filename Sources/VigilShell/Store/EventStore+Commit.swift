@@ -119,6 +119,15 @@ extension EventStore {
         }
     }
 
+    /// Runs `body` in a read transaction (a consistent snapshot; never blocks writers).
+    func read<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+        do {
+            return try queue.read(body)
+        } catch {
+            throw StoreError(path: path, problem: "read failed: \(error)")
+        }
+    }
+
     /// A failed write as a `StoreError`, transient when waiting (for disk space, a remount) may help.
     static func writeError(_ error: any Error, path: String) -> StoreError {
         guard let error = error as? DatabaseError else {

@@ -97,6 +97,69 @@ enum Schema {
                     CREATE INDEX clients_by_absence_due ON clients(absence_due) WHERE absence_due IS NOT NULL;
                     """)
         }
+        migrator.registerMigration("v3 episodes and the task queue") { db in
+            // `episodes`: each client's runs of elevated risk (see `Episode`); open while `closed_at`
+            // is null. `tier` is the highest tier planned for.
+            // `tasks`: the durable queue. `id` is derived from (client, episode, slot), so the same
+            // task is never enqueued twice. `deliver_at`: when the notifier hands it to a channel;
+            // `due`: when the action is due. `next_attempt_at`: when it may next be claimed (the
+            // lease's end while `claimed`, the retry time after a failure). `about`: for an `overdue`
+            // or fallback task, the task it is about. `notice_pending`: a resolved or cancelled task
+            // whose channel should hear that it ended (Alertmanager's endsAt). `renew_at`: when a
+            // delivered Alertmanager alert is next re-sent so that it stays active.
+            try db.execute(
+                sql: """
+                    CREATE TABLE episodes (
+                        client TEXT NOT NULL,
+                        number INTEGER NOT NULL,
+                        tier TEXT NOT NULL,
+                        opened_at INTEGER NOT NULL,
+                        closed_at INTEGER,
+                        PRIMARY KEY (client, number)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE tasks (
+                        seq INTEGER PRIMARY KEY,
+                        id TEXT NOT NULL UNIQUE,
+                        client TEXT NOT NULL,
+                        episode INTEGER NOT NULL,
+                        slot TEXT NOT NULL,
+                        kind TEXT NOT NULL,
+                        tier TEXT NOT NULL,
+                        score REAL NOT NULL,
+                        route TEXT NOT NULL,
+                        instruction TEXT NOT NULL,
+                        reasons TEXT NOT NULL,
+                        about TEXT,
+                        created_at INTEGER NOT NULL,
+                        deliver_at INTEGER NOT NULL,
+                        due INTEGER NOT NULL,
+                        state TEXT NOT NULL,
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        next_attempt_at INTEGER NOT NULL,
+                        first_attempt_at INTEGER,
+                        lease_token TEXT,
+                        channel TEXT,
+                        delivered_at INTEGER,
+                        last_error TEXT,
+                        contact_attempts INTEGER NOT NULL DEFAULT 0,
+                        resolved_at INTEGER,
+                        resolved_by TEXT,
+                        cancel_reason TEXT,
+                        dead_at INTEGER,
+                        overdue_raised INTEGER NOT NULL DEFAULT 0,
+                        notice_pending INTEGER NOT NULL DEFAULT 0,
+                        renew_at INTEGER,
+                        UNIQUE (client, episode, slot)
+                    );
+                    CREATE INDEX tasks_claimable ON tasks(next_attempt_at) WHERE state IN ('pending', 'claimed');
+                    CREATE INDEX tasks_by_client ON tasks(client, due);
+                    CREATE INDEX tasks_open_outreach ON tasks(due)
+                        WHERE kind IN ('caring_contact', 'follow_up', 'peer_checkin')
+                        AND state IN ('pending', 'claimed', 'delivered') AND overdue_raised = 0;
+                    CREATE INDEX tasks_notices ON tasks(notice_pending) WHERE notice_pending = 1;
+                    CREATE INDEX tasks_renewals ON tasks(renew_at) WHERE renew_at IS NOT NULL;
+                    """)
+        }
         return migrator
     }
 }

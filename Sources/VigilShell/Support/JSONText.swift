@@ -1,3 +1,5 @@
+import Foundation
+
 /// Minimal JSON text output for the few documents the shell writes by hand (`.why`, status).
 public enum JSONText {
     /// `text` as a JSON string literal, escaping quotes, backslashes and control characters.
@@ -18,5 +20,14 @@ public enum JSONText {
             }
         }
         return out + "\""
+    }
+
+    /// A JSON value (dictionaries, arrays, strings, numbers, `NSNull`) as compact text with sorted keys.
+    public static func encode(_ value: Any) -> String {
+        guard JSONSerialization.isValidJSONObject(value),
+            let data = try? JSONSerialization.data(
+                withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes])
+        else { return "null" }
+        return String(decoding: data, as: UTF8.self)
     }
 }

@@ -9,7 +9,7 @@ public enum LogSetup {
     }
 
     /// Under systemd `JOURNAL_STREAM` is set (stdout/stderr connected to the journal); then `auto` is `journal`.
-    public static func bootstrap(_ target: Target, level: Logger.Level) {
+    public static func bootstrap(_ target: Target, level: Logger.Level, identifier: String = "vigil") {
         let useJournal: Bool
         switch target {
         case .journal: useJournal = true
@@ -18,7 +18,7 @@ public enum LogSetup {
         }
         LoggingSystem.bootstrap { label in
             var handler: any LogHandler =
-                useJournal ? JournalLogHandler() : StreamLogHandler.standardError(label: label)
+                useJournal ? JournalLogHandler(identifier: identifier) : StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
         }

@@ -1,4 +1,5 @@
 import Logging
+import VigilCore
 
 /// The stable journal MESSAGE_ID of each kind of message Vigil logs (never change one; add new ones).
 ///
@@ -14,9 +15,30 @@ public enum MessageID: String, CaseIterable, Sendable {
     case checkInStored = "75e06d7f42c14172ac0f31cfcd5be5f2"
     case spoolUnreadable = "df90be10cae1446db4e2ee366744cec8"
     case silenceFired = "834543906df04837806dcfd712e69a2d"
+    case episodeRaised = "69321696fd7c4633aa35d92652682323"
+    case escalationEnqueued = "e0b0dc85625040518004a5580fd946c4"
+    case contactRecorded = "c2b4fc67009b455ab244f89394cb0035"
+    case taskAlert = "25fcdcb9734545e3adae14e5ed4fb328"
+    case taskDelivered = "44b0fab1287d45f9911b83aba99aeb11"
+    case taskRetrying = "2ddf76cdbe0343c3a7764b5f85fac9ae"
+    case taskDead = "83a03042176441c89737b9a85a338f82"
+    case taskOverdue = "000e9366ff4c44ef822fd5ff74544b6d"
 
     /// The metadata key that carries it; the journal handler turns it into MESSAGE_ID=.
     public static let metadataKey = "message_id"
+}
+
+extension Tier {
+    /// The journal priority of an alert at this tier: it rises with the tier (imminent is LOG_CRIT),
+    /// so `journalctl -p warning` shows high and imminent alerts.
+    public var logLevel: Logger.Level {
+        switch self {
+        case .low: return .info
+        case .moderate: return .notice
+        case .high: return .warning
+        case .imminent: return .critical
+        }
+    }
 }
 
 extension Logger {

@@ -80,15 +80,25 @@ final class Harness {
 
     /// Starts `vigil serve` in the background with stderr logging to `root/serve.log`.
     func startDaemon(environment extra: [String: String] = [:], arguments: [String] = []) throws -> Daemon {
+        try start(["serve", "--log-level", "debug"] + arguments, log: "serve.log", environment: extra)
+    }
+
+    /// Starts `vigil notify` in the background with stderr logging to `root/notify.log`.
+    func startNotifier(arguments: [String] = []) throws -> Daemon {
+        try start(["notify"] + arguments, log: "notify.log")
+    }
+
+    /// Starts `vigil COMMAND --config … --log stderr` in the background, logging to `root/LOG`.
+    func start(_ command: [String], log name: String, environment extra: [String: String] = [:]) throws -> Daemon {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["serve", "--config", configPath, "--log", "stderr", "--log-level", "debug"] + arguments
+        process.arguments = [command[0], "--config", configPath, "--log", "stderr"] + command.dropFirst()
         process.currentDirectoryURL = URL(fileURLWithPath: root)
         var environment = ProcessInfo.processInfo.environment
         for key in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM"] { environment[key] = nil }
         environment.merge(extra) { _, new in new }
         process.environment = environment
-        let logPath = root + "/serve.log"
+        let logPath = root + "/" + name
         if !FileManager.default.fileExists(atPath: logPath) {
             guard FileManager.default.createFile(atPath: logPath, contents: nil) else {
                 throw HarnessError("cannot create \(logPath)")
@@ -100,6 +110,15 @@ final class Harness {
         process.standardOutput = log
         try process.run()
         return Daemon(process: process, logPath: logPath, logOffset: Int(offset))
+    }
+
+    /// `vigil queue list --json`: every task, in queue order.
+    func tasks() throws -> [[String: Any]] {
+        let result = try run(["queue", "list", "--json"])
+        guard result.status == 0,
+            let tasks = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]]
+        else { throw HarnessError("queue list failed: \(result)") }
+        return tasks
     }
 
     /// `vigil status --json` as a dictionary.
@@ -136,7 +155,7 @@ final class Harness {
         var description: String { "exit \(status)\nstdout: \(stdout)\nstderr: \(stderr)" }
     }
 
-    /// A running `vigil serve`.
+    /// A running `vigil serve` or `vigil notify`.
     final class Daemon {
         let process: Process
         let logPath: String
@@ -160,7 +179,9 @@ final class Harness {
 
         /// SIGTERM once the daemon has started (signals are handled from then on), then the exit status.
         func stop() -> Int32 {
-            try? eventually("the daemon started") { log.contains("vigil started") || !process.isRunning }
+            try? eventually("the daemon started") {
+                log.contains("vigil started") || log.contains("notifier started") || !process.isRunning
+            }
             kill(process.processIdentifier, SIGTERM)
             process.waitUntilExit()
             return process.terminationStatus

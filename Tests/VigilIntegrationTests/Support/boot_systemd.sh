@@ -18,7 +18,7 @@ for d in /etc /usr/local /var/lib /var/spool; do
   mount -t overlay overlay -o lowerdir=$d,upperdir=/run/overlay/$n/upper,workdir=/run/overlay/$n/work "$d"
 done
 mkdir -p /run/systemd/system
-for u in getty@.service serial-getty@.service console-getty.service getty.target \
+for u in getty@.service serial-getty@.service console-getty.service getty.target prometheus-alertmanager.service \
          systemd-logind.service dbus.service dbus.socket systemd-timesyncd.service cron.service; do
   ln -sf /dev/null /run/systemd/system/$u
 done

@@ -1,0 +1,199 @@
+import Foundation
+import Logging
+import VigilCore
+
+/// `vigil notify`: drains the task queue to the team's channels.
+///
+/// Each poll claims the tasks due (with a lease), delivers each on its own task, concurrently, and
+/// records the outcome under the lease: delivered; retried with backoff and jitter until the
+/// channel's max age; or dead (LOG_CRIT, and an escalation then goes to the fallback channel).
+/// Every second it also raises `overdue` escalations, announces the end of resolved tasks and
+/// renews active Alertmanager alerts. A notifier killed mid-delivery loses nothing: the lease runs
+/// out and the task is delivered again under the same id.
+public final class Notifier: Sendable {
+    let config: NotifierConfig
+    let queue: TaskQueue
+    let channels: [String: any DeliveryChannel]
+    let clock: any WallClock
+    let logger: Logger
+    public let tally = NotifierTally()
+    /// Identifies this process's claims.
+    let token = UUID().uuidString
+    /// At most this many deliveries at once.
+    static let concurrency = 32
+
+    public init(config: NotifierConfig, store: EventStore, clock: any WallClock, logger: Logger) {
+        self.config = config
+        self.queue = TaskQueue(store: store)
+        self.clock = clock
+        self.logger = logger
+        var channels: [String: any DeliveryChannel] = [:]
+        for (name, channel) in config.channels {
+            switch channel {
+            case .webhook(let url, let secret, let timeout, _):
+                channels[name] = WebhookChannel(url: url, secret: secret, post: HTTPPost(timeout: timeout))
+            case .alertmanager(let url, let timeout, _):
+                channels[name] = AlertmanagerChannel(url: url, post: HTTPPost(timeout: timeout))
+            case .exec(let command, let timeout, _):
+                channels[name] = ExecChannel(command: command, timeout: timeout)
+            case .journal:
+                channels[name] = JournalChannel(logger: logger)
+            }
+        }
+        self.channels = channels
+    }
+
+    /// Runs until `shouldStop` says so (or, with `once`, until nothing is due now and nothing is
+    /// in flight); in-flight deliveries always finish first. `heartbeat` is called every poll.
+    public func run(
+        once: Bool, shouldStop: @escaping @Sendable () -> Bool,
+        heartbeat: @escaping @Sendable (NotifierTally.Counts) -> Void
+    )
+        async throws(StoreError)
+    {
+        var nextHousekeeping = Timestamp(microseconds: 0)
+        var failure: StoreError?
+        await withDiscardingTaskGroup { group in
+            while !shouldStop() {
+                heartbeat(tally.counts)
+                let now = clock.now()
+                do throws(StoreError) {
+                    if now >= nextHousekeeping {
+                        try await housekeeping(at: now)
+                        nextHousekeeping = now.adding(.seconds(1))
+                    }
+                    let room = Self.concurrency - tally.inFlight
+                    let claimed =
+                        room > 0 ? try queue.claim(at: now, limit: room, lease: config.lease, token: token) : []
+                    for task in claimed {
+                        tally.started()
+                        group.addTask { await self.deliver(task) }
+                    }
+                    if once && claimed.isEmpty && tally.inFlight == 0 { break }
+                    if claimed.isEmpty {
+                        try? await Task.sleep(nanoseconds: UInt64(config.pollInterval.microseconds) * 1000)
+                    }
+                } catch {
+                    guard error.isTransient else {
+                        failure = error
+                        break
+                    }
+                    logger.log(.error, .taskRetrying, "the queue cannot be written; retrying", ["error": "\(error)"])
+                    try? await Task.sleep(nanoseconds: 1_000_000_000)
+                }
+            }
+        }
+        heartbeat(tally.counts)
+        if let failure { throw failure }
+    }
+
+    /// Delivers one claimed task and records the outcome.
+    func deliver(_ task: TaskRecord) async {
+        defer { tally.finished() }
+        let name = config.channel(kind: task.kind, tier: task.tier, route: task.route, isFallback: task.isFallback)
+        let outcome: DeliveryOutcome
+        if let channel = channels[name] {
+            outcome = await channel.deliver(task, at: clock.now())
+        } else {
+            outcome = .failed("no channel '\(name)'")
+        }
+        let now = clock.now()
+        var fields: Logger.Metadata = [
+            "client": "\(task.client)", "tier": "\(task.tier.rawValue)", "task": "\(task.id)",
+            "kind": "\(task.kind.rawValue)", "channel": "\(name)", "attempts": "\(task.attempts)",
+        ]
+        do {
+            switch outcome {
+            case .delivered:
+                let renewAt = channels[name]?.renewal.map { now.adding($0) }
+                guard try queue.delivered(task, channel: name, at: now, renewAt: renewAt) else { return }
+                tally.count(\.delivered)
+                logger.log(.info, .taskDelivered, "\(task.kind.rawValue) delivered to \(name)", fields)
+            case .retry(let problem):
+                let policy = RetryPolicy(
+                    initial: config.retryInitial, longest: config.retryLongest,
+                    maxAge: config.channels[name]?.maxAge ?? .hours(1))
+                if let next = policy.nextAttempt(
+                    after: task.attempts, firstAttempt: task.firstAttemptAt ?? now, now: now,
+                    jitter: Double.random(in: 0..<1))
+                {
+                    guard try queue.retry(task, channel: name, error: problem, next: next) else { return }
+                    tally.count(\.retried)
+                    fields["error"] = "\(problem)"
+                    fields["next_attempt"] = "\(next)"
+                    logger.log(.warning, .taskRetrying, "delivery to \(name) failed; will retry", fields)
+                } else {
+                    try recordDead(
+                        task, channel: name, problem: "gave up after \(task.attempts) attempts: \(problem)",
+                        fields: fields, at: now)
+                }
+            case .failed(let problem):
+                try recordDead(task, channel: name, problem: problem, fields: fields, at: now)
+            }
+        } catch {
+            // The lease runs out and the task is delivered again: nothing is lost.
+            logger.log(
+                .error, .taskRetrying, "cannot record a delivery outcome; the task will be redelivered",
+                ["error": "\(error)", "task": "\(task.id)"])
+        }
+    }
+
+    func recordDead(_ task: TaskRecord, channel: String, problem: String, fields: Logger.Metadata, at now: Timestamp)
+        throws(StoreError)
+    {
+        let (recorded, fallback) = try queue.dead(task, channel: channel, error: problem, at: now)
+        guard recorded else { return }
+        tally.count(\.dead)
+        var fields = fields
+        fields["error"] = "\(problem)"
+        if let fallback { fields["fallback_task"] = "\(fallback)" }
+        let next = fallback.map { " ; fallback task \($0) goes to \(config.fallbackChannel)" } ?? ""
+        logger.log(
+            .critical, .taskDead, "\(task.kind.rawValue) could not be delivered to \(channel): dead\(next)", fields)
+    }
+
+    /// Overdue escalations, end-of-task notices and alert renewals.
+    func housekeeping(at now: Timestamp) async throws(StoreError) {
+        for overdue in try queue.raiseOverdue(at: now, grace: config.overdueGrace, route: config.overdueRoute) {
+            tally.count(\.overdue)
+            logger.log(
+                .warning, .taskOverdue, "outreach task overdue: \(overdue.instruction)",
+                [
+                    "client": "\(overdue.client)", "tier": "\(overdue.tier.rawValue)", "task": "\(overdue.id)",
+                    "kind": "\(overdue.kind.rawValue)", "route": "\(overdue.route)",
+                ])
+        }
+        for task in try queue.pendingNotices(limit: 64) {
+            let outcome = await task.channel.flatMap { channels[$0] }?.announceEnd(task, at: now) ?? .delivered
+            if case .retry = outcome { continue }
+            try queue.noticeSent(task.id)
+        }
+        for task in try queue.dueRenewals(at: now, limit: 64) {
+            guard let name = task.channel, let channel = channels[name], let every = channel.renewal else {
+                try queue.renewed(task.id, next: .distantFuture)
+                continue
+            }
+            let outcome = await channel.deliver(task, at: now)
+            try queue.renewed(task.id, next: now.adding(outcome == .delivered ? every : .seconds(30)))
+        }
+    }
+}
+
+/// What a notifier has done since it started (for its STATUS and its exit summary).
+public final class NotifierTally: @unchecked Sendable {
+    public struct Counts: Sendable {
+        public var delivered = 0
+        public var retried = 0
+        public var dead = 0
+        public var overdue = 0
+        public var inFlight = 0
+    }
+    private let lock = NSLock()
+    private var value = Counts()
+
+    public var counts: Counts { lock.withLock { value } }
+    var inFlight: Int { lock.withLock { value.inFlight } }
+    func started() { lock.withLock { value.inFlight += 1 } }
+    func finished() { lock.withLock { value.inFlight -= 1 } }
+    func count(_ field: WritableKeyPath<Counts, Int>) { lock.withLock { value[keyPath: field] += 1 } }
+}

@@ -1,0 +1,157 @@
+import Foundation
+import GRDB
+import VigilCore
+
+/// The durable task queue as the notifier works it (Postfix's queue discipline: every state is a
+/// row, nothing is only in memory). A task is claimed with a lease; the notifier that holds the
+/// lease records the outcome, and a task whose lease ran out (its notifier died) is claimed again
+/// and redelivered under the same id, which receivers use as the idempotency key.
+public struct TaskQueue: Sendable {
+    let store: EventStore
+
+    public init(store: EventStore) { self.store = store }
+
+    /// Claims up to `limit` tasks due for delivery at `now`, holding each until `now + lease`.
+    public func claim(at now: Timestamp, limit: Int, lease: TimeSpan, token: String) throws(StoreError) -> [TaskRecord]
+    {
+        try store.write { db in
+            let claimed = try TaskRecord.fetchAll(
+                db,
+                where: "state IN ('pending', 'claimed') AND next_attempt_at <= ? ORDER BY next_attempt_at, seq LIMIT ?",
+                arguments: [now.microseconds, limit])
+            let update = try db.cachedStatement(
+                sql: """
+                    UPDATE tasks SET state = 'claimed', lease_token = ?, next_attempt_at = ?, attempts = attempts + 1,
+                        first_attempt_at = coalesce(first_attempt_at, ?)
+                    WHERE id = ?
+                    """)
+            for task in claimed {
+                try update.execute(arguments: [token, now.adding(lease).microseconds, now.microseconds, task.id])
+            }
+            return claimed.map { task in
+                var task = task
+                task.state = .claimed
+                task.leaseToken = token
+                task.attempts += 1
+                task.firstAttemptAt = task.firstAttemptAt ?? now
+                return task
+            }
+        }
+    }
+
+    /// Records a delivery. False when the lease was lost (the task was resolved, cancelled or
+    /// claimed again meanwhile): then nothing is changed.
+    @discardableResult
+    public func delivered(_ task: TaskRecord, channel: String, at now: Timestamp, renewAt: Timestamp?)
+        throws(StoreError)
+        -> Bool
+    {
+        try store.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE tasks SET state = 'delivered', delivered_at = ?, channel = ?, last_error = NULL,
+                        lease_token = NULL, renew_at = ?
+                    WHERE id = ? AND state = 'claimed' AND lease_token = ?
+                    """,
+                arguments: [now.microseconds, channel, renewAt?.microseconds, task.id, task.leaseToken])
+            return db.changesCount == 1
+        }
+    }
+
+    /// Records a failed attempt to be tried again at `next`.
+    @discardableResult
+    public func retry(_ task: TaskRecord, channel: String, error: String, next: Timestamp) throws(StoreError) -> Bool {
+        try store.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE tasks SET state = 'pending', next_attempt_at = ?, last_error = ?, channel = ?, lease_token = NULL
+                    WHERE id = ? AND state = 'claimed' AND lease_token = ?
+                    """,
+                arguments: [next.microseconds, error, channel, task.id, task.leaseToken])
+            return db.changesCount == 1
+        }
+    }
+
+    /// Marks a task dead. For an escalation or an overdue escalation (not already a fallback), a
+    /// fallback task for the fallback channel is enqueued in the same transaction and returned, so
+    /// an escalation is never silently dropped.
+    public func dead(_ task: TaskRecord, channel: String, error: String, at now: Timestamp) throws(StoreError)
+        -> (recorded: Bool, fallback: String?)
+    {
+        try store.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE tasks SET state = 'dead', dead_at = ?, last_error = ?, channel = ?, lease_token = NULL
+                    WHERE id = ? AND state = 'claimed' AND lease_token = ?
+                    """,
+                arguments: [now.microseconds, error, channel, task.id, task.leaseToken])
+            guard db.changesCount == 1 else { return (false, nil) }
+            guard task.kind == .escalation || task.kind == .overdue, !task.isFallback else { return (true, nil) }
+            let slot = TaskRecord.fallbackPrefix + task.id
+            let fallback = PlannedTask(
+                client: task.client,
+                episode: task.episode, slot: slot, kind: task.kind, tier: task.tier, route: task.route,
+                instruction: task.instruction, deliverAt: now, due: task.due)
+            try TaskLedger.insert(
+                fallback, score: task.score, reasons: task.reasonsJSON, about: task.id, at: now, db: db)
+            return (true, fallback.id)
+        }
+    }
+
+    /// Raises one `overdue` escalation for each outreach task still open `grace` after its due
+    /// time (each at most once), routed to `route`. Returns the overdue tasks enqueued.
+    public func raiseOverdue(at now: Timestamp, grace: TimeSpan, route: String) throws(StoreError) -> [PlannedTask] {
+        try store.write { db in
+            let late = try TaskRecord.fetchAll(
+                db,
+                where: """
+                    kind IN ('caring_contact', 'follow_up', 'peer_checkin') AND state IN ('pending', 'claimed', 'delivered')
+                    AND overdue_raised = 0 AND due <= ? ORDER BY due LIMIT 500
+                    """,
+                arguments: [now.adding(TimeSpan(microseconds: -grace.microseconds)).microseconds])
+            var raised: [PlannedTask] = []
+            for task in late {
+                let slot = TaskRecord.overduePrefix + task.id
+                let overdue = PlannedTask(
+                    client: task.client,
+                    episode: task.episode, slot: slot, kind: .overdue, tier: task.tier, route: route,
+                    instruction:
+                        "The \(task.kind.rawValue.replacingOccurrences(of: "_", with: " ")) due \(task.due) (task \(task.id)) is still open: reach the client now or reassign it; record a contact event or run `vigil queue ack \(task.id)`.",
+                    deliverAt: now, due: now)
+                try TaskLedger.insert(
+                    overdue, score: task.score, reasons: task.reasonsJSON, about: task.id, at: now, db: db)
+                try db.execute(sql: "UPDATE tasks SET overdue_raised = 1 WHERE id = ?", arguments: [task.id])
+                raised.append(overdue)
+            }
+            return raised
+        }
+    }
+
+    /// Tasks resolved or cancelled after delivery whose channel has not yet heard that they ended.
+    public func pendingNotices(limit: Int) throws(StoreError) -> [TaskRecord] {
+        try store.write { db in
+            try TaskRecord.fetchAll(db, where: "notice_pending = 1 ORDER BY seq LIMIT ?", arguments: [limit])
+        }
+    }
+
+    public func noticeSent(_ id: String) throws(StoreError) {
+        try store.write { db in
+            try db.execute(sql: "UPDATE tasks SET notice_pending = 0 WHERE id = ?", arguments: [id])
+        }
+    }
+
+    /// Delivered tasks whose alert must be re-sent by `now` to stay active (Alertmanager).
+    public func dueRenewals(at now: Timestamp, limit: Int) throws(StoreError) -> [TaskRecord] {
+        try store.write { db in
+            try TaskRecord.fetchAll(
+                db, where: "renew_at <= ? AND state = 'delivered' ORDER BY renew_at LIMIT ?",
+                arguments: [now.microseconds, limit])
+        }
+    }
+
+    public func renewed(_ id: String, next: Timestamp) throws(StoreError) {
+        try store.write { db in
+            try db.execute(sql: "UPDATE tasks SET renew_at = ? WHERE id = ?", arguments: [next.microseconds, id])
+        }
+    }
+}

@@ -1,0 +1,150 @@
+import ArgumentParser
+import Foundation
+import VigilCore
+import VigilShell
+
+/// `vigil queue …`: the operators' view of the task queue.
+struct QueueCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "queue", abstract: "List, show, acknowledge, retry or cancel tasks.",
+        discussion: """
+            States: pending (waiting for its time or a retry), claimed (a notifier is delivering it),
+            delivered (the channel has it; open until resolved), resolved (a reached contact or an ack),
+            dead (every retry failed), cancelled. --json prints the stable keys documented in the README.
+            """,
+        subcommands: [List.self, Show.self, Ack.self, Retry.self, Cancel.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List tasks in queue order.")
+        @OptionGroup var options: ConfigOptions
+        @Option(help: "Only tasks in this state (pending, claimed, delivered, resolved, dead, cancelled).")
+        var state: String?
+        @Option(help: "Only this client's tasks.")
+        var client: String?
+        @Option(help: "At most this many tasks.")
+        var limit = 1000
+        @Flag(help: "Print a JSON array (stable keys, documented in the README).")
+        var json = false
+
+        func run() throws {
+            var wanted: TaskState?
+            if let state {
+                guard let parsed = TaskState(rawValue: state) else {
+                    throw ValidationError(
+                        "--state must be one of \(TaskState.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                wanted = parsed
+            }
+            let tasks = try withQueue(options, writing: false) { queue in
+                try queue.list(state: wanted, client: client, limit: max(1, limit))
+            }
+            if json {
+                print(JSONText.encode(tasks.map(\.json)))
+                return
+            }
+            print(
+                "ID                  STATE      KIND            TIER      CLIENT            DUE                          ATTEMPTS"
+            )
+            for task in tasks {
+                print(
+                    [
+                        task.id.padding(20), task.state.rawValue.padding(11), task.kind.rawValue.padding(16),
+                        task.tier.rawValue.padding(10), task.client.padding(18), task.due.description.padding(29),
+                        "\(task.attempts)",
+                    ].joined())
+            }
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Everything about one task.")
+        @OptionGroup var options: ConfigOptions
+        @Flag(help: "Print a JSON object (stable keys, documented in the README).")
+        var json = false
+        @Argument(help: "The task id (t-…).")
+        var id: String
+
+        func run() throws {
+            let task = try withQueue(options, writing: false) { queue in try queue.show(id) }
+            if json {
+                print(JSONText.encode(task.json))
+                return
+            }
+            for (key, value) in task.json.sorted(by: { $0.key < $1.key }) where key != "reasons" && !(value is NSNull) {
+                print("\(key): \(value)")
+            }
+            print("reasons:")
+            for reason in task.reasons {
+                print(
+                    "  \(reason["rule"] as? String ?? "?"): \(reason["summary"] as? String ?? "") (\(reason["at"] as? String ?? ""))"
+                )
+            }
+        }
+    }
+
+    struct Ack: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Record that a person handled the task (resolved).")
+        @OptionGroup var options: ConfigOptions
+        @Argument(help: "The task id.")
+        var id: String
+
+        func run() throws {
+            try withQueue(options, writing: true) { queue in try queue.ack(id, at: SystemClock().now()) }
+            print("\(id) resolved")
+        }
+    }
+
+    struct Retry: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Deliver a dead or waiting task again now.")
+        @OptionGroup var options: ConfigOptions
+        @Argument(help: "The task id.")
+        var id: String
+
+        func run() throws {
+            try withQueue(options, writing: true) { queue in try queue.retryNow(id, at: SystemClock().now()) }
+            print("\(id) pending")
+        }
+    }
+
+    struct Cancel: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Withdraw a task, saying why.")
+        @OptionGroup var options: ConfigOptions
+        @Option(help: "Why it is cancelled (kept with the task).")
+        var reason: String
+        @Argument(help: "The task id.")
+        var id: String
+
+        func validate() throws {
+            guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw ValidationError("--reason must say why")
+            }
+        }
+
+        func run() throws {
+            try withQueue(options, writing: true) { queue in
+                try queue.cancel(id, reason: reason, at: SystemClock().now())
+            }
+            print("\(id) cancelled")
+        }
+    }
+}
+
+/// Opens the configured store's queue (read-only unless `writing`) and runs `body`; errors exit
+/// with their status and message.
+func withQueue<T>(_ options: ConfigOptions, writing: Bool, _ body: (TaskQueue) throws -> T) throws -> T {
+    let config = try options.load()
+    do {
+        let store =
+            writing
+            ? try EventStore(path: config.databasePath, stages: []) : try EventStore(readingFrom: config.databasePath)
+        return try body(TaskQueue(store: store))
+    } catch let error as any ExitStatusProviding {
+        throw fail(error)
+    }
+}
+
+extension String {
+    fileprivate func padding(_ width: Int) -> String {
+        count >= width ? self + " " : self + String(repeating: " ", count: width - count)
+    }
+}

@@ -1,0 +1,164 @@
+import Foundation
+import XCTest
+
+/// Response plans through the real daemon, store and notifier: a rise in tier enqueues exactly the
+/// plan's tasks (spaced from the moment of detection), contacts close the loop, unanswered
+/// outreach turns overdue once.
+final class ResponsePlanTests: XCTestCase {
+    /// A C-SSRS screening with thoughts and a method: tier high (see Rules/tests/cssrs.yaml).
+    static func highScreening(id: String, client: String, at: String) -> String {
+        checkIn(
+            id: id, client: client, at: at, kind: "screening",
+            extra:
+                #","screening":{"wish_dead":true,"suicidal_thoughts":true,"method":true,"intent":false,"plan":false,"behavior_past_3_months":false},"note":"private words of \#(id)""#
+        )
+    }
+
+    /// Suicidal behaviour in the past 3 months: tier imminent.
+    static func imminentScreening(id: String, client: String, at: String) -> String {
+        checkIn(
+            id: id, client: client, at: at, kind: "screening",
+            extra:
+                #","screening":{"wish_dead":false,"suicidal_thoughts":false,"behavior_past_3_months":true},"note":"private words of \#(id)""#
+        )
+    }
+
+    static func contact(id: String, client: String, at: String, outcome: String, task: String? = nil) -> String {
+        let named = task.map { #","task":"\#($0)""# } ?? ""
+        return checkIn(
+            id: id, client: client, at: at, kind: "contact", extra: #","contact":{"outcome":"\#(outcome)"\#(named)}"#)
+    }
+
+    static func time(_ offset: TimeInterval, from date: Date = Date()) -> String {
+        ISO8601DateFormatter().string(from: date.addingTimeInterval(offset))
+    }
+
+    static func date(_ text: Any?) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return (text as? String).flatMap(formatter.date)
+    }
+
+    /// Hours from a task's creation to `key`.
+    static func hours(_ task: [String: Any], _ key: String) -> Double {
+        guard let created = date(task["created"]), let other = date(task[key]) else { return .nan }
+        return (other.timeIntervalSince(created) / 3600 * 100).rounded() / 100
+    }
+
+    func testARiseEnqueuesThePlanOnceAndContactsAndOverdueCloseTheLoop() throws {
+        let harness = try Harness()
+        let daemon = try harness.startDaemon()
+        defer { _ = daemon.stop() }
+        // Observed 30 hours ago and arriving now: the windows count from detection, not from `at`.
+        try harness.drop("s1.json", Self.highScreening(id: "s1", client: "c-plan", at: Self.time(-30 * 3600)))
+        try eventually("the high plan enqueued") { try harness.tasks().count == 12 }
+        var tasks = try harness.tasks()
+        let plan = tasks.map {
+            "\($0["kind"] as? String ?? "?") \(Self.hours($0, "deliver_at")) \(Self.hours($0, "due"))"
+        }
+        XCTAssertEqual(
+            plan,
+            [
+                "escalation 0.0 0.0", "caring_contact 0.0 4.0", "follow_up 24.0 24.0", "follow_up 48.0 48.0",
+                "follow_up 72.0 72.0", "peer_checkin 24.0 24.0", "peer_checkin 48.0 48.0", "peer_checkin 72.0 72.0",
+                "peer_checkin 96.0 96.0", "peer_checkin 120.0 120.0", "peer_checkin 144.0 144.0",
+                "peer_checkin 168.0 168.0",
+            ])
+        for task in tasks {
+            XCTAssertEqual(task["state"] as? String, "pending")
+            XCTAssertEqual(task["tier"] as? String, "high")
+            XCTAssertEqual(task["client"] as? String, "c-plan")
+            XCTAssertEqual(
+                Set((task["reasons"] as? [[String: Any]] ?? []).compactMap { $0["rule"] as? String }),
+                ["cssrs-ideation", "cssrs-method"])
+        }
+        XCTAssertEqual(Set(tasks.compactMap { $0["id"] as? String }).count, 12, "ids are distinct")
+
+        // The tier holds at high through another check-in: the open episode absorbs it. A rise to
+        // imminent adds that plan only.
+        try harness.drop(
+            "s2.json", checkIn(id: "s2", client: "c-plan", at: Self.time(-20 * 3600), extra: #","measures":{"mood":5}"#)
+        )
+        try eventually("s2 stored") { try harness.count("events") == 2 }
+        XCTAssertEqual(try harness.tasks().count, 12, "no duplicate tasks while the tier holds")
+        try harness.drop("s3.json", Self.imminentScreening(id: "s3", client: "c-plan", at: Self.time(-10 * 3600)))
+        try eventually("the imminent plan added") { try harness.tasks().count == 16 }
+        tasks = try harness.tasks()
+        XCTAssertEqual(
+            tasks.suffix(4).map {
+                "\($0["kind"] as? String ?? "?") \($0["tier"] as? String ?? "?") \($0["route"] as? String ?? "?")"
+            },
+            [
+                "escalation imminent mobile-crisis", "follow_up imminent outreach", "follow_up imminent outreach",
+                "follow_up imminent outreach",
+            ])
+
+        // Contacts: a named `reached` resolves that task; an unnamed one the earliest due open
+        // outreach task (the caring contact); `no_answer` counts an attempt and leaves it open.
+        let followUp48 = try XCTUnwrap(tasks[3]["id"] as? String)
+        try harness.drop(
+            "k1.json",
+            Self.contact(id: "k1", client: "c-plan", at: Self.time(-60), outcome: "reached", task: followUp48))
+        try harness.drop("k2.json", Self.contact(id: "k2", client: "c-plan", at: Self.time(-50), outcome: "reached"))
+        try eventually("contacts stored") { try harness.count("events") == 5 }
+        try harness.drop("k3.json", Self.contact(id: "k3", client: "c-plan", at: Self.time(-40), outcome: "no_answer"))
+        try eventually("k3 stored") { try harness.count("events") == 6 }
+        let byID = Dictionary(uniqueKeysWithValues: try harness.tasks().map { ($0["id"] as? String ?? "", $0) })
+        XCTAssertEqual(byID[followUp48]?["state"] as? String, "resolved")
+        XCTAssertEqual(byID[followUp48]?["resolved_by"] as? String, "contact k1")
+        let caring = try XCTUnwrap(tasks[1]["id"] as? String)
+        XCTAssertEqual(byID[caring]?["state"] as? String, "resolved")
+        XCTAssertEqual(byID[caring]?["resolved_by"] as? String, "contact k2")
+        let followUp24 = try XCTUnwrap(tasks[2]["id"] as? String)
+        XCTAssertEqual(byID[followUp24]?["state"] as? String, "pending")
+        XCTAssertEqual(byID[followUp24]?["contact_attempts"] as? Int, 1)
+
+        // Unanswered: 29 h after detection (due at 24 h, grace 4 h) the 24 h follow-ups are
+        // overdue (the high plan's and the imminent plan's), escalated once to the supervisors.
+        let created = try XCTUnwrap(Self.date(tasks[0]["created"]))
+        let asOf = Self.time(29 * 3600, from: created)
+        for _ in 0..<2 {
+            let once = try harness.run(["notify", "--once", "--as-of", asOf, "--log", "stderr"])
+            XCTAssertEqual(once.status, 0, "\(once)")
+            XCTAssertFalse(once.stderr.contains("private words"))
+        }
+        let overdue = try harness.tasks().filter { $0["kind"] as? String == "overdue" }
+        XCTAssertEqual(overdue.count, 3, "the two 24 h follow-ups and the first peer check-in, once each")
+        XCTAssertTrue(overdue.contains { $0["about"] as? String == followUp24 })
+        for task in overdue {
+            XCTAssertEqual(task["route"] as? String, "supervisors")
+            XCTAssertEqual(task["state"] as? String, "delivered", "delivered to the default (journal) channel")
+        }
+        XCTAssertFalse(overdue.contains { $0["about"] as? String == followUp48 }, "a resolved task is never overdue")
+        let shown = try harness.run(["queue", "show", followUp24, "--json"])
+        XCTAssertEqual(shown.status, 0)
+        for key in ["id", "client", "kind", "state", "tier", "due", "attempts", "reasons"] {
+            XCTAssertTrue(shown.stdout.contains("\"\(key)\":"), "queue show --json has \(key)")
+        }
+        XCTAssertFalse(shown.stdout.contains("private words"), "a task never carries the note")
+    }
+
+    func testOperatorsAckRetryAndCancel() throws {
+        let harness = try Harness()
+        let daemon = try harness.startDaemon()
+        defer { _ = daemon.stop() }
+        try harness.drop("s1.json", Self.highScreening(id: "s1", client: "c-ops", at: Self.time(-60)))
+        try eventually("the plan enqueued") { try harness.tasks().count == 12 }
+        let ids = try harness.tasks().compactMap { $0["id"] as? String }
+        XCTAssertEqual(try harness.run(["queue", "ack", ids[0]]).status, 0)
+        XCTAssertEqual(
+            try harness.run(["queue", "cancel", ids[1], "--reason", "client moved to another program"]).status, 0)
+        let again = try harness.run(["queue", "cancel", ids[1], "--reason", "twice"])
+        XCTAssertEqual(again.status, 65, "a cancelled task cannot be cancelled again: \(again)")
+        XCTAssertTrue(again.stderr.contains("it is cancelled"), again.stderr)
+        XCTAssertEqual(try harness.run(["queue", "ack", "t-0000000000000000"]).status, 66)
+        let resolved = try harness.run(["queue", "list", "--state", "resolved", "--json"])
+        XCTAssertTrue(
+            resolved.stdout.contains(ids[0]) && resolved.stdout.contains("\"resolved_by\":\"ack\""), resolved.stdout)
+        let cancelled = try harness.run(["queue", "show", ids[1], "--json"])
+        XCTAssertTrue(cancelled.stdout.contains("client moved to another program"), cancelled.stdout)
+        XCTAssertEqual(
+            try harness.run(["queue", "retry", ids[1]]).status, 65, "only dead or pending tasks are retried")
+        XCTAssertEqual(try harness.run(["queue", "list", "--state", "bogus"]).status, 64)
+    }
+}
