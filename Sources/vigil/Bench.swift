@@ -7,7 +7,7 @@ import VigilShell
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure Vigil against the floor of the machine it runs on.",
-        subcommands: [IngestCommand.self, RulesBenchCommand.self])
+        subcommands: [IngestCommand.self, RulesBenchCommand.self, EndToEndCommand.self])
 
     /// `vigil bench ingest`.
     struct IngestCommand: ParsableCommand {
@@ -71,6 +71,65 @@ struct Bench: ParsableCommand {
     }
 
     /// `vigil bench rules`.
+    struct EndToEndCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "e2e",
+            abstract:
+                "From spool drop to webhook delivery under sustained load: events/s, tasks delivered/s, p50/p99 latency."
+        )
+
+        @OptionGroup var options: ConfigOptions
+
+        @Option(help: "Where to build the throwaway spool and store (default: STATE/bench-e2e).")
+        var dir: String?
+
+        @Option(help: "Check-ins submitted per second.")
+        var rate = 500
+
+        @Option(help: "How long to submit, in seconds.")
+        var seconds = 20
+
+        @Option(help: "Percent of check-ins that escalate (each raises a new client to imminent).")
+        var escalating = 10
+
+        func validate() throws {
+            guard rate > 0, seconds > 0, (1...100).contains(escalating) else {
+                throw ValidationError("--rate and --seconds must be positive, --escalating 1 to 100")
+            }
+        }
+
+        func run() throws {
+            let config = try options.load()
+            _ = try loadRulePack(config)
+            let directory = dir ?? config.state + "/bench-e2e"
+            let binary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+            var bench = EndToEndBench(directory: directory, rules: config.rules, binary: binary) { printError($0) }
+            bench.rate = rate
+            bench.seconds = seconds
+            bench.escalatingPercent = escalating
+            let report = try bench.run()
+            typealias R = EndToEndBench.Report
+            func ms(_ value: Double) -> String { String(format: "%7.1f ms", value) }
+            let p50 = R.percentile(report.latencies, 0.50)
+            let p99 = R.percentile(report.latencies, 0.99)
+            let floor99 = R.percentile(report.floor, 0.99)
+            print(
+                "vigil bench e2e: \(report.submitted) check-ins at \(rate)/s for \(seconds) s, \(escalating)% escalating, in \(directory); "
+                    + "real vigil serve + vigil notify, webhook receiver on loopback")
+            print(
+                String(
+                    format: "    events       %8.0f check-ins/s submitted (%d submitted, %d stored)",
+                    Double(report.submitted) / report.submitSeconds, report.submitted, report.stored))
+            print(
+                String(
+                    format: "    tasks        %8.0f delivered/s (%d of %d escalations delivered, %d requests)",
+                    Double(report.delivered) / report.drainSeconds, report.delivered, report.escalations, report.requests))
+            print("    latency      p50 \(ms(p50))  p99 \(ms(p99))  max \(ms(report.latencies.last ?? .nan))  (spool drop to delivery)")
+            print("    floor        p50 \(ms(R.percentile(report.floor, 0.5)))  p99 \(ms(floor99))  (a plain POST to the same receiver)")
+            print(String(format: "    ratio        p99 %.0fx the floor; target p99 < 1000 ms: %@", p99 / floor99, p99 < 1000 && report.delivered == report.escalations && report.stored == report.submitted ? "met" : "NOT met"))
+        }
+    }
+
     struct RulesBenchCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "rules",

@@ -28,4 +28,16 @@ final class BenchSmokeTests: XCTestCase {
         XCTAssertTrue(result.stdout.contains("x the hand-written floor"), result.stdout)
         XCTAssertTrue(result.stdout.contains("after a history of 100000"), result.stdout)
     }
+
+    func testEndToEndBenchDeliversEveryEscalation() throws {
+        let harness = try Harness()
+        let result = try harness.run([
+            "bench", "e2e", "--rate", "50", "--seconds", "2", "--dir", harness.root + "/bench-e2e",
+        ])
+        XCTAssertEqual(result.status, 0, "\(result)")
+        XCTAssertTrue(result.stdout.contains("(100 submitted, 100 stored)"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("10 of 10 escalations delivered"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("p99") && result.stdout.contains("floor"), result.stdout)
+        XCTAssertEqual(harness.names(in: harness.root + "/bench-e2e"), [], "the benchmark cleans up after itself")
+    }
 }

@@ -1,0 +1,176 @@
+import Foundation
+import Glibc
+import VigilCore
+
+/// `vigil bench e2e`: the whole path under sustained load. A real `vigil serve` and `vigil notify`
+/// (child processes of this binary) on a throwaway spool and store; check-ins submitted at a fixed
+/// rate the way `vigil submit` writes them, a share of them raising a new client to imminent; the
+/// notifier delivering every task to a webhook receiver on loopback. Measured: events/s, tasks
+/// delivered/s, and the latency from spool drop to delivery of each escalation. Floor, same run:
+/// a plain POST to the same receiver.
+public struct EndToEndBench {
+    public var rate = 500
+    public var seconds = 20
+    /// Percent of check-ins that escalate (each raises a fresh client to imminent).
+    public var escalatingPercent = 10
+    let directory: String
+    let rules: String
+    let binary: String
+    let progress: (String) -> Void
+
+    public init(directory: String, rules: String, binary: String, progress: @escaping (String) -> Void) {
+        self.directory = directory
+        self.rules = rules
+        self.binary = binary
+        self.progress = progress
+    }
+
+    public struct Report: Sendable {
+        public var submitted: Int
+        /// Check-ins in the store at the end (all of them, or the run is not valid).
+        public var stored: Int
+        public var escalations: Int
+        public var delivered: Int
+        public var requests: Int
+        public var submitSeconds: Double
+        public var drainSeconds: Double
+        /// Spool drop to delivery, per escalation, in milliseconds (sorted).
+        public var latencies: [Double]
+        /// A direct POST to the same receiver, in milliseconds (sorted).
+        public var floor: [Double]
+
+        public static func percentile(_ sorted: [Double], _ fraction: Double) -> Double {
+            guard !sorted.isEmpty else { return .nan }
+            return sorted[min(sorted.count - 1, Int((Double(sorted.count) * fraction).rounded(.up)) - 1)]
+        }
+    }
+
+    public func run() throws -> Report {
+        try? FileManager.default.removeItem(atPath: directory)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let receiver = try LoopbackReceiver()
+        let secret = directory + "/webhook.secret"
+        FileManager.default.createFile(atPath: secret, contents: Data("bench-secret\n".utf8), attributes: [.posixPermissions: 0o600])
+        let config = directory + "/vigil.yaml"
+        try """
+        spool: spool
+        state: state
+        rules: \(rules)
+        notifier:
+          channels:
+            hook: {type: webhook, url: "http://127.0.0.1:\(receiver.port)/hook", secret_file: \(secret)}
+          default_channel: hook
+
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let spool = SpoolDirectory(root: directory + "/spool")
+        try spool.prepare()
+        let serve = try launch(["serve", "--config", config, "--log", "stderr", "--log-level", "warning"], log: "serve.log")
+        defer { stop(serve) }
+        try waitForFile(directory + "/state/vigil.sqlite")
+        let notify = try launch(["notify", "--config", config, "--log", "stderr"], log: "notify.log")
+        defer { stop(notify) }
+
+        let vocabulary = try VocabularyFile.load(rulesDirectory: rules)
+        let submission = Submission(spool: spool, vocabulary: vocabulary)
+        let total = rate * seconds
+        let every = max(1, 100 / max(1, escalatingPercent))
+        var dropped: [String: Int64] = [:]
+        let clock = SystemClock()
+        let start = SystemClock.monotonicMicroseconds()
+        for index in 0..<total {
+            let target = start + Int64(index) * 1_000_000 / Int64(rate)
+            let wait = target - SystemClock.monotonicMicroseconds()
+            if wait > 0 { usleep(UInt32(wait)) }
+            let now = clock.now()
+            let line: String
+            if index % every == 0 {
+                let client = "e2e-\(index)"
+                line = Self.imminent(id: "e-\(index)", client: client, at: now)
+                dropped[client] = now.microseconds
+            } else {
+                line = Self.routine(id: "r-\(index)", client: "r2e-\(index % 1000)", at: now, index: index)
+            }
+            _ = try submission.submit(Array(line.utf8), batch: false, now: now)
+            if index > 0 && index % (rate * 5) == 0 { progress("submitted \(index) of \(total) check-ins") }
+        }
+        let submitSeconds = Double(SystemClock.monotonicMicroseconds() - start) / 1e6
+        progress("submitted \(total) check-ins in \(String(format: "%.1f", submitSeconds)) s; waiting for deliveries")
+        let deadline = SystemClock.monotonicMicroseconds() + 60_000_000
+        while receiver.snapshot.arrivals.count < dropped.count && SystemClock.monotonicMicroseconds() < deadline {
+            usleep(20_000)
+        }
+        let drainSeconds = Double(SystemClock.monotonicMicroseconds() - start) / 1e6
+        let (arrivals, requests) = receiver.snapshot
+        let stored = try EventStore(readingFrom: directory + "/state/vigil.sqlite").status().events
+        let latencies = dropped.compactMap { client, at in arrivals[client].map { Double($0 - at) / 1000 } }.sorted()
+        return Report(
+            submitted: total, stored: stored, escalations: dropped.count, delivered: latencies.count, requests: requests,
+            submitSeconds: submitSeconds, drainSeconds: drainSeconds, latencies: latencies,
+            floor: try floor(receiver: receiver))
+    }
+
+    /// 500 sequential POSTs of a task-sized body straight to the receiver.
+    func floor(receiver: LoopbackReceiver) throws -> [Double] {
+        guard let url = URL(string: "http://127.0.0.1:\(receiver.port)/floor") else { return [] }
+        let post = HTTPPost(timeout: .seconds(5))
+        let body = Data(String(repeating: "x", count: 800).utf8)
+        let box = LatencyBox()
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            for _ in 0..<500 {
+                let begin = SystemClock.monotonicMicroseconds()
+                _ = await post.send(url, body: body, headers: [:])
+                box.append(Double(SystemClock.monotonicMicroseconds() - begin) / 1000)
+            }
+            done.signal()
+        }
+        done.wait()
+        return box.values.sorted()
+    }
+
+    static func imminent(id: String, client: String, at: Timestamp) -> String {
+        #"{"id":"\#(id)","client":"\#(client)","at":"\#(at)","kind":"screening","source":"crisis_line","screening":{"wish_dead":true,"suicidal_thoughts":true,"method":true,"intent":true,"plan":true,"behavior_past_3_months":true},"note":"bench"}"#
+    }
+
+    static func routine(id: String, client: String, at: Timestamp, index: Int) -> String {
+        #"{"id":"\#(id)","client":"\#(client)","at":"\#(at)","kind":"checkin","source":"peer","measures":{"mood":\#(4 + index % 5),"craving":\#(index % 4),"sleep_hours":7}}"#
+    }
+
+    func launch(_ arguments: [String], log: String) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        var environment = ProcessInfo.processInfo.environment
+        for key in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM"] { environment[key] = nil }
+        process.environment = environment
+        FileManager.default.createFile(atPath: directory + "/" + log, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/" + log))
+        process.standardError = handle
+        process.standardOutput = handle
+        try process.run()
+        return process
+    }
+
+    func stop(_ process: Process) {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+    }
+
+    func waitForFile(_ path: String) throws {
+        for _ in 0..<500 where !FileManager.default.fileExists(atPath: path) { usleep(20_000) }
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw SystemError("the daemon did not create its store", path: path)
+        }
+    }
+}
+
+/// Latencies collected by the floor's task.
+final class LatencyBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: [Double] = []
+    var values: [Double] { lock.withLock { stored } }
+    func append(_ value: Double) { lock.withLock { stored.append(value) } }
+}
