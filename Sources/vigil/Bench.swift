@@ -102,7 +102,9 @@ struct Bench: ParsableCommand {
             let config = try options.load()
             _ = try loadRulePack(config)
             let directory = dir ?? config.state + "/bench-e2e"
-            let binary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+            let binary =
+                (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+                ?? CommandLine.arguments[0]
             var bench = EndToEndBench(directory: directory, rules: config.rules, binary: binary) { printError($0) }
             bench.rate = rate
             bench.seconds = seconds
@@ -123,10 +125,19 @@ struct Bench: ParsableCommand {
             print(
                 String(
                     format: "    tasks        %8.0f delivered/s (%d of %d escalations delivered, %d requests)",
-                    Double(report.delivered) / report.drainSeconds, report.delivered, report.escalations, report.requests))
-            print("    latency      p50 \(ms(p50))  p99 \(ms(p99))  max \(ms(report.latencies.last ?? .nan))  (spool drop to delivery)")
-            print("    floor        p50 \(ms(R.percentile(report.floor, 0.5)))  p99 \(ms(floor99))  (a plain POST to the same receiver)")
-            print(String(format: "    ratio        p99 %.0fx the floor; target p99 < 1000 ms: %@", p99 / floor99, p99 < 1000 && report.delivered == report.escalations && report.stored == report.submitted ? "met" : "NOT met"))
+                    Double(report.delivered) / report.drainSeconds, report.delivered, report.escalations,
+                    report.requests))
+            print(
+                "    latency      p50 \(ms(p50))  p99 \(ms(p99))  max \(ms(report.latencies.last ?? .nan))  (spool drop to delivery)"
+            )
+            print(
+                "    floor        p50 \(ms(R.percentile(report.floor, 0.5)))  p99 \(ms(floor99))  (a plain POST to the same receiver)"
+            )
+            print(
+                String(
+                    format: "    ratio        p99 %.0fx the floor; target p99 < 1000 ms: %@", p99 / floor99,
+                    p99 < 1000 && report.delivered == report.escalations && report.stored == report.submitted
+                        ? "met" : "NOT met"))
         }
     }
 

@@ -33,7 +33,8 @@ final class NotifierTests: XCTestCase {
         let lines = (0..<clients).map { ResponsePlanTests.highScreening(id: "h\($0)", client: "c-\($0)", at: at) }
         try harness.drop("high.jsonl", lines.joined(separator: "\n") + "\n")
         try eventually("the plans enqueued") { try harness.tasks().count == 12 * clients }
-        return Set(try harness.tasks().filter { $0["kind"] as? String == "escalation" }.compactMap { $0["id"] as? String })
+        return Set(
+            try harness.tasks().filter { $0["kind"] as? String == "escalation" }.compactMap { $0["id"] as? String })
     }
 
     func testAFailingHangingRecoveringWebhookGetsEachTaskExactlyOnce() throws {
@@ -46,8 +47,10 @@ final class NotifierTests: XCTestCase {
         let notifier = try harness.startNotifier()
         defer { _ = notifier.stop() }
         try eventually(timeout: 60, "every escalation delivered") {
-            try harness.tasks().filter { $0["kind"] as? String == "escalation" && $0["state"] as? String == "delivered" }
-                .count == 4
+            try harness.tasks().filter {
+                $0["kind"] as? String == "escalation" && $0["state"] as? String == "delivered"
+            }
+            .count == 4
         }
         try eventually(timeout: 10, "the hung requests answered too") {
             receiver.lines.filter { $0["arrived"] != nil }.count == receiver.answered.count
@@ -62,7 +65,9 @@ final class NotifierTests: XCTestCase {
         var bodies: [String: String] = [:]
         for request in answered {
             let key = request["key"] as? String ?? ""
-            let body = String(decoding: try JSONSerialization.data(withJSONObject: request["body"] ?? [:], options: [.sortedKeys]), as: UTF8.self)
+            let body = String(
+                decoding: try JSONSerialization.data(withJSONObject: request["body"] ?? [:], options: [.sortedKeys]),
+                as: UTF8.self)
             if let earlier = bodies[key] { XCTAssertEqual(earlier, body, "redelivery of \(key) changed") }
             bodies[key] = body
             XCTAssertFalse(body.contains("private words"), "the note never reaches a payload")
@@ -181,7 +186,8 @@ final class NotifierTests: XCTestCase {
         let once = try harness.run(["notify", "--once", "--log", "stderr"])
         XCTAssertEqual(once.status, 0, "\(once)")
         let alerts = try XCTUnwrap(try JSONSerialization.jsonObject(with: fetch(api)) as? [[String: Any]])
-        let alert = try XCTUnwrap(alerts.first { ($0["labels"] as? [String: String])?["task"] == escalation }, "\(alerts)")
+        let alert = try XCTUnwrap(
+            alerts.first { ($0["labels"] as? [String: String])?["task"] == escalation }, "\(alerts)")
         let labels = alert["labels"] as? [String: String] ?? [:]
         XCTAssertEqual(labels["alertname"], "vigil_escalation")
         XCTAssertEqual(labels["client"], "c-0")

@@ -16,6 +16,11 @@ public enum TaskSchedule: Equatable, Sendable, CustomStringConvertible {
     public struct Occurrence: Equatable, Sendable {
         public var deliver: TimeSpan
         public var due: TimeSpan
+
+        public init(deliver: TimeSpan, due: TimeSpan) {
+            self.deliver = deliver
+            self.due = due
+        }
     }
 
     public var occurrences: [Occurrence] {

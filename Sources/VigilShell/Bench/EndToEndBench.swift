@@ -51,7 +51,8 @@ public struct EndToEndBench {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let receiver = try LoopbackReceiver()
         let secret = directory + "/webhook.secret"
-        FileManager.default.createFile(atPath: secret, contents: Data("bench-secret\n".utf8), attributes: [.posixPermissions: 0o600])
+        FileManager.default.createFile(
+            atPath: secret, contents: Data("bench-secret\n".utf8), attributes: [.posixPermissions: 0o600])
         let config = directory + "/vigil.yaml"
         try """
         spool: spool
@@ -65,7 +66,8 @@ public struct EndToEndBench {
         """.write(toFile: config, atomically: true, encoding: .utf8)
         let spool = SpoolDirectory(root: directory + "/spool")
         try spool.prepare()
-        let serve = try launch(["serve", "--config", config, "--log", "stderr", "--log-level", "warning"], log: "serve.log")
+        let serve = try launch(
+            ["serve", "--config", config, "--log", "stderr", "--log-level", "warning"], log: "serve.log")
         defer { stop(serve) }
         try waitForFile(directory + "/state/vigil.sqlite")
         let notify = try launch(["notify", "--config", config, "--log", "stderr"], log: "notify.log")
@@ -105,7 +107,8 @@ public struct EndToEndBench {
         let stored = try EventStore(readingFrom: directory + "/state/vigil.sqlite").status().events
         let latencies = dropped.compactMap { client, at in arrivals[client].map { Double($0 - at) / 1000 } }.sorted()
         return Report(
-            submitted: total, stored: stored, escalations: dropped.count, delivered: latencies.count, requests: requests,
+            submitted: total, stored: stored, escalations: dropped.count, delivered: latencies.count,
+            requests: requests,
             submitSeconds: submitSeconds, drainSeconds: drainSeconds, latencies: latencies,
             floor: try floor(receiver: receiver))
     }

@@ -20,7 +20,8 @@ final class LoopbackReceiver: @unchecked Sendable {
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let listening = withUnsafeMutablePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw -> Bool in
-                bind(listener, raw, length) == 0 && listen(listener, 128) == 0 && getsockname(listener, raw, &length) == 0
+                bind(listener, raw, length) == 0 && listen(listener, 128) == 0
+                    && getsockname(listener, raw, &length) == 0
             }
         }
         guard listening else { throw SystemError("bind", path: "127.0.0.1") }
