@@ -69,7 +69,30 @@ final class RealSystemdTests: XCTestCase {
         let install = try inside(
             ["env", "PREFIX=/usr/local", "VIGIL_BINARY=/run/vigil/bin/vigil", "/run/vigil/repo/scripts/install"])
         XCTAssertEqual(install.status, 0, install.output)
-        XCTAssertEqual(try inside(["systemctl", "start", "vigil"]).status, 0)
+        // The team's webhook: a receiver on the host's loopback (the namespace shares the network).
+        let host = try Harness()
+        let receiver = try WebhookReceiver(in: host)
+        let secret = try String(contentsOfFile: receiver.secretPath, encoding: .utf8)
+        try inside(["sh", "-c", "umask 077; cat > /etc/vigil/webhook.secret"], input: secret)
+        try inside(["chown", "root:vigil", "/etc/vigil/webhook.secret"])
+        try inside(["chmod", "0640", "/etc/vigil/webhook.secret"])
+        let notifierSection = """
+            notifier:
+              channels:
+                team: {type: webhook, url: "\(receiver.url)", secret_file: /etc/vigil/webhook.secret, timeout: 5s}
+                log: {type: journal}
+              routes:
+                - {match: {kind: [escalation, overdue]}, channel: team}
+              default_channel: log
+
+            """
+        try inside(["sh", "-c", "cat >> /etc/vigil/vigil.yaml"], input: notifierSection)
+        XCTAssertEqual(try inside(["systemctl", "start", "vigil", "vigil-notifier"]).status, 0)
+        XCTAssertEqual(try inside(["systemctl", "is-active", "vigil-notifier"]).output, "active\n")
+        let notifierStatus = try inside(["systemctl", "show", "-p", "StatusText", "vigil-notifier"]).output
+        XCTAssertTrue(
+            notifierStatus.hasPrefix("StatusText=delivering to log, team") || notifierStatus.contains("delivered"),
+            notifierStatus)
         XCTAssertEqual(try inside(["systemctl", "is-active", "vigil"]).output, "active\n")
         let status = try inside(["systemctl", "show", "-p", "StatusText", "vigil"]).output
         XCTAssertTrue(status.hasPrefix("StatusText=ingested 0"), status)
@@ -104,6 +127,42 @@ final class RealSystemdTests: XCTestCase {
         }
         let explained = try inside(["journalctl", "-x", "-u", "vigil", "--no-pager"]).output
         XCTAssertTrue(explained.contains("No contact from a client at risk"), explained)
+
+        // A crisis: the escalation is logged at its tier (journalctl VIGIL_TIER=imminent), explained
+        // by the catalog, and the notifier delivers it to the team's webhook.
+        let crisis = checkIn(
+            id: "k-1", client: "c-crisis", at: ago(0.1), kind: "screening",
+            extra:
+                #","screening":{"wish_dead":true,"suicidal_thoughts":true,"method":true,"intent":true,"plan":true,"behavior_past_3_months":true},"note":"private words in a crisis""#
+        )
+        let crisisSubmitted = try inside(
+            ["runuser", "-u", "intake", "--", "/usr/local/bin/vigil", "submit", "--config", config, "-"], input: crisis)
+        XCTAssertEqual(crisisSubmitted.status, 0, crisisSubmitted.output)
+        var escalation = ""
+        try eventually(timeout: 60, "the escalation in the journal at tier imminent") {
+            let entries = try inside(["journalctl", "-u", "vigil", "VIGIL_TIER=imminent", "-o", "export"]).output
+            guard entries.contains("MESSAGE_ID=e0b0dc85625040518004a5580fd946c4"),
+                entries.contains("VIGIL_CLIENT=c-crisis")
+            else { return false }
+            escalation =
+                entries.split(separator: "\n").first { $0.hasPrefix("VIGIL_TASK=") }.map { String($0.dropFirst(11)) }
+                ?? ""
+            return entries.contains("PRIORITY=2") && entries.contains("VIGIL_KIND=escalation")
+        }
+        XCTAssertTrue(escalation.hasPrefix("t-"), escalation)
+        let crisisExplained = try inside(["journalctl", "-x", "-u", "vigil", "VIGIL_TIER=imminent", "--no-pager"])
+            .output
+        XCTAssertTrue(crisisExplained.contains("Escalation enqueued for a client at risk"), crisisExplained)
+        try eventually(timeout: 60, "the escalation delivered to the webhook") {
+            receiver.acceptedKeys.contains(escalation)
+        }
+        try eventually(timeout: 30, "the delivery recorded") {
+            try inside(["/usr/local/bin/vigil", "queue", "show", escalation, "--config", config, "--json"]).output
+                .contains("\"state\":\"delivered\"")
+        }
+        XCTAssertTrue(
+            try inside(["journalctl", "-u", "vigil-notifier", "--no-pager"]).output.contains(
+                "escalation delivered to team"))
 
         // A broken rule file fails the reload; the daemon keeps serving; a fixed one reloads.
         let broken =
@@ -140,7 +199,7 @@ final class RealSystemdTests: XCTestCase {
         }
         try eventually(timeout: 120, "the batch stored exactly once") {
             let status = try inside(["/usr/local/bin/vigil", "status", "--config", config, "--json"]).output
-            return status.contains("\"events\":20002") && status.contains("\"backlog\":0")
+            return status.contains("\"events\":20003") && status.contains("\"backlog\":0")
         }
 
         // A main loop that stops is killed by the watchdog and restarted (test-only fault switch).
@@ -164,8 +223,12 @@ final class RealSystemdTests: XCTestCase {
         try inside(["systemctl", "restart", "vigil"])
         XCTAssertEqual(try inside(["systemctl", "is-active", "vigil"]).output, "active\n")
 
-        // The note is nowhere in the journal.
+        // The note is nowhere in the journal, nor in what the team received.
         let everything = try inside(["journalctl", "-o", "export", "--no-pager"]).output
         XCTAssertFalse(everything.contains("private words"), "the note never reaches the journal")
+        XCTAssertFalse(
+            try String(contentsOfFile: receiver.logPath, encoding: .utf8).contains("private words"),
+            "nor a webhook payload")
+        XCTAssertEqual(try inside(["systemctl", "is-active", "vigil-notifier"]).output, "active\n")
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 
 /// `systemd/` and `scripts/install`, checked with the real systemd tools offline (nothing touches the
-/// host: every root is a temporary directory). Booting a real systemd is issue 5's next step.
+/// host: every root is a temporary directory). `RealSystemdTests` boots a real one.
 final class SystemdPackagingTests: XCTestCase {
     func requireSystemdTools() throws {
         for tool in ["systemd-analyze", "systemd-sysusers", "systemd-tmpfiles", "journalctl"] {
@@ -32,6 +32,7 @@ final class SystemdPackagingTests: XCTestCase {
         let root = try stage()
         for (path, mode) in [
             ("/usr/bin/vigil", 0o755), ("/usr/lib/systemd/system/vigil.service", 0o644),
+            ("/usr/lib/systemd/system/vigil-notifier.service", 0o644),
             ("/usr/lib/sysusers.d/vigil.conf", 0o644), ("/usr/lib/tmpfiles.d/vigil.conf", 0o644),
             ("/usr/lib/systemd/catalog/vigil.catalog", 0o644), ("/etc/vigil/vigil.yaml", 0o644),
             ("/etc/vigil/rules/policy.yaml", 0o644), ("/usr/share/doc/vigil/README.md", 0o644),
@@ -48,24 +49,33 @@ final class SystemdPackagingTests: XCTestCase {
         XCTAssertEqual(status, 0, output)
     }
 
-    func testTheServiceVerifiesAndItsSandboxMeetsTheTarget() throws {
+    func testTheServicesVerifyAndTheirSandboxesMeetTheTargets() throws {
         try requireSystemdTools()
         let root = try stage()
-        let unit = try String(contentsOfFile: root + "/usr/lib/systemd/system/vigil.service", encoding: .utf8)
-        let local = root + "/vigil.service"
-        try unit.replacingOccurrences(of: "/usr/bin/vigil", with: root + "/usr/bin/vigil")
-            .write(toFile: local, atomically: true, encoding: .utf8)
-        let (verified, verifyOutput) = try runCommand(["systemd-analyze", "verify", "--man=no", local])
-        XCTAssertEqual(verified, 0, verifyOutput)
-        XCTAssertEqual(verifyOutput.trimmingCharacters(in: .whitespacesAndNewlines), "", "no warnings")
+        var units: [String: String] = [:]
+        for (name, target) in [("vigil.service", 1.0), ("vigil-notifier.service", 2.0)] {
+            let unit = try String(contentsOfFile: root + "/usr/lib/systemd/system/" + name, encoding: .utf8)
+            units[name] = unit
+            let local = root + "/" + name
+            try unit.replacingOccurrences(of: "/usr/bin/vigil", with: root + "/usr/bin/vigil")
+                .write(toFile: local, atomically: true, encoding: .utf8)
+            let (verified, verifyOutput) = try runCommand(["systemd-analyze", "verify", "--man=no", local])
+            XCTAssertEqual(verified, 0, verifyOutput)
+            XCTAssertEqual(verifyOutput.trimmingCharacters(in: .whitespacesAndNewlines), "", "no warnings for \(name)")
 
-        let (_, security) = try runCommand(["systemd-analyze", "security", "--offline=true", local])
-        let line = try XCTUnwrap(security.split(separator: "\n").first { $0.contains("Overall exposure level") })
-        print("vigil.service: \(line)")
-        let score = try XCTUnwrap(line.split(separator: " ").compactMap { Double($0) }.first)
-        XCTAssertLessThanOrEqual(score, 1.0, "exposure target for the daemon: <= 1.0 (\(line))")
-        XCTAssertTrue(unit.contains("PrivateNetwork=yes"), "the daemon needs no network")
-        XCTAssertTrue(unit.contains("ExecReload=/usr/bin/vigil rules check"), "a broken rule set never reaches it")
+            let (_, security) = try runCommand(["systemd-analyze", "security", "--offline=true", local])
+            let line = try XCTUnwrap(security.split(separator: "\n").first { $0.contains("Overall exposure level") })
+            print("\(name): \(line) (target <= \(target))")
+            let score = try XCTUnwrap(line.split(separator: " ").compactMap { Double($0) }.first)
+            XCTAssertLessThanOrEqual(score, target, "exposure target for \(name): <= \(target) (\(line))")
+        }
+        XCTAssertTrue(units["vigil.service"]?.contains("PrivateNetwork=yes") ?? false, "the daemon needs no network")
+        XCTAssertTrue(
+            units["vigil.service"]?.contains("ExecReload=/usr/bin/vigil rules check") ?? false,
+            "a broken rule set never reaches it")
+        XCTAssertTrue(
+            units["vigil-notifier.service"]?.contains("RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6") ?? false,
+            "the notifier needs the network, nothing else")
     }
 
     func testUsersGroupsAndTheSpoolComeOutRight() throws {
@@ -103,7 +113,7 @@ final class SystemdPackagingTests: XCTestCase {
         let source = try String(
             contentsOfFile: Harness.repository + "/Sources/VigilShell/Systemd/MessageID.swift", encoding: .utf8)
         let ids = source.components(separatedBy: "\"").filter { $0.count == 32 && $0.allSatisfy(\.isHexDigit) }
-        XCTAssertEqual(ids.count, 10, "every MESSAGE_ID the daemon logs")
+        XCTAssertEqual(ids.count, 18, "every MESSAGE_ID the daemon and the notifier log")
         for id in ids { XCTAssertTrue(listed.contains("\(id) vigil: "), "catalog entry for \(id):\n\(listed)") }
     }
 }

@@ -57,11 +57,13 @@ public final class Notifier: Sendable {
             while !shouldStop() {
                 heartbeat(tally.counts)
                 let now = clock.now()
+                // Housekeeping runs beside the deliveries (a slow Alertmanager must not hold them, nor
+                // the watchdog's pings), one round at a time; --once waits for its first round.
+                if now >= nextHousekeeping && tally.beginHousekeeping() {
+                    nextHousekeeping = now.adding(.seconds(1))
+                    group.addTask { await self.housekeeping(at: now) }
+                }
                 do throws(StoreError) {
-                    if now >= nextHousekeeping {
-                        try await housekeeping(at: now)
-                        nextHousekeeping = now.adding(.seconds(1))
-                    }
                     let room = Self.concurrency - tally.inFlight
                     let claimed =
                         room > 0 ? try queue.claim(at: now, limit: room, lease: config.lease, token: token) : []
@@ -69,7 +71,7 @@ public final class Notifier: Sendable {
                         tally.started()
                         group.addTask { await self.deliver(task) }
                     }
-                    if once && claimed.isEmpty && tally.inFlight == 0 { break }
+                    if once && claimed.isEmpty && tally.inFlight == 0 && !tally.housekeeping { break }
                     if claimed.isEmpty {
                         try? await Task.sleep(nanoseconds: UInt64(config.pollInterval.microseconds) * 1000)
                     }
@@ -152,8 +154,18 @@ public final class Notifier: Sendable {
             .critical, .taskDead, "\(task.kind.rawValue) could not be delivered to \(channel): dead\(next)", fields)
     }
 
+    /// One round of housekeeping; a store error is logged and the next round tries again.
+    func housekeeping(at now: Timestamp) async {
+        defer { tally.endHousekeeping() }
+        do {
+            try await housekeepingRound(at: now)
+        } catch {
+            logger.log(.error, .taskRetrying, "queue housekeeping failed; retrying", ["error": "\(error)"])
+        }
+    }
+
     /// Overdue escalations, end-of-task notices and alert renewals.
-    func housekeeping(at now: Timestamp) async throws(StoreError) {
+    func housekeepingRound(at now: Timestamp) async throws(StoreError) {
         for overdue in try queue.raiseOverdue(at: now, grace: config.overdueGrace, route: config.overdueRoute) {
             tally.count(\.overdue)
             logger.log(
@@ -191,7 +203,19 @@ public final class NotifierTally: @unchecked Sendable {
     private let lock = NSLock()
     private var value = Counts()
 
+    private var housekeepingRunning = false
+
     public var counts: Counts { lock.withLock { value } }
+    var housekeeping: Bool { lock.withLock { housekeepingRunning } }
+    /// False when a round is already running.
+    func beginHousekeeping() -> Bool {
+        lock.withLock {
+            guard !housekeepingRunning else { return false }
+            housekeepingRunning = true
+            return true
+        }
+    }
+    func endHousekeeping() { lock.withLock { housekeepingRunning = false } }
     var inFlight: Int { lock.withLock { value.inFlight } }
     func started() { lock.withLock { value.inFlight += 1 } }
     func finished() { lock.withLock { value.inFlight -= 1 } }
