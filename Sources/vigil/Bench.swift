@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Glibc
 import VigilCore
 import VigilShell
 
@@ -99,6 +100,7 @@ struct Bench: ParsableCommand {
         }
 
         func run() throws {
+            signal(SIGPIPE, SIG_IGN)
             let config = try options.load()
             _ = try loadRulePack(config)
             let directory = dir ?? config.state + "/bench-e2e"

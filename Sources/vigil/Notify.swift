@@ -12,8 +12,9 @@ struct Notify: ParsableCommand {
         discussion: """
             Channels and routes come from the `notifier:` section of the configuration (see the README);
             without one, every task is written to the journal. Runs beside `vigil serve`, on the same state
-            directory. --once delivers what is due now and exits; --as-of fixes "now" (with --once, to see
-            which follow-ups would be overdue at that time).
+            directory. --once delivers what is due now and exits. --as-of (with --once) acts as if now
+            were that time: it delivers what is due by then and raises the overdue escalations then due,
+            for real; leases still follow the real clock.
             """)
 
     @OptionGroup var options: ConfigOptions
@@ -21,13 +22,23 @@ struct Notify: ParsableCommand {
     @Flag(help: "Deliver what is due now, wait for those deliveries, then exit.")
     var once = false
 
-    @Option(name: .customLong("as-of"), help: "Act as if now were this RFC 3339 time (for --once).")
+    @Option(
+        name: .customLong("as-of"),
+        help:
+            "With --once: act as if now were this RFC 3339 time (tasks due by then are delivered, overdue escalations raised). For drills and tests."
+    )
     var asOf: String?
 
     @Option(help: "Where logs go: auto (the journal under systemd, else stderr), journal or stderr.")
     var log: LogSetup.Target = .auto
 
+    func validate() throws {
+        guard asOf == nil || once else { throw ValidationError("--as-of needs --once") }
+    }
+
     func run() throws {
+        // A command of an exec channel that exits without reading its stdin must not kill the notifier.
+        signal(SIGPIPE, SIG_IGN)
         let signals: SignalFD
         do {
             signals = try SignalFD([SIGTERM, SIGINT])

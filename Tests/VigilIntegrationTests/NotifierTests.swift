@@ -143,6 +143,89 @@ final class NotifierTests: XCTestCase {
         XCTAssertTrue(once.stderr.contains("critical") && once.stderr.contains("dead"), once.stderr)
     }
 
+    func testExecCommandsThatIgnoreStdinOrLeaveChildrenAreDeliveredOnceWithinTheirTimeout() throws {
+        let harness = try Harness()
+        let delivered = harness.root + "/sms.log"
+        // `/bin/true` exits without reading its stdin (EPIPE for the notifier, which must survive it);
+        // the other command leaves a child holding its stderr for 20 s.
+        try """
+        spool: spool
+        state: state
+        rules: \(Harness.repository)/Rules
+        notifier:
+          channels:
+            quick: {type: exec, command: [/bin/true], timeout: 1s}
+            sms: {type: exec, command: [/bin/sh, -c, "cat >/dev/null; echo sent >> \(delivered); (sleep 20 &); exit 0"], timeout: 1s}
+            log: {type: journal}
+          routes:
+            - {match: {kind: escalation}, channel: sms}
+          default_channel: quick
+          lease: 2s
+          poll_interval: 50ms
+
+        """.write(toFile: harness.configPath, atomically: true, encoding: .utf8)
+        let daemon = try harness.startDaemon()
+        defer { _ = daemon.stop() }
+        _ = try escalations(harness, clients: 10)
+        let notifier = try harness.startNotifier()
+        try eventually(timeout: 30, "the escalations and caring contacts delivered") {
+            try harness.tasks().filter { $0["state"] as? String == "delivered" }.count == 20
+        }
+        sleep(3)  // past a lease: nothing is delivered twice
+        XCTAssertTrue(notifier.process.isRunning, "the notifier survives commands that do not read stdin")
+        XCTAssertEqual(notifier.stop(), 0)
+        let sent = ((try? String(contentsOfFile: delivered, encoding: .utf8)) ?? "").split(separator: "\n")
+        XCTAssertEqual(sent.count, 10, "one message per escalation")
+    }
+
+    func testATaskResolvedWhileItIsBeingDeliveredStillGetsItsEndNotice() throws {
+        let harness = try Harness()
+        let receiver = try WebhookReceiver(in: harness, script: ["hang"], hangSeconds: 1.5)
+        try configure(harness, receiver: receiver, timeout: "3s", lease: "6s")
+        let daemon = try harness.startDaemon()
+        defer { _ = daemon.stop() }
+        let id = try XCTUnwrap(try escalations(harness, clients: 1).first)
+        let notifier = try harness.startNotifier()
+        defer { _ = notifier.stop() }
+        try eventually("the POST in flight") { receiver.lines.contains { $0["arrived"] as? String == id } }
+        XCTAssertEqual(try harness.run(["queue", "ack", id]).status, 0)
+        try eventually(timeout: 20, "the receiver told that the escalation it accepted has ended") {
+            receiver.acceptedKeys.contains(id) && receiver.acceptedKeys.contains(id + ":resolved")
+        }
+        let task = try XCTUnwrap(try harness.tasks().first { $0["id"] as? String == id })
+        XCTAssertEqual(task["state"] as? String, "resolved")
+        XCTAssertEqual(task["channel"] as? String, "team")
+    }
+
+    func testADeadOutreachTaskIsEscalatedAsOverdueAtOnce() throws {
+        let harness = try Harness()
+        try """
+        spool: spool
+        state: state
+        rules: \(Harness.repository)/Rules
+        notifier:
+          channels:
+            broken: {type: exec, command: [/bin/sh, -c, "exit 1"]}
+          routes:
+            - {match: {kind: caring_contact}, channel: broken}
+          default_channel: journal
+
+        """.write(toFile: harness.configPath, atomically: true, encoding: .utf8)
+        let daemon = try harness.startDaemon()
+        defer { _ = daemon.stop() }
+        _ = try escalations(harness, clients: 1)
+        XCTAssertEqual(try harness.run(["notify", "--once", "--log", "stderr"]).status, 0)
+        XCTAssertEqual(try harness.run(["notify", "--once", "--log", "stderr"]).status, 0)
+        let tasks = try harness.tasks()
+        let caring = try XCTUnwrap(tasks.first { $0["kind"] as? String == "caring_contact" })
+        XCTAssertEqual(caring["state"] as? String, "dead")
+        let overdue = tasks.filter { $0["kind"] as? String == "overdue" }
+        XCTAssertEqual(overdue.map { $0["about"] as? String }, [caring["id"] as? String], "escalated once")
+        XCTAssertEqual(overdue.first?["state"] as? String, "delivered")
+        XCTAssertEqual(
+            try harness.run(["notify", "--as-of", ResponsePlanTests.time(0)]).status, 64, "--as-of needs --once")
+    }
+
     func testAlertmanagerShowsTheAlertThenItsResolution() throws {
         let binary = "/usr/bin/prometheus-alertmanager"
         guard FileManager.default.isExecutableFile(atPath: binary) else {

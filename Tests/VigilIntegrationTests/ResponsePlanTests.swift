@@ -161,4 +161,54 @@ final class ResponsePlanTests: XCTestCase {
             try harness.run(["queue", "retry", ids[1]]).status, 65, "only dead or pending tasks are retried")
         XCTAssertEqual(try harness.run(["queue", "list", "--state", "bogus"]).status, 64)
     }
+
+    func testALateEventNeitherClosesNorRestartsTheEpisode() throws {
+        let harness = try Harness()
+        let daemon = try harness.startDaemon()
+        defer { _ = daemon.stop() }
+        try harness.drop("s1.json", Self.highScreening(id: "s1", client: "c-late", at: Self.time(-30 * 3600)))
+        try eventually("the high plan enqueued") { try harness.tasks().count == 12 }
+        // A phone that syncs a check-in from before the screening, then an ordinary one.
+        let routine = #","measures":{"mood":5}"#
+        try harness.drop("late.json", checkIn(id: "late", client: "c-late", at: Self.time(-40 * 3600), extra: routine))
+        try eventually("the late check-in stored") { try harness.count("events") == 2 }
+        try harness.drop("s2.json", checkIn(id: "s2", client: "c-late", at: Self.time(-20 * 3600), extra: routine))
+        try eventually("s2 stored") { try harness.count("events") == 3 }
+        let tasks = try harness.tasks()
+        XCTAssertEqual(tasks.count, 12, "the tier held at high: no second plan")
+        XCTAssertEqual(Set(tasks.compactMap { $0["episode"] as? Int }), [1])
+    }
+
+    func testAnAbsenceFiringAfterTheScoreDecayedOpensANewEpisode() throws {
+        let harness = try Harness()
+        let rules = try harness.useCopyOfRules()
+        let handle = try XCTUnwrap(FileHandle(forWritingAtPath: rules + "/warning-signs.yaml"))
+        handle.seekToEndOfFile()
+        handle.write(
+            Data(
+                """
+
+                  - id: gone-quiet-test
+                    summary: No check-in for 30 days
+                    absent:
+                      match: kind == "checkin"
+                      for: 30d
+                    weight: 50
+                    evidence: "a test rule: an absence that fires at any tier"
+
+                """.utf8))
+        handle.closeFile()
+        let daemon = try harness.startDaemon()
+        defer { _ = daemon.stop() }
+        let day = 86_400.0
+        let lines = [
+            checkIn(id: "c1", client: "c-quiet", at: Self.time(-61 * day), extra: #","measures":{"mood":5}"#),
+            Self.highScreening(id: "s1", client: "c-quiet", at: Self.time(-60 * day)),
+        ]
+        try harness.drop("batch.jsonl", lines.joined(separator: "\n") + "\n")
+        // Episode 1 (high) opens; the score decays to low; the silence 30 days after c1 fires (score
+        // 50, high) with the episode still recorded open: it closed in the quiet, so this is episode 2.
+        try eventually("episode 2's plan") { Set(try harness.tasks().compactMap { $0["episode"] as? Int }) == [1, 2] }
+        XCTAssertTrue(daemon.log.contains("gone-quiet-test"))
+    }
 }

@@ -34,7 +34,28 @@ extension DeliveryChannel {
 struct HTTPPost: Sendable {
     let timeout: TimeSpan
 
+    /// Posts and classifies the answer; gives up at the timeout even when the server trickles bytes
+    /// (URLSession's own timeout is one of inactivity).
     func send(_ url: URL, body: Data, headers: [String: String]) async -> DeliveryOutcome {
+        let expired = DeliveryOutcome.retry("\(url.host ?? ""): no answer within \(timeout.compact)")
+        let first = FirstOutcome()
+        let timeout = self.timeout
+        return await withCheckedContinuation { continuation in
+            first.set(continuation)
+            let post = Task {
+                let outcome = await Self.post(url, body: body, headers: headers, timeout: timeout, expired: expired)
+                if first.resume(with: outcome) { first.timer?.cancel() }
+            }
+            first.timer = Task {
+                try? await Task.sleep(nanoseconds: UInt64(timeout.microseconds) * 1000)
+                if !Task.isCancelled, first.resume(with: expired) { post.cancel() }
+            }
+        }
+    }
+
+    static func post(_ url: URL, body: Data, headers: [String: String], timeout: TimeSpan, expired: DeliveryOutcome)
+        async -> DeliveryOutcome
+    {
         var request = URLRequest(url: url)
         request.httpMethod = "POST"
         request.httpBody = body
@@ -42,18 +63,19 @@ struct HTTPPost: Sendable {
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         request.setValue("vigil-notifier", forHTTPHeaderField: "User-Agent")
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        let host = url.host ?? ""
         do {
-            let (_, response) = try await Self.session.data(for: request)
+            let (_, response) = try await session.data(for: request)
             guard let status = (response as? HTTPURLResponse)?.statusCode else { return .retry("no HTTP response") }
             switch status {
             case 200..<300: return .delivered
-            case 408, 429, 500..<600: return .retry("HTTP \(status) from \(url.host ?? "")")
-            default: return .failed("HTTP \(status) from \(url.host ?? "")")
+            case 408, 429, 500..<600: return .retry("HTTP \(status) from \(host)")
+            default: return .failed("HTTP \(status) from \(host)")
             }
         } catch let error as URLError where error.code == .timedOut {
-            return .retry("\(url.host ?? ""): no answer within \(timeout.compact)")
+            return expired
         } catch {
-            return .retry("\(url.host ?? ""): \(error.localizedDescription)")
+            return .retry("\(host): \(error.localizedDescription)")
         }
     }
 
@@ -64,4 +86,32 @@ struct HTTPPost: Sendable {
         configuration.urlCache = nil
         return URLSession(configuration: configuration)
     }()
+}
+
+/// Resumes a continuation once, with whichever outcome comes first (the answer or the deadline).
+final class FirstOutcome: @unchecked Sendable {
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<DeliveryOutcome, Never>?
+    private var deadline: Task<Void, Never>?
+
+    /// The deadline's task, cancelled when the answer comes first.
+    var timer: Task<Void, Never>? {
+        get { lock.withLock { deadline } }
+        set { lock.withLock { deadline = newValue } }
+    }
+
+    func set(_ continuation: CheckedContinuation<DeliveryOutcome, Never>) {
+        lock.withLock { self.continuation = continuation }
+    }
+
+    /// True when this call resumed it.
+    @discardableResult
+    func resume(with outcome: DeliveryOutcome) -> Bool {
+        let waiting: CheckedContinuation<DeliveryOutcome, Never>? = lock.withLock {
+            defer { continuation = nil }
+            return continuation
+        }
+        waiting?.resume(returning: outcome)
+        return waiting != nil
+    }
 }

@@ -17,8 +17,8 @@ public final class Notifier: Sendable {
     let clock: any WallClock
     let logger: Logger
     public let tally = NotifierTally()
-    /// Identifies this process's claims.
-    let token = UUID().uuidString
+    /// Leases are measured on the real clock, also under `--as-of`.
+    let leaseClock = SystemClock()
     /// At most this many deliveries at once.
     static let concurrency = 32
 
@@ -64,14 +64,18 @@ public final class Notifier: Sendable {
                     group.addTask { await self.housekeeping(at: now) }
                 }
                 do throws(StoreError) {
-                    let room = Self.concurrency - tally.inFlight
+                    let inFlight = tally.inFlightIDs
+                    let room = Self.concurrency - inFlight.count
                     let claimed =
-                        room > 0 ? try queue.claim(at: now, limit: room, lease: config.lease, token: token) : []
+                        room > 0
+                        ? try queue.claim(
+                            dueBy: now, leaseUntil: leaseClock.now().adding(config.lease), limit: room,
+                            excluding: inFlight) : []
                     for task in claimed {
-                        tally.started()
+                        tally.started(task.id)
                         group.addTask { await self.deliver(task) }
                     }
-                    if once && claimed.isEmpty && tally.inFlight == 0 && !tally.housekeeping { break }
+                    if once && claimed.isEmpty && tally.inFlightIDs.isEmpty && !tally.housekeeping { break }
                     if claimed.isEmpty {
                         try? await Task.sleep(nanoseconds: UInt64(config.pollInterval.microseconds) * 1000)
                     }
@@ -91,7 +95,7 @@ public final class Notifier: Sendable {
 
     /// Delivers one claimed task and records the outcome.
     func deliver(_ task: TaskRecord) async {
-        defer { tally.finished() }
+        defer { tally.finished(task.id) }
         let name = config.channel(kind: task.kind, tier: task.tier, route: task.route, isFallback: task.isFallback)
         let outcome: DeliveryOutcome
         if let channel = channels[name] {
@@ -108,7 +112,13 @@ public final class Notifier: Sendable {
             switch outcome {
             case .delivered:
                 let renewAt = channels[name]?.renewal.map { now.adding($0) }
-                guard try queue.delivered(task, channel: name, at: now, renewAt: renewAt) else { return }
+                guard try queue.delivered(task, channel: name, at: now, renewAt: renewAt) else {
+                    logger.log(
+                        .notice, .taskDelivered,
+                        "\(task.kind.rawValue) delivered to \(name) after it was resolved, cancelled or claimed again",
+                        fields)
+                    return
+                }
                 tally.count(\.delivered)
                 logger.log(.info, .taskDelivered, "\(task.kind.rawValue) delivered to \(name)", fields)
             case .retry(let problem):
@@ -164,7 +174,8 @@ public final class Notifier: Sendable {
         }
     }
 
-    /// Overdue escalations, end-of-task notices and alert renewals.
+    /// Overdue escalations first (quick, in the store), then end-of-task notices and alert renewals,
+    /// each sent concurrently so that one slow channel costs a round one timeout, not one per task.
     func housekeepingRound(at now: Timestamp) async throws(StoreError) {
         for overdue in try queue.raiseOverdue(at: now, grace: config.overdueGrace, route: config.overdueRoute) {
             tally.count(\.overdue)
@@ -175,18 +186,38 @@ public final class Notifier: Sendable {
                     "kind": "\(overdue.kind.rawValue)", "route": "\(overdue.route)",
                 ])
         }
-        for task in try queue.pendingNotices(limit: 64) {
-            let outcome = await task.channel.flatMap { channels[$0] }?.announceEnd(task, at: now) ?? .delivered
-            if case .retry = outcome { continue }
-            try queue.noticeSent(task.id)
-        }
-        for task in try queue.dueRenewals(at: now, limit: 64) {
-            guard let name = task.channel, let channel = channels[name], let every = channel.renewal else {
-                try queue.renewed(task.id, next: .distantFuture)
-                continue
+        let notices = try queue.pendingNotices(limit: Self.concurrency)
+        let renewals = try queue.dueRenewals(at: now, limit: Self.concurrency)
+        let outcomes = await withTaskGroup(of: (String, Bool, DeliveryOutcome).self) { group in
+            for task in notices {
+                // Where it went, or (if it ended while its first delivery was in flight) where it was going.
+                let name =
+                    task.channel
+                    ?? config.channel(kind: task.kind, tier: task.tier, route: task.route, isFallback: task.isFallback)
+                let channel = channels[name]
+                group.addTask { (task.id, true, await channel?.announceEnd(task, at: now) ?? .delivered) }
             }
-            let outcome = await channel.deliver(task, at: now)
-            try queue.renewed(task.id, next: now.adding(outcome == .delivered ? every : .seconds(30)))
+            for task in renewals {
+                let channel = task.channel.flatMap { channels[$0] }
+                group.addTask { (task.id, false, await channel?.deliver(task, at: now) ?? .failed("no channel")) }
+            }
+            var outcomes: [(String, Bool, DeliveryOutcome)] = []
+            for await outcome in group { outcomes.append(outcome) }
+            return outcomes
+        }
+        for (id, isNotice, outcome) in outcomes {
+            if isNotice {
+                if case .retry = outcome { continue }  // the next round tries again
+                try queue.noticeSent(id)
+            } else {
+                let task = renewals.first { $0.id == id }
+                let every = task?.channel.flatMap { channels[$0]?.renewal }
+                switch (outcome, every) {
+                case (_, nil): try queue.renewed(id, next: .distantFuture)
+                case (.delivered, let every?): try queue.renewed(id, next: now.adding(every))
+                default: try queue.renewed(id, next: now.adding(.seconds(30)))
+                }
+            }
         }
     }
 }
@@ -200,6 +231,7 @@ public final class NotifierTally: @unchecked Sendable {
         public var overdue = 0
         public var inFlight = 0
     }
+    private var inFlight: Set<String> = []
     private let lock = NSLock()
     private var value = Counts()
 
@@ -216,8 +248,19 @@ public final class NotifierTally: @unchecked Sendable {
         }
     }
     func endHousekeeping() { lock.withLock { housekeepingRunning = false } }
-    var inFlight: Int { lock.withLock { value.inFlight } }
-    func started() { lock.withLock { value.inFlight += 1 } }
-    func finished() { lock.withLock { value.inFlight -= 1 } }
+    /// The tasks this process is delivering now.
+    var inFlightIDs: Set<String> { lock.withLock { inFlight } }
+    func started(_ id: String) {
+        lock.withLock {
+            inFlight.insert(id)
+            value.inFlight = inFlight.count
+        }
+    }
+    func finished(_ id: String) {
+        lock.withLock {
+            inFlight.remove(id)
+            value.inFlight = inFlight.count
+        }
+    }
     func count(_ field: WritableKeyPath<Counts, Int>) { lock.withLock { value[keyPath: field] += 1 } }
 }

@@ -16,9 +16,10 @@ import Yams
 ///     - {match: {route: mobile-crisis}, channel: pager}
 ///     - {match: {kind: [escalation, overdue], tier: [high, imminent]}, channel: team}
 ///   default_channel: log           # tasks no route matches
-///   fallback_channel: log          # where a dead escalation is tried next
+///   fallback_channel: log          # where a dead escalation is tried next (default: journal)
 /// ```
-/// Without a `notifier:` section every task goes to the journal.
+/// Without a `notifier:` section every task goes to the journal. A channel named `journal` (the
+/// journal) exists unless the configuration defines one.
 public struct NotifierConfig: Sendable {
     public var channels: [String: ChannelConfig]
     public var routes: [Route]
@@ -130,7 +131,10 @@ extension NotifierConfig {
             }
         }
         config.defaultChannel = try section.text("default_channel") ?? config.channels.keys.sorted().first ?? "journal"
-        config.fallbackChannel = try section.text("fallback_channel") ?? config.defaultChannel
+        // The fallback is the journal unless said otherwise: never, by default, the very channel an
+        // escalation may just have died on. A channel `journal` always exists.
+        if config.channels["journal"] == nil { config.channels["journal"] = .journal }
+        config.fallbackChannel = try section.text("fallback_channel") ?? "journal"
         if let routes = section["routes"] {
             guard let items = routes.sequence else { throw section.error("routes", routes, "must be a list") }
             config.routes = try items.map { (item) throws(ConfigError) in try route(item, file: file) }

@@ -91,21 +91,28 @@ enum TaskLedger {
     }
 
     /// Applies a `contact` event: `reached` resolves the open outreach task it names, or else the
-    /// client's earliest due one; any other outcome counts as an attempt on that task.
+    /// client's earliest due open caring contact or follow-up that existed when the contact was made;
+    /// any other outcome counts as an attempt on that task. (A contact observed before a task was
+    /// enqueued, give or take the 5 minutes of clock skew check-ins may have, did not answer it.)
     static func applyContact(
-        _ contact: CheckIn.Contact, client: String, event: String, at now: Timestamp, db: Database,
-        into log: inout PlanningRecord
+        _ contact: CheckIn.Contact, client: String, event: String, observedAt: Timestamp, at now: Timestamp,
+        db: Database, into log: inout PlanningRecord
     ) throws {
-        let open =
-            "state IN ('pending', 'claimed', 'delivered') AND kind IN ('caring_contact', 'follow_up', 'peer_checkin')"
         let target: String?
         if let named = contact.task {
             target = try String.fetchOne(
-                db, sql: "SELECT id FROM tasks WHERE id = ? AND client = ? AND \(open)", arguments: [named, client])
+                db,
+                sql: """
+                    SELECT id FROM tasks WHERE id = ? AND client = ? AND state IN ('pending', 'claimed', 'delivered')
+                    AND kind IN ('caring_contact', 'follow_up', 'peer_checkin')
+                    """, arguments: [named, client])
         } else {
             target = try String.fetchOne(
-                db, sql: "SELECT id FROM tasks WHERE client = ? AND \(open) ORDER BY due, seq LIMIT 1",
-                arguments: [client])
+                db,
+                sql: """
+                    SELECT id FROM tasks WHERE client = ? AND state IN ('pending', 'claimed', 'delivered')
+                    AND kind IN ('caring_contact', 'follow_up') AND created_at <= ? ORDER BY due, seq LIMIT 1
+                    """, arguments: [client, observedAt.adding(.minutes(5)).microseconds])
         }
         guard let target else {
             log.contacts.append((client, contact.task, contact.outcome, false))
@@ -115,8 +122,8 @@ enum TaskLedger {
             try db.execute(
                 sql: """
                     UPDATE tasks SET state = 'resolved', resolved_at = ?, resolved_by = ?,
-                        contact_attempts = contact_attempts + 1, notice_pending = (delivered_at IS NOT NULL),
-                        renew_at = NULL
+                        contact_attempts = contact_attempts + 1, notice_pending = (attempts > 0), renew_at = NULL,
+                        lease_token = NULL
                     WHERE id = ?
                     """,
                 arguments: [now.microseconds, "contact \(event)", target])

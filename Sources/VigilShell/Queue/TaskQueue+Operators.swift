@@ -39,7 +39,7 @@ extension TaskQueue {
             try db.execute(
                 sql: """
                     UPDATE tasks SET state = 'resolved', resolved_at = ?, resolved_by = 'ack', lease_token = NULL,
-                        notice_pending = (delivered_at IS NOT NULL), renew_at = NULL
+                        notice_pending = (attempts > 0), renew_at = NULL
                     WHERE id = ?
                     """, arguments: [now.microseconds, id])
         }
@@ -63,7 +63,7 @@ extension TaskQueue {
             try db.execute(
                 sql: """
                     UPDATE tasks SET state = 'cancelled', cancel_reason = ?, resolved_at = ?, lease_token = NULL,
-                        notice_pending = (delivered_at IS NOT NULL), renew_at = NULL
+                        notice_pending = (attempts > 0), renew_at = NULL
                     WHERE id = ?
                     """, arguments: [reason, now.microseconds, id])
         }

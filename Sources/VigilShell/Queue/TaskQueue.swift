@@ -11,36 +11,40 @@ public struct TaskQueue: Sendable {
 
     public init(store: EventStore) { self.store = store }
 
-    /// Claims up to `limit` tasks due for delivery at `now`, holding each until `now + lease`.
-    public func claim(at now: Timestamp, limit: Int, lease: TimeSpan, token: String) throws(StoreError) -> [TaskRecord]
+    /// Claims up to `limit` tasks due for delivery by `now`, each under a fresh lease token until
+    /// `leaseUntil` (by the real clock, even under `--as-of`, so a running notifier honours it).
+    /// Tasks this process is still delivering (`inFlight`) are never claimed again.
+    public func claim(dueBy now: Timestamp, leaseUntil: Timestamp, limit: Int, excluding inFlight: Set<String>)
+        throws(StoreError) -> [TaskRecord]
     {
         try store.write { db in
-            let claimed = try TaskRecord.fetchAll(
+            let due = try TaskRecord.fetchAll(
                 db,
                 where: "state IN ('pending', 'claimed') AND next_attempt_at <= ? ORDER BY next_attempt_at, seq LIMIT ?",
-                arguments: [now.microseconds, limit])
+                arguments: [now.microseconds, limit + inFlight.count])
             let update = try db.cachedStatement(
                 sql: """
                     UPDATE tasks SET state = 'claimed', lease_token = ?, next_attempt_at = ?, attempts = attempts + 1,
                         first_attempt_at = coalesce(first_attempt_at, ?)
                     WHERE id = ?
                     """)
-            for task in claimed {
-                try update.execute(arguments: [token, now.adding(lease).microseconds, now.microseconds, task.id])
-            }
-            return claimed.map { task in
-                var task = task
+            var claimed: [TaskRecord] = []
+            for var task in due where !inFlight.contains(task.id) && claimed.count < limit {
+                let token = UUID().uuidString
+                try update.execute(arguments: [token, leaseUntil.microseconds, now.microseconds, task.id])
                 task.state = .claimed
                 task.leaseToken = token
                 task.attempts += 1
                 task.firstAttemptAt = task.firstAttemptAt ?? now
-                return task
+                claimed.append(task)
             }
+            return claimed
         }
     }
 
-    /// Records a delivery. False when the lease was lost (the task was resolved, cancelled or
-    /// claimed again meanwhile): then nothing is changed.
+    /// Records a delivery. False when the lease was lost: then nothing is changed, except that a
+    /// task resolved or cancelled while it was being delivered records where it went, so that its
+    /// channel hears that it ended.
     @discardableResult
     public func delivered(_ task: TaskRecord, channel: String, at now: Timestamp, renewAt: Timestamp?)
         throws(StoreError)
@@ -54,7 +58,14 @@ public struct TaskQueue: Sendable {
                     WHERE id = ? AND state = 'claimed' AND lease_token = ?
                     """,
                 arguments: [now.microseconds, channel, renewAt?.microseconds, task.id, task.leaseToken])
-            return db.changesCount == 1
+            if db.changesCount == 1 { return true }
+            try db.execute(
+                sql: """
+                    UPDATE tasks SET delivered_at = ?, channel = ?, notice_pending = 1
+                    WHERE id = ? AND state IN ('resolved', 'cancelled') AND delivered_at IS NULL
+                    """,
+                arguments: [now.microseconds, channel, task.id])
+            return false
         }
     }
 
@@ -87,36 +98,44 @@ public struct TaskQueue: Sendable {
                 arguments: [now.microseconds, error, channel, task.id, task.leaseToken])
             guard db.changesCount == 1 else { return (false, nil) }
             guard task.kind == .escalation || task.kind == .overdue, !task.isFallback else { return (true, nil) }
-            let slot = TaskRecord.fallbackPrefix + task.id
+            // One fallback per death: an escalation retried by hand that dies again falls back again.
+            let earlier =
+                try Int.fetchOne(
+                    db, sql: "SELECT count(*) FROM tasks WHERE about = ? AND slot LIKE ?",
+                    arguments: [task.id, TaskRecord.fallbackPrefix + "%"]) ?? 0
+            let slot = TaskRecord.fallbackPrefix + task.id + (earlier == 0 ? "" : ":\(earlier + 1)")
             let fallback = PlannedTask(
-                client: task.client,
-                episode: task.episode, slot: slot, kind: task.kind, tier: task.tier, route: task.route,
-                instruction: task.instruction, deliverAt: now, due: task.due)
+                client: task.client, episode: task.episode, slot: slot, kind: task.kind, tier: task.tier,
+                route: task.route, instruction: task.instruction, deliverAt: now, due: task.due)
             try TaskLedger.insert(
                 fallback, score: task.score, reasons: task.reasonsJSON, about: task.id, at: now, db: db)
-            return (true, fallback.id)
+            return (true, db.changesCount == 1 ? fallback.id : nil)
         }
     }
 
-    /// Raises one `overdue` escalation for each outreach task still open `grace` after its due
-    /// time (each at most once), routed to `route`. Returns the overdue tasks enqueued.
+    /// Raises one `overdue` escalation, routed to `route`, for each outreach task still open `grace`
+    /// after its due time, and at once for each dead one (its channel failed: nobody was asked to
+    /// act). Each task is escalated at most once. Returns the overdue tasks enqueued.
     public func raiseOverdue(at now: Timestamp, grace: TimeSpan, route: String) throws(StoreError) -> [PlannedTask] {
         try store.write { db in
             let late = try TaskRecord.fetchAll(
                 db,
                 where: """
-                    kind IN ('caring_contact', 'follow_up', 'peer_checkin') AND state IN ('pending', 'claimed', 'delivered')
-                    AND overdue_raised = 0 AND due <= ? ORDER BY due LIMIT 500
+                    kind IN ('caring_contact', 'follow_up', 'peer_checkin')
+                    AND state IN ('pending', 'claimed', 'delivered', 'dead') AND overdue_raised = 0
+                    AND (due <= ? OR state = 'dead') ORDER BY due LIMIT 500
                     """,
                 arguments: [now.adding(TimeSpan(microseconds: -grace.microseconds)).microseconds])
             var raised: [PlannedTask] = []
             for task in late {
                 let slot = TaskRecord.overduePrefix + task.id
+                let still =
+                    task.state == .dead ? "could not be delivered (\(task.lastError ?? "dead"))" : "is still open"
                 let overdue = PlannedTask(
                     client: task.client,
                     episode: task.episode, slot: slot, kind: .overdue, tier: task.tier, route: route,
                     instruction:
-                        "The \(task.kind.rawValue.replacingOccurrences(of: "_", with: " ")) due \(task.due) (task \(task.id)) is still open: reach the client now or reassign it; record a contact event or run `vigil queue ack \(task.id)`.",
+                        "The \(task.kind.rawValue.replacingOccurrences(of: "_", with: " ")) due \(task.due) (task \(task.id)) \(still): reach the client now or reassign it; record a contact event or run `vigil queue ack \(task.id)`.",
                     deliverAt: now, due: now)
                 try TaskLedger.insert(
                     overdue, score: task.score, reasons: task.reasonsJSON, about: task.id, at: now, db: db)

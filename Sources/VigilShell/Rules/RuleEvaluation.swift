@@ -80,11 +80,14 @@ public final class RuleEvaluation: CommitStage, @unchecked Sendable {
                 let score = work.state.replay.score(at: checkIn.at)
                 work.silences += ingested.silences
                 work.results.append((ingested.fired, score))
+                // Planning acts on the client's tier now (at its newest observation), so a late event
+                // neither closes an episode nor re-plans a tier the client has since left.
+                let current = quiet == checkIn.at ? score : work.state.replay.score(at: quiet)
                 let step = planner.step(
-                    &work.state.cursor, client: checkIn.client, before: before, after: score.tier, at: detected)
+                    &work.state.cursor, client: checkIn.client, before: before, after: current.tier, at: detected)
                 if step.changed != nil || step.closed != nil {
-                    let reasons = step.tasks.isEmpty ? [] : reasonsFor(work.state.replay, at: checkIn.at, pack: pack)
-                    work.steps[index] = (step, score.score, reasons)
+                    let reasons = step.tasks.isEmpty ? [] : reasonsFor(work.state.replay, at: quiet, pack: pack)
+                    work.steps[index] = (step, current.score, reasons)
                 }
             }
             if awaitsSilences { work.due = work.state.replay.nextAbsenceDue }
@@ -132,7 +135,8 @@ public final class RuleEvaluation: CommitStage, @unchecked Sendable {
             }
             if checkIn.kind == .contact, let contact = checkIn.contact {
                 try TaskLedger.applyContact(
-                    contact, client: checkIn.client, event: checkIn.id, at: detected, db: db, into: &planning)
+                    contact, client: checkIn.client, event: checkIn.id, observedAt: checkIn.at, at: detected, db: db,
+                    into: &planning)
             }
         }
         let published = Dictionary(uniqueKeysWithValues: positions.map { ($0.key, clients[$0.value].state) })
@@ -175,9 +179,11 @@ public final class RuleEvaluation: CommitStage, @unchecked Sendable {
                     decided.append((client, decision))
                     guard decision.fired else { continue }
                     latest[client] = (decision.firing.at, decision.score)
-                    // A silence fires only at a qualifying tier, so it never ends an episode; it may raise one.
-                    let tier = decision.score.tier
-                    let step = planner.step(&state.cursor, client: client, before: tier, after: tier, at: now)
+                    // The tier just before the deadline tells whether an open episode had ended (an
+                    // absence rule may fire at any tier); the tier after it, whether this is a rise.
+                    let step = planner.step(
+                        &state.cursor, client: client, before: decision.before.tier, after: decision.score.tier,
+                        at: now)
                     let reasons =
                         step.tasks.isEmpty ? [] : reasonsFor(state.replay, at: decision.firing.at, pack: pack)
                     try TaskLedger.record(

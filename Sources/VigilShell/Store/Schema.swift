@@ -155,7 +155,7 @@ enum Schema {
                     CREATE INDEX tasks_by_client ON tasks(client, due);
                     CREATE INDEX tasks_open_outreach ON tasks(due)
                         WHERE kind IN ('caring_contact', 'follow_up', 'peer_checkin')
-                        AND state IN ('pending', 'claimed', 'delivered') AND overdue_raised = 0;
+                        AND state IN ('pending', 'claimed', 'delivered', 'dead') AND overdue_raised = 0;
                     CREATE INDEX tasks_notices ON tasks(notice_pending) WHERE notice_pending = 1;
                     CREATE INDEX tasks_renewals ON tasks(renew_at) WHERE renew_at IS NOT NULL;
                     """)

@@ -166,7 +166,7 @@ public struct ClientReplay: Sendable {
                 contributions.append(firing.contribution)
             }
             decidedSilences.insert(Silence(rule: rule.id, at: deadline))
-            decisions.append(SilenceDecision(firing: firing, fired: fires, score: score(at: deadline)))
+            decisions.append(SilenceDecision(firing: firing, fired: fires, before: before, score: score(at: deadline)))
         }
         return decisions
     }
@@ -200,9 +200,10 @@ public struct Silence: Hashable, Sendable {
 }
 
 /// What deciding a silence did: the firing (made whether or not it counts), whether it counts, and
-/// the client's score and tier at the deadline afterwards.
+/// the client's score and tier at the deadline before and after it.
 public struct SilenceDecision: Sendable {
     public var firing: Firing
     public var fired: Bool
+    public var before: RiskScore
     public var score: RiskScore
 }
