@@ -7,24 +7,19 @@ import XCTest
 final class NotifierTests: XCTestCase {
     /// Configures a webhook channel for escalations (everything else to the journal), with quick retries.
     func configure(_ harness: Harness, receiver: WebhookReceiver, timeout: String = "1s", lease: String = "3s") throws {
-        let config = """
-            spool: spool
-            state: state
-            rules: \(Harness.repository)/Rules
-            notifier:
-              channels:
-                team: {type: webhook, url: "\(receiver.url)", secret_file: \(receiver.secretPath), timeout: \(timeout), max_age: 1h}
-                log: {type: journal}
-              routes:
-                - {match: {kind: escalation}, channel: team}
-              default_channel: log
-              retry_initial: 200ms
-              retry_longest: 1s
-              lease: \(lease)
-              poll_interval: 50ms
-
+        try harness.configureNotifier(
             """
-        try config.write(toFile: harness.configPath, atomically: true, encoding: .utf8)
+            channels:
+              team: {type: webhook, url: "\(receiver.url)", secret_file: \(receiver.secretPath), timeout: \(timeout), max_age: 1h}
+              log: {type: journal}
+            routes:
+              - {match: {kind: escalation}, channel: team}
+            default_channel: log
+            retry_initial: 200ms
+            retry_longest: 1s
+            lease: \(lease)
+            poll_interval: 50ms
+            """)
     }
 
     /// Raises `clients` clients to high, one escalation each; returns the escalations' ids.
@@ -105,22 +100,18 @@ final class NotifierTests: XCTestCase {
     func testExecChannelDeliversAndADeadEscalationGoesToTheFallback() throws {
         let harness = try Harness()
         let delivered = harness.root + "/sms.jsonl"
-        try """
-        spool: spool
-        state: state
-        rules: \(Harness.repository)/Rules
-        notifier:
-          channels:
-            sms: {type: exec, command: [/bin/sh, -c, "cat >> \(delivered); echo >> \(delivered)"], timeout: 5s}
-            broken: {type: exec, command: [/bin/sh, -c, "cat > /dev/null; echo gateway refused >&2; exit 3"]}
-            log: {type: journal}
-          routes:
-            - {match: {kind: caring_contact}, channel: sms}
-            - {match: {kind: escalation}, channel: broken}
-          default_channel: log
-          fallback_channel: log
-
-        """.write(toFile: harness.configPath, atomically: true, encoding: .utf8)
+        try harness.configureNotifier(
+            """
+            channels:
+              sms: {type: exec, command: [/bin/sh, -c, "cat >> \(delivered); echo >> \(delivered)"], timeout: 5s}
+              broken: {type: exec, command: [/bin/sh, -c, "cat > /dev/null; echo gateway refused >&2; exit 3"]}
+              log: {type: journal}
+            routes:
+              - {match: {kind: caring_contact}, channel: sms}
+              - {match: {kind: escalation}, channel: broken}
+            default_channel: log
+            fallback_channel: log
+            """)
         let daemon = try harness.startDaemon()
         defer { _ = daemon.stop() }
         let escalation = try XCTUnwrap(try escalations(harness, clients: 1).first)
@@ -148,22 +139,18 @@ final class NotifierTests: XCTestCase {
         let delivered = harness.root + "/sms.log"
         // `/bin/true` exits without reading its stdin (EPIPE for the notifier, which must survive it);
         // the other command leaves a child holding its stderr for 20 s.
-        try """
-        spool: spool
-        state: state
-        rules: \(Harness.repository)/Rules
-        notifier:
-          channels:
-            quick: {type: exec, command: [/bin/true], timeout: 1s}
-            sms: {type: exec, command: [/bin/sh, -c, "cat >/dev/null; echo sent >> \(delivered); (sleep 20 &); exit 0"], timeout: 1s}
-            log: {type: journal}
-          routes:
-            - {match: {kind: escalation}, channel: sms}
-          default_channel: quick
-          lease: 2s
-          poll_interval: 50ms
-
-        """.write(toFile: harness.configPath, atomically: true, encoding: .utf8)
+        try harness.configureNotifier(
+            """
+            channels:
+              quick: {type: exec, command: [/bin/true], timeout: 1s}
+              sms: {type: exec, command: [/bin/sh, -c, "cat >/dev/null; echo sent >> \(delivered); (sleep 20 &); exit 0"], timeout: 1s}
+              log: {type: journal}
+            routes:
+              - {match: {kind: escalation}, channel: sms}
+            default_channel: quick
+            lease: 2s
+            poll_interval: 50ms
+            """)
         let daemon = try harness.startDaemon()
         defer { _ = daemon.stop() }
         _ = try escalations(harness, clients: 10)
@@ -199,18 +186,14 @@ final class NotifierTests: XCTestCase {
 
     func testADeadOutreachTaskIsEscalatedAsOverdueAtOnce() throws {
         let harness = try Harness()
-        try """
-        spool: spool
-        state: state
-        rules: \(Harness.repository)/Rules
-        notifier:
-          channels:
-            broken: {type: exec, command: [/bin/sh, -c, "exit 1"]}
-          routes:
-            - {match: {kind: caring_contact}, channel: broken}
-          default_channel: journal
-
-        """.write(toFile: harness.configPath, atomically: true, encoding: .utf8)
+        try harness.configureNotifier(
+            """
+            channels:
+              broken: {type: exec, command: [/bin/sh, -c, "exit 1"]}
+            routes:
+              - {match: {kind: caring_contact}, channel: broken}
+            default_channel: journal
+            """)
         let daemon = try harness.startDaemon()
         defer { _ = daemon.stop() }
         _ = try escalations(harness, clients: 1)
@@ -250,19 +233,15 @@ final class NotifierTests: XCTestCase {
         }
         let api = "http://127.0.0.1:\(port)/api/v2/alerts"
         try eventually(timeout: 20, "Alertmanager ready") { (try? fetch(api)) != nil }
-        try """
-        spool: spool
-        state: state
-        rules: \(Harness.repository)/Rules
-        notifier:
-          channels:
-            pager: {type: alertmanager, url: "http://127.0.0.1:\(port)"}
-            log: {type: journal}
-          routes:
-            - {match: {kind: escalation, tier: [high, imminent]}, channel: pager}
-          default_channel: log
-
-        """.write(toFile: harness.configPath, atomically: true, encoding: .utf8)
+        try harness.configureNotifier(
+            """
+            channels:
+              pager: {type: alertmanager, url: "http://127.0.0.1:\(port)"}
+              log: {type: journal}
+            routes:
+              - {match: {kind: escalation, tier: [high, imminent]}, channel: pager}
+            default_channel: log
+            """)
         let daemon = try harness.startDaemon()
         defer { _ = daemon.stop() }
         let escalation = try XCTUnwrap(try escalations(harness, clients: 1).first)

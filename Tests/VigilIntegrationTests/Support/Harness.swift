@@ -54,6 +54,14 @@ final class Harness {
         return rules
     }
 
+    /// Rewrites the configuration (spool, state, the repository's rules) with a `notifier:` section:
+    /// `section` is its YAML body, unindented.
+    func configureNotifier(_ section: String) throws {
+        let body = section.split(separator: "\n", omittingEmptySubsequences: false).map { $0.isEmpty ? "" : "  " + $0 }
+        try "spool: spool\nstate: state\nrules: \(Self.repository)/Rules\nnotifier:\n\(body.joined(separator: "\n"))\n"
+            .write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
     /// Runs `vigil ARGS --config …` to completion.
     @discardableResult
     func run(_ arguments: [String], stdin: String? = nil, config: Bool = true) throws -> Result {
