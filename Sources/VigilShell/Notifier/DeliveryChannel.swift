@@ -42,13 +42,17 @@ struct HTTPPost: Sendable {
         let timeout = self.timeout
         return await withCheckedContinuation { continuation in
             first.set(continuation)
-            let post = Task {
+            // The request is never cancelled: cancelling a URLSession task from Swift concurrency can
+            // deadlock in swift-corelibs-foundation (the session's queue resumes the task while the
+            // canceller holds its status lock and waits for that queue). At the deadline the
+            // delivery counts as timed out; the request ends by itself (its inactivity timeout).
+            Task {
                 let outcome = await Self.post(url, body: body, headers: headers, timeout: timeout, expired: expired)
                 if first.resume(with: outcome) { first.timer?.cancel() }
             }
             first.timer = Task {
                 try? await Task.sleep(nanoseconds: UInt64(timeout.microseconds) * 1000)
-                if !Task.isCancelled, first.resume(with: expired) { post.cancel() }
+                if !Task.isCancelled { first.resume(with: expired) }
             }
         }
     }
@@ -82,7 +86,7 @@ struct HTTPPost: Sendable {
     /// One session for the process: connections to a receiver are reused.
     static let session: URLSession = {
         let configuration = URLSessionConfiguration.ephemeral
-        configuration.httpMaximumConnectionsPerHost = 8
+        configuration.httpMaximumConnectionsPerHost = Notifier.concurrency
         configuration.urlCache = nil
         return URLSession(configuration: configuration)
     }()
