@@ -35,8 +35,12 @@ struct QueueCommand: ParsableCommand {
                 }
                 wanted = parsed
             }
-            let tasks = try withQueue(options, writing: false) { queue in
-                try queue.list(state: wanted, client: client, limit: max(1, limit))
+            var tasks = try withQueue(options, writing: false) { queue in
+                try queue.list(state: wanted, client: client, limit: max(1, limit) + 1)
+            }
+            if tasks.count > max(1, limit) {
+                tasks.removeLast()
+                printError("only the first \(tasks.count) tasks are listed: raise --limit to see more")
             }
             if json {
                 print(JSONText.encode(tasks.map(\.json)))

@@ -104,7 +104,13 @@ public struct EndToEndBench {
         }
         let drainSeconds = Double(SystemClock.monotonicMicroseconds() - start) / 1e6
         let (arrivals, requests) = receiver.snapshot
-        let stored = try EventStore(readingFrom: directory + "/state/vigil.sqlite").status().events
+        // The last routine check-ins may still be committing when the last escalation arrives.
+        let store = try EventStore(readingFrom: directory + "/state/vigil.sqlite")
+        var stored = try store.status().events
+        while stored < total && SystemClock.monotonicMicroseconds() < deadline {
+            usleep(20_000)
+            stored = try store.status().events
+        }
         let latencies = dropped.compactMap { client, at in arrivals[client].map { Double($0 - at) / 1000 } }.sorted()
         return Report(
             submitted: total, stored: stored, escalations: dropped.count, delivered: latencies.count,

@@ -122,7 +122,7 @@ final class Harness {
 
     /// `vigil queue list --json`: every task, in queue order.
     func tasks() throws -> [[String: Any]] {
-        let result = try run(["queue", "list", "--json"])
+        let result = try run(["queue", "list", "--json", "--limit", "1000000"])
         guard result.status == 0,
             let tasks = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]]
         else { throw HarnessError("queue list failed: \(result)") }
