@@ -365,11 +365,7 @@ struct ClientState: Sendable {
 
 /// The firings active at `at`, as the reasons of the tasks a rise enqueues.
 func reasonsFor(_ replay: ClientReplay, at: Timestamp, pack: RulePack) -> [TaskReason] {
-    replay.activeFirings(at: at).map { firing in
-        TaskReason(
-            rule: firing.rule, summary: pack.ruleSet.summary(of: firing.rule),
-            event: firing.event.isEmpty ? nil : firing.event, at: firing.at)
-    }
+    TaskReason.of(replay.activeFirings(at: at), ruleSet: pack.ruleSet)
 }
 
 /// One client's evaluation during a commit, in a box that exactly one lane mutates in place.
