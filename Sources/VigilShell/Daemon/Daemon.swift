@@ -194,7 +194,13 @@ public final class Daemon {
                 if round.clients < AbsenceRound.clientsPerRound { break }
             }
         } catch {
-            logger.log(.error, .storeUnavailable, "cannot record absence rule decisions", ["error": "\(error)"])
+            // Part of the same outage as a failed drain: logged once, retried at the next tick.
+            if storeFailure == nil {
+                logger.log(
+                    .critical, .storeUnavailable, "cannot record absence rule decisions; retrying",
+                    ["error": "\(error)", "transient": "\(error.isTransient)"])
+                storeFailure = "\(error)"
+            }
         }
     }
 

@@ -1,0 +1,146 @@
+import Foundation
+import Glibc
+import XCTest
+
+/// The store on a small tmpfs that fills up, and on ext4 that the kernel turns read-only: the
+/// daemon stops taking files it cannot commit and leaves them in `new/`, logs LOG_CRIT once per
+/// outage (not a flood), keeps the watchdog fed, and catches up by itself when space returns.
+final class DiskFullTests: XCTestCase {
+    func testAFullStoreLosesNothingAndCatchesUpByItself() throws {
+        guard getuid() == 0 else {
+            throw XCTSkip("SKIPPED LOUDLY: not root (mount needed); the disk-full suite was NOT run")
+        }
+        let harness = try Harness()
+        let mountPoint = harness.root + "/statefs"
+        XCTAssertEqual(mkdir(mountPoint, 0o700), 0)
+        let (mounted, mountOutput) = try runCommand([
+            "mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", mountPoint,
+        ])
+        guard mounted == 0 else {
+            throw XCTSkip("SKIPPED LOUDLY: cannot mount a tmpfs (\(mountOutput)); the disk-full suite was NOT run")
+        }
+        defer {
+            _ = try? runCommand(["umount", "-l", mountPoint])
+            withExtendedLifetime(harness) {}  // the harness removes its directory only after the unmount
+        }
+        try "spool: spool\nstate: statefs\nrules: \(Harness.repository)/Rules\n".write(
+            toFile: harness.configPath, atomically: true, encoding: .utf8)
+        let socket = try NotifySocket(path: harness.root + "/notify.sock")
+        let daemon = try harness.startDaemon(environment: ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "400000"])
+        defer { _ = daemon.stop() }
+        try eventually("READY=1") { socket.assignments.contains("READY=1") }
+        func batch(_ name: String, _ count: Int) throws {
+            let lines = (0..<count).map {
+                checkIn(
+                    id: "\(name)-\($0)", client: "c-\($0 % 20)", at: ResponsePlanTests.time(-60),
+                    extra: #","measures":{"mood":5}"#)
+            }
+            try harness.drop(name + ".jsonl", lines.joined(separator: "\n") + "\n")
+        }
+        try batch("before", 50)
+        try eventually("stored") { try harness.count("events") == 50 }
+
+        // Fill the file system.
+        let filler = mountPoint + "/filler"
+        FileManager.default.createFile(atPath: filler, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: filler))
+        let chunk = Data(count: 64 * 1024)
+        while (try? handle.write(contentsOf: chunk)) != nil {}
+        try handle.close()
+        for round in 0..<3 { try batch("full-\(round)", 400) }
+        usleep(2_500_000)
+        XCTAssertTrue(daemon.process.isRunning, "the daemon does not die on a full disk")
+        XCTAssertEqual(harness.names(in: harness.new).count, 3, "the files it cannot commit stay in new/")
+        let outages = daemon.log.components(separatedBy: "cannot commit check-ins").count - 1
+        XCTAssertEqual(outages, 1, "LOG_CRIT once per outage, not per retry:\n\(daemon.log.suffix(2000))")
+        let pingsBefore = socket.assignments.filter { $0 == "WATCHDOG=1" }.count
+        usleep(1_000_000)
+        XCTAssertGreaterThanOrEqual(
+            socket.assignments.filter { $0 == "WATCHDOG=1" }.count - pingsBefore, 3, "the watchdog stays fed")
+
+        // Space returns: it catches up by itself.
+        XCTAssertEqual(unlink(filler), 0)
+        try eventually(timeout: 60, "caught up after the disk was freed") { try harness.count("events") == 1_250 }
+        XCTAssertTrue(daemon.log.contains("ingestion resumed"))
+        XCTAssertEqual(harness.names(in: harness.new), [])
+
+        XCTAssertEqual(harness.names(in: harness.rejected), [], "nothing rejected, nothing lost")
+        print("disk full: 1,200 check-ins held in new/ while the store was full, then stored; 0 lost; 1 LOG_CRIT entry")
+    }
+
+    /// The state on ext4 (a loop device, `errors=remount-ro`) that the kernel turns read-only on an
+    /// injected file-system error (the only way to make a file system with the store open read-only):
+    /// the daemon keeps running, feeds the watchdog, logs once and keeps every file it cannot commit.
+    func testAStoreTurnedReadOnlyByTheKernelLosesNothing() throws {
+        guard getuid() == 0 else {
+            throw XCTSkip("SKIPPED LOUDLY: not root (loop devices needed); the read-only suite was NOT run")
+        }
+        for tool in ["losetup", "mkfs.ext4", "e2fsck"] where (try? runCommand(["which", tool]).status) != 0 {
+            throw XCTSkip("SKIPPED LOUDLY: \(tool) not found; the read-only suite was NOT run")
+        }
+        let harness = try Harness()
+        let image = harness.root + "/state.img"
+        let mountPoint = harness.root + "/statefs"
+        XCTAssertEqual(mkdir(mountPoint, 0o700), 0)
+        XCTAssertEqual(try runCommand(["truncate", "-s", "32M", image]).status, 0)
+        XCTAssertEqual(try runCommand(["mkfs.ext4", "-q", image]).status, 0)
+        func mountImage() throws {
+            let (status, output) = try runCommand(["mount", "-o", "loop,errors=remount-ro", image, mountPoint])
+            guard status == 0 else { throw XCTSkip("SKIPPED LOUDLY: cannot mount a loop device (\(output))") }
+            chmod(mountPoint, 0o700)
+        }
+        try mountImage()
+        defer {
+            _ = try? runCommand(["umount", "-l", mountPoint])
+            withExtendedLifetime(harness) {}  // the harness removes its directory only after the unmount
+        }
+        try "spool: spool\nstate: statefs\nrules: \(Harness.repository)/Rules\n".write(
+            toFile: harness.configPath, atomically: true, encoding: .utf8)
+        let socket = try NotifySocket(path: harness.root + "/notify.sock")
+        let environment = ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "400000"]
+        let daemon = try harness.startDaemon(environment: environment)
+        try eventually("READY=1") { socket.assignments.contains("READY=1") }
+        func batch(_ name: String, _ count: Int) throws {
+            let lines = (0..<count).map {
+                checkIn(
+                    id: "\(name)-\($0)", client: "c-\($0 % 20)", at: ResponsePlanTests.time(-60),
+                    extra: #","measures":{"mood":5}"#)
+            }
+            try harness.drop(name + ".jsonl", lines.joined(separator: "\n") + "\n")
+        }
+        try batch("before", 50)
+        try eventually("stored") { try harness.count("events") == 50 }
+
+        // The kernel turns the file system read-only (as on a disk error).
+        let device = try runCommand(["findmnt", "-n", "-o", "SOURCE", mountPoint]).output
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        try "1".write(
+            toFile: "/sys/fs/ext4/\((device as NSString).lastPathComponent)/trigger_fs_error", atomically: false,
+            encoding: .utf8)
+        for round in 0..<2 { try batch("readonly-\(round)", 300) }
+        usleep(2_500_000)
+        XCTAssertTrue(daemon.process.isRunning, "the daemon does not die on a read-only store")
+        XCTAssertEqual(harness.names(in: harness.new).count, 2, "the files it cannot commit stay in new/")
+        XCTAssertEqual(
+            daemon.log.components(separatedBy: "cannot commit check-ins").count - 1, 1,
+            "LOG_CRIT once per outage:\n\(daemon.log.suffix(2000))")
+        let pingsBefore = socket.assignments.filter { $0 == "WATCHDOG=1" }.count
+        usleep(1_000_000)
+        XCTAssertGreaterThanOrEqual(
+            socket.assignments.filter { $0 == "WATCHDOG=1" }.count - pingsBefore, 3, "the watchdog stays fed")
+
+        // Every held check-in is still in new/, whole. (The repair cannot be part of the test: the
+        // kernel's emergency read-only aborts ext4's journal, so e2fsck then drops the store's last
+        // fsynced writes; a loss of the file system that no application can prevent.)
+        XCTAssertEqual(daemon.stop(), 0)
+        var held = 0
+        for name in harness.names(in: harness.new) {
+            held += try String(contentsOfFile: harness.new + "/" + name, encoding: .utf8).split(separator: "\n").count
+        }
+        XCTAssertEqual(held, 600, "every check-in the read-only store could not take is kept")
+        XCTAssertEqual(harness.names(in: harness.rejected), [], "nothing rejected")
+        print(
+            "read-only store: 600 check-ins held whole in new/ while the kernel kept the store read-only; the daemon stayed up; 1 LOG_CRIT entry"
+        )
+    }
+}
