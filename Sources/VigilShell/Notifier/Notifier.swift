@@ -53,6 +53,7 @@ public final class Notifier: Sendable {
     {
         var nextHousekeeping = Timestamp(microseconds: 0)
         var failure: StoreError?
+        var outage: StoreError?
         await withDiscardingTaskGroup { group in
             while !shouldStop() {
                 heartbeat(tally.counts)
@@ -75,6 +76,11 @@ public final class Notifier: Sendable {
                         tally.started(task.id)
                         group.addTask { await self.deliver(task) }
                     }
+                    if let previous = outage {
+                        logger.log(
+                            .notice, .storeRecovered, "the queue is writable again", ["previous_error": "\(previous)"])
+                        outage = nil
+                    }
                     if once && claimed.isEmpty && tally.inFlightIDs.isEmpty && !tally.housekeeping { break }
                     if claimed.isEmpty {
                         try? await Task.sleep(nanoseconds: UInt64(config.pollInterval.microseconds) * 1000)
@@ -84,7 +90,13 @@ public final class Notifier: Sendable {
                         failure = error
                         break
                     }
-                    logger.log(.error, .taskRetrying, "the queue cannot be written; retrying", ["error": "\(error)"])
+                    if outage == nil {  // once per outage, not once a second
+                        logger.log(
+                            .critical, .storeUnavailable,
+                            "the queue cannot be written; deliveries wait until this clears",
+                            ["error": "\(error)"])
+                    }
+                    outage = error
                     try? await Task.sleep(nanoseconds: 1_000_000_000)
                 }
             }
