@@ -181,8 +181,12 @@ public final class Notifier: Sendable {
         defer { tally.endHousekeeping() }
         do {
             try await housekeepingRound(at: now)
+            tally.housekeepingFailed(false)
         } catch {
-            logger.log(.error, .taskRetrying, "queue housekeeping failed; retrying", ["error": "\(error)"])
+            // Once until it succeeds again (the claim loop reports the outage itself).
+            if tally.housekeepingFailed(true) {
+                logger.log(.error, .storeUnavailable, "queue housekeeping failed; retrying", ["error": "\(error)"])
+            }
         }
     }
 
@@ -260,6 +264,16 @@ public final class NotifierTally: @unchecked Sendable {
         }
     }
     func endHousekeeping() { lock.withLock { housekeepingRunning = false } }
+
+    private var housekeepingFailing = false
+    /// Records whether the last housekeeping round failed; true when this is a new failure.
+    @discardableResult
+    func housekeepingFailed(_ failed: Bool) -> Bool {
+        lock.withLock {
+            defer { housekeepingFailing = failed }
+            return failed && !housekeepingFailing
+        }
+    }
     /// The tasks this process is delivering now.
     var inFlightIDs: Set<String> { lock.withLock { inFlight } }
     func started(_ id: String) {
