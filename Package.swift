@@ -50,6 +50,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // libFuzzer targets (scripts/fuzz builds them with -sanitize=fuzzer,address): the check-in
+        // decoder and the rule language. Without the sanitizer they build and refuse to run.
+        .target(name: "CFuzzDriver"),
+        .executableTarget(name: "FuzzCheckIn", dependencies: ["VigilCore", "CFuzzDriver"]),
+        .executableTarget(name: "FuzzRules", dependencies: ["VigilCore", "CFuzzDriver"]),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"]),
         .testTarget(
             name: "VigilIntegrationTests",
