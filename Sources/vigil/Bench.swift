@@ -135,6 +135,17 @@ struct Bench: ParsableCommand {
             print(
                 "    floor        p50 \(ms(R.percentile(report.floor, 0.5)))  p99 \(ms(floor99))  (a plain POST to the same receiver)"
             )
+            for (name, field) in [("serve ", \R.Sample.serveRSS), ("notify", \R.Sample.notifyRSS)] {
+                let (warm, late, percent) = report.growth(field)
+                print(
+                    "    memory       \(name) RSS \(String(format: "%.1f", Double(warm) / 1024)) MiB warmed up, "
+                        + "\(String(format: "%.1f", Double(late) / 1024)) MiB at most in the last quarter "
+                        + "(\(String(format: "%+.1f", percent)) %)")
+            }
+            let backlogs = report.samples.map(\.backlog)
+            print(
+                "    backlog      at most \(backlogs.max() ?? 0) files in new/, \(backlogs.last ?? 0) at the last sample (each second)"
+            )
             print(
                 String(
                     format: "    ratio        p99 %.0fx the floor; target p99 < 1000 ms: %@", p99 / floor99,

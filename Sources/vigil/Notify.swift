@@ -49,7 +49,7 @@ struct Notify: ParsableCommand {
         LogSetup.bootstrap(log, level: .info, identifier: "vigil-notifier")
         let logger = Logger(label: "vigil-notifier")
         let config = try options.load()
-        let clock: any WallClock = try asOf.map { FixedClock(time: try parseAsOf($0)) } ?? SystemClock()
+        let clock: any WallClock = try asOf.map { FixedClock(time: try parseAsOf($0)) } ?? runningClock(logger)
         let notifierConfig: NotifierConfig
         let store: EventStore
         do {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import Logging
+import VigilCore
 import VigilShell
 
 /// `vigil serve`: the daemon.
@@ -38,7 +39,7 @@ struct Serve: ParsableCommand {
         let daemon = Daemon(
             config: config,
             loadConfig: { () throws(ConfigError) in try VigilConfig.resolve(explicitPath: explicitPath) },
-            signals: signals, clock: SystemClock(), logger: logger)
+            signals: signals, clock: runningClock(logger), logger: logger)
         do {
             try daemon.run()
         } catch {
@@ -50,3 +51,14 @@ struct Serve: ParsableCommand {
 }
 
 extension LogSetup.Target: ExpressibleByArgument {}
+
+/// The system clock, or the time suite's shifted clock (logged loudly when it is in use).
+func runningClock(_ logger: Logger) -> any WallClock {
+    let (clock, shifted) = ShiftedClock.fromEnvironment()
+    if shifted {
+        logger.log(
+            .critical, .started,
+            "\(ShiftedClock.variable) is set: this process runs on a shifted test clock (never in production)")
+    }
+    return clock
+}

@@ -58,29 +58,11 @@ final class CrashTests: XCTestCase {
         XCTAssertEqual(
             status["rejected"] as? Int, 0, "a replay after a crash is a duplicate, never a rejection: \(whys)")
         XCTAssertEqual(harness.names(in: harness.rejected), [])
-        let ids = try query(harness, "select id from events")
+        let ids = try harness.query("select id from events")
         XCTAssertEqual(ids.count, total)
         XCTAssertTrue(expected.isSubset(of: Set(ids)), "every submitted id is in the store")
         XCTAssertEqual(
-            try query(harness, "select count(*) from evaluations"), ["\(total)"],
+            try harness.query("select count(*) from evaluations"), ["\(total)"],
             "one rule evaluation per stored event, committed with it")
-    }
-
-    /// Rows of `sql` straight from the SQLite file (first column), read with python's sqlite3.
-    func query(_ harness: Harness, _ sql: String) throws -> [String] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "python3", "-c",
-            "import sqlite3,sys; c=sqlite3.connect('file:'+sys.argv[1]+'?mode=ro', uri=True); [print(r[0]) for r in c.execute(sys.argv[2])]",
-            harness.state + "/vigil.sqlite", sql,
-        ]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0)
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
     }
 }

@@ -38,6 +38,24 @@ public struct EndToEndBench {
         public var latencies: [Double]
         /// A direct POST to the same receiver, in milliseconds (sorted).
         public var floor: [Double]
+        /// Once a second while submitting: the daemon's and the notifier's resident memory (KiB)
+        /// and the spool's backlog (entries in `new/`).
+        public var samples: [Sample] = []
+
+        /// Resident memory once warmed up (the sample a quarter into the run) and its highest in
+        /// the last quarter, in KiB, and the growth between them in percent.
+        public func growth(_ field: KeyPath<Sample, Int>) -> (warm: Int, late: Int, percent: Double) {
+            guard samples.count >= 4 else { return (0, 0, .nan) }
+            let warm = samples[samples.count / 4][keyPath: field]
+            let late = samples[(samples.count * 3 / 4)...].map { $0[keyPath: field] }.max() ?? warm
+            return (warm, late, warm > 0 ? Double(late - warm) * 100 / Double(warm) : .nan)
+        }
+
+        public struct Sample: Sendable {
+            public var serveRSS: Int
+            public var notifyRSS: Int
+            public var backlog: Int
+        }
 
         public static func percentile(_ sorted: [Double], _ fraction: Double) -> Double {
             guard !sorted.isEmpty else { return .nan }
@@ -79,6 +97,7 @@ public struct EndToEndBench {
         let every = max(1, 100 / max(1, escalatingPercent))
         var dropped: [String: Int64] = [:]
         let clock = SystemClock()
+        let sampler = Sampler(serve: serve.processIdentifier, notify: notify.processIdentifier, new: spool.new)
         let start = SystemClock.monotonicMicroseconds()
         for index in 0..<total {
             let target = start + Int64(index) * 1_000_000 / Int64(rate)
@@ -94,6 +113,7 @@ public struct EndToEndBench {
                 line = Self.routine(id: "r-\(index)", client: "r2e-\(index % 1000)", at: now, index: index)
             }
             _ = try submission.submit(Array(line.utf8), batch: false, now: now)
+            if index % rate == 0 { sampler.sample() }
             if index > 0 && index % (rate * 5) == 0 { progress("submitted \(index) of \(total) check-ins") }
         }
         let submitSeconds = Double(SystemClock.monotonicMicroseconds() - start) / 1e6
@@ -116,7 +136,7 @@ public struct EndToEndBench {
             submitted: total, stored: stored, escalations: dropped.count, delivered: latencies.count,
             requests: requests,
             submitSeconds: submitSeconds, drainSeconds: drainSeconds, latencies: latencies,
-            floor: try floor(receiver: receiver))
+            floor: try floor(receiver: receiver), samples: sampler.samples)
     }
 
     /// 500 sequential POSTs of a task-sized body straight to the receiver.
@@ -182,4 +202,31 @@ final class LatencyBox: @unchecked Sendable {
     private var stored: [Double] = []
     var values: [Double] { lock.withLock { stored } }
     func append(_ value: Double) { lock.withLock { stored.append(value) } }
+}
+
+/// Samples the two processes' resident memory and the spool's backlog.
+final class Sampler {
+    let serve: Int32
+    let notify: Int32
+    let new: String
+    private(set) var samples: [EndToEndBench.Report.Sample] = []
+
+    init(serve: Int32, notify: Int32, new: String) {
+        self.serve = serve
+        self.notify = notify
+        self.new = new
+    }
+
+    func sample() {
+        let backlog = (try? FileManager.default.contentsOfDirectory(atPath: new).count) ?? -1
+        samples.append(.init(serveRSS: Self.rss(serve), notifyRSS: Self.rss(notify), backlog: backlog))
+    }
+
+    /// VmRSS of a process in KiB (0 when unknown).
+    static func rss(_ pid: Int32) -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
+        else { return 0 }
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+    }
 }

@@ -92,8 +92,8 @@ final class Harness {
     }
 
     /// Starts `vigil notify` in the background with stderr logging to `root/notify.log`.
-    func startNotifier(arguments: [String] = []) throws -> Daemon {
-        try start(["notify"] + arguments, log: "notify.log")
+    func startNotifier(environment extra: [String: String] = [:], arguments: [String] = []) throws -> Daemon {
+        try start(["notify"] + arguments, log: "notify.log", environment: extra)
     }
 
     /// Starts `vigil COMMAND --config … --log stderr` in the background, logging to `root/LOG`.
@@ -127,6 +127,17 @@ final class Harness {
             let tasks = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]]
         else { throw HarnessError("queue list failed: \(result)") }
         return tasks
+    }
+
+    /// Rows of `sql` straight from the SQLite file (first column), read with python's sqlite3.
+    func query(_ sql: String) throws -> [String] {
+        let (status, output) = try runCommand([
+            "python3", "-c",
+            "import sqlite3,sys; c=sqlite3.connect('file:'+sys.argv[1]+'?mode=ro', uri=True); [print(r[0]) for r in c.execute(sys.argv[2])]",
+            state + "/vigil.sqlite", sql,
+        ])
+        guard status == 0 else { throw HarnessError("query failed: \(output)") }
+        return output.split(separator: "\n").map(String.init)
     }
 
     /// `vigil status --json` as a dictionary.
