@@ -54,10 +54,11 @@ struct Notify: ParsableCommand {
         let store: EventStore
         do {
             notifierConfig = try NotifierConfig.load(for: config)
+            // The same private state directory as the daemon's, whichever starts first.
+            try DirectorySafety.create(config.state, mode: 0o700)
+            try DirectorySafety.check(config.state)
             store = try EventStore(path: config.databasePath, stages: [])
-        } catch let error as ConfigError {
-            throw fail(error)
-        } catch let error as StoreError {
+        } catch let error as any ExitStatusProviding {
             throw fail(error)
         }
         let notifier = Notifier(config: notifierConfig, store: store, clock: clock, logger: logger)

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import XCTest
 
 /// The free-text note is stored, and appears nowhere else: not in logs, stderr, `.why` files or status.
@@ -35,5 +36,74 @@ final class PrivacyTests: XCTestCase {
             XCTAssertFalse(output.contains("bad id"), "a malformed client id leaked: \(output)")
         }
         XCTAssertTrue(daemon.log.contains("check-in stored"), "the debug log was on")
+    }
+
+    /// The whole path, with tasks: a client at risk whose check-ins carry a note; every output of
+    /// every command and process (daemon and notifier logs, webhook and command payloads, client
+    /// show, queue list and show, status, in text and JSON) is searched for it.
+    func testTheNoteReachesNoOutputOfTheWholePath() throws {
+        let secret = "NOTE-SECRET-stayed-at-the-shelter"
+        let harness = try Harness()
+        let receiver = try WebhookReceiver(in: harness)
+        let commandOutput = harness.root + "/sms.out"
+        try harness.configureNotifier(
+            """
+            channels:
+              team: {type: webhook, url: "\(receiver.url)", secret_file: \(receiver.secretPath), timeout: 2s}
+              sms: {type: exec, command: [/bin/sh, -c, "cat >> \(commandOutput)"], timeout: 2s}
+            routes:
+              - {match: {kind: escalation}, channel: team}
+              - {match: {kind: caring_contact}, channel: sms}
+            default_channel: journal
+            lease: 10s
+            poll_interval: 50ms
+            """)
+        let daemon = try harness.startDaemon()
+        let notifier = try harness.startNotifier()
+        let note = #","note":"\#(secret)""#
+        try harness.drop(
+            "c1.json", checkIn(id: "c1", client: "c-private", at: ResponsePlanTests.time(-120), extra: note))
+        try harness.drop(
+            "s1.json",
+            ResponsePlanTests.highScreening(id: "s1", client: "c-private", at: ResponsePlanTests.time(-60))
+                .replacingOccurrences(of: "private words of s1", with: secret))
+        try eventually("the escalation and the caring contact delivered (\(notifier.log.suffix(600)))") {
+            try harness.tasks().filter { $0["state"] as? String == "delivered" }.count == 2
+        }
+        var outputs: [String] = []
+        let id = try XCTUnwrap(try harness.tasks().first?["id"] as? String)
+        for arguments in [
+            ["client", "show", "c-private"], ["client", "show", "c-private", "--json"], ["queue", "list"],
+            ["queue", "list", "--json"], ["queue", "show", id], ["queue", "show", id, "--json"], ["status", "--json"],
+        ] {
+            let result = try harness.run(arguments)
+            XCTAssertEqual(result.status, 0, "\(arguments): \(result)")
+            outputs += [result.stdout, result.stderr]
+        }
+        XCTAssertEqual(notifier.stop(), 0)
+        XCTAssertEqual(daemon.stop(), 0)
+        outputs += [daemon.log, notifier.log, try String(contentsOfFile: receiver.logPath, encoding: .utf8)]
+        outputs.append(try String(contentsOfFile: commandOutput, encoding: .utf8))
+        XCTAssertTrue(outputs.last?.contains("caring_contact") ?? false, "the command got its payload")
+        XCTAssertTrue(receiver.acceptedKeys.contains(id), "the webhook got the escalation")
+        for output in outputs { XCTAssertFalse(output.contains(secret), "the note leaked: \(output.prefix(400))") }
+        XCTAssertEqual(
+            try harness.query("select count(*) from events where body like '%\(secret)%'"), ["2"],
+            "the note is stored")
+    }
+
+    func testASpoolOrStateOwnedBySomeoneElseIsRefused() throws {
+        guard getuid() == 0 else {
+            throw XCTSkip("SKIPPED LOUDLY: not root (chown needed); the ownership check was NOT tested")
+        }
+        for directory in ["spool", "state"] {
+            let harness = try Harness()
+            let path = directory == "spool" ? harness.new : harness.state
+            if directory == "state" { XCTAssertEqual(mkdir(path, 0o700), 0) }
+            XCTAssertEqual(chown(path, 65534, 65534), 0)
+            let result = try harness.run(["serve", "--log", "stderr"])
+            XCTAssertEqual(result.status, 77, "\(directory): \(result)")
+            XCTAssertTrue(result.stderr.contains("owned by"), "\(directory): \(result.stderr)")
+        }
     }
 }

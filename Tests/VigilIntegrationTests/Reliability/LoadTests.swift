@@ -1,0 +1,35 @@
+import Foundation
+import XCTest
+
+/// Sustained load through the whole path (`vigil bench e2e`: a real daemon and notifier, a webhook
+/// receiver on loopback): 1,000 check-ins/s, 10 % of them raising a client to imminent. Asserted:
+/// everything stored and every escalation delivered, no growth in the spool's backlog, resident
+/// memory flat within 20 % once warmed up. The p99 latency is reported, never asserted.
+/// `VIGIL_LOAD_SECONDS` sets the duration (default 20; the heavy variant is 300).
+final class LoadTests: XCTestCase {
+    func testSustainedLoadKeepsUpWithFlatMemory() throws {
+        let seconds = Int(ProcessInfo.processInfo.environment["VIGIL_LOAD_SECONDS"] ?? "") ?? 20
+        let harness = try Harness()
+        let result = try harness.run([
+            "bench", "e2e", "--rate", "1000", "--seconds", "\(seconds)", "--dir", harness.root + "/load",
+        ])
+        print(result.stdout)
+        XCTAssertEqual(result.status, 0, "\(result)")
+        let total = 1000 * seconds
+        XCTAssertTrue(result.stdout.contains("(\(total) submitted, \(total) stored)"), "everything stored")
+        XCTAssertTrue(
+            result.stdout.contains("\(total / 10) of \(total / 10) escalations delivered"), "every escalation delivered"
+        )
+        for line in result.stdout.split(separator: "\n") where line.contains("memory") {
+            // "... (+5.2 %)": the growth from warmed up to the last quarter's highest.
+            let growth = line.split(separator: "(").last.flatMap { Double($0.split(separator: " ")[0]) }
+            let percent = try XCTUnwrap(growth, "growth in \(line)")
+            XCTAssertLessThanOrEqual(percent, 20, "memory flat within 20 %: \(line)")
+        }
+        let backlog = try XCTUnwrap(result.stdout.split(separator: "\n").first { $0.contains("backlog") })
+        let numbers = backlog.split(separator: " ").compactMap { Int($0) }
+        XCTAssertEqual(numbers.count, 2, "\(backlog)")
+        XCTAssertLessThanOrEqual(numbers.last ?? .max, 100, "no backlog left at the end: \(backlog)")
+        XCTAssertLessThan(numbers.first ?? .max, 1000, "never a second of input waiting: \(backlog)")
+    }
+}
