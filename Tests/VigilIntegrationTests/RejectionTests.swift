@@ -172,4 +172,44 @@ final class RejectionTests: XCTestCase {
         XCTAssertNotNil(object?["rejected_at"] as? String)
         return object?["errors"] as? [[String: Any]] ?? []
     }
+
+    /// Files deleted or appended to right after they land in `new/`, racing the daemon's read: each
+    /// is stored whole (read before the change), rejected with its reason (read after an append),
+    /// or gone (deleted before it was read); never half-read, never both, and the daemon never stops.
+    func testFilesThatVanishOrGrowWhileBeingReadAreNeverHalfStored() throws {
+        let harness = try Harness()
+        let daemon = try harness.startDaemon(arguments: ["--log-level", "info"])
+        defer { _ = daemon.stop() }
+        var deleted = 0
+        var appended = 0
+        for index in 0..<300 {
+            let name = "race-\(index).json"
+            try harness.drop(name, checkIn(id: "race-\(index)", client: "c-\(index % 7)"))
+            if index % 3 == 0, unlink(harness.new + "/" + name) == 0 { deleted += 1 }
+            if index % 5 == 1, let handle = FileHandle(forWritingAtPath: harness.new + "/" + name) {
+                handle.seekToEndOfFile()
+                handle.write(Data(" trailing garbage".utf8))
+                handle.closeFile()
+                appended += 1
+            }
+        }
+        try eventually("the spool drained") { harness.names(in: harness.new).isEmpty }
+        XCTAssertTrue(daemon.process.isRunning)
+        let stored = Set(try harness.query("select id from events"))
+        let rejected = harness.names(in: harness.rejected).filter { $0.hasSuffix(".json") }
+        for name in rejected {
+            let id = String(name.dropLast(5))
+            XCTAssertFalse(stored.contains(id), "\(name) both stored and rejected")
+            let why = try String(contentsOfFile: harness.rejected + "/" + name + ".why", encoding: .utf8)
+            XCTAssertTrue(why.contains("not valid JSON"), "\(name): \(why)")
+        }
+        let gone = 300 - stored.count - rejected.count
+        XCTAssertGreaterThanOrEqual(gone, 0)
+        XCTAssertLessThanOrEqual(gone, deleted, "only deleted files may be missing")
+        XCTAssertLessThanOrEqual(rejected.count, appended, "only files appended to are rejected")
+        print(
+            "vanish and grow: 300 files, \(deleted) deleted and \(appended) appended to while racing the daemon: "
+                + "\(stored.count) stored whole, \(rejected.count) rejected with a reason, \(gone) gone before they were read"
+        )
+    }
 }
