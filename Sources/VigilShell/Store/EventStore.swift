@@ -9,8 +9,9 @@ public final class EventStore: Sendable {
     let queue: DatabaseQueue
     let stages: [any CommitStage]
 
-    /// Opens (creating if needed, mode 0600) and migrates the database at `path`.
-    public init(path: String, stages: [any CommitStage] = [ClientIndex()]) throws(StoreError) {
+    /// Opens (creating if needed, mode 0600) and migrates the database at `path`. `cacheKiB` bounds
+    /// SQLite's page cache: 64 MiB for the daemon's ingest; the notifier and commands need less.
+    public init(path: String, stages: [any CommitStage] = [ClientIndex()], cacheKiB: Int = 65_536) throws(StoreError) {
         self.path = path
         self.stages = stages
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
@@ -20,7 +21,7 @@ public final class EventStore: Sendable {
         config.journalMode = .wal
         config.busyMode = .timeout(10)
         config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA cache_size = -65536")
+            try db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA cache_size = -\(cacheKiB)")
         }
         do {
             queue = try DatabaseQueue(path: path, configuration: config)
