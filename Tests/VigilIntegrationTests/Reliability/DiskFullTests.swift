@@ -23,21 +23,9 @@ final class DiskFullTests: XCTestCase {
             _ = try? runCommand(["umount", "-l", mountPoint])
             withExtendedLifetime(harness) {}  // the harness removes its directory only after the unmount
         }
-        try "spool: spool\nstate: statefs\nrules: \(Harness.repository)/Rules\n".write(
-            toFile: harness.configPath, atomically: true, encoding: .utf8)
-        let socket = try NotifySocket(path: harness.root + "/notify.sock")
-        let daemon = try harness.startDaemon(environment: ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "400000"])
+        let (daemon, socket) = try startOnStatefs(harness)
         defer { _ = daemon.stop() }
-        try eventually("READY=1") { socket.assignments.contains("READY=1") }
-        func batch(_ name: String, _ count: Int) throws {
-            let lines = (0..<count).map {
-                checkIn(
-                    id: "\(name)-\($0)", client: "c-\($0 % 20)", at: ResponsePlanTests.time(-60),
-                    extra: #","measures":{"mood":5}"#)
-            }
-            try harness.drop(name + ".jsonl", lines.joined(separator: "\n") + "\n")
-        }
-        try batch("before", 50)
+        try batch(harness, "before", 50)
         try eventually("stored") { try harness.count("events") == 50 }
 
         // Fill the file system.
@@ -47,16 +35,8 @@ final class DiskFullTests: XCTestCase {
         let chunk = Data(count: 64 * 1024)
         while (try? handle.write(contentsOf: chunk)) != nil {}
         try handle.close()
-        for round in 0..<3 { try batch("full-\(round)", 400) }
-        usleep(2_500_000)
-        XCTAssertTrue(daemon.process.isRunning, "the daemon does not die on a full disk")
-        XCTAssertEqual(harness.names(in: harness.new).count, 3, "the files it cannot commit stay in new/")
-        let outages = daemon.log.components(separatedBy: "cannot commit check-ins").count - 1
-        XCTAssertEqual(outages, 1, "LOG_CRIT once per outage, not per retry:\n\(daemon.log.suffix(2000))")
-        let pingsBefore = socket.assignments.filter { $0 == "WATCHDOG=1" }.count
-        usleep(1_000_000)
-        XCTAssertGreaterThanOrEqual(
-            socket.assignments.filter { $0 == "WATCHDOG=1" }.count - pingsBefore, 3, "the watchdog stays fed")
+        for round in 0..<3 { try batch(harness, "full-\(round)", 400) }
+        try assertOutage(daemon, socket, harness, files: 3)
 
         // Space returns: it catches up by itself.
         XCTAssertEqual(unlink(filler), 0)
@@ -94,21 +74,9 @@ final class DiskFullTests: XCTestCase {
             _ = try? runCommand(["umount", "-l", mountPoint])
             withExtendedLifetime(harness) {}  // the harness removes its directory only after the unmount
         }
-        try "spool: spool\nstate: statefs\nrules: \(Harness.repository)/Rules\n".write(
-            toFile: harness.configPath, atomically: true, encoding: .utf8)
-        let socket = try NotifySocket(path: harness.root + "/notify.sock")
-        let environment = ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "400000"]
-        let daemon = try harness.startDaemon(environment: environment)
-        try eventually("READY=1") { socket.assignments.contains("READY=1") }
-        func batch(_ name: String, _ count: Int) throws {
-            let lines = (0..<count).map {
-                checkIn(
-                    id: "\(name)-\($0)", client: "c-\($0 % 20)", at: ResponsePlanTests.time(-60),
-                    extra: #","measures":{"mood":5}"#)
-            }
-            try harness.drop(name + ".jsonl", lines.joined(separator: "\n") + "\n")
-        }
-        try batch("before", 50)
+        let (daemon, socket) = try startOnStatefs(harness)
+        defer { _ = daemon.stop() }
+        try batch(harness, "before", 50)
         try eventually("stored") { try harness.count("events") == 50 }
 
         // The kernel turns the file system read-only (as on a disk error).
@@ -117,17 +85,8 @@ final class DiskFullTests: XCTestCase {
         try "1".write(
             toFile: "/sys/fs/ext4/\((device as NSString).lastPathComponent)/trigger_fs_error", atomically: false,
             encoding: .utf8)
-        for round in 0..<2 { try batch("readonly-\(round)", 300) }
-        usleep(2_500_000)
-        XCTAssertTrue(daemon.process.isRunning, "the daemon does not die on a read-only store")
-        XCTAssertEqual(harness.names(in: harness.new).count, 2, "the files it cannot commit stay in new/")
-        XCTAssertEqual(
-            daemon.log.components(separatedBy: "cannot commit check-ins").count - 1, 1,
-            "LOG_CRIT once per outage:\n\(daemon.log.suffix(2000))")
-        let pingsBefore = socket.assignments.filter { $0 == "WATCHDOG=1" }.count
-        usleep(1_000_000)
-        XCTAssertGreaterThanOrEqual(
-            socket.assignments.filter { $0 == "WATCHDOG=1" }.count - pingsBefore, 3, "the watchdog stays fed")
+        for round in 0..<2 { try batch(harness, "readonly-\(round)", 300) }
+        try assertOutage(daemon, socket, harness, files: 2)
 
         // Every held check-in is still in new/, whole. (The repair cannot be part of the test: the
         // kernel's emergency read-only aborts ext4's journal, so e2fsck then drops the store's last
@@ -142,5 +101,38 @@ final class DiskFullTests: XCTestCase {
         print(
             "read-only store: 600 check-ins held whole in new/ while the kernel kept the store read-only; the daemon stayed up; 1 LOG_CRIT entry"
         )
+    }
+
+    /// Starts the daemon on `ROOT/statefs` with a notify socket and a 400 ms watchdog; READY=1 seen.
+    func startOnStatefs(_ harness: Harness) throws -> (Harness.Daemon, NotifySocket) {
+        try "spool: spool\nstate: statefs\nrules: \(Harness.repository)/Rules\n".write(
+            toFile: harness.configPath, atomically: true, encoding: .utf8)
+        let socket = try NotifySocket(path: harness.root + "/notify.sock")
+        let daemon = try harness.startDaemon(environment: ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "400000"])
+        try eventually("READY=1") { socket.assignments.contains("READY=1") }
+        return (daemon, socket)
+    }
+
+    /// Drops a batch file of `count` routine check-ins named `NAME-N`.
+    func batch(_ harness: Harness, _ name: String, _ count: Int) throws {
+        let lines = (0..<count).map {
+            checkIn(
+                id: "\(name)-\($0)", client: "c-\($0 % 20)", at: ResponsePlanTests.time(-60),
+                extra: #","measures":{"mood":5}"#)
+        }
+        try harness.drop(name + ".jsonl", lines.joined(separator: "\n") + "\n")
+    }
+
+    /// During an outage: the daemon runs, the `files` stay in new/, one LOG_CRIT, the watchdog fed.
+    func assertOutage(_ daemon: Harness.Daemon, _ socket: NotifySocket, _ harness: Harness, files: Int) throws {
+        usleep(2_500_000)
+        XCTAssertTrue(daemon.process.isRunning, "the daemon does not die when it cannot commit")
+        XCTAssertEqual(harness.names(in: harness.new).count, files, "the files it cannot commit stay in new/")
+        let outages = daemon.log.components(separatedBy: "cannot commit check-ins").count - 1
+        XCTAssertEqual(outages, 1, "LOG_CRIT once per outage, not per retry:\n\(daemon.log.suffix(2000))")
+        let pingsBefore = socket.assignments.filter { $0 == "WATCHDOG=1" }.count
+        usleep(1_000_000)
+        XCTAssertGreaterThanOrEqual(
+            socket.assignments.filter { $0 == "WATCHDOG=1" }.count - pingsBefore, 3, "the watchdog stays fed")
     }
 }
