@@ -53,8 +53,9 @@ let package = Package(
         // libFuzzer targets (scripts/fuzz builds them with -sanitize=fuzzer,address): the check-in
         // decoder and the rule language. Without the sanitizer they build and refuse to run.
         .target(name: "CFuzzDriver"),
-        .executableTarget(name: "FuzzCheckIn", dependencies: ["VigilCore", "CFuzzDriver"]),
-        .executableTarget(name: "FuzzRules", dependencies: ["VigilCore", "CFuzzDriver"]),
+        .target(name: "FuzzSupport", dependencies: ["VigilCore", "CFuzzDriver"]),
+        .executableTarget(name: "FuzzCheckIn", dependencies: ["VigilCore", "FuzzSupport"]),
+        .executableTarget(name: "FuzzRules", dependencies: ["VigilCore", "FuzzSupport"]),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"]),
         .testTarget(
             name: "VigilIntegrationTests",

@@ -1,19 +1,13 @@
 // libFuzzer target for the rule language: lexer, parser, type checker and compiler, and the
 // evaluation of what compiles over a short history. Built with `-sanitize=fuzzer,address` (see
-// scripts/fuzz); libFuzzer's driver calls it for every input. A refusal (SourceErrors) is the expected answer to a
-// bad rule; a crash, trap or sanitizer report is a bug. Built without the sanitizer, this
-// executable does nothing.
-import CFuzzDriver
-import Glibc
+// scripts/fuzz); libFuzzer's driver calls it for every input. A refusal (SourceErrors) is the
+// expected answer to a bad rule; a crash, trap or sanitizer report is a bug. Built without the
+// sanitizer, it refuses to run (exit 64).
+import FuzzSupport
 import VigilCore
 
 /// The fixed inputs, built once.
 enum Fixture {
-    static let vocabulary = Vocabulary(
-        signs: ["isolation", "hopelessness", "cravings_intensifying", "lapse", "romanticizing_use"],
-        stressors: ["job_loss", "conflict_at_home"],
-        protective: ["naloxone_on_hand", "safety_plan_reviewed", "attending_meetings"])
-    static let start = Timestamp(seconds: 1_795_000_000)
     static let events: [CheckIn] = (0..<6).map(sampleEvent)
 }
 
@@ -25,25 +19,14 @@ func sampleEvent(_ index: Int) -> CheckIn {
         index % 3 == 0
         ? CheckIn.Screening(wishDead: true, suicidalThoughts: index > 2, behaviorPast3Months: false) : nil
     return CheckIn(
-        id: "e\(index)", client: "c-1", at: Fixture.start.adding(.hours(Int64(index * 7))),
+        id: "e\(index)", client: "c-1", at: FuzzSupport.now.adding(.hours(Int64(index * 7))),
         kind: screening == nil ? .checkin : .screening, source: .peer,
         measures: [("mood", mood), ("craving", craving), ("steps", 1e6)],
         signs: index % 2 == 0 ? ["isolation"] : [], stressors: index == 4 ? ["job_loss"] : [], screening: screening)
 }
 
-let status = vigil_fuzz_main(CommandLine.argc, CommandLine.unsafeArgv) { data, size in
+FuzzSupport.run { data, size in
     guard let data else { return 0 }
-    return fuzzRules(data, size)
-}
-if status == -1 {
-    let message = Array("built without -sanitize=fuzzer: run scripts/fuzz\n".utf8)
-    _ = write(STDERR_FILENO, message, message.count)
-    exit(64)
-}
-exit(status)
-
-/// One input.
-func fuzzRules(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let text = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
     let origin = ExpressionOrigin(file: "fuzz.yaml", line: 1, column: 1, sourceLine: text)
     var source = RuleSource()
@@ -51,13 +34,12 @@ func fuzzRules(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         RuleDefinition(
             id: "fuzz", origin: origin, summary: "fuzz", condition: SourceText(text, origin: origin), weight: 30,
             evidence: "fuzz"))
-    guard let ruleSet = try? RuleSet.compile(source, vocabulary: Fixture.vocabulary) else { return 0 }
-    var replay = ClientReplay(
-        ruleSet: ruleSet, thresholds: TierThresholds(moderate: 20, high: 45, imminent: 70))
+    guard let ruleSet = try? RuleSet.compile(source, vocabulary: FuzzSupport.vocabulary) else { return 0 }
+    var replay = ClientReplay(ruleSet: ruleSet, thresholds: TierThresholds(moderate: 20, high: 45, imminent: 70))
     for event in Fixture.events {
         _ = replay.ingest(event)
         _ = replay.score(at: event.at)
     }
-    _ = replay.decideAbsences(dueBy: Fixture.start.adding(.days(30)))
+    _ = replay.decideAbsences(dueBy: FuzzSupport.now.adding(.days(30)))
     return 0
 }

@@ -140,18 +140,7 @@ public final class RuleEvaluation: CommitStage, @unchecked Sendable {
             }
         }
         let published = Dictionary(uniqueKeysWithValues: positions.map { ($0.key, clients[$0.value].state) })
-        let planned = planning
-        db.afterNextTransaction { [self] _ in
-            logFired(silences)
-            logPlanning(planned)
-            lock.withLock {
-                // A reload in between made this state stale: drop it rather than mix rule sets.
-                guard self.pack.hash == pack.hash else { return }
-                rulesetID = ruleset
-                if replays.count + published.count > capacity { replays = [:] }
-                replays.merge(published) { _, new in new }
-            }
-        }
+        publishAfterCommit(published, silences: silences, planning: planning, pack: pack, ruleset: ruleset, db: db)
     }
 
     /// Decides every silence of an `absent:` rule due by `now` (see `ClientReplay.decideAbsences`), in
@@ -195,18 +184,7 @@ public final class RuleEvaluation: CommitStage, @unchecked Sendable {
             }
             try Self.record(decided, ruleset: ruleset, at: now, db: db)
             try Self.updateClients(latest, db: db)
-            let published = touched
-            let logged = decided
-            let planned = planning
-            db.afterNextTransaction { [self] _ in
-                logFired(logged)
-                logPlanning(planned)
-                lock.withLock {
-                    guard self.pack.hash == pack.hash else { return }
-                    rulesetID = ruleset
-                    replays.merge(published) { _, new in new }
-                }
-            }
+            publishAfterCommit(touched, silences: decided, planning: planning, pack: pack, ruleset: ruleset, db: db)
             return AbsenceRound(decisions: decided, clients: due.count)
         }
     }
@@ -225,6 +203,24 @@ public final class RuleEvaluation: CommitStage, @unchecked Sendable {
                 arguments: [pack.hash])
             guard !pack.ruleSet.absenceRules.isEmpty else { return }
             try db.execute(sql: "UPDATE clients SET absence_due = last_at")
+        }
+    }
+
+    /// Once the transaction commits: logs what it decided, and puts the clients' state back in the
+    /// cache (dropped instead if a reload swapped the pack meanwhile, so rule sets never mix).
+    private func publishAfterCommit(
+        _ published: [String: ClientState], silences: [(client: String, decision: SilenceDecision)],
+        planning: PlanningRecord, pack: RulePack, ruleset: Int64, db: Database
+    ) {
+        db.afterNextTransaction { [self] _ in
+            logFired(silences)
+            logPlanning(planning)
+            lock.withLock {
+                guard self.pack.hash == pack.hash else { return }
+                rulesetID = ruleset
+                if replays.count + published.count > capacity { replays = [:] }
+                replays.merge(published) { _, new in new }
+            }
         }
     }
 
