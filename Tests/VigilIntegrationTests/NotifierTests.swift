@@ -268,6 +268,43 @@ final class NotifierTests: XCTestCase {
             return !active.contains { ($0["labels"] as? [String: String])?["task"] == escalation }
         }
     }
+
+    /// Broken notifier configurations are refused at start with exit 78, naming the key and the
+    /// problem; nothing is claimed (every task stays pending).
+    func testBrokenNotifierConfigurationsAreRefusedNamingTheKey() throws {
+        let harness = try Harness()
+        let daemon = try harness.startDaemon()
+        defer { _ = daemon.stop() }
+        _ = try escalations(harness, clients: 1)
+        let open = harness.root + "/open.secret"
+        try "s3cret\n".write(toFile: open, atomically: true, encoding: .utf8)
+        chmod(open, 0o644)
+        let cases: [(String, String)] = [
+            ("channels: {team: {type: pager}}", "unknown channel type 'pager'"),
+            ("channels: {team: {type: webhook, url: \"http://127.0.0.1:9/\"}}", "secret_file"),
+            (
+                "channels: {team: {type: webhook, url: \"http://127.0.0.1:9/\", secret_file: \(open)}}",
+                "readable by other users"
+            ),
+            ("channels: {team: {type: webhook, url: \"ftp://x\", secret_file: \(open)}}", "url"),
+            ("channels: {sms: {type: exec, command: [send-sms]}}", "absolute path"),
+            ("default_channel: nowhere", "no channel 'nowhere'"),
+            ("routes: [{match: {kind: page}, channel: journal}]", "unknown kind 'page'"),
+            ("routes: [{match: {tier: severe}, channel: journal}]", "unknown tier 'severe'"),
+            ("overdue_grace: soon", "not a duration"),
+            ("lease: 1s", "twice"),
+            ("colour: red", "unknown key"),
+        ]
+        for (section, problem) in cases {
+            try harness.configureNotifier(section)
+            let result = try harness.run(["notify", "--once", "--log", "stderr"])
+            XCTAssertEqual(result.status, 78, "\(section): \(result)")
+            XCTAssertTrue(result.stderr.contains(problem), "\(section): \(result.stderr)")
+            XCTAssertTrue(result.stderr.contains("notifier"), "names the key: \(result.stderr)")
+        }
+        XCTAssertEqual(
+            try harness.tasks().filter { $0["state"] as? String != "pending" }.count, 0, "nothing was claimed")
+    }
 }
 
 /// GET `url` (loopback only) and its body.

@@ -184,7 +184,8 @@ extension NotifierConfig {
                     "secret_file", node, "required: a file holding the HMAC secret (never put the secret inline)")
             }
             return .webhook(
-                url: try url(), secret: try secret(secretFile, file: file), timeout: timeout, maxAge: maxAge)
+                url: try url(), secret: try secret(secretFile, file: file, key: section.key + ".secret_file"),
+                timeout: timeout, maxAge: maxAge)
         case "alertmanager":
             return .alertmanager(url: try url(), timeout: timeout, maxAge: maxAge)
         case "exec":
@@ -206,16 +207,16 @@ extension NotifierConfig {
 
     /// The secret's bytes (surrounding whitespace trimmed); refused when missing, empty, or
     /// readable by other users.
-    static func secret(_ path: String, file: String) throws(ConfigError) -> [UInt8] {
+    static func secret(_ path: String, file: String, key: String) throws(ConfigError) -> [UInt8] {
         var info = stat()
         guard stat(path, &info) == 0, let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigError(file: file, key: "secret_file", "cannot read \(path)")
+            throw ConfigError(file: file, key: key, "cannot read \(path)")
         }
         guard info.st_mode & 0o007 == 0 else {
-            throw ConfigError(file: file, key: "secret_file", "\(path) is readable by other users: chmod o-rwx it")
+            throw ConfigError(file: file, key: key, "\(path) is readable by other users: chmod o-rwx it")
         }
         let secret = Array(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).utf8)
-        guard !secret.isEmpty else { throw ConfigError(file: file, key: "secret_file", "\(path) is empty") }
+        guard !secret.isEmpty else { throw ConfigError(file: file, key: key, "\(path) is empty") }
         return secret
     }
 
