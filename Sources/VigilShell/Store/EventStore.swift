@@ -23,12 +23,34 @@ public final class EventStore: Sendable {
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA cache_size = -\(cacheKiB)")
         }
-        do {
-            queue = try DatabaseQueue(path: path, configuration: config)
-            try Schema.migrator.migrate(queue)
-        } catch {
-            throw StoreError(path: path, problem: "cannot open or migrate: \(error)")
+        queue = try Self.openAndMigrate(path: path, configuration: config)
+    }
+
+    /// Opens and migrates, trying again for up to 10 s while another process opens or migrates the
+    /// same new store (the daemon and the notifier starting together): switching to WAL mode needs
+    /// a lock that SQLite's busy timeout does not wait for, and two migrators can both find a
+    /// migration missing, so one of them then sees its tables already there.
+    static func openAndMigrate(path: String, configuration: Configuration) throws(StoreError) -> DatabaseQueue {
+        let deadline = SystemClock.monotonicMicroseconds() + 10_000_000
+        while true {
+            do {
+                let queue = try DatabaseQueue(path: path, configuration: configuration)
+                try Schema.migrator.migrate(queue)
+                return queue
+            } catch let error as DatabaseError
+                where Self.lostARace(error) && SystemClock.monotonicMicroseconds() < deadline
+            {
+                usleep(50_000)
+            } catch {
+                throw StoreError(path: path, problem: "cannot open or migrate: \(error)")
+            }
         }
+    }
+
+    /// A failure caused by another process opening or migrating at the same moment.
+    static func lostARace(_ error: DatabaseError) -> Bool {
+        error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED
+            || (error.resultCode == .SQLITE_ERROR && (error.message ?? "").contains("already exists"))
     }
 
     /// Opens an existing database read-only (for `vigil status` while the daemon runs).
