@@ -133,14 +133,14 @@ enum TaskLedger {
             target = try String.fetchOne(
                 db,
                 sql: """
-                    SELECT id FROM tasks WHERE id = ? AND client = ? AND state IN ('pending', 'claimed', 'delivered')
-                    AND kind IN ('caring_contact', 'follow_up', 'peer_checkin')
+                    SELECT id FROM tasks WHERE id = ? AND client = ? AND state IN \(TaskState.openList)
+                    AND kind IN \(TaskKind.outreachList)
                     """, arguments: [named, client])
         } else {
             target = try String.fetchOne(
                 db,
                 sql: """
-                    SELECT id FROM tasks WHERE client = ? AND state IN ('pending', 'claimed', 'delivered')
+                    SELECT id FROM tasks WHERE client = ? AND state IN \(TaskState.openList)
                     AND kind IN ('caring_contact', 'follow_up') AND created_at <= ? ORDER BY due, seq LIMIT 1
                     """, arguments: [client, observedAt.adding(.minutes(5)).microseconds])
         }
@@ -164,3 +164,16 @@ enum TaskLedger {
         log.contacts.append((client, target, contact.outcome, contact.outcome == .reached))
     }
 }
+
+extension TaskKind {
+    /// The outreach kinds as an SQL list: `('caring_contact', 'follow_up', 'peer_checkin')`.
+    static let outreachList = sqlList(allCases.filter(\.isOutreach).map(\.rawValue))
+}
+
+extension TaskState {
+    /// The open states as an SQL list: `('pending', 'claimed', 'delivered')`.
+    static let openList = sqlList(allCases.filter(\.isOpen).map(\.rawValue))
+}
+
+/// Names (never user input) as a parenthesised SQL list of string literals.
+private func sqlList(_ names: [String]) -> String { "(" + names.map { "'\($0)'" }.joined(separator: ", ") + ")" }

@@ -121,8 +121,8 @@ public struct TaskQueue: Sendable {
             let late = try TaskRecord.fetchAll(
                 db,
                 where: """
-                    kind IN ('caring_contact', 'follow_up', 'peer_checkin')
-                    AND state IN ('pending', 'claimed', 'delivered', 'dead') AND overdue_raised = 0
+                    kind IN \(TaskKind.outreachList)
+                    AND (state IN \(TaskState.openList) OR state = 'dead') AND overdue_raised = 0
                     AND (due <= ? OR state = 'dead') ORDER BY due LIMIT 500
                     """,
                 arguments: [now.adding(TimeSpan(microseconds: -grace.microseconds)).microseconds])

@@ -25,8 +25,6 @@ final class DiskFullTests: XCTestCase {
         }
         let (daemon, socket) = try startOnStatefs(harness)
         defer { _ = daemon.stop() }
-        try batch(harness, "before", 50)
-        try eventually("stored") { try harness.count("events") == 50 }
 
         // Fill the file system.
         let filler = mountPoint + "/filler"
@@ -76,8 +74,6 @@ final class DiskFullTests: XCTestCase {
         }
         let (daemon, socket) = try startOnStatefs(harness)
         defer { _ = daemon.stop() }
-        try batch(harness, "before", 50)
-        try eventually("stored") { try harness.count("events") == 50 }
 
         // The kernel turns the file system read-only (as on a disk error).
         let device = try runCommand(["findmnt", "-n", "-o", "SOURCE", mountPoint]).output
@@ -103,13 +99,16 @@ final class DiskFullTests: XCTestCase {
         )
     }
 
-    /// Starts the daemon on `ROOT/statefs` with a notify socket and a 400 ms watchdog; READY=1 seen.
+    /// Starts the daemon on `ROOT/statefs` with a notify socket and a 400 ms watchdog; once READY=1,
+    /// stores 50 check-ins (the store works before the fault).
     func startOnStatefs(_ harness: Harness) throws -> (Harness.Daemon, NotifySocket) {
         try "spool: spool\nstate: statefs\nrules: \(Harness.repository)/Rules\n".write(
             toFile: harness.configPath, atomically: true, encoding: .utf8)
         let socket = try NotifySocket(path: harness.root + "/notify.sock")
         let daemon = try harness.startDaemon(environment: ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "400000"])
         try eventually("READY=1") { socket.assignments.contains("READY=1") }
+        try batch(harness, "before", 50)
+        try eventually("stored") { try harness.count("events") == 50 }
         return (daemon, socket)
     }
 
