@@ -51,6 +51,8 @@ final class StrictJSONParserTests: XCTestCase {
         XCTAssertEqual(problem(#""\ud800""#), "lone surrogate in \\u escape")
         XCTAssertEqual(problem(#""\udc00x""#), "lone surrogate in \\u escape")
         XCTAssertEqual(problem(#""\ud800\u0041""#), "lone surrogate in \\u escape")
+        XCTAssertEqual(problem([0xEF, 0xBB, 0xBF, 0x7B, 0x7D]), "a UTF-8 byte order mark (save the file without one)")
+        XCTAssertEqual(problem([0x5B, 0xEF, 0xBB, 0xBF, 0x5D]), "unexpected character", "only a leading one is named")
     }
 
     func testNumbersFollowTheGrammarAndMustBeFinite() {

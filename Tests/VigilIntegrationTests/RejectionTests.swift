@@ -4,63 +4,24 @@ import XCTest
 
 /// Every kind of bad input is moved to rejected/ with a specific reason; nothing else is lost.
 final class RejectionTests: XCTestCase {
-    /// (file name, content, the field the reason must name or nil, a phrase the reason must contain)
-    static let corpus: [(name: String, content: [UInt8], field: String?, phrase: String)] = {
-        func text(_ s: String) -> [UInt8] { Array(s.utf8) }
-        var cases: [(String, [UInt8], String?, String)] = [
-            ("truncated.json", text(#"{"client":"c-1","at":"2026-01-05T10:00:00Z""#), nil, "not valid JSON"),
-            ("array.json", text("[1,2]"), nil, "must be a JSON object"),
-            (
-                "dupkey.json",
-                text(#"{"client":"a","client":"b","at":"2026-01-05T10:00:00Z","kind":"checkin","source":"peer"}"#), nil,
-                "duplicate key"
-            ),
-            ("unknown-field.json", text(checkIn(extra: #","mood":3"#)), "mood", "unknown field"),
-            ("not-utf8.json", text(#"{"client":"c-1","note":""#) + [0xC3, 0x28] + text(#""}"#), nil, "UTF-8"),
-            (
-                "too-large.json", text(checkIn(extra: ",\"note\":\"" + String(repeating: "x", count: 70_000) + "\"")),
-                nil, "larger than 65536"
-            ),
-            ("mood.json", text(checkIn(extra: #","measures":{"mood":11}"#)), "measures.mood", "out of range"),
-            ("nan.json", text(checkIn(extra: #","measures":{"mood":NaN}"#)), nil, "not valid JSON"),
-            ("huge-number.json", text(checkIn(extra: #","measures":{"steps":1e999}"#)), nil, "not a finite"),
-            ("wrong-type.json", text(checkIn(extra: #","signs":"isolation""#)), "signs", "must be an array"),
-            (
-                "unknown-code.json", text(checkIn(extra: #","stressors":["job_los"]"#)), "stressors[0]",
-                "did you mean job_loss"
-            ),
-            ("future.json", text(checkIn(at: "2999-01-01T00:00:00Z")), "at", "in the future"),
-            ("past.json", text(checkIn(at: "1969-07-20T20:17:00Z")), "at", "before 2000"),
-            ("bad-time.json", text(checkIn(at: "2026-02-30T10:00:00Z")), "at", "does not exist"),
-            ("bad-kind.json", text(checkIn(kind: "visit")), "kind", "must be one of"),
-            ("client-name.json", text(checkIn(client: "Jane Doe")), "client", "pseudonymous"),
-            (
-                "missing-client.json", text(#"{"at":"2026-01-05T10:00:00Z","kind":"checkin","source":"peer"}"#),
-                "client", "required"
-            ),
-            ("contact-missing.json", text(checkIn(kind: "contact")), "contact", "required when kind is contact"),
-            (
-                "screening-bad.json", text(checkIn(kind: "screening", extra: #","screening":{"wish_dead":"yes"}"#)),
-                "screening.wish_dead", "true or false"
-            ),
-            (
-                "deep.json", text(String(repeating: "[", count: 100) + String(repeating: "]", count: 100)), nil,
-                "nested deeper"
-            ),
-            (
-                "note-long.json", text(checkIn(extra: ",\"note\":\"" + String(repeating: "n", count: 5000) + "\"")),
-                "note", "longer than 4096"
-            ),
-            ("readme.txt", text("hello"), nil, "neither a .json nor a .jsonl"),
-            ("empty.jsonl", [], nil, "holds no check-in"),
-        ]
-        cases.sort { $0.0 < $1.0 }
-        return cases.map { (name: $0.0, content: $0.1, field: $0.2, phrase: $0.3) }
-    }()
+    /// The hostile corpus, committed as files in `Tests/Corpus/check-ins/`; `reasons.tsv` gives each
+    /// file's expected reason: the field it names (`-` for none) and a phrase it contains.
+    static func corpus() throws -> [(name: String, content: [UInt8], field: String?, phrase: String)] {
+        let directory = Harness.repository + "/Tests/Corpus/check-ins"
+        let table = try String(contentsOfFile: directory + "/reasons.tsv", encoding: .utf8)
+        return try table.split(separator: "\n").filter { !$0.hasPrefix("#") }.map { row in
+            let columns = row.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            guard columns.count == 3 else { throw HarnessError("reasons.tsv: expected 3 columns in '\(row)'") }
+            let content = try Data(contentsOf: URL(fileURLWithPath: directory + "/" + columns[0]))
+            return (columns[0], Array(content), columns[1] == "-" ? nil : columns[1], columns[2])
+        }
+    }
 
     func testEachKindOfBadInputIsRejectedWithItsReasonAndNothingIsLost() throws {
         let harness = try Harness()
-        for item in Self.corpus { try harness.drop(item.name, item.content) }
+        let corpus = try Self.corpus()
+        XCTAssertGreaterThanOrEqual(corpus.count, 40, "the corpus in Tests/Corpus/check-ins")
+        for item in corpus { try harness.drop(item.name, item.content) }
         try harness.drop("good.json", checkIn(id: "good"))
         // Not regular files: moved aside without being opened.
         XCTAssertEqual(symlink("/etc/passwd", harness.new + "/link.json"), 0)
@@ -75,10 +36,10 @@ final class RejectionTests: XCTestCase {
         let daemon = try harness.startDaemon()
         try eventually("every file handled") { harness.names(in: harness.new).isEmpty }
         XCTAssertEqual(try harness.count("events"), 1, "only the good check-in is stored")
-        XCTAssertEqual(try harness.count("rejected"), Self.corpus.count + refusedUnopened.count)
+        XCTAssertEqual(try harness.count("rejected"), corpus.count + refusedUnopened.count)
 
         let rejected = Set(harness.names(in: harness.rejected))
-        for item in Self.corpus {
+        for item in corpus {
             XCTAssertTrue(rejected.contains(item.name), "\(item.name) kept in rejected/")
             let data = try Data(contentsOf: URL(fileURLWithPath: harness.rejected + "/" + item.name))
             XCTAssertEqual(Array(data), item.content, "\(item.name) kept byte for byte")
@@ -171,6 +132,57 @@ final class RejectionTests: XCTestCase {
         XCTAssertEqual(object?["file"] as? String, name)
         XCTAssertNotNil(object?["rejected_at"] as? String)
         return object?["errors"] as? [[String: Any]] ?? []
+    }
+
+    /// Files rewritten in place at the same size, in 4-byte writes, right after they land in `new/`,
+    /// alternating between two valid versions that differ only inside values, so any mix of them is
+    /// itself a valid check-in with an id that never existed. Each file must be stored exactly as
+    /// one of its two versions: never a mix, never rejected, never lost.
+    func testAFileRewrittenInPlaceWhileItIsReadIsNeverStoredHalfOldHalfNew() throws {
+        let harness = try Harness()
+        let daemon = try harness.startDaemon()
+        defer { _ = daemon.stop() }
+        func version(_ index: Int, _ letter: Character, _ mood: Int) -> [UInt8] {
+            let id = String(format: "rw-%04d-", index) + String(repeating: letter, count: 16)
+            return Array(checkIn(id: id, client: "rw-\(letter)", extra: #","measures":{"mood":\#(mood)}"#).utf8)
+        }
+        let files = 300
+        let rewrites = 24
+        var versions: [String: Set<String>] = [:]
+        for index in 0..<files {
+            let (a, b) = (version(index, "a", 3), version(index, "b", 7))
+            versions[String(format: "rw-%04d", index)] = [
+                String(decoding: a, as: UTF8.self), String(decoding: b, as: UTF8.self),
+            ]
+            let name = "rewrite-\(index).json"
+            try harness.drop(name, a)
+            let fd = open(harness.new + "/" + name, O_WRONLY)
+            guard fd >= 0 else { continue }  // already read and unlinked
+            for round in 0..<rewrites {
+                let content = round % 2 == 0 ? b : a
+                for offset in stride(from: 0, to: content.count, by: 4) {
+                    let end = min(content.count, offset + 4)
+                    _ = content[offset..<end].withUnsafeBytes {
+                        pwrite(fd, $0.baseAddress, end - offset, off_t(offset))
+                    }
+                }
+            }
+            close(fd)
+        }
+        try eventually("the spool drained") { harness.names(in: harness.new).isEmpty }
+        XCTAssertTrue(daemon.process.isRunning)
+        let bodies = try harness.query("select body from events where id like 'rw-%' order by id")
+        var storedFiles: Set<String> = []
+        for body in bodies {
+            let key = String(body.drop { $0 != "r" }.prefix(7))
+            XCTAssertTrue(versions[key]?.contains(body) ?? false, "stored half old, half new: \(body)")
+            XCTAssertTrue(storedFiles.insert(key).inserted, "\(key) stored twice")
+        }
+        XCTAssertEqual(harness.names(in: harness.rejected), [], "a rewritten file is never rejected")
+        XCTAssertEqual(storedFiles.count, files, "every file stored as one of its versions")
+        print(
+            "rewritten in place: \(files) files, \(rewrites) rewrites each in 4-byte writes; \(bodies.count) stored whole"
+        )
     }
 
     /// Files deleted or appended to right after they land in `new/`, racing the daemon's read: each

@@ -69,6 +69,8 @@ public struct StrictJSONParser {
                 try literal("null")
                 return .null
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try parseNumber())
+            case 0xEF where index == 0 && bytes.count >= 3 && bytes[1] == 0xBB && bytes[2] == 0xBF:
+                throw error("a UTF-8 byte order mark (save the file without one)")
             default: throw error("unexpected character")
             }
         }

@@ -25,6 +25,11 @@ public final class Ingestor {
     public var eventsPerTransaction = 20_000
     /// Files that could not be handled (unlink or move failed); skipped until the next full rescan.
     var stuck: Set<String> = []
+    /// The failure that made the spool unwritable (full, read-only), while it lasts; logged once.
+    var spoolOutage: SystemError?
+    /// How often one drain reads unsettled files again, and how long it waits first (over a clock tick).
+    static let settleRounds = 3
+    static let settleMicroseconds: UInt32 = 5_000
 
     public init(
         spool: SpoolDirectory, store: EventStore, vocabulary: Vocabulary, clock: any WallClock, logger: Logger,
@@ -47,6 +52,8 @@ public final class Ingestor {
     public func drain(shouldStop: () -> Bool = { false }) throws(IngestError) -> IngestTally {
         var tally = IngestTally()
         var seen: Set<String> = []
+        var unsettled: Set<String> = []
+        var settleRounds = 0
         while !shouldStop() {
             let entries: [SpoolDirectory.Entry]
             do {
@@ -54,7 +61,17 @@ public final class Ingestor {
             } catch {
                 throw IngestError.spool(error)
             }
-            if entries.isEmpty { break }
+            if entries.isEmpty {
+                // Files that changed while read or were written in the clock tick their read began
+                // in: read again once the tick has passed, a few times; after that, the writer's
+                // next inotify event or the periodic rescan brings them back.
+                guard !unsettled.isEmpty, settleRounds < Self.settleRounds else { break }
+                settleRounds += 1
+                seen.subtract(unsettled)
+                unsettled = []
+                usleep(Self.settleMicroseconds)
+                continue
+            }
             var chunk = nextChunk(of: entries, from: 0)
             var start = chunk.count
             var prepared = prepare(chunk)
@@ -68,6 +85,7 @@ public final class Ingestor {
                     throw error
                 }
                 seen.formUnion(chunk.map(\.name))
+                for case .unsettled(let name) in prepared.verdicts { unsettled.insert(name) }
                 guard let prefetch else { break }
                 if shouldStop() {
                     // The prefetched chunk is dropped (its files are still in new/), once it is done.
@@ -134,7 +152,7 @@ public final class Ingestor {
                 }
             case .refused(let name, let digest, let reasons):
                 rejections.append(PendingRejection(origin: name, digest: digest, reasons: reasons))
-            case .skipped: break
+            case .skipped, .unsettled: break
             }
         }
         return PreparedChunk(verdicts: verdicts, events: events, rejections: rejections, now: now)
@@ -207,7 +225,7 @@ public final class Ingestor {
             case .refused(let name, _, let reasons):
                 movedAside = true
                 reject(name: name, reasons: reasons, lines: nil, now: now, tally: &tally)
-            case .skipped:
+            case .skipped, .unsettled:
                 break
             }
         }
@@ -219,18 +237,17 @@ public final class Ingestor {
         for (name, failure) in zip(unlinkable, failures) {
             if let failure {
                 stuck.insert(name)
-                logger.log(
-                    .error, .spoolUnreadable, "cannot remove an ingested spool file",
-                    ["file": "\(name)", "error": "\(failure)"])
+                spoolFailed("cannot remove an ingested spool file", file: name, failure)
             } else {
                 tally.filesDone += 1
+                spoolCleared()
             }
         }
         if movedAside {
             do {
                 try rejector.sync()
             } catch {
-                logger.log(.error, .spoolUnreadable, "cannot sync rejected/", ["error": "\(error)"])
+                spoolFailed("cannot sync rejected/", file: nil, error)
             }
         }
         return tally
@@ -269,12 +286,37 @@ public final class Ingestor {
                 if let line = reason.line { fields["line"] = "\(line)" }
                 logger.log(.warning, .checkInRejected, "check-in rejected: \(reason.description)", fields)
             }
+            spoolCleared()
         } catch {
             stuck.insert(name)
-            logger.log(
-                .error, .spoolUnreadable, "cannot move a refused file to rejected/",
-                ["file": "\(name)", "error": "\(error)"])
+            spoolFailed("cannot move a refused file to rejected/", file: name, error)
         }
+    }
+
+    /// Logs a spool file that could not be removed or moved aside (it stays in `new/` and is read
+    /// again, as a duplicate, on the next rescan). A full, read-only or failing spool fails every
+    /// file alike: that is logged at LOG_CRIT once per outage, not once per file.
+    func spoolFailed(_ message: String, file: String?, _ error: SystemError) {
+        var fields: Logger.Metadata = ["error": "\(error)"]
+        if let file { fields["file"] = "\(file)" }
+        guard error.isResourceExhaustion else {
+            logger.log(.error, .spoolUnreadable, "\(message)", fields)
+            return
+        }
+        if spoolOutage == nil {
+            logger.log(
+                .critical, .spoolUnwritable,
+                "the spool cannot be written: stored check-ins stay in new/ and are read again until this clears",
+                fields)
+        }
+        spoolOutage = error
+    }
+
+    /// A spool file was removed or moved aside: ends a spool outage.
+    func spoolCleared() {
+        guard let previous = spoolOutage else { return }
+        logger.log(.notice, .spoolRecovered, "the spool is writable again", ["previous_error": "\(previous)"])
+        spoolOutage = nil
     }
 
     static func conflictReason(line: Int?) -> Rejection {

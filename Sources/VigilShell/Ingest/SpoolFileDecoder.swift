@@ -10,6 +10,8 @@ public enum FileVerdict: Sendable {
     case refused(name: String, digest: String, reasons: [Rejection])
     /// Nothing to do now (vanished, still being written, or a transient error named by `reason`).
     case skipped(name: String, reason: String?)
+    /// Changed while it was read, or written too recently to tell (see `SpoolEntry.unsettled`): read again shortly.
+    case unsettled(name: String)
 }
 
 /// One refused line of a batch.
@@ -29,6 +31,8 @@ public struct SpoolFileDecoder: Sendable {
         switch entry {
         case .skipped(let name, let reason):
             return .skipped(name: name, reason: reason)
+        case .unsettled(let name):
+            return .unsettled(name: name)
         case .refused(let name, let problem):
             return .refused(name: name, digest: "", reasons: [Rejection(problem: problem)])
         case .file(let name, let bytes):

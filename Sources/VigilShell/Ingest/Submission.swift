@@ -29,7 +29,7 @@ public struct Submission {
             ids = events.map(\.checkIn.id)
         case .refused(_, _, let reasons):
             throw .invalid(reasons)
-        case .skipped:
+        case .skipped, .unsettled:
             throw .invalid([Rejection(problem: "nothing to submit")])
         }
         var info = stat()

@@ -6,13 +6,16 @@ public enum SpoolEntry: Sendable {
     case file(name: String, bytes: [UInt8])
     /// Something the daemon refuses without reading it (symlink, FIFO, directory, oversized…).
     case refused(name: String, problem: String)
-    /// Not handled now, and left in `new/` for a later scan: gone (`reason` nil), still being written,
-    /// or a transient error (out of file descriptors or memory, an I/O error), which `reason` names.
+    /// Not handled now, and left in `new/` for a later scan: gone (`reason` nil), still being appended
+    /// to, or a transient error (out of file descriptors or memory, an I/O error), which `reason` names.
     case skipped(name: String, reason: String?)
+    /// Changed while it was read, or written so recently that a change during the read could not
+    /// be told from its timestamps: left in `new/` and read again shortly (see `SpoolReader.read`).
+    case unsettled(name: String)
 
     public var name: String {
         switch self {
-        case .file(let name, _), .refused(let name, _), .skipped(let name, _): return name
+        case .file(let name, _), .refused(let name, _), .skipped(let name, _), .unsettled(let name): return name
         }
     }
 }
@@ -41,6 +44,14 @@ public enum SpoolReader {
 
     /// Reads `directory/name`. `type` is the directory entry's type from readdir (`DT_*`): anything
     /// known not to be a regular file is refused without being opened.
+    ///
+    /// A file rewritten in place while it is read (against the spool's protocol: write in `tmp/`, then
+    /// rename) must never be stored half old, half new. Its size, mtime and ctime are compared
+    /// before and after the read, and any change makes it `.unsettled`. Timestamps come from the
+    /// kernel's coarse clock, so a write in the same clock tick as the previous one may leave them
+    /// unchanged; a file whose mtime is not older than the tick in which the read began is therefore
+    /// unsettled too, and read again once that tick has passed. (Since Linux 6.13, multigrain
+    /// timestamps give a write after our `fstat` a new ctime anyway.)
     public static func read(name: String, in directory: String, type: UInt8 = UInt8(DT_UNKNOWN)) -> SpoolEntry {
         if type != UInt8(DT_UNKNOWN), type != UInt8(DT_REG) {
             // DT_* values are the S_IFMT bits shifted right by 12 (glibc's DTTOIF).
@@ -59,6 +70,8 @@ public enum SpoolReader {
             }
         }
         defer { close(fd) }
+        var began = timespec()
+        clock_gettime(CLOCK_REALTIME_COARSE, &began)
         var info = stat()
         guard fstat(fd, &info) == 0 else {
             return .skipped(name: name, reason: "cannot be examined now: \(SystemError("fstat", path: name))")
@@ -91,8 +104,29 @@ public enum SpoolReader {
         }
         // One byte more than the size was asked for: getting it means a writer is still appending.
         guard total == size else { return .skipped(name: name, reason: nil) }
+        var after = stat()
+        guard fstat(fd, &after) == 0 else {
+            return .skipped(name: name, reason: "cannot be examined now: \(SystemError("fstat", path: name))")
+        }
+        if !unchanged(info, after) || writtenInTheTick(of: began, info.st_mtim) { return .unsettled(name: name) }
         bytes.removeLast()
         return .file(name: name, bytes: bytes)
+    }
+
+    /// Same size, mtime and ctime (to the nanosecond).
+    static func unchanged(_ before: stat, _ after: stat) -> Bool {
+        before.st_size == after.st_size && before.st_mtim.tv_sec == after.st_mtim.tv_sec
+            && before.st_mtim.tv_nsec == after.st_mtim.tv_nsec && before.st_ctim.tv_sec == after.st_ctim.tv_sec
+            && before.st_ctim.tv_nsec == after.st_ctim.tv_nsec
+    }
+
+    /// Whether `mtime` is at or after `began` (the coarse clock when the read began) and less than a
+    /// second ahead of it: a later write in the same tick could then carry the same mtime. A file
+    /// dated further ahead (a clock stepped back, `touch -d`) is not waited for: it would never settle.
+    static func writtenInTheTick(of began: timespec, _ mtime: timespec) -> Bool {
+        let began = Int64(began.tv_sec) * 1_000_000_000 + Int64(began.tv_nsec)
+        let written = Int64(mtime.tv_sec) * 1_000_000_000 + Int64(mtime.tv_nsec)
+        return written >= began && written < began + 1_000_000_000
     }
 
     static func kindDescription(_ mode: mode_t) -> String {

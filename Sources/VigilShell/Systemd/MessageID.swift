@@ -23,6 +23,8 @@ public enum MessageID: String, CaseIterable, Sendable {
     case taskRetrying = "2ddf76cdbe0343c3a7764b5f85fac9ae"
     case taskDead = "83a03042176441c89737b9a85a338f82"
     case taskOverdue = "000e9366ff4c44ef822fd5ff74544b6d"
+    case spoolUnwritable = "8cd8930941464e178da311853c79c791"
+    case spoolRecovered = "e0633bbead724e23a0c579a175cd86a4"
 
     /// The metadata key that carries it; the journal handler turns it into MESSAGE_ID=.
     public static let metadataKey = "message_id"
