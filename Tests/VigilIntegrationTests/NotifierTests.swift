@@ -6,8 +6,12 @@ import XCTest
 /// a notifier killed mid-delivery; a real Prometheus Alertmanager.
 final class NotifierTests: XCTestCase {
     /// Configures a webhook channel for escalations (everything else to the journal), with quick retries.
-    func configure(_ harness: Harness, receiver: WebhookReceiver, timeout: String = "1s", lease: String = "3s") throws {
+    static func configure(
+        _ harness: Harness, receiver: WebhookReceiver, timeout: String = "1s", lease: String = "3s",
+        state: String = "state"
+    ) throws {
         try harness.configureNotifier(
+            state: state,
             """
             channels:
               team: {type: webhook, url: "\(receiver.url)", secret_file: \(receiver.secretPath), timeout: \(timeout), max_age: 1h}
@@ -23,7 +27,7 @@ final class NotifierTests: XCTestCase {
     }
 
     /// Raises `clients` clients to high, one escalation each; returns the escalations' ids.
-    func escalations(_ harness: Harness, clients: Int) throws -> Set<String> {
+    static func escalations(_ harness: Harness, clients: Int) throws -> Set<String> {
         let at = ResponsePlanTests.time(-60)
         let lines = (0..<clients).map { ResponsePlanTests.highScreening(id: "h\($0)", client: "c-\($0)", at: at) }
         try harness.drop("high.jsonl", lines.joined(separator: "\n") + "\n")
@@ -35,10 +39,10 @@ final class NotifierTests: XCTestCase {
     func testAFailingHangingRecoveringWebhookGetsEachTaskExactlyOnce() throws {
         let harness = try Harness()
         let receiver = try WebhookReceiver(in: harness, script: ["500", "hang", "500", "hang"], hangSeconds: 2.5)
-        try configure(harness, receiver: receiver)
+        try Self.configure(harness, receiver: receiver)
         let daemon = try harness.startDaemon()
         defer { _ = daemon.stop() }
-        let expected = try escalations(harness, clients: 4)
+        let expected = try Self.escalations(harness, clients: 4)
         let notifier = try harness.startNotifier()
         defer { _ = notifier.stop() }
         try eventually(timeout: 60, "every escalation delivered") {
@@ -85,10 +89,10 @@ final class NotifierTests: XCTestCase {
         let harness = try Harness()
         // The first request is held past the kill; the redelivery after the lease is answered at once.
         let receiver = try WebhookReceiver(in: harness, script: ["hang"], hangSeconds: 1.5)
-        try configure(harness, receiver: receiver, timeout: "2s", lease: "4s")
+        try Self.configure(harness, receiver: receiver, timeout: "2s", lease: "4s")
         let daemon = try harness.startDaemon()
         defer { _ = daemon.stop() }
-        let expected = try escalations(harness, clients: 1)
+        let expected = try Self.escalations(harness, clients: 1)
         let first = try harness.startNotifier()
         try eventually("the delivery in flight") { receiver.lines.contains { $0["arrived"] != nil } }
         first.crash()
@@ -120,7 +124,7 @@ final class NotifierTests: XCTestCase {
             """)
         let daemon = try harness.startDaemon()
         defer { _ = daemon.stop() }
-        let escalation = try XCTUnwrap(try escalations(harness, clients: 1).first)
+        let escalation = try XCTUnwrap(try Self.escalations(harness, clients: 1).first)
         let once = try harness.run(["notify", "--once", "--log", "stderr"])
         XCTAssertEqual(once.status, 0, "\(once)")
         let tasks = try harness.tasks()
@@ -159,7 +163,7 @@ final class NotifierTests: XCTestCase {
             """)
         let daemon = try harness.startDaemon()
         defer { _ = daemon.stop() }
-        _ = try escalations(harness, clients: 10)
+        _ = try Self.escalations(harness, clients: 10)
         let notifier = try harness.startNotifier()
         try eventually(timeout: 30, "the escalations and caring contacts delivered") {
             try harness.tasks().filter { $0["state"] as? String == "delivered" }.count == 20
@@ -174,10 +178,10 @@ final class NotifierTests: XCTestCase {
     func testATaskResolvedWhileItIsBeingDeliveredStillGetsItsEndNotice() throws {
         let harness = try Harness()
         let receiver = try WebhookReceiver(in: harness, script: ["hang"], hangSeconds: 1.5)
-        try configure(harness, receiver: receiver, timeout: "3s", lease: "6s")
+        try Self.configure(harness, receiver: receiver, timeout: "3s", lease: "6s")
         let daemon = try harness.startDaemon()
         defer { _ = daemon.stop() }
-        let id = try XCTUnwrap(try escalations(harness, clients: 1).first)
+        let id = try XCTUnwrap(try Self.escalations(harness, clients: 1).first)
         let notifier = try harness.startNotifier()
         defer { _ = notifier.stop() }
         try eventually("the POST in flight") { receiver.lines.contains { $0["arrived"] as? String == id } }
@@ -202,7 +206,7 @@ final class NotifierTests: XCTestCase {
             """)
         let daemon = try harness.startDaemon()
         defer { _ = daemon.stop() }
-        _ = try escalations(harness, clients: 1)
+        _ = try Self.escalations(harness, clients: 1)
         XCTAssertEqual(try harness.run(["notify", "--once", "--log", "stderr"]).status, 0)
         XCTAssertEqual(try harness.run(["notify", "--once", "--log", "stderr"]).status, 0)
         let tasks = try harness.tasks()
@@ -250,7 +254,7 @@ final class NotifierTests: XCTestCase {
             """)
         let daemon = try harness.startDaemon()
         defer { _ = daemon.stop() }
-        let escalation = try XCTUnwrap(try escalations(harness, clients: 1).first)
+        let escalation = try XCTUnwrap(try Self.escalations(harness, clients: 1).first)
         let once = try harness.run(["notify", "--once", "--log", "stderr"])
         XCTAssertEqual(once.status, 0, "\(once)")
         let alerts = try XCTUnwrap(try JSONSerialization.jsonObject(with: fetch(api)) as? [[String: Any]])
@@ -281,7 +285,7 @@ final class NotifierTests: XCTestCase {
         let harness = try Harness()
         let daemon = try harness.startDaemon()
         defer { _ = daemon.stop() }
-        _ = try escalations(harness, clients: 1)
+        _ = try Self.escalations(harness, clients: 1)
         let open = harness.root + "/open.secret"
         try "s3cret\n".write(toFile: open, atomically: true, encoding: .utf8)
         chmod(open, 0o644)

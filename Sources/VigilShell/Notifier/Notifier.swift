@@ -97,7 +97,11 @@ public final class Notifier: Sendable {
                             ["error": "\(error)"])
                     }
                     outage = error
-                    try? await Task.sleep(nanoseconds: 1_000_000_000)
+                    // Retried each second; the heartbeat (the watchdog's pings) keeps its pace meanwhile.
+                    for _ in 0..<10 where !shouldStop() {
+                        try? await Task.sleep(nanoseconds: 100_000_000)
+                        heartbeat(tally.counts)
+                    }
                 }
             }
         }

@@ -7,32 +7,11 @@ import XCTest
 /// outage (not a flood), keeps the watchdog fed, and catches up by itself when space returns.
 final class DiskFullTests: XCTestCase {
     func testAFullStoreLosesNothingAndCatchesUpByItself() throws {
-        guard getuid() == 0 else {
-            throw XCTSkip("SKIPPED LOUDLY: not root (mount needed); the disk-full suite was NOT run")
-        }
         let harness = try Harness()
-        let mountPoint = harness.root + "/statefs"
-        XCTAssertEqual(mkdir(mountPoint, 0o700), 0)
-        let (mounted, mountOutput) = try runCommand([
-            "mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", mountPoint,
-        ])
-        guard mounted == 0 else {
-            throw XCTSkip("SKIPPED LOUDLY: cannot mount a tmpfs (\(mountOutput)); the disk-full suite was NOT run")
-        }
-        defer {
-            _ = try? runCommand(["umount", "-l", mountPoint])
-            withExtendedLifetime(harness) {}  // the harness removes its directory only after the unmount
-        }
+        let mountPoint = try mountTmpfs(harness, at: "statefs", size: "2m")
         let (daemon, socket) = try startOnStatefs(harness)
         defer { _ = daemon.stop() }
-
-        // Fill the file system.
-        let filler = mountPoint + "/filler"
-        FileManager.default.createFile(atPath: filler, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: filler))
-        let chunk = Data(count: 64 * 1024)
-        while (try? handle.write(contentsOf: chunk)) != nil {}
-        try handle.close()
+        let filler = try fill(mountPoint)
         for round in 0..<3 { try batch(harness, "full-\(round)", 400) }
         try assertOutage(daemon, socket, harness, files: 3)
 
@@ -99,11 +78,132 @@ final class DiskFullTests: XCTestCase {
         )
     }
 
+    /// The store full while the notifier has escalations to deliver: it stays up and feeds its
+    /// watchdog, delivers nothing it cannot record, logs LOG_CRIT once, and once space returns
+    /// delivers every escalation exactly once.
+    func testTheNotifierOnAFullDiskDeliversEverythingOnceWhenSpaceReturns() throws {
+        let harness = try Harness()
+        let mountPoint = try mountTmpfs(harness, at: "statefs", size: "2m")
+        let receiver = try WebhookReceiver(in: harness)
+        let (daemon, _) = try startOnStatefs(harness, receiver: receiver)
+        defer { _ = daemon.stop() }
+        let expected = try NotifierTests.escalations(harness, clients: 3)
+        let filler = try fill(mountPoint)
+
+        let socket = try NotifySocket(path: harness.root + "/notifier.sock")
+        let notifier = try harness.startNotifier(environment: [
+            "NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "400000",
+        ])
+        defer { _ = notifier.stop() }
+        try eventually("READY=1") { socket.assignments.contains("READY=1") }
+        usleep(2_500_000)
+        XCTAssertTrue(notifier.process.isRunning, "the notifier does not die when it cannot write")
+        XCTAssertEqual(receiver.answered.count, 0, "nothing delivered that could not be recorded as claimed")
+        let outages = notifier.log.components(separatedBy: "the queue cannot be written").count - 1
+        XCTAssertEqual(outages, 1, "LOG_CRIT once per outage, not per retry:\n\(notifier.log.suffix(2000))")
+        let pingsBefore = socket.assignments.filter { $0 == "WATCHDOG=1" }.count
+        usleep(1_000_000)
+        XCTAssertGreaterThanOrEqual(
+            socket.assignments.filter { $0 == "WATCHDOG=1" }.count - pingsBefore, 3, "the watchdog stays fed")
+
+        XCTAssertEqual(unlink(filler), 0)
+        try eventually(timeout: 60, "every escalation delivered once space returned") {
+            try harness.tasks().filter { expected.contains($0["id"] as? String ?? "") }
+                .allSatisfy { $0["state"] as? String == "delivered" }
+        }
+        XCTAssertEqual(receiver.acceptedKeys.sorted(), expected.sorted(), "each escalation accepted exactly once")
+        XCTAssertTrue(notifier.log.contains("the queue is writable again"))
+        print(
+            "notifier on a full disk: 0 deliveries while full, 1 LOG_CRIT entry, watchdog fed; \(expected.count) of \(expected.count) escalations delivered once after"
+        )
+    }
+
+    /// The spool's file system remounted read-only under the running daemon, with files in `new/`:
+    /// they are stored (the store is elsewhere) but cannot be removed, so they stay; LOG_CRIT once,
+    /// watchdog fed; once read-write again, the daemon clears them by itself, each stored once.
+    func testASpoolTurnedReadOnlyKeepsItsFilesAndClearsThemWhenWritable() throws {
+        let harness = try Harness()
+        let mountPoint = try mountTmpfs(harness, at: "spool", size: "16m")
+        let socket = try NotifySocket(path: harness.root + "/notify.sock")
+        let daemon = try harness.startDaemon(environment: ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "400000"])
+        defer { _ = daemon.stop() }
+        try eventually("READY=1") { socket.assignments.contains("READY=1") }
+        try batch(harness, "before", 50)
+        try eventually("stored") { try harness.count("events") == 50 }
+
+        // Files arrive while the daemon is stopped; the spool turns read-only before it reads them.
+        daemon.signal(SIGSTOP)
+        for round in 0..<3 { try batch(harness, "readonly-\(round)", 400) }
+        for index in 0..<100 {
+            try harness.drop(
+                "single-\(index).json",
+                checkIn(id: "single-\(index)", client: "c-\(index % 20)", at: ResponsePlanTests.time(-60)))
+        }
+        let (remounted, output) = try runCommand(["mount", "-o", "remount,ro", mountPoint])
+        daemon.signal(SIGCONT)
+        XCTAssertEqual(remounted, 0, "remount read-only: \(output)")
+        try eventually("stored while read-only") { try harness.count("events") == 1_350 }
+        usleep(1_000_000)
+        XCTAssertTrue(daemon.process.isRunning)
+        XCTAssertEqual(harness.names(in: harness.new).count, 103, "the files it cannot remove stay in new/")
+        let outages = daemon.log.components(separatedBy: "the spool cannot be written").count - 1
+        XCTAssertEqual(outages, 1, "LOG_CRIT once per outage, not per file:\n\(daemon.log.suffix(2000))")
+        let pingsBefore = socket.assignments.filter { $0 == "WATCHDOG=1" }.count
+        usleep(1_000_000)
+        XCTAssertGreaterThanOrEqual(
+            socket.assignments.filter { $0 == "WATCHDOG=1" }.count - pingsBefore, 3, "the watchdog stays fed")
+
+        XCTAssertEqual(try runCommand(["mount", "-o", "remount,rw", mountPoint]).status, 0)
+        try eventually(timeout: 60, "cleared after the remount read-write") { harness.names(in: harness.new).isEmpty }
+        XCTAssertEqual(try harness.count("events"), 1_350, "each check-in stored once")
+        XCTAssertTrue(daemon.log.contains("the spool is writable again"))
+        XCTAssertEqual(harness.names(in: harness.rejected), [], "nothing rejected, nothing lost")
+        print(
+            "read-only spool: 1,300 check-ins in 103 files stored while their files could not be removed; 1 LOG_CRIT entry; cleared by itself after the remount, each stored once"
+        )
+    }
+
+    /// Mounts a tmpfs of `size` at `ROOT/name` for the test (skipping loudly when not root or when
+    /// mounting fails), unmounted at teardown before the harness removes its directory.
+    func mountTmpfs(_ harness: Harness, at name: String, size: String) throws -> String {
+        guard getuid() == 0 else {
+            throw XCTSkip("SKIPPED LOUDLY: not root (mount needed); the disk-full suite was NOT run")
+        }
+        let mountPoint = harness.root + "/" + name
+        mkdir(mountPoint, 0o700)
+        let (mounted, output) = try runCommand([
+            "mount", "-t", "tmpfs", "-o", "size=\(size),mode=0700", "tmpfs", mountPoint,
+        ])
+        guard mounted == 0 else {
+            throw XCTSkip("SKIPPED LOUDLY: cannot mount a tmpfs (\(output)); the disk-full suite was NOT run")
+        }
+        addTeardownBlock {
+            _ = try? runCommand(["umount", "-l", mountPoint])
+            withExtendedLifetime(harness) {}
+        }
+        return mountPoint
+    }
+
+    /// Fills the file system at `mountPoint` with one file, whose path it returns.
+    func fill(_ mountPoint: String) throws -> String {
+        let filler = mountPoint + "/filler"
+        FileManager.default.createFile(atPath: filler, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: filler))
+        let chunk = Data(count: 64 * 1024)
+        while (try? handle.write(contentsOf: chunk)) != nil {}
+        try handle.close()
+        return filler
+    }
+
     /// Starts the daemon on `ROOT/statefs` with a notify socket and a 400 ms watchdog; once READY=1,
     /// stores 50 check-ins (the store works before the fault).
-    func startOnStatefs(_ harness: Harness) throws -> (Harness.Daemon, NotifySocket) {
-        try "spool: spool\nstate: statefs\nrules: \(Harness.repository)/Rules\n".write(
-            toFile: harness.configPath, atomically: true, encoding: .utf8)
+    func startOnStatefs(_ harness: Harness, receiver: WebhookReceiver? = nil) throws -> (Harness.Daemon, NotifySocket) {
+        if let receiver {
+            try NotifierTests.configure(harness, receiver: receiver, state: "statefs")
+        } else {
+            try "spool: spool\nstate: statefs\nrules: \(Harness.repository)/Rules\n".write(
+                toFile: harness.configPath, atomically: true, encoding: .utf8)
+        }
         let socket = try NotifySocket(path: harness.root + "/notify.sock")
         let daemon = try harness.startDaemon(environment: ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "400000"])
         try eventually("READY=1") { socket.assignments.contains("READY=1") }
