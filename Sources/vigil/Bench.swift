@@ -93,9 +93,15 @@ struct Bench: ParsableCommand {
         @Option(help: "Percent of check-ins that escalate (each raises a new client to imminent).")
         var escalating = 10
 
+        @Option(help: "Clients the routine check-ins come from, in turn (the caseload).")
+        var clients = 100_000
+
+        @Option(help: "Also write the per-second samples (RSS in KiB of both processes, backlog) to this CSV file.")
+        var samples: String?
+
         func validate() throws {
-            guard rate > 0, seconds > 0, (1...100).contains(escalating) else {
-                throw ValidationError("--rate and --seconds must be positive, --escalating 1 to 100")
+            guard rate > 0, seconds > 0, clients > 0, (1...100).contains(escalating) else {
+                throw ValidationError("--rate, --seconds and --clients must be positive, --escalating 1 to 100")
             }
         }
 
@@ -111,6 +117,7 @@ struct Bench: ParsableCommand {
             bench.rate = rate
             bench.seconds = seconds
             bench.escalatingPercent = escalating
+            bench.clients = clients
             let report = try bench.run()
             typealias R = EndToEndBench.Report
             func ms(_ value: Double) -> String { String(format: "%7.1f ms", value) }
@@ -118,7 +125,7 @@ struct Bench: ParsableCommand {
             let p99 = R.percentile(report.latencies, 0.99)
             let floor99 = R.percentile(report.floor, 0.99)
             print(
-                "vigil bench e2e: \(report.submitted) check-ins at \(rate)/s for \(seconds) s, \(escalating)% escalating, in \(directory); "
+                "vigil bench e2e: \(report.submitted) check-ins at \(rate)/s for \(seconds) s from \(clients) clients, \(escalating)% escalating, in \(directory); "
                     + "real vigil serve + vigil notify, webhook receiver on loopback")
             print(
                 String(
@@ -143,6 +150,11 @@ struct Bench: ParsableCommand {
                         + "(\(String(format: "%+.1f", percent)) %)")
             }
             let backlogs = report.samples.map(\.backlog)
+            if let samples {
+                let rows = report.samples.enumerated().map { "\($0),\($1.serveRSS),\($1.notifyRSS),\($1.backlog)" }
+                try (["second,serve_rss_kib,notify_rss_kib,backlog"] + rows).joined(separator: "\n")
+                    .appending("\n").write(toFile: samples, atomically: true, encoding: .utf8)
+            }
             print(
                 "    backlog      at most \(backlogs.max() ?? 0) files in new/, \(backlogs.last ?? 0) at the last sample (each second)"
             )

@@ -13,6 +13,11 @@ public struct EndToEndBench {
     public var seconds = 20
     /// Percent of check-ins that escalate (each raises a fresh client to imminent).
     public var escalatingPercent = 10
+    /// The caseload the routine check-ins come from, in turn. The engine keeps each cached client's
+    /// events within the pack's longest look-back (days), so a small caseload checking in many
+    /// times a second grows that state with every event, as it should; a large one keeps each
+    /// client's history realistic (a few check-ins per run).
+    public var clients = 100_000
     let directory: String
     let rules: String
     let binary: String
@@ -110,7 +115,7 @@ public struct EndToEndBench {
                 line = Self.imminent(id: "e-\(index)", client: client, at: now)
                 dropped[client] = now.microseconds
             } else {
-                line = Self.routine(id: "r-\(index)", client: "r2e-\(index % 1000)", at: now, index: index)
+                line = Self.routine(id: "r-\(index)", client: "r2e-\(index % clients)", at: now, index: index)
             }
             _ = try submission.submit(Array(line.utf8), batch: false, now: now)
             if index % rate == 0 { sampler.sample() }

@@ -16,21 +16,20 @@ public final class RuleEvaluation: CommitStage, @unchecked Sendable {
     /// Guards `pack`, `replays` and `rulesetID`. Commits come from one thread; `replace` from the same loop.
     private let lock = NSLock()
     private var pack: RulePack
-    private var replays: [String: ClientState] = [:]
+    private var replays: ClientCache<ClientState>
     private var rulesetID: Int64?
-    /// Clients kept in the cache; beyond it, clients not touched by the last commit are dropped
-    /// (they are rebuilt from the store when they next check in).
-    let capacity: Int
     /// Threads that evaluate clients in parallel.
     let width: Int
 
     /// Where fired silences of `absent:` rules are logged (after their commit).
     let logger: Logger
 
-    public init(pack: RulePack, logger: Logger, capacity: Int = 50_000, width: Int = 2) {
+    /// `capacity` bounds the clients whose state is cached (see `ClientCache`); the others are
+    /// rebuilt from the store when they next check in.
+    public init(pack: RulePack, logger: Logger, capacity: Int = 10_000, width: Int = 2) {
         self.logger = logger
         self.pack = pack
-        self.capacity = capacity
+        self.replays = ClientCache(capacity: capacity)
         self.width = width
     }
 
@@ -41,7 +40,7 @@ public final class RuleEvaluation: CommitStage, @unchecked Sendable {
     public func replace(_ pack: RulePack) {
         lock.withLock {
             self.pack = pack
-            replays = [:]
+            replays.removeAll()
             rulesetID = nil
         }
     }
@@ -218,8 +217,7 @@ public final class RuleEvaluation: CommitStage, @unchecked Sendable {
             lock.withLock {
                 guard self.pack.hash == pack.hash else { return }
                 rulesetID = ruleset
-                if replays.count + published.count > capacity { replays = [:] }
-                replays.merge(published) { _, new in new }
+                for (client, state) in published { replays.put(client, state) }
             }
         }
     }
@@ -228,7 +226,7 @@ public final class RuleEvaluation: CommitStage, @unchecked Sendable {
     /// shared, so mutating it copies nothing) and publishes it back after the commit. A failed
     /// commit loses nothing: the state is rebuilt from the store.
     private func taken(_ client: String) -> ClientState? {
-        lock.withLock { replays.removeValue(forKey: client) }
+        lock.withLock { replays.take(client) }
     }
 
     /// Stores decided silences in `absences` (each once).

@@ -10,8 +10,9 @@ public final class EventStore: Sendable {
     let stages: [any CommitStage]
 
     /// Opens (creating if needed, mode 0600) and migrates the database at `path`. `cacheKiB` bounds
-    /// SQLite's page cache: 64 MiB for the daemon's ingest; the notifier and commands need less.
-    public init(path: String, stages: [any CommitStage] = [ClientIndex()], cacheKiB: Int = 65_536) throws(StoreError) {
+    /// SQLite's page cache: 16 MiB for the daemon's ingest (appends and recent clients' pages); the
+    /// notifier and commands need less.
+    public init(path: String, stages: [any CommitStage] = [ClientIndex()], cacheKiB: Int = 16_384) throws(StoreError) {
         self.path = path
         self.stages = stages
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
