@@ -19,9 +19,7 @@ public struct TaskQueue: Sendable {
     {
         try store.write { db in
             let due = try TaskRecord.fetchAll(
-                db,
-                where: "state IN ('pending', 'claimed') AND next_attempt_at <= ? ORDER BY next_attempt_at, seq LIMIT ?",
-                arguments: [now.microseconds, limit + inFlight.count])
+                db, where: Self.claimable, arguments: [now.microseconds, limit + inFlight.count])
             let update = try db.cachedStatement(
                 sql: """
                     UPDATE tasks SET state = 'claimed', lease_token = ?, next_attempt_at = ?, attempts = attempts + 1,
@@ -119,15 +117,12 @@ public struct TaskQueue: Sendable {
     public func raiseOverdue(at now: Timestamp, grace: TimeSpan, route: String) throws(StoreError) -> [PlannedTask] {
         try store.write { db in
             let late = try TaskRecord.fetchAll(
-                db,
-                where: """
-                    kind IN \(TaskKind.outreachList)
-                    AND (state IN \(TaskState.openList) OR state = 'dead') AND overdue_raised = 0
-                    AND (due <= ? OR state = 'dead') ORDER BY due LIMIT 500
-                    """,
+                db, where: Self.lateOutreach,
                 arguments: [now.adding(TimeSpan(microseconds: -grace.microseconds)).microseconds])
+            let lateIDs = Set(late.map(\.id))
+            let dead = try TaskRecord.fetchAll(db, where: Self.deadOutreach).filter { !lateIDs.contains($0.id) }
             var raised: [PlannedTask] = []
-            for task in late {
+            for task in late + dead {
                 let slot = TaskRecord.overduePrefix + task.id
                 let still =
                     task.state == .dead ? "could not be delivered (\(task.lastError ?? "dead"))" : "is still open"
@@ -149,7 +144,7 @@ public struct TaskQueue: Sendable {
     /// Tasks resolved or cancelled after delivery whose channel has not yet heard that they ended.
     public func pendingNotices(limit: Int) throws(StoreError) -> [TaskRecord] {
         try store.write { db in
-            try TaskRecord.fetchAll(db, where: "notice_pending = 1 ORDER BY seq LIMIT ?", arguments: [limit])
+            try TaskRecord.fetchAll(db, where: Self.notices, arguments: [limit])
         }
     }
 
@@ -162,9 +157,7 @@ public struct TaskQueue: Sendable {
     /// Delivered tasks whose alert must be re-sent by `now` to stay active (Alertmanager).
     public func dueRenewals(at now: Timestamp, limit: Int) throws(StoreError) -> [TaskRecord] {
         try store.write { db in
-            try TaskRecord.fetchAll(
-                db, where: "renew_at <= ? AND state = 'delivered' ORDER BY renew_at LIMIT ?",
-                arguments: [now.microseconds, limit])
+            try TaskRecord.fetchAll(db, where: Self.renewals, arguments: [now.microseconds, limit])
         }
     }
 
@@ -173,4 +166,26 @@ public struct TaskQueue: Sendable {
             try db.execute(sql: "UPDATE tasks SET renew_at = ? WHERE id = ?", arguments: [next.microseconds, id])
         }
     }
+}
+
+/// The conditions of the queries the notifier runs every poll or second, each served by a partial
+/// index of the schema (`QueryPlanTests` checks that none scans the queue). SQLite uses a partial
+/// index only when the query repeats the index's terms exactly: keep these in step with `Schema`.
+extension TaskQueue {
+    /// Tasks due to be claimed (`tasks_claimable`).
+    static let claimable =
+        "state IN ('pending', 'claimed') AND next_attempt_at <= ? ORDER BY next_attempt_at, seq LIMIT ?"
+    /// Outreach tasks past due and grace, not yet escalated (`tasks_open_outreach`).
+    static let lateOutreach = """
+        kind IN \(TaskKind.outreachList) AND state IN ('pending', 'claimed', 'delivered', 'dead')
+        AND overdue_raised = 0 AND due <= ? ORDER BY due LIMIT 500
+        """
+    /// Dead outreach tasks not yet escalated, whatever their due time (`tasks_dead_outreach`).
+    static let deadOutreach = """
+        state = 'dead' AND overdue_raised = 0 AND kind IN \(TaskKind.outreachList) ORDER BY due LIMIT 500
+        """
+    /// Ended tasks whose channel has not heard (`tasks_notices`).
+    static let notices = "notice_pending = 1 ORDER BY seq LIMIT ?"
+    /// Alerts to re-send (`tasks_renewals`).
+    static let renewals = "renew_at <= ? AND state = 'delivered' ORDER BY renew_at LIMIT ?"
 }

@@ -160,6 +160,16 @@ enum Schema {
                     CREATE INDEX tasks_renewals ON tasks(renew_at) WHERE renew_at IS NOT NULL;
                     """)
         }
+        migrator.registerMigration("v4 an index for dead outreach tasks") { db in
+            // The notifier looks for dead outreach tasks to escalate every second; without this
+            // index that was a scan of the whole queue.
+            try db.execute(
+                sql: """
+                    CREATE INDEX tasks_dead_outreach ON tasks(due)
+                        WHERE state = 'dead' AND overdue_raised = 0
+                        AND kind IN ('caring_contact', 'follow_up', 'peer_checkin');
+                    """)
+        }
         return migrator
     }
 }
