@@ -25,11 +25,13 @@ public final class Ingestor {
     public var eventsPerTransaction = 20_000
     /// Files that could not be handled (unlink or move failed); skipped until the next full rescan.
     var stuck: Set<String> = []
-    /// The failure that made the spool unwritable (full, read-only), while it lasts; logged once.
-    var spoolOutage: SystemError?
-    /// How often one drain reads unsettled files again, and how long it waits first (over a clock tick).
+    /// The operation that found the spool unwritable (full, read-only, failing) and its error, while
+    /// that lasts; logged once.
+    var spoolOutage: (operation: SpoolOperation, error: SystemError)?
+    /// How often one drain reads unsettled files again, and how long it waits first: two ticks of
+    /// the coarse clock (see `SpoolReader.read`), at least 5 ms.
     static let settleRounds = 3
-    static let settleMicroseconds: UInt32 = 5_000
+    static let settleMicroseconds = UInt32(clamping: max(5_000, 2 * SpoolReader.tick / 1_000))
 
     public init(
         spool: SpoolDirectory, store: EventStore, vocabulary: Vocabulary, clock: any WallClock, logger: Logger,
@@ -85,7 +87,13 @@ public final class Ingestor {
                     throw error
                 }
                 seen.formUnion(chunk.map(\.name))
-                for case .unsettled(let name) in prepared.verdicts { unsettled.insert(name) }
+                for case .unsettled(let name) in prepared.verdicts {
+                    unsettled.insert(name)
+                    logger.log(
+                        .debug, .spoolUnreadable,
+                        "spool file changed while read, or too recently to tell; reading it again",
+                        ["file": "\(name)"])
+                }
                 guard let prefetch else { break }
                 if shouldStop() {
                     // The prefetched chunk is dropped (its files are still in new/), once it is done.
@@ -187,6 +195,8 @@ public final class Ingestor {
 
     /// After the commit: unlink what is stored, move what is refused, count.
     func finish(_ verdicts: [FileVerdict], outcomes: [CommitOutcome], now: Timestamp) -> IngestTally {
+        var pass = SpoolPass()
+        defer { settle(pass) }
         var tally = IngestTally()
         var unlinkable: [String] = []
         var index = 0
@@ -199,7 +209,9 @@ public final class Ingestor {
                 count(outcome, event: event, into: &tally)
                 if outcome == .conflict {
                     movedAside = true
-                    reject(name: name, reasons: [Self.conflictReason(line: nil)], lines: nil, now: now, tally: &tally)
+                    reject(
+                        name: name, reasons: [Self.conflictReason(line: nil)], lines: nil, now: now, tally: &tally,
+                        pass: &pass)
                 } else {
                     unlinkable.append(name)
                 }
@@ -220,11 +232,13 @@ public final class Ingestor {
                 } else {
                     movedAside = true
                     bad.sort { $0.number < $1.number }
-                    reject(name: name, reasons: bad.map(\.reason), lines: bad.map(\.bytes), now: now, tally: &tally)
+                    reject(
+                        name: name, reasons: bad.map(\.reason), lines: bad.map(\.bytes), now: now, tally: &tally,
+                        pass: &pass)
                 }
             case .refused(let name, _, let reasons):
                 movedAside = true
-                reject(name: name, reasons: reasons, lines: nil, now: now, tally: &tally)
+                reject(name: name, reasons: reasons, lines: nil, now: now, tally: &tally, pass: &pass)
             case .skipped, .unsettled:
                 break
             }
@@ -237,17 +251,17 @@ public final class Ingestor {
         for (name, failure) in zip(unlinkable, failures) {
             if let failure {
                 stuck.insert(name)
-                spoolFailed("cannot remove an ingested spool file", file: name, failure)
+                pass.failed(.remove, "cannot remove an ingested spool file", file: name, failure, logger: logger)
             } else {
                 tally.filesDone += 1
-                spoolCleared()
+                pass.succeeded.insert(.remove)
             }
         }
         if movedAside {
             do {
                 try rejector.sync()
             } catch {
-                spoolFailed("cannot sync rejected/", file: nil, error)
+                pass.failed(.moveAside, "cannot sync rejected/", file: nil, error, logger: logger)
             }
         }
         return tally
@@ -267,7 +281,10 @@ public final class Ingestor {
         }
     }
 
-    func reject(name: String, reasons: [Rejection], lines: [[UInt8]]?, now: Timestamp, tally: inout IngestTally) {
+    func reject(
+        name: String, reasons: [Rejection], lines: [[UInt8]]?, now: Timestamp, tally: inout IngestTally,
+        pass: inout SpoolPass
+    ) {
         do {
             let target: String
             if let lines {
@@ -286,37 +303,32 @@ public final class Ingestor {
                 if let line = reason.line { fields["line"] = "\(line)" }
                 logger.log(.warning, .checkInRejected, "check-in rejected: \(reason.description)", fields)
             }
-            spoolCleared()
+            pass.succeeded.insert(.moveAside)
         } catch {
             stuck.insert(name)
-            spoolFailed("cannot move a refused file to rejected/", file: name, error)
+            pass.failed(.moveAside, "cannot move a refused file to rejected/", file: name, error, logger: logger)
         }
     }
 
-    /// Logs a spool file that could not be removed or moved aside (it stays in `new/` and is read
-    /// again, as a duplicate, on the next rescan). A full, read-only or failing spool fails every
-    /// file alike: that is logged at LOG_CRIT once per outage, not once per file.
-    func spoolFailed(_ message: String, file: String?, _ error: SystemError) {
-        var fields: Logger.Metadata = ["error": "\(error)"]
-        if let file { fields["file"] = "\(file)" }
-        guard error.isResourceExhaustion else {
-            logger.log(.error, .spoolUnreadable, "\(message)", fields)
-            return
+    /// Ends a pass over a chunk's files: a full, read-only or failing spool fails every write alike,
+    /// so it is logged at LOG_CRIT once per outage, not once per file. The outage ends only when the
+    /// operation that failed succeeds again with nothing failing that way (on a full spool an unlink
+    /// succeeds while moving a file aside, which writes its `.why`, does not).
+    func settle(_ pass: SpoolPass) {
+        if let (operation, message, file, error) = pass.exhausted {
+            if spoolOutage == nil {
+                var fields: Logger.Metadata = ["error": "\(error)", "failed": "\(message)"]
+                if let file { fields["file"] = "\(file)" }
+                logger.log(
+                    .critical, .spoolUnwritable,
+                    "the spool cannot be written: stored check-ins stay in new/ and are read again until this clears",
+                    fields)
+            }
+            spoolOutage = (operation, error)
+        } else if let outage = spoolOutage, pass.succeeded.contains(outage.operation) {
+            logger.log(.notice, .spoolRecovered, "the spool is writable again", ["previous_error": "\(outage.error)"])
+            spoolOutage = nil
         }
-        if spoolOutage == nil {
-            logger.log(
-                .critical, .spoolUnwritable,
-                "the spool cannot be written: stored check-ins stay in new/ and are read again until this clears",
-                fields)
-        }
-        spoolOutage = error
-    }
-
-    /// A spool file was removed or moved aside: ends a spool outage.
-    func spoolCleared() {
-        guard let previous = spoolOutage else { return }
-        logger.log(.notice, .spoolRecovered, "the spool is writable again", ["previous_error": "\(previous)"])
-        spoolOutage = nil
     }
 
     static func conflictReason(line: Int?) -> Rejection {
@@ -342,5 +354,35 @@ public enum IngestError: Error, CustomStringConvertible {
         case .spool(let error): return error.isResourceExhaustion
         case .store(let error): return error.isTransient
         }
+    }
+}
+
+/// How the daemon clears a file from `new/`.
+enum SpoolOperation {
+    /// Unlinking a stored file.
+    case remove
+    /// Moving a refused file (or its refused lines) to `rejected/`, with its `.why`.
+    case moveAside
+}
+
+/// What clearing one chunk's files from the spool met (see `Ingestor.settle`).
+struct SpoolPass {
+    /// The operations that cleared a file.
+    var succeeded: Set<SpoolOperation> = []
+    /// The first failure of a full, read-only or failing spool.
+    var exhausted: (operation: SpoolOperation, message: String, file: String?, error: SystemError)?
+
+    /// Records a failure: one of a full, read-only or failing spool is kept for `settle`; any other
+    /// (a permission, a name) is about this file alone and logged now.
+    mutating func failed(
+        _ operation: SpoolOperation, _ message: String, file: String?, _ error: SystemError, logger: Logger
+    ) {
+        guard error.isResourceExhaustion else {
+            var fields: Logger.Metadata = ["error": "\(error)"]
+            if let file { fields["file"] = "\(file)" }
+            logger.log(.error, .spoolUnreadable, "\(message)", fields)
+            return
+        }
+        if exhausted == nil { exhausted = (operation, message, file, error) }
     }
 }

@@ -45,13 +45,16 @@ public enum SpoolReader {
     /// Reads `directory/name`. `type` is the directory entry's type from readdir (`DT_*`): anything
     /// known not to be a regular file is refused without being opened.
     ///
-    /// A file rewritten in place while it is read (against the spool's protocol: write in `tmp/`, then
-    /// rename) must never be stored half old, half new. Its size, mtime and ctime are compared
-    /// before and after the read, and any change makes it `.unsettled`. Timestamps come from the
-    /// kernel's coarse clock, so a write in the same clock tick as the previous one may leave them
-    /// unchanged; a file whose mtime is not older than the tick in which the read began is therefore
-    /// unsettled too, and read again once that tick has passed. (Since Linux 6.13, multigrain
-    /// timestamps give a write after our `fstat` a new ctime anyway.)
+    /// A file rewritten in place (against the spool's protocol: write in `tmp/`, then rename) by a
+    /// write that overlaps the read must not be stored half old, half new. Its size, mtime and ctime
+    /// are compared before and after the read, and any change makes it `.unsettled`. Timestamps come
+    /// from the kernel's coarse clock and are set when a write starts, so a write in the same tick as
+    /// the previous one, or one stamped in the tick before the read and still copying, may leave them
+    /// unchanged: a file whose mtime falls between one tick before the read began and one tick after
+    /// it ended is therefore unsettled too, and read again once that has passed. (Since Linux 6.13,
+    /// ext4, xfs, btrfs and tmpfs give a write after our `fstat` a new ctime anyway.) A writer that
+    /// pauses longer than a tick between the writes of one rewrite, with the read in the pause, cannot
+    /// be told from a finished file; only the protocol prevents that.
     public static func read(name: String, in directory: String, type: UInt8 = UInt8(DT_UNKNOWN)) -> SpoolEntry {
         if type != UInt8(DT_UNKNOWN), type != UInt8(DT_REG) {
             // DT_* values are the S_IFMT bits shifted right by 12 (glibc's DTTOIF).
@@ -70,8 +73,7 @@ public enum SpoolReader {
             }
         }
         defer { close(fd) }
-        var began = timespec()
-        clock_gettime(CLOCK_REALTIME_COARSE, &began)
+        let began = coarseNow()
         var info = stat()
         guard fstat(fd, &info) == 0 else {
             return .skipped(name: name, reason: "cannot be examined now: \(SystemError("fstat", path: name))")
@@ -108,7 +110,10 @@ public enum SpoolReader {
         guard fstat(fd, &after) == 0 else {
             return .skipped(name: name, reason: "cannot be examined now: \(SystemError("fstat", path: name))")
         }
-        if !unchanged(info, after) || writtenInTheTick(of: began, info.st_mtim) { return .unsettled(name: name) }
+        if !unchanged(info, after) || writtenDuring(began: began, ended: coarseNow(), mtime: nanoseconds(info.st_mtim))
+        {
+            return .unsettled(name: name)
+        }
         bytes.removeLast()
         return .file(name: name, bytes: bytes)
     }
@@ -120,14 +125,28 @@ public enum SpoolReader {
             && before.st_ctim.tv_nsec == after.st_ctim.tv_nsec
     }
 
-    /// Whether `mtime` is at or after `began` (the coarse clock when the read began) and less than a
-    /// second ahead of it: a later write in the same tick could then carry the same mtime. A file
-    /// dated further ahead (a clock stepped back, `touch -d`) is not waited for: it would never settle.
-    static func writtenInTheTick(of began: timespec, _ mtime: timespec) -> Bool {
-        let began = Int64(began.tv_sec) * 1_000_000_000 + Int64(began.tv_nsec)
-        let written = Int64(mtime.tv_sec) * 1_000_000_000 + Int64(mtime.tv_nsec)
-        return written >= began && written < began + 1_000_000_000
+    /// Whether `mtime` falls from one tick before `began` to one tick after `ended` (the coarse clock
+    /// when the read began and ended, in nanoseconds): a write it cannot see could then carry the
+    /// same mtime. A file dated later than that (copied with its times from a host whose clock is
+    /// ahead, `touch -d`) is not waited for: no write now can be stamped in the future.
+    static func writtenDuring(began: Int64, ended: Int64, mtime: Int64) -> Bool {
+        mtime >= began - tick && mtime <= ended + tick
     }
+
+    /// The coarse clock's resolution in nanoseconds (one kernel tick: 4 ms at HZ=250).
+    static let tick: Int64 = {
+        var resolution = timespec()
+        guard clock_getres(CLOCK_REALTIME_COARSE, &resolution) == 0 else { return 10_000_000 }
+        return max(1, nanoseconds(resolution))
+    }()
+
+    static func coarseNow() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME_COARSE, &now)
+        return nanoseconds(now)
+    }
+
+    static func nanoseconds(_ time: timespec) -> Int64 { Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec) }
 
     static func kindDescription(_ mode: mode_t) -> String {
         switch mode & S_IFMT {

@@ -16,7 +16,12 @@ public struct SpoolRejector: Sendable {
         let target = freeName(for: name)
         try writeWhy(target: target, original: name, reasons: reasons, at: time)
         let from = spool.new + "/" + name
-        guard rename(from, spool.rejected + "/" + target) == 0 else { throw SystemError("rename", path: from) }
+        guard rename(from, spool.rejected + "/" + target) == 0 else {
+            let failure = SystemError("rename", path: from)
+            // No .why without its file: a retry (the spool full, say) would leave one more each time.
+            unlink(spool.rejected + "/" + target + ".why")
+            throw failure
+        }
         return target
     }
 
@@ -32,7 +37,13 @@ public struct SpoolRejector: Sendable {
             content.append(0x0A)
         }
         try writeAtomically(content, to: target)
-        try writeWhy(target: target, original: name, reasons: reasons, at: time)
+        do {
+            try writeWhy(target: target, original: name, reasons: reasons, at: time)
+        } catch {
+            // No lines without their .why: a retry would leave one more copy each time.
+            unlink(spool.rejected + "/" + target)
+            throw error
+        }
         // The bad lines must be durable in rejected/ before the only other copy goes.
         try sync()
         let original = spool.new + "/" + name

@@ -163,6 +163,52 @@ final class DiskFullTests: XCTestCase {
         )
     }
 
+    /// The spool's own file system full, with good and refused files in `new/`: the good ones are
+    /// stored and removed (an unlink needs no space); the refused ones cannot be moved aside (their
+    /// `.why` needs space), so they stay. LOG_CRIT once, across passes and a rescan, never "writable
+    /// again" while that lasts; once space returns they are moved aside by themselves, each once.
+    func testAFullSpoolLogsOnceAndMovesRefusedFilesAsideWhenSpaceReturns() throws {
+        let harness = try Harness()
+        let mountPoint = try mountTmpfs(harness, at: "spool", size: "1m")
+        let daemon = try harness.startDaemon()
+        defer { _ = daemon.stop() }
+        try eventually("the spool prepared") { FileManager.default.fileExists(atPath: harness.spool + "/tmp") }
+        try batch(harness, "before", 10)
+        try eventually("stored") { try harness.count("events") == 10 }
+
+        daemon.signal(SIGSTOP)
+        // Each good file also has a hard link outside new/, so removing it frees no space: the file
+        // system stays full while the daemon unlinks, as when other writers take what is freed.
+        XCTAssertEqual(mkdir(mountPoint + "/keep", 0o700), 0)
+        for index in 0..<20 {
+            try harness.drop("good-\(index).json", checkIn(id: "good-\(index)", at: ResponsePlanTests.time(-60)))
+            XCTAssertEqual(link(harness.new + "/good-\(index).json", mountPoint + "/keep/good-\(index).json"), 0)
+        }
+        for index in 0..<5 { try harness.drop("bad-\(index).json", "{") }
+        let filler = try fill(mountPoint)
+        daemon.signal(SIGCONT)
+        try eventually("the good ones stored and removed") {
+            try harness.count("events") == 30 && harness.names(in: harness.new).count == 5
+        }
+        usleep(11_000_000)  // past a rescan, which tries the refused files again
+        XCTAssertTrue(daemon.process.isRunning)
+        XCTAssertEqual(harness.names(in: harness.new).sorted(), (0..<5).map { "bad-\($0).json" })
+        let outages = daemon.log.components(separatedBy: "the spool cannot be written").count - 1
+        XCTAssertEqual(outages, 1, "LOG_CRIT once per outage:\n\(daemon.log.suffix(2000))")
+        XCTAssertFalse(daemon.log.contains("the spool is writable again"), "the outage did not end with an unlink")
+
+        XCTAssertEqual(unlink(filler), 0)
+        try eventually(timeout: 30, "moved aside at the next rescan") { harness.names(in: harness.new).isEmpty }
+        XCTAssertEqual(
+            harness.names(in: harness.rejected).sorted(),
+            (0..<5).flatMap { ["bad-\($0).json", "bad-\($0).json.why"] }.sorted(), "each once, with its reason")
+        XCTAssertTrue(daemon.log.contains("the spool is writable again"))
+        XCTAssertEqual(try harness.count("events"), 30)
+        print(
+            "full spool: 20 stored and removed, 5 refused held in new/ while full (1 LOG_CRIT entry), then moved aside once each"
+        )
+    }
+
     /// Mounts a tmpfs of `size` at `ROOT/name` for the test (skipping loudly when not root or when
     /// mounting fails), unmounted at teardown before the harness removes its directory.
     func mountTmpfs(_ harness: Harness, at name: String, size: String) throws -> String {
@@ -187,7 +233,9 @@ final class DiskFullTests: XCTestCase {
     /// Fills the file system at `mountPoint` with one file, whose path it returns.
     func fill(_ mountPoint: String) throws -> String {
         let filler = mountPoint + "/filler"
-        FileManager.default.createFile(atPath: filler, contents: nil)
+        guard FileManager.default.createFile(atPath: filler, contents: nil) else {
+            throw HarnessError("cannot create \(filler)")
+        }
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: filler))
         let chunk = Data(count: 64 * 1024)
         while (try? handle.write(contentsOf: chunk)) != nil {}

@@ -1,0 +1,51 @@
+import Glibc
+import XCTest
+
+@testable import VigilShell
+
+/// The reader's guard against files rewritten in place (see `SpoolReader.read`).
+final class SpoolReaderTests: XCTestCase {
+    func testAFileWrittenAroundTheReadIsReadAgainAndAnOlderOrFutureOneIsNot() {
+        let tick = SpoolReader.tick
+        let began: Int64 = 1_800_000_000_000_000_000
+        let ended = began + 2 * tick
+        func held(_ mtime: Int64) -> Bool { SpoolReader.writtenDuring(began: began, ended: ended, mtime: mtime) }
+        XCTAssertTrue(held(began), "written in the tick the read began in")
+        XCTAssertTrue(held(began - tick), "stamped a tick before, possibly still copying")
+        XCTAssertTrue(held(ended + tick), "stamped up to a tick after the read ended")
+        XCTAssertFalse(held(began - tick - 1), "older: any write since would have changed it")
+        XCTAssertFalse(held(ended + tick + 1), "dated in the future: no write now carries that date")
+        XCTAssertFalse(held(began + 1_000_000_000_000), "far in the future: never waited for")
+    }
+
+    func testTheTickIsTheCoarseClocksResolution() {
+        var resolution = timespec()
+        XCTAssertEqual(clock_getres(CLOCK_REALTIME_COARSE, &resolution), 0)
+        XCTAssertEqual(SpoolReader.tick, Int64(resolution.tv_sec) * 1_000_000_000 + Int64(resolution.tv_nsec))
+    }
+
+    func testAFreshFileIsUnsettledAndAnOldOrFutureDatedOneIsRead() throws {
+        let directory = NSTemporaryDirectory() + "spool-reader-\(getpid())"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/a.json"
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data("{}".utf8)))
+        func read(mtime seconds: Int) -> String {
+            var now = timespec()
+            clock_gettime(CLOCK_REALTIME_COARSE, &now)
+            var times = [
+                timespec(tv_sec: now.tv_sec + seconds, tv_nsec: now.tv_nsec),
+                timespec(tv_sec: now.tv_sec + seconds, tv_nsec: now.tv_nsec),
+            ]
+            XCTAssertEqual(utimensat(AT_FDCWD, path, &times, 0), 0)
+            switch SpoolReader.read(name: "a.json", in: directory) {
+            case .file: return "file"
+            case .unsettled: return "unsettled"
+            default: return "other"
+            }
+        }
+        XCTAssertEqual(read(mtime: 0), "unsettled", "modified now: read again once the tick has passed")
+        XCTAssertEqual(read(mtime: -2), "file", "modified two seconds ago")
+        XCTAssertEqual(read(mtime: 2), "file", "dated two seconds ahead: not waited for")
+    }
+}
