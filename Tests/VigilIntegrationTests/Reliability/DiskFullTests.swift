@@ -97,14 +97,8 @@ final class DiskFullTests: XCTestCase {
         defer { _ = notifier.stop() }
         try eventually("READY=1") { socket.assignments.contains("READY=1") }
         usleep(2_500_000)
-        XCTAssertTrue(notifier.process.isRunning, "the notifier does not die when it cannot write")
         XCTAssertEqual(receiver.answered.count, 0, "nothing delivered that could not be recorded as claimed")
-        let outages = notifier.log.components(separatedBy: "the queue cannot be written").count - 1
-        XCTAssertEqual(outages, 1, "LOG_CRIT once per outage, not per retry:\n\(notifier.log.suffix(2000))")
-        let pingsBefore = socket.assignments.filter { $0 == "WATCHDOG=1" }.count
-        usleep(1_000_000)
-        XCTAssertGreaterThanOrEqual(
-            socket.assignments.filter { $0 == "WATCHDOG=1" }.count - pingsBefore, 3, "the watchdog stays fed")
+        assertRidesItOut(notifier, logsOnce: "the queue cannot be written", watchdog: socket)
 
         XCTAssertEqual(unlink(filler), 0)
         try eventually(timeout: 60, "every escalation delivered once space returned") {
@@ -144,14 +138,8 @@ final class DiskFullTests: XCTestCase {
         XCTAssertEqual(remounted, 0, "remount read-only: \(output)")
         try eventually("stored while read-only") { try harness.count("events") == 1_350 }
         usleep(1_000_000)
-        XCTAssertTrue(daemon.process.isRunning)
         XCTAssertEqual(harness.names(in: harness.new).count, 103, "the files it cannot remove stay in new/")
-        let outages = daemon.log.components(separatedBy: "the spool cannot be written").count - 1
-        XCTAssertEqual(outages, 1, "LOG_CRIT once per outage, not per file:\n\(daemon.log.suffix(2000))")
-        let pingsBefore = socket.assignments.filter { $0 == "WATCHDOG=1" }.count
-        usleep(1_000_000)
-        XCTAssertGreaterThanOrEqual(
-            socket.assignments.filter { $0 == "WATCHDOG=1" }.count - pingsBefore, 3, "the watchdog stays fed")
+        assertRidesItOut(daemon, logsOnce: "the spool cannot be written", watchdog: socket)
 
         XCTAssertEqual(try runCommand(["mount", "-o", "remount,rw", mountPoint]).status, 0)
         try eventually(timeout: 60, "cleared after the remount read-write") { harness.names(in: harness.new).isEmpty }
@@ -191,10 +179,8 @@ final class DiskFullTests: XCTestCase {
             try harness.count("events") == 30 && harness.names(in: harness.new).count == 5
         }
         usleep(11_000_000)  // past a rescan, which tries the refused files again
-        XCTAssertTrue(daemon.process.isRunning)
         XCTAssertEqual(harness.names(in: harness.new).sorted(), (0..<5).map { "bad-\($0).json" })
-        let outages = daemon.log.components(separatedBy: "the spool cannot be written").count - 1
-        XCTAssertEqual(outages, 1, "LOG_CRIT once per outage:\n\(daemon.log.suffix(2000))")
+        assertRidesItOut(daemon, logsOnce: "the spool cannot be written")
         XCTAssertFalse(daemon.log.contains("the spool is writable again"), "the outage did not end with an unlink")
 
         XCTAssertEqual(unlink(filler), 0)
@@ -273,10 +259,17 @@ final class DiskFullTests: XCTestCase {
     /// During an outage: the daemon runs, the `files` stay in new/, one LOG_CRIT, the watchdog fed.
     func assertOutage(_ daemon: Harness.Daemon, _ socket: NotifySocket, _ harness: Harness, files: Int) throws {
         usleep(2_500_000)
-        XCTAssertTrue(daemon.process.isRunning, "the daemon does not die when it cannot commit")
         XCTAssertEqual(harness.names(in: harness.new).count, files, "the files it cannot commit stay in new/")
-        let outages = daemon.log.components(separatedBy: "cannot commit check-ins").count - 1
-        XCTAssertEqual(outages, 1, "LOG_CRIT once per outage, not per retry:\n\(daemon.log.suffix(2000))")
+        assertRidesItOut(daemon, logsOnce: "cannot commit check-ins", watchdog: socket)
+    }
+
+    /// During an outage: the process runs, has logged `phrase` (its LOG_CRIT) once, not once per
+    /// retry or file, and, given its notify socket, keeps feeding its watchdog for a second.
+    func assertRidesItOut(_ process: Harness.Daemon, logsOnce phrase: String, watchdog socket: NotifySocket? = nil) {
+        XCTAssertTrue(process.process.isRunning, "it does not die when it cannot write")
+        let outages = process.log.components(separatedBy: phrase).count - 1
+        XCTAssertEqual(outages, 1, "LOG_CRIT once per outage:\n\(process.log.suffix(2000))")
+        guard let socket else { return }
         let pingsBefore = socket.assignments.filter { $0 == "WATCHDOG=1" }.count
         usleep(1_000_000)
         XCTAssertGreaterThanOrEqual(
