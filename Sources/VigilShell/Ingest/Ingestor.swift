@@ -64,9 +64,9 @@ public final class Ingestor {
                 throw IngestError.spool(error)
             }
             if entries.isEmpty {
-                // Files that changed while read or were written in the clock tick their read began
-                // in: read again once the tick has passed, a few times; after that, the writer's
-                // next inotify event or the periodic rescan brings them back.
+                // Files that changed while read, or were written within a clock tick of the read:
+                // read again once two ticks have passed, a few times; after that, the writer's next
+                // inotify event or the periodic rescan brings them back.
                 guard !unsettled.isEmpty, settleRounds < Self.settleRounds else { break }
                 settleRounds += 1
                 seen.subtract(unsettled)
