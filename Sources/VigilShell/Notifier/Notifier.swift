@@ -65,7 +65,10 @@ public final class Notifier: Sendable {
                     group.addTask { await self.housekeeping(at: now) }
                 }
                 do throws(StoreError) {
+                    // Taken before the claim: a delivery or housekeeping round that ends after it may
+                    // have enqueued a task (a fallback, an overdue escalation) this claim missed.
                     let inFlight = tally.inFlightIDs
+                    let housekeepingRunning = tally.housekeeping
                     let room = Self.concurrency - inFlight.count
                     let claimed =
                         room > 0
@@ -81,7 +84,7 @@ public final class Notifier: Sendable {
                             .notice, .storeRecovered, "the queue is writable again", ["previous_error": "\(previous)"])
                         outage = nil
                     }
-                    if once && claimed.isEmpty && tally.inFlightIDs.isEmpty && !tally.housekeeping { break }
+                    if once && claimed.isEmpty && inFlight.isEmpty && !housekeepingRunning { break }
                     if claimed.isEmpty {
                         try? await Task.sleep(nanoseconds: UInt64(config.pollInterval.microseconds) * 1000)
                     }
