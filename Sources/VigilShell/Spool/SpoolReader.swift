@@ -125,12 +125,14 @@ public enum SpoolReader {
             && before.st_ctim.tv_nsec == after.st_ctim.tv_nsec
     }
 
-    /// Whether `mtime` falls from one tick before `began` to one tick after `ended` (the coarse clock
+    /// Whether `mtime` falls from one tick before `began` to a second after `ended` (the coarse clock
     /// when the read began and ended, in nanoseconds): a write it cannot see could then carry the
-    /// same mtime. A file dated later than that (copied with its times from a host whose clock is
-    /// ahead, `touch -d`) is not waited for: no write now can be stamped in the future.
+    /// same mtime. The second, not a tick: a write's fine-grained stamp can run ahead of the coarse
+    /// clock, which lags by more than a tick on a tickless kernel (a tick's margin let about one
+    /// rewrite in 200 through). A file dated later still (copied with its times from a host whose
+    /// clock is ahead, `touch -d`) is not waited for.
     static func writtenDuring(began: Int64, ended: Int64, mtime: Int64) -> Bool {
-        mtime >= began - tick && mtime <= ended + tick
+        mtime >= began - tick && mtime <= ended + 1_000_000_000
     }
 
     /// The coarse clock's resolution in nanoseconds (one kernel tick: 4 ms at HZ=250).
