@@ -50,8 +50,8 @@ public enum SpoolReader {
     /// are compared before and after the read, and any change makes it `.unsettled`. Timestamps come
     /// from the kernel's coarse clock and are set when a write starts, so a write in the same tick as
     /// the previous one, or one stamped in the tick before the read and still copying, may leave them
-    /// unchanged: a file whose mtime falls between one tick before the read began and one tick after
-    /// it ended is therefore unsettled too, and read again once that has passed. (Since Linux 6.13,
+    /// unchanged: a file whose mtime falls from one tick before the read began to a second after it
+    /// ended (see `writtenDuring`) is therefore unsettled too, and read again shortly. (Since Linux 6.13,
     /// ext4, xfs, btrfs and tmpfs give a write after our `fstat` a new ctime anyway.) A writer that
     /// pauses longer than a tick between the writes of one rewrite, with the read in the pause, cannot
     /// be told from a finished file; only the protocol prevents that.
