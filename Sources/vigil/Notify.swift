@@ -54,6 +54,7 @@ struct Notify: ParsableCommand {
         let store: EventStore
         do {
             notifierConfig = try NotifierConfig.load(for: config)
+            try DeploymentCheck.notifier(notifierConfig, origin: config.origin)
             // The same private state directory as the daemon's, whichever starts first.
             try DirectorySafety.create(config.state, mode: 0o700)
             try DirectorySafety.check(config.state)

@@ -100,10 +100,20 @@ final class RealSystemdTests: XCTestCase {
 
         // Spool and state modes; who may submit.
         XCTAssertEqual(
-            try inside(["stat", "-c", "%a %U %G", "/var/spool/vigil/new"]).output, "2770 vigil vigil-submit\n")
+            try inside([
+                "stat", "-c", "%a %U %G", "/var/spool/vigil", "/var/spool/vigil/tmp", "/var/spool/vigil/new",
+                "/var/spool/vigil/rejected",
+            ]).output,
+            "2750 vigil vigil-submit\n3770 vigil vigil-submit\n3770 vigil vigil-submit\n700 vigil vigil-submit\n")
         XCTAssertEqual(try inside(["stat", "-c", "%a %U", "/var/lib/vigil"]).output, "700 vigil\n")
         try inside(["useradd", "--system", "--groups", "vigil-submit", "intake"])
         try inside(["useradd", "--system", "outsider"])
+        // A writer can neither move new/ away (to put a link in its place) nor look into rejected/.
+        let moved = try inside(
+            ["runuser", "-u", "intake", "--", "mv", "/var/spool/vigil/new", "/var/spool/vigil/elsewhere"])
+        XCTAssertNotEqual(moved.status, 0, "a writer renamed new/: \(moved.output)")
+        let listed = try inside(["runuser", "-u", "intake", "--", "ls", "/var/spool/vigil/rejected"])
+        XCTAssertNotEqual(listed.status, 0, "a writer listed rejected/: \(listed.output)")
         let config = "/etc/vigil/vigil.yaml"
         let ago = { (hours: Double) in ISO8601DateFormatter().string(from: Date().addingTimeInterval(-hours * 3600)) }
         let screening = #","screening":{"wish_dead":true,"suicidal_thoughts":false,"behavior_past_3_months":false}"#

@@ -30,6 +30,7 @@ final class SpoolReaderTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/a.json"
+        let held = try HeldDirectory(directory)
         XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data("{}".utf8)))
         func read(mtime seconds: Int) -> String {
             var now = timespec()
@@ -39,7 +40,7 @@ final class SpoolReaderTests: XCTestCase {
                 timespec(tv_sec: now.tv_sec + seconds, tv_nsec: now.tv_nsec),
             ]
             XCTAssertEqual(utimensat(AT_FDCWD, path, &times, 0), 0)
-            switch SpoolReader.read(name: "a.json", in: directory) {
+            switch SpoolReader.read(name: "a.json", in: held.fd) {
             case .file: return "file"
             case .unsettled: return "unsettled"
             default: return "other"

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import VigilShell
 
 /// `systemd/` and `scripts/install`, checked with the real systemd tools offline (nothing touches the
 /// host: every root is a temporary directory). `RealSystemdTests` boots a real one.
@@ -95,7 +96,7 @@ final class SystemdPackagingTests: XCTestCase {
         let (files, filesOutput) = try runCommand(
             ["systemd-tmpfiles", "--root=\(root)", "--create", root + "/usr/lib/tmpfiles.d/vigil.conf"])
         XCTAssertEqual(files, 0, filesOutput)
-        for (name, mode) in [("", 0o2770), ("/tmp", 0o2770), ("/new", 0o2770), ("/rejected", 0o2750)] {
+        for (name, mode) in [("", 0o2750), ("/tmp", 0o3770), ("/new", 0o3770), ("/rejected", 0o700)] {
             var info = stat()
             XCTAssertEqual(stat(root + "/var/spool/vigil" + name, &info), 0, name)
             XCTAssertEqual(Int(info.st_mode & 0o7777), mode, "spool\(name)")
@@ -113,7 +114,7 @@ final class SystemdPackagingTests: XCTestCase {
         let source = try String(
             contentsOfFile: Harness.repository + "/Sources/VigilShell/Systemd/MessageID.swift", encoding: .utf8)
         let ids = source.components(separatedBy: "\"").filter { $0.count == 32 && $0.allSatisfy(\.isHexDigit) }
-        XCTAssertEqual(ids.count, 20, "every MESSAGE_ID the daemon and the notifier log")
+        XCTAssertEqual(ids.count, MessageID.allCases.count, "every MESSAGE_ID the daemon and the notifier log")
         for id in ids { XCTAssertTrue(listed.contains("\(id) vigil: "), "catalog entry for \(id):\n\(listed)") }
     }
 }

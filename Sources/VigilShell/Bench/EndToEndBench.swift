@@ -74,7 +74,7 @@ public struct EndToEndBench {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let receiver = try LoopbackReceiver()
         let secret = directory + "/webhook.secret"
-        FileManager.default.createFile(
+        _ = FileManager.default.createFile(
             atPath: secret, contents: Data("bench-secret\n".utf8), attributes: [.posixPermissions: 0o600])
         let config = directory + "/vigil.yaml"
         try """
@@ -88,7 +88,7 @@ public struct EndToEndBench {
 
         """.write(toFile: config, atomically: true, encoding: .utf8)
         let spool = SpoolDirectory(root: directory + "/spool")
-        try spool.prepare()
+        _ = try spool.open()
         let serve = try launch(
             ["serve", "--config", config, "--log", "stderr", "--log-level", "warning"], log: "serve.log")
         defer { stop(serve) }
@@ -179,7 +179,7 @@ public struct EndToEndBench {
         var environment = ProcessInfo.processInfo.environment
         for key in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM"] { environment[key] = nil }
         process.environment = environment
-        FileManager.default.createFile(atPath: directory + "/" + log, contents: nil)
+        _ = FileManager.default.createFile(atPath: directory + "/" + log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/" + log))
         process.standardError = handle
         process.standardOutput = handle

@@ -87,7 +87,8 @@ public struct IngestBench {
         let store = try EventStore(
             path: database, stages: [ClientIndex(), RuleEvaluation(pack: pack, logger: Self.quietLogger)])
         let ingestor = Ingestor(
-            spool: spool, store: store, vocabulary: pack.vocabulary, clock: SystemClock(), logger: Self.quietLogger,
+            spool: try spool.open(), store: store, vocabulary: pack.vocabulary, clock: SystemClock(),
+            logger: Self.quietLogger,
             width: width)
         let (tally, seconds) = try Self.time { try ingestor.drain() }
         guard tally.stored == expected else { throw BenchError("stored \(tally.stored) of \(expected) check-ins") }
@@ -112,7 +113,7 @@ public struct IngestBench {
 
     func spool(_ path: String) throws -> SpoolDirectory {
         let spool = SpoolDirectory(root: path)
-        try spool.prepare()
+        _ = try spool.open()
         return spool
     }
 
@@ -131,7 +132,7 @@ public struct IngestBench {
     }
 
     func writeSingles(into spool: SpoolDirectory, round: Int, clock: SystemClock) throws {
-        var writer = SpoolWriter(spool: spool)
+        var writer = try SpoolWriter(spool: spool)
         writer.syncDirectory = false
         let now = clock.now()
         for index in 0..<files {
@@ -139,11 +140,11 @@ public struct IngestBench {
                 checkIn(round: round, index: index, of: files, prefix: "single", now: now), extension: "json",
                 now: clock.now())
         }
-        try SpoolDirectory.syncDirectory(spool.new)
+        try writer.sync()
     }
 
     func writeBatches(into spool: SpoolDirectory, round: Int, clock: SystemClock) throws {
-        var writer = SpoolWriter(spool: spool)
+        var writer = try SpoolWriter(spool: spool)
         writer.syncDirectory = false
         let now = clock.now()
         for batch in 0..<batches {
@@ -155,7 +156,7 @@ public struct IngestBench {
             }
             try writer.write(bytes, extension: "jsonl", now: clock.now())
         }
-        try SpoolDirectory.syncDirectory(spool.new)
+        try writer.sync()
     }
 
     /// Times `body` after flushing the file system, so earlier untimed writes do not bleed into it.

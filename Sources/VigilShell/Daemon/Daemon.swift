@@ -48,12 +48,13 @@ public final class Daemon {
 
     /// Opens everything, drains the backlog, reports READY=1, then serves until SIGTERM/SIGINT.
     public func run() throws(DaemonError) {
-        let spool = SpoolDirectory(root: config.spool)
+        let spool: OpenSpool
         let pack: RulePack
         let store: EventStore
         let watch: InotifyWatch
         do {
-            try spool.prepare()
+            try DeploymentCheck.daemon(config)
+            spool = try SpoolDirectory(root: config.spool).open()
             try DirectorySafety.create(config.state, mode: 0o700)
             try DirectorySafety.check(config.state)
             pack = try RulePack.load(directory: config.rules)
@@ -229,6 +230,7 @@ public final class Daemon {
         notifier.reloading()
         do {
             let fresh = try loadConfig()
+            try DeploymentCheck.daemon(fresh)
             let pack = try RulePack.load(directory: fresh.rules)
             if fresh.spool != config.spool || fresh.state != config.state {
                 logger.log(

@@ -9,7 +9,7 @@ import VigilCore
 /// what was refused to `rejected/`. A crash at any instant leaves each file either still in `new/`
 /// (it is ingested again and its events are recognised as duplicates by id and content) or handled.
 public final class Ingestor {
-    public let spool: SpoolDirectory
+    public let spool: OpenSpool
     public let store: EventStore
     public var decoder: SpoolFileDecoder
     let rejector: SpoolRejector
@@ -28,13 +28,15 @@ public final class Ingestor {
     /// The operation that found the spool unwritable (full, read-only, failing) and its error, while
     /// that lasts; logged once.
     var spoolOutage: (operation: SpoolOperation, error: SystemError)?
+    /// How the spool's paths changed under the daemon, while they differ from what it opened; logged once.
+    var layoutChange: String?
     /// How often one drain reads unsettled files again, and how long it waits first: two ticks of
     /// the coarse clock (see `SpoolReader.read`), at least 5 ms.
     static let settleRounds = 3
     static let settleMicroseconds = UInt32(clamping: max(5_000, 2 * SpoolReader.tick / 1_000))
 
     public init(
-        spool: SpoolDirectory, store: EventStore, vocabulary: Vocabulary, clock: any WallClock, logger: Logger,
+        spool: OpenSpool, store: EventStore, vocabulary: Vocabulary, clock: any WallClock, logger: Logger,
         width: Int = 2
     ) {
         self.spool = spool
@@ -56,6 +58,7 @@ public final class Ingestor {
         var seen: Set<String> = []
         var unsettled: Set<String> = []
         var settleRounds = 0
+        noticeLayoutChange()
         while !shouldStop() {
             let entries: [SpoolDirectory.Entry]
             do {
@@ -141,7 +144,7 @@ public final class Ingestor {
 
     /// Reads and validates a chunk (on `width` threads); touches neither the store nor the spool.
     func prepare(_ chunk: [SpoolDirectory.Entry]) -> PreparedChunk {
-        let directory = spool.new
+        let directory = spool.new.fd
         let entries = Parallel.map(chunk.count, width: width) {
             SpoolReader.read(name: chunk[$0].name, in: directory, type: chunk[$0].type)
         }
@@ -245,8 +248,12 @@ public final class Ingestor {
         }
         let directory = spool.new
         let failures = Parallel.map(unlinkable.count, width: width) { index -> SystemError? in
-            let path = directory + "/" + unlinkable[index]
-            return unlink(path) == 0 || errno == ENOENT ? nil : SystemError("unlink", path: path)
+            do throws(SystemError) {
+                try directory.remove(unlinkable[index])
+                return nil
+            } catch {
+                return error
+            }
         }
         for (name, failure) in zip(unlinkable, failures) {
             if let failure {
@@ -308,6 +315,24 @@ public final class Ingestor {
             stuck.insert(name)
             pass.failed(.moveAside, "cannot move a refused file to rejected/", file: name, error, logger: logger)
         }
+    }
+
+    /// Logs (LOG_CRIT, once while it lasts) a spool whose paths no longer lead to the directories the
+    /// daemon opened: a writer or an admin renamed `new/` or put a link in its place. Ingest goes on
+    /// through the held descriptors, so nothing is read from or moved into where the paths now lead;
+    /// writers that use the changed paths are not served until the layout is restored.
+    func noticeLayoutChange() {
+        let change = spool.layoutChange()
+        if let change, layoutChange == nil {
+            logger.log(
+                .critical, .spoolLayoutChanged,
+                "the spool's layout changed under the daemon: it goes on with the directories it opened; restore the layout and restart",
+                ["problem": "\(change)", "spool": "\(spool.layout.root)"])
+        } else if change == nil, let previous = layoutChange {
+            logger.log(
+                .notice, .spoolRecovered, "the spool's layout is as opened again", ["previous_error": "\(previous)"])
+        }
+        layoutChange = change
     }
 
     /// Ends a pass over a chunk's files: a full, read-only or failing spool fails every write alike,

@@ -32,10 +32,6 @@ public struct Submission {
         case .skipped, .unsettled:
             throw .invalid([Rejection(problem: "nothing to submit")])
         }
-        var info = stat()
-        guard lstat(spool.new, &info) == 0, lstat(spool.tmp, &info) == 0 else {
-            throw .spool(SystemError("stat", path: spool.new))
-        }
         do {
             try SpoolWriter(spool: spool).write(bytes, extension: batch ? "jsonl" : "json", now: now)
         } catch {

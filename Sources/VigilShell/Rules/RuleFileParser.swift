@@ -161,8 +161,14 @@ struct RuleFileParser {
                 )
             ])
         }
-        let (route, _) = try text("route")
-        let (instruction, _) = try text("instruction")
+        let (route, routeNode) = try text("route")
+        let (instruction, instructionNode) = try text("instruction")
+        for (key, value, node) in [("route", route, routeNode), ("instruction", instruction, instructionNode)]
+        where LogText.hasControlCharacters(value) {
+            throw SourceErrors(errors: [
+                error(node, "\(key) has a control character (a newline, an escape sequence): \(LogText.escaped(value))")
+            ])
+        }
         return TaskTemplate(kind: kind, schedule: schedule, route: route, instruction: instruction)
     }
 
@@ -232,8 +238,18 @@ struct RuleFileParser {
             return value
         }
         guard let id = try required("id").string else { throw error(fields["id"], "id must be a string") }
+        guard !LogText.hasControlCharacters(id) else {
+            throw error(fields["id"], "rule '\(LogText.escaped(id))': id has a control character")
+        }
         guard let summary = try required("summary").string, !summary.isEmpty else {
             throw error(fields["summary"], "rule '\(id)': summary must be a non-empty string")
+        }
+        // Rule text reaches logs, alerts and terminals (client show, queue show) as it is.
+        guard !LogText.hasControlCharacters(summary) else {
+            throw error(
+                fields["summary"],
+                "rule '\(id)': summary has a control character (a newline, an escape sequence): \(LogText.escaped(summary))"
+            )
         }
         let condition: SourceText
         var absence: Absence?

@@ -7,12 +7,13 @@ import Glibc
 public final class InotifyWatch {
     public let fd: Int32
 
-    public init(directory: String) throws(SystemError) {
+    /// Watches the held directory itself (through `/proc/self/fd`), not whatever its path names now.
+    public init(directory: HeldDirectory) throws(SystemError) {
         fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
-        guard fd >= 0 else { throw SystemError("inotify_init1", path: directory) }
+        guard fd >= 0 else { throw SystemError("inotify_init1", path: directory.path) }
         let mask = UInt32(IN_MOVED_TO | IN_CLOSE_WRITE | IN_ONLYDIR)
-        guard inotify_add_watch(fd, directory, mask) >= 0 else {
-            let error = SystemError("inotify_add_watch", path: directory)
+        guard inotify_add_watch(fd, "/proc/self/fd/\(directory.fd)", mask) >= 0 else {
+            let error = SystemError("inotify_add_watch", path: directory.path)
             close(fd)
             throw error
         }

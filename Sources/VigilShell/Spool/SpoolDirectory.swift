@@ -2,36 +2,54 @@ import Glibc
 
 /// A Maildir-style spool: writers create files in `tmp/`, fsync, and rename them into `new/`;
 /// the daemon takes them from `new/`; what it cannot accept goes to `rejected/` with a `.why` sidecar.
+///
+/// The modes give writers (the `vigil-submit` group) exactly what the protocol needs, as Postfix's
+/// maildrop does: the root is not writable by them, so `new/` cannot be renamed or replaced by a
+/// link; `tmp/` and `new/` are sticky, so a writer can remove or rename only its own files; and
+/// `rejected/` is the daemon's alone, so no writer reads another's refused check-in.
 public struct SpoolDirectory: Sendable {
     public let root: String
     public var tmp: String { root + "/tmp" }
     public var new: String { root + "/new" }
     public var rejected: String { root + "/rejected" }
 
-    /// Spool directories are setgid and group-writable so a Unix group of writers may drop files;
-    /// `rejected/` is readable by the group but written only by the daemon.
-    static let writableMode: mode_t = 0o2770
-    static let rejectedMode: mode_t = 0o2750
+    /// The root: writers may enter it, not change it (setgid, so the group is inherited).
+    public static let rootMode: mode_t = 0o2750
+    /// `tmp/` and `new/`: group-writable, setgid and sticky.
+    public static let dropMode: mode_t = 0o3770
+    /// `rejected/`: the daemon's only.
+    public static let rejectedMode: mode_t = 0o700
+    /// Files the daemon writes into `rejected/`.
+    static let rejectedFileMode: mode_t = 0o600
+
+    /// The subdirectories and their modes.
+    static let layout: [(name: String, mode: mode_t)] = [
+        ("tmp", dropMode), ("new", dropMode), ("rejected", rejectedMode),
+    ]
 
     public init(root: String) { self.root = root }
 
-    /// Creates the spool directories that are missing, then checks that none is unsafe.
-    public func prepare() throws(SpoolError) {
-        try DirectorySafety.create(root, mode: Self.writableMode)
-        try DirectorySafety.create(tmp, mode: Self.writableMode)
-        try DirectorySafety.create(new, mode: Self.writableMode)
-        try DirectorySafety.create(rejected, mode: Self.rejectedMode)
-        for path in [root, tmp, new, rejected] { try DirectorySafety.check(path) }
+    /// Creates what is missing, opens every directory by descriptor, refuses an unsafe one (a link,
+    /// not a directory, owned by another user, world-writable) and sets each to its mode. The daemon
+    /// does everything after this through the descriptors (see `OpenSpool`).
+    public func open() throws(SpoolError) -> OpenSpool {
+        try DirectorySafety.create(root, mode: Self.rootMode)
+        let held = try DirectorySafety.hold(root, in: AT_FDCWD, path: root, mode: Self.rootMode)
+        var subdirectories: [HeldDirectory] = []
+        for (name, mode) in Self.layout {
+            let path = root + "/" + name
+            if mkdirat(held.fd, name, mode) != 0, errno != EEXIST {
+                throw SpoolError(
+                    path: path, problem: "cannot create: \(SystemError("mkdir", path: path))", exitStatus: .ioError)
+            }
+            subdirectories.append(try DirectorySafety.hold(name, in: held.fd, path: path, mode: mode))
+        }
+        return OpenSpool(layout: self, root: held, directories: subdirectories)
     }
 
     /// The names in `new/`, sorted (writers' names start with the time, so this is arrival order).
     public func pendingNames() throws(SystemError) -> [String] {
-        try pendingEntries().map(\.name)
-    }
-
-    /// The entries of `new/` with their readdir types, sorted by name.
-    public func pendingEntries() throws(SystemError) -> [Entry] {
-        try Self.entries(in: new).sorted { $0.name < $1.name }
+        try Self.names(in: new).sorted()
     }
 
     /// A directory entry: its name and `d_type` (`DT_REG`, `DT_FIFO`…, or `DT_UNKNOWN`).
@@ -43,29 +61,50 @@ public struct SpoolDirectory: Sendable {
     /// How many entries wait in `new/` (0 when it cannot be read).
     public func backlog() -> Int { (try? Self.names(in: new).count) ?? 0 }
 
+    /// The names in a directory, opened without following a link.
     static func names(in directory: String) throws(SystemError) -> [String] {
-        try entries(in: directory).map(\.name)
+        try HeldDirectory(directory).entries().map(\.name)
+    }
+}
+
+/// The spool, held open by descriptor from the daemon's start: every read, unlink and move is
+/// relative to these descriptors, never to a path a writer could have changed since.
+public final class OpenSpool: Sendable {
+    public let layout: SpoolDirectory
+    let root: HeldDirectory
+    public let tmp: HeldDirectory
+    public let new: HeldDirectory
+    public let rejected: HeldDirectory
+
+    init(layout: SpoolDirectory, root: HeldDirectory, directories: [HeldDirectory]) {
+        self.layout = layout
+        self.root = root
+        self.tmp = directories[0]
+        self.new = directories[1]
+        self.rejected = directories[2]
     }
 
-    static func entries(in directory: String) throws(SystemError) -> [Entry] {
-        guard let handle = opendir(directory) else { throw SystemError("opendir", path: directory) }
-        defer { closedir(handle) }
-        var entries: [Entry] = []
-        while let entry = readdir(handle) {
-            let name = withUnsafePointer(to: &entry.pointee.d_name) { pointer in
-                pointer.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { String(cString: $0) }
-            }
-            if name != "." && name != ".." { entries.append(Entry(name: name, type: entry.pointee.d_type)) }
+    /// The entries of `new/` with their readdir types, sorted by name.
+    public func pendingEntries() throws(SystemError) -> [SpoolDirectory.Entry] {
+        try new.entries().sorted { $0.name < $1.name }
+    }
+
+    /// How many entries wait in `new/` (0 when it cannot be read).
+    public func backlog() -> Int { (try? new.entries().count) ?? 0 }
+
+    /// What no longer leads where it did when the spool was opened (the root's path, or a
+    /// subdirectory's name in the root), or nil. The daemon goes on through its descriptors, so
+    /// nothing is read from or moved to the place a changed path now names.
+    public func layoutChange() -> String? {
+        var info = stat()
+        if lstat(layout.root, &info) != 0 || UInt64(info.st_dev) != root.device || UInt64(info.st_ino) != root.inode {
+            return "\(layout.root) is no longer the spool directory the daemon opened"
         }
-        return entries
-    }
-
-    /// fsync a directory so that renames and creations in it survive a crash.
-    static func syncDirectory(_ path: String) throws(SystemError) {
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw SystemError("open", path: path) }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw SystemError("fsync", path: path) }
+        for (name, directory) in [("tmp", tmp), ("new", new), ("rejected", rejected)]
+        where !directory.isStill(named: name, in: root.fd) {
+            return "\(directory.path) was renamed, removed or replaced (by a link or another directory)"
+        }
+        return nil
     }
 }
 
@@ -96,6 +135,30 @@ public enum DirectorySafety {
         chmod(path, mode)
     }
 
+    /// Opens `name` in `parent` as a held directory, refuses it when unsafe (see `check`) and sets
+    /// its mode to `mode` through the descriptor.
+    static func hold(_ name: String, in parent: Int32, path: String, mode: mode_t) throws(SpoolError) -> HeldDirectory {
+        let held: HeldDirectory
+        let info: stat
+        do {
+            held = try HeldDirectory(name, in: parent, path: path)
+            info = try held.status()
+        } catch {
+            let unsafe = error.errno == ELOOP || error.errno == ENOTDIR
+            throw SpoolError(
+                path: path,
+                problem: unsafe ? "is not a directory (symlinks are refused)" : error.description,
+                exitStatus: unsafe ? .noPermission : .ioError)
+        }
+        try check(info, path: path)
+        guard info.st_mode & 0o7777 == mode || fchmod(held.fd, mode) == 0 else {
+            throw SpoolError(
+                path: path, problem: "cannot set mode \(String(mode, radix: 8)): \(SystemError("fchmod", path: path))",
+                exitStatus: .noPermission)
+        }
+        return held
+    }
+
     /// Refuses a directory that is a symlink, not a directory, world-writable, or owned by another user
     /// (root may use any directory owned by root or by itself).
     public static func check(_ path: String) throws(SpoolError) {
@@ -103,6 +166,10 @@ public enum DirectorySafety {
         guard lstat(path, &info) == 0 else {
             throw SpoolError(path: path, problem: SystemError("stat", path: path).description, exitStatus: .ioError)
         }
+        try check(info, path: path)
+    }
+
+    static func check(_ info: stat, path: String) throws(SpoolError) {
         guard (info.st_mode & S_IFMT) == S_IFDIR else {
             throw SpoolError(
                 path: path, problem: "is not a directory (symlinks are refused)", exitStatus: .noPermission)

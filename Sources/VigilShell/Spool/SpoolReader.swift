@@ -42,7 +42,7 @@ public enum SpoolReader {
         var limit: Int { self == .batch ? SpoolReader.maxBatchBytes : 64 * 1024 }
     }
 
-    /// Reads `directory/name`. `type` is the directory entry's type from readdir (`DT_*`): anything
+    /// Reads `name` in the directory open as `directory`. `type` is the directory entry's type from readdir (`DT_*`): anything
     /// known not to be a regular file is refused without being opened.
     ///
     /// A file rewritten in place (against the spool's protocol: write in `tmp/`, then rename) by a
@@ -55,13 +55,12 @@ public enum SpoolReader {
     /// ext4, xfs, btrfs and tmpfs give a write after our `fstat` a new ctime anyway.) A writer that
     /// pauses longer than a tick between the writes of one rewrite, with the read in the pause, cannot
     /// be told from a finished file; only the protocol prevents that.
-    public static func read(name: String, in directory: String, type: UInt8 = UInt8(DT_UNKNOWN)) -> SpoolEntry {
+    public static func read(name: String, in directory: Int32, type: UInt8 = UInt8(DT_UNKNOWN)) -> SpoolEntry {
         if type != UInt8(DT_UNKNOWN), type != UInt8(DT_REG) {
             // DT_* values are the S_IFMT bits shifted right by 12 (glibc's DTTOIF).
             return .refused(name: name, problem: "is \(kindDescription(mode_t(type) << 12)), not a regular file")
         }
-        let path = directory + "/" + name
-        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
+        let fd = openat(directory, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
         if fd < 0 {
             switch errno {
             case ENOENT: return .skipped(name: name, reason: nil)

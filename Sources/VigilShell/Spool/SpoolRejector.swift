@@ -5,21 +5,21 @@ import VigilCore
 ///
 /// Nothing is deleted: a whole file is renamed as it is; for a batch with some bad lines, the bad
 /// lines are written to `rejected/NAME` (good lines were committed) before the original is unlinked.
+/// Every operation is relative to the spool's held descriptors; what it writes is mode 0600.
 public struct SpoolRejector: Sendable {
-    public let spool: SpoolDirectory
+    public let spool: OpenSpool
 
-    public init(spool: SpoolDirectory) { self.spool = spool }
+    public init(spool: OpenSpool) { self.spool = spool }
 
     /// Moves `new/NAME` (of any file type) into `rejected/` with its reasons. Returns the name used there.
     @discardableResult
     public func rejectWhole(name: String, reasons: [Rejection], at time: Timestamp) throws(SystemError) -> String {
         let target = freeName(for: name)
         try writeWhy(target: target, original: name, reasons: reasons, at: time)
-        let from = spool.new + "/" + name
-        guard rename(from, spool.rejected + "/" + target) == 0 else {
-            let failure = SystemError("rename", path: from)
+        guard renameat(spool.new.fd, name, spool.rejected.fd, target) == 0 else {
+            let failure = SystemError("rename", path: spool.new.path + "/" + name)
             // No .why without its file: a retry (the spool full, say) would leave one more each time.
-            unlink(spool.rejected + "/" + target + ".why")
+            unlinkat(spool.rejected.fd, target + ".why", 0)
             throw failure
         }
         return target
@@ -41,19 +41,18 @@ public struct SpoolRejector: Sendable {
             try writeWhy(target: target, original: name, reasons: reasons, at: time)
         } catch {
             // No lines without their .why: a retry would leave one more copy each time.
-            unlink(spool.rejected + "/" + target)
+            unlinkat(spool.rejected.fd, target, 0)
             throw error
         }
         // The bad lines must be durable in rejected/ before the only other copy goes.
         try sync()
-        let original = spool.new + "/" + name
-        guard unlink(original) == 0 || errno == ENOENT else { throw SystemError("unlink", path: original) }
+        try spool.new.remove(name)
         return target
     }
 
     /// Makes the renames into `rejected/` durable.
     public func sync() throws(SystemError) {
-        try SpoolDirectory.syncDirectory(spool.rejected)
+        try spool.rejected.sync()
     }
 
     /// The `.why` document: `{"file", "rejected_at", "errors": [{"line"?, "field"?, "error"}]}`.
@@ -77,10 +76,16 @@ public struct SpoolRejector: Sendable {
     /// Writes a uniquely named temporary file in `rejected/`, fsyncs it and renames it to `NAME`
     /// (a temporary left by a crash never blocks a later rejection).
     func writeAtomically(_ bytes: [UInt8], to name: String) throws(SystemError) {
-        let final = spool.rejected + "/" + name
-        let temporary = spool.rejected + "/.tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
-        try FileWriting.writeSynced(bytes, to: temporary, mode: 0o640)
-        guard rename(temporary, final) == 0 else { throw SystemError("rename", path: temporary) }
+        let directory = spool.rejected
+        let temporary = ".tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        try FileWriting.writeSynced(
+            bytes, to: temporary, in: directory.fd, path: directory.path + "/" + temporary,
+            mode: SpoolDirectory.rejectedFileMode)
+        guard renameat(directory.fd, temporary, directory.fd, name) == 0 else {
+            let failure = SystemError("rename", path: directory.path + "/" + temporary)
+            unlinkat(directory.fd, temporary, 0)
+            throw failure
+        }
     }
 
     /// `name`, or `name~N` when `rejected/` already holds that name (or its `.why`). A name too long to
@@ -94,10 +99,7 @@ public struct SpoolRejector: Sendable {
         }
         var candidate = base
         var suffix = 1
-        var info = stat()
-        while lstat(spool.rejected + "/" + candidate, &info) == 0
-            || lstat(spool.rejected + "/" + candidate + ".why", &info) == 0
-        {
+        while spool.rejected.contains(candidate) || spool.rejected.contains(candidate + ".why") {
             candidate = "\(base)~\(suffix)"
             suffix += 1
         }

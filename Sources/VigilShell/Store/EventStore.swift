@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import Glibc
 import VigilCore
@@ -12,9 +13,23 @@ public final class EventStore: Sendable {
     /// Opens (creating if needed, mode 0600) and migrates the database at `path`. `cacheKiB` bounds
     /// SQLite's page cache: 16 MiB for the daemon's ingest (appends and recent clients' pages); the
     /// notifier and commands need less.
+    ///
+    /// A store, once created, leaves a marker beside it (`PATH.created`): a database file that is
+    /// then missing or empty (truncated, replaced) is refused, never silently recreated empty.
     public init(path: String, stages: [any CommitStage] = [ClientIndex()], cacheKiB: Int = 16_384) throws(StoreError) {
         self.path = path
         self.stages = stages
+        let marker = path + ".created"
+        var info = stat()
+        if lstat(marker, &info) == 0, lstat(path, &info) != 0 || info.st_size == 0 {
+            throw StoreError(
+                path: path,
+                problem:
+                    "the database is \(lstat(path, &info) != 0 ? "missing" : "empty"), but \(marker) says a store was created here: "
+                    + "every event and open task would be lost. Restore it from a backup; only to start afresh on purpose, "
+                    + "remove the marker",
+                exitStatus: .config)
+        }
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw StoreError(path: path, problem: SystemError("open", path: path).description) }
         close(fd)
@@ -25,6 +40,24 @@ public final class EventStore: Sendable {
             try db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA cache_size = -\(cacheKiB)")
         }
         queue = try Self.openAndMigrate(path: path, configuration: config)
+        try Self.mark(marker, path: path)
+    }
+
+    /// Leaves the marker of a created store (once it holds its schema), durably.
+    static func mark(_ marker: String, path: String) throws(StoreError) {
+        var info = stat()
+        guard lstat(marker, &info) != 0 else { return }
+        let directory = (path as NSString).deletingLastPathComponent
+        do {
+            try FileWriting.writeSynced(
+                Array("a Vigil store was created here; see the README before removing this file\n".utf8), to: marker,
+                mode: 0o600)
+            try HeldDirectory(directory.isEmpty ? "." : directory).sync()
+        } catch  where error.errno == EEXIST {
+            return  // the daemon and the notifier opened a new store together
+        } catch {
+            throw StoreError(path: path, problem: "cannot leave the store's marker: \(error)")
+        }
     }
 
     /// Opens and migrates, trying again for up to 10 s while another process opens or migrates the
@@ -78,7 +111,7 @@ public struct StoreError: ExitStatusProviding, CustomStringConvertible, Sendable
     public let path: String
     public let problem: String
     public var isTransient = false
+    public var exitStatus: ExitStatus = .unavailable
 
-    public var exitStatus: ExitStatus { .unavailable }
     public var description: String { "store \(path): \(problem)" }
 }

@@ -18,7 +18,9 @@ public enum LogSetup {
         }
         LoggingSystem.bootstrap { label in
             var handler: any LogHandler =
-                useJournal ? JournalLogHandler(identifier: identifier) : StreamLogHandler.standardError(label: label)
+                useJournal
+                ? JournalLogHandler(identifier: identifier)
+                : EscapingLogHandler(wrapping: StreamLogHandler.standardError(label: label))
             handler.logLevel = level
             return handler
         }
