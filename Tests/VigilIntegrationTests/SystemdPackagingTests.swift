@@ -1,6 +1,6 @@
 import Foundation
-import XCTest
 import VigilShell
+import XCTest
 
 /// `systemd/` and `scripts/install`, checked with the real systemd tools offline (nothing touches the
 /// host: every root is a temporary directory). `RealSystemdTests` boots a real one.
