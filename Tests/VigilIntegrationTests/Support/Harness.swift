@@ -54,12 +54,11 @@ final class Harness {
         return rules
     }
 
-    /// Rewrites the configuration (spool, state, the repository's rules) with a `notifier:` section:
-    /// `section` is its YAML body, unindented.
-    func configureNotifier(state: String = "state", _ section: String) throws {
+    /// Rewrites the configuration (spool, state, the repository's rules or `rules`) with a
+    /// `notifier:` section: `section` is its YAML body, unindented.
+    func configureNotifier(state: String = "state", rules: String = repository + "/Rules", _ section: String) throws {
         let body = section.split(separator: "\n", omittingEmptySubsequences: false).map { $0.isEmpty ? "" : "  " + $0 }
-        try
-            "spool: spool\nstate: \(state)\nrules: \(Self.repository)/Rules\nnotifier:\n\(body.joined(separator: "\n"))\n"
+        try "spool: spool\nstate: \(state)\nrules: \(rules)\nnotifier:\n\(body.joined(separator: "\n"))\n"
             .write(toFile: configPath, atomically: true, encoding: .utf8)
     }
 
