@@ -6,7 +6,23 @@ public enum LogText {
     /// (C0, DEL, C1), line or paragraph separator and bidirectional control as `\u{1b}`; the rest is
     /// kept as it is.
     public static func escaped(_ text: String, limit: Int = .max) -> String {
-        escaped(utf8: Array(text.utf8), limit: limit)
+        // Most text (every log line on stderr passes here) has nothing to escape.
+        if text.utf8.count <= limit, !text.unicodeScalars.contains(where: needsEscape) {
+            return text
+        }
+        return escaped(utf8: Array(text.utf8), limit: limit)
+    }
+
+    /// Whether `text` holds a character `escaped` would rewrite, other than a backslash: a control
+    /// character, a line or paragraph separator or a bidirectional control.
+    public static func hasControlCharacters(_ text: String) -> Bool {
+        text.unicodeScalars.contains { $0 != "\\" && needsEscape($0) }
+    }
+
+    /// Whether `escape` rewrites `scalar` (printable ASCII, the common case, is decided at once).
+    static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
+        if (0x20..<0x7F).contains(scalar.value) { return scalar == "\\" }
+        return escape(scalar) != String(scalar)
     }
 
     /// Bytes as text, escaped as above; a byte that is not part of valid UTF-8 becomes `\xNN`. With

@@ -1,9 +1,11 @@
 import Logging
+import VigilCore
 
 /// A log handler for a terminal or a plain-text stream: escapes the message and every metadata
-/// value (see `LogText.escaped`) before the wrapped handler writes them, so a file name or a code
-/// with a newline or an escape sequence cannot forge a line or drive the terminal. (The journal
-/// keeps fields binary-safe and needs no such wrapper.)
+/// value that holds a control character (see `LogText`) before the wrapped handler writes them, so
+/// a file name or a code with a newline or an escape sequence cannot forge a line or drive the
+/// terminal. Text already escaped (a command's stderr) passes as it is. (The journal keeps fields
+/// binary-safe and needs no such wrapper.)
 public struct EscapingLogHandler: LogHandler {
     var wrapped: any LogHandler
 
@@ -31,15 +33,19 @@ public struct EscapingLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         var event = event
-        event.message = "\(LogText.escaped(event.message.description))"
+        event.message = "\(Self.escaped(event.message.description))"
         event.metadata = event.metadata?.mapValues(Self.escaped)
         wrapped.log(event: event)
     }
 
+    static func escaped(_ text: String) -> String {
+        LogText.hasControlCharacters(text) ? LogText.escaped(text) : text
+    }
+
     static func escaped(_ value: Logger.Metadata.Value) -> Logger.Metadata.Value {
         switch value {
-        case .string(let text): return .string(LogText.escaped(text))
-        case .stringConvertible(let convertible): return .string(LogText.escaped(convertible.description))
+        case .string(let text): return .string(escaped(text))
+        case .stringConvertible(let convertible): return .string(escaped(convertible.description))
         case .array(let values): return .array(values.map(escaped))
         case .dictionary(let values): return .dictionary(values.mapValues(escaped))
         }
