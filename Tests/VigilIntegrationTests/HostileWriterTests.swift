@@ -257,4 +257,68 @@ final class HostileWriterTests: XCTestCase {
             XCTAssertFalse(check.stderr.contains("\u{1B}"), "the error itself is escaped: \(check)")
         }
     }
+
+    /// Identity is (client, id): another client's check-in that claims a crisis's id first cannot
+    /// turn it into a refused duplicate. And a crisis that is refused for a real reason (a broken
+    /// file, the same client reusing an id) raises a supervisors' task and a LOG_CRIT entry.
+    func testASquattedIdCannotSilenceACrisisAndARefusedCrisisIsNeverSilent() throws {
+        let harness = try Harness()
+        let daemon = try harness.startDaemon()
+        defer { _ = daemon.stop() }
+        try harness.drop(
+            "a-squat.json", checkIn(id: "crisisline-000123", client: "c-squatter", at: ResponsePlanTests.time(-120)))
+        try eventually("the squatter stored") { try harness.query("SELECT count(*) FROM events") == ["1"] }
+        try harness.drop(
+            "b-crisis.json",
+            ResponsePlanTests.highScreening(id: "crisisline-000123", client: "c-real", at: ResponsePlanTests.time(-60)))
+        try eventually("the genuine crisis stored") { try harness.query("SELECT count(*) FROM events") == ["2"] }
+        try eventually("and escalated") {
+            try harness.tasks().contains {
+                $0["client"] as? String == "c-real" && $0["kind"] as? String == "escalation"
+            }
+        }
+        XCTAssertTrue(
+            harness.names(in: harness.rejected).isEmpty, "nothing refused: \(harness.names(in: harness.rejected))")
+
+        // Refused for real reasons: a reused id with other content, a broken screening, a broken file.
+        try harness.drop(
+            "c-reuse.json",
+            ResponsePlanTests.imminentScreening(
+                id: "crisisline-000123", client: "c-real", at: ResponsePlanTests.time(-30)))
+        try harness.drop(
+            "d-broken.jsonl",
+            checkIn(id: "ok-1", client: "c-batch", at: ResponsePlanTests.time(-20)) + "\n"
+                + checkIn(
+                    id: "bad-1", client: "c-broken", at: "yesterday", kind: "screening",
+                    extra:
+                        #","screening":{"wish_dead":true,"suicidal_thoughts":false,"behavior_past_3_months":false},"note":"private words""#
+                )
+                + "\n")
+        try harness.drop("e-garbage.json", #"{"client": "c-garbage", "kind": "overdose", "at": "#)
+        try eventually("every file handled") { harness.names(in: harness.new).isEmpty }
+        try eventually("the batch's good line stored") { try harness.query("SELECT count(*) FROM events") == ["3"] }
+        let supervisors = try harness.tasks().filter { $0["route"] as? String == "supervisors" }
+        let clients = Set(supervisors.compactMap { $0["client"] as? String })
+        XCTAssertEqual(
+            clients, ["c-real", "c-broken", "unknown"], "one supervisors' task per refused crisis: \(supervisors)")
+        XCTAssertTrue(
+            supervisors.allSatisfy { $0["kind"] as? String == "escalation" && $0["tier"] as? String == "high" })
+        let instructions = supervisors.compactMap { $0["instruction"] as? String }.joined(separator: "\n")
+        XCTAssertTrue(instructions.contains("c-reuse.json") && instructions.contains("d-broken.jsonl:2"), instructions)
+        XCTAssertTrue(instructions.contains("e-garbage.json") && instructions.contains("not valid JSON"), instructions)
+        XCTAssertFalse(instructions.contains("private words"), "the note never reaches a task")
+        try eventually("each logged at LOG_CRIT") {
+            daemon.log.components(separatedBy: "was refused and not scored").count - 1 == 3
+        }
+        for file in ["c-reuse.json", "d-broken.jsonl:2", "e-garbage.json"] {
+            XCTAssertTrue(
+                daemon.log.split(separator: "\n").contains { $0.contains("critical") && $0.contains("file=\(file)") },
+                "\(file) named at LOG_CRIT:\n\(daemon.log)")
+        }
+        // Delivered like any escalation (here to the journal, the default channel).
+        let notify = try harness.run(["notify", "--once", "--log", "stderr"])
+        XCTAssertEqual(notify.status, 0, "\(notify)")
+        let delivered = try harness.tasks().filter { $0["route"] as? String == "supervisors" }
+        XCTAssertTrue(delivered.allSatisfy { $0["state"] as? String == "delivered" }, "\(delivered)")
+    }
 }

@@ -159,10 +159,12 @@ public final class Ingestor {
             case .batch(let name, let batchEvents, let refused):
                 events += batchEvents
                 rejections += refused.map {
-                    PendingRejection(origin: "\(name):\($0.number)", digest: sha256Hex($0.bytes), reasons: [$0.reason])
+                    PendingRejection(
+                        origin: "\(name):\($0.number)", digest: sha256Hex($0.bytes), reasons: [$0.reason],
+                        crisis: $0.crisis)
                 }
-            case .refused(let name, let digest, let reasons):
-                rejections.append(PendingRejection(origin: name, digest: digest, reasons: reasons))
+            case .refused(let name, let digest, let reasons, let crisis):
+                rejections.append(PendingRejection(origin: name, digest: digest, reasons: reasons, crisis: crisis))
             case .skipped, .unsettled: break
             }
         }
@@ -212,6 +214,9 @@ public final class Ingestor {
                 count(outcome, event: event, into: &tally)
                 if outcome == .conflict {
                     movedAside = true
+                    if let crisis = CrisisContent(event.checkIn) {
+                        logRefused(crisis, origin: name, digest: event.digest, reason: Self.conflictReason(line: nil))
+                    }
                     reject(
                         name: name, reasons: [Self.conflictReason(line: nil)], lines: nil, now: now, tally: &tally,
                         pass: &pass)
@@ -226,10 +231,18 @@ public final class Ingestor {
                     if outcome == .conflict, let line = Int(event.origin.split(separator: ":").last ?? "") {
                         bad.append(
                             RefusedLine(
-                                number: line, bytes: Array(event.body.utf8), reason: Self.conflictReason(line: line)))
+                                number: line, bytes: Array(event.body.utf8), reason: Self.conflictReason(line: line),
+                                crisis: CrisisContent(event.checkIn)))
                     }
                 }
                 index += events.count
+                for line in bad {
+                    if let crisis = line.crisis {
+                        logRefused(
+                            crisis, origin: "\(name):\(line.number)", digest: sha256Hex(line.bytes), reason: line.reason
+                        )
+                    }
+                }
                 if bad.isEmpty {
                     unlinkable.append(name)
                 } else {
@@ -239,8 +252,11 @@ public final class Ingestor {
                         name: name, reasons: bad.map(\.reason), lines: bad.map(\.bytes), now: now, tally: &tally,
                         pass: &pass)
                 }
-            case .refused(let name, _, let reasons):
+            case .refused(let name, let digest, let reasons, let crisis):
                 movedAside = true
+                if let crisis, let reason = reasons.first {
+                    logRefused(crisis, origin: name, digest: digest, reason: reason)
+                }
                 reject(name: name, reasons: reasons, lines: nil, now: now, tally: &tally, pass: &pass)
             case .skipped, .unsettled:
                 break
@@ -357,7 +373,22 @@ public final class Ingestor {
     }
 
     static func conflictReason(line: Int?) -> Rejection {
-        Rejection(line: line, field: "id", problem: "already used by a different check-in (same id, different content)")
+        Rejection(
+            line: line, field: "id",
+            problem: "already used by a different check-in of this client (same client and id, different content)")
+    }
+
+    /// LOG_CRIT for refused input that reports a crisis, naming the file and the supervisors' task
+    /// the commit raised for it (see `CrisisContent`).
+    func logRefused(_ crisis: CrisisContent, origin: String, digest: String, reason: Rejection) {
+        let task = crisis.supervisorTask(origin: origin, digest: digest, reason: reason.description, at: clock.now())
+        logger.log(
+            .critical, .refusedCrisis,
+            "a check-in reporting \(crisis.report) was refused and not scored; the supervisors have a task for it",
+            [
+                "file": "\(origin)", "client": "\(task.client)", "task": "\(task.id)", "route": "\(task.route)",
+                "reason": "\(reason.description)",
+            ])
     }
 }
 

@@ -6,8 +6,8 @@ public enum FileVerdict: Sendable {
     case single(name: String, event: PendingEvent)
     /// A `.jsonl` batch: its valid lines, and its refused lines with their bytes and reasons.
     case batch(name: String, events: [PendingEvent], refused: [RefusedLine])
-    /// The whole file is refused.
-    case refused(name: String, digest: String, reasons: [Rejection])
+    /// The whole file is refused; `crisis` is what it may report (see `CrisisContent`).
+    case refused(name: String, digest: String, reasons: [Rejection], crisis: CrisisContent?)
     /// Nothing to do now (vanished, still being written, or a transient error named by `reason`).
     case skipped(name: String, reason: String?)
     /// Changed while it was read, or written too recently to tell (see `SpoolEntry.unsettled`): read again shortly.
@@ -19,6 +19,8 @@ public struct RefusedLine: Sendable {
     public let number: Int
     public let bytes: [UInt8]
     public let reason: Rejection
+    /// What the line may report (see `CrisisContent`).
+    public var crisis: CrisisContent?
 }
 
 /// Turns a spool entry into a verdict with the pure decoder: one check-in per `.json`, one per `.jsonl` line.
@@ -34,7 +36,7 @@ public struct SpoolFileDecoder: Sendable {
         case .unsettled(let name):
             return .unsettled(name: name)
         case .refused(let name, let problem):
-            return .refused(name: name, digest: "", reasons: [Rejection(problem: problem)])
+            return .refused(name: name, digest: "", reasons: [Rejection(problem: problem)], crisis: nil)
         case .file(let name, let bytes):
             return bytes.withUnsafeBufferPointer { buffer in
                 SpoolReader.Format(name: name) == .batch
@@ -48,7 +50,9 @@ public struct SpoolFileDecoder: Sendable {
             let decoded = try decoder.decode(bytes, now: now)
             return .single(name: name, event: pending(decoded, bytes: bytes, origin: name))
         } catch {
-            return .refused(name: name, digest: sha256Hex(bytes), reasons: [Rejection(error)])
+            return .refused(
+                name: name, digest: sha256Hex(bytes), reasons: [Rejection(error)],
+                crisis: CrisisContent(bytes: Array(bytes)))
         }
     }
 
@@ -69,8 +73,11 @@ public struct SpoolFileDecoder: Sendable {
                     let decoded = try decoder.decode(line, now: now)
                     events.append(pending(decoded, bytes: line, origin: "\(name):\(lineNumber)"))
                 } catch {
+                    let lineBytes = Array(line)
                     refused.append(
-                        RefusedLine(number: lineNumber, bytes: Array(line), reason: Rejection(line: lineNumber, error)))
+                        RefusedLine(
+                            number: lineNumber, bytes: lineBytes, reason: Rejection(line: lineNumber, error),
+                            crisis: CrisisContent(bytes: lineBytes)))
                     if refused.count > Self.maxRefusedLines {
                         // Not a batch of check-ins with a few bad lines: keep it whole, list the first errors.
                         var reasons = refused.prefix(100).map(\.reason)
@@ -78,7 +85,9 @@ public struct SpoolFileDecoder: Sendable {
                             Rejection(
                                 problem: "more than \(Self.maxRefusedLines) invalid lines (the first 100 are listed); "
                                     + "the whole batch is kept and none of it was stored"))
-                        return .refused(name: name, digest: sha256Hex(bytes), reasons: reasons)
+                        return .refused(
+                            name: name, digest: sha256Hex(bytes), reasons: reasons,
+                            crisis: refused.lazy.compactMap(\.crisis).first)
                     }
                 }
             }
@@ -86,7 +95,8 @@ public struct SpoolFileDecoder: Sendable {
         }
         if events.isEmpty, refused.isEmpty {
             return .refused(
-                name: name, digest: sha256Hex(bytes), reasons: [Rejection(problem: "holds no check-in (empty batch)")])
+                name: name, digest: sha256Hex(bytes), reasons: [Rejection(problem: "holds no check-in (empty batch)")],
+                crisis: nil)
         }
         return .batch(name: name, events: events, refused: refused)
     }

@@ -27,7 +27,7 @@ public struct Submission {
         case .batch(_, let events, let refused):
             guard refused.isEmpty else { throw .invalid(refused.map(\.reason)) }
             ids = events.map(\.checkIn.id)
-        case .refused(_, _, let reasons):
+        case .refused(_, _, let reasons, _):
             throw .invalid(reasons)
         case .skipped, .unsettled:
             throw .invalid([Rejection(problem: "nothing to submit")])

@@ -24,11 +24,14 @@ public struct PendingRejection: Sendable {
     public let origin: String
     public let digest: String
     public let reasons: [Rejection]
+    /// What the refused input may report: a crisis raises a supervisors' task in the same transaction.
+    public let crisis: CrisisContent?
 
-    public init(origin: String, digest: String, reasons: [Rejection]) {
+    public init(origin: String, digest: String, reasons: [Rejection], crisis: CrisisContent? = nil) {
         self.origin = origin
         self.digest = digest
         self.reasons = reasons
+        self.crisis = crisis
     }
 }
 
@@ -44,7 +47,8 @@ public enum CommitOutcome: Equatable, Sendable {
 
 extension EventStore {
     /// The reason recorded for a check-in whose id is already stored with other content.
-    public static let conflictProblem = "id: already used by a different check-in (same id, different content)"
+    public static let conflictProblem =
+        "id: already used by a different check-in of this client (same client and id, different content)"
 
     /// Commits a batch in one durable transaction: events (with every `CommitStage`) and rejections.
     /// Returns one outcome per event, in order. Throws `StoreError` (transient on a full or
@@ -58,9 +62,9 @@ extension EventStore {
                 let insert = try db.cachedStatement(
                     sql: """
                         INSERT INTO events(id, client, at, kind, source, digest, body, origin, ingested_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(client, id) DO NOTHING
                         """)
-                let existing = try db.cachedStatement(sql: "SELECT digest FROM events WHERE id = ?")
+                let existing = try db.cachedStatement(sql: "SELECT digest FROM events WHERE client = ? AND id = ?")
                 let reject = try db.cachedStatement(
                     sql: """
                         INSERT INTO rejections(origin, digest, reasons, rejected_at) VALUES (?, ?, ?, ?)
@@ -87,7 +91,7 @@ extension EventStore {
                         stored.append(StoredEvent(seq: db.lastInsertedRowID, checkIn: checkIn))
                         outcomes.append(.stored(db.lastInsertedRowID))
                     } else {
-                        let digest = try String.fetchOne(existing, arguments: [checkIn.id])
+                        let digest = try String.fetchOne(existing, arguments: [checkIn.client, checkIn.id])
                         if digest == event.digest {
                             outcomes.append(.duplicate)
                         } else {
@@ -95,6 +99,11 @@ extension EventStore {
                             try reject.execute(arguments: [
                                 event.origin, event.digest, Self.conflictProblem, time.microseconds,
                             ])
+                            if let crisis = CrisisContent(checkIn) {
+                                try Self.raise(
+                                    crisis, origin: event.origin, digest: event.digest, reason: Self.conflictProblem,
+                                    at: time, db: db)
+                            }
                         }
                     }
                 }
@@ -102,12 +111,25 @@ extension EventStore {
                 for rejection in rejections {
                     let reasons = rejection.reasons.map(\.description).joined(separator: "\n")
                     try reject.execute(arguments: [rejection.origin, rejection.digest, reasons, time.microseconds])
+                    if let crisis = rejection.crisis {
+                        try Self.raise(
+                            crisis, origin: rejection.origin, digest: rejection.digest,
+                            reason: rejection.reasons.first?.description ?? "", at: time, db: db)
+                    }
                 }
                 return outcomes
             }
         } catch {
             throw Self.writeError(error, path: path)
         }
+    }
+
+    /// Enqueues the supervisors' task for refused input that reports a crisis (once per content).
+    static func raise(
+        _ crisis: CrisisContent, origin: String, digest: String, reason: String, at time: Timestamp, db: Database
+    ) throws {
+        let task = crisis.supervisorTask(origin: origin, digest: digest, reason: reason, at: time)
+        try TaskLedger.insert(task, score: 0, reasons: "[]", about: nil, at: time, db: db)
     }
 
     /// Runs `body` in one durable write transaction (for work that is not a commit of events).

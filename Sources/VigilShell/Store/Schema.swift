@@ -170,6 +170,32 @@ enum Schema {
                         AND kind IN ('caring_contact', 'follow_up', 'peer_checkin');
                     """)
         }
+        migrator.registerMigration("v5 an event is identified by its client and its id") { db in
+            // A check-in's id is unique within its client only: another client's check-in (a writer
+            // squatting an id) can no longer make a genuine crisis check-in a refused duplicate.
+            // SQLite cannot drop a column's UNIQUE, so the table is rebuilt (its rows, seq included).
+            try db.execute(
+                sql: """
+                    CREATE TABLE events_v5 (
+                        seq INTEGER PRIMARY KEY,
+                        id TEXT NOT NULL,
+                        client TEXT NOT NULL,
+                        at INTEGER NOT NULL,
+                        kind TEXT NOT NULL,
+                        source TEXT NOT NULL,
+                        digest TEXT NOT NULL,
+                        body TEXT NOT NULL,
+                        origin TEXT NOT NULL,
+                        ingested_at INTEGER NOT NULL,
+                        UNIQUE (client, id)
+                    );
+                    INSERT INTO events_v5 SELECT seq, id, client, at, kind, source, digest, body, origin, ingested_at
+                        FROM events;
+                    DROP TABLE events;
+                    ALTER TABLE events_v5 RENAME TO events;
+                    CREATE INDEX events_by_client_time ON events(client, at);
+                    """)
+        }
         return migrator
     }
 }
