@@ -34,9 +34,13 @@ struct Bench: ParsableCommand {
         @Option(help: "Rounds; the median of each figure is reported.")
         var rounds = 3
 
+        @Option(help: "Check-ins for (c): one client's within 28 h, against as many clients' (0 skips it).")
+        var dense = 10_000
+
         func validate() throws {
-            guard files > 0, batches > 0, batchSize > 0, rounds > 0 else {
-                throw ValidationError("--files, --batches, --batch-size and --rounds must be positive")
+            guard files > 0, batches > 0, batchSize > 0, rounds > 0, dense >= 0 else {
+                throw ValidationError(
+                    "--files, --batches, --batch-size and --rounds must be positive, --dense not negative")
             }
         }
 
@@ -49,6 +53,7 @@ struct Bench: ParsableCommand {
             bench.batches = batches
             bench.batchSize = batchSize
             bench.rounds = rounds
+            bench.denseEvents = dense
             let report = try bench.run()
             let single = report.median(\.singleSeconds)
             let floor = report.median(\.floorSeconds)
@@ -67,6 +72,15 @@ struct Bench: ParsableCommand {
             print("(b) .jsonl batches of \(batchSize), durable")
             print(
                 "    vigil  \(rate(report.batchEvents, batch)) check-ins/s  (\(String(format: "%.3f", batch)) s; target >= 50000/s)"
+            )
+            guard dense > 0 else { return }
+            let denseSeconds = report.median(\.denseSeconds)
+            let spread = report.median(\.spreadSeconds)
+            print("(c) \(dense) check-ins in one batch: one client's (10 s apart) vs. \(dense) clients' (the floor)")
+            print("    one client   \(String(format: "%.3f", denseSeconds)) s")
+            print("    \(dense) clients \(String(format: "%.3f", spread)) s")
+            print(
+                "    ratio  \(String(format: "%.2f", denseSeconds / spread))x the floor (target <= 1.50x: linear in a client's events)"
             )
         }
     }

@@ -16,6 +16,8 @@ public struct IngestBench {
     public var batches = 50
     public var batchSize = 1_000
     public var rounds = 3
+    /// Check-ins of (c): one client's in a single batch, against as many clients' (0: skip (c)).
+    public var denseEvents = 10_000
     public var width = 2
     public var pack: RulePack
     public var progress: (String) -> Void
@@ -31,6 +33,9 @@ public struct IngestBench {
         public var singleSeconds: Double
         public var floorSeconds: Double
         public var batchSeconds: Double
+        /// (c): one client's `denseEvents` check-ins, and as many clients' one each.
+        public var denseSeconds: Double
+        public var spreadSeconds: Double
     }
 
     /// The figures of every round.
@@ -76,7 +81,34 @@ public struct IngestBench {
             progress("round \(round)/\(rounds): Vigil ingesting \(batches * batchSize) check-ins in batches")
             let batchSeconds = try timedIngest(
                 batchSpool, database: base + "/batch.sqlite", expecting: batches * batchSize)
-            results.append(Round(singleSeconds: singleSeconds, floorSeconds: floorSeconds, batchSeconds: batchSeconds))
+
+            // (c) one dense client against as many clients, each one batch.
+            var denseSeconds = 0.0
+            var spreadSeconds = 0.0
+            if denseEvents > 0 {
+                for (name, clients) in [("spread", denseEvents), ("dense", 1)] {
+                    let spool = try spool(base + "/" + name)
+                    progress(
+                        "round \(round)/\(rounds): writing \(denseEvents) check-ins of \(clients) client(s) (untimed)")
+                    var writer = try SpoolWriter(spool: spool)
+                    let now = clock.now()
+                    var bytes: [UInt8] = []
+                    for index in 0..<denseEvents {
+                        bytes += checkIn(
+                            round: round, index: index, of: denseEvents, prefix: name, now: now, clients: clients)
+                        bytes.append(0x0A)
+                    }
+                    try writer.write(bytes, extension: "jsonl", now: now)
+                    progress(
+                        "round \(round)/\(rounds): Vigil ingesting \(denseEvents) check-ins of \(clients) client(s)")
+                    let seconds = try timedIngest(spool, database: base + "/\(name).sqlite", expecting: denseEvents)
+                    if clients == 1 { denseSeconds = seconds } else { spreadSeconds = seconds }
+                }
+            }
+            results.append(
+                Round(
+                    singleSeconds: singleSeconds, floorSeconds: floorSeconds, batchSeconds: batchSeconds,
+                    denseSeconds: denseSeconds, spreadSeconds: spreadSeconds))
             Self.removeTree(base)
         }
         return Report(rounds: results, files: files, batchEvents: batches * batchSize, width: width)
@@ -118,12 +150,12 @@ public struct IngestBench {
     }
 
     /// A realistic check-in of about 300 bytes; `index` varies client, measures and codes. Check-ins
-    /// arrive in observation order, 10 s apart, spread over 500 clients.
-    func checkIn(round: Int, index: Int, of total: Int, prefix: String, now: Timestamp) -> [UInt8] {
+    /// arrive in observation order, 10 s apart, spread over `clients` clients.
+    func checkIn(round: Int, index: Int, of total: Int, prefix: String, now: Timestamp, clients: Int = 500) -> [UInt8] {
         let signs = ["isolation", "hopelessness", "withdrawing_from_routines", "romanticizing_use"]
         let at = now.adding(.seconds(-10 * Int64(total - index)))
         let text = """
-            {"id":"\(prefix)-\(round)-\(index)","client":"c-\(index % 500)","at":"\(at)","kind":"checkin",\
+            {"id":"\(prefix)-\(round)-\(index)","client":"c-\(index % clients)","at":"\(at)","kind":"checkin",\
             "source":"peer","measures":{"mood":\(index % 11),"craving":\(index % 7),"sleep_hours":\(4 + index % 6)},\
             "signs":["\(signs[index % signs.count])"],"protective":["attending_meetings"],\
             "note":"benchmark check-in \(index); free text stays private"}

@@ -21,8 +21,8 @@ public struct ClientReplay: Sendable {
     /// in-order event need only look at the newest match of each rule; set by a late event (whose
     /// match can open a gap in the past) and by a rebuild from the store.
     var olderSilencesMayWait = false
-    /// `firings` as plain values (no names), which the score reads after every event.
-    var contributions: [Contribution] = []
+    /// `firings` as the score reads them after every event (see `ScoreLedger`).
+    var ledger = ScoreLedger()
     /// The firing count at which the next trim happens.
     var trimAt = 256
 
@@ -43,7 +43,7 @@ public struct ClientReplay: Sendable {
         self.firings = firings
         self.decidedSilences = decidedSilences
         self.olderSilencesMayWait = true
-        self.contributions = firings.map(\.contribution)
+        for firing in firings { ledger.add(firing.contribution) }
         trimFirings(force: true)
     }
 
@@ -75,7 +75,7 @@ public struct ClientReplay: Sendable {
         let observed = ObservedEvent(event)
         let fired = ruleSet.firings(for: observed, history: history)
         firings += fired
-        contributions += fired.map(\.contribution)
+        for firing in fired { ledger.add(firing.contribution) }
         record(observed)
         trimFirings(force: false)
         return Ingested(silences: silences, fired: fired)
@@ -92,7 +92,7 @@ public struct ClientReplay: Sendable {
     mutating func trimFirings(force: Bool) {
         guard force || firings.count > trimAt, let horizon else { return }
         firings.removeAll { !$0.contribution.isActive(at: horizon) }
-        contributions.removeAll { !$0.isActive(at: horizon) }
+        ledger.removeInactive(at: horizon)
         decidedSilences = decidedSilences.filter { $0.at >= horizon }
         trimAt = max(256, firings.count * 2)
     }
@@ -163,7 +163,7 @@ public struct ClientReplay: Sendable {
             let fires = before.tier >= absence.tierAtLeast
             if fires {
                 firings.append(firing)
-                contributions.append(firing.contribution)
+                ledger.add(firing.contribution)
             }
             decidedSilences.insert(Silence(rule: rule.id, at: deadline))
             decisions.append(SilenceDecision(firing: firing, fired: fires, before: before, score: score(at: deadline)))
@@ -181,10 +181,7 @@ public struct ClientReplay: Sendable {
 
     /// The score and tier at `now`: those of `activeFirings(at: now)`.
     public func score(at now: Timestamp) -> RiskScore {
-        let horizon = self.horizon ?? now
-        return RiskScore(
-            contributions: contributions.lazy.filter { $0.at <= now && $0.isActive(at: horizon) }, at: now,
-            thresholds: thresholds)
+        ledger.score(at: now, horizon: horizon, thresholds: thresholds)
     }
 }
 

@@ -64,18 +64,13 @@ public struct RiskScore: Equatable, Sendable {
         self.tier = tier
     }
 
-    /// Sum of the active contributions' decayed weights, clamped to 0–100; the tier from the thresholds,
-    /// raised to the highest floor of an active firing. Each term is rounded to 10⁻⁹ points and
-    /// summed as an integer, so the result does not depend on the order of the contributions (a
+    /// Sum of the decayed weights of the contributions observed no later than `now` that are active
+    /// then, clamped to 0–100; the tier from the thresholds, raised to the highest floor of an active
+    /// firing. Summed as `ScoreLedger` sums (exactly, whatever the order of the contributions, so a
     /// client's state rebuilt from the store after a restart scores exactly as before).
     public init(contributions: some Sequence<Contribution>, at now: Timestamp, thresholds: TierThresholds) {
-        var nanopoints: Int64 = 0
-        var floor = Tier.low
-        for firing in contributions where firing.isActive(at: now) {
-            nanopoints &+= Int64((firing.weight(at: now) * 1e9).rounded())
-            if let held = firing.floor, held > floor { floor = held }
-        }
-        score = min(100, max(0, Double(nanopoints) / 1e9))
-        tier = max(thresholds.tier(for: score), floor)
+        var ledger = ScoreLedger()
+        for contribution in contributions { ledger.add(contribution) }
+        self = ledger.score(at: now, thresholds: thresholds)
     }
 }
