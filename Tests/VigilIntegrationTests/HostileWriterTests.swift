@@ -321,4 +321,51 @@ final class HostileWriterTests: XCTestCase {
         let delivered = try harness.tasks().filter { $0["route"] as? String == "supervisors" }
         XCTAssertTrue(delivered.allSatisfy { $0["state"] as? String == "delivered" }, "\(delivered)")
     }
+
+    /// One client's 10,000 check-ins in one batch, beside another client's crisis: the daemon feeds
+    /// its watchdog between slices of the long chunk, and the crisis is escalated. (`vigil bench
+    /// ingest` part (c) times the same against 10,000 clients and prints the ratio.)
+    func testADenseClientNeitherStarvesTheWatchdogNorAnotherClientsCrisis() throws {
+        let harness = try Harness()
+        let socket = try NotifySocket(path: harness.root + "/notify.sock")
+        let watchdog = 3.0
+        let daemon = try harness.startDaemon(
+            environment: ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "\(Int(watchdog * 1_000_000))"])
+        defer { _ = daemon.stop() }
+        try eventually("ready") { socket.messages.contains { $0.contains("READY=1") } }
+        let now = Date()
+        let signs = ["isolation", "hopelessness", "withdrawing_from_routines", "romanticizing_use"]
+        let lines = (0..<10_000).map { index in
+            checkIn(
+                id: "d-\(index)", client: "c-dense",
+                at: ResponsePlanTests.time(-10 * Double(10_000 - index), from: now),
+                extra:
+                    #","measures":{"mood":\#(index % 11),"sleep_hours":\#(4 + index % 6)},"signs":["\#(signs[index % 4])"]"#
+            )
+        }
+        try harness.drop("a-dense.jsonl", lines.joined(separator: "\n") + "\n")
+        try harness.drop(
+            "b-crisis.json",
+            ResponsePlanTests.highScreening(id: "x-1", client: "c-other", at: ResponsePlanTests.time(-5)))
+        let dropped = Date()
+        try eventually(timeout: 300, "all 10,001 check-ins stored") {
+            try harness.query("SELECT count(*) FROM events") == ["10001"]
+        }
+        let done = Date()
+        try eventually("the other client's crisis escalated") {
+            try harness.tasks().contains {
+                $0["client"] as? String == "c-other" && $0["kind"] as? String == "escalation"
+            }
+        }
+        let pings = socket.watchdogPings.filter { $0 >= dropped && $0 <= done }
+        let gaps = zip(pings.dropFirst(), pings).map { $0.timeIntervalSince($1) }
+        let longest = max(
+            gaps.max() ?? 0, (pings.first ?? done).timeIntervalSince(dropped),
+            done.timeIntervalSince(pings.last ?? dropped))
+        print(
+            "dense client: 10,000 check-ins stored in \(String(format: "%.2f", done.timeIntervalSince(dropped))) s; "
+                + "\(pings.count) watchdog pings meanwhile, longest gap \(String(format: "%.2f", longest)) s (WatchdogSec \(watchdog) s)"
+        )
+        XCTAssertLessThan(longest, watchdog, "the watchdog went unfed for longer than its interval")
+    }
 }

@@ -38,7 +38,8 @@ public struct CrisisContent: Equatable, Sendable {
             guard let kind = kinds.first(where: { text.contains("\"\($0.rawValue)\"") }) else { return nil }
             self.client = nil
             self.report =
-                (Self.report(kind: kind.rawValue, screeningYes: nil) ?? "a C-SSRS screening whose answers cannot be read")
+                (Self.report(kind: kind.rawValue, screeningYes: nil)
+                    ?? "a C-SSRS screening whose answers cannot be read")
                 + " (the file is not valid JSON)"
         }
     }

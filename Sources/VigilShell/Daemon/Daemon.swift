@@ -66,6 +66,9 @@ public final class Daemon {
             throw DaemonError(underlying: StoreError(path: config.state, problem: "\(error)"))
         }
         let ingestor = Ingestor(spool: spool, store: store, vocabulary: pack.vocabulary, clock: clock, logger: logger)
+        if let watchdogInterval {
+            ingestor.slice = TimeSpan(microseconds: min(ingestor.slice.microseconds, watchdogInterval.microseconds / 4))
+        }
         self.ingestor = ingestor
         logger.log(
             .notice, .started, "vigil started",

@@ -21,8 +21,14 @@ public final class Ingestor {
     public var chunkSize = 1024
     /// `.jsonl` batch files per chunk.
     public var batchesPerChunk = 4
-    /// The most check-ins one transaction commits; larger chunks take several (see `ingest`).
+    /// The most check-ins one transaction commits; larger chunks take several (see `commit`).
     public var eventsPerTransaction = 20_000
+    /// How long one transaction should take at most: the next one is sized from the pace of the
+    /// last, so the watchdog is fed (and a stop is noticed) between slices of a long chunk, however
+    /// costly its check-ins. The daemon shortens it to a quarter of its watchdog's ping interval.
+    public var slice = TimeSpan.seconds(1)
+    /// Check-ins in the next transaction (see `slice`).
+    var sliceSize = 1_000
     /// Files that could not be handled (unlink or move failed); skipped until the next full rescan.
     var stuck: Set<String> = []
     /// The operation that found the spool unwritable (full, read-only, failing) and its error, while
@@ -171,8 +177,9 @@ public final class Ingestor {
         return PreparedChunk(verdicts: verdicts, events: events, rejections: rejections, now: now)
     }
 
-    /// Commits a prepared chunk in transactions of at most `eventsPerTransaction` check-ins (calling
-    /// `heartbeat` between them), then unlinks or moves aside its files, once all of them are durable.
+    /// Commits a prepared chunk in transactions of at most `eventsPerTransaction` check-ins, each
+    /// sized to take about `slice` (calling `heartbeat` between them), then unlinks or
+    /// moves aside its files, once all of them are durable.
     func commit(_ chunk: PreparedChunk, heartbeat: () -> Void) throws(IngestError) -> IngestTally {
         for case .skipped(let name, let reason?) in chunk.verdicts {
             logger.log(
@@ -184,14 +191,17 @@ public final class Ingestor {
         outcomes.reserveCapacity(events.count)
         var start = 0
         repeat {
-            let end = min(events.count, start + eventsPerTransaction)
+            let end = min(events.count, start + min(sliceSize, eventsPerTransaction))
             let last = end == events.count
+            let began = SystemClock.monotonicMicroseconds()
             do {
                 outcomes += try store.commit(
                     Array(events[start..<end]), rejections: last ? chunk.rejections : [], at: chunk.now)
             } catch {
                 throw IngestError.store(error)
             }
+            let took = max(1, SystemClock.monotonicMicroseconds() - began)
+            sliceSize = Int(clamping: max(100, Int64(end - start) * slice.microseconds / took))
             if !last { heartbeat() }
             start = end
         } while start < events.count

@@ -6,7 +6,7 @@ final class NotifySocket: @unchecked Sendable {
     let path: String
     private let fd: Int32
     private let lock = NSLock()
-    private var received: [String] = []
+    private var received: [(at: Date, message: String)] = []
     private var thread: Thread?
 
     init(path: String) throws {
@@ -36,7 +36,7 @@ final class NotifySocket: @unchecked Sendable {
                 let count = buffer.withUnsafeMutableBytes { recv(self.fd, $0.baseAddress, $0.count, 0) }
                 if count > 0 {
                     let message = String(decoding: buffer[0..<count], as: UTF8.self)
-                    self.lock.withLock { self.received.append(message) }
+                    self.lock.withLock { self.received.append((Date(), message)) }
                 }
             }
         }
@@ -52,7 +52,12 @@ final class NotifySocket: @unchecked Sendable {
     }
 
     /// Every message so far, in arrival order.
-    var messages: [String] { lock.withLock { received } }
+    var messages: [String] { lock.withLock { received.map(\.message) } }
+
+    /// When each `WATCHDOG=1` arrived.
+    var watchdogPings: [Date] {
+        lock.withLock { received.filter { $0.message.split(separator: "\n").contains("WATCHDOG=1") }.map(\.at) }
+    }
 
     /// Every `KEY=value` line of every message so far.
     var assignments: [String] { messages.flatMap { $0.split(separator: "\n").map(String.init) } }
