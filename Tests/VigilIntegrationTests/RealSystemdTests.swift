@@ -87,7 +87,11 @@ final class RealSystemdTests: XCTestCase {
 
             """
         try inside(["sh", "-c", "cat >> /etc/vigil/vigil.yaml"], input: notifierSection)
-        XCTAssertEqual(try inside(["systemctl", "start", "vigil", "vigil-notifier"]).status, 0)
+        let started = try inside(["systemctl", "start", "vigil", "vigil-notifier"])
+        if started.status != 0 {
+            let journal = try inside(["journalctl", "-u", "vigil", "-u", "vigil-notifier", "--no-pager", "-n", "40"])
+            XCTFail("the units did not start: \(started.output)\n\(journal.output)")
+        }
         XCTAssertEqual(try inside(["systemctl", "is-active", "vigil-notifier"]).output, "active\n")
         let notifierStatus = try inside(["systemctl", "show", "-p", "StatusText", "vigil-notifier"]).output
         XCTAssertTrue(

@@ -38,7 +38,9 @@ public struct SpoolDirectory: Sendable {
         var subdirectories: [HeldDirectory] = []
         for (name, mode) in Self.layout {
             let path = root + "/" + name
-            if mkdirat(held.fd, name, mode) != 0, errno != EEXIST {
+            // Only when missing: under systemd's RestrictSUIDSGID a setgid mode is refused (EPERM)
+            // even for a directory that exists.
+            if !held.contains(name), mkdirat(held.fd, name, mode) != 0, errno != EEXIST {
                 throw SpoolError(
                     path: path, problem: "cannot create: \(SystemError("mkdir", path: path))", exitStatus: .ioError)
             }
@@ -153,7 +155,10 @@ public enum DirectorySafety {
         try check(info, path: path)
         guard info.st_mode & 0o7777 == mode || fchmod(held.fd, mode) == 0 else {
             throw SpoolError(
-                path: path, problem: "cannot set mode \(String(mode, radix: 8)): \(SystemError("fchmod", path: path))",
+                path: path,
+                problem:
+                    "has mode \(String(info.st_mode & 0o7777, radix: 8)), not \(String(mode, radix: 8)), and cannot be set: "
+                    + "\(SystemError("fchmod", path: path)) (under systemd, run `systemd-tmpfiles --create vigil.conf`)",
                 exitStatus: .noPermission)
         }
         return held
