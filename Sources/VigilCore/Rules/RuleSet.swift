@@ -198,7 +198,7 @@ public struct RuleSet: Sendable {
     }
 
     /// An empty history for this rule set.
-    public func emptyHistory() -> History { History(stride: numberInputs.count) }
+    public func emptyHistory() -> History { History(stride: numberInputs.count, conditions: conditionInputs.count) }
 
     /// Computes `event`'s aggregate inputs and adds it to `history`.
     public func record(_ event: ObservedEvent, in history: inout History) {

@@ -16,8 +16,15 @@ public struct History: Sendable {
     /// `facts.count × stride` numbers, parallel to `facts`.
     private(set) var numbers: [Double] = []
     let stride: Int
+    /// How many condition inputs the rule set has (the bits of `EventFacts.conditions` in use).
+    let conditions: Int
+    /// Hourly buckets, while the history is dense enough to need them (see `HistoryIndex`).
+    private(set) var index: HistoryIndex?
 
-    init(stride: Int) { self.stride = stride }
+    init(stride: Int, conditions: Int) {
+        self.stride = stride
+        self.conditions = conditions
+    }
 
     /// The newest observation time kept.
     public var newest: Timestamp? { facts.last?.at }
@@ -25,12 +32,17 @@ public struct History: Sendable {
     /// Inserts an event's facts at its place in observation order (after events observed at the same time).
     mutating func insert(_ event: EventFacts, numbers values: some Collection<Double>) {
         if let last = facts.last, last.at > event.at {
-            let index = facts.firstIndex { $0.at > event.at } ?? facts.endIndex
-            facts.insert(event, at: index)
-            numbers.insert(contentsOf: Array(values), at: index * stride)
+            let position = facts.firstIndex { $0.at > event.at } ?? facts.endIndex
+            facts.insert(event, at: position)
+            numbers.insert(contentsOf: Array(values), at: position * stride)
+            index = nil  // rebuilt below: a late event is rare
         } else {
             facts.append(event)
             numbers += values
+            index?.append(event, numbers: numbers, at: facts.count - 1)
+        }
+        if index == nil, facts.count >= HistoryIndex.threshold {
+            index = HistoryIndex(facts: facts, numbers: numbers, conditions: conditions, stride: stride)
         }
     }
 
@@ -39,11 +51,30 @@ public struct History: Sendable {
         guard let keep = facts.firstIndex(where: { $0.at >= horizon }), keep > 0 else { return }
         facts.removeFirst(keep)
         numbers.removeFirst(keep * stride)
+        if facts.count < HistoryIndex.threshold {
+            index = nil
+        } else {
+            index?.dropFirst(keep, facts: facts, numbers: numbers)
+        }
     }
 
     /// How many events observed in (at − window, at] have the condition bit `mask`.
     func count(_ mask: UInt64, within window: TimeSpan, endingAt at: Timestamp) -> Int {
         let from = at.microseconds - window.microseconds
+        if let index {
+            var total = 0
+            index.buckets(from: from, until: at.microseconds, facts: facts) { bucket, whole in
+                if whole {
+                    total += index.count(ofBit: mask.trailingZeroBitCount, in: bucket)
+                } else {
+                    total +=
+                        facts[index.range(of: bucket)].filter {
+                            $0.at.microseconds > from && $0.at <= at && $0.conditions & mask != 0
+                        }.count
+                }
+            }
+            return total
+        }
         var total = 0
         facts.withUnsafeBufferPointer { facts in
             var index = facts.count - 1
@@ -63,6 +94,22 @@ public struct History: Sendable {
         let from = at.microseconds - window.microseconds
         let until = at.microseconds
         var summary = NumberSummary()
+        if let index {
+            index.buckets(from: from, until: until, facts: facts) { bucket, whole in
+                if whole {
+                    summary.add(index.summary(ofSlot: slot, in: bucket))
+                } else {
+                    var part = NumberSummary()
+                    for position in index.range(of: bucket) {
+                        let observed = facts[position].at.microseconds
+                        let value = numbers[position * stride + slot]
+                        if observed > from, observed <= until, !value.isNaN { part.add(value) }
+                    }
+                    summary.add(part)
+                }
+            }
+            return summary
+        }
         facts.withUnsafeBufferPointer { facts in
             numbers.withUnsafeBufferPointer { numbers in
                 guard var index = facts.indices.last, let base = numbers.baseAddress else { return }
@@ -82,18 +129,44 @@ public struct History: Sendable {
 
     /// Number input `slot` of the newest event observed no later than `at` that reported it.
     func last(_ slot: Int, before at: Timestamp) -> Double? {
-        var index = facts.count - 1
-        while index >= 0 {
-            let value = numbers[index * stride + slot]
-            if facts[index].at <= at, !value.isNaN { return value }
-            index -= 1
+        newest(at: at, skipping: { index, bucket in index.summary(ofSlot: slot, in: bucket).count == 0 }) {
+            let value = numbers[$0 * stride + slot]
+            return value.isNaN ? nil : value
         }
-        return nil
+    }
+
+    /// `read` of the newest event observed no later than `at` for which it is not nil; with an
+    /// index, buckets that `skipping` says hold no such event are passed over whole.
+    func newest<T>(at: Timestamp, skipping: (HistoryIndex, Int) -> Bool, _ read: (Int) -> T?) -> T? {
+        guard let index else {
+            var position = facts.count - 1
+            while position >= 0 {
+                if facts[position].at <= at, let value = read(position) { return value }
+                position -= 1
+            }
+            return nil
+        }
+        var found: T?
+        var bucket = index.slots.count - 1
+        while bucket >= 0, found == nil {
+            if !skipping(index, bucket) {
+                for position in index.range(of: bucket).reversed() where facts[position].at <= at {
+                    if let value = read(position) {
+                        found = value
+                        break
+                    }
+                }
+            }
+            bucket -= 1
+        }
+        return found
     }
 
     /// The observation time of the newest event observed no later than `at` with the condition bit `mask`.
     func lastMatch(_ mask: UInt64, before at: Timestamp) -> Timestamp? {
-        facts.last { $0.at <= at && $0.conditions & mask != 0 }?.at
+        newest(at: at, skipping: { index, bucket in index.count(ofBit: mask.trailingZeroBitCount, in: bucket) == 0 }) {
+            facts[$0].conditions & mask != 0 ? facts[$0].at : nil
+        }
     }
 
     /// The observation times of the events with the condition bit `mask` observed no later than `at`,
@@ -116,6 +189,14 @@ struct NumberSummary {
         count += 1
         minimum = Swift.min(minimum, value)
         maximum = Swift.max(maximum, value)
+    }
+
+    /// Adds another summary's numbers (as a whole: its sum is added once).
+    mutating func add(_ other: NumberSummary) {
+        sum += other.sum
+        count += other.count
+        minimum = Swift.min(minimum, other.minimum)
+        maximum = Swift.max(maximum, other.maximum)
     }
 }
 
