@@ -129,15 +129,17 @@ public struct History: Sendable {
 
     /// Number input `slot` of the newest event observed no later than `at` that reported it.
     func last(_ slot: Int, before at: Timestamp) -> Double? {
-        newest(at: at, skipping: { index, bucket in index.summary(ofSlot: slot, in: bucket).count == 0 }) {
-            let value = numbers[$0 * stride + slot]
-            return value.isNaN ? nil : value
-        }
+        newest(
+            at: at, skipping: { index, bucket in index.summary(ofSlot: slot, in: bucket).count == 0 },
+            read: { position in
+                let value = numbers[position * stride + slot]
+                return value.isNaN ? nil : value
+            })
     }
 
     /// `read` of the newest event observed no later than `at` for which it is not nil; with an
     /// index, buckets that `skipping` says hold no such event are passed over whole.
-    func newest<T>(at: Timestamp, skipping: (HistoryIndex, Int) -> Bool, _ read: (Int) -> T?) -> T? {
+    func newest<T>(at: Timestamp, skipping: (HistoryIndex, Int) -> Bool, read: (Int) -> T?) -> T? {
         guard let index else {
             var position = facts.count - 1
             while position >= 0 {
@@ -164,9 +166,9 @@ public struct History: Sendable {
 
     /// The observation time of the newest event observed no later than `at` with the condition bit `mask`.
     func lastMatch(_ mask: UInt64, before at: Timestamp) -> Timestamp? {
-        newest(at: at, skipping: { index, bucket in index.count(ofBit: mask.trailingZeroBitCount, in: bucket) == 0 }) {
-            facts[$0].conditions & mask != 0 ? facts[$0].at : nil
-        }
+        newest(
+            at: at, skipping: { index, bucket in index.count(ofBit: mask.trailingZeroBitCount, in: bucket) == 0 },
+            read: { facts[$0].conditions & mask != 0 ? facts[$0].at : nil })
     }
 
     /// The observation times of the events with the condition bit `mask` observed no later than `at`,
