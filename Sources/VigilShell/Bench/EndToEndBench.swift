@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Glibc
 import VigilCore
@@ -74,7 +75,7 @@ public struct EndToEndBench {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let receiver = try LoopbackReceiver()
         let secret = directory + "/webhook.secret"
-        FileManager.default.createFile(
+        _ = FileManager.default.createFile(
             atPath: secret, contents: Data("bench-secret\n".utf8), attributes: [.posixPermissions: 0o600])
         let config = directory + "/vigil.yaml"
         try """
@@ -147,7 +148,8 @@ public struct EndToEndBench {
     /// 500 sequential POSTs of a task-sized body straight to the receiver.
     func floor(receiver: LoopbackReceiver) throws -> [Double] {
         guard let url = URL(string: "http://127.0.0.1:\(receiver.port)/floor") else { return [] }
-        let post = HTTPPost(timeout: .seconds(5))
+        let client = HTTPPost.makeClient(connect: .seconds(5), perHost: Notifier.perReceiver)
+        let post = HTTPPost(timeout: .seconds(5), client: client)
         let body = Data(String(repeating: "x", count: 800).utf8)
         let box = LatencyBox()
         let done = DispatchSemaphore(value: 0)
@@ -157,6 +159,7 @@ public struct EndToEndBench {
                 _ = await post.send(url, body: body, headers: [:])
                 box.append(Double(SystemClock.monotonicMicroseconds() - begin) / 1000)
             }
+            try? await client.shutdown()
             done.signal()
         }
         done.wait()
@@ -179,7 +182,7 @@ public struct EndToEndBench {
         var environment = ProcessInfo.processInfo.environment
         for key in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM"] { environment[key] = nil }
         process.environment = environment
-        FileManager.default.createFile(atPath: directory + "/" + log, contents: nil)
+        _ = FileManager.default.createFile(atPath: directory + "/" + log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/" + log))
         process.standardError = handle
         process.standardOutput = handle

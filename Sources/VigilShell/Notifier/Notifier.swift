@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Logging
 import VigilCore
@@ -10,6 +11,10 @@ import VigilCore
 /// Every second it also raises `overdue` escalations, announces the end of resolved tasks and
 /// renews active Alertmanager alerts. A notifier killed mid-delivery loses nothing: the lease runs
 /// out and the task is delivered again under the same id.
+///
+/// One `HTTPClient` serves every HTTP channel (connections to a receiver are reused); it exists
+/// only when an HTTP channel is configured, and `run` shuts it down when it returns, so a notifier
+/// runs once.
 public final class Notifier: Sendable {
     let config: NotifierConfig
     let queue: TaskQueue
@@ -21,25 +26,45 @@ public final class Notifier: Sendable {
     let leaseClock = SystemClock()
     /// At most this many deliveries at once.
     static let concurrency = 32
+    /// At most this many connections at once to one HTTP receiver.
+    static let perReceiver = 8
+    /// The HTTP channels' client (nil without one), shut down when `run` returns.
+    let http: HTTPClient?
 
     public init(config: NotifierConfig, store: EventStore, clock: any WallClock, logger: Logger) {
         self.config = config
         self.queue = TaskQueue(store: store)
         self.clock = clock
         self.logger = logger
+        // The longest HTTP timeout bounds the client's connection attempts (see `HTTPPost.makeClient`).
+        let connect =
+            config.channels.values.compactMap { channel -> TimeSpan? in
+                switch channel {
+                case .webhook(_, _, let timeout, _), .alertmanager(_, let timeout, _): return timeout
+                case .exec, .journal: return nil
+                }
+            }
+            .max() ?? .seconds(10)
+        var http: HTTPClient?
         var channels: [String: any DeliveryChannel] = [:]
         for (name, channel) in config.channels {
             switch channel {
             case .webhook(let url, let secret, let timeout, _):
-                channels[name] = WebhookChannel(url: url, secret: secret, post: HTTPPost(timeout: timeout))
+                let client = http ?? HTTPPost.makeClient(connect: connect, perHost: Self.perReceiver)
+                http = client
+                channels[name] = WebhookChannel(
+                    url: url, secret: secret, post: HTTPPost(timeout: timeout, client: client))
             case .alertmanager(let url, let timeout, _):
-                channels[name] = AlertmanagerChannel(url: url, post: HTTPPost(timeout: timeout))
+                let client = http ?? HTTPPost.makeClient(connect: connect, perHost: Self.perReceiver)
+                http = client
+                channels[name] = AlertmanagerChannel(url: url, post: HTTPPost(timeout: timeout, client: client))
             case .exec(let command, let timeout, _):
                 channels[name] = ExecChannel(command: command, timeout: timeout)
             case .journal:
                 channels[name] = JournalChannel(logger: logger)
             }
         }
+        self.http = http
         self.channels = channels
     }
 
@@ -109,6 +134,8 @@ public final class Notifier: Sendable {
             }
         }
         heartbeat(tally.counts)
+        // Every delivery and housekeeping round has ended: nothing uses the client any more.
+        try? await http?.shutdown()
         if let failure { throw failure }
     }
 
