@@ -65,8 +65,11 @@ let package = Package(
         .testTarget(
             name: "VigilIntegrationTests",
             dependencies: ["vigil", "VigilShell"],
-            // Helpers the tests run with python3 (a journald stand-in, the JSON Schema check).
-            exclude: ["Support/journal_receiver.py", "Support/validate_schema.py", "Support/boot_systemd.sh"]
+            // Helpers the tests run with python3 (a journald stand-in, a webhook receiver, the JSON Schema check).
+            exclude: [
+                "Support/journal_receiver.py", "Support/webhook_receiver.py", "Support/validate_schema.py",
+                "Support/boot_systemd.sh",
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]
