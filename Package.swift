@@ -13,6 +13,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // libsystemd (sd_notify, sd_watchdog_enabled, sd_journal_sendv) from Debian's libsystemd-dev.
@@ -40,6 +42,9 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         // The `vigil` command line: thin ArgumentParser commands over VigilShell.
@@ -60,8 +65,11 @@ let package = Package(
         .testTarget(
             name: "VigilIntegrationTests",
             dependencies: ["vigil", "VigilShell"],
-            // Helpers the tests run with python3 (a journald stand-in, the JSON Schema check).
-            exclude: ["Support/journal_receiver.py", "Support/validate_schema.py", "Support/boot_systemd.sh"]
+            // Helpers the tests run with python3 (a journald stand-in, a webhook receiver, the JSON Schema check).
+            exclude: [
+                "Support/journal_receiver.py", "Support/webhook_receiver.py", "Support/validate_schema.py",
+                "Support/boot_systemd.sh",
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Glibc
 import VigilCore
@@ -147,7 +148,8 @@ public struct EndToEndBench {
     /// 500 sequential POSTs of a task-sized body straight to the receiver.
     func floor(receiver: LoopbackReceiver) throws -> [Double] {
         guard let url = URL(string: "http://127.0.0.1:\(receiver.port)/floor") else { return [] }
-        let post = HTTPPost(timeout: .seconds(5))
+        let client = HTTPPost.makeClient(connect: .seconds(5), perHost: Notifier.perReceiver)
+        let post = HTTPPost(timeout: .seconds(5), client: client)
         let body = Data(String(repeating: "x", count: 800).utf8)
         let box = LatencyBox()
         let done = DispatchSemaphore(value: 0)
@@ -157,6 +159,7 @@ public struct EndToEndBench {
                 _ = await post.send(url, body: body, headers: [:])
                 box.append(Double(SystemClock.monotonicMicroseconds() - begin) / 1000)
             }
+            try? await client.shutdown()
             done.signal()
         }
         done.wait()

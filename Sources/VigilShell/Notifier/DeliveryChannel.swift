@@ -1,9 +1,8 @@
+import AsyncHTTPClient
 import Foundation
+import NIOCore
+import NIOHTTP1
 import VigilCore
-
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
 
 /// What one delivery attempt came to.
 public enum DeliveryOutcome: Equatable, Sendable {
@@ -29,93 +28,122 @@ extension DeliveryChannel {
     public var renewal: TimeSpan? { nil }
 }
 
-/// One HTTP POST with a timeout, classified the way every HTTP channel retries: 2xx delivered;
+/// One HTTP POST with a deadline, classified the way every HTTP channel retries: 2xx delivered;
 /// 408, 429, 5xx and transport errors (refused, timed out) retried; any other status failed.
+///
+/// Hostile receivers (issue 12):
+/// - A redirect (any 3xx) is not followed (the client disallows redirects) and not delivered: it
+///   is `.failed`, naming the `Location` it gave, escaped. Following it would send the signed
+///   payload to a host nobody configured, or (302/303) lose the body, and count that as delivery.
+///   Failed rather than retried, also for a temporary 302/307: a moved receiver is a configuration
+///   error that retries until `max_age` (an hour) would only hide, and a dead escalation goes to
+///   the fallback channel at once.
+/// - The whole request has one deadline, the channel's timeout, enforced by the client up to the
+///   response head (connecting, waiting in the pool, sending, a receiver trickling its status line
+///   or headers: `HTTPClientError.deadlineExceeded`, retried). AsyncHTTPClient's deadline ends
+///   when the head arrives, so the body is read under the same deadline by `drain`.
+/// - The body is read at most `bodyLimit` bytes, then dropped: dropping the stream cancels the
+///   request and closes the connection, so a 3 GB answer costs one 64 KiB read. The outcome is the
+///   status's: a 2xx whose body is huge or trickles still counts as delivered (the receiver took
+///   the payload when it answered 2xx); reading a small body to its end only lets the connection be
+///   reused.
 struct HTTPPost: Sendable {
     let timeout: TimeSpan
+    let client: HTTPClient
 
-    /// Posts and classifies the answer; gives up at the timeout even when the server trickles bytes
-    /// (URLSession's own timeout is one of inactivity).
+    /// The most of a response body read; the rest is never received.
+    static let bodyLimit = 64 * 1024
+
+    /// Posts and classifies the answer; returns by the deadline whatever the receiver does.
     func send(_ url: URL, body: Data, headers: [String: String]) async -> DeliveryOutcome {
-        let expired = DeliveryOutcome.retry("\(url.host ?? ""): no answer within \(timeout.compact)")
-        let first = FirstOutcome()
-        let timeout = self.timeout
-        return await withCheckedContinuation { continuation in
-            first.set(continuation)
-            // The request is never cancelled: cancelling a URLSession task from Swift concurrency can
-            // deadlock in swift-corelibs-foundation (the session's queue resumes the task while the
-            // canceller holds its status lock and waits for that queue). At the deadline the
-            // delivery counts as timed out; the request ends by itself (its inactivity timeout).
-            Task {
-                let outcome = await Self.post(url, body: body, headers: headers, timeout: timeout, expired: expired)
-                if first.resume(with: outcome) { first.timer?.cancel() }
-            }
-            first.timer = Task {
-                try? await Task.sleep(nanoseconds: UInt64(timeout.microseconds) * 1000)
-                if !Task.isCancelled { first.resume(with: expired) }
-            }
-        }
-    }
-
-    static func post(_ url: URL, body: Data, headers: [String: String], timeout: TimeSpan, expired: DeliveryOutcome)
-        async -> DeliveryOutcome
-    {
-        var request = URLRequest(url: url)
-        request.httpMethod = "POST"
-        request.httpBody = body
-        request.timeoutInterval = Double(timeout.microseconds) / 1e6
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.setValue("vigil-notifier", forHTTPHeaderField: "User-Agent")
-        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         let host = url.host ?? ""
+        var request = HTTPClientRequest(url: url.absoluteString)
+        request.method = .POST
+        request.headers.replaceOrAdd(name: "Content-Type", value: "application/json")
+        request.headers.replaceOrAdd(name: "User-Agent", value: "vigil-notifier")
+        for (name, value) in headers { request.headers.replaceOrAdd(name: name, value: value) }
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let deadline = NIODeadline.now() + .microseconds(timeout.microseconds)
+        let response: HTTPClientResponse
         do {
-            let (_, response) = try await session.data(for: request)
-            guard let status = (response as? HTTPURLResponse)?.statusCode else { return .retry("no HTTP response") }
-            switch status {
-            case 200..<300: return .delivered
-            case 408, 429, 500..<600: return .retry("HTTP \(status) from \(host)")
-            default: return .failed("HTTP \(status) from \(host)")
-            }
-        } catch let error as URLError where error.code == .timedOut {
-            return expired
+            response = try await client.execute(request, deadline: deadline)
+        } catch let error as HTTPClientError where error == .deadlineExceeded {
+            return .retry("\(host): no answer within \(timeout.compact)")
         } catch {
-            return .retry("\(host): \(error.localizedDescription)")
+            return .retry("\(host): \(error)")
+        }
+        let outcome = Self.classify(
+            status: response.status.code, location: response.headers.first(name: "Location"), host: host)
+        await Self.drain(response.body, until: deadline)
+        return outcome
+    }
+
+    /// The outcome of an answer with `status` (and the `Location` header of a redirect).
+    static func classify(status: UInt, location: String?, host: String) -> DeliveryOutcome {
+        switch status {
+        case 200..<300: return .delivered
+        case 300..<400:
+            let target = location.map { "to \(quoted($0))" } ?? "without a Location"
+            return .failed("HTTP \(status) from \(host): redirect \(target) not followed")
+        case 408, 429, 500..<600: return .retry("HTTP \(status) from \(host)")
+        default: return .failed("HTTP \(status) from \(host)")
         }
     }
 
-    /// One session for the process: connections to a receiver are reused.
-    static let session: URLSession = {
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.httpMaximumConnectionsPerHost = Notifier.concurrency
-        configuration.urlCache = nil
-        return URLSession(configuration: configuration)
-    }()
-}
-
-/// Resumes a continuation once, with whichever outcome comes first (the answer or the deadline).
-final class FirstOutcome: @unchecked Sendable {
-    private let lock = NSLock()
-    private var continuation: CheckedContinuation<DeliveryOutcome, Never>?
-    private var deadline: Task<Void, Never>?
-
-    /// The deadline's task, cancelled when the answer comes first.
-    var timer: Task<Void, Never>? {
-        get { lock.withLock { deadline } }
-        set { lock.withLock { deadline = newValue } }
-    }
-
-    func set(_ continuation: CheckedContinuation<DeliveryOutcome, Never>) {
-        lock.withLock { self.continuation = continuation }
-    }
-
-    /// True when this call resumed it.
-    @discardableResult
-    func resume(with outcome: DeliveryOutcome) -> Bool {
-        let waiting: CheckedContinuation<DeliveryOutcome, Never>? = lock.withLock {
-            defer { continuation = nil }
-            return continuation
+    /// Reads `body` until its end, `bodyLimit` bytes or `deadline`, whichever comes first, and drops
+    /// it: a body stream dropped or cancelled before its end cancels the request and closes the
+    /// connection (AsyncHTTPClient's `didTerminate`), so nothing more is received or kept.
+    static func drain(_ body: HTTPClientResponse.Body, until deadline: NIODeadline) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                var read = 0
+                do {
+                    for try await chunk in body {
+                        read += chunk.readableBytes
+                        if read > bodyLimit { return }
+                    }
+                } catch {
+                    // Cut off (the deadline) or a transport error: the status decided already.
+                }
+            }
+            group.addTask {
+                let left = (deadline - .now()).nanoseconds
+                if left > 0 { try? await Task.sleep(nanoseconds: UInt64(left)) }
+            }
+            await group.next()
+            group.cancelAll()
         }
-        waiting?.resume(returning: outcome)
-        return waiting != nil
+    }
+
+    /// Untrusted text (a `Location` header) for a log line and `last_error`: quoted, printable ASCII
+    /// kept, anything else (control characters, quotes, backslashes, non-ASCII bytes) as `\xHH`,
+    /// at most 200 bytes.
+    static func quoted(_ text: String) -> String {
+        var out = ""
+        for byte in text.utf8.prefix(200) {
+            if byte >= 0x20 && byte < 0x7F && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") {
+                out.append(Character(Unicode.Scalar(byte)))
+            } else {
+                out += String(format: "\\x%02X", byte)
+            }
+        }
+        return "\"" + out + (text.utf8.count > 200 ? "…" : "") + "\""
+    }
+
+    /// The notifier's one HTTP client (connections to a receiver are reused across channels):
+    /// redirects disallowed, no decompression (a compressed answer is never inflated), at most
+    /// `perHost` connections to one scheme, host and port, and a connection attempt given up after
+    /// `connect` (the longest channel timeout: each request's own deadline is what bounds a
+    /// delivery; this bounds the pool's attempts made for it). A failed connection fails its
+    /// request at once rather than being retried by the pool until the deadline: the notifier
+    /// retries with its own backoff, and a receiver that is down does not hold slots meanwhile.
+    static func makeClient(connect: TimeSpan, perHost: Int) -> HTTPClient {
+        var pool = HTTPClient.Configuration.ConnectionPool()
+        pool.concurrentHTTP1ConnectionsPerHostSoftLimit = perHost
+        pool.retryConnectionEstablishment = false
+        let configuration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow, timeout: .init(connect: .microseconds(connect.microseconds)),
+            connectionPool: pool, decompression: .disabled)
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 }

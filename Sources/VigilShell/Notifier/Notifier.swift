@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Logging
 import VigilCore
@@ -10,6 +11,25 @@ import VigilCore
 /// Every second it also raises `overdue` escalations, announces the end of resolved tasks and
 /// renews active Alertmanager alerts. A notifier killed mid-delivery loses nothing: the lease runs
 /// out and the task is delivered again under the same id.
+///
+/// A slow receiver holds its own slots, never all of them: of the `concurrency` deliveries at once,
+/// at most `perReceiver` go to one receiver (an HTTP channel's scheme, host and port, so channels
+/// on one server share them; any other channel by its name). The claim only takes what can start:
+/// it skips, in queue order, the due tasks of a receiver that already has `perReceiver` in flight
+/// (counting those picked in the same claim), and looks at most `claimSkip` such tasks past what
+/// it needs. A skipped task is left as it was, pending in the store, and claimed on a later poll
+/// once its receiver has room, so no task ever waits in memory under a lease: every claimed task
+/// starts at once, its delivery ends within its channel's timeout (the HTTP client's deadline, the
+/// exec channel's kill), and the lease (at least twice the longest timeout) outlasts it. The
+/// outcome is recorded under the lease's token as before, so exactly-once recording is unchanged;
+/// a crash leaves claimed tasks to their lease and skipped ones pending. Past `claimSkip` skipped
+/// tasks, other receivers' tasks wait for the saturated receiver's backlog to be tried (a retry
+/// moves a task back by its backoff): a delay, not a loss. Housekeeping (end notices, renewals)
+/// takes no delivery slot; its requests share the client's per-host connections and deadlines.
+///
+/// One `HTTPClient` serves every HTTP channel (connections to a receiver are reused); it exists
+/// only when an HTTP channel is configured, and `run` shuts it down when it returns, so a notifier
+/// runs once.
 public final class Notifier: Sendable {
     let config: NotifierConfig
     let queue: TaskQueue
@@ -21,26 +41,67 @@ public final class Notifier: Sendable {
     let leaseClock = SystemClock()
     /// At most this many deliveries at once.
     static let concurrency = 32
+    /// At most this many deliveries at once to one receiver (and connections to one HTTP host).
+    static let perReceiver = 8
+    /// How many due tasks of saturated receivers one claim looks past for other receivers' tasks.
+    static let claimSkip = 1024
+    /// The receiver of each channel, by channel name (see `receiver(of:)`).
+    let receivers: [String: String]
+    /// The HTTP channels' client (nil without one), shut down when `run` returns.
+    let http: HTTPClient?
 
     public init(config: NotifierConfig, store: EventStore, clock: any WallClock, logger: Logger) {
         self.config = config
         self.queue = TaskQueue(store: store)
         self.clock = clock
         self.logger = logger
+        // The longest HTTP timeout bounds the client's connection attempts (see `HTTPPost.makeClient`).
+        let connect =
+            config.channels.values.compactMap { channel -> TimeSpan? in
+                switch channel {
+                case .webhook(_, _, let timeout, _), .alertmanager(_, let timeout, _): return timeout
+                case .exec, .journal: return nil
+                }
+            }
+            .max() ?? .seconds(10)
+        var http: HTTPClient?
         var channels: [String: any DeliveryChannel] = [:]
+        var receivers: [String: String] = [:]
         for (name, channel) in config.channels {
+            receivers[name] = "channel \(name)"
             switch channel {
             case .webhook(let url, let secret, let timeout, _):
-                channels[name] = WebhookChannel(url: url, secret: secret, post: HTTPPost(timeout: timeout))
+                let client = http ?? HTTPPost.makeClient(connect: connect, perHost: Self.perReceiver)
+                http = client
+                channels[name] = WebhookChannel(
+                    url: url, secret: secret, post: HTTPPost(timeout: timeout, client: client))
+                receivers[name] = Self.receiver(url)
             case .alertmanager(let url, let timeout, _):
-                channels[name] = AlertmanagerChannel(url: url, post: HTTPPost(timeout: timeout))
+                let client = http ?? HTTPPost.makeClient(connect: connect, perHost: Self.perReceiver)
+                http = client
+                channels[name] = AlertmanagerChannel(url: url, post: HTTPPost(timeout: timeout, client: client))
+                receivers[name] = Self.receiver(url)
             case .exec(let command, let timeout, _):
                 channels[name] = ExecChannel(command: command, timeout: timeout)
             case .journal:
                 channels[name] = JournalChannel(logger: logger)
             }
         }
+        self.http = http
         self.channels = channels
+        self.receivers = receivers
+    }
+
+    /// An HTTP receiver: its scheme, host and port (`http://127.0.0.1:8080`).
+    static func receiver(_ url: URL) -> String {
+        let scheme = url.scheme?.lowercased() ?? "http"
+        return "\(scheme)://\(url.host?.lowercased() ?? ""):\(url.port ?? (scheme == "https" ? 443 : 80))"
+    }
+
+    /// The receiver a task goes to, for the per-receiver limit.
+    func receiver(of task: TaskRecord) -> String {
+        let name = config.channel(kind: task.kind, tier: task.tier, route: task.route, isFallback: task.isFallback)
+        return receivers[name] ?? "channel \(name)"
     }
 
     /// Runs until `shouldStop` says so (or, with `once`, until nothing is due now and nothing is
@@ -67,16 +128,24 @@ public final class Notifier: Sendable {
                 do throws(StoreError) {
                     // Taken before the claim: a delivery or housekeeping round that ends after it may
                     // have enqueued a task (a fallback, an overdue escalation) this claim missed.
-                    let inFlight = tally.inFlightIDs
+                    let (inFlight, load) = tally.inFlight
                     let housekeepingRunning = tally.housekeeping
                     let room = Self.concurrency - inFlight.count
+                    // Only what can start now: a task of a receiver with `perReceiver` in flight stays pending.
+                    var taking = load
                     let claimed =
                         room > 0
                         ? try queue.claim(
                             dueBy: now, leaseUntil: leaseClock.now().adding(config.lease), limit: room,
-                            excluding: inFlight) : []
+                            excluding: inFlight, skipping: Self.claimSkip
+                        ) { task in
+                            let receiver = receiver(of: task)
+                            guard taking[receiver, default: 0] < Self.perReceiver else { return false }
+                            taking[receiver, default: 0] += 1
+                            return true
+                        } : []
                     for task in claimed {
-                        tally.started(task.id)
+                        tally.started(task.id, receiver: receiver(of: task))
                         group.addTask { await self.deliver(task) }
                     }
                     if let previous = outage {
@@ -109,6 +178,8 @@ public final class Notifier: Sendable {
             }
         }
         heartbeat(tally.counts)
+        // Every delivery and housekeeping round has ended: nothing uses the client any more.
+        try? await http?.shutdown()
         if let failure { throw failure }
     }
 
@@ -254,7 +325,9 @@ public final class NotifierTally: @unchecked Sendable {
         public var overdue = 0
         public var inFlight = 0
     }
-    private var inFlight: Set<String> = []
+    /// The tasks being delivered, with their receivers, and how many each receiver has.
+    private var delivering: [String: String] = [:]
+    private var perReceiver: [String: Int] = [:]
     private let lock = NSLock()
     private var value = Counts()
 
@@ -281,18 +354,23 @@ public final class NotifierTally: @unchecked Sendable {
             return failed && !housekeepingFailing
         }
     }
-    /// The tasks this process is delivering now.
-    var inFlightIDs: Set<String> { lock.withLock { inFlight } }
-    func started(_ id: String) {
+    /// The tasks this process is delivering now, and how many of them each receiver has.
+    var inFlight: (ids: Set<String>, receivers: [String: Int]) {
+        lock.withLock { (Set(delivering.keys), perReceiver) }
+    }
+    func started(_ id: String, receiver: String) {
         lock.withLock {
-            inFlight.insert(id)
-            value.inFlight = inFlight.count
+            guard delivering.updateValue(receiver, forKey: id) == nil else { return }
+            perReceiver[receiver, default: 0] += 1
+            value.inFlight = delivering.count
         }
     }
     func finished(_ id: String) {
         lock.withLock {
-            inFlight.remove(id)
-            value.inFlight = inFlight.count
+            guard let receiver = delivering.removeValue(forKey: id) else { return }
+            perReceiver[receiver, default: 1] -= 1
+            if perReceiver[receiver] == 0 { perReceiver[receiver] = nil }
+            value.inFlight = delivering.count
         }
     }
     func count(_ field: WritableKeyPath<Counts, Int>) { lock.withLock { value[keyPath: field] += 1 } }

@@ -13,13 +13,20 @@ public struct TaskQueue: Sendable {
 
     /// Claims up to `limit` tasks due for delivery by `now`, each under a fresh lease token until
     /// `leaseUntil` (by the real clock, even under `--as-of`, so a running notifier honours it).
-    /// Tasks this process is still delivering (`inFlight`) are never claimed again.
-    public func claim(dueBy now: Timestamp, leaseUntil: Timestamp, limit: Int, excluding inFlight: Set<String>)
+    /// Tasks this process is still delivering (`inFlight`) are never claimed again. `admit` is
+    /// asked, in queue order, about each task that would be claimed next; a task it refuses (its
+    /// receiver is saturated) stays as it is and the next is considered, looking at most `skipping`
+    /// refused tasks past what the claim needs.
+    public func claim(
+        dueBy now: Timestamp, leaseUntil: Timestamp, limit: Int, excluding inFlight: Set<String>,
+        skipping: Int = 0, admit: (TaskRecord) -> Bool = { _ in true }
+    )
         throws(StoreError) -> [TaskRecord]
     {
         try store.write { db in
-            let due = try TaskRecord.fetchAll(
-                db, where: Self.claimable, arguments: [now.microseconds, limit + inFlight.count])
+            let due = try Row.fetchCursor(
+                db, sql: "SELECT * FROM tasks WHERE \(Self.claimable)",
+                arguments: [now.microseconds, limit + inFlight.count + skipping])
             let update = try db.cachedStatement(
                 sql: """
                     UPDATE tasks SET state = 'claimed', lease_token = ?, next_attempt_at = ?, attempts = attempts + 1,
@@ -27,14 +34,19 @@ public struct TaskQueue: Sendable {
                     WHERE id = ?
                     """)
             var claimed: [TaskRecord] = []
-            for var task in due where !inFlight.contains(task.id) && claimed.count < limit {
+            // Chosen first, updated after: the cursor is not stepped again once its rows change.
+            while claimed.count < limit, let row = try due.next() {
+                var task = TaskRecord(row: row)
+                guard !inFlight.contains(task.id), admit(task) else { continue }
                 let token = UUID().uuidString
-                try update.execute(arguments: [token, leaseUntil.microseconds, now.microseconds, task.id])
                 task.state = .claimed
                 task.leaseToken = token
                 task.attempts += 1
                 task.firstAttemptAt = task.firstAttemptAt ?? now
                 claimed.append(task)
+            }
+            for task in claimed {
+                try update.execute(arguments: [task.leaseToken, leaseUntil.microseconds, now.microseconds, task.id])
             }
             return claimed
         }

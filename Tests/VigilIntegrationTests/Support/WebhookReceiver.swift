@@ -3,27 +3,34 @@ import Glibc
 import XCTest
 
 /// A real HTTP receiver on loopback (Support/webhook_receiver.py) that checks signatures, can
-/// fail, hang and recover on cue, and logs every request it gets.
+/// fail, hang, redirect, answer a huge body, trickle and recover on cue, and logs every request it
+/// gets.
 final class WebhookReceiver {
     let process: Process
     let port: Int
     let logPath: String
     let secretPath: String
 
-    /// `script`: the misbehaviour of the first requests (see the script: `500`, `hang`).
-    init(in harness: Harness, script: [String] = [], hangSeconds: Double = 3) throws {
-        secretPath = harness.root + "/webhook.secret"
-        logPath = harness.root + "/webhook.jsonl"
-        let portFile = harness.root + "/webhook.port"
+    /// `script`: the misbehaviour of the first requests, then `defaultStep` for every later one
+    /// (see the script: `500`, `hang`, `redirect302:URL`, `huge`, `trickle`, `trickle-body`).
+    /// `name` tells apart the files of several receivers in one harness.
+    init(
+        in harness: Harness, name: String = "webhook", script: [String] = [], defaultStep: String = "200",
+        hangSeconds: Double = 3, hugeBytes: Int = 1 << 30
+    ) throws {
+        secretPath = harness.root + "/\(name).secret"
+        logPath = harness.root + "/\(name).jsonl"
+        let portFile = harness.root + "/\(name).port"
         try "test-secret-\(UUID().uuidString)\n".write(toFile: secretPath, atomically: true, encoding: .utf8)
         chmod(secretPath, 0o600)
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [
             "python3", Harness.repository + "/Tests/VigilIntegrationTests/Support/webhook_receiver.py",
             "--port-file", portFile, "--log", logPath, "--secret-file", secretPath,
-            "--script", script.joined(separator: ","), "--hang-seconds", "\(hangSeconds)",
+            "--script", script.joined(separator: ","), "--default-step", defaultStep, "--hang-seconds",
+            "\(hangSeconds)", "--huge-bytes", "\(hugeBytes)",
         ]
         try process.run()
         var port = 0
@@ -51,6 +58,9 @@ final class WebhookReceiver {
 
     /// The answered requests.
     var answered: [[String: Any]] { lines.filter { $0["key"] != nil } }
+
+    /// The requests that arrived (answered or not).
+    var arrivals: [[String: Any]] { lines.filter { $0["arrived"] != nil } }
 
     /// The keys accepted (answered 2xx the first time), in order: what a de-duplicating receiver processed.
     var acceptedKeys: [String] {
