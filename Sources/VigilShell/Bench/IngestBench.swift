@@ -90,7 +90,7 @@ public struct IngestBench {
                     let spool = try spool(base + "/" + name)
                     progress(
                         "round \(round)/\(rounds): writing \(denseEvents) check-ins of \(clients) client(s) (untimed)")
-                    var writer = try SpoolWriter(spool: spool)
+                    let writer = try SpoolWriter(spool: spool)
                     let now = clock.now()
                     var bytes: [UInt8] = []
                     for index in 0..<denseEvents {

@@ -83,7 +83,8 @@ struct HTTPPost: Sendable {
         switch status {
         case 200..<300: return .delivered
         case 300..<400:
-            let target = location.map { "to \(quoted($0))" } ?? "without a Location"
+            // Outside text: escaped (no control character reaches a log line) and shortened.
+            let target = location.map { "to \"\(LogText.escaped($0, limit: 200))\"" } ?? "without a Location"
             return .failed("HTTP \(status) from \(host): redirect \(target) not followed")
         case 408, 429, 500..<600: return .retry("HTTP \(status) from \(host)")
         default: return .failed("HTTP \(status) from \(host)")
@@ -113,21 +114,6 @@ struct HTTPPost: Sendable {
             await group.next()
             group.cancelAll()
         }
-    }
-
-    /// Untrusted text (a `Location` header) for a log line and `last_error`: quoted, printable ASCII
-    /// kept, anything else (control characters, quotes, backslashes, non-ASCII bytes) as `\xHH`,
-    /// at most 200 bytes.
-    static func quoted(_ text: String) -> String {
-        var out = ""
-        for byte in text.utf8.prefix(200) {
-            if byte >= 0x20 && byte < 0x7F && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") {
-                out.append(Character(Unicode.Scalar(byte)))
-            } else {
-                out += String(format: "\\x%02X", byte)
-            }
-        }
-        return "\"" + out + (text.utf8.count > 200 ? "…" : "") + "\""
     }
 
     /// The notifier's one HTTP client (connections to a receiver are reused across channels):
