@@ -40,20 +40,26 @@ public final class EventStore: Sendable {
             try db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA cache_size = -\(cacheKiB)")
         }
         queue = try Self.openAndMigrate(path: path, configuration: config)
-        try Self.mark(marker, path: path)
+        try Self.mark(marker, path: path, queue: queue)
     }
 
-    /// Leaves the marker of a created store (once it holds its schema), durably.
-    static func mark(_ marker: String, path: String) throws(StoreError) {
+    /// Leaves the marker of a created store, durably, once the database file itself holds the
+    /// schema: a new store's first pages sit in the write-ahead log until a checkpoint, and a
+    /// marker beside a still-empty file would make the other process (the daemon and the notifier
+    /// opening a new store together) refuse it.
+    static func mark(_ marker: String, path: String, queue: DatabaseQueue) throws(StoreError) {
         var info = stat()
         guard lstat(marker, &info) != 0 else { return }
         let directory = (path as NSString).deletingLastPathComponent
         do {
+            try queue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_checkpoint(PASSIVE)") }
+            // Still empty (a reader held the checkpoint back): the next open leaves the marker.
+            guard lstat(path, &info) == 0, info.st_size > 0 else { return }
             try FileWriting.writeSynced(
                 Array("a Vigil store was created here; see the README before removing this file\n".utf8), to: marker,
                 mode: 0o600)
             try HeldDirectory(directory.isEmpty ? "." : directory).sync()
-        } catch  where error.errno == EEXIST {
+        } catch let error as SystemError where error.errno == EEXIST {
             return  // the daemon and the notifier opened a new store together
         } catch {
             throw StoreError(path: path, problem: "cannot leave the store's marker: \(error)")
@@ -82,9 +88,12 @@ public final class EventStore: Sendable {
     }
 
     /// A failure caused by another process opening or migrating at the same moment.
+    /// (A migration that does not fail by itself when repeated, such as v5's table rebuild, fails
+    /// on recording its identifier the second time: its transaction is rolled back whole.)
     static func lostARace(_ error: DatabaseError) -> Bool {
         error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED
             || (error.resultCode == .SQLITE_ERROR && (error.message ?? "").contains("already exists"))
+            || (error.resultCode == .SQLITE_CONSTRAINT && (error.message ?? "").contains("grdb_migrations"))
     }
 
     /// Opens an existing database read-only (for `vigil status` while the daemon runs).
