@@ -190,6 +190,15 @@ final class HostileWriterTests: XCTestCase {
         try "#!/bin/sh\ncat >/dev/null\n".write(toFile: program, atomically: true, encoding: .utf8)
         XCTAssertEqual(chmod(program, 0o755), 0)
         try harness.configureNotifier("channels:\n  sms: {type: exec, command: [\(program)]}\ndefault_channel: sms")
+        let script = harness.root + "/alert.sh"
+        try "cat >/dev/null\n".write(toFile: script, atomically: true, encoding: .utf8)
+        try harness.configureNotifier(
+            "channels:\n  sms: {type: exec, command: [/bin/sh, \(script)]}\ndefault_channel: sms")
+        XCTAssertEqual(chmod(script, 0o646), 0)
+        let interpreted = try harness.run(["notify", "--once", "--log", "stderr"])
+        XCTAssertEqual(interpreted.status, 77, "a script the command runs, world-writable: \(interpreted)")
+        XCTAssertTrue(interpreted.stderr.contains(script), "\(interpreted)")
+        try harness.configureNotifier("channels:\n  sms: {type: exec, command: [\(program)]}\ndefault_channel: sms")
         for (name, path, mode) in [("the command", program, mode_t(0o757)), ("its directory", bin, mode_t(0o777))] {
             XCTAssertEqual(chmod(path, mode), 0)
             let result = try harness.run(["notify", "--once", "--log", "stderr"])
@@ -268,6 +277,11 @@ final class HostileWriterTests: XCTestCase {
         let text = try String(contentsOfFile: file, encoding: .utf8)
         let summary = try XCTUnwrap(text.range(of: "summary: "))
         let lineEnd = try XCTUnwrap(text[summary.upperBound...].firstIndex(of: "\n"))
+        try text.replacingCharacters(
+            in: summary.lowerBound..<lineEnd, with: "summary: >\n      Two or more check-ins\n      with stressors"
+        ).write(toFile: file, atomically: true, encoding: .utf8)
+        let folded = try harness.run(["rules", "check", rules], config: false)
+        XCTAssertEqual(folded.status, 0, "a folded block scalar (it ends in a newline) is accepted: \(folded)")
         for (name, replacement) in [
             ("an escape sequence", #"summary: "Hopeless \e[2J\e[31mIMMINENT""#),
             ("a newline", #"summary: "Hopeless\n2026-12-02 critical forged""#),
@@ -318,22 +332,33 @@ final class HostileWriterTests: XCTestCase {
                 )
                 + "\n")
         try harness.drop("e-garbage.json", #"{"client": "c-garbage", "kind": "overdose", "at": "#)
+        // Writable by other writers (one could have changed it), and a wrong extension.
+        let loose = harness.spool + "/tmp/f-loose.json"
+        try checkIn(id: "l-1", client: "c-loose", at: ResponsePlanTests.time(-10), kind: "overdose").write(
+            toFile: loose, atomically: false, encoding: .utf8)
+        XCTAssertEqual(chmod(loose, 0o664), 0)
+        XCTAssertEqual(rename(loose, harness.new + "/f-loose.json"), 0)
+        try harness.drop(
+            "g-screening.txt",
+            ResponsePlanTests.highScreening(id: "x-1", client: "c-extension", at: ResponsePlanTests.time(-10)))
         try eventually("every file handled") { harness.names(in: harness.new).isEmpty }
         try eventually("the batch's good line stored") { try harness.query("SELECT count(*) FROM events") == ["3"] }
         let supervisors = try harness.tasks().filter { $0["route"] as? String == "supervisors" }
         let clients = Set(supervisors.compactMap { $0["client"] as? String })
         XCTAssertEqual(
-            clients, ["c-real", "c-broken", "unknown"], "one supervisors' task per refused crisis: \(supervisors)")
+            clients, ["c-real", "c-broken", "unknown", "c-loose", "c-extension"],
+            "one supervisors' task per refused crisis: \(supervisors)")
         XCTAssertTrue(
             supervisors.allSatisfy { $0["kind"] as? String == "escalation" && $0["tier"] as? String == "high" })
         let instructions = supervisors.compactMap { $0["instruction"] as? String }.joined(separator: "\n")
-        XCTAssertTrue(instructions.contains("c-reuse.json") && instructions.contains("d-broken.jsonl:2"), instructions)
-        XCTAssertTrue(instructions.contains("e-garbage.json") && instructions.contains("not valid JSON"), instructions)
+        XCTAssertTrue(instructions.contains("an overdose (the file is not valid JSON)"), instructions)
         XCTAssertFalse(instructions.contains("private words"), "the note never reaches a task")
+        XCTAssertFalse(instructions.contains(".json"), "nor a writer's file name (it may hold a name)")
         try eventually("each logged at LOG_CRIT") {
-            daemon.log.components(separatedBy: "was refused and not scored").count - 1 == 3
+            daemon.log.components(separatedBy: "was refused and not scored").count - 1 == 5
         }
-        for file in ["c-reuse.json", "d-broken.jsonl:2", "e-garbage.json"] {
+        XCTAssertTrue(daemon.log.contains("is writable by other writers (mode 664)"), daemon.log)
+        for file in ["c-reuse.json", "d-broken.jsonl:2", "e-garbage.json", "f-loose.json", "g-screening.txt"] {
             XCTAssertTrue(
                 daemon.log.split(separator: "\n").contains { $0.contains("critical") && $0.contains("file=\(file)") },
                 "\(file) named at LOG_CRIT:\n\(daemon.log)")
@@ -390,5 +415,7 @@ final class HostileWriterTests: XCTestCase {
                 + "\(pings.count) watchdog pings meanwhile, longest gap \(String(format: "%.2f", longest)) s (WatchdogSec \(watchdog) s)"
         )
         XCTAssertLessThan(longest, watchdog, "the watchdog went unfed for longer than its interval")
+        let slices = daemon.log.components(separatedBy: "committed a slice").count - 1
+        XCTAssertGreaterThanOrEqual(slices, 2, "the 10,000 check-ins were committed in slices, with pings between")
     }
 }

@@ -289,6 +289,9 @@ final class NotifierTests: XCTestCase {
         let open = harness.root + "/open.secret"
         try "s3cret\n".write(toFile: open, atomically: true, encoding: .utf8)
         chmod(open, 0o644)
+        let secret = harness.root + "/private.secret"
+        try "s3cret\n".write(toFile: secret, atomically: true, encoding: .utf8)
+        chmod(secret, 0o600)
         let cases: [(String, String)] = [
             ("channels: {team: {type: pager}}", "unknown channel type 'pager'"),
             ("channels: {team: {type: webhook, url: \"http://127.0.0.1:9/\"}}", "secret_file"),
@@ -297,6 +300,10 @@ final class NotifierTests: XCTestCase {
                 "readable by other users"
             ),
             ("channels: {team: {type: webhook, url: \"ftp://x\", secret_file: \(open)}}", "url"),
+            (
+                "channels: {team: {type: webhook, url: \"http://u:p@127.0.0.1:9/\", secret_file: \(secret)}}",
+                "must not hold credentials"
+            ),
             ("channels: {sms: {type: exec, command: [send-sms]}}", "absolute path"),
             ("default_channel: nowhere", "no channel 'nowhere'"),
             ("routes: [{match: {kind: page}, channel: journal}]", "unknown kind 'page'"),

@@ -14,6 +14,7 @@ final class QueryPlanTests: XCTestCase {
         XCTAssertEqual(daemon.stop(), 0)
         let queries = [
             ("claimable", TaskQueue.claimable, "tasks_claimable"),
+            ("claimable escalations", TaskQueue.claimableEscalations, "tasks_claimable_escalations"),
             ("late outreach", TaskQueue.lateOutreach, "tasks_open_outreach"),
             ("dead outreach", TaskQueue.deadOutreach, "tasks_dead_outreach"),
             ("notices", TaskQueue.notices, "tasks_notices"),

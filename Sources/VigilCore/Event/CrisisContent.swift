@@ -68,16 +68,16 @@ extension CrisisContent {
 
     /// The task a refused check-in reporting this crisis raises: a high escalation to the
     /// supervisors, due now, one per refused content (`digest`), for the client it names (or
-    /// `unknown`). `origin` (the file, and line) and `reason` (the first refusal) are outside text
-    /// and are escaped and shortened; the check-in's own text (its note) is never quoted.
-    public func supervisorTask(origin: String, digest: String, reason: String, at now: Timestamp) -> PlannedTask {
+    /// `unknown`). The instruction names the content by its digest only: the file name and the
+    /// refusal are outside text that may hold a name, and stay in the journal and in `rejected/`.
+    public func supervisorTask(digest: String, at now: Timestamp) -> PlannedTask {
         PlannedTask(
             client: client ?? "unknown", episode: 0, slot: "refused:" + digest, kind: .escalation, tier: .high,
             route: Self.supervisorRoute,
             instruction:
-                "A check-in reporting \(report) was refused and not scored (\(LogText.escaped(origin, limit: 200)): "
-                + "\(LogText.escaped(reason, limit: 300))). Correct it from rejected/ and its .why, submit it again, "
-                + "and make sure the client is reached today.",
+                "A check-in reporting \(report) was refused and not scored (content \(digest.prefix(12))…: the file "
+                + "and why are in the journal and in the spool's rejected/). Correct it, submit it again, and make sure "
+                + "the client is reached today.",
             deliverAt: now, due: now)
     }
 }

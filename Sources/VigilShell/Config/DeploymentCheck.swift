@@ -24,21 +24,39 @@ public enum DeploymentCheck {
                     "the \(innerName) directory (\(inner)) \(relation) the \(outerName) directory (\(outer)): "
                     + "the daemon could take its own files for input or lose them; give each its own directory")
         }
-        if config.origin.hasPrefix("/") { try requirePrivate(config.origin, what: "the configuration file") }
+        if config.origin != VigilConfig.embeddedOrigin {
+            try requirePrivate(config.origin, what: "the configuration file")
+            try requirePrivate(parent(of: config.origin), what: "the configuration file's directory")
+        }
         try requirePrivate(config.rules, what: "the rules directory")
+        try requirePrivate(parent(of: config.rules), what: "the rules directory's parent")
         for file in ruleFiles(in: config.rules) { try requirePrivate(file, what: "a rule file") }
     }
 
-    /// What `vigil notify` needs: every exec channel's command, and the directory it is in,
-    /// writable only by their owner (or a root group) and owned by root or this user.
+    /// What `vigil notify` needs: every exec channel's command, and the directory it is in (and
+    /// so every absolute path among its arguments that is a file, such as an interpreter's
+    /// script), writable only by their owner (or a root group) and owned by root or this user.
     public static func notifier(_ config: NotifierConfig, origin: String) throws(DeploymentError) {
-        if origin.hasPrefix("/") { try requirePrivate(origin, what: "the configuration file") }
+        if origin != VigilConfig.embeddedOrigin { try requirePrivate(origin, what: "the configuration file") }
         for (name, channel) in config.channels.sorted(by: { $0.key < $1.key }) {
-            guard case .exec(let command, _, _) = channel, let program = command.first else { continue }
-            try requirePrivate(program, what: "channel \(name)'s command")
-            try requirePrivate(
-                (program as NSString).deletingLastPathComponent, what: "the directory of \(name)'s command")
+            guard case .exec(let command, _, _) = channel else { continue }
+            for (position, path) in command.enumerated() where position == 0 || isFile(path) {
+                let what = position == 0 ? "channel \(name)'s command" : "a file channel \(name)'s command runs"
+                try requirePrivate(path, what: what)
+                try requirePrivate(parent(of: path), what: "the directory of \(what)")
+            }
         }
+    }
+
+    /// An absolute path to an existing regular file.
+    static func isFile(_ path: String) -> Bool {
+        var info = stat()
+        return path.hasPrefix("/") && stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+    }
+
+    static func parent(of path: String) -> String {
+        let parent = (VigilConfig.absolute(path) as NSString).deletingLastPathComponent
+        return parent.isEmpty ? "/" : parent
     }
 
     /// Refuses `path` when someone other than its owner may write it (world-writable, or

@@ -8,6 +8,8 @@ import Foundation
 public struct VigilConfig: Equatable, Sendable {
     public static let defaultPath = "/etc/vigil/vigil.yaml"
     public static let keys = ["spool", "state", "rules", "notifier"]
+    /// The `origin` of the configuration built in (no file).
+    public static let embeddedOrigin = "embedded default"
 
     public var spool: String
     public var state: String
@@ -29,7 +31,7 @@ public struct VigilConfig: Equatable, Sendable {
     public static func embeddedDefault(directory: String) -> VigilConfig {
         VigilConfig(
             spool: directory + "/var/spool", state: directory + "/var/state", rules: directory + "/Rules",
-            origin: "embedded default")
+            origin: embeddedOrigin)
     }
 
     /// Parses a configuration file's text; `path` locates relative paths and names the file in errors.

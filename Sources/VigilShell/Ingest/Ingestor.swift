@@ -200,12 +200,28 @@ public final class Ingestor {
             } catch {
                 throw IngestError.store(error)
             }
-            let took = max(1, SystemClock.monotonicMicroseconds() - began)
-            sliceSize = Int(clamping: max(100, Int64(end - start) * slice.microseconds / took))
-            if !last { heartbeat() }
+            sliceSize = Self.nextSlice(
+                after: end - start, took: SystemClock.monotonicMicroseconds() - began, current: sliceSize,
+                target: slice)
+            if !last {
+                logger.debug(
+                    "a long chunk: committed a slice, the watchdog is fed before the next",
+                    metadata: ["check_ins": "\(end - start)", "next_slice": "\(sliceSize)"])
+                heartbeat()
+            }
             start = end
         } while start < events.count
         return finish(chunk.verdicts, outcomes: outcomes, now: chunk.now)
+    }
+
+    /// The size of the next slice after one of `count` check-ins took `took` µs: grown toward the
+    /// target's pace, shrunk (at most by half at a time) only when it ran over twice the target, so
+    /// that a slow fsync, a fixed cost per transaction, does not shrink slices to nothing.
+    static func nextSlice(after count: Int, took: Int64, current: Int, target: TimeSpan) -> Int {
+        guard count > 0 else { return current }
+        let paced = Int(clamping: Int64(count) * target.microseconds / max(1, took))
+        if took > 2 * target.microseconds { return max(100, count / 2, paced) }
+        return max(current, paced)
     }
 
     /// After the commit: unlink what is stored, move what is refused, count.
@@ -391,7 +407,7 @@ public final class Ingestor {
     /// LOG_CRIT for refused input that reports a crisis, naming the file and the supervisors' task
     /// the commit raised for it (see `CrisisContent`).
     func logRefused(_ crisis: CrisisContent, origin: String, digest: String, reason: Rejection) {
-        let task = crisis.supervisorTask(origin: origin, digest: digest, reason: reason.description, at: clock.now())
+        let task = crisis.supervisorTask(digest: digest, at: clock.now())
         logger.log(
             .critical, .refusedCrisis,
             "a check-in reporting \(crisis.report) was refused and not scored; the supervisors have a task for it",

@@ -35,8 +35,10 @@ public struct SpoolFileDecoder: Sendable {
             return .skipped(name: name, reason: reason)
         case .unsettled(let name):
             return .unsettled(name: name)
-        case .refused(let name, let problem):
-            return .refused(name: name, digest: "", reasons: [Rejection(problem: problem)], crisis: nil)
+        case .refused(let name, let problem, let sample):
+            return .refused(
+                name: name, digest: sample.isEmpty ? "" : sha256Hex(sample), reasons: [Rejection(problem: problem)],
+                crisis: sample.isEmpty ? nil : CrisisContent(bytes: sample))
         case .file(let name, let bytes):
             return bytes.withUnsafeBufferPointer { buffer in
                 SpoolReader.Format(name: name) == .batch
@@ -85,9 +87,12 @@ public struct SpoolFileDecoder: Sendable {
                             Rejection(
                                 problem: "more than \(Self.maxRefusedLines) invalid lines (the first 100 are listed); "
                                     + "the whole batch is kept and none of it was stored"))
+                        // Nothing of it is stored: a crisis in any line, valid or not, read or not yet.
                         return .refused(
                             name: name, digest: sha256Hex(bytes), reasons: reasons,
-                            crisis: refused.lazy.compactMap(\.crisis).first)
+                            crisis: refused.lazy.compactMap(\.crisis).first
+                                ?? events.lazy.compactMap { CrisisContent($0.checkIn) }.first
+                                ?? CrisisContent(bytes: Array(bytes)))
                     }
                 }
             }

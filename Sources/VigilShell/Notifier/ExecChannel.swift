@@ -136,6 +136,7 @@ struct ExecChannel: DeliveryChannel {
     /// cgroup still ends it when the notifier stops (KillMode=control-group).
     static func killAll(group pid: pid_t, marker: String) {
         kill(-pid, SIGKILL)
+        kill(pid, SIGKILL)  // the command itself, even if it left its group and cleared its environment
         let wanted = Array(marker.utf8)
         var killed: Set<pid_t> = []
         for _ in 0..<10 {

@@ -175,6 +175,12 @@ extension NotifierConfig {
             guard let text = try section.text("url"), let url = URL(string: text),
                 url.scheme == "http" || url.scheme == "https", url.host != nil
             else { throw section.error("url", section["url"] ?? node, "required: an http:// or https:// URL") }
+            guard url.user == nil, url.password == nil else {
+                throw section.error(
+                    "url", section["url"] ?? node,
+                    "must not hold credentials (user:password@): they would be in the configuration and the logs, "
+                        + "and are not sent; authenticate the webhook by its signature (secret_file)")
+            }
             return url
         }
         switch type {

@@ -24,9 +24,6 @@ public struct TaskQueue: Sendable {
         throws(StoreError) -> [TaskRecord]
     {
         try store.write { db in
-            let due = try Row.fetchCursor(
-                db, sql: "SELECT * FROM tasks WHERE \(Self.claimable)",
-                arguments: [now.microseconds, limit + inFlight.count + skipping])
             let update = try db.cachedStatement(
                 sql: """
                     UPDATE tasks SET state = 'claimed', lease_token = ?, next_attempt_at = ?, attempts = attempts + 1,
@@ -34,16 +31,24 @@ public struct TaskQueue: Sendable {
                     WHERE id = ?
                     """)
             var claimed: [TaskRecord] = []
-            // Chosen first, updated after: the cursor is not stepped again once its rows change.
-            while claimed.count < limit, let row = try due.next() {
-                var task = TaskRecord(row: row)
-                guard !inFlight.contains(task.id), admit(task) else { continue }
-                let token = UUID().uuidString
-                task.state = .claimed
-                task.leaseToken = token
-                task.attempts += 1
-                task.firstAttemptAt = task.firstAttemptAt ?? now
-                claimed.append(task)
+            var considered: Set<String> = []
+            // Escalations first, then everything in queue order. Chosen first, updated after: a
+            // cursor is not stepped again once its rows change.
+            for condition in [Self.claimableEscalations, Self.claimable] where claimed.count < limit {
+                let due = try Row.fetchCursor(
+                    db, sql: "SELECT * FROM tasks WHERE \(condition)",
+                    arguments: [now.microseconds, limit + inFlight.count + skipping + considered.count])
+                while claimed.count < limit, let row = try due.next() {
+                    var task = TaskRecord(row: row)
+                    guard considered.insert(task.id).inserted, !inFlight.contains(task.id), admit(task) else {
+                        continue
+                    }
+                    task.state = .claimed
+                    task.leaseToken = UUID().uuidString
+                    task.attempts += 1
+                    task.firstAttemptAt = task.firstAttemptAt ?? now
+                    claimed.append(task)
+                }
             }
             for task in claimed {
                 try update.execute(arguments: [task.leaseToken, leaseUntil.microseconds, now.microseconds, task.id])
@@ -184,6 +189,12 @@ public struct TaskQueue: Sendable {
 /// index of the schema (`QueryPlanTests` checks that none scans the queue). SQLite uses a partial
 /// index only when the query repeats the index's terms exactly: keep these in step with `Schema`.
 extension TaskQueue {
+    /// Escalations (and overdue escalations) due to be claimed, looked at first, so that a
+    /// receiver's backlog of outreach never hides one (`tasks_claimable_escalations`).
+    static let claimableEscalations = """
+        state IN ('pending', 'claimed') AND kind IN ('escalation', 'overdue') AND next_attempt_at <= ?
+        ORDER BY next_attempt_at, seq LIMIT ?
+        """
     /// Tasks due to be claimed (`tasks_claimable`).
     static let claimable =
         "state IN ('pending', 'claimed') AND next_attempt_at <= ? ORDER BY next_attempt_at, seq LIMIT ?"

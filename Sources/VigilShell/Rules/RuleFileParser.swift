@@ -142,7 +142,7 @@ struct RuleFileParser {
             guard let value = fields[key] else {
                 throw SourceErrors(errors: [error(node, "a plan task needs '\(key)'")])
             }
-            guard let string = value.string, !string.isEmpty else {
+            guard let string = value.string.map(Self.withoutFinalNewlines), !string.isEmpty else {
                 throw SourceErrors(errors: [error(value, "'\(key)' must be non-empty text")])
             }
             return (string, value)
@@ -170,6 +170,14 @@ struct RuleFileParser {
             ])
         }
         return TaskTemplate(kind: kind, schedule: schedule, route: route, instruction: instruction)
+    }
+
+    /// A YAML block scalar (`summary: >`) ends in a newline: not part of the text, and not a control
+    /// character to refuse. (A newline inside the text is.)
+    static func withoutFinalNewlines(_ text: String) -> String {
+        var text = text
+        while text.hasSuffix("\n") { text.removeLast() }
+        return text
     }
 
     // MARK: - Rule files
@@ -241,7 +249,7 @@ struct RuleFileParser {
         guard !LogText.hasControlCharacters(id) else {
             throw error(fields["id"], "rule '\(LogText.escaped(id))': id has a control character")
         }
-        guard let summary = try required("summary").string, !summary.isEmpty else {
+        guard let summary = try required("summary").string.map(Self.withoutFinalNewlines), !summary.isEmpty else {
             throw error(fields["summary"], "rule '\(id)': summary must be a non-empty string")
         }
         // Rule text reaches logs, alerts and terminals (client show, queue show) as it is.

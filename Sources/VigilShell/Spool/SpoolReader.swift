@@ -4,8 +4,9 @@ import Glibc
 public enum SpoolEntry: Sendable {
     /// A regular file and its bytes.
     case file(name: String, bytes: [UInt8])
-    /// Something the daemon refuses without reading it (symlink, FIFO, directory, oversized…).
-    case refused(name: String, problem: String)
+    /// Something the daemon refuses (symlink, FIFO, directory, oversized…); `sample` holds up to
+    /// 1 MiB of a regular file refused for its name, size or mode, so a crisis in it is still seen.
+    case refused(name: String, problem: String, sample: [UInt8] = [])
     /// Not handled now, and left in `new/` for a later scan: gone (`reason` nil), still being appended
     /// to, or a transient error (out of file descriptors or memory, an I/O error), which `reason` names.
     case skipped(name: String, reason: String?)
@@ -15,7 +16,7 @@ public enum SpoolEntry: Sendable {
 
     public var name: String {
         switch self {
-        case .file(let name, _), .refused(let name, _), .skipped(let name, _), .unsettled(let name): return name
+        case .file(let name, _), .refused(let name, _, _), .skipped(let name, _), .unsettled(let name): return name
         }
     }
 }
@@ -80,12 +81,23 @@ public enum SpoolReader {
         guard (info.st_mode & S_IFMT) == S_IFREG else {
             return .refused(name: name, problem: "is \(kindDescription(info.st_mode)), not a regular file")
         }
-        guard let format = Format(name: name) else {
-            return .refused(name: name, problem: "has neither a .json nor a .jsonl extension")
-        }
         let size = Int(info.st_size)
+        // Another writer in the group could have rewritten it: the sticky bit stops a rename or an
+        // unlink, not a write.
+        guard info.st_mode & (S_IWGRP | S_IWOTH) == 0 else {
+            return .refused(
+                name: name,
+                problem:
+                    "is writable by other writers (mode \(String(info.st_mode & 0o777, radix: 8))), so another writer could "
+                    + "have changed it: create spool files 0640 or stricter", sample: sample(fd, size: size))
+        }
+        guard let format = Format(name: name) else {
+            return .refused(
+                name: name, problem: "has neither a .json nor a .jsonl extension", sample: sample(fd, size: size))
+        }
         guard size <= format.limit else {
-            return .refused(name: name, problem: "is larger than \(format.limit) bytes (\(size))")
+            return .refused(
+                name: name, problem: "is larger than \(format.limit) bytes (\(size))", sample: sample(fd, size: size))
         }
         var bytes = [UInt8](repeating: 0, count: size + 1)
         var total = 0
@@ -115,6 +127,13 @@ public enum SpoolReader {
         }
         bytes.removeLast()
         return .file(name: name, bytes: bytes)
+    }
+
+    /// Up to 1 MiB from the start of a refused file, for the crisis check (empty when unreadable).
+    static func sample(_ fd: Int32, size: Int) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: min(size, 1 << 20))
+        let count = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        return Array(bytes.prefix(max(0, count)))
     }
 
     /// Same size, mtime and ctime (to the nanosecond).

@@ -100,9 +100,7 @@ extension EventStore {
                                 event.origin, event.digest, Self.conflictProblem, time.microseconds,
                             ])
                             if let crisis = CrisisContent(checkIn) {
-                                try Self.raise(
-                                    crisis, origin: event.origin, digest: event.digest, reason: Self.conflictProblem,
-                                    at: time, db: db)
+                                try Self.raise(crisis, digest: event.digest, at: time, db: db)
                             }
                         }
                     }
@@ -112,9 +110,7 @@ extension EventStore {
                     let reasons = rejection.reasons.map(\.description).joined(separator: "\n")
                     try reject.execute(arguments: [rejection.origin, rejection.digest, reasons, time.microseconds])
                     if let crisis = rejection.crisis {
-                        try Self.raise(
-                            crisis, origin: rejection.origin, digest: rejection.digest,
-                            reason: rejection.reasons.first?.description ?? "", at: time, db: db)
+                        try Self.raise(crisis, digest: rejection.digest, at: time, db: db)
                     }
                 }
                 return outcomes
@@ -125,10 +121,8 @@ extension EventStore {
     }
 
     /// Enqueues the supervisors' task for refused input that reports a crisis (once per content).
-    static func raise(
-        _ crisis: CrisisContent, origin: String, digest: String, reason: String, at time: Timestamp, db: Database
-    ) throws {
-        let task = crisis.supervisorTask(origin: origin, digest: digest, reason: reason, at: time)
+    static func raise(_ crisis: CrisisContent, digest: String, at time: Timestamp, db: Database) throws {
+        let task = crisis.supervisorTask(digest: digest, at: time)
         try TaskLedger.insert(task, score: 0, reasons: "[]", about: nil, at: time, db: db)
     }
 

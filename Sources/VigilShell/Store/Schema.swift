@@ -196,6 +196,15 @@ enum Schema {
                     CREATE INDEX events_by_client_time ON events(client, at);
                     """)
         }
+        migrator.registerMigration("v6 an index for claiming escalations first") { db in
+            // The notifier claims due escalations before other tasks, so that a receiver's backlog
+            // of outreach (caring contacts, follow-ups) never hides one.
+            try db.execute(
+                sql: """
+                    CREATE INDEX tasks_claimable_escalations ON tasks(next_attempt_at)
+                        WHERE state IN ('pending', 'claimed') AND kind IN ('escalation', 'overdue');
+                    """)
+        }
         return migrator
     }
 }
