@@ -21,11 +21,11 @@ public final class EventStore: Sendable {
         self.stages = stages
         let marker = path + ".created"
         var info = stat()
-        if lstat(marker, &info) == 0, lstat(path, &info) != 0 || info.st_size == 0 {
+        if lstat(marker, &info) == 0, let missing = Self.isMissingOrEmpty(path) {
             throw StoreError(
                 path: path,
                 problem:
-                    "the database is \(lstat(path, &info) != 0 ? "missing" : "empty"), but \(marker) says a store was created here: "
+                    "the database is \(missing ? "missing" : "empty"), but \(marker) says a store was created here: "
                     + "every event and open task would be lost. Restore it from a backup; only to start afresh on purpose, "
                     + "remove the marker",
                 exitStatus: .config)
@@ -40,26 +40,30 @@ public final class EventStore: Sendable {
             try db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA cache_size = -\(cacheKiB)")
         }
         queue = try Self.openAndMigrate(path: path, configuration: config)
-        try Self.mark(marker, path: path, queue: queue)
+        try Self.mark(marker, path: path)
     }
 
-    /// Leaves the marker of a created store, durably, once the database file itself holds the
-    /// schema: a new store's first pages sit in the write-ahead log until a checkpoint, and a
-    /// marker beside a still-empty file would make the other process (the daemon and the notifier
-    /// opening a new store together) refuse it.
-    static func mark(_ marker: String, path: String, queue: DatabaseQueue) throws(StoreError) {
+    /// Whether the database file is missing (true) or empty (false), or nil when it holds a store.
+    /// A new store's first pages sit in the write-ahead log until a checkpoint, so an empty file
+    /// beside a non-empty log is a store (the daemon and the notifier creating one together).
+    static func isMissingOrEmpty(_ path: String) -> Bool? {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return true }
+        guard info.st_size == 0 else { return nil }
+        return lstat(path + "-wal", &info) == 0 && info.st_size > 0 ? nil : false
+    }
+
+    /// Leaves the marker of a created store (once it holds its schema), durably.
+    static func mark(_ marker: String, path: String) throws(StoreError) {
         var info = stat()
         guard lstat(marker, &info) != 0 else { return }
         let directory = (path as NSString).deletingLastPathComponent
         do {
-            try queue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_checkpoint(PASSIVE)") }
-            // Still empty (a reader held the checkpoint back): the next open leaves the marker.
-            guard lstat(path, &info) == 0, info.st_size > 0 else { return }
             try FileWriting.writeSynced(
                 Array("a Vigil store was created here; see the README before removing this file\n".utf8), to: marker,
                 mode: 0o600)
             try HeldDirectory(directory.isEmpty ? "." : directory).sync()
-        } catch let error as SystemError where error.errno == EEXIST {
+        } catch where error.errno == EEXIST {
             return  // the daemon and the notifier opened a new store together
         } catch {
             throw StoreError(path: path, problem: "cannot leave the store's marker: \(error)")
