@@ -133,6 +133,8 @@ public final class Notifier: Sendable {
                     let room = Self.concurrency - inFlight.count
                     // Only what can start now: a task of a receiver with `perReceiver` in flight stays pending.
                     var taking = load
+                    var saturated = false
+                    let finishedBefore = tally.finishedCount
                     let claimed =
                         room > 0
                         ? try queue.claim(
@@ -140,7 +142,10 @@ public final class Notifier: Sendable {
                             excluding: inFlight, skipping: Self.claimSkip
                         ) { task in
                             let receiver = receiver(of: task)
-                            guard taking[receiver, default: 0] < Self.perReceiver else { return false }
+                            guard taking[receiver, default: 0] < Self.perReceiver else {
+                                saturated = true
+                                return false
+                            }
                             taking[receiver, default: 0] += 1
                             return true
                         } : []
@@ -155,7 +160,15 @@ public final class Notifier: Sendable {
                     }
                     if once && claimed.isEmpty && inFlight.isEmpty && !housekeepingRunning { break }
                     if claimed.isEmpty {
-                        try? await Task.sleep(nanoseconds: UInt64(config.pollInterval.microseconds) * 1000)
+                        // Tasks wait for a saturated receiver: claim again as soon as one of its
+                        // deliveries ends, not a whole poll interval later (that capped a busy
+                        // receiver at `perReceiver` deliveries per interval).
+                        let until = SystemClock.monotonicMicroseconds() + config.pollInterval.microseconds
+                        repeat {
+                            let left = max(0, until - SystemClock.monotonicMicroseconds())
+                            try? await Task.sleep(nanoseconds: UInt64(min(saturated ? 2_000 : 50_000, left)) * 1000)
+                        } while SystemClock.monotonicMicroseconds() < until
+                            && !(saturated && tally.finishedCount != finishedBefore) && !shouldStop()
                     }
                 } catch {
                     guard error.isTransient else {
@@ -328,6 +341,7 @@ public final class NotifierTally: @unchecked Sendable {
     /// The tasks being delivered, with their receivers, and how many each receiver has.
     private var delivering: [String: String] = [:]
     private var perReceiver: [String: Int] = [:]
+    private var finished = 0
     private let lock = NSLock()
     private var value = Counts()
 
@@ -365,9 +379,12 @@ public final class NotifierTally: @unchecked Sendable {
             value.inFlight = delivering.count
         }
     }
+    /// How many deliveries have ended so far (the claim loop waits for it to change).
+    var finishedCount: Int { lock.withLock { finished } }
     func finished(_ id: String) {
         lock.withLock {
             guard let receiver = delivering.removeValue(forKey: id) else { return }
+            finished += 1
             perReceiver[receiver, default: 1] -= 1
             if perReceiver[receiver] == 0 { perReceiver[receiver] = nil }
             value.inFlight = delivering.count
