@@ -63,7 +63,7 @@ public final class EventStore: Sendable {
                 Array("a Vigil store was created here; see the README before removing this file\n".utf8), to: marker,
                 mode: 0o600)
             try HeldDirectory(directory.isEmpty ? "." : directory).sync()
-        } catch where error.errno == EEXIST {
+        } catch  where error.errno == EEXIST {
             return  // the daemon and the notifier opened a new store together
         } catch {
             throw StoreError(path: path, problem: "cannot leave the store's marker: \(error)")
