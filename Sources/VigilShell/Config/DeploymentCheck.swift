@@ -85,10 +85,11 @@ public enum DeploymentCheck {
     }
 
     /// Root's group, or the owner's own primary group (a user-private group under a umask of 002).
+    /// Without account entries (a container), a group numbered as its owner counts as private.
     static func isTrusted(group: gid_t, of owner: uid_t) -> Bool {
         guard group != 0 else { return true }
-        guard let entry = getpwuid(owner) else { return false }
-        return entry.pointee.pw_gid == group && getgrgid(group).map { $0.pointee.gr_mem.pointee == nil } ?? false
+        guard let entry = getpwuid(owner) else { return group == owner && getgrgid(group) == nil }
+        return entry.pointee.pw_gid == group && getgrgid(group).map { $0.pointee.gr_mem.pointee == nil } ?? true
     }
 
     /// The YAML files of a rules directory and its `tests/`.
