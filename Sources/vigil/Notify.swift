@@ -58,6 +58,7 @@ struct Notify: ParsableCommand {
             // The same private state directory as the daemon's, whichever starts first.
             try DirectorySafety.create(config.state, mode: 0o700)
             try DirectorySafety.check(config.state)
+            SystemdNotifier().openingStore(within: .minutes(30))
             store = try EventStore(path: config.databasePath, stages: [], cacheKiB: 8_192)
         } catch let error as any ExitStatusProviding {
             throw fail(error)

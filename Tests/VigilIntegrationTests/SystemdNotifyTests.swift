@@ -13,6 +13,11 @@ final class SystemdNotifyTests: XCTestCase {
         try eventually("READY=1") { socket.assignments.contains("READY=1") }
         XCTAssertEqual(try harness.count("events"), 1, "READY=1 comes only after the backlog was ingested")
         let readyStatus = socket.messages.first { $0.contains("READY=1") } ?? ""
+        // The start is extended before the store is opened (a migration may be long), not after.
+        let opening = socket.messages.firstIndex { $0.contains("EXTEND_TIMEOUT_USEC=1800000000") }
+        let ready = socket.messages.firstIndex { $0.contains("READY=1") }
+        XCTAssertNotNil(opening, "\(socket.messages)")
+        XCTAssertLessThan(opening ?? .max, ready ?? .min, "\(socket.messages)")
         XCTAssertTrue(readyStatus.contains("STATUS=ingested 1"), readyStatus)
 
         // The watchdog is pinged at half of WATCHDOG_USEC: several pings in a second.

@@ -58,6 +58,7 @@ public final class Daemon {
             try DirectorySafety.create(config.state, mode: 0o700)
             try DirectorySafety.check(config.state)
             pack = try RulePack.load(directory: config.rules)
+            notifier.openingStore(within: .minutes(30))
             store = try EventStore(path: config.databasePath, stages: [ClientIndex(), evaluation(pack)])
             watch = try InotifyWatch(directory: spool.new)
         } catch let error as ExitStatusProviding {

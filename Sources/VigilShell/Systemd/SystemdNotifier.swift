@@ -13,6 +13,13 @@ public struct SystemdNotifier: Sendable {
     public func watchdog() { send("WATCHDOG=1") }
     public func stopping() { send("STOPPING=1\nSTATUS=stopping") }
 
+    /// Before opening the store: a migration (v5 rebuilds the events table) can outlast systemd's
+    /// start timeout on a large store, which would kill and restart the process mid-migration
+    /// forever; this extends the start by `span` (sd_notify's EXTEND_TIMEOUT_USEC).
+    public func openingStore(within span: TimeSpan) {
+        send("EXTEND_TIMEOUT_USEC=\(span.microseconds)\nSTATUS=opening the store (migrating it if needed)")
+    }
+
     /// Announces a reload; systemd waits for the next READY=1.
     public func reloading() {
         send("RELOADING=1\nMONOTONIC_USEC=\(SystemClock.monotonicMicroseconds())")
