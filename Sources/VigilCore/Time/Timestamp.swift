@@ -52,3 +52,21 @@ public struct TimeSpan: Hashable, Comparable, Sendable {
 public protocol WallClock: Sendable {
     func now() -> Timestamp
 }
+
+/// A timestamp in JSON is its RFC 3339 text (`description`), as every output documents.
+extension Timestamp: Codable {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        do {
+            self = try RFC3339.parse(text)
+        } catch {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "\(error)")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}

@@ -2,50 +2,6 @@ import Foundation
 import GRDB
 import VigilCore
 
-/// Why a task was enqueued: one rule with firings active when the tier rose (a rule that fired
-/// on several events is one reason, with its count and latest firing).
-public struct TaskReason: Equatable, Sendable {
-    public var rule: String
-    public var summary: String
-    /// The latest event that fired it (nil for an absence).
-    public var event: String?
-    /// When it last fired.
-    public var at: Timestamp
-    /// How many of its firings were active.
-    public var count: Int
-
-    /// The reasons of the firings active at `at`, one per rule, most recent first.
-    static func of(_ firings: [Firing], ruleSet: RuleSet) -> [TaskReason] {
-        var byRule: [String: TaskReason] = [:]
-        for firing in firings {
-            if var reason = byRule[firing.rule] {
-                reason.count += 1
-                if firing.at >= reason.at {
-                    reason.at = firing.at
-                    reason.event = firing.event.isEmpty ? nil : firing.event
-                }
-                byRule[firing.rule] = reason
-            } else {
-                byRule[firing.rule] = TaskReason(
-                    rule: firing.rule, summary: ruleSet.summary(of: firing.rule),
-                    event: firing.event.isEmpty ? nil : firing.event, at: firing.at, count: 1)
-            }
-        }
-        return byRule.values.sorted { ($0.at, $1.rule) > ($1.at, $0.rule) }
-    }
-
-    /// The stored and published form, `[{"rule", "summary", "event", "at", "count"}]`, written by
-    /// hand (this runs inside the ingest transaction).
-    static func json(_ reasons: [TaskReason]) -> String {
-        let items = reasons.map { reason in
-            "{\"at\":\"\(reason.at)\",\"count\":\(reason.count),\"event\":"
-                + (reason.event.map(JSONText.quote) ?? "null") + ",\"rule\":\(JSONText.quote(reason.rule)),"
-                + "\"summary\":\(JSONText.quote(reason.summary))}"
-        }
-        return "[" + items.joined(separator: ",") + "]"
-    }
-}
-
 /// What planning wrote in one transaction, logged once it commits.
 struct PlanningRecord: Sendable {
     var changes: [(client: String, episode: Episode, opened: Bool, tasks: Int)] = []
@@ -91,7 +47,7 @@ enum TaskLedger {
                 ON CONFLICT(client, number) DO UPDATE SET tier = excluded.tier
                 """,
             arguments: [client, episode.number, episode.tier.rawValue, episode.openedAt.microseconds])
-        let reasonsText = TaskReason.json(reasons)
+        let reasonsText = JSONOutput.text(reasons)
         var inserted = 0
         for task in step.tasks {
             try insert(task, score: score, reasons: reasonsText, about: nil, at: now, db: db)
