@@ -38,53 +38,37 @@ final class PlanningTests: XCTestCase {
     ])
     static let t0 = Timestamp(seconds: 1_800_000_000)
 
-    func testSlotsAndIdsAreStable() {
-        XCTAssertEqual(Self.plans.tasks(for: .high).map(\.slot), ["high.1", "high.2.1", "high.2.2"])
-        XCTAssertEqual(Self.plans.tasks(for: .imminent).count, 0, "a tier without a plan enqueues nothing")
-        let id = PlannedTask.id(client: "c-1", episode: 1, slot: "high.1")
-        XCTAssertEqual(id, PlannedTask.id(client: "c-1", episode: 1, slot: "high.1"))
+    func testPlansAreCumulativeAndKeyedByKindAndDelivery() {
+        let lines = Self.plans.lines(upTo: .high)
+        XCTAssertEqual(
+            lines.map(\.slot),
+            ["high.escalation.0s", "moderate.caring_contact.0s", "high.peer_checkin.1d", "high.peer_checkin.2d"],
+            "a tier's plan includes the lower tiers' jobs it does not replace")
+        XCTAssertEqual(Self.plans.lines(upTo: .low).count, 0)
+        XCTAssertEqual(
+            Self.plans.lines(upTo: .imminent).map(\.slot), lines.map(\.slot), "a tier without a plan adds nothing")
+        for line in lines {
+            XCTAssertEqual(PlanKey.parse(slot: line.slot)?.key, line.key)
+            XCTAssertEqual(PlanKey.parse(slot: line.slot)?.tier, line.tier)
+        }
+        for other in [
+            "fallback:t-1", "overdue:t-1", "refused:ab", "high.1", "high.follow_up", "high.nope.1d", "x.follow_up.1d",
+        ] {
+            XCTAssertNil(PlanKey.parse(slot: other), other)
+        }
+        let repeated = ResponsePlans([
+            .high: [
+                TaskTemplate(kind: .followUp, schedule: .at(.hours(24)), route: "r", instruction: "a"),
+                TaskTemplate(kind: .followUp, schedule: .daily(days: 2), route: "r", instruction: "b"),
+            ]
+        ])
+        XCTAssertEqual(repeated.repeatedKeys.map { "\($0.tier) \($0.key)" }, ["high follow_up.1d"])
+        XCTAssertTrue(Self.plans.repeatedKeys.isEmpty)
+        let id = PlannedTask.id(client: "c-1", episode: 1, slot: "high.escalation.0s")
+        XCTAssertEqual(id, PlannedTask.id(client: "c-1", episode: 1, slot: "high.escalation.0s"))
         XCTAssertTrue(id.hasPrefix("t-") && id.count == 18)
-        XCTAssertNotEqual(id, PlannedTask.id(client: "c-1", episode: 2, slot: "high.1"))
-        XCTAssertNotEqual(id, PlannedTask.id(client: "c-2", episode: 1, slot: "high.1"))
-    }
-
-    func testEpisodesOpenAbsorbRaiseAndClose() {
-        let planner = EpisodePlanner(plans: Self.plans)
-        var cursor = EpisodeCursor()
-        // Low: nothing.
-        XCTAssertEqual(planner.step(&cursor, client: "c", before: .low, after: .low, at: Self.t0).tasks, [])
-        // A rise to moderate opens episode 1 with the moderate plan, due from detection.
-        let opened = planner.step(&cursor, client: "c", before: .low, after: .moderate, at: Self.t0)
-        XCTAssertTrue(opened.opened)
-        XCTAssertEqual(opened.tasks.map(\.kind), [.caringContact])
-        XCTAssertEqual(opened.tasks[0].due, Self.t0.adding(.hours(24)))
-        XCTAssertEqual(opened.tasks[0].deliverAt, Self.t0)
-        // The same tier: absorbed.
-        let held = planner.step(
-            &cursor, client: "c", before: .moderate, after: .moderate, at: Self.t0.adding(.hours(1)))
-        XCTAssertNil(held.changed)
-        XCTAssertEqual(held.tasks, [])
-        // A rise: the higher plan, same episode.
-        let raised = planner.step(&cursor, client: "c", before: .moderate, after: .high, at: Self.t0.adding(.hours(2)))
-        XCTAssertFalse(raised.opened)
-        XCTAssertEqual(raised.changed?.number, 1)
-        XCTAssertEqual(raised.tasks.map(\.kind), [.escalation, .peerCheckin, .peerCheckin])
-        XCTAssertEqual(raised.tasks.map(\.episode), [1, 1, 1])
-        // A dip to moderate does not re-plan high when it rises again.
-        XCTAssertEqual(planner.step(&cursor, client: "c", before: .high, after: .moderate, at: Self.t0).tasks, [])
-        XCTAssertEqual(planner.step(&cursor, client: "c", before: .moderate, after: .high, at: Self.t0).tasks, [])
-        // Decayed to low in the quiet before an event: the episode closed; a new rise opens episode 2.
-        let reopened = planner.step(&cursor, client: "c", before: .low, after: .high, at: Self.t0.adding(.days(30)))
-        XCTAssertEqual(reopened.closed?.number, 1)
-        XCTAssertTrue(reopened.opened)
-        XCTAssertEqual(reopened.changed?.number, 2)
-        XCTAssertEqual(reopened.tasks.count, 3)
-        XCTAssertNotEqual(reopened.tasks[0].id, raised.tasks[0].id, "a new episode, new ids")
-        // Falling to low closes it.
-        let closed = planner.step(&cursor, client: "c", before: .high, after: .low, at: Self.t0.adding(.days(31)))
-        XCTAssertEqual(closed.closed?.number, 2)
-        XCTAssertNil(cursor.open)
-        XCTAssertEqual(cursor.lastNumber, 2)
+        XCTAssertNotEqual(id, PlannedTask.id(client: "c-1", episode: 2, slot: "high.escalation.0s"))
+        XCTAssertNotEqual(id, PlannedTask.id(client: "c-2", episode: 1, slot: "high.escalation.0s"))
     }
 
     func testRetryBacksOffWithJitterUntilTheMaxAge() {

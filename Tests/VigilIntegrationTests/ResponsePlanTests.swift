@@ -59,8 +59,8 @@ final class ResponsePlanTests: XCTestCase {
         XCTAssertEqual(
             plan,
             [
-                "escalation 0.0 0.0", "caring_contact 0.0 4.0", "follow_up 24.0 24.0", "follow_up 48.0 48.0",
-                "follow_up 72.0 72.0", "peer_checkin 24.0 24.0", "peer_checkin 48.0 48.0", "peer_checkin 72.0 72.0",
+                "escalation 0.0 0.0", "caring_contact 0.0 4.0", "follow_up 24.0 24.0", "peer_checkin 24.0 24.0",
+                "follow_up 48.0 48.0", "peer_checkin 48.0 48.0", "follow_up 72.0 72.0", "peer_checkin 72.0 72.0",
                 "peer_checkin 96.0 96.0", "peer_checkin 120.0 120.0", "peer_checkin 144.0 144.0",
                 "peer_checkin 168.0 168.0",
             ])
@@ -75,7 +75,8 @@ final class ResponsePlanTests: XCTestCase {
         XCTAssertEqual(Set(tasks.compactMap { $0["id"] as? String }).count, 12, "ids are distinct")
 
         // The tier holds at high through another check-in: the open episode absorbs it. A rise to
-        // imminent adds that plan only.
+        // imminent plans that tier's jobs and supersedes the high plan's escalation and follow-ups
+        // (cancelled with their reason); the caring contact and peer check-ins stay.
         try harness.drop(
             "s2.json", checkIn(id: "s2", client: "c-plan", at: Self.time(-20 * 3600), extra: #","measures":{"mood":5}"#)
         )
@@ -84,18 +85,32 @@ final class ResponsePlanTests: XCTestCase {
         try harness.drop("s3.json", Self.imminentScreening(id: "s3", client: "c-plan", at: Self.time(-10 * 3600)))
         try eventually("the imminent plan added") { try harness.tasks().count == 16 }
         tasks = try harness.tasks()
+        func line(_ task: [String: Any]) -> String {
+            "\(task["kind"] as? String ?? "?") \(task["tier"] as? String ?? "?") \(task["route"] as? String ?? "?")"
+        }
         XCTAssertEqual(
-            tasks.suffix(4).map {
-                "\($0["kind"] as? String ?? "?") \($0["tier"] as? String ?? "?") \($0["route"] as? String ?? "?")"
-            },
+            tasks.suffix(4).map(line),
             [
                 "escalation imminent mobile-crisis", "follow_up imminent outreach", "follow_up imminent outreach",
                 "follow_up imminent outreach",
             ])
+        XCTAssertEqual(
+            tasks.filter { $0["state"] as? String == "cancelled" }.map {
+                line($0) + " " + ($0["cancel_reason"] as? String ?? "")
+            },
+            [
+                "escalation high crisis-team superseded by imminent", "follow_up high outreach superseded by imminent",
+                "follow_up high outreach superseded by imminent", "follow_up high outreach superseded by imminent",
+            ])
 
         // Contacts: a named `reached` resolves that task; an unnamed one the earliest due open
         // outreach task (the caring contact); `no_answer` counts an attempt and leaves it open.
-        let followUp48 = try XCTUnwrap(tasks[3]["id"] as? String)
+        let open = tasks.filter { $0["state"] as? String == "pending" }
+        func openTask(_ kind: String, _ hours: Double) throws -> String {
+            try XCTUnwrap(
+                open.first { $0["kind"] as? String == kind && Self.hours($0, "deliver_at") == hours }?["id"] as? String)
+        }
+        let followUp48 = try openTask("follow_up", 48)
         try harness.drop(
             "k1.json",
             Self.contact(id: "k1", client: "c-plan", at: Self.time(-60), outcome: "reached", task: followUp48))
@@ -106,15 +121,15 @@ final class ResponsePlanTests: XCTestCase {
         let byID = Dictionary(uniqueKeysWithValues: try harness.tasks().map { ($0["id"] as? String ?? "", $0) })
         XCTAssertEqual(byID[followUp48]?["state"] as? String, "resolved")
         XCTAssertEqual(byID[followUp48]?["resolved_by"] as? String, "contact k1")
-        let caring = try XCTUnwrap(tasks[1]["id"] as? String)
+        let caring = try openTask("caring_contact", 0)
         XCTAssertEqual(byID[caring]?["state"] as? String, "resolved")
         XCTAssertEqual(byID[caring]?["resolved_by"] as? String, "contact k2")
-        let followUp24 = try XCTUnwrap(tasks[2]["id"] as? String)
+        let followUp24 = try openTask("follow_up", 24)
         XCTAssertEqual(byID[followUp24]?["state"] as? String, "pending")
         XCTAssertEqual(byID[followUp24]?["contact_attempts"] as? Int, 1)
 
-        // Unanswered: 29 h after detection (due at 24 h, grace 4 h) the 24 h follow-ups are
-        // overdue (the high plan's and the imminent plan's), escalated once to the supervisors.
+        // Unanswered: 29 h after detection (due at 24 h, grace 4 h) the 24 h follow-up is overdue,
+        // escalated once to the supervisors (a superseded one is not).
         let created = try XCTUnwrap(Self.date(tasks[0]["created"]))
         let asOf = Self.time(29 * 3600, from: created)
         for _ in 0..<2 {
@@ -123,7 +138,7 @@ final class ResponsePlanTests: XCTestCase {
             XCTAssertFalse(once.stderr.contains("private words"))
         }
         let overdue = try harness.tasks().filter { $0["kind"] as? String == "overdue" }
-        XCTAssertEqual(overdue.count, 3, "the two 24 h follow-ups and the first peer check-in, once each")
+        XCTAssertEqual(overdue.count, 2, "the 24 h follow-up and the first peer check-in, once each")
         XCTAssertTrue(overdue.contains { $0["about"] as? String == followUp24 })
         for task in overdue {
             XCTAssertEqual(task["route"] as? String, "supervisors")

@@ -52,68 +52,17 @@ public struct PlannedTask: Equatable, Sendable {
     }
 }
 
-/// A client's episode state between evaluations: the open episode, if any, and the last number used.
+/// A client's episode state between evaluations: the open episode, if any, the last number used,
+/// and the ids of the tasks the open episode has planned (so a task resolved or cancelled is never
+/// planned again while the episode lasts).
 public struct EpisodeCursor: Equatable, Sendable {
     public var open: Episode?
     public var lastNumber: Int
+    public var planned: Set<String>
 
-    public init(open: Episode? = nil, lastNumber: Int = 0) {
+    public init(open: Episode? = nil, lastNumber: Int = 0, planned: Set<String> = []) {
         self.open = open
         self.lastNumber = lastNumber
-    }
-}
-
-/// What one evaluation did to a client's episode.
-public struct EpisodeStep: Equatable, Sendable {
-    /// The episode that ended (its score decayed to `low`), if any.
-    public var closed: Episode?
-    /// The episode opened or raised by this evaluation, with its new tier, if any.
-    public var changed: Episode?
-    /// True when `changed` was opened by this evaluation (rather than raised).
-    public var opened: Bool
-    /// The tasks the change calls for (empty when nothing rose).
-    public var tasks: [PlannedTask]
-}
-
-/// Turns tier changes into tasks: the pure heart of response planning.
-public struct EpisodePlanner: Sendable {
-    public let plans: ResponsePlans
-
-    public init(plans: ResponsePlans) { self.plans = plans }
-
-    /// Steps `cursor` for one evaluation of `client` detected at `now`:
-    /// - `before`: the tier just before the evaluated event, after decay: `low` means the open
-    ///   episode ended in the quiet before it (scores only decay between evaluations);
-    /// - `after`: the tier the evaluation produced.
-    /// An episode opens at a rise above `low` and plans that tier; a rise above its tier plans the
-    /// higher tier too (lower tiers' tasks stay); a fall to `low` closes it.
-    public func step(
-        _ cursor: inout EpisodeCursor, client: String, before: Tier, after: Tier, at now: Timestamp
-    ) -> EpisodeStep {
-        var step = EpisodeStep(closed: nil, changed: nil, opened: false, tasks: [])
-        if let open = cursor.open, before == .low || after == .low {
-            step.closed = open
-            cursor.open = nil
-        }
-        guard after > .low else { return step }
-        if var open = cursor.open {
-            guard after > open.tier else { return step }
-            open.tier = after
-            cursor.open = open
-        } else {
-            cursor.lastNumber += 1
-            cursor.open = Episode(number: cursor.lastNumber, tier: after, openedAt: now)
-            step.opened = true
-        }
-        guard let episode = cursor.open else { return step }
-        step.changed = episode
-        step.tasks = plans.tasks(for: after).map { slot, template, occurrence in
-            PlannedTask(
-                client: client, episode: episode.number, slot: slot, kind: template.kind, tier: after,
-                route: template.route,
-                instruction: template.instruction, deliverAt: now.adding(occurrence.deliver),
-                due: now.adding(occurrence.due))
-        }
-        return step
+        self.planned = planned
     }
 }

@@ -72,3 +72,19 @@ extension TimeSpan {
         return "\(seconds)s"
     }
 }
+
+extension TimeSpan {
+    /// Reads `compact`'s form back (`4h`, `3d`, `90s`, `15m`); nil for anything else.
+    public init?(compact text: String) {
+        guard let unit = text.last, let value = Int64(text.dropLast()), value >= 0, value <= 36_525 * 86_400 else {
+            return nil
+        }
+        switch unit {
+        case "d": self = .days(value)
+        case "h": self = .hours(value)
+        case "m": self = .minutes(value)
+        case "s": self = .seconds(value)
+        default: return nil
+        }
+    }
+}

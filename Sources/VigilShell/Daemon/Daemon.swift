@@ -24,7 +24,7 @@ public final class Daemon {
     let notifier = SystemdNotifier()
     var ingestor: Ingestor?
     /// The rule evaluation stage, whose pack a reload replaces.
-    var evaluation: RuleEvaluation?
+    var evaluation: DecisionStage?
 
     var total = IngestTally()
     var stopRequested = false
@@ -134,8 +134,8 @@ public final class Daemon {
             ["stored": "\(total.stored)", "rejected": "\(total.rejectedFiles + total.rejectedLines)"])
     }
 
-    func evaluation(_ pack: RulePack) -> RuleEvaluation {
-        let stage = RuleEvaluation(pack: pack, logger: logger)
+    func evaluation(_ pack: RulePack) -> DecisionStage {
+        let stage = DecisionStage(pack: pack, logger: logger)
         evaluation = stage
         return stage
     }
@@ -181,7 +181,7 @@ public final class Daemon {
     /// Marks every client for an absence check when the pack in force changed and has `absent:` rules.
     func awaitAbsencesIfThePackChanged(_ store: EventStore) {
         do {
-            try evaluation?.awaitAbsencesIfThePackChanged(store: store)
+            try store.awaitAbsencesIfThePackChanged()
         } catch {
             logger.log(
                 .error, .storeUnavailable, "cannot mark clients for the new absence rules", ["error": "\(error)"])
@@ -191,10 +191,9 @@ public final class Daemon {
     /// Decides the silences of `absent:` rules that are due, 1,000 clients per transaction (the
     /// evaluation stage logs each firing). A store failure is logged and left to the next tick.
     func decideAbsences(_ store: EventStore) {
-        guard let evaluation else { return }
         do {
             while true {
-                let round = try evaluation.decideAbsences(at: clock.now(), store: store)
+                let round = try store.tick(at: clock.now())
                 pingWatchdogIfDue()
                 if round.clients < AbsenceRound.clientsPerRound { break }
             }

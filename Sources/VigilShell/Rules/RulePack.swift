@@ -56,6 +56,9 @@ public struct RulePack: Sendable {
                     let policy = try RuleFileParser(path: path, text: text).policy()
                     thresholds = policy.thresholds
                     plans = policy.plans
+                    messages += plans.repeatedKeys.map { tier, key in
+                        "\(path): plans.\(tier.rawValue): two lines ask for the same job (\(key.kind.rawValue) delivered \(key.offset.compact) after the rise); a client holds one task per job, so merge them"
+                    }
                 default:
                     try RuleFileParser(path: path, text: text).rules(into: &source)
                     ruleFiles.append(name)

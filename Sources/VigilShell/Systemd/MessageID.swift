@@ -27,6 +27,7 @@ public enum MessageID: String, CaseIterable, Sendable {
     case spoolRecovered = "e0633bbead724e23a0c579a175cd86a4"
     case spoolLayoutChanged = "091d0fd9f3e7464b8eafdb8a945bdd87"
     case refusedCrisis = "031802373f254668808ef046bde06dae"
+    case taskSuperseded = "870caded533643e3bbce863cb646a365"
 
     /// The metadata key that carries it; the journal handler turns it into MESSAGE_ID=.
     public static let metadataKey = "message_id"

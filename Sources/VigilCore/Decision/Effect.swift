@@ -1,0 +1,44 @@
+/// What the evaluator decided, as values: the shell writes each into the store in the transaction
+/// of the check-ins (or clock tick) that caused it, and logs it once that commits.
+public enum Effect: Sendable {
+    /// A check-in was evaluated: the rules it fired, and the client's score and tier at its time.
+    /// `checkIn` is its index in the evaluated input.
+    case evaluated(checkIn: Int, fired: [Firing], score: RiskScore)
+    /// A silence of an `absent:` rule was decided (fired or not).
+    case silence(SilenceDecision)
+    /// An episode opened, rose to a higher tier, or closed.
+    case episode(EpisodeChange)
+    /// A task the response plan calls for, with the score that raised it and why.
+    case planned(PlannedTask, score: Double, reasons: [TaskReason])
+    /// An open task that a higher tier's task with the same key replaces (cancelled, kept as history).
+    case superseded(task: String, by: Tier, reason: String)
+    /// A `contact` check-in answered an open outreach task (`task` nil: there was none to answer).
+    case contact(ContactResult)
+    /// When the client's next silence of an `absent:` rule falls due (nil: none awaited). Only with
+    /// a rule set that has such rules.
+    case absenceDue(Timestamp?)
+}
+
+/// How an episode changed.
+public enum EpisodeChange: Equatable, Sendable {
+    case opened(Episode)
+    case raised(Episode)
+    case closed(Episode)
+
+    public var episode: Episode {
+        switch self {
+        case .opened(let episode), .raised(let episode), .closed(let episode): return episode
+        }
+    }
+}
+
+/// A contact applied to the client's open outreach.
+public struct ContactResult: Equatable, Sendable {
+    /// The contact check-in's id.
+    public var event: String
+    /// The task it answered, if any.
+    public var task: String?
+    public var outcome: CheckIn.Contact.Outcome
+    /// True when it resolved the task (`reached`); otherwise it counts as an attempt.
+    public var resolved: Bool
+}

@@ -1,0 +1,161 @@
+/// The decision core: from a client's state and its new check-ins (or a clock tick) to its next
+/// state and the effects to persist. Pure: no I/O, time passed in. The daemon, the absence timer,
+/// `vigil rules test`, `vigil client show` and the benchmarks all call it; nothing else decides.
+///
+/// - Each check-in is evaluated against the rule set (`ClientReplay`) and gets an evaluation.
+/// - The client's tier drives its episode: opened at a rise above `low`, raised at a higher tier,
+///   closed when the score has decayed back to `low`. Planning acts on the tier at the client's
+///   newest observation, so a late check-in neither closes an episode nor re-plans a tier the
+///   client has since left.
+/// - A rise plans once per call, at the highest tier the call reached (several check-ins in one
+///   batch are one rise, not one per intermediate tier). The plan is cumulative (see
+///   `ResponsePlans.lines(upTo:)`); an open task with the same plan key is superseded, so a
+///   client never holds two open tasks for the same job.
+/// - A `contact` check-in resolves (reached) or counts an attempt on an open outreach task: the one
+///   it names, else the earliest due caring contact or follow-up that existed when the contact was
+///   made (give or take the 5 minutes of clock skew check-ins may have).
+public struct Evaluator: Sendable {
+    public let ruleSet: RuleSet
+    public let thresholds: TierThresholds
+    public let plans: ResponsePlans
+
+    /// How much earlier than a task's creation a contact may be observed and still answer it.
+    public static let contactSkew = TimeSpan.minutes(5)
+
+    public init(ruleSet: RuleSet, thresholds: TierThresholds, plans: ResponsePlans) {
+        self.ruleSet = ruleSet
+        self.thresholds = thresholds
+        self.plans = plans
+    }
+
+    /// The state of a client never seen before.
+    public func newClient(_ client: String) -> ClientState {
+        ClientState(client: client, replay: ClientReplay(ruleSet: ruleSet, thresholds: thresholds))
+    }
+
+    /// Evaluates `client`'s new check-ins, in arrival order, detected at `now`.
+    public func evaluate(_ state: inout ClientState, checkIns: [CheckIn], at now: Timestamp) -> [Effect] {
+        var round = Round(now: now)
+        round.effects.reserveCapacity(checkIns.count + 1)
+        for (index, checkIn) in checkIns.enumerated() {
+            // The tier in the quiet just before this check-in: `low` ends an open episode.
+            let quiet = max(checkIn.at, state.replay.history.newest ?? checkIn.at)
+            let before = state.cursor.open == nil ? Tier.low : state.replay.score(at: quiet).tier
+            let ingested = state.replay.ingest(checkIn)
+            let score = state.replay.score(at: checkIn.at)
+            round.effects += ingested.silences.map(Effect.silence)
+            round.effects.append(.evaluated(checkIn: index, fired: ingested.fired, score: score))
+            let current = quiet == checkIn.at ? score : state.replay.score(at: quiet)
+            step(&state, before: before, after: current, observedAt: quiet, round: &round)
+            if checkIn.kind == .contact, let contact = checkIn.contact {
+                flush(&state, round: &round)
+                apply(contact, of: checkIn, to: &state, round: &round)
+            }
+        }
+        return finish(&state, round: &round)
+    }
+
+    /// Decides every silence of an `absent:` rule due by `now` (see `ClientReplay.decideAbsences`);
+    /// a silence that fires moves the score and may raise the episode like a check-in.
+    public func tick(_ state: inout ClientState, at now: Timestamp) -> [Effect] {
+        var round = Round(now: now)
+        for decision in state.replay.decideAbsences(dueBy: now) {
+            round.effects.append(.silence(decision))
+            guard decision.fired else { continue }
+            // The tier just before the deadline tells whether an open episode had ended (an absence
+            // rule may fire at any tier); the tier after it, whether this is a rise.
+            step(
+                &state, before: decision.before.tier, after: decision.score, observedAt: decision.firing.at,
+                round: &round)
+        }
+        return finish(&state, round: &round)
+    }
+
+    /// What one call has decided so far, and the rise it has not planned yet.
+    struct Round {
+        let now: Timestamp
+        var effects: [Effect] = []
+        /// A rise waiting to be planned: whether it opened the episode, and the score and time of
+        /// the observation that took it highest (its active firings are the tasks' reasons).
+        var rise: (opened: Bool, score: Double, at: Timestamp)?
+
+        init(now: Timestamp) { self.now = now }
+    }
+
+    /// Moves the episode for one observation: `before` is the tier just before it, after decay.
+    func step(_ state: inout ClientState, before: Tier, after: RiskScore, observedAt: Timestamp, round: inout Round) {
+        if let open = state.cursor.open, before == .low || after.tier == .low {
+            flush(&state, round: &round)
+            state.cursor.open = nil
+            state.cursor.planned = []
+            round.effects.append(.episode(.closed(open)))
+        }
+        guard after.tier > .low else { return }
+        if var open = state.cursor.open {
+            guard after.tier > open.tier else { return }
+            open.tier = after.tier
+            state.cursor.open = open
+            round.rise = (round.rise?.opened ?? false, after.score, observedAt)
+        } else {
+            state.cursor.lastNumber += 1
+            state.cursor.open = Episode(number: state.cursor.lastNumber, tier: after.tier, openedAt: round.now)
+            round.rise = (true, after.score, observedAt)
+        }
+    }
+
+    /// Plans the pending rise, if any: the cumulative plan of the episode's tier, each task once per
+    /// episode, superseding any other open task with the same key.
+    func flush(_ state: inout ClientState, round: inout Round) {
+        guard let rise = round.rise, let episode = state.cursor.open else { return }
+        round.rise = nil
+        round.effects.append(.episode(rise.opened ? .opened(episode) : .raised(episode)))
+        let lines = plans.lines(upTo: episode.tier)
+        guard !lines.isEmpty else { return }
+        let reasons = TaskReason.of(state.replay.activeFirings(at: rise.at), ruleSet: ruleSet)
+        for line in lines {
+            let task = PlannedTask(
+                client: state.client, episode: episode.number, slot: line.slot, kind: line.template.kind,
+                tier: episode.tier, route: line.template.route, instruction: line.template.instruction,
+                deliverAt: round.now.adding(line.occurrence.deliver), due: round.now.adding(line.occurrence.due))
+            guard state.cursor.planned.insert(task.id).inserted else { continue }
+            state.openTasks.removeAll { open in
+                guard open.key == line.key, open.id != task.id else { return false }
+                round.effects.append(
+                    .superseded(task: open.id, by: episode.tier, reason: "superseded by \(episode.tier.rawValue)"))
+                return true
+            }
+            round.effects.append(.planned(task, score: rise.score, reasons: reasons))
+            state.openTasks.append(OpenTask(task, key: line.key, at: round.now))
+        }
+    }
+
+    /// Applies a contact to the open outreach task it answers.
+    func apply(_ contact: CheckIn.Contact, of checkIn: CheckIn, to state: inout ClientState, round: inout Round) {
+        let target: Int?
+        if let named = contact.task {
+            target = state.openTasks.firstIndex { $0.id == named && $0.kind.isOutreach }
+        } else {
+            let madeBy = checkIn.at.adding(Self.contactSkew)
+            target = state.openTasks.indices
+                .filter {
+                    let task = state.openTasks[$0]
+                    return (task.kind == .caringContact || task.kind == .followUp) && task.createdAt <= madeBy
+                }
+                .min { state.openTasks[$0].due < state.openTasks[$1].due }
+        }
+        let resolved = target != nil && contact.outcome == .reached
+        round.effects.append(
+            .contact(
+                ContactResult(
+                    event: checkIn.id, task: target.map { state.openTasks[$0].id }, outcome: contact.outcome,
+                    resolved: resolved)))
+        if resolved, let target { state.openTasks.remove(at: target) }
+    }
+
+    /// Plans what is pending and reports when the next silence falls due.
+    func finish(_ state: inout ClientState, round: inout Round) -> [Effect] {
+        flush(&state, round: &round)
+        if !ruleSet.absenceRules.isEmpty { round.effects.append(.absenceDue(state.replay.nextAbsenceDue)) }
+        return round.effects
+    }
+}

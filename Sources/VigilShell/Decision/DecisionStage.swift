@@ -1,0 +1,207 @@
+import Foundation
+import GRDB
+import Logging
+import VigilCore
+
+/// The shell around the decision core: inside the transaction that stores check-ins (or that a clock
+/// tick opens), it loads each client's state, runs the `Evaluator`, writes its effects with the
+/// `EffectWriter`, and once the transaction commits logs what was decided and caches the states.
+///
+/// Each client's rule state and episode are cached between commits and rebuilt from the store on
+/// first use, so per-event cost is bounded by the window, not by the client's whole history, and a
+/// restart gives the same results. Its open tasks are read afresh in every transaction.
+public final class DecisionStage: CommitStage, @unchecked Sendable {
+    /// Guards `pack`, `evaluator`, `cache` and `rulesetID`. Commits come from one thread; `replace`
+    /// from the same service.
+    private let lock = NSLock()
+    private var pack: RulePack
+    private var evaluator: Evaluator
+    private var cache: ClientCache<ClientState>
+    private var rulesetID: Int64?
+    /// Threads that evaluate clients in parallel.
+    let width: Int
+    let logger: Logger
+    /// Called after a commit that enqueued a task to be delivered now (wakes the notifier).
+    let taskDue: @Sendable () -> Void
+
+    /// `capacity` bounds the clients whose state is cached (see `ClientCache`); the others are
+    /// rebuilt from the store when they next check in.
+    public init(
+        pack: RulePack, logger: Logger, capacity: Int = 10_000, width: Int = 2,
+        taskDue: @escaping @Sendable () -> Void = {}
+    ) {
+        self.pack = pack
+        self.evaluator = pack.evaluator
+        self.logger = logger
+        self.cache = ClientCache(capacity: capacity)
+        self.width = width
+        self.taskDue = taskDue
+    }
+
+    /// The pack in force.
+    public var current: RulePack { lock.withLock { pack } }
+
+    /// Swaps in a reloaded pack. Cached state is dropped: the new look-back may need other history.
+    public func replace(_ pack: RulePack) {
+        lock.withLock {
+            self.pack = pack
+            evaluator = pack.evaluator
+            cache.removeAll()
+            rulesetID = nil
+        }
+    }
+
+    public func apply(_ events: [StoredEvent], context: CommitContext, db: Database) throws {
+        guard !events.isEmpty else { return }
+        let (pack, evaluator, cachedID) = lock.withLock { (self.pack, self.evaluator, rulesetID) }
+        let ruleset = try cachedID ?? Self.register(pack, at: context.committedAt, db: db)
+        // Each client's events in arrival order, and its state before them: taken out of the cache
+        // (so it is mutated in place, never copied) or rebuilt from the store.
+        var positions: [String: Int] = [:]
+        var clients: [ClientWork] = []
+        for (index, event) in events.enumerated() {
+            let client = event.checkIn.client
+            if let position = positions[client] {
+                clients[position].events.append(events[index])
+                continue
+            }
+            var state = try taken(client) ?? StoredClient.load(client: client, before: event.seq, pack: pack, db: db)
+            state.openTasks = try StoredClient.openTasks(client: client, db: db)
+            positions[client] = clients.count
+            clients.append(ClientWork(state: state, first: event))
+        }
+        // Clients are independent: evaluate them on `width` threads (pure work, no database access).
+        let now = context.committedAt
+        Parallel.forEach(clients.count, width: width) { position in
+            let work = clients[position]
+            work.effects = evaluator.evaluate(&work.state, checkIns: work.events.map(\.checkIn), at: now)
+        }
+        var writer = try EffectWriter(db: db, ruleset: ruleset, at: now)
+        for work in clients { try writer.write(work.effects, client: work.state.client, events: work.events) }
+        publishAfterCommit(clients.map(\.state), record: writer.record, pack: pack, ruleset: ruleset, at: now, db: db)
+    }
+
+    /// Decides every silence of an `absent:` rule due by `now` for up to `AbsenceRound.clientsPerRound`
+    /// clients, in the caller's transaction: each decision is stored in `absences`, a firing moves
+    /// the client's score (and may raise its episode), and the client's next deadline is set.
+    public func tick(at now: Timestamp, db: Database) throws -> AbsenceRound {
+        let (pack, evaluator, cachedID) = lock.withLock { (self.pack, self.evaluator, rulesetID) }
+        guard !pack.ruleSet.absenceRules.isEmpty else { return AbsenceRound(decisions: [], clients: 0) }
+        let due = try String.fetchAll(
+            db, sql: "SELECT id FROM clients WHERE absence_due <= ? ORDER BY absence_due, id LIMIT ?",
+            arguments: [now.microseconds, AbsenceRound.clientsPerRound])
+        guard !due.isEmpty else { return AbsenceRound(decisions: [], clients: 0) }
+        let ruleset = try cachedID ?? Self.register(pack, at: now, db: db)
+        var writer = try EffectWriter(db: db, ruleset: ruleset, at: now)
+        var decided: [(client: String, decision: SilenceDecision)] = []
+        var states: [ClientState] = []
+        for client in due {
+            var state = try taken(client) ?? StoredClient.load(client: client, before: .max, pack: pack, db: db)
+            state.openTasks = try StoredClient.openTasks(client: client, db: db)
+            let effects = evaluator.tick(&state, at: now)
+            for case .silence(let decision) in effects { decided.append((client, decision)) }
+            try writer.write(effects, client: client)
+            states.append(state)
+        }
+        publishAfterCommit(states, record: writer.record, pack: pack, ruleset: ruleset, at: now, db: db)
+        return AbsenceRound(decisions: decided, clients: due.count)
+    }
+
+    /// When the pack in force differs from the one last in force with this store and has `absent:`
+    /// rules, marks every client for the next absence check (silences may predate the pack, and
+    /// deadlines were kept for the other pack's rules). Called at start and after a reload.
+    public func awaitAbsencesIfThePackChanged(db: Database) throws {
+        let pack = current
+        let previous = try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = 'pack_in_force'")
+        guard previous != pack.hash else { return }
+        try db.execute(
+            sql:
+                "INSERT INTO settings(key, value) VALUES ('pack_in_force', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            arguments: [pack.hash])
+        guard !pack.ruleSet.absenceRules.isEmpty else { return }
+        try db.execute(sql: "UPDATE clients SET absence_due = last_at")
+    }
+
+    /// Once the transaction commits: logs what it decided, wakes the notifier for tasks due now, and
+    /// puts the clients' state back in the cache (dropped instead if a reload swapped the pack
+    /// meanwhile, so rule sets never mix). Open tasks are not cached: they are read afresh.
+    private func publishAfterCommit(
+        _ states: [ClientState], record: DecisionRecord, pack: RulePack, ruleset: Int64, at now: Timestamp,
+        db: Database
+    ) {
+        db.afterNextTransaction { [self] _ in
+            DecisionLog(logger: logger).log(record)
+            if record.deliversBy(now) { taskDue() }
+            lock.withLock {
+                guard self.pack.hash == pack.hash else { return }
+                rulesetID = ruleset
+                for var state in states {
+                    state.openTasks = []
+                    cache.put(state.client, state)
+                }
+            }
+        }
+    }
+
+    /// The client's cached state, removed from the cache: the caller owns it (its arrays are not
+    /// shared, so mutating it copies nothing) and publishes it back after the commit. A failed
+    /// commit loses nothing: the state is rebuilt from the store.
+    private func taken(_ client: String) -> ClientState? {
+        lock.withLock { cache.take(client) }
+    }
+
+    /// The id of `pack` in `rulesets`, recorded with its rules on its first use.
+    static func register(_ pack: RulePack, at time: Timestamp, db: Database) throws -> Int64 {
+        if let id = try Int64.fetchOne(db, sql: "SELECT id FROM rulesets WHERE hash = ?", arguments: [pack.hash]) {
+            return id
+        }
+        try db.execute(
+            sql: """
+                INSERT INTO rulesets(hash, first_used_at, longest_half_life, moderate, high, imminent)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                pack.hash, time.microseconds, pack.ruleSet.longestHalfLife.microseconds, pack.thresholds.moderate,
+                pack.thresholds.high, pack.thresholds.imminent,
+            ])
+        let id = db.lastInsertedRowID
+        for rule in pack.ruleSet.rules {
+            try db.execute(
+                sql: """
+                    INSERT INTO ruleset_rules(ruleset, rule, summary, weight, half_life, floor, evidence)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    id, rule.id, rule.summary, rule.weight, rule.halfLife.microseconds, rule.floor?.rawValue,
+                    rule.evidence,
+                ])
+        }
+        return id
+    }
+}
+
+extension RulePack {
+    /// The decision core for this pack.
+    public var evaluator: Evaluator { Evaluator(ruleSet: ruleSet, thresholds: thresholds, plans: plans) }
+}
+
+/// One client's evaluation during a commit, in a box that exactly one lane mutates in place.
+final class ClientWork: @unchecked Sendable {
+    var state: ClientState
+    /// Its new check-ins in the commit, in arrival order.
+    var events: [StoredEvent]
+    var effects: [Effect] = []
+
+    init(state: ClientState, first: StoredEvent) {
+        self.state = state
+        self.events = [first]
+    }
+}
+
+/// What one transaction of the absence timer decided, and how many due clients it looked at (a
+/// full round means more may be due).
+public struct AbsenceRound: Sendable {
+    public static let clientsPerRound = 1_000
+    public var decisions: [(client: String, decision: SilenceDecision)]
+    public var clients: Int
+}

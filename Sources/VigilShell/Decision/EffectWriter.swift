@@ -1,0 +1,145 @@
+import GRDB
+import VigilCore
+
+/// Writes the evaluator's effects into the store, inside the transaction of the check-ins (or clock
+/// tick) that caused them: the one place decisions become rows. What it changed is collected in a
+/// `DecisionRecord`, logged once the transaction commits.
+struct EffectWriter {
+    let db: Database
+    let ruleset: Int64
+    /// The commit's time: when tasks are created, superseded and resolved.
+    let now: Timestamp
+    var record = DecisionRecord()
+    private let insertEvaluation: Statement
+    private let insertAbsence: Statement
+    private let updateScore: Statement
+    private let updateAbsenceDue: Statement
+
+    init(db: Database, ruleset: Int64, at now: Timestamp) throws {
+        self.db = db
+        self.ruleset = ruleset
+        self.now = now
+        insertEvaluation = try db.cachedStatement(
+            sql: "INSERT INTO evaluations(event_seq, fired, score, tier, ruleset) VALUES (?, ?, ?, ?, ?)")
+        insertAbsence = try db.cachedStatement(
+            sql: """
+                INSERT INTO absences(client, rule, at, fired, score, tier, ruleset, decided_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(client, rule, at) DO NOTHING
+                """)
+        // The client's current score: that of its latest observation (never moved back by a late
+        // check-in observed earlier).
+        updateScore = try db.cachedStatement(
+            sql: """
+                UPDATE clients SET score = ?, tier = ?, scored_at = ?
+                WHERE id = ? AND (scored_at IS NULL OR scored_at <= ?)
+                """)
+        updateAbsenceDue = try db.cachedStatement(sql: "UPDATE clients SET absence_due = ? WHERE id = ?")
+    }
+
+    /// Writes one client's effects; `events` are the stored check-ins the effects' indices refer to.
+    mutating func write(_ effects: [Effect], client: String, events: [StoredEvent] = []) throws {
+        var latest: (at: Timestamp, score: RiskScore)?
+        func observe(_ score: RiskScore, at: Timestamp) {
+            if latest.map({ $0.at <= at }) ?? true { latest = (at, score) }
+        }
+        for effect in effects {
+            switch effect {
+            case .evaluated(let index, let fired, let score):
+                let event = events[index]
+                var row = RawInsert(insertEvaluation)
+                row.bind(event.seq)
+                row.bind(fired.map(\.rule).joined(separator: " "))
+                row.bind(score.score)
+                row.bind(score.tier.rawValue)
+                row.bind(ruleset)
+                try row.step(db: db)
+                observe(score, at: event.checkIn.at)
+            case .silence(let decision):
+                let firing = decision.firing
+                try insertAbsence.execute(arguments: [
+                    client, firing.rule, firing.at.microseconds, decision.fired, decision.score.score,
+                    decision.score.tier.rawValue, ruleset, now.microseconds,
+                ])
+                if decision.fired {
+                    observe(decision.score, at: firing.at)
+                    record.silences.append((client, decision))
+                }
+            case .episode(let change):
+                try write(change, client: client)
+            case .planned(let task, let score, let reasons):
+                try TaskLedger.insert(
+                    task, score: score, reasons: JSONOutput.text(reasons), about: nil, at: now, db: db)
+                guard db.changesCount == 1 else { continue }
+                record.planned.append((task, score))
+                if let last = record.changes.indices.last, record.changes[last].client == client {
+                    record.changes[last].tasks += 1
+                }
+            case .superseded(let task, let tier, let reason):
+                try db.execute(
+                    sql: """
+                        UPDATE tasks SET state = 'cancelled', cancel_reason = ?, resolved_at = ?, lease_token = NULL,
+                            notice_pending = (attempts > 0), renew_at = NULL
+                        WHERE id = ? AND state IN \(TaskState.openList)
+                        """, arguments: [reason, now.microseconds, task])
+                if db.changesCount == 1 { record.superseded.append((client, task, tier)) }
+            case .contact(let contact):
+                try write(contact, client: client)
+            case .absenceDue(let due):
+                try updateAbsenceDue.execute(arguments: [due?.microseconds, client])
+            }
+        }
+        if let latest {
+            try updateScore.execute(arguments: [
+                latest.score.score, latest.score.tier.rawValue, latest.at.microseconds, client,
+                latest.at.microseconds,
+            ])
+        }
+    }
+
+    private mutating func write(_ change: EpisodeChange, client: String) throws {
+        switch change {
+        case .opened(let episode), .raised(let episode):
+            try db.execute(
+                sql: """
+                    INSERT INTO episodes(client, number, tier, opened_at) VALUES (?, ?, ?, ?)
+                    ON CONFLICT(client, number) DO UPDATE SET tier = excluded.tier
+                    """,
+                arguments: [client, episode.number, episode.tier.rawValue, episode.openedAt.microseconds])
+            record.changes.append((client, episode, change == .opened(episode), 0))
+        case .closed(let episode):
+            try db.execute(
+                sql: "UPDATE episodes SET closed_at = ? WHERE client = ? AND number = ? AND closed_at IS NULL",
+                arguments: [now.microseconds, client, episode.number])
+        }
+    }
+
+    private mutating func write(_ contact: ContactResult, client: String) throws {
+        defer { record.contacts.append((client, contact)) }
+        guard let task = contact.task else { return }
+        if contact.resolved {
+            try db.execute(
+                sql: """
+                    UPDATE tasks SET state = 'resolved', resolved_at = ?, resolved_by = ?,
+                        contact_attempts = contact_attempts + 1, notice_pending = (attempts > 0), renew_at = NULL,
+                        lease_token = NULL
+                    WHERE id = ?
+                    """,
+                arguments: [now.microseconds, "contact \(contact.event)", task])
+        } else {
+            try db.execute(
+                sql: "UPDATE tasks SET contact_attempts = contact_attempts + 1 WHERE id = ?", arguments: [task])
+        }
+    }
+}
+
+/// What one transaction's decisions changed, logged once it commits.
+struct DecisionRecord: Sendable {
+    var silences: [(client: String, decision: SilenceDecision)] = []
+    var changes: [(client: String, episode: Episode, opened: Bool, tasks: Int)] = []
+    var planned: [(task: PlannedTask, score: Double)] = []
+    var superseded: [(client: String, task: String, by: Tier)] = []
+    var contacts: [(client: String, contact: ContactResult)] = []
+
+    /// Whether a task was enqueued that is to be delivered by `now` (the notifier should look now).
+    func deliversBy(_ now: Timestamp) -> Bool { planned.contains { $0.task.deliverAt <= now } }
+}
