@@ -51,9 +51,7 @@ struct ClientCommand: ParsableCommand {
                 throw ExitCode(ExitStatus.noInput.rawValue)
             }
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(report), as: UTF8.self))
+                print(JSONOutput.text(report))
             } else {
                 print(Self.text(report))
             }

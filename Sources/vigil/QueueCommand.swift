@@ -43,7 +43,7 @@ struct QueueCommand: ParsableCommand {
                 printError("only the first \(tasks.count) tasks are listed: raise --limit to see more")
             }
             if json {
-                print(JSONText.encode(tasks.map(\.json)))
+                print(JSONOutput.text(tasks))
                 return
             }
             print(
@@ -71,18 +71,19 @@ struct QueueCommand: ParsableCommand {
         func run() throws {
             let task = try withQueue(options, writing: false) { queue in try queue.show(id) }
             if json {
-                print(JSONText.encode(task.json))
+                print(JSONOutput.text(task))
                 return
             }
-            for (key, value) in task.json.sorted(by: { $0.key < $1.key }) where key != "reasons" && !(value is NSNull) {
-                print("\(key): \(value)")
+            for (key, value) in task.members.sorted(by: { $0.key < $1.key }) {
+                switch value {
+                case .text(let text?): print("\(key): \(text)")
+                case .integer(let number): print("\(key): \(number)")
+                case .number(let number): print("\(key): \(number)")
+                case .text(nil), .reasons: break
+                }
             }
             print("reasons:")
-            for reason in task.reasons {
-                print(
-                    "  \(reason["rule"] as? String ?? "?"): \(reason["summary"] as? String ?? "") (\(reason["at"] as? String ?? ""))"
-                )
-            }
+            for reason in task.reasons { print("  \(reason.rule): \(reason.summary) (\(reason.at))") }
         }
     }
 

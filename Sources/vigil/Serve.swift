@@ -38,7 +38,7 @@ struct Serve: ParsableCommand {
         let explicitPath = options.config
         let daemon = Daemon(
             config: config,
-            loadConfig: { () throws(ConfigError) in try VigilConfig.resolve(explicitPath: explicitPath) },
+            loadConfig: { () throws(SourceErrors) in try VigilConfig.resolve(explicitPath: explicitPath) },
             signals: signals, clock: runningClock(logger), logger: logger)
         do {
             try daemon.run()

@@ -1,4 +1,5 @@
 import ArgumentParser
+import VigilCore
 import VigilShell
 
 /// `vigil status`: counts from the store and the spool, also while the daemon runs.
@@ -21,17 +22,32 @@ struct Status: ParsableCommand {
             throw fail(error)
         }
         let backlog = SpoolDirectory(root: config.spool).backlog()
-        let last = status.lastIngest.map { "\($0)" }
         if json {
             print(
-                "{\"events\":\(status.events),\"clients\":\(status.clients),\"rejected\":\(status.rejected),"
-                    + "\"backlog\":\(backlog),\"last_ingest\":\(last.map(JSONText.quote) ?? "null")}")
+                JSONOutput.text(
+                    StatusJSON(
+                        events: status.events, clients: status.clients, rejected: status.rejected, backlog: backlog,
+                        lastIngest: status.lastIngest)))
         } else {
             print("events       \(status.events)")
             print("clients      \(status.clients)")
             print("rejected     \(status.rejected)")
             print("backlog      \(backlog)")
-            print("last ingest  \(last ?? "never")")
+            print("last ingest  \(status.lastIngest.map { "\($0)" } ?? "never")")
         }
+    }
+}
+
+/// `vigil status --json`: `{"backlog", "clients", "events", "last_ingest" (null when never), "rejected"}`.
+struct StatusJSON: Encodable {
+    var events: Int
+    var clients: Int
+    var rejected: Int
+    var backlog: Int
+    @NullWhenAbsent var lastIngest: Timestamp?
+
+    enum CodingKeys: String, CodingKey {
+        case events, clients, rejected, backlog
+        case lastIngest = "last_ingest"
     }
 }

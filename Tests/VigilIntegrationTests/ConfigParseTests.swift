@@ -1,3 +1,4 @@
+import VigilCore
 import XCTest
 
 @testable import VigilShell
@@ -16,9 +17,12 @@ final class ConfigParseTests: XCTestCase {
 
     func testErrorsNameFileLineAndKey() {
         let cases: [(String, String)] = [
-            ("spool: a\nstate: b\nrules: c\nwatchdog: 5\n", "/x/vigil.yaml:4: key 'watchdog': unknown key"),
+            (
+                "spool: a\nstate: b\nrules: c\nwatchdog: 5\n",
+                "/x/vigil.yaml:4:1: key 'watchdog': unknown key (known keys: spool, state, rules, notifier)"
+            ),
             ("spool: a\nstate: b\n", "key 'rules': required"),
-            ("spool: [a]\nstate: b\nrules: c\n", "key 'spool': must be a non-empty string"),
+            ("spool: [a]\nstate: b\nrules: c\n", "/x/vigil.yaml:1:8: key 'spool': must be a non-empty string"),
             ("spool: a\nspool: b\n", "duplicated key(s): 'spool'"),
             ("- a\n- b\n", "the top level must be a mapping"),
             ("spool: 'a\n", "not valid YAML"),
@@ -31,6 +35,58 @@ final class ConfigParseTests: XCTestCase {
                 XCTAssertTrue(error.description.contains(expected), "\(error) should contain \(expected)")
                 XCTAssertEqual(error.exitStatus, .config)
             }
+        }
+    }
+
+    /// The one YAML reader reports every unknown key and wrong type at once, each with its file,
+    /// line, column, key path and the offending line under a caret.
+    func testTheYAMLReaderReportsEveryProblemWithFileLineAndKey() throws {
+        let text = "spool: a\nstate: [b]\nrules: c\nwatchdog: 5\n"
+        XCTAssertThrowsError(try VigilConfig.parse(text, path: "/x/vigil.yaml")) { error in
+            guard let errors = error as? SourceErrors else { return XCTFail("\(error)") }
+            XCTAssertEqual(
+                errors.errors.map { "\($0.file):\($0.line ?? 0):\($0.column ?? 0): \($0.key ?? "")" },
+                ["/x/vigil.yaml:2:8: state", "/x/vigil.yaml:4:1: watchdog"])
+            XCTAssertTrue(
+                errors.description.contains("key 'state': must be a non-empty string\n  state: [b]\n         ^"),
+                "\(errors)")
+            XCTAssertEqual(errors.exitStatus, .config)
+        }
+        let notifier = """
+            spool: a
+            notifier:
+              lease: soon
+              channels:
+                team: {type: webhook, colour: red}
+              routes:
+                - {match: {tier: [high, 3]}, channel: team}
+            """
+        XCTAssertThrowsError(try NotifierConfig.parse(notifier, file: "n.yaml")) { error in
+            let located = (error as? SourceErrors)?.errors.map { "\($0.line ?? 0):\($0.column ?? 0) \($0.key ?? "")" }
+            XCTAssertEqual(
+                located,
+                [
+                    "3:10 notifier.lease", "5:11 notifier.channels.team.secret_file",
+                    "5:27 notifier.channels.team.colour", "7:5 notifier.routes", "7:22 notifier.routes[0].match.tier",
+                ], "\(error)")
+        }
+        let reader = YAMLReader(path: "t.yaml", text: "a: 1\nb:\n  - {c: x, d: [1]}\n")
+        let root = reader.root(known: ["a", "b"])
+        let item = root?.list("b")?.first
+        let map = item.flatMap { reader.map($0.node, path: $0.path, known: ["c"]) }
+        XCTAssertEqual(map?.string("c"), "x")
+        XCTAssertNil(root?.string("b"))
+        XCTAssertThrowsError(try reader.finish()) { error in
+            XCTAssertEqual(
+                "\(error)",
+                """
+                t.yaml:3:3: key 'b': must be a non-empty string
+                    - {c: x, d: [1]}
+                    ^
+                t.yaml:3:12: key 'b[0].d': unknown key (known keys: c)
+                    - {c: x, d: [1]}
+                             ^
+                """)
         }
     }
 

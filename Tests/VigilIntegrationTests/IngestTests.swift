@@ -6,6 +6,14 @@ final class IngestTests: XCTestCase {
     func testSubmitThenIngestCommitsTheEvent() throws {
         let harness = try Harness()
         let daemon = try harness.startDaemon()
+        var empty = ""
+        try eventually("the store is open") {
+            empty = try harness.run(["status", "--json"]).stdout
+            return !empty.isEmpty
+        }
+        XCTAssertEqual(
+            empty, #"{"backlog":0,"clients":0,"events":0,"last_ingest":null,"rejected":0}"# + "\n",
+            "last_ingest is null, not left out")
         let submitted = try harness.run(
             ["submit", "-"], stdin: checkIn(id: "evt-1", extra: #","measures":{"mood":4},"signs":["isolation"]"#))
         XCTAssertEqual(submitted.status, 0, "\(submitted)")

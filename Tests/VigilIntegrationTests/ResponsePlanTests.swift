@@ -150,6 +150,9 @@ final class ResponsePlanTests: XCTestCase {
         for key in ["id", "client", "kind", "state", "tier", "due", "attempts", "reasons"] {
             XCTAssertTrue(shown.stdout.contains("\"\(key)\":"), "queue show --json has \(key)")
         }
+        for key in ["about", "cancel_reason", "dead_at", "next_attempt"] {
+            XCTAssertTrue(shown.stdout.contains("\"\(key)\":null"), "an unset \(key) is null, not left out")
+        }
         XCTAssertFalse(shown.stdout.contains("private words"), "a task never carries the note")
     }
 

@@ -57,4 +57,34 @@ final class RulesTestCommandTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("bad.yaml:4:"), result.stderr)
         XCTAssertTrue(result.stderr.contains("did you mean isolation?"), result.stderr)
     }
+
+    /// Every mistake of a test file is reported at once, each at its line with its key path.
+    func testEveryMistakeOfATestFileIsReportedWithItsLineAndKey() throws {
+        let harness = try Harness()
+        let file = harness.root + "/bad.yaml"
+        try """
+        tests:
+          - name: several mistakes
+            evnts: []
+            expect:
+              - at: +1h
+                fired: [no-such-rule]
+                tier: severe
+                score: high
+                colour: red
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        let result = try harness.run(["rules", "test", "--rules", rules, file])
+        XCTAssertEqual(result.status, 1, "\(result)")
+        for expected in [
+            "bad.yaml:3:5: key 'tests[0].evnts': unknown key (known keys: name, client, events, expect)",
+            "bad.yaml:6:16: key 'tests[0].expect[0].fired': test 'several mistakes': no rule 'no-such-rule' in the pack",
+            "bad.yaml:7:15: key 'tests[0].expect[0].tier': tier must be low, moderate, high or imminent",
+            "bad.yaml:8:16: key 'tests[0].expect[0].score': score must be [MIN, MAX]",
+            "bad.yaml:9:9: key 'tests[0].expect[0].colour': unknown key (known keys: at, fired, not_fired, score, tier)",
+        ] {
+            XCTAssertTrue(result.stderr.contains(expected), "missing \(expected) in:\n\(result.stderr)")
+        }
+        XCTAssertTrue(
+            result.stdout.contains("0 tests, 0 expectations in 1 files: 0 failed, 1 files unreadable"), result.stdout)
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import VigilCore
 
 /// The daemon's configuration (`/etc/vigil/vigil.yaml` by default).
 ///
@@ -35,34 +36,43 @@ public struct VigilConfig: Equatable, Sendable {
     }
 
     /// Parses a configuration file's text; `path` locates relative paths and names the file in errors.
-    public static func parse(_ text: String, path: String) throws(ConfigError) -> VigilConfig {
-        let mapping = try YAMLMapping(text: text, file: path)
-        try mapping.requireKnownKeys(keys)
+    /// Throws every problem found.
+    public static func parse(_ text: String, path: String) throws(SourceErrors) -> VigilConfig {
+        let reader = YAMLReader(path: path, text: text)
         let base = (absolute(path) as NSString).deletingLastPathComponent
-        func resolved(_ key: String) throws(ConfigError) -> String {
-            guard let value = try mapping.string(key) else {
-                throw ConfigError(file: path, key: key, "required (a directory path)")
+        var paths: [String] = []
+        if let root = reader.root(known: keys) {
+            for key in ["spool", "state", "rules"] {
+                guard root[key] != nil else {
+                    reader.report(SourceError(file: path, key: key, "required (a directory path)"))
+                    continue
+                }
+                if let value = root.string(key) { paths.append(value.hasPrefix("/") ? value : base + "/" + value) }
             }
-            return value.hasPrefix("/") ? value : base + "/" + value
         }
-        return VigilConfig(
-            spool: try resolved("spool"), state: try resolved("state"), rules: try resolved("rules"), origin: path)
+        try reader.finish()
+        return VigilConfig(spool: paths[0], state: paths[1], rules: paths[2], origin: path)
     }
 
     /// Reads and parses the file at `path`.
-    public static func load(path: String) throws(ConfigError) -> VigilConfig {
-        let text: String
+    public static func load(path: String) throws(SourceErrors) -> VigilConfig {
+        try parse(try readText(path, what: "the configuration"), path: path)
+    }
+
+    /// The UTF-8 text of the file at `path`; `what` names it in the error.
+    static func readText(_ path: String, what: String) throws(SourceErrors) -> String {
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            return try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw ConfigError(file: path, "cannot read the configuration: \(error.localizedDescription)")
+            throw SourceErrors(errors: [
+                SourceError(file: path, "cannot read \(what): \(error.localizedDescription)")
+            ])
         }
-        return try parse(text, path: path)
     }
 
     /// The configuration a command uses: `--config` when given; otherwise `/etc/vigil/vigil.yaml`
     /// when it exists; otherwise the embedded default rooted at the current directory.
-    public static func resolve(explicitPath: String?) throws(ConfigError) -> VigilConfig {
+    public static func resolve(explicitPath: String?) throws(SourceErrors) -> VigilConfig {
         if let explicitPath { return try load(path: explicitPath) }
         if FileManager.default.fileExists(atPath: defaultPath) { return try load(path: defaultPath) }
         return embeddedDefault(directory: FileManager.default.currentDirectoryPath)

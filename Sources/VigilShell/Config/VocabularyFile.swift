@@ -5,32 +5,27 @@ import VigilCore
 public enum VocabularyFile {
     public static let name = "vocabulary.yaml"
 
-    public static func load(rulesDirectory: String) throws(ConfigError) -> Vocabulary {
+    public static func load(rulesDirectory: String) throws(SourceErrors) -> Vocabulary {
         let path = rulesDirectory + "/" + name
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw ConfigError(file: path, "cannot read the vocabulary: \(error.localizedDescription)")
-        }
-        return try parse(text, path: path)
+        return try parse(try VigilConfig.readText(path, what: "the vocabulary"), path: path)
     }
 
-    public static func parse(_ text: String, path: String) throws(ConfigError) -> Vocabulary {
-        let mapping = try YAMLMapping(text: text, file: path)
-        try mapping.requireKnownKeys(Vocabulary.List.allCases.map(\.rawValue))
+    /// Parses the vocabulary's text; throws every problem found.
+    public static func parse(_ text: String, path: String) throws(SourceErrors) -> Vocabulary {
+        let reader = YAMLReader(path: path, text: text)
         var lists: [Vocabulary.List: Set<String>] = [:]
-        for list in Vocabulary.List.allCases {
-            let codes = try mapping.strings(list.rawValue) ?? []
-            for code in codes where !CheckInDecoder.isSnakeCase(code) {
-                throw ConfigError(file: path, key: list.rawValue, "code '\(code)' is not snake_case")
+        if let root = reader.root(known: Vocabulary.List.allCases.map(\.rawValue)) {
+            for list in Vocabulary.List.allCases {
+                let codes = root.strings(list.rawValue, "must be a list") ?? []
+                for code in codes where !CheckInDecoder.isSnakeCase(code) {
+                    root.report(list.rawValue, "code '\(code)' is not snake_case")
+                }
+                let unique = Set(codes)
+                if unique.count != codes.count { root.report(list.rawValue, "a code is listed twice") }
+                lists[list] = unique
             }
-            let unique = Set(codes)
-            guard unique.count == codes.count else {
-                throw ConfigError(file: path, key: list.rawValue, "a code is listed twice")
-            }
-            lists[list] = unique
         }
+        try reader.finish()
         return Vocabulary(
             signs: lists[.signs] ?? [], stressors: lists[.stressors] ?? [], protective: lists[.protective] ?? [])
     }

@@ -7,7 +7,7 @@ import VigilCore
 /// only decides when to drain the spool.
 public final class Daemon {
     /// Re-reads the configuration on SIGHUP.
-    public typealias ConfigLoader = () throws(ConfigError) -> VigilConfig
+    public typealias ConfigLoader = () throws(SourceErrors) -> VigilConfig
 
     /// How often the spool is rescanned even without inotify events (the safety net).
     public var rescanInterval = TimeSpan.seconds(10)

@@ -24,19 +24,26 @@ struct AlertmanagerChannel: DeliveryChannel {
     }
 
     private func send(_ task: TaskRecord, endsAt: Timestamp) async -> DeliveryOutcome {
-        let alert: [String: Any] = [
-            "labels": [
+        let alert = Alert(
+            labels: [
                 "alertname": "vigil_\(task.kind.rawValue)", "client": task.client, "tier": task.tier.rawValue,
                 "kind": task.kind.rawValue, "task": task.id, "route": task.route,
             ],
-            "annotations": [
+            annotations: [
                 "summary":
                     "\(task.kind.rawValue) for client \(task.client) at tier \(task.tier.rawValue) (score \(Int(task.score.rounded())))",
                 "reasons": task.reasonsLine, "instruction": task.instruction,
             ],
-            "startsAt": task.createdAt.description, "endsAt": endsAt.description,
-        ]
-        let body = Data(JSONText.encode([alert]).utf8)
-        return await post.send(url.appendingPathComponent("api/v2/alerts"), body: body, headers: [:])
+            startsAt: task.createdAt, endsAt: endsAt)
+        return await post.send(
+            url.appendingPathComponent("api/v2/alerts"), body: JSONOutput.data([alert]), headers: [:])
+    }
+
+    /// One alert of Alertmanager's API v2 `postableAlerts`.
+    struct Alert: Encodable {
+        var labels: [String: String]
+        var annotations: [String: String]
+        var startsAt: Timestamp
+        var endsAt: Timestamp
     }
 }

@@ -17,7 +17,7 @@ struct ExecChannel: DeliveryChannel {
     static let markerName = "VIGIL_DELIVERY="
 
     func deliver(_ task: TaskRecord, at now: Timestamp) async -> DeliveryOutcome {
-        let payload = Data(JSONText.encode(task.payload(status: "firing")).utf8)
+        let payload = JSONOutput.data(task.payload(status: "firing"))
         let command = self.command
         let timeout = self.timeout
         return await withCheckedContinuation { continuation in

@@ -100,62 +100,59 @@ extension TimeSpan {
 
 extension NotifierConfig {
     /// The `notifier:` section of the configuration file `config` came from (journal only without one).
-    public static func load(for config: VigilConfig) throws(ConfigError) -> NotifierConfig {
+    public static func load(for config: VigilConfig) throws(SourceErrors) -> NotifierConfig {
         guard config.origin.hasPrefix("/") || FileManager.default.fileExists(atPath: config.origin) else {
             return journalOnly
         }
-        let text: String
-        do {
-            text = try String(contentsOfFile: config.origin, encoding: .utf8)
-        } catch {
-            throw ConfigError(file: config.origin, "cannot read the configuration: \(error.localizedDescription)")
-        }
-        guard let node = try YAMLMapping(text: text, file: config.origin).node("notifier") else { return journalOnly }
-        return try parse(node, file: config.origin)
+        let text = try VigilConfig.readText(config.origin, what: "the configuration")
+        return try parse(text, file: config.origin)
     }
 
-    /// Parses the `notifier:` mapping of the configuration file at `file`.
-    static func parse(_ node: Node, file: String) throws(ConfigError) -> NotifierConfig {
-        let section = try Section(node, file: file, key: "notifier", known: keys)
+    /// Parses the `notifier:` section of the configuration file text `text` from `file`; throws
+    /// every problem found.
+    static func parse(_ text: String, file: String) throws(SourceErrors) -> NotifierConfig {
+        let reader = YAMLReader(path: file, text: text)
         var config = journalOnly
-        if let channels = section["channels"] {
-            guard let mapping = channels.mapping, !mapping.isEmpty else {
-                throw section.error("channels", channels, "must be a mapping of name: {type: …}")
-            }
+        if let section = reader.root(known: VigilConfig.keys)?.map("notifier", known: keys) {
+            config = parse(section)
+        }
+        try reader.finish()
+        return config
+    }
+
+    /// The configuration in `section`, its problems recorded in the section's reader.
+    static func parse(_ section: YAMLMap) -> NotifierConfig {
+        var config = journalOnly
+        if let channels = section.map("channels", known: nil, "must be a mapping of name: {type: …}") {
+            if channels.entries.isEmpty { section.report("channels", "must be a mapping of name: {type: …}") }
             config.channels = [:]
-            for (name, value) in mapping {
-                guard let channelName = name.string, !channelName.isEmpty else {
-                    throw section.error("channels", name, "channel names must be text")
-                }
-                config.channels[channelName] = try channel(value, name: channelName, file: file)
+            for entry in channels.entries {
+                if let channel = channel(entry, in: channels) { config.channels[entry.name] = channel }
             }
         }
-        config.defaultChannel = try section.text("default_channel") ?? config.channels.keys.sorted().first ?? "journal"
+        config.defaultChannel = section.string("default_channel") ?? config.channels.keys.sorted().first ?? "journal"
         // The fallback is the journal unless said otherwise: never, by default, the very channel an
         // escalation may just have died on. A channel `journal` always exists.
         if config.channels["journal"] == nil { config.channels["journal"] = .journal }
-        config.fallbackChannel = try section.text("fallback_channel") ?? "journal"
-        if let routes = section["routes"] {
-            guard let items = routes.sequence else { throw section.error("routes", routes, "must be a list") }
-            config.routes = try items.map { (item) throws(ConfigError) in try route(item, file: file) }
-        }
-        config.overdueGrace = try section.span("overdue_grace") ?? config.overdueGrace
-        config.overdueRoute = try section.text("overdue_route") ?? config.overdueRoute
-        config.lease = try section.span("lease") ?? config.lease
-        config.pollInterval = try section.span("poll_interval") ?? config.pollInterval
-        config.retryInitial = try section.span("retry_initial") ?? config.retryInitial
-        config.retryLongest = try section.span("retry_longest") ?? config.retryLongest
+        config.fallbackChannel = section.string("fallback_channel") ?? "journal"
+        config.routes = (section.list("routes") ?? []).compactMap { route($0.node, path: $0.path, in: section) }
+        config.overdueGrace = span("overdue_grace", in: section) ?? config.overdueGrace
+        config.overdueRoute = section.string("overdue_route") ?? config.overdueRoute
+        config.lease = span("lease", in: section) ?? config.lease
+        config.pollInterval = span("poll_interval", in: section) ?? config.pollInterval
+        config.retryInitial = span("retry_initial", in: section) ?? config.retryInitial
+        config.retryLongest = span("retry_longest", in: section) ?? config.retryLongest
         let named =
             [("default_channel", config.defaultChannel), ("fallback_channel", config.fallbackChannel)]
             + config.routes.map { ("routes", $0.channel) }
         for (key, name) in named where config.channels[name] == nil {
-            throw ConfigError(
-                file: file, key: "notifier.\(key)",
-                "no channel '\(name)' (channels: \(config.channels.keys.sorted().joined(separator: ", ")))")
+            section.report(
+                key, "no channel '\(name)' (channels: \(config.channels.keys.sorted().joined(separator: ", ")))")
         }
-        for (name, channel) in config.channels where channel.timeout.microseconds * 2 > config.lease.microseconds {
-            throw ConfigError(
-                file: file, key: "notifier.lease",
+        for (name, channel) in config.channels.sorted(by: { $0.key < $1.key })
+        where channel.timeout.microseconds * 2 > config.lease.microseconds {
+            section.report(
+                "lease",
                 "must be at least twice channel '\(name)''s timeout (\(channel.timeout.compact)), or a slow delivery could be claimed twice"
             )
         }
@@ -164,148 +161,122 @@ extension NotifierConfig {
 
     static let channelKeys = ["type", "url", "secret_file", "command", "timeout", "max_age"]
 
-    static func channel(_ node: Node, name: String, file: String) throws(ConfigError) -> ChannelConfig {
-        let section = try Section(node, file: file, key: "notifier.channels.\(name)", known: channelKeys)
-        let timeout = try section.span("timeout") ?? .seconds(10)
-        let maxAge = try section.span("max_age") ?? .hours(1)
-        guard let type = try section.text("type") else {
-            throw section.error("type", node, "required (webhook, alertmanager, exec or journal)")
+    /// The channel `entry` of `channels`; nil (reported) when malformed.
+    static func channel(_ entry: YAMLMap.Entry, in channels: YAMLMap) -> ChannelConfig? {
+        guard let section = channels.map(entry.name, known: channelKeys) else { return nil }
+        let timeout = span("timeout", in: section) ?? .seconds(10)
+        let maxAge = span("max_age", in: section) ?? .hours(1)
+        guard let type = section.string("type") else {
+            if section["type"] == nil { section.report("type", "required (webhook, alertmanager, exec or journal)") }
+            return nil
         }
-        func url() throws(ConfigError) -> URL {
-            guard let text = try section.text("url"), let url = URL(string: text),
+        func url() -> URL? {
+            guard let text = section.string("url"), let url = URL(string: text),
                 url.scheme == "http" || url.scheme == "https", url.host != nil
-            else { throw section.error("url", section["url"] ?? node, "required: an http:// or https:// URL") }
+            else {
+                section.report("url", "required: an http:// or https:// URL")
+                return nil
+            }
             guard url.user == nil, url.password == nil else {
-                throw section.error(
-                    "url", section["url"] ?? node,
+                section.report(
+                    "url",
                     "must not hold credentials (user:password@): they would be in the configuration and the logs, "
                         + "and are not sent; authenticate the webhook by its signature (secret_file)")
+                return nil
             }
             return url
         }
         switch type {
         case "webhook":
-            guard let secretFile = try section.text("secret_file") else {
-                throw section.error(
-                    "secret_file", node, "required: a file holding the HMAC secret (never put the secret inline)")
+            guard let secretFile = section.string("secret_file") else {
+                section.report("secret_file", "required: a file holding the HMAC secret (never put the secret inline)")
+                return nil
             }
-            return .webhook(
-                url: try url(), secret: try secret(secretFile, file: file, key: section.key + ".secret_file"),
-                timeout: timeout, maxAge: maxAge)
+            guard let url = url(), let secret = secret(secretFile, in: section) else { return nil }
+            return .webhook(url: url, secret: secret, timeout: timeout, maxAge: maxAge)
         case "alertmanager":
-            return .alertmanager(url: try url(), timeout: timeout, maxAge: maxAge)
+            return url().map { .alertmanager(url: $0, timeout: timeout, maxAge: maxAge) }
         case "exec":
-            guard let command = section["command"]?.sequence?.compactMap(\.string), let program = command.first,
-                program.hasPrefix("/")
-            else {
-                throw section.error(
-                    "command", section["command"] ?? node, "required: a list, starting with an absolute path")
+            guard let command = section.strings("command"), let program = command.first, program.hasPrefix("/") else {
+                section.report("command", "required: a list, starting with an absolute path")
+                return nil
             }
             return .exec(command: command, timeout: timeout, maxAge: maxAge)
         case "journal":
             return .journal
         default:
-            throw section.error(
-                "type", section["type"] ?? node, "unknown channel type '\(type)' (webhook, alertmanager, exec, journal)"
-            )
+            section.report("type", "unknown channel type '\(type)' (webhook, alertmanager, exec, journal)")
+            return nil
         }
     }
 
-    /// The secret's bytes (surrounding whitespace trimmed); refused when missing, empty, or
+    /// The secret's bytes (surrounding whitespace trimmed); nil (reported) when missing, empty, or
     /// readable by other users.
-    static func secret(_ path: String, file: String, key: String) throws(ConfigError) -> [UInt8] {
+    static func secret(_ path: String, in section: YAMLMap) -> [UInt8]? {
         var info = stat()
         guard stat(path, &info) == 0, let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigError(file: file, key: key, "cannot read \(path)")
+            section.report("secret_file", "cannot read \(path)")
+            return nil
         }
         guard info.st_mode & 0o007 == 0 else {
-            throw ConfigError(file: file, key: key, "\(path) is readable by other users: chmod o-rwx it")
+            section.report("secret_file", "\(path) is readable by other users: chmod o-rwx it")
+            return nil
         }
         let secret = Array(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).utf8)
-        guard !secret.isEmpty else { throw ConfigError(file: file, key: key, "\(path) is empty") }
+        guard !secret.isEmpty else {
+            section.report("secret_file", "\(path) is empty")
+            return nil
+        }
         return secret
     }
 
-    static func route(_ node: Node, file: String) throws(ConfigError) -> Route {
-        let section = try Section(node, file: file, key: "notifier.routes", known: ["match", "channel"])
-        guard let channel = try section.text("channel") else { throw section.error("channel", node, "required") }
+    /// One route of `routes:`; nil (reported) when malformed.
+    static func route(_ node: Node, path: String, in section: YAMLMap) -> Route? {
+        guard let fields = section.reader.map(node, path: path, known: ["match", "channel"]) else { return nil }
+        guard let channel = fields.string("channel") else {
+            if fields["channel"] == nil { fields.report("channel", "required") }
+            return nil
+        }
         var route = Route(kinds: nil, tiers: nil, routes: nil, channel: channel)
-        guard let match = section["match"] else { return route }
-        let conditions = try Section(match, file: file, key: "notifier.routes.match", known: ["kind", "tier", "route"])
-        if let kinds = try conditions.texts("kind") {
+        guard let match = fields.map("match", known: ["kind", "tier", "route"]) else { return route }
+        if let kinds = texts("kind", in: match) {
             route.kinds = Set(
-                try kinds.map { (text) throws(ConfigError) -> TaskKind in
+                kinds.compactMap { text in
                     guard let kind = TaskKind(rawValue: text) else {
-                        throw conditions.error(
-                            "kind", match,
+                        match.report(
+                            "kind",
                             "unknown kind '\(text)' (\(TaskKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+                        return nil
                     }
                     return kind
                 })
         }
-        if let tiers = try conditions.texts("tier") {
+        if let tiers = texts("tier", in: match) {
             route.tiers = Set(
-                try tiers.map { (text) throws(ConfigError) -> Tier in
+                tiers.compactMap { text in
                     guard let tier = Tier(rawValue: text) else {
-                        throw conditions.error("tier", match, "unknown tier '\(text)' (low, moderate, high, imminent)")
+                        match.report("tier", "unknown tier '\(text)' (low, moderate, high, imminent)")
+                        return nil
                     }
                     return tier
                 })
         }
-        route.routes = try conditions.texts("route").map(Set.init)
+        route.routes = texts("route", in: match).map(Set.init)
         return route
-    }
-}
-
-/// A YAML mapping of the configuration read strictly: unknown keys refused, errors naming
-/// the dotted key and its line.
-struct Section {
-    let file: String
-    let key: String
-    let fields: [String: Node]
-
-    init(_ node: Node, file: String, key: String, known: [String]) throws(ConfigError) {
-        self.file = file
-        self.key = key
-        guard let mapping = node.mapping else {
-            throw ConfigError(file: file, key: key, line: node.mark.map { $0.line }, "must be a mapping")
-        }
-        var fields: [String: Node] = [:]
-        for (name, value) in mapping {
-            guard let text = name.string, known.contains(text) else {
-                throw ConfigError(
-                    file: file, key: "\(key).\(name.string ?? "?")", line: name.mark.map { $0.line },
-                    "unknown key (known keys: \(known.joined(separator: ", ")))")
-            }
-            fields[text] = value
-        }
-        self.fields = fields
-    }
-
-    subscript(name: String) -> Node? { fields[name] }
-
-    func error(_ name: String, _ node: Node, _ problem: String) -> ConfigError {
-        ConfigError(file: file, key: "\(key).\(name)", line: node.mark.map { $0.line }, problem)
-    }
-
-    func text(_ name: String) throws(ConfigError) -> String? {
-        guard let node = fields[name] else { return nil }
-        guard let text = node.scalar?.string, !text.isEmpty else { throw error(name, node, "must be non-empty text") }
-        return text
     }
 
     /// One text or a list of texts.
-    func texts(_ name: String) throws(ConfigError) -> [String]? {
-        guard let node = fields[name] else { return nil }
-        if let text = node.scalar?.string { return [text] }
-        guard let items = node.sequence?.compactMap(\.string), !items.isEmpty, items.count == node.sequence?.count
-        else { throw error(name, node, "must be text or a list of texts") }
-        return items
+    static func texts(_ key: String, in map: YAMLMap) -> [String]? {
+        if let text = map[key]?.scalar?.string { return [text] }
+        let problem = "must be text or a list of texts"
+        guard let texts = map.strings(key, problem) else { return nil }
+        if texts.isEmpty { map.report(key, problem) }
+        return texts
     }
 
     /// A span such as `500ms`, `30s`, `4h`.
-    func span(_ name: String) throws(ConfigError) -> TimeSpan? {
-        guard let text = try text(name) else { return nil }
+    static func span(_ key: String, in map: YAMLMap) -> TimeSpan? {
+        guard let text = map.string(key, "must be non-empty text") else { return nil }
         if text.hasSuffix("ms"), let value = Double(text.dropLast(2)),
             let span = TimeSpan(checkedSeconds: value / 1000),
             span.microseconds > 0
@@ -313,7 +284,8 @@ struct Section {
             return span
         }
         guard let span = RuleFileParser.duration(text), span.microseconds > 0 else {
-            throw error(name, fields[name] ?? Node(""), "'\(text)' is not a duration (500ms, 30s, 5m, 4h, 1d)")
+            map.report(key, "'\(text)' is not a duration (500ms, 30s, 5m, 4h, 1d)")
+            return nil
         }
         return span
     }

@@ -19,13 +19,13 @@ struct WebhookChannel: DeliveryChannel {
 
     func announceEnd(_ task: TaskRecord, at now: Timestamp) async -> DeliveryOutcome {
         var payload = task.payload(status: "resolved")
-        payload["state"] = task.state.rawValue
-        payload["ended"] = (task.resolvedAt ?? now).description
+        payload.state = task.state.rawValue
+        payload.ended = task.resolvedAt ?? now
         return await send(payload, key: task.id + ":resolved")
     }
 
-    private func send(_ payload: [String: Any], key: String) async -> DeliveryOutcome {
-        let body = Data(JSONText.encode(payload).utf8)
+    private func send(_ payload: TaskPayload, key: String) async -> DeliveryOutcome {
+        let body = JSONOutput.data(payload)
         let signature = HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: secret))
         let hex = signature.map { String(format: "%02x", $0) }.joined()
         return await post.send(

@@ -123,7 +123,7 @@ public struct TaskQueue: Sendable {
                 client: task.client, episode: task.episode, slot: slot, kind: task.kind, tier: task.tier,
                 route: task.route, instruction: task.instruction, deliverAt: now, due: task.due)
             try TaskLedger.insert(
-                fallback, score: task.score, reasons: task.reasonsJSON, about: task.id, at: now, db: db)
+                fallback, score: task.score, reasons: JSONOutput.text(task.reasons), about: task.id, at: now, db: db)
             return (true, db.changesCount == 1 ? fallback.id : nil)
         }
     }
@@ -150,7 +150,7 @@ public struct TaskQueue: Sendable {
                         "The \(task.kind.rawValue.replacingOccurrences(of: "_", with: " ")) due \(task.due) (task \(task.id)) \(still): reach the client now or reassign it; record a contact event or run `vigil queue ack \(task.id)`.",
                     deliverAt: now, due: now)
                 try TaskLedger.insert(
-                    overdue, score: task.score, reasons: task.reasonsJSON, about: task.id, at: now, db: db)
+                    overdue, score: task.score, reasons: JSONOutput.text(task.reasons), about: task.id, at: now, db: db)
                 try db.execute(sql: "UPDATE tasks SET overdue_raised = 1 WHERE id = ?", arguments: [task.id])
                 raised.append(overdue)
             }

@@ -14,8 +14,8 @@ public struct TaskRecord: Sendable {
     public var score: Double
     public var route: String
     public var instruction: String
-    /// The firings behind it, as stored JSON (`[{"rule", "summary", "event", "at"}]`).
-    public var reasonsJSON: String
+    /// The rules behind it, decoded from the stored JSON (none if that ever failed to decode).
+    public var reasons: [TaskReason]
     public var about: String?
     public var createdAt: Timestamp
     public var deliverAt: Timestamp
@@ -51,7 +51,7 @@ public struct TaskRecord: Sendable {
         score = row["score"]
         route = row["route"]
         instruction = row["instruction"]
-        reasonsJSON = row["reasons"]
+        reasons = (try? JSONOutput.decoder.decode([TaskReason].self, from: Data((row["reasons"] as String).utf8))) ?? []
         about = row["about"]
         createdAt = time("created_at") ?? Timestamp(microseconds: 0)
         deliverAt = time("deliver_at") ?? createdAt
@@ -77,41 +77,90 @@ public struct TaskRecord: Sendable {
         try Row.fetchAll(db, sql: "SELECT * FROM tasks WHERE \(condition)", arguments: arguments).map(TaskRecord.init)
     }
 
-    /// The firings behind it, decoded.
-    public var reasons: [[String: Any]] {
-        (try? JSONSerialization.jsonObject(with: Data(reasonsJSON.utf8))) as? [[String: Any]] ?? []
+    /// A member of the task's JSON: nil texts and times are written as `null`.
+    public enum Member: Encodable, Sendable {
+        case text(String?)
+        case integer(Int)
+        case number(Double)
+        case reasons([TaskReason])
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.singleValueContainer()
+            switch self {
+            case .text(let text): try container.encode(text)
+            case .integer(let value): try container.encode(value)
+            case .number(let value): try container.encode(value)
+            case .reasons(let reasons): try container.encode(reasons)
+            }
+        }
     }
 
-    /// The stable JSON of `vigil queue list --json` and `queue show --json` (documented in the README).
-    public var json: [String: Any] {
-        var object: [String: Any] = [
-            "id": id, "client": client, "kind": kind.rawValue, "state": state.rawValue, "tier": tier.rawValue,
-            "score": score, "episode": episode, "slot": slot, "route": route, "instruction": instruction,
-            "reasons": reasons, "created": createdAt.description, "deliver_at": deliverAt.description,
-            "due": due.description, "attempts": attempts, "contact_attempts": contactAttempts,
+    /// The stable members of `vigil queue list --json` and `queue show --json` (documented in the README).
+    public var members: [(key: String, value: Member)] {
+        [
+            ("id", .text(id)), ("client", .text(client)), ("kind", .text(kind.rawValue)),
+            ("state", .text(state.rawValue)), ("tier", .text(tier.rawValue)), ("score", .number(score)),
+            ("episode", .integer(episode)), ("slot", .text(slot)), ("route", .text(route)),
+            ("instruction", .text(instruction)), ("reasons", .reasons(reasons)),
+            ("created", .text(createdAt.description)),
+            ("deliver_at", .text(deliverAt.description)), ("due", .text(due.description)),
+            ("attempts", .integer(attempts)), ("contact_attempts", .integer(contactAttempts)), ("about", .text(about)),
+            ("channel", .text(channel)), ("delivered_at", .text(deliveredAt?.description)),
+            ("next_attempt", .text(state == .pending || state == .claimed ? nextAttemptAt.description : nil)),
+            ("last_error", .text(lastError)), ("resolved_at", .text(resolvedAt?.description)),
+            ("resolved_by", .text(resolvedBy)), ("cancel_reason", .text(cancelReason)),
+            ("dead_at", .text(deadAt?.description)),
         ]
-        let optional: [(String, Any?)] = [
-            ("about", about), ("channel", channel), ("delivered_at", deliveredAt?.description),
-            ("next_attempt", state == .pending || state == .claimed ? nextAttemptAt.description : nil),
-            ("last_error", lastError), ("resolved_at", resolvedAt?.description), ("resolved_by", resolvedBy),
-            ("cancel_reason", cancelReason), ("dead_at", deadAt?.description),
-        ]
-        for (key, value) in optional { object[key] = value ?? NSNull() }
-        return object
     }
 
     /// What a channel receives: the task, never the client's free-text note (tasks never hold it).
     /// Deterministic for a task and status, so a redelivery is byte-identical.
-    public func payload(status: String) -> [String: Any] {
-        [
-            "version": 1, "status": status, "task": id, "kind": kind.rawValue, "client": client,
-            "tier": tier.rawValue, "score": score, "episode": episode, "route": route, "instruction": instruction,
-            "created": createdAt.description, "due": due.description, "reasons": reasons, "about": about ?? NSNull(),
-        ]
+    public func payload(status: String) -> TaskPayload {
+        TaskPayload(
+            status: status, task: id, kind: kind.rawValue, client: client, tier: tier.rawValue, score: score,
+            episode: episode, route: route, instruction: instruction, created: createdAt, due: due, reasons: reasons,
+            about: about)
     }
 
     /// The reasons in one line: `rule (summary); …`.
     public var reasonsLine: String {
-        reasons.map { "\($0["rule"] as? String ?? "?") (\($0["summary"] as? String ?? ""))" }.joined(separator: "; ")
+        reasons.map { "\($0.rule) (\($0.summary))" }.joined(separator: "; ")
     }
+}
+
+/// `vigil queue list/show --json`: the task's members, keys sorted by the writer.
+extension TaskRecord: Encodable {
+    struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        for member in members { try container.encode(member.value, forKey: Key(stringValue: member.key)) }
+    }
+}
+
+/// The JSON a channel receives for a task (webhook body, exec stdin): `{"version": 1, "status",
+/// "task", "kind", "client", "tier", "score", "episode", "route", "instruction", "created", "due",
+/// "reasons", "about"}` (`about` null when not set), and for an end announced, its `state` and when it `ended`.
+public struct TaskPayload: Encodable, Sendable {
+    var version = 1
+    var status: String
+    var task: String
+    var kind: String
+    var client: String
+    var tier: String
+    var score: Double
+    var episode: Int
+    var route: String
+    var instruction: String
+    var created: Timestamp
+    var due: Timestamp
+    var reasons: [TaskReason]
+    @NullWhenAbsent var about: String?
+    var state: String?
+    var ended: Timestamp?
 }

@@ -1,173 +1,111 @@
 import VigilCore
 import Yams
 
-/// Reads one rules file (`rules:`, `conditions:`, `lists:`) or `policy.yaml` (`tiers:`) into the
-/// core's definitions, keeping each expression's line and column for error messages.
+/// Reads one rules file (`rules:`, `conditions:`, `lists:`) or `policy.yaml` (`tiers:`, `plans:`) into
+/// the core's definitions with a `YAMLReader`, keeping each expression's line and column for error
+/// messages. Every mistake is reported: a rule's or a plan task's first one, and every other.
 struct RuleFileParser {
-    let path: String
-    let text: String
-    let lines: [Substring]
+    let reader: YAMLReader
 
     init(path: String, text: String) {
-        self.path = path
-        self.text = text
-        self.lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        reader = YAMLReader(path: path, text: text)
     }
 
-    func error(_ node: Node?, _ message: String) -> SourceError {
-        let line = node?.mark?.line ?? 1
-        let column = node?.mark?.column ?? 1
-        return SourceError(file: path, line: line, column: column, message, sourceLine: sourceLine(line))
-    }
+    var path: String { reader.path }
 
-    func sourceLine(_ line: Int) -> String? { line >= 1 && line <= lines.count ? String(lines[line - 1]) : nil }
-
-    func root(allowed: [String]) throws(SourceErrors) -> [(key: String, node: Node, value: Node)] {
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: text)
-        } catch {
-            throw SourceErrors(errors: [SourceError(file: path, line: 1, column: 1, "not valid YAML: \(error)")])
-        }
-        guard let mapping = root?.mapping else {
-            throw SourceErrors(errors: [
-                error(root, "the top level must be a mapping with \(allowed.joined(separator: ", "))")
-            ])
-        }
-        var result: [(key: String, node: Node, value: Node)] = []
-        for (key, value) in mapping {
-            guard let name = key.string, allowed.contains(name) else {
-                throw SourceErrors(errors: [
-                    error(key, "unknown key '\(key.string ?? "?")' (known: \(allowed.joined(separator: ", ")))")
-                ])
-            }
-            result.append((name, key, value))
-        }
-        return result
-    }
+    func error(_ node: Node?, _ message: String) -> SourceError { reader.error(message, at: node) }
 
     // MARK: - policy.yaml
 
+    static let tierNames = ["moderate", "high", "imminent"]
+
     /// `tiers:` (thresholds, required) and `plans:` (per tier, the task templates; optional).
     func policy() throws(SourceErrors) -> (thresholds: TierThresholds, plans: ResponsePlans) {
+        guard let root = reader.root(known: ["tiers", "plans"]) else { throw SourceErrors(errors: reader.errors) }
         var thresholds: [String: Double] = [:]
-        var plans = ResponsePlans()
-        for entry in try root(allowed: ["tiers", "plans"]) {
-            if entry.key == "plans" {
-                plans = try self.plans(entry.value)
-                continue
-            }
-            guard let tiers = entry.value.mapping else {
-                throw SourceErrors(errors: [error(entry.value, "tiers must be a mapping of tier: score")])
-            }
-            for (key, value) in tiers {
-                guard let name = key.string, ["moderate", "high", "imminent"].contains(name) else {
-                    throw SourceErrors(errors: [
-                        error(
-                            key,
-                            "unknown tier '\(key.string ?? "?")' (thresholds: moderate, high, imminent; below moderate is low)"
-                        )
-                    ])
+        if let tiers = root.map("tiers", known: nil, "tiers must be a mapping of tier: score") {
+            for entry in tiers.entries {
+                guard Self.tierNames.contains(entry.name) else {
+                    reader.report(
+                        "unknown tier '\(entry.name)' (thresholds: moderate, high, imminent; below moderate is low)",
+                        at: entry.key)
+                    continue
                 }
-                guard let score = value.float, (0...100).contains(score) else {
-                    throw SourceErrors(errors: [error(value, "the \(name) threshold must be a score from 0 to 100")])
+                guard let score = entry.value.float, (0...100).contains(score) else {
+                    reader.report("the \(entry.name) threshold must be a score from 0 to 100", at: entry.value)
+                    continue
                 }
-                thresholds[name] = score
+                thresholds[entry.name] = score
             }
         }
+        let plans = root.map("plans", known: nil, "plans must be a mapping of tier: list of tasks").map(self.plans)
+        try reader.finish()
         guard let moderate = thresholds["moderate"], let high = thresholds["high"],
             let imminent = thresholds["imminent"]
         else {
-            throw SourceErrors(errors: [
-                SourceError(file: path, line: 1, column: 1, "tiers must set moderate, high and imminent")
-            ])
+            throw SourceErrors(errors: [reader.error("tiers must set moderate, high and imminent", at: root["tiers"])])
         }
         guard moderate < high, high < imminent else {
             throw SourceErrors(errors: [
-                SourceError(file: path, line: 1, column: 1, "thresholds must rise: moderate < high < imminent")
+                reader.error("thresholds must rise: moderate < high < imminent", at: root["tiers"])
             ])
         }
-        return (TierThresholds(moderate: moderate, high: high, imminent: imminent), plans)
+        return (TierThresholds(moderate: moderate, high: high, imminent: imminent), plans ?? ResponsePlans())
     }
 
     static let templateKeys = ["kind", "due", "route", "instruction"]
 
-    /// `plans: {TIER: [{kind, due, route, instruction}, …]}`; every mistake is reported.
-    func plans(_ node: Node) throws(SourceErrors) -> ResponsePlans {
-        guard let mapping = node.mapping else {
-            throw SourceErrors(errors: [error(node, "plans must be a mapping of tier: list of tasks")])
-        }
+    /// `plans: {TIER: [{kind, due, route, instruction}, …]}`.
+    func plans(_ mapping: YAMLMap) -> ResponsePlans {
         var plans: [Tier: [TaskTemplate]] = [:]
-        var errors: [SourceError] = []
-        for (key, value) in mapping {
-            guard let name = key.string, let tier = Tier(rawValue: name), tier != .low else {
-                errors.append(error(key, "unknown tier '\(key.string ?? "?")' (plans: moderate, high, imminent)"))
+        for entry in mapping.entries {
+            guard let tier = Tier(rawValue: entry.name), tier != .low else {
+                reader.report("unknown tier '\(entry.name)' (plans: moderate, high, imminent)", at: entry.key)
                 continue
             }
-            guard let items = value.sequence else {
-                errors.append(error(value, "the \(name) plan must be a list of tasks"))
+            guard let items = mapping.list(entry.name, "the \(entry.name) plan must be a list of tasks") else {
                 continue
             }
-            var templates: [TaskTemplate] = []
-            for item in items {
-                do {
-                    templates.append(try template(item))
+            plans[tier] = items.compactMap { (item) -> TaskTemplate? in
+                do throws(SourceError) {
+                    return try template(item.node, path: item.path)
                 } catch {
-                    errors += error.errors
+                    reader.report(error)
+                    return nil
                 }
             }
-            plans[tier] = templates
         }
-        guard errors.isEmpty else { throw SourceErrors(errors: errors) }
         return ResponsePlans(plans)
     }
 
-    func template(_ node: Node) throws(SourceErrors) -> TaskTemplate {
-        guard let mapping = node.mapping else {
-            throw SourceErrors(errors: [
-                error(node, "a plan task must be a mapping (\(Self.templateKeys.joined(separator: ", ")))")
-            ])
-        }
-        var fields: [String: Node] = [:]
-        for (key, value) in mapping {
-            guard let name = key.string, Self.templateKeys.contains(name) else {
-                throw SourceErrors(errors: [
-                    error(
-                        key, "unknown key '\(key.string ?? "?")' (known: \(Self.templateKeys.joined(separator: ", ")))")
-                ])
-            }
-            fields[name] = value
-        }
-        func text(_ key: String) throws(SourceErrors) -> (String, Node) {
-            guard let value = fields[key] else {
-                throw SourceErrors(errors: [error(node, "a plan task needs '\(key)'")])
-            }
+    func template(_ node: Node, path: String) throws(SourceError) -> TaskTemplate? {
+        let problem = "a plan task must be a mapping (\(Self.templateKeys.joined(separator: ", ")))"
+        guard let fields = reader.map(node, path: path, known: Self.templateKeys, what: problem) else { return nil }
+        func text(_ key: String) throws(SourceError) -> (String, Node) {
+            guard let value = fields[key] else { throw error(node, "a plan task needs '\(key)'") }
             guard let string = value.string.map(Self.withoutFinalNewlines), !string.isEmpty else {
-                throw SourceErrors(errors: [error(value, "'\(key)' must be non-empty text")])
+                throw error(value, "'\(key)' must be non-empty text")
             }
             return (string, value)
         }
         let (kindText, kindNode) = try text("kind")
         guard let kind = TaskKind(rawValue: kindText), kind != .overdue else {
             let known = TaskKind.allCases.filter { $0 != .overdue }.map(\.rawValue).joined(separator: ", ")
-            throw SourceErrors(errors: [error(kindNode, "unknown task kind '\(kindText)' (known: \(known))")])
+            throw error(kindNode, "unknown task kind '\(kindText)' (known: \(known))")
         }
         let (dueText, dueNode) = try text("due")
         guard let schedule = TaskSchedule.parse(dueText, duration: Self.duration) else {
-            throw SourceErrors(errors: [
-                error(
-                    dueNode,
-                    "'\(dueText)' is not a due time (now, within 4h, at 24h, daily for 7d; at most \(TaskSchedule.longestDaily) days)"
-                )
-            ])
+            throw error(
+                dueNode,
+                "'\(dueText)' is not a due time (now, within 4h, at 24h, daily for 7d; at most \(TaskSchedule.longestDaily) days)"
+            )
         }
         let (route, routeNode) = try text("route")
         let (instruction, instructionNode) = try text("instruction")
         for (key, value, node) in [("route", route, routeNode), ("instruction", instruction, instructionNode)]
         where LogText.hasControlCharacters(value) {
-            throw SourceErrors(errors: [
-                error(node, "\(key) has a control character (a newline, an escape sequence): \(LogText.escaped(value))")
-            ])
+            throw error(
+                node, "\(key) has a control character (a newline, an escape sequence): \(LogText.escaped(value))")
         }
         return TaskTemplate(kind: kind, schedule: schedule, route: route, instruction: instruction)
     }
@@ -183,63 +121,39 @@ struct RuleFileParser {
     // MARK: - Rule files
 
     func rules(into source: inout RuleSource) throws(SourceErrors) {
-        var errors: [SourceError] = []
-        for entry in try root(allowed: ["rules", "conditions", "lists"]) {
-            switch entry.key {
-            case "conditions":
-                guard let mapping = entry.value.mapping else {
-                    errors.append(error(entry.value, "conditions must map names to expressions"))
-                    continue
-                }
-                for (key, value) in mapping {
-                    guard let name = key.string, let expression = expressionText(value) else {
-                        errors.append(error(value, "a condition is a name and an expression string"))
-                        continue
-                    }
-                    source.conditions.append((name, expression))
-                }
-            case "lists":
-                guard let mapping = entry.value.mapping else {
-                    errors.append(error(entry.value, "lists must map names to lists of codes"))
-                    continue
-                }
-                for (key, value) in mapping {
-                    guard let name = key.string, let items = value.sequence?.compactMap(\.string),
-                        items.count == value.sequence?.count
-                    else {
-                        errors.append(error(value, "a list is a name and a list of strings"))
-                        continue
-                    }
-                    source.lists.append((name, items, origin(key)))
-                }
-            default:
-                guard let sequence = entry.value.sequence else {
-                    errors.append(error(entry.value, "rules must be a list"))
-                    continue
-                }
-                for node in sequence {
-                    do {
-                        source.rules.append(try rule(node))
-                    } catch {
-                        errors.append(error)
-                    }
+        guard let root = reader.root(known: ["rules", "conditions", "lists"]) else {
+            throw SourceErrors(errors: reader.errors)
+        }
+        for entry in root.map("conditions", known: nil, "conditions must map names to expressions")?.entries ?? [] {
+            guard let expression = expressionText(entry.value) else {
+                reader.report("a condition is a name and an expression string", at: entry.value)
+                continue
+            }
+            source.conditions.append((entry.name, expression))
+        }
+        if let lists = root.map("lists", known: nil, "lists must map names to lists of codes") {
+            for entry in lists.entries {
+                if let items = lists.strings(entry.name, "a list is a name and a list of strings") {
+                    source.lists.append((entry.name, items, origin(entry.key)))
                 }
             }
         }
-        if !errors.isEmpty { throw SourceErrors(errors: errors) }
+        for item in root.list("rules", "rules must be a list") ?? [] {
+            do {
+                if let rule = try rule(item.node, path: item.path) { source.rules.append(rule) }
+            } catch {
+                reader.report(error)
+            }
+        }
+        try reader.finish()
     }
 
     static let ruleKeys = ["id", "summary", "when", "absent", "weight", "half_life", "floor", "evidence", "tags"]
 
-    func rule(_ node: Node) throws(SourceError) -> RuleDefinition {
-        guard let mapping = node.mapping else { throw error(node, "a rule must be a mapping") }
-        var fields: [String: Node] = [:]
-        for (key, value) in mapping {
-            guard let name = key.string, Self.ruleKeys.contains(name) else {
-                throw error(
-                    key, "unknown rule key '\(key.string ?? "?")' (known: \(Self.ruleKeys.joined(separator: ", ")))")
-            }
-            fields[name] = value
+    /// One rule; nil when it is not a mapping (reported).
+    func rule(_ node: Node, path: String) throws(SourceError) -> RuleDefinition? {
+        guard let fields = reader.map(node, path: path, known: Self.ruleKeys, what: "a rule must be a mapping") else {
+            return nil
         }
         func required(_ key: String) throws(SourceError) -> Node {
             guard let value = fields[key] else { throw error(node, "rule is missing '\(key)'") }
@@ -268,7 +182,8 @@ struct RuleFileParser {
             }
             condition = text
         case (nil, let absent?):
-            (condition, absence) = try self.absence(absent, rule: id)
+            guard let parsed = try self.absence(absent, path: path + ".absent", rule: id) else { return nil }
+            (condition, absence) = parsed
         case (_?, _?):
             throw error(fields["absent"], "rule '\(id)': give exactly one of when: or absent:, not both")
         case (nil, nil):
@@ -294,7 +209,7 @@ struct RuleFileParser {
             }
             floor = tier
         }
-        let tags = fields["tags"]?.sequence?.compactMap(\.string) ?? []
+        let tags = fields.strings("tags", "rule '\(id)': tags must be a list of strings") ?? []
         return RuleDefinition(
             id: id, origin: origin(fields["id"] ?? node), summary: summary, condition: condition, absence: absence,
             weight: weight, halfLife: halfLife, floor: floor, evidence: evidence, tags: tags)
@@ -303,20 +218,9 @@ struct RuleFileParser {
     static let absenceKeys = ["match", "for", "tier_at_least"]
 
     /// `absent: {match: EXPR, for: DURATION, tier_at_least: TIER}`.
-    func absence(_ node: Node, rule id: String) throws(SourceError) -> (SourceText, Absence) {
-        guard let mapping = node.mapping else {
-            throw error(node, "rule '\(id)': absent: must be a mapping with match:, for: and optionally tier_at_least:")
-        }
-        var fields: [String: Node] = [:]
-        for (key, value) in mapping {
-            guard let name = key.string, Self.absenceKeys.contains(name) else {
-                throw error(
-                    key,
-                    "rule '\(id)': unknown absent: key '\(key.string ?? "?")' (known: \(Self.absenceKeys.joined(separator: ", ")))"
-                )
-            }
-            fields[name] = value
-        }
+    func absence(_ node: Node, path: String, rule id: String) throws(SourceError) -> (SourceText, Absence)? {
+        let problem = "rule '\(id)': absent: must be a mapping with match:, for: and optionally tier_at_least:"
+        guard let fields = reader.map(node, path: path, known: Self.absenceKeys, what: problem) else { return nil }
         guard let match = fields["match"], let condition = expressionText(match) else {
             throw error(fields["match"] ?? node, "rule '\(id)': absent: needs match:, the events that count as contact")
         }
@@ -336,7 +240,8 @@ struct RuleFileParser {
 
     func origin(_ node: Node) -> ExpressionOrigin {
         let line = node.mark?.line ?? 1
-        return ExpressionOrigin(file: path, line: line, column: node.mark?.column ?? 1, sourceLine: sourceLine(line))
+        return ExpressionOrigin(
+            file: path, line: line, column: node.mark?.column ?? 1, sourceLine: reader.sourceLine(line))
     }
 
     /// An expression scalar and where its first character is: after the quote of a quoted scalar,
@@ -348,13 +253,14 @@ struct RuleFileParser {
             return SourceText(
                 scalar.string,
                 origin: ExpressionOrigin(
-                    file: path, line: mark.line, column: mark.column + 1, sourceLine: sourceLine(mark.line)))
+                    file: path, line: mark.line, column: mark.column + 1, sourceLine: reader.sourceLine(mark.line)))
         case .literal, .folded:
             let line = mark.line + 1
-            let indent = sourceLine(line).map { $0.prefix { $0 == " " }.count } ?? 0
+            let indent = reader.sourceLine(line).map { $0.prefix { $0 == " " }.count } ?? 0
             return SourceText(
                 scalar.string,
-                origin: ExpressionOrigin(file: path, line: line, column: indent + 1, sourceLine: sourceLine(line)))
+                origin: ExpressionOrigin(
+                    file: path, line: line, column: indent + 1, sourceLine: reader.sourceLine(line)))
         default:
             return SourceText(scalar.string, origin: origin(node))
         }

@@ -1,6 +1,5 @@
 import Foundation
 import VigilCore
-import Yams
 
 /// A rules directory loaded and compiled: the vocabulary, the rule set, the tier thresholds, and the
 /// hash of every file that produced them (recorded with each evaluation, for audit).
@@ -24,7 +23,7 @@ public struct RulePack: Sendable {
         do {
             vocabulary = try VocabularyFile.load(rulesDirectory: directory)
         } catch {
-            throw RulePackError(messages: ["\(error)"])
+            throw RulePackError(messages: error.errors.map(\.description))
         }
         let names: [String]
         do {

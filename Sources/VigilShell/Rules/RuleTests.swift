@@ -34,103 +34,154 @@ public enum RuleTests {
         public init() {}
     }
 
-    /// Runs every test of the file at `path` against `pack`, adding to `report`. Throws when the file
-    /// itself is malformed (as `FILE:LINE:COL: message`).
+    /// One test of a file: a client's events and the expectations checked after them.
+    struct Case {
+        var name: String
+        var events: [CheckIn]
+        var expectations: [Expectation]
+    }
+
+    /// What must hold at a checkpoint (each field optional; nil or empty checks nothing).
+    struct Expectation {
+        static let keys = ["at", "fired", "not_fired", "score", "tier"]
+
+        /// The checkpoint as written (`+26h`) and as an instant.
+        var label: String
+        var at: Timestamp
+        var fired: [String] = []
+        var notFired: [String] = []
+        var score: ClosedRange<Double>?
+        var tier: Tier?
+    }
+
+    static let testKeys = ["name", "client", "events", "expect"]
+
+    /// Runs every test of the file at `path` against `pack`, adding to `report`. Throws every mistake
+    /// of the file itself (as `FILE:LINE:COL: message`); then no test of it runs.
     public static func run(path: String, pack: RulePack, into report: inout Report) throws(SourceErrors) {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw SourceErrors(errors: [SourceError(file: path, line: 1, column: 1, "cannot be read")])
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw SourceErrors(errors: [SourceError(file: path, "cannot be read: \(error.localizedDescription)")])
         }
-        let parser = RuleFileParser(path: path, text: text)
-        let decoder = CheckInDecoder(vocabulary: pack.vocabulary)
-        let known = Set(pack.ruleSet.rules.map(\.id))
-        for entry in try parser.root(allowed: ["tests"]) {
-            guard let tests = entry.value.sequence else {
-                throw SourceErrors(errors: [parser.error(entry.value, "tests must be a list")])
-            }
-            for test in tests {
-                report.tests += 1
-                try runTest(test, parser: parser, decoder: decoder, pack: pack, known: known, report: &report)
+        let cases = try parse(text, path: path, pack: pack)
+        for test in cases {
+            report.tests += 1
+            var replay = ClientReplay(ruleSet: pack.ruleSet, thresholds: pack.thresholds)
+            for event in test.events { replay.ingest(event) }
+            for expectation in test.expectations {
+                report.expectations += 1
+                check(
+                    expectation, of: &replay, label: "\(path): test \"\(test.name)\": at \(expectation.label)",
+                    into: &report)
             }
         }
     }
 
-    static func runTest(
-        _ node: Node, parser: RuleFileParser, decoder: CheckInDecoder, pack: RulePack, known: Set<String>,
-        report: inout Report
-    ) throws(SourceErrors) {
-        func fail(_ node: Node?, _ message: String) -> SourceErrors {
-            SourceErrors(errors: [parser.error(node, message)])
-        }
-        guard let fields = node.mapping, let name = fields["name"]?.string else {
-            throw fail(node, "a test is a mapping with name, events and expect")
-        }
-        for key in fields.keys where !["name", "client", "events", "expect"].contains(key.string ?? "") {
-            throw fail(key, "unknown test key '\(key.string ?? "?")' (known: name, client, events, expect)")
-        }
-        let client = fields["client"]?.string ?? "test-client"
-        var replay = ClientReplay(ruleSet: pack.ruleSet, thresholds: pack.thresholds)
-        for (index, eventNode) in (fields["events"]?.sequence ?? []).enumerated() {
-            guard var members = eventNode.mapping, let atNode = members["at"], let at = offset(atNode) else {
-                throw fail(eventNode, "test '\(name)': each event needs at: +OFFSET (e.g. +26h)")
+    /// Reads a test file: its events through the real check-in decoder, every mistake reported.
+    static func parse(_ text: String, path: String, pack: RulePack) throws(SourceErrors) -> [Case] {
+        let reader = YAMLReader(path: path, text: text)
+        let decoder = CheckInDecoder(vocabulary: pack.vocabulary)
+        let known = Set(pack.ruleSet.rules.map(\.id))
+        var cases: [Case] = []
+        for item in reader.root(known: ["tests"])?.list("tests", "tests must be a list") ?? [] {
+            let problem = "a test is a mapping with \(testKeys.joined(separator: ", "))"
+            guard let fields = reader.map(item.node, path: item.path, known: testKeys, what: problem) else { continue }
+            guard let name = fields.string("name", "a test needs a name") else {
+                if fields["name"] == nil { reader.report(problem, at: item.node, key: item.path) }
+                continue
             }
-            members["at"] = nil
-            var object = members.map { (key: $0.key.string ?? "", value: $0.value) }
-            object.append((key: "at", value: Node(RFC3339.format(at))))
-            if members["client"] == nil { object.append((key: "client", value: Node(client))) }
-            if members["id"] == nil { object.append((key: "id", value: Node("\(slug(name))-\(index + 1)"))) }
-            let json =
-                "{" + object.map { "\(JSONText.quote($0.key)):\(jsonText($0.value))" }.joined(separator: ",") + "}"
-            do {
-                replay.ingest(try decoder.decode(Array(json.utf8), now: at).checkIn)
-            } catch {
-                throw fail(eventNode, "test '\(name)': event \(index + 1) is not a valid check-in: \(error)")
-            }
-        }
-        for expectation in fields["expect"]?.sequence ?? [] {
-            report.expectations += 1
-            guard let checks = expectation.mapping, let atNode = checks["at"], let at = offset(atNode) else {
-                throw fail(expectation, "test '\(name)': each expectation needs at: +OFFSET")
-            }
-            let label = "\(parser.path): test \"\(name)\": at \(atNode.string ?? "")"
-            // A checkpoint is also a tick of the daemon's absence timer.
-            _ = replay.decideAbsences(dueBy: at)
-            let active = Set(replay.activeFirings(at: at).map(\.rule))
-            let score = replay.score(at: at)
-            for (key, value) in checks {
-                switch key.string ?? "" {
-                case "at": break
-                case "fired", "not_fired":
-                    let wantFired = key.string == "fired"
-                    for rule in value.sequence?.compactMap(\.string) ?? [] {
-                        guard known.contains(rule) else {
-                            throw fail(value, "test '\(name)': no rule '\(rule)' in the pack")
-                        }
-                        if wantFired { report.covered.insert(rule) }
-                        if active.contains(rule) != wantFired {
-                            report.failures.append(
-                                "\(label): \(rule): got \(wantFired ? "not fired" : "fired"), want \(wantFired ? "fired" : "not fired") "
-                                    + "(active: \(active.sorted().joined(separator: ", ")))")
-                        }
-                    }
-                case "tier":
-                    guard let want = value.string.flatMap(Tier.init(rawValue:)) else {
-                        throw fail(value, "tier must be low, moderate, high or imminent")
-                    }
-                    if score.tier != want {
-                        report.failures.append("\(label): tier: got \(score.tier.rawValue), want \(want.rawValue)")
-                    }
-                case "score":
-                    guard let bounds = value.sequence?.compactMap(\.float), bounds.count == 2 else {
-                        throw fail(value, "score must be [MIN, MAX]")
-                    }
-                    if !(bounds[0]...bounds[1]).contains(score.score) {
-                        report.failures.append("\(label): score: got \(score.score), want \(bounds[0])..\(bounds[1])")
-                    }
-                default:
-                    throw fail(
-                        key, "unknown expectation '\(key.string ?? "?")' (known: at, fired, not_fired, score, tier)")
+            let client = fields.string("client") ?? "test-client"
+            var test = Case(name: name, events: [], expectations: [])
+            for (index, event) in (fields.list("events") ?? []).enumerated() {
+                guard var members = event.node.mapping, let at = members["at"].flatMap(offset) else {
+                    reader.report(
+                        "test '\(name)': each event needs at: +OFFSET (e.g. +26h)", at: event.node, key: event.path)
+                    continue
+                }
+                members["at"] = nil
+                var object = members.map { (key: $0.key.string ?? "", value: jsonValue($0.value)) }
+                object.append((key: "at", value: .string(RFC3339.format(at))))
+                if members["client"] == nil { object.append((key: "client", value: .string(client))) }
+                let defaultID = "\(slug(name))-\(index + 1)"
+                do {
+                    test.events.append(try decoder.decode(.object(object), defaultID: defaultID, now: at))
+                } catch {
+                    reader.report(
+                        "test '\(name)': event \(index + 1) is not a valid check-in: \(error)", at: event.node,
+                        key: event.path)
                 }
             }
+            for checkpoint in fields.list("expect") ?? [] {
+                if let expectation = self.expectation(checkpoint, test: name, known: known, reader: reader) {
+                    test.expectations.append(expectation)
+                }
+            }
+            cases.append(test)
+        }
+        try reader.finish()
+        return cases
+    }
+
+    /// One checkpoint of `expect:`; nil (reported) when malformed.
+    static func expectation(
+        _ item: (path: String, node: Node), test name: String, known: Set<String>, reader: YAMLReader
+    ) -> Expectation? {
+        guard let fields = reader.map(item.node, path: item.path, known: Expectation.keys),
+            let atNode = fields["at"], let at = offset(atNode)
+        else {
+            reader.report("test '\(name)': each expectation needs at: +OFFSET", at: item.node, key: item.path)
+            return nil
+        }
+        var expectation = Expectation(label: atNode.string ?? "", at: at)
+        func rules(_ key: String) -> [String] {
+            let ids = fields.strings(key) ?? []
+            for id in ids where !known.contains(id) {
+                fields.report(key, "test '\(name)': no rule '\(id)' in the pack")
+            }
+            return ids
+        }
+        expectation.fired = rules("fired")
+        expectation.notFired = rules("not_fired")
+        if let tier = fields.string("tier", "tier must be low, moderate, high or imminent") {
+            expectation.tier = Tier(rawValue: tier)
+            if expectation.tier == nil { fields.report("tier", "tier must be low, moderate, high or imminent") }
+        }
+        if let value = fields["score"] {
+            if let bounds = value.sequence?.compactMap(\.float), bounds.count == 2, bounds[0] <= bounds[1] {
+                expectation.score = bounds[0]...bounds[1]
+            } else {
+                fields.report("score", "score must be [MIN, MAX]")
+            }
+        }
+        return expectation
+    }
+
+    /// Checks `expectation` against the state at its time, adding each failure to `report`. A
+    /// checkpoint is also a tick of the daemon's absence timer.
+    static func check(
+        _ expectation: Expectation, of replay: inout ClientReplay, label: String, into report: inout Report
+    ) {
+        _ = replay.decideAbsences(dueBy: expectation.at)
+        let active = Set(replay.activeFirings(at: expectation.at).map(\.rule))
+        let score = replay.score(at: expectation.at)
+        for (rules, wantFired) in [(expectation.fired, true), (expectation.notFired, false)] {
+            for rule in rules {
+                if wantFired { report.covered.insert(rule) }
+                if active.contains(rule) != wantFired {
+                    report.failures.append(
+                        "\(label): \(rule): got \(wantFired ? "not fired" : "fired"), want \(wantFired ? "fired" : "not fired") "
+                            + "(active: \(active.sorted().joined(separator: ", ")))")
+                }
+            }
+        }
+        if let want = expectation.tier, score.tier != want {
+            report.failures.append("\(label): tier: got \(score.tier.rawValue), want \(want.rawValue)")
+        }
+        if let bounds = expectation.score, !bounds.contains(score.score) {
+            report.failures.append(
+                "\(label): score: got \(score.score), want \(bounds.lowerBound)..\(bounds.upperBound)")
         }
     }
 
@@ -145,23 +196,22 @@ public enum RuleTests {
         String(name.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "-" }.prefix(64))
     }
 
-    /// A YAML node as JSON text: plain `true`/`false` and numbers keep their type, other scalars are strings.
-    static func jsonText(_ node: Node) -> String {
+    /// A YAML node as the JSON value a check-in file would hold: plain `true`/`false` and numbers keep
+    /// their type, other scalars are strings.
+    static func jsonValue(_ node: Node) -> JSONValue {
         switch node {
         case .mapping(let mapping):
-            return "{"
-                + mapping.map { "\(JSONText.quote($0.key.string ?? "")):\(jsonText($0.value))" }.joined(separator: ",")
-                + "}"
+            return .object(mapping.map { (key: $0.key.string ?? "", value: jsonValue($0.value)) })
         case .sequence(let sequence):
-            return "[" + sequence.map(jsonText).joined(separator: ",") + "]"
+            return .array(sequence.map(jsonValue))
         case .scalar(let scalar):
             if scalar.style == .plain {
-                if scalar.string == "true" || scalar.string == "false" { return scalar.string }
-                if let number = Double(scalar.string), number.isFinite { return scalar.string }
+                if scalar.string == "true" || scalar.string == "false" { return .bool(scalar.string == "true") }
+                if let number = Double(scalar.string), number.isFinite { return .number(number) }
             }
-            return JSONText.quote(scalar.string)
+            return .string(scalar.string)
         case .alias:
-            return "null"
+            return .null
         }
     }
 }

@@ -1,12 +1,18 @@
 import VigilCore
 
 /// One reason a spool file, or one line of a batch, was refused.
-public struct Rejection: Sendable, Equatable {
+/// In a `.why` sidecar: `{"error", "field"?, "line"?}`.
+public struct Rejection: Sendable, Equatable, Encodable {
     /// The 1-based line of a `.jsonl` batch; nil for a whole file.
     public let line: Int?
     /// The field at fault, when one is.
     public let field: String?
     public let problem: String
+
+    enum CodingKeys: String, CodingKey {
+        case line, field
+        case problem = "error"
+    }
 
     public init(line: Int? = nil, field: String? = nil, problem: String) {
         self.line = line

@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import VigilCore
 
@@ -55,22 +56,21 @@ public struct SpoolRejector: Sendable {
         try spool.rejected.sync()
     }
 
-    /// The `.why` document: `{"file", "rejected_at", "errors": [{"line"?, "field"?, "error"}]}`.
-    static func whyDocument(original: String, reasons: [Rejection], at time: Timestamp) -> String {
-        let errors = reasons.map { reason in
-            var members: [String] = []
-            if let line = reason.line { members.append("\"line\":\(line)") }
-            if let field = reason.field { members.append("\"field\":\(JSONText.quote(field))") }
-            members.append("\"error\":\(JSONText.quote(reason.problem))")
-            return "{" + members.joined(separator: ",") + "}"
+    /// The `.why` document: `{"errors": [{"error", "field"?, "line"?}], "file", "rejected_at"}`, one line.
+    struct Why: Encodable {
+        var file: String
+        var rejectedAt: Timestamp
+        var errors: [Rejection]
+
+        enum CodingKeys: String, CodingKey {
+            case file, errors
+            case rejectedAt = "rejected_at"
         }
-        return "{\"file\":\(JSONText.quote(original)),\"rejected_at\":\"\(time)\",\"errors\":[\n  "
-            + errors.joined(separator: ",\n  ") + "\n]}\n"
     }
 
     func writeWhy(target: String, original: String, reasons: [Rejection], at time: Timestamp) throws(SystemError) {
-        let document = Self.whyDocument(original: original, reasons: reasons, at: time)
-        try writeAtomically(Array(document.utf8), to: target + ".why")
+        let document = JSONOutput.data(Why(file: original, rejectedAt: time, errors: reasons)) + [0x0A]
+        try writeAtomically(Array(document), to: target + ".why")
     }
 
     /// Writes a uniquely named temporary file in `rejected/`, fsyncs it and renames it to `NAME`

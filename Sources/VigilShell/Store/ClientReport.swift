@@ -14,13 +14,13 @@ public struct ClientReport: Encodable, Sendable {
         public var rule: String
         public var summary: String
         /// The event that fired it; null for an `absent:` rule's firing.
-        public var event: String?
+        @NullWhenAbsent public var event: String?
         public var at: String
         /// Its decayed weight at `as_of`.
         public var weight: Double
         public var weightAtFiring: Double
         public var halfLifeHours: Double
-        public var floor: String?
+        @NullWhenAbsent public var floor: String?
     }
 
     /// One recent event, without its note.
@@ -30,8 +30,8 @@ public struct ClientReport: Encodable, Sendable {
         public var kind: String
         public var source: String
         public var fired: [String]
-        public var score: Double?
-        public var tier: String?
+        @NullWhenAbsent public var score: Double?
+        @NullWhenAbsent public var tier: String?
         public var measures: [String: Double]
         public var signs: [String]
         public var stressors: [String]
@@ -50,7 +50,7 @@ public struct ClientReport: Encodable, Sendable {
     public var score: Double
     public var tier: String
     public var firings: [Line]
-    public var lastEvaluation: Evaluation?
+    @NullWhenAbsent public var lastEvaluation: Evaluation?
     public var events: [Event]
 
     enum CodingKeys: String, CodingKey {
@@ -70,18 +70,6 @@ extension ClientReport.Line {
         case floor
     }
 
-    /// `encodeNil` for absent optionals, so the keys are always there.
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(rule, forKey: .rule)
-        try container.encode(summary, forKey: .summary)
-        try container.encode(event, forKey: .event)
-        try container.encode(at, forKey: .at)
-        try container.encode(weight, forKey: .weight)
-        try container.encode(weightAtFiring, forKey: .weightAtFiring)
-        try container.encode(halfLifeHours, forKey: .halfLifeHours)
-        try container.encode(floor, forKey: .floor)
-    }
 }
 
 extension EventStore {

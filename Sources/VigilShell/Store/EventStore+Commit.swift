@@ -123,7 +123,7 @@ extension EventStore {
     /// Enqueues the supervisors' task for refused input that reports a crisis (once per content).
     static func raise(_ crisis: CrisisContent, digest: String, at time: Timestamp, db: Database) throws {
         let task = crisis.supervisorTask(digest: digest, at: time)
-        try TaskLedger.insert(task, score: 0, reasons: "[]", about: nil, at: time, db: db)
+        try TaskLedger.insert(task, score: 0, reasons: JSONOutput.text([TaskReason]()), about: nil, at: time, db: db)
     }
 
     /// Runs `body` in one durable write transaction (for work that is not a commit of events).

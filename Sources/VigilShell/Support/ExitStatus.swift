@@ -1,3 +1,5 @@
+import VigilCore
+
 /// Process exit codes from sysexits(3), the contract of every `vigil` command.
 public enum ExitStatus: Int32, Sendable {
     case ok = 0
@@ -20,4 +22,10 @@ public enum ExitStatus: Int32, Sendable {
 /// An error that knows which exit code it deserves.
 public protocol ExitStatusProviding: Error {
     var exitStatus: ExitStatus { get }
+}
+
+/// A configuration, rules or test file that cannot be used: `vigil` exits 78 (EX_CONFIG); the
+/// daemon keeps its old configuration on reload.
+extension SourceErrors: ExitStatusProviding {
+    public var exitStatus: ExitStatus { .config }
 }

@@ -1,23 +1,39 @@
-/// A mistake in a rules file, located as `FILE:LINE:COL: message`, with the offending line and a caret.
+/// A mistake at a place in a source file (a rule expression, a YAML key of a configuration, rules
+/// or test file), shown as `FILE:LINE:COL: key 'KEY': message` with the offending line and a caret.
 public struct SourceError: Error, Equatable, Sendable, CustomStringConvertible {
     public var file: String
-    public var line: Int
-    public var column: Int
+    /// The line and column, when known (1-based).
+    public var line: Int?
+    public var column: Int?
+    /// The YAML key path it is about (`notifier.channels.team.url`, `rules[2].weight`), if any.
+    public var key: String?
     public var message: String
     /// The text of the offending line, when known.
     public var sourceLine: String?
 
-    public init(file: String, line: Int, column: Int, _ message: String, sourceLine: String? = nil) {
+    public init(
+        file: String, line: Int? = nil, column: Int? = nil, key: String? = nil, _ message: String,
+        sourceLine: String? = nil
+    ) {
         self.file = file
         self.line = line
         self.column = column
+        self.key = key
         self.message = message
         self.sourceLine = sourceLine
     }
 
+    /// `FILE:LINE:COL: key 'KEY': message`, then the line with a caret under the column.
     public var description: String {
-        var text = "\(file):\(line):\(column): \(message)"
-        if let sourceLine {
+        var text = file
+        if let line {
+            text += ":\(line)"
+            if let column { text += ":\(column)" }
+        }
+        text += ": "
+        if let key { text += "key '\(key)': " }
+        text += message
+        if let sourceLine, let column {
             text += "\n  \(sourceLine)\n  " + String(repeating: " ", count: max(0, column - 1)) + "^"
         }
         return text
@@ -58,7 +74,7 @@ public struct ExpressionOrigin: Sendable {
     }
 }
 
-/// Every mistake found in a rule set, in file order.
+/// Every mistake found in a file or a rule set, in file order.
 public struct SourceErrors: Error, Sendable, CustomStringConvertible {
     public var errors: [SourceError]
 
