@@ -80,11 +80,34 @@ final class RulesTestCommandTests: XCTestCase {
             "bad.yaml:6:16: key 'tests[0].expect[0].fired': test 'several mistakes': no rule 'no-such-rule' in the pack",
             "bad.yaml:7:15: key 'tests[0].expect[0].tier': tier must be low, moderate, high or imminent",
             "bad.yaml:8:16: key 'tests[0].expect[0].score': score must be [MIN, MAX]",
-            "bad.yaml:9:9: key 'tests[0].expect[0].colour': unknown key (known keys: at, fired, not_fired, score, tier)",
+            "bad.yaml:9:9: key 'tests[0].expect[0].colour': unknown key (known keys: at, fired, not_fired, score, tier, tasks, no_tasks, superseded)",
         ] {
             XCTAssertTrue(result.stderr.contains(expected), "missing \(expected) in:\n\(result.stderr)")
         }
         XCTAssertTrue(
             result.stdout.contains("0 tests, 0 expectations in 1 files: 0 failed, 1 files unreadable"), result.stdout)
+    }
+
+    /// The plans' action tests fail when a plan is changed to stack: an imminent escalation an hour
+    /// after the rise is another job than the high plan's, so that escalation would stay open beside it.
+    func testThePlanTestsFailWhenAPlanStacks() throws {
+        let harness = try Harness()
+        let copy = try harness.useCopyOfRules()
+        let policy = copy + "/policy.yaml"
+        let text = try String(contentsOfFile: policy, encoding: .utf8)
+        let stacking = text.replacingOccurrences(
+            of: "    - kind: escalation\n      due: now\n      route: mobile-crisis",
+            with: "    - kind: escalation\n      due: at 1h\n      route: mobile-crisis")
+        XCTAssertNotEqual(stacking, text, "the imminent escalation is in policy.yaml as expected")
+        try stacking.write(toFile: policy, atomically: true, encoding: .utf8)
+        let passing = try harness.run(["rules", "test", "--rules", rules, rules + "/tests/plans.yaml"])
+        XCTAssertEqual(passing.status, 0, "the shipped plans pass: \(passing)")
+        let result = try harness.run(["rules", "test", "--rules", copy, rules + "/tests/plans.yaml"])
+        XCTAssertEqual(result.status, 1, "\(result)")
+        XCTAssertTrue(
+            result.stdout.contains(
+                "at +2h: superseded: got [follow_up outreach high; follow_up outreach high; follow_up outreach high]"),
+            result.stdout)
+        XCTAssertTrue(result.stdout.contains("tasks: got [escalation mobile-crisis 1h;"), result.stdout)
     }
 }

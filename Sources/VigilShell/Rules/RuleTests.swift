@@ -3,8 +3,9 @@ import VigilCore
 import Yams
 
 /// `vigil rules test`: YAML files of event sequences and expectations, run through the real decoder
-/// and the real rule engine (`ClientReplay`), reported like `promtool test rules`: every failing
-/// expectation with what it got and what it wanted.
+/// and the daemon's decision core (`Evaluator`, via `Timeline`), reported like `promtool test rules`:
+/// every failing expectation with what it got and what it wanted. Consecutive events with the same
+/// `at` arrive as one batch; a checkpoint is also a tick of the daemon's absence timer.
 ///
 /// ```yaml
 /// tests:
@@ -18,6 +19,9 @@ import Yams
 ///         not_fired: [overdose]
 ///         score: [15, 40]            # inclusive
 ///         tier: moderate
+///         tasks:                     # exactly what the check-ins at +26h enqueued
+///           - {kind: caring_contact, route: outreach, due: 24h}
+///         superseded: []             # and the open tasks they cancelled (kind, route, tier)
 /// ```
 public enum RuleTests {
     /// The instant test offsets count from.
@@ -37,13 +41,27 @@ public enum RuleTests {
     /// One test of a file: a client's events and the expectations checked after them.
     struct Case {
         var name: String
+        var client: String
         var events: [CheckIn]
         var expectations: [Expectation]
+
+        /// The events in arrival order, consecutive ones with the same `at` as one batch.
+        var batches: [[CheckIn]] {
+            var batches: [[CheckIn]] = []
+            for event in events {
+                if let last = batches.last?.last, last.at == event.at {
+                    batches[batches.count - 1].append(event)
+                } else {
+                    batches.append([event])
+                }
+            }
+            return batches
+        }
     }
 
     /// What must hold at a checkpoint (each field optional; nil or empty checks nothing).
     struct Expectation {
-        static let keys = ["at", "fired", "not_fired", "score", "tier"]
+        static let keys = ["at", "fired", "not_fired", "score", "tier", "tasks", "no_tasks", "superseded"]
 
         /// The checkpoint as written (`+26h`) and as an instant.
         var label: String
@@ -52,9 +70,16 @@ public enum RuleTests {
         var notFired: [String] = []
         var score: ClosedRange<Double>?
         var tier: Tier?
+        /// Exactly the tasks the check-ins (and tick) at this time enqueued, as `kind route due`
+        /// lines; `no_tasks: true` is the empty list.
+        var tasks: [String]?
+        /// Exactly the open tasks they superseded, as `kind route tier` lines.
+        var superseded: [String]?
     }
 
     static let testKeys = ["name", "client", "events", "expect"]
+    static let taskKeys = ["kind", "route", "due"]
+    static let supersededKeys = ["kind", "route", "tier"]
 
     /// Runs every test of the file at `path` against `pack`, adding to `report`. Throws every mistake
     /// of the file itself (as `FILE:LINE:COL: message`); then no test of it runs.
@@ -68,13 +93,14 @@ public enum RuleTests {
         let cases = try parse(text, path: path, pack: pack)
         for test in cases {
             report.tests += 1
-            var replay = ClientReplay(ruleSet: pack.ruleSet, thresholds: pack.thresholds)
-            for event in test.events { replay.ingest(event) }
+            var timeline = Timeline(evaluator: pack.evaluator, client: test.client)
+            let observations = timeline.run(batches: test.batches, checkpoints: test.expectations.map(\.at))
             for expectation in test.expectations {
                 report.expectations += 1
+                guard let observation = observations.first(where: { $0.at == expectation.at }) else { continue }
                 check(
-                    expectation, of: &replay, label: "\(path): test \"\(test.name)\": at \(expectation.label)",
-                    into: &report)
+                    expectation, against: observation,
+                    label: "\(path): test \"\(test.name)\": at \(expectation.label)", into: &report)
             }
         }
     }
@@ -93,7 +119,7 @@ public enum RuleTests {
                 continue
             }
             let client = fields.string("client") ?? "test-client"
-            var test = Case(name: name, events: [], expectations: [])
+            var test = Case(name: name, client: client, events: [], expectations: [])
             for (index, event) in (fields.list("events") ?? []).enumerated() {
                 guard var members = event.node.mapping, let at = members["at"].flatMap(offset) else {
                     reader.report(
@@ -155,17 +181,64 @@ public enum RuleTests {
                 fields.report("score", "score must be [MIN, MAX]")
             }
         }
+        if let tasks = fields.list("tasks") {
+            expectation.tasks = tasks.compactMap { item in
+                guard let task = reader.map(item.node, path: item.path, known: taskKeys),
+                    let kind = kind(task), let route = task.string("route"),
+                    let due = task.string("due", "must be now or a span such as 24h")
+                else { return nil }
+                guard let span = due == "now" ? TimeSpan.seconds(0) : RuleFileParser.duration(due) else {
+                    task.report("due", "must be now or a span such as 24h")
+                    return nil
+                }
+                return "\(kind.rawValue) \(route) \(hours(span))"
+            }
+        }
+        if let value = fields["no_tasks"] {
+            if value.bool == true {
+                if expectation.tasks?.isEmpty == false { fields.report("no_tasks", "contradicts tasks:") }
+                expectation.tasks = []
+            } else {
+                fields.report("no_tasks", "must be true (leave it out to check nothing)")
+            }
+        }
+        if let superseded = fields.list("superseded") {
+            expectation.superseded = superseded.compactMap { item in
+                guard let task = reader.map(item.node, path: item.path, known: supersededKeys),
+                    let kind = kind(task), let route = task.string("route"),
+                    let tier = task.string("tier").flatMap(Tier.init(rawValue:))
+                else { return nil }
+                return "\(kind.rawValue) \(route) \(tier.rawValue)"
+            }
+        }
         return expectation
     }
 
-    /// Checks `expectation` against the state at its time, adding each failure to `report`. A
-    /// checkpoint is also a tick of the daemon's absence timer.
+    /// A task expectation's `kind`, reported when missing or unknown.
+    static func kind(_ task: YAMLMap) -> TaskKind? {
+        let problem = "must be one of \(TaskKind.allCases.map(\.rawValue).joined(separator: ", "))"
+        guard let name = task.string("kind", problem) else { return nil }
+        guard let kind = TaskKind(rawValue: name) else {
+            task.report("kind", problem)
+            return nil
+        }
+        return kind
+    }
+
+    /// A due offset as tests write it: `now`, else whole hours (`24h`), else seconds.
+    static func hours(_ span: TimeSpan) -> String {
+        if span.microseconds == 0 { return "now" }
+        return span.microseconds % 3_600_000_000 == 0 ? "\(span.microseconds / 3_600_000_000)h" : span.compact
+    }
+
+    /// Checks `expectation` against what the timeline observed at its time, adding each failure to
+    /// `report`.
     static func check(
-        _ expectation: Expectation, of replay: inout ClientReplay, label: String, into report: inout Report
+        _ expectation: Expectation, against observation: Timeline.Observation, label: String,
+        into report: inout Report
     ) {
-        _ = replay.decideAbsences(dueBy: expectation.at)
-        let active = Set(replay.activeFirings(at: expectation.at).map(\.rule))
-        let score = replay.score(at: expectation.at)
+        let active = observation.active
+        let score = observation.score
         for (rules, wantFired) in [(expectation.fired, true), (expectation.notFired, false)] {
             for rule in rules {
                 if wantFired { report.covered.insert(rule) }
@@ -182,6 +255,15 @@ public enum RuleTests {
         if let bounds = expectation.score, !bounds.contains(score.score) {
             report.failures.append(
                 "\(label): score: got \(score.score), want \(bounds.lowerBound)..\(bounds.upperBound)")
+        }
+        let planned = observation.planned.map {
+            "\($0.kind.rawValue) \($0.route) \(hours(TimeSpan(microseconds: $0.due.microseconds - observation.at.microseconds)))"
+        }
+        let superseded = observation.superseded.map { "\($0.task.kind.rawValue) \($0.task.route) \($0.task.tier.rawValue)" }
+        for (name, want, got) in [("tasks", expectation.tasks, planned), ("superseded", expectation.superseded, superseded)] {
+            guard let want, want.sorted() != got.sorted() else { continue }
+            report.failures.append(
+                "\(label): \(name): got [\(got.joined(separator: "; "))], want [\(want.joined(separator: "; "))]")
         }
     }
 
