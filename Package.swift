@@ -30,7 +30,7 @@ let package = Package(
             name: "VigilCore",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
         ),
-        // The I/O shell: configuration, spool, store, systemd, the ingest loop, benchmarks.
+        // The I/O shell: configuration, spool, store, systemd, the ingest loop, the notifier.
         .target(
             name: "VigilShell",
             dependencies: [
@@ -47,11 +47,23 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        // The `vigil` command line: thin ArgumentParser commands over VigilShell.
+        // The benchmarks behind `vigil bench` and their fixtures (a loopback webhook receiver):
+        // kept out of VigilShell so the daemon's library holds no scaffolding.
+        .target(
+            name: "VigilBench",
+            dependencies: [
+                "VigilCore",
+                "VigilShell",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
+        // The `vigil` command line: thin ArgumentParser commands over VigilShell (and VigilBench).
         .executableTarget(
             name: "vigil",
             dependencies: [
                 "VigilShell",
+                "VigilBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -62,6 +74,16 @@ let package = Package(
         .executableTarget(name: "FuzzCheckIn", dependencies: ["VigilCore", "FuzzSupport"]),
         .executableTarget(name: "FuzzRules", dependencies: ["VigilCore", "FuzzSupport"]),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"]),
+        // Unit tests of the shell's pieces on temporary directories and stores; no binary.
+        .testTarget(
+            name: "VigilShellTests",
+            dependencies: [
+                "VigilCore",
+                "VigilShell",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "VigilIntegrationTests",
             dependencies: ["vigil", "VigilShell"],

@@ -15,10 +15,14 @@ struct QueueCommand: ParsableCommand {
         subcommands: [List.self, Show.self, Ack.self, Retry.self, Cancel.self])
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List tasks in queue order.")
+        static let configuration = CommandConfiguration(
+            abstract: "List tasks in queue order: those still needing someone (pending, claimed, delivered, dead).",
+            discussion: "--all adds the history (resolved and cancelled); --state S shows the tasks in S only.")
         @OptionGroup var options: ConfigOptions
-        @Option(help: "Only tasks in this state (pending, claimed, delivered, resolved, dead, cancelled).")
-        var state: String?
+        @Option(help: "Only tasks in this state.")
+        var state: TaskState?
+        @Flag(help: "Every task, resolved and cancelled ones too (default: those still needing someone).")
+        var all = false
         @Option(help: "Only this client's tasks.")
         var client: String?
         @Option(help: "At most this many tasks.")
@@ -27,16 +31,11 @@ struct QueueCommand: ParsableCommand {
         var json = false
 
         func run() throws {
-            var wanted: TaskState?
-            if let state {
-                guard let parsed = TaskState(rawValue: state) else {
-                    throw ValidationError(
-                        "--state must be one of \(TaskState.allCases.map(\.rawValue).joined(separator: ", "))")
-                }
-                wanted = parsed
-            }
+            // By default what still needs someone: open tasks, and dead ones (to retry or resolve).
+            let needing = Set(TaskState.allCases.filter { $0.isOpen || $0 == .dead })
+            let wanted: Set<TaskState>? = state.map { [$0] } ?? (all ? nil : needing)
             var tasks = try withQueue(options, writing: false) { queue in
-                try queue.list(state: wanted, client: client, limit: max(1, limit) + 1)
+                try queue.list(states: wanted, client: client, limit: max(1, limit) + 1)
             }
             if tasks.count > max(1, limit) {
                 tasks.removeLast()
@@ -153,3 +152,6 @@ extension String {
         count >= width ? self + " " : self + String(repeating: " ", count: width - count)
     }
 }
+
+/// `--state` takes a state by name; a mistake lists them, with `queue list`'s usage.
+extension TaskState: ExpressibleByArgument {}

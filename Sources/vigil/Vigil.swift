@@ -8,6 +8,7 @@ import VigilShell
 struct Vigil: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Crisis-risk scoring and alerting daemon for recovery and crisis teams.",
+        version: VigilVersion.current,
         subcommands: [
             Serve.self, Notify.self, Submit.self, Status.self, ClientCommand.self, QueueCommand.self, RulesCommand.self,
             Bench.self,
@@ -24,6 +25,11 @@ struct ConfigOptions: ParsableArguments {
     var config: String?
 
     func load() throws -> VigilConfig {
+        var info = stat()
+        if let config, stat(config, &info) != 0, errno == ENOENT || errno == ENOTDIR {
+            printError("no configuration file at \(config) (create it, or pass --config PATH)")
+            throw ArgumentParser.ExitCode(ExitStatus.config.rawValue)
+        }
         do {
             return try VigilConfig.resolve(explicitPath: config)
         } catch {

@@ -47,15 +47,28 @@ extension DeliveryChannel {
 ///   status's: a 2xx whose body is huge or trickles still counts as delivered (the receiver took
 ///   the payload when it answered 2xx); reading a small body to its end only lets the connection be
 ///   reused.
-struct HTTPPost: Sendable {
+///
+/// Public so that what measures deliveries (`vigil bench e2e`'s floor) sends exactly as they do.
+public struct HTTPPost: Sendable {
     let timeout: TimeSpan
     let client: HTTPClient
+
+    /// Posts through `client` (see `notifierClient`), each request bounded by `timeout`.
+    public init(timeout: TimeSpan, client: HTTPClient) {
+        self.timeout = timeout
+        self.client = client
+    }
+
+    /// A client set up as the notifier's own (`makeClient` with its per-receiver limit).
+    public static func notifierClient(connect: TimeSpan) -> HTTPClient {
+        makeClient(connect: connect, perHost: Notifier.perReceiver)
+    }
 
     /// The most of a response body read; the rest is never received.
     static let bodyLimit = 64 * 1024
 
     /// Posts and classifies the answer; returns by the deadline whatever the receiver does.
-    func send(_ url: URL, body: Data, headers: [String: String]) async -> DeliveryOutcome {
+    public func send(_ url: URL, body: Data, headers: [String: String]) async -> DeliveryOutcome {
         let host = url.host ?? ""
         var request = HTTPClientRequest(url: url.absoluteString)
         request.method = .POST

@@ -10,13 +10,14 @@ public struct QueueError: ExitStatusProviding, CustomStringConvertible, Sendable
 
 /// What operators do by hand (`vigil queue …`): look, acknowledge, retry, cancel.
 extension TaskQueue {
-    /// Tasks in queue order, optionally of one state and one client.
-    public func list(state: TaskState?, client: String?, limit: Int) throws(StoreError) -> [TaskRecord] {
+    /// Tasks in queue order, optionally only in `states` and of one client.
+    public func list(states: Set<TaskState>?, client: String?, limit: Int) throws(StoreError) -> [TaskRecord] {
         var conditions = ["1"]
         var arguments: StatementArguments = []
-        if let state {
-            conditions.append("state = ?")
-            _ = arguments.append(contentsOf: [state.rawValue])
+        if let states {
+            let names = TaskState.allCases.filter(states.contains).map(\.rawValue)
+            conditions.append("state IN (" + names.map { _ in "?" }.joined(separator: ", ") + ")")
+            _ = arguments.append(contentsOf: StatementArguments(names))
         }
         if let client {
             conditions.append("client = ?")

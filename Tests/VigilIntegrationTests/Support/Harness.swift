@@ -120,9 +120,9 @@ final class Harness {
         return Daemon(process: process, logPath: logPath, logOffset: Int(offset))
     }
 
-    /// `vigil queue list --json`: every task, in queue order.
+    /// `vigil queue list --all --json`: every task, in queue order.
     func tasks() throws -> [[String: Any]] {
-        let result = try run(["queue", "list", "--json", "--limit", "1000000"])
+        let result = try run(["queue", "list", "--all", "--json", "--limit", "1000000"])
         guard result.status == 0,
             let tasks = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]]
         else { throw HarnessError("queue list failed: \(result)") }

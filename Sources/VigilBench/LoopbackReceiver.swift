@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import VigilCore
+import VigilShell
 
 /// A minimal HTTP/1.1 receiver on 127.0.0.1 for `vigil bench e2e`: answers every POST 200 at once
 /// and records when each client's first delivery arrived. A benchmark fixture, not a server.

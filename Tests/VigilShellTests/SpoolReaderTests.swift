@@ -50,4 +50,28 @@ final class SpoolReaderTests: XCTestCase {
         XCTAssertEqual(read(mtime: -2), "file", "modified two seconds ago")
         XCTAssertEqual(read(mtime: 2), "file", "dated two seconds ahead: not waited for")
     }
+
+    func testWhatIsNotASafeRegularCheckInFileIsRefusedWithoutBeingRead() throws {
+        let scratch = try Scratch()
+        let directory = try scratch.directory("new")
+        let held = try HeldDirectory(directory)
+        try scratch.file("new/target.json", "{}")
+        XCTAssertEqual(symlink(directory + "/target.json", directory + "/link.json"), 0)
+        XCTAssertEqual(mkfifo(directory + "/pipe.json", 0o600), 0)
+        try scratch.file("new/shared.json", "{}", mode: 0o660)
+        try scratch.file("new/notes.txt", "{}")
+        func problem(_ name: String) -> String {
+            guard case .refused(_, let problem, _) = SpoolReader.read(name: name, in: held.fd) else {
+                return "not refused"
+            }
+            return problem
+        }
+        XCTAssertTrue(problem("link.json").contains("symbolic link"), problem("link.json"))
+        XCTAssertTrue(problem("pipe.json").contains("not a regular file"), "a FIFO never blocks the reader")
+        XCTAssertTrue(problem("shared.json").contains("writable by other writers"), problem("shared.json"))
+        XCTAssertTrue(problem("notes.txt").contains("neither a .json nor a .jsonl"), problem("notes.txt"))
+        guard case .skipped(_, nil) = SpoolReader.read(name: "vanished.json", in: held.fd) else {
+            return XCTFail("a file gone before it is read is skipped quietly")
+        }
+    }
 }

@@ -1,4 +1,5 @@
 import VigilCore
+import VigilShell
 
 /// `vigil bench rules`: the rule engine over a generated population, next to `HandWrittenRules` (the
 /// same firings computed by plain Swift) on the same events in the same run; and the engine's cost

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Glibc
 import VigilCore
+import VigilShell
 
 /// `vigil bench e2e`: the whole path under sustained load. A real `vigil serve` and `vigil notify`
 /// (child processes of this binary) on a throwaway spool and store; check-ins submitted at a fixed
@@ -148,7 +149,7 @@ public struct EndToEndBench {
     /// 500 sequential POSTs of a task-sized body straight to the receiver.
     func floor(receiver: LoopbackReceiver) throws -> [Double] {
         guard let url = URL(string: "http://127.0.0.1:\(receiver.port)/floor") else { return [] }
-        let client = HTTPPost.makeClient(connect: .seconds(5), perHost: Notifier.perReceiver)
+        let client = HTTPPost.notifierClient(connect: .seconds(5))
         let post = HTTPPost(timeout: .seconds(5), client: client)
         let body = Data(String(repeating: "x", count: 800).utf8)
         let box = LatencyBox()

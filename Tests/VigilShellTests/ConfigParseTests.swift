@@ -98,7 +98,7 @@ final class ConfigParseTests: XCTestCase {
     }
 
     func testTheShippedVocabularyLoadsAndHasTheCodesTheIssueNames() throws {
-        let vocabulary = try VocabularyFile.load(rulesDirectory: Harness.repository + "/Rules")
+        let vocabulary = try VocabularyFile.load(rulesDirectory: Scratch.repository + "/Rules")
         for sign in ["withdrawing_from_routines", "romanticizing_use", "isolation", "hopelessness"] {
             XCTAssertTrue(vocabulary.contains(sign, in: .signs), sign)
         }

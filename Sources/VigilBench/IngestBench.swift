@@ -1,6 +1,8 @@
+import Foundation
 import Glibc
 import Logging
 import VigilCore
+import VigilShell
 
 /// `vigil bench ingest`: how fast Vigil ingests durably, next to the file system's own floor.
 ///
@@ -55,7 +57,7 @@ public struct IngestBench {
     public func run() throws -> Report {
         let root = directory + "/bench-\(getpid())"
         try DirectorySafety.create(root, mode: 0o700)
-        defer { Self.removeTree(root) }
+        defer { try? FileManager.default.removeItem(atPath: root) }
         let clock = SystemClock()
         var results: [Round] = []
         for round in 1...rounds {
@@ -109,7 +111,7 @@ public struct IngestBench {
                 Round(
                     singleSeconds: singleSeconds, floorSeconds: floorSeconds, batchSeconds: batchSeconds,
                     denseSeconds: denseSeconds, spreadSeconds: spreadSeconds))
-            Self.removeTree(base)
+            try? FileManager.default.removeItem(atPath: base)
         }
         return Report(rounds: results, files: files, batchEvents: batches * batchSize, width: width)
     }
@@ -203,17 +205,6 @@ public struct IngestBench {
         var logger = Logger(label: "vigil.bench")
         logger.logLevel = .warning
         return logger
-    }
-
-    static func removeTree(_ path: String) {
-        var info = stat()
-        guard lstat(path, &info) == 0 else { return }
-        if (info.st_mode & S_IFMT) == S_IFDIR {
-            for name in (try? SpoolDirectory.names(in: path)) ?? [] { removeTree(path + "/" + name) }
-            rmdir(path)
-        } else {
-            unlink(path)
-        }
     }
 }
 

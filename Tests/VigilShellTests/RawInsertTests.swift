@@ -1,0 +1,57 @@
+import GRDB
+import XCTest
+
+@testable import VigilShell
+
+/// The hot INSERT's direct binding: values arrive as GRDB would bind them, errors as GRDB's.
+final class RawInsertTests: XCTestCase {
+    func makeTable() throws -> DatabaseQueue {
+        let queue = try DatabaseQueue()
+        try queue.write { db in
+            try db.execute(sql: "CREATE TABLE t(id TEXT PRIMARY KEY, n INTEGER, x REAL, note TEXT)")
+        }
+        return queue
+    }
+
+    func testValuesRoundTripAndNilIsNull() throws {
+        let queue = try makeTable()
+        try queue.write { db in
+            let statement = try db.cachedStatement(sql: "INSERT INTO t(id, n, x, note) VALUES (?, ?, ?, ?)")
+            for (id, n, note) in [("é🙂-1", Int64.min, "kept"), ("plain", Int64.max, nil)] as [(String, Int64, String?)]
+            {
+                var row = RawInsert(statement)
+                row.bind(id)
+                row.bind(n)
+                row.bind(0.1)
+                row.bind(note)
+                try row.step(db: db)
+            }
+        }
+        let rows = try queue.read { db in try Row.fetchAll(db, sql: "SELECT id, n, x, note FROM t ORDER BY n") }
+        XCTAssertEqual(rows.map { $0["id"] as String }, ["é🙂-1", "plain"])
+        XCTAssertEqual(rows.map { $0["n"] as Int64 }, [Int64.min, Int64.max])
+        XCTAssertEqual(rows.map { $0["x"] as Double }, [0.1, 0.1])
+        XCTAssertEqual(rows.map { $0["note"] as String? }, ["kept", nil])
+    }
+
+    func testAFailedStepThrowsGRDBsErrorAndLeavesTheStatementReusable() throws {
+        let queue = try makeTable()
+        try queue.write { db in
+            let statement = try db.cachedStatement(sql: "INSERT INTO t(id, n) VALUES (?, ?)")
+            for attempt in ["a", "a", "b"] {
+                var row = RawInsert(statement)
+                row.bind(attempt)
+                row.bind(Int64(1))
+                do {
+                    try row.step(db: db)
+                    XCTAssertNotEqual(db.changesCount, 0)
+                } catch let error as DatabaseError {
+                    XCTAssertEqual(error.resultCode, .SQLITE_CONSTRAINT)
+                    XCTAssertEqual(error.sql, "INSERT INTO t(id, n) VALUES (?, ?)")
+                }
+            }
+        }
+        XCTAssertEqual(
+            try queue.read { db in try String.fetchAll(db, sql: "SELECT id FROM t ORDER BY id") }, ["a", "b"])
+    }
+}
