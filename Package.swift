@@ -55,6 +55,7 @@ let package = Package(
                 "VigilCore",
                 "VigilShell",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Glibc
 import Logging
 import VigilCore
@@ -9,16 +10,20 @@ import VigilShell
 /// Files are written the way a real writer writes them (created in `tmp/`, fsynced, renamed into
 /// `new/`), untimed. Then (a) Vigil drains a spool of one check-in per `.json` file, and the floor
 /// (list, open, read, close and unlink the same number of identical files, on as many threads as
-/// Vigil uses) is timed on a second spool; (b) Vigil drains `.jsonl` batches of `batchSize` lines.
-/// Vigil's side includes everything the daemon does in the transaction: the rule pack is evaluated
-/// on every check-in and its firings and scores stored.
+/// Vigil uses) is timed on a second spool; (b) Vigil drains `.jsonl` batches of `batchSize` lines
+/// from a dense caseload where every client rises, and its floor (`SQLiteFloor`) writes the same
+/// rows into an empty store by a minimal bulk insert in transactions of the same size; (c) the same
+/// with a realistic mix (90 % routine check-ins from a caseload ten times larger, 10 % rising);
+/// (d) one dense client against as many clients. Vigil's side includes everything the daemon does
+/// in the transaction: the rule pack is evaluated on every check-in, its firings and scores stored,
+/// and each rise's tasks planned.
 public struct IngestBench {
     public var directory: String
     public var files = 5_000
     public var batches = 50
     public var batchSize = 1_000
     public var rounds = 3
-    /// Check-ins of (c): one client's in a single batch, against as many clients' (0: skip (c)).
+    /// Check-ins of (d): one client's in a single batch, against as many clients' (0: skip (d)).
     public var denseEvents = 10_000
     public var width = 2
     public var pack: RulePack
@@ -35,7 +40,12 @@ public struct IngestBench {
         public var singleSeconds: Double
         public var floorSeconds: Double
         public var batchSeconds: Double
-        /// (c): one client's `denseEvents` check-ins, and as many clients' one each.
+        /// (b)'s rows written by a minimal bulk insert.
+        public var batchFloorSeconds: Double
+        /// (c): the realistic mix, and its rows bulk inserted.
+        public var mixSeconds: Double
+        public var mixFloorSeconds: Double
+        /// (d): one client's `denseEvents` check-ins, and as many clients' one each.
         public var denseSeconds: Double
         public var spreadSeconds: Double
     }
@@ -76,15 +86,28 @@ public struct IngestBench {
             let (floorCount, floorSeconds) = try Self.time { try floor(floorSpool) }
             guard floorCount == files else { throw BenchError("the floor saw \(floorCount) of \(files) files") }
 
-            // (b) batches.
-            let batchSpool = try spool(base + "/batch")
-            progress("round \(round)/\(rounds): writing \(batches) batches of \(batchSize) check-ins (untimed)")
-            try writeBatches(into: batchSpool, round: round, clock: clock)
-            progress("round \(round)/\(rounds): Vigil ingesting \(batches * batchSize) check-ins in batches")
-            let batchSeconds = try timedIngest(
-                batchSpool, database: base + "/batch.sqlite", expecting: batches * batchSize)
+            // (b) batches of a dense caseload, every client rising; (c) a realistic mix. Each against
+            // the same rows bulk inserted.
+            var batchFigures: [(vigil: Double, floor: Double)] = []
+            for mix in [false, true] {
+                let name = mix ? "mix" : "batch"
+                let batchSpool = try spool(base + "/" + name)
+                progress(
+                    "round \(round)/\(rounds): writing \(batches) batches of \(batchSize) \(mix ? "mixed " : "")check-ins (untimed)"
+                )
+                try writeBatches(into: batchSpool, round: round, clock: clock, mix: mix)
+                progress("round \(round)/\(rounds): Vigil ingesting \(batches * batchSize) check-ins in batches")
+                let seconds = try timedIngest(
+                    batchSpool, database: base + "/\(name).sqlite", expecting: batches * batchSize)
+                progress("round \(round)/\(rounds): floor: bulk inserting the same rows")
+                let floor = try SQLiteFloor(
+                    source: base + "/\(name).sqlite", target: base + "/\(name)-floor.sqlite",
+                    eventsPerTransaction: Ingestor.defaultBatchesPerChunk * batchSize
+                ).run()
+                batchFigures.append((seconds, floor))
+            }
 
-            // (c) one dense client against as many clients, each one batch.
+            // (d) one dense client against as many clients, each one batch.
             var denseSeconds = 0.0
             var spreadSeconds = 0.0
             if denseEvents > 0 {
@@ -109,8 +132,9 @@ public struct IngestBench {
             }
             results.append(
                 Round(
-                    singleSeconds: singleSeconds, floorSeconds: floorSeconds, batchSeconds: batchSeconds,
-                    denseSeconds: denseSeconds, spreadSeconds: spreadSeconds))
+                    singleSeconds: singleSeconds, floorSeconds: floorSeconds, batchSeconds: batchFigures[0].vigil,
+                    batchFloorSeconds: batchFigures[0].floor, mixSeconds: batchFigures[1].vigil,
+                    mixFloorSeconds: batchFigures[1].floor, denseSeconds: denseSeconds, spreadSeconds: spreadSeconds))
             try? FileManager.default.removeItem(atPath: base)
         }
         return Report(rounds: results, files: files, batchEvents: batches * batchSize, width: width)
@@ -152,14 +176,24 @@ public struct IngestBench {
     }
 
     /// A realistic check-in of about 300 bytes; `index` varies client, measures and codes. Check-ins
-    /// arrive in observation order, 10 s apart, spread over `clients` clients.
-    func checkIn(round: Int, index: Int, of total: Int, prefix: String, now: Timestamp, clients: Int = 500) -> [UInt8] {
+    /// arrive in observation order, 10 s apart, spread over `clients` clients, each reporting a
+    /// warning sign (so every client rises). In a `mix`, nine in ten are routine check-ins (good
+    /// measures, no sign) of a caseload ten times larger, and one in ten is a rising client's.
+    func checkIn(
+        round: Int, index: Int, of total: Int, prefix: String, now: Timestamp, clients: Int = 500, mix: Bool = false
+    ) -> [UInt8] {
         let signs = ["isolation", "hopelessness", "withdrawing_from_routines", "romanticizing_use"]
         let at = now.adding(.seconds(-10 * Int64(total - index)))
+        let routine = mix && index % 10 != 0
+        let client = routine ? "r-\(index % (clients * 10))" : "c-\(index % clients)"
+        let measures =
+            routine
+            ? "\"mood\":\(6 + index % 4),\"craving\":\(index % 3),\"sleep_hours\":\(7 + index % 2)"
+            : "\"mood\":\(index % 11),\"craving\":\(index % 7),\"sleep_hours\":\(4 + index % 6)"
+        let reported = routine ? "" : "\"signs\":[\"\(signs[index % signs.count])\"],"
         let text = """
-            {"id":"\(prefix)-\(round)-\(index)","client":"c-\(index % clients)","at":"\(at)","kind":"checkin",\
-            "source":"peer","measures":{"mood":\(index % 11),"craving":\(index % 7),"sleep_hours":\(4 + index % 6)},\
-            "signs":["\(signs[index % signs.count])"],"protective":["attending_meetings"],\
+            {"id":"\(prefix)-\(round)-\(index)","client":"\(client)","at":"\(at)","kind":"checkin",\
+            "source":"peer","measures":{\(measures)},\(reported)"protective":["attending_meetings"],\
             "note":"benchmark check-in \(index); free text stays private"}
             """
         return Array(text.utf8)
@@ -177,7 +211,7 @@ public struct IngestBench {
         try writer.sync()
     }
 
-    func writeBatches(into spool: SpoolDirectory, round: Int, clock: SystemClock) throws {
+    func writeBatches(into spool: SpoolDirectory, round: Int, clock: SystemClock, mix: Bool) throws {
         var writer = try SpoolWriter(spool: spool)
         writer.syncDirectory = false
         let now = clock.now()
@@ -185,7 +219,8 @@ public struct IngestBench {
             var bytes: [UInt8] = []
             for line in 0..<batchSize {
                 bytes += checkIn(
-                    round: round, index: batch * batchSize + line, of: batches * batchSize, prefix: "batch", now: now)
+                    round: round, index: batch * batchSize + line, of: batches * batchSize, prefix: "batch", now: now,
+                    mix: mix)
                 bytes.append(0x0A)
             }
             try writer.write(bytes, extension: "jsonl", now: clock.now())

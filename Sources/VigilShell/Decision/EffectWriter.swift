@@ -10,6 +10,8 @@ struct EffectWriter {
     /// The commit's time: when tasks are created, superseded and resolved.
     let now: Timestamp
     var record = DecisionRecord()
+    /// The last reasons encoded, and their text.
+    private var encodedReasons: (reasons: [TaskReason], text: String)?
     private let insertEvaluation: Statement
     private let insertAbsence: Statement
     private let updateScore: Statement
@@ -75,12 +77,13 @@ struct EffectWriter {
                     record.changes[last].tasks += 1
                 }
             case .superseded(let task, let tier, let reason):
-                try db.execute(
+                try db.cachedStatement(
                     sql: """
                         UPDATE tasks SET state = 'cancelled', cancel_reason = ?, resolved_at = ?, lease_token = NULL,
                             notice_pending = (attempts > 0), renew_at = NULL
                         WHERE id = ? AND state IN \(TaskState.openList)
-                        """, arguments: [reason, now.microseconds, task])
+                        """
+                ).execute(arguments: [reason, now.microseconds, task])
                 if db.changesCount == 1 { record.superseded.append((client, task, tier)) }
             case .contact(let contact):
                 try write(contact, client: client)
@@ -99,17 +102,17 @@ struct EffectWriter {
     private mutating func write(_ change: EpisodeChange, client: String) throws {
         switch change {
         case .opened(let episode), .raised(let episode):
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO episodes(client, number, tier, opened_at) VALUES (?, ?, ?, ?)
                     ON CONFLICT(client, number) DO UPDATE SET tier = excluded.tier
-                    """,
-                arguments: [client, episode.number, episode.tier.rawValue, episode.openedAt.microseconds])
+                    """
+            ).execute(arguments: [client, episode.number, episode.tier.rawValue, episode.openedAt.microseconds])
             record.changes.append((client, episode, change == .opened(episode), 0))
         case .closed(let episode):
-            try db.execute(
-                sql: "UPDATE episodes SET closed_at = ? WHERE client = ? AND number = ? AND closed_at IS NULL",
-                arguments: [now.microseconds, client, episode.number])
+            try db.cachedStatement(
+                sql: "UPDATE episodes SET closed_at = ? WHERE client = ? AND number = ? AND closed_at IS NULL"
+            ).execute(arguments: [now.microseconds, client, episode.number])
         }
     }
 

@@ -20,7 +20,8 @@ public final class Ingestor {
     /// Files per transaction.
     public var chunkSize = 1024
     /// `.jsonl` batch files per chunk.
-    public var batchesPerChunk = 4
+    public var batchesPerChunk = Ingestor.defaultBatchesPerChunk
+    public static let defaultBatchesPerChunk = 4
     /// The most check-ins one transaction commits; larger chunks take several (see `commit`).
     public var eventsPerTransaction = 20_000
     /// How long one transaction should take at most: the next one is sized from the pace of the
