@@ -57,7 +57,7 @@ final class YAMLReader {
                 report("unknown key (known keys: \(known.joined(separator: ", ")))", at: key, key: keyPath)
                 continue
             }
-            entries.append(YAMLMap.Entry(name: name, path: keyPath, key: key, value: value))
+            entries.append(YAMLMap.Entry(name: name, key: key, value: value))
         }
         return YAMLMap(reader: self, node: node, path: path, entries: entries)
     }
@@ -93,8 +93,6 @@ final class YAMLReader {
 struct YAMLMap {
     struct Entry {
         let name: String
-        /// The dotted key path (`notifier.channels.team.url`).
-        let path: String
         let key: Node
         let value: Node
     }
@@ -105,10 +103,8 @@ struct YAMLMap {
     let path: String
     let entries: [Entry]
 
-    func entry(_ key: String) -> Entry? { entries.first { $0.name == key } }
-
     /// The node at `key`, unchecked.
-    subscript(key: String) -> Node? { entry(key)?.value }
+    subscript(key: String) -> Node? { entries.first { $0.name == key }?.value }
 
     /// The key path of `key` in this mapping.
     func keyPath(_ key: String) -> String { path.isEmpty ? key : path + "." + key }
@@ -139,16 +135,6 @@ struct YAMLMap {
             return nil
         }
         return items.compactMap(\.scalar?.string)
-    }
-
-    /// A number.
-    func number(_ key: String, _ problem: String = "must be a number") -> Double? {
-        guard let value = self[key] else { return nil }
-        guard let number = value.float else {
-            report(key, problem)
-            return nil
-        }
-        return number
     }
 
     /// A mapping, its unknown keys reported.
