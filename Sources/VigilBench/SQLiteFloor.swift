@@ -21,7 +21,9 @@ struct SQLiteFloor {
             try db.execute(sql: "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL")
         }
         let queue = try DatabaseQueue(path: target, configuration: configuration)
-        try queue.writeWithoutTransaction { db in try db.execute(sql: "ATTACH DATABASE ? AS source", arguments: [source]) }
+        try queue.writeWithoutTransaction { db in
+            try db.execute(sql: "ATTACH DATABASE ? AS source", arguments: [source])
+        }
         let (events, tables) = try queue.read { db in
             let names = try String.fetchAll(
                 db,
@@ -40,18 +42,22 @@ struct SQLiteFloor {
                 let low = Int64(slice * eventsPerTransaction)
                 let high = low + Int64(eventsPerTransaction)
                 try queue.inTransaction { db in
-                    try db.cachedStatement(sql: "INSERT INTO main.events SELECT * FROM source.events WHERE seq > ? AND seq <= ?")
-                        .execute(arguments: [low, high])
-                    try db.cachedStatement(
-                        sql: "INSERT INTO main.evaluations SELECT * FROM source.evaluations WHERE event_seq > ? AND event_seq <= ?"
-                    ).execute(arguments: [low, high])
-                    // The other tables' rows, in as many even slices (in the table's own order).
+                    // The other tables' rows, in as many even slices (in the table's own order), first: the
+                    // evaluations refer to the rule sets.
                     for (table, rows) in tables {
                         let share = (rows + transactions - 1) / transactions
                         try db.cachedStatement(
                             sql: "INSERT OR REPLACE INTO main.\(table) SELECT * FROM source.\(table) LIMIT ? OFFSET ?"
                         ).execute(arguments: [share, slice * share])
                     }
+                    try db.cachedStatement(
+                        sql: "INSERT INTO main.events SELECT * FROM source.events WHERE seq > ? AND seq <= ?"
+                    )
+                    .execute(arguments: [low, high])
+                    try db.cachedStatement(
+                        sql:
+                            "INSERT INTO main.evaluations SELECT * FROM source.evaluations WHERE event_seq > ? AND event_seq <= ?"
+                    ).execute(arguments: [low, high])
                     return .commit
                 }
             }
