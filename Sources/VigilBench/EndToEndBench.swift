@@ -168,11 +168,19 @@ public struct EndToEndBench {
     }
 
     static func imminent(id: String, client: String, at: Timestamp) -> String {
-        #"{"id":"\#(id)","client":"\#(client)","at":"\#(at)","kind":"screening","source":"crisis_line","screening":{"wish_dead":true,"suicidal_thoughts":true,"method":true,"intent":true,"plan":true,"behavior_past_3_months":true},"note":"bench"}"#
+        SyntheticCheckIn(
+            id: id, client: client, at: at, kind: "screening", source: "crisis_line",
+            screening: .init(
+                wishDead: true, suicidalThoughts: true, method: true, intent: true, plan: true,
+                behaviorPast3Months: true),
+            note: "bench"
+        ).json
     }
 
     static func routine(id: String, client: String, at: Timestamp, index: Int) -> String {
-        #"{"id":"\#(id)","client":"\#(client)","at":"\#(at)","kind":"checkin","source":"peer","measures":{"mood":\#(4 + index % 5),"craving":\#(index % 4),"sleep_hours":7}}"#
+        SyntheticCheckIn(
+            id: id, client: client, at: at, measures: ["mood": 4 + index % 5, "craving": index % 4, "sleep_hours": 7]
+        ).json
     }
 
     func launch(_ arguments: [String], log: String) throws -> Process {

@@ -185,18 +185,15 @@ public struct IngestBench {
         let signs = ["isolation", "hopelessness", "withdrawing_from_routines", "romanticizing_use"]
         let at = now.adding(.seconds(-10 * Int64(total - index)))
         let routine = mix && index % 10 != 0
-        let client = routine ? "r-\(index % (clients * 10))" : "c-\(index % clients)"
-        let measures =
-            routine
-            ? "\"mood\":\(6 + index % 4),\"craving\":\(index % 3),\"sleep_hours\":\(7 + index % 2)"
-            : "\"mood\":\(index % 11),\"craving\":\(index % 7),\"sleep_hours\":\(4 + index % 6)"
-        let reported = routine ? "" : "\"signs\":[\"\(signs[index % signs.count])\"],"
-        let text = """
-            {"id":"\(prefix)-\(round)-\(index)","client":"\(client)","at":"\(at)","kind":"checkin",\
-            "source":"peer","measures":{\(measures)},\(reported)"protective":["attending_meetings"],\
-            "note":"benchmark check-in \(index); free text stays private"}
-            """
-        return Array(text.utf8)
+        return SyntheticCheckIn(
+            id: "\(prefix)-\(round)-\(index)", client: routine ? "r-\(index % (clients * 10))" : "c-\(index % clients)",
+            at: at,
+            measures: routine
+                ? ["mood": 6 + index % 4, "craving": index % 3, "sleep_hours": 7 + index % 2]
+                : ["mood": index % 11, "craving": index % 7, "sleep_hours": 4 + index % 6],
+            signs: routine ? nil : [signs[index % signs.count]], protective: ["attending_meetings"],
+            note: "benchmark check-in \(index); free text stays private"
+        ).bytes
     }
 
     func writeSingles(into spool: SpoolDirectory, round: Int, clock: SystemClock) throws {
