@@ -40,7 +40,7 @@ final class CrashConsistencyTests: XCTestCase {
             if daemon == nil { daemon = try harness.startDaemon(arguments: ["--log-level", "info"]) }
             if notifier == nil { notifier = try harness.startNotifier() }
             // Sustained input: a batch of routine check-ins, single files, and crises (each a new
-            // client raised to imminent: one escalation now and three follow-ups later).
+            // client raised to imminent: its cumulative plan of 12 tasks, one escalation now among them).
             let now = ResponsePlanTests.time(-60)
             let routine = (0..<300).map { index in
                 checkIn(
@@ -88,14 +88,14 @@ final class CrashConsistencyTests: XCTestCase {
             let open = tasks.filter { $0["kind"] as? String == "escalation" && $0["state"] as? String != "delivered" }
             let missing = Set(escalating).subtracting(tasks.compactMap { $0["client"] as? String })
             return
-                "\(tasks.count) of \(escalating.count * 4) tasks; clients without tasks: \(missing.sorted().prefix(5)); "
+                "\(tasks.count) of \(escalating.count * 12) tasks; clients without tasks: \(missing.sorted().prefix(5)); "
                 + "undelivered: \(open.prefix(3).map { "\($0["id"] ?? "") \($0["state"] ?? "") \($0["last_error"] ?? "")" })"
         }
         try eventually(timeout: 120, "every escalation delivered (\(pending()))") {
             try harness.tasks().filter {
                 $0["kind"] as? String == "escalation" && $0["state"] as? String != "delivered"
             }
-            .isEmpty && (try harness.tasks().count) == escalating.count * 4
+            .isEmpty && (try harness.tasks().count) == escalating.count * 12
         }
         try eventually(timeout: 20, "the receiver answered every request") {
             receiver.lines.filter { $0["arrived"] != nil }.count == receiver.answered.count
