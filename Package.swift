@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // libsystemd (sd_notify, sd_watchdog_enabled, sd_journal_sendv) from Debian's libsystemd-dev.
@@ -45,11 +46,22 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         // The `vigil` command line: thin ArgumentParser commands over VigilShell.
         .executableTarget(
             name: "vigil",
+            dependencies: [
+                "VigilShell",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // The daemon and the notifier with test-only faults and clocks (`vigil-testd`, see
+        // docs/decisions/0005-lifecycle.md): built for the test suites, never installed.
+        .executableTarget(
+            name: "vigil-testd",
             dependencies: [
                 "VigilShell",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -64,7 +76,7 @@ let package = Package(
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"]),
         .testTarget(
             name: "VigilIntegrationTests",
-            dependencies: ["vigil", "VigilShell"],
+            dependencies: ["vigil", "vigil-testd", "VigilShell"],
             // Helpers the tests run with python3 (a journald stand-in, a webhook receiver, the JSON Schema check).
             exclude: [
                 "Support/journal_receiver.py", "Support/webhook_receiver.py", "Support/validate_schema.py",

@@ -11,7 +11,7 @@ import VigilCore
 public final class Ingestor {
     public let spool: OpenSpool
     public let store: EventStore
-    public var decoder: SpoolFileDecoder
+    var decoder: SpoolFileDecoder
     let rejector: SpoolRejector
     let clock: any WallClock
     let logger: Logger
@@ -133,6 +133,11 @@ public final class Ingestor {
 
     /// Forgets stuck files so the next drain tries them again (called on the periodic rescan).
     public func retryStuck() { stuck.removeAll() }
+
+    /// Validates check-ins against `vocabulary` from now on (a reload).
+    public func use(vocabulary: Vocabulary) {
+        decoder = SpoolFileDecoder(decoder: CheckInDecoder(vocabulary: vocabulary))
+    }
 
     /// Reads, validates, commits and clears one chunk of `new/` (see `prepare` and `commit`).
     public func ingest(_ chunk: [SpoolDirectory.Entry], heartbeat: () -> Void = {}) throws(IngestError) -> IngestTally {
