@@ -36,6 +36,8 @@ extension DaemonCore {
             while true {
                 let round = try evaluation.decideAbsences(at: clock.now(), store: ingestor.store)
                 pacer.beat()
+                // A silence that fired may have raised a tier and enqueued tasks due now.
+                if round.decisions.contains(where: { $0.decision.fired }) { committedDueTask() }
                 if round.clients < AbsenceRound.clientsPerRound { break }
             }
         } catch {

@@ -14,7 +14,8 @@ actor DaemonCore {
     let logger: Logger
     let systemd: SystemdNotifier
     let pacer: WatchdogPacer
-    /// Called after a drain that committed something: it may have enqueued a task due now.
+    /// Wakes the notifier (`NotifierWake.poke`) after a commit that may have enqueued a task due
+    /// now: a drain that stored or refused something, a silence that fired.
     let committedDueTask: @Sendable () -> Void
     var total = IngestTally()
     /// A store that cannot be written (a failed drain or absence round), logged once per outage.
