@@ -24,7 +24,7 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
-        // Linux headers the Glibc module leaves out (signalfd).
+        // Linux interfaces the Glibc module leaves out (pipe2, posix_spawn close-from).
         .systemLibrary(name: "CLinux"),
         // The pure core: event model, strict JSON, validation, vocabulary, time. No I/O.
         .target(
