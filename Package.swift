@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // libsystemd (sd_notify, sd_watchdog_enabled, sd_journal_sendv) from Debian's libsystemd-dev.
@@ -23,7 +24,7 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
-        // Linux headers the Glibc module leaves out (signalfd).
+        // Linux interfaces the Glibc module leaves out (pipe2, posix_spawn close-from).
         .systemLibrary(name: "CLinux"),
         // The pure core: event model, strict JSON, validation, vocabulary, time. No I/O.
         .target(
@@ -45,6 +46,8 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         // The benchmarks behind `vigil bench` and their fixtures (a loopback webhook receiver):
@@ -68,6 +71,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The daemon and the notifier with test-only faults and clocks (`vigil-testd`, see
+        // docs/decisions/0005-lifecycle.md): built for the test suites, never installed.
+        .executableTarget(
+            name: "vigil-testd",
+            dependencies: [
+                "VigilShell",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         // libFuzzer targets (scripts/fuzz builds them with -sanitize=fuzzer,address): the check-in
         // decoder and the rule language. Without the sanitizer they build and refuse to run.
         .target(name: "CFuzzDriver"),
@@ -87,7 +99,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VigilIntegrationTests",
-            dependencies: ["vigil", "VigilShell"],
+            dependencies: ["vigil", "vigil-testd", "VigilShell"],
             // Helpers the tests run with python3 (a journald stand-in, a webhook receiver, the JSON Schema check).
             exclude: [
                 "Support/journal_receiver.py", "Support/webhook_receiver.py", "Support/validate_schema.py",

@@ -1,12 +1,9 @@
 import ArgumentParser
-import Foundation
-import Glibc
-import Logging
 import VigilCore
 import VigilShell
 
 /// `vigil notify`: the notifier worker.
-struct Notify: ParsableCommand {
+struct Notify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Deliver due tasks from the queue to the team's channels until SIGTERM.",
         discussion: """
@@ -36,71 +33,10 @@ struct Notify: ParsableCommand {
         guard asOf == nil || once else { throw ValidationError("--as-of needs --once") }
     }
 
-    func run() throws {
-        // A command of an exec channel that exits without reading its stdin must not kill the notifier.
-        signal(SIGPIPE, SIG_IGN)
-        let signals: SignalFD
-        do {
-            signals = try SignalFD([SIGTERM, SIGINT])
-        } catch {
-            printError("\(error)")
-            throw ExitCode(ExitStatus.software.rawValue)
-        }
-        LogSetup.bootstrap(log, level: .info, identifier: "vigil-notifier")
-        let logger = Logger(label: "vigil-notifier")
-        let config = try options.load()
-        let clock: any WallClock = try asOf.map { FixedClock(time: try parseAsOf($0)) } ?? runningClock(logger)
-        let notifierConfig: NotifierConfig
-        let store: EventStore
-        do {
-            notifierConfig = try NotifierConfig.load(for: config)
-            try DeploymentCheck.notifier(notifierConfig, origin: config.origin)
-            // The same private state directory as the daemon's, whichever starts first.
-            try DirectorySafety.create(config.state, mode: 0o700)
-            try DirectorySafety.check(config.state)
-            SystemdNotifier().openingStore(within: .minutes(30))
-            store = try EventStore(path: config.databasePath, stages: [], cacheKiB: 8_192)
-        } catch let error as any ExitStatusProviding {
-            throw fail(error)
-        }
-        let notifier = Notifier(config: notifierConfig, store: store, clock: clock, logger: logger)
-        let systemd = SystemdNotifier()
-        let watchdog = systemd.watchdogPingInterval()
-        let stop = StopFlag()
-        systemd.ready(status: "delivering to \(notifierConfig.channels.keys.sorted().joined(separator: ", "))")
-        logger.log(
-            .notice, .started, "vigil notifier started",
-            ["channels": "\(notifierConfig.channels.keys.sorted().joined(separator: ","))", "state": "\(config.state)"])
-        let outcome = waitFor {
-            try await notifier.run(
-                once: once,
-                shouldStop: {
-                    while let signal = signals.next() {
-                        if signal == SIGTERM || signal == SIGINT { stop.set() }
-                    }
-                    return stop.isSet
-                },
-                heartbeat: { counts in
-                    if let watchdog, stop.pingDue(every: watchdog) {
-                        systemd.watchdog()
-                        systemd.status(
-                            "\(counts.delivered) delivered, \(counts.retried) retries, \(counts.dead) dead, \(counts.overdue) overdue, \(counts.inFlight) in flight"
-                        )
-                    }
-                })
-        }
-        systemd.stopping()
-        let counts = notifier.tally.counts
-        logger.log(
-            .notice, .stopping, "vigil notifier stopping",
-            [
-                "delivered": "\(counts.delivered)", "retried": "\(counts.retried)", "dead": "\(counts.dead)",
-                "overdue": "\(counts.overdue)",
-            ])
-        if case .failure(let error) = outcome {
-            printError("\(error)")
-            throw ExitCode((error as? any ExitStatusProviding)?.exitStatus.rawValue ?? ExitStatus.software.rawValue)
-        }
+    func run() async throws {
+        let clock: any WallClock = try asOf.map { FixedClock(time: try parseAsOf($0)) } ?? SystemClock()
+        let status = await NotifierDaemon.main(configPath: options.config, once: once, log: log) { _ in clock }
+        guard status == .ok else { throw ExitCode(status.rawValue) }
     }
 }
 
@@ -108,46 +44,4 @@ struct Notify: ParsableCommand {
 struct FixedClock: WallClock {
     let time: Timestamp
     func now() -> Timestamp { time }
-}
-
-/// Set once by a signal; also spaces the watchdog pings.
-final class StopFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stopped = false
-    private var lastPing: Int64 = 0
-
-    var isSet: Bool { lock.withLock { stopped } }
-    func set() { lock.withLock { stopped = true } }
-
-    func pingDue(every interval: TimeSpan) -> Bool {
-        let now = SystemClock.monotonicMicroseconds()
-        return lock.withLock {
-            guard now - lastPing >= interval.microseconds else { return false }
-            lastPing = now
-            return true
-        }
-    }
-}
-
-/// Runs async work from a synchronous command and waits for its result.
-func waitFor(_ body: @escaping @Sendable () async throws -> Void) -> Result<Void, any Error> {
-    let done = DispatchSemaphore(value: 0)
-    let result = ResultBox()
-    Task {
-        do {
-            try await body()
-        } catch {
-            result.set(.failure(error))
-        }
-        done.signal()
-    }
-    done.wait()
-    return result.value
-}
-
-final class ResultBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: Result<Void, any Error> = .success(())
-    var value: Result<Void, any Error> { lock.withLock { stored } }
-    func set(_ value: Result<Void, any Error>) { lock.withLock { stored = value } }
 }

@@ -5,7 +5,7 @@ import VigilShell
 
 /// The `vigil` command line: one binary for the daemon, its tools and its benchmarks.
 @main
-struct Vigil: ParsableCommand {
+struct Vigil: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Crisis-risk scoring and alerting daemon for recovery and crisis teams.",
         version: VigilVersion.current,
@@ -60,17 +60,4 @@ func loadRulePack(_ config: VigilConfig) throws -> RulePack {
 func fail(_ error: any ExitStatusProviding) -> ArgumentParser.ExitCode {
     printError("\(error)")
     return ArgumentParser.ExitCode(error.exitStatus.rawValue)
-}
-
-func printError(_ message: String) {
-    var standardError = StandardError()
-    print("vigil: \(message)", to: &standardError)
-}
-
-/// stderr as a `TextOutputStream`.
-struct StandardError: TextOutputStream {
-    mutating func write(_ string: String) {
-        var bytes = Array(string.utf8)
-        _ = bytes.withUnsafeMutableBytes { Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }
-    }
 }

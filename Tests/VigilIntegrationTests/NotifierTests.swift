@@ -36,6 +36,26 @@ final class NotifierTests: XCTestCase {
             try harness.tasks().filter { $0["kind"] as? String == "escalation" }.compactMap { $0["id"] as? String })
     }
 
+    /// The daemon wakes the notifier when it commits a task (`NotifierWake`): with a poll interval
+    /// of an hour, the escalation is still delivered, which only the wake-up can do.
+    func testATaskCommittedByTheDaemonWakesTheNotifierBeforeItsNextPoll() throws {
+        let harness = try Harness()
+        try harness.configureNotifier("default_channel: journal\npoll_interval: 1h")
+        let daemon = try harness.startDaemon()
+        defer { _ = daemon.stop() }
+        let notifier = try harness.startNotifier()
+        defer { _ = notifier.stop() }
+        try eventually("the notifier started") { notifier.log.contains("vigil notifier started") }
+        let escalations = try Self.escalations(harness, clients: 1)
+        try eventually(timeout: 30, "the escalation delivered without waiting for the hourly poll") {
+            try harness.tasks().contains {
+                escalations.contains($0["id"] as? String ?? "") && $0["state"] as? String == "delivered"
+            }
+        }
+        let mode = try FileManager.default.attributesOfItem(atPath: harness.state + "/notifier.wake")[.posixPermissions]
+        XCTAssertEqual(mode as? Int, 0o600, "the wake file is private")
+    }
+
     func testAFailingHangingRecoveringWebhookGetsEachTaskExactlyOnce() throws {
         let harness = try Harness()
         let receiver = try WebhookReceiver(in: harness, script: ["500", "hang", "500", "hang"], hangSeconds: 2.5)

@@ -216,11 +216,15 @@ final class RealSystemdTests: XCTestCase {
             return status.contains("\"events\":20003") && status.contains("\"backlog\":0")
         }
 
-        // A main loop that stops is killed by the watchdog and restarted (test-only fault switch).
+        // A main loop that stops is killed by the watchdog and restarted: the unit runs the test
+        // binary, the same services with a stall injected after READY=1.
+        try inside(["install", "-m", "755", "/run/vigil/bin/vigil-testd", "/usr/local/bin/vigil-testd"])
         try inside(["mkdir", "-p", "/run/systemd/system/vigil.service.d"])
         try inside(
             ["sh", "-c", "cat > /run/systemd/system/vigil.service.d/stall.conf"],
-            input: "[Service]\nEnvironment=VIGIL_TEST_STALL=1\nWatchdogSec=2s\n")
+            input:
+                "[Service]\nExecStart=\nExecStart=/usr/local/bin/vigil-testd serve --config \(config) --log journal --stall-after-ready\nWatchdogSec=2s\n"
+        )
         try inside(["systemctl", "daemon-reload"])
         try inside(["systemctl", "restart", "vigil"])
         // (systemd runs with --log-target=null here, so its own "Watchdog timeout" line is not in the
@@ -228,7 +232,7 @@ final class RealSystemdTests: XCTestCase {
         try eventually(timeout: 60, "a watchdog abort, then a restart") {
             let journal = try inside(["journalctl", "-u", "vigil", "--no-pager"]).output
             let restarts = try inside(["systemctl", "show", "-p", "NRestarts", "--value", "vigil"]).output
-            let stalls = journal.components(separatedBy: "VIGIL_TEST_STALL=1: the main loop stops").count - 1
+            let stalls = journal.components(separatedBy: "test fault: the ingest loop stalls now").count - 1
             return stalls >= 2 && (Int(restarts.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) >= 1
         }
         try inside(["rm", "/run/systemd/system/vigil.service.d/stall.conf"])

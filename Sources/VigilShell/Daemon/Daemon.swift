@@ -1,56 +1,73 @@
-import Glibc
 import Logging
+import ServiceLifecycle
+import UnixSignals
 import VigilCore
 
-/// `vigil serve`: one thread, one poll loop over inotify (new files), a signalfd (TERM/INT/HUP) and
-/// timers (watchdog, periodic rescan, store retry). All state that matters is in SQLite; the loop
-/// only decides when to drain the spool.
-public final class Daemon {
+/// `vigil serve`: checks the deployment and opens the spool, the rules and the store, then runs
+/// its services in one `ServiceGroup` until SIGTERM or SIGINT (a graceful shutdown: a drain
+/// finishes the slice in hand first); SIGHUP reloads. One file per service: `IngestService`,
+/// `AbsenceTicker`, `ReloadService`, `WatchdogService`; `DaemonCore` holds what they share.
+public enum Daemon {
     /// Re-reads the configuration on SIGHUP.
-    public typealias ConfigLoader = () throws(SourceErrors) -> VigilConfig
+    public typealias ConfigLoader = @Sendable () throws(SourceErrors) -> VigilConfig
 
-    /// How often the spool is rescanned even without inotify events (the safety net).
-    public var rescanInterval = TimeSpan.seconds(10)
-    /// How often `absent:` rules are checked (also after every drain).
-    public var absenceInterval = TimeSpan.seconds(30)
-    /// Longest wait between store retries while the disk is full or read-only.
-    public var maxRetryDelay = TimeSpan.seconds(30)
+    /// What a test binary (`vigil-testd`) injects; `vigil serve` runs with the defaults.
+    public struct Hooks: Sendable {
+        /// The clock check-ins are judged by and absences decided on.
+        public var clock: any WallClock
+        /// Runs in the ingest service right after READY=1 (a fault, such as a stalled loop).
+        public var afterReady: @Sendable () async -> Void
 
-    var config: VigilConfig
-    let loadConfig: ConfigLoader
-    let signals: SignalFD
-    let clock: any WallClock
-    let logger: Logger
-    let notifier = SystemdNotifier()
-    var ingestor: Ingestor?
-    /// The rule evaluation stage, whose pack a reload replaces.
-    var evaluation: DecisionStage?
-
-    var total = IngestTally()
-    var stopRequested = false
-    var reloadRequested = false
-    var storeFailure: String?
-    var retryDelay = TimeSpan.seconds(1)
-    var nextWatchdog: Int64 = 0
-    let watchdogInterval: TimeSpan?
-
-    /// `signals` must exist before any thread starts (see `SignalFD`).
-    public init(
-        config: VigilConfig, loadConfig: @escaping ConfigLoader, signals: SignalFD, clock: any WallClock, logger: Logger
-    ) {
-        self.config = config
-        self.loadConfig = loadConfig
-        self.signals = signals
-        self.clock = clock
-        self.logger = logger
-        self.watchdogInterval = notifier.watchdogPingInterval()
+        public init(clock: any WallClock = SystemClock(), afterReady: @escaping @Sendable () async -> Void = {}) {
+            self.clock = clock
+            self.afterReady = afterReady
+        }
     }
 
-    /// Opens everything, drains the backlog, reports READY=1, then serves until SIGTERM/SIGINT.
-    public func run() throws(DaemonError) {
+    /// How often the spool is rescanned even without inotify events (the safety net).
+    static let rescanInterval = TimeSpan.seconds(10)
+    /// How often `absent:` rules are checked (also after every drain).
+    static let absenceInterval = TimeSpan.seconds(30)
+
+    /// The `serve` command of `vigil` and of the test binary: logging, the configuration, the
+    /// daemon until it stops; the exit status (78 configuration, 77 permissions...).
+    public static func main(
+        configPath: String?, log: LogSetup.Target, level: Logger.Level,
+        hooks: @Sendable (Logger) -> Hooks = { _ in Hooks() }
+    ) async -> ExitStatus {
+        LogSetup.bootstrap(log, level: level)
+        let logger = Logger(label: "vigil")
+        let config: VigilConfig
+        do {
+            config = try VigilConfig.resolve(explicitPath: configPath)
+        } catch {
+            printError("\(error)")
+            return error.exitStatus
+        }
+        do throws(DaemonError) {
+            try await run(
+                config: config,
+                loadConfig: { () throws(SourceErrors) in try VigilConfig.resolve(explicitPath: configPath) },
+                hooks: hooks(logger), logger: logger)
+            return .ok
+        } catch {
+            logger.log(.critical, .stopping, "vigil cannot start", ["error": "\(error)"])
+            if log != .stderr { printError("\(error)") }
+            return error.exitStatus
+        }
+    }
+
+    /// Opens everything, then runs the services: the backlog is drained before READY=1.
+    public static func run(config: VigilConfig, loadConfig: @escaping ConfigLoader, hooks: Hooks, logger: Logger)
+        async throws(DaemonError)
+    {
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        let pacer = WatchdogPacer(interval: SystemdNotifier().watchdogPingInterval())
         let spool: OpenSpool
         let pack: RulePack
+        let evaluation: DecisionStage
         let store: EventStore
+        let wake: NotifierWake?
         let watch: InotifyWatch
         do {
             try DeploymentCheck.daemon(config)
@@ -58,220 +75,45 @@ public final class Daemon {
             try DirectorySafety.create(config.state, mode: 0o700)
             try DirectorySafety.check(config.state)
             pack = try RulePack.load(directory: config.rules)
-            notifier.openingStore(within: .minutes(30))
-            store = try EventStore(path: config.databasePath, stages: [ClientIndex(), evaluation(pack)])
+            wake = NotifierWake.open(state: config.state, logger: logger)
+            SystemdNotifier().openingStore(within: .minutes(30))
+            evaluation = DecisionStage(pack: pack, logger: logger, taskDue: { wake?.poke() })
+            store = try EventStore(path: config.databasePath, stages: [ClientIndex(), evaluation])
             watch = try InotifyWatch(directory: spool.new)
         } catch let error as ExitStatusProviding {
             throw DaemonError(underlying: error)
         } catch {
             throw DaemonError(underlying: StoreError(path: config.state, problem: "\(error)"))
         }
-        let ingestor = Ingestor(spool: spool, store: store, vocabulary: pack.vocabulary, clock: clock, logger: logger)
-        if let watchdogInterval {
-            ingestor.slice = TimeSpan(microseconds: min(ingestor.slice.microseconds, watchdogInterval.microseconds / 4))
-        }
-        self.ingestor = ingestor
+        let ingestor = Ingestor(
+            spool: spool, store: store, vocabulary: pack.vocabulary, clock: hooks.clock, logger: logger)
+        ingestor.slice = pacer.slice(atMost: ingestor.slice)
         logger.log(
             .notice, .started, "vigil started",
             [
                 "config": "\(config.origin)", "spool": "\(config.spool)", "state": "\(config.state)",
                 "rules": "\(config.rules)", "ruleset": "\(pack.hash)", "rule_count": "\(pack.ruleSet.rules.count)",
             ])
-
-        var nextRetry: Int64?
-        awaitAbsencesIfThePackChanged(store)
-        if !drain(ingestor) { nextRetry = SystemClock.monotonicMicroseconds() + retryDelay.microseconds }
-        decideAbsences(store)
-        notifier.ready(status: statusLine(ingestor))
-        if stallsForTest { stallForever() }
-        var nextRescan = SystemClock.monotonicMicroseconds() + rescanInterval.microseconds
-        var nextAbsences = SystemClock.monotonicMicroseconds() + absenceInterval.microseconds
-
-        while !stopRequested {
-            let now = SystemClock.monotonicMicroseconds()
-            var deadline = min(nextRescan, nextAbsences, nextRetry ?? Int64.max)
-            if watchdogInterval != nil { deadline = min(deadline, nextWatchdog) }
-            let timeout = Int32(clamping: max(0, min(1_000, (deadline - now + 999) / 1000)))
-            var fds = [
-                pollfd(fd: watch.fd, events: Int16(POLLIN), revents: 0),
-                pollfd(fd: signals.fd, events: Int16(POLLIN), revents: 0),
-            ]
-            _ = poll(&fds, 2, timeout)
-            handleSignals()
-            pingWatchdogIfDue()
-            if stopRequested { break }
-            if reloadRequested { reload() }
-
-            var wantDrain = false
-            if fds[0].revents != 0 {
-                watch.drain()
-                wantDrain = nextRetry == nil
-            }
-            let after = SystemClock.monotonicMicroseconds()
-            if after >= nextRescan {
-                ingestor.retryStuck()
-                nextRescan = after + rescanInterval.microseconds
-                wantDrain = wantDrain || nextRetry == nil
-            }
-            if let retry = nextRetry, after >= retry { wantDrain = true }
-            if after >= nextAbsences, nextRetry == nil {
-                decideAbsences(store)
-                nextAbsences = SystemClock.monotonicMicroseconds() + absenceInterval.microseconds
-            }
-            guard wantDrain else { continue }
-            if drain(ingestor) {
-                nextRetry = nil
-                decideAbsences(store)
-            } else {
-                nextRetry = SystemClock.monotonicMicroseconds() + retryDelay.microseconds
-                retryDelay = min(maxRetryDelay, TimeSpan(microseconds: retryDelay.microseconds * 2))
-            }
-            notifier.status(statusLine(ingestor))
-        }
-        notifier.stopping()
-        logger.log(
-            .notice, .stopping, "vigil stopping",
-            ["stored": "\(total.stored)", "rejected": "\(total.rejectedFiles + total.rejectedLines)"])
-    }
-
-    func evaluation(_ pack: RulePack) -> DecisionStage {
-        let stage = DecisionStage(pack: pack, logger: logger)
-        evaluation = stage
-        return stage
-    }
-
-    /// The test-only fault switch `VIGIL_TEST_STALL=1`: the main loop stops right after READY=1, so
-    /// a test can watch systemd's watchdog kill and restart the daemon. Logged loudly when set.
-    let stallsForTest = getenv("VIGIL_TEST_STALL").map { String(cString: $0) == "1" } ?? false
-
-    func stallForever() -> Never {
-        logger.log(
-            .critical, .stopping,
-            "VIGIL_TEST_STALL=1: the main loop stops now (test fault switch; never set it in production)")
-        while true { pause() }
-    }
-
-    /// One drain of the spool; false when the store (or spool) failed and a retry is needed.
-    @discardableResult
-    func drain(_ ingestor: Ingestor) -> Bool {
+        let core = DaemonCore(
+            config: config, loadConfig: loadConfig, ingestor: ingestor, evaluation: evaluation, clock: hooks.clock,
+            logger: logger, pacer: pacer, committedDueTask: { wake?.poke() })
+        let services: [any Service] = [
+            WatchdogService(pacer: pacer, systemd: SystemdNotifier()),
+            AbsenceTicker(core: core, interval: absenceInterval),
+            ReloadService(core: core, hangups: hangups),
+            IngestService(
+                core: core, watch: watch, pacer: pacer, rescanInterval: rescanInterval, afterReady: hooks.afterReady),
+        ]
         do {
-            total += try ingestor.drain(shouldStop: { [self] in
-                handleSignals()
-                pingWatchdogIfDue()
-                return stopRequested
-            })
-            if let failure = storeFailure {
-                logger.log(.notice, .storeRecovered, "ingestion resumed", ["previous_error": "\(failure)"])
-                storeFailure = nil
-                retryDelay = .seconds(1)
-            }
-            return true
+            try await ServiceGroup(
+                configuration: ServiceGroupConfiguration(
+                    services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger.quieter)
+            ).run()
         } catch {
-            if storeFailure == nil {
-                // Logged once per outage, not once per retry.
-                logger.log(
-                    .critical, .storeUnavailable, "cannot commit check-ins; they stay in the spool until this clears",
-                    ["error": "\(error)", "transient": "\(error.isTransient)"])
-            }
-            storeFailure = "\(error)"
-            return false
+            await core.stopped()
+            throw DaemonError(underlying: StoreError(path: config.state, problem: "\(error)"))
         }
-    }
-
-    /// Marks every client for an absence check when the pack in force changed and has `absent:` rules.
-    func awaitAbsencesIfThePackChanged(_ store: EventStore) {
-        do {
-            try store.awaitAbsencesIfThePackChanged()
-        } catch {
-            logger.log(
-                .error, .storeUnavailable, "cannot mark clients for the new absence rules", ["error": "\(error)"])
-        }
-    }
-
-    /// Decides the silences of `absent:` rules that are due, 1,000 clients per transaction (the
-    /// evaluation stage logs each firing). A store failure is logged and left to the next tick.
-    func decideAbsences(_ store: EventStore) {
-        do {
-            while true {
-                let round = try store.tick(at: clock.now())
-                pingWatchdogIfDue()
-                if round.clients < AbsenceRound.clientsPerRound { break }
-            }
-        } catch {
-            // Part of the same outage as a failed drain: logged once, retried at the next tick.
-            if storeFailure == nil {
-                logger.log(
-                    .critical, .storeUnavailable, "cannot record absence rule decisions; retrying",
-                    ["error": "\(error)", "transient": "\(error.isTransient)"])
-                storeFailure = "\(error)"
-            }
-        }
-    }
-
-    func handleSignals() {
-        while let signal = signals.next() {
-            switch signal {
-            case SIGTERM, SIGINT: stopRequested = true
-            case SIGHUP: reloadRequested = true
-            default: break
-            }
-        }
-    }
-
-    func pingWatchdogIfDue() {
-        guard let interval = watchdogInterval else { return }
-        let now = SystemClock.monotonicMicroseconds()
-        guard now >= nextWatchdog else { return }
-        notifier.watchdog()
-        nextWatchdog = now + interval.microseconds
-    }
-
-    /// SIGHUP: re-read the configuration and check the rule pack (vocabulary, policy, rules) in
-    /// full before anything is swapped; on any error keep the old ones and log where the error is.
-    func reload() {
-        reloadRequested = false
-        notifier.reloading()
-        do {
-            let fresh = try loadConfig()
-            try DeploymentCheck.daemon(fresh)
-            let pack = try RulePack.load(directory: fresh.rules)
-            if fresh.spool != config.spool || fresh.state != config.state {
-                logger.log(
-                    .warning, .reloadFailed, "spool and state cannot change on reload; restart to move them",
-                    ["spool": "\(fresh.spool)", "state": "\(fresh.state)"])
-            }
-            ingestor?.decoder = SpoolFileDecoder(decoder: CheckInDecoder(vocabulary: pack.vocabulary))
-            evaluation?.replace(pack)
-            if let store = ingestor?.store {
-                awaitAbsencesIfThePackChanged(store)
-                decideAbsences(store)
-            }
-            config.rules = fresh.rules
-            logger.log(
-                .notice, .reloaded, "configuration and rules reloaded",
-                [
-                    "config": "\(fresh.origin)", "rules": "\(fresh.rules)", "ruleset": "\(pack.hash)",
-                    "rule_count": "\(pack.ruleSet.rules.count)",
-                ])
-        } catch let error as RulePackError {
-            for message in error.messages.prefix(20) {
-                logger.log(
-                    .error, .reloadFailed, "reload refused; the previous rules stay in force",
-                    ["error": "\(message)", "location": "\(message.prefix { $0 != " " && $0 != "\n" })"])
-            }
-        } catch {
-            logger.log(
-                .error, .reloadFailed, "reload refused; the previous configuration stays in force",
-                ["error": "\(error)"])
-        }
-        if let ingestor { notifier.ready(status: statusLine(ingestor)) }
-    }
-
-    func statusLine(_ ingestor: Ingestor) -> String {
-        var line =
-            "ingested \(total.stored), duplicates \(total.duplicates), rejected \(total.rejectedFiles + total.rejectedLines), backlog \(ingestor.spool.backlog())"
-        if let failure = storeFailure { line += "; STORE UNAVAILABLE: \(failure)" }
-        return line
+        await core.stopped()
     }
 }
 
@@ -280,4 +122,13 @@ public struct DaemonError: ExitStatusProviding, CustomStringConvertible {
     public let underlying: any ExitStatusProviding
     public var exitStatus: ExitStatus { underlying.exitStatus }
     public var description: String { "\(underlying)" }
+}
+
+extension Logger {
+    /// For the service group: its start and stop chatter stays out of the journal.
+    var quieter: Logger {
+        var logger = self
+        logger.logLevel = max(logger.logLevel, .notice)
+        return logger
+    }
 }

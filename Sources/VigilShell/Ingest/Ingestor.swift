@@ -11,7 +11,7 @@ import VigilCore
 public final class Ingestor {
     public let spool: OpenSpool
     public let store: EventStore
-    public var decoder: SpoolFileDecoder
+    var decoder: SpoolFileDecoder
     let rejector: SpoolRejector
     let clock: any WallClock
     let logger: Logger
@@ -34,9 +34,9 @@ public final class Ingestor {
     var stuck: Set<String> = []
     /// The operation that found the spool unwritable (full, read-only, failing) and its error, while
     /// that lasts; logged once.
-    var spoolOutage: (operation: SpoolOperation, error: SystemError)?
+    var spoolOutage = OutageLatch<(operation: SpoolOperation, error: SystemError)>()
     /// How the spool's paths changed under the daemon, while they differ from what it opened; logged once.
-    var layoutChange: String?
+    var layoutChange = OutageLatch<String>()
     /// How often one drain reads unsettled files again, and how long it waits first: two ticks of
     /// the coarse clock (see `SpoolReader.read`), at least 5 ms.
     static let settleRounds = 3
@@ -134,6 +134,11 @@ public final class Ingestor {
 
     /// Forgets stuck files so the next drain tries them again (called on the periodic rescan).
     public func retryStuck() { stuck.removeAll() }
+
+    /// Validates check-ins against `vocabulary` from now on (a reload).
+    public func use(vocabulary: Vocabulary) {
+        decoder = SpoolFileDecoder(decoder: CheckInDecoder(vocabulary: vocabulary))
+    }
 
     /// Reads, validates, commits and clears one chunk of `new/` (see `prepare` and `commit`).
     public func ingest(_ chunk: [SpoolDirectory.Entry], heartbeat: () -> Void = {}) throws(IngestError) -> IngestTally {
@@ -365,17 +370,16 @@ public final class Ingestor {
     /// through the held descriptors, so nothing is read from or moved into where the paths now lead;
     /// writers that use the changed paths are not served until the layout is restored.
     func noticeLayoutChange() {
-        let change = spool.layoutChange()
-        if let change, layoutChange == nil {
+        if let change = spool.layoutChange() {
+            guard layoutChange.fail(change) else { return }
             logger.log(
                 .critical, .spoolLayoutChanged,
                 "the spool's layout changed under the daemon: it goes on with the directories it opened; restore the layout and restart",
                 ["problem": "\(change)", "spool": "\(spool.layout.root)"])
-        } else if change == nil, let previous = layoutChange {
+        } else if let previous = layoutChange.recover() {
             logger.log(
                 .notice, .spoolRecovered, "the spool's layout is as opened again", ["previous_error": "\(previous)"])
         }
-        layoutChange = change
     }
 
     /// Ends a pass over a chunk's files: a full, read-only or failing spool fails every write alike,
@@ -384,18 +388,17 @@ public final class Ingestor {
     /// succeeds while moving a file aside, which writes its `.why`, does not).
     func settle(_ pass: SpoolPass) {
         if let (operation, message, file, error) = pass.exhausted {
-            if spoolOutage == nil {
-                var fields: Logger.Metadata = ["error": "\(error)", "failed": "\(message)"]
-                if let file { fields["file"] = "\(file)" }
-                logger.log(
-                    .critical, .spoolUnwritable,
-                    "the spool cannot be written: stored check-ins stay in new/ and are read again until this clears",
-                    fields)
-            }
-            spoolOutage = (operation, error)
-        } else if let outage = spoolOutage, pass.succeeded.contains(outage.operation) {
-            logger.log(.notice, .spoolRecovered, "the spool is writable again", ["previous_error": "\(outage.error)"])
-            spoolOutage = nil
+            guard spoolOutage.fail((operation, error)) else { return }
+            var fields: Logger.Metadata = ["error": "\(error)", "failed": "\(message)"]
+            if let file { fields["file"] = "\(file)" }
+            logger.log(
+                .critical, .spoolUnwritable,
+                "the spool cannot be written: stored check-ins stay in new/ and are read again until this clears",
+                fields)
+        } else if let outage = spoolOutage.problem, pass.succeeded.contains(outage.operation),
+            let previous = spoolOutage.recover()
+        {
+            logger.log(.notice, .spoolRecovered, "the spool is writable again", ["previous_error": "\(previous.error)"])
         }
     }
 

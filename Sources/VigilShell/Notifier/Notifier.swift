@@ -104,20 +104,18 @@ public final class Notifier: Sendable {
         return receivers[name] ?? "channel \(name)"
     }
 
-    /// Runs until `shouldStop` says so (or, with `once`, until nothing is due now and nothing is
-    /// in flight); in-flight deliveries always finish first. `heartbeat` is called every poll.
-    public func run(
-        once: Bool, shouldStop: @escaping @Sendable () -> Bool,
-        heartbeat: @escaping @Sendable (NotifierTally.Counts) -> Void
-    )
-        async throws(StoreError)
-    {
+    /// Runs until a graceful shutdown (or, with `once`, until nothing is due now and nothing is in
+    /// flight); in-flight deliveries always finish first. Between claims it waits for `wake` (a
+    /// task due now committed by the daemon, see `NotifierWake`; a delivery slot freed for a
+    /// saturated receiver) for at most the poll interval, beating `pacer` meanwhile.
+    public func run(once: Bool, wake: WakeSignal, pacer: WatchdogPacer) async throws(StoreError) {
         var nextHousekeeping = Timestamp(microseconds: 0)
         var failure: StoreError?
-        var outage: StoreError?
+        var outage = OutageLatch<StoreError>()
+        var failures = 0
         await withDiscardingTaskGroup { group in
-            while !shouldStop() {
-                heartbeat(tally.counts)
+            while !Task.isShuttingDownGracefully {
+                pacer.beat()
                 let now = clock.now()
                 // Housekeeping runs beside the deliveries (a slow Alertmanager must not hold them, nor
                 // the watchdog's pings), one round at a time; --once waits for its first round.
@@ -153,44 +151,39 @@ public final class Notifier: Sendable {
                         tally.started(task.id, receiver: receiver(of: task))
                         group.addTask { await self.deliver(task) }
                     }
-                    if let previous = outage {
+                    failures = 0
+                    if let previous = outage.recover() {
                         logger.log(
                             .notice, .storeRecovered, "the queue is writable again", ["previous_error": "\(previous)"])
-                        outage = nil
                     }
                     if once && claimed.isEmpty && inFlight.isEmpty && !housekeepingRunning { break }
                     if claimed.isEmpty {
                         // Tasks wait for a saturated receiver: claim again as soon as one of its
                         // deliveries ends, not a whole poll interval later (that capped a busy
                         // receiver at `perReceiver` deliveries per interval).
-                        let until = SystemClock.monotonicMicroseconds() + config.pollInterval.microseconds
-                        repeat {
-                            let left = max(0, until - SystemClock.monotonicMicroseconds())
-                            try? await Task.sleep(nanoseconds: UInt64(min(saturated ? 2_000 : 50_000, left)) * 1000)
-                        } while SystemClock.monotonicMicroseconds() < until
-                            && !(saturated && tally.finishedCount != finishedBefore) && !shouldStop()
+                        tally.wakeOnFinish(saturated ? wake : nil)
+                        if !saturated || tally.finishedCount == finishedBefore {
+                            _ = await pacer.wait(for: wake, upTo: config.pollInterval)
+                        }
+                        tally.wakeOnFinish(nil)
                     }
                 } catch {
                     guard error.isTransient else {
                         failure = error
                         break
                     }
-                    if outage == nil {  // once per outage, not once a second
+                    if outage.fail(error) {
                         logger.log(
                             .critical, .storeUnavailable,
                             "the queue cannot be written; deliveries wait until this clears",
                             ["error": "\(error)"])
                     }
-                    outage = error
-                    // Retried each second; the heartbeat (the watchdog's pings) keeps its pace meanwhile.
-                    for _ in 0..<10 where !shouldStop() {
-                        try? await Task.sleep(nanoseconds: 100_000_000)
-                        heartbeat(tally.counts)
-                    }
+                    // Retried with the store's backoff; the watchdog's pings keep their pace meanwhile.
+                    failures += 1
+                    _ = await pacer.wait(for: WakeSignal(), upTo: RetryPolicy.storeOutage.delay(after: failures))
                 }
             }
         }
-        heartbeat(tally.counts)
         // Every delivery and housekeeping round has ended: nothing uses the client any more.
         try? await http?.shutdown()
         if let failure { throw failure }
@@ -272,10 +265,10 @@ public final class Notifier: Sendable {
         defer { tally.endHousekeeping() }
         do {
             try await housekeepingRound(at: now)
-            tally.housekeepingFailed(false)
+            tally.housekeepingRecovered()
         } catch {
             // Once until it succeeds again (the claim loop reports the outage itself).
-            if tally.housekeepingFailed(true) {
+            if tally.housekeepingFailed(error) {
                 logger.log(.error, .storeUnavailable, "queue housekeeping failed; retrying", ["error": "\(error)"])
             }
         }
@@ -359,15 +352,14 @@ public final class NotifierTally: @unchecked Sendable {
     }
     func endHousekeeping() { lock.withLock { housekeepingRunning = false } }
 
-    private var housekeepingFailing = false
-    /// Records whether the last housekeeping round failed; true when this is a new failure.
-    @discardableResult
-    func housekeepingFailed(_ failed: Bool) -> Bool {
-        lock.withLock {
-            defer { housekeepingFailing = failed }
-            return failed && !housekeepingFailing
-        }
-    }
+    private var housekeepingOutage = OutageLatch<StoreError>()
+    /// Records a failed housekeeping round; true when it starts an outage.
+    func housekeepingFailed(_ error: StoreError) -> Bool { lock.withLock { housekeepingOutage.fail(error) } }
+    func housekeepingRecovered() { _ = lock.withLock { housekeepingOutage.recover() } }
+
+    /// Poked when a delivery ends (the claim loop waits on it while a receiver is saturated).
+    private var finishWake: WakeSignal?
+    func wakeOnFinish(_ signal: WakeSignal?) { lock.withLock { finishWake = signal } }
     /// The tasks this process is delivering now, and how many of them each receiver has.
     var inFlight: (ids: Set<String>, receivers: [String: Int]) {
         lock.withLock { (Set(delivering.keys), perReceiver) }
@@ -382,13 +374,15 @@ public final class NotifierTally: @unchecked Sendable {
     /// How many deliveries have ended so far (the claim loop waits for it to change).
     var finishedCount: Int { lock.withLock { finished } }
     func finished(_ id: String) {
-        lock.withLock {
-            guard let receiver = delivering.removeValue(forKey: id) else { return }
+        let wake: WakeSignal? = lock.withLock {
+            guard let receiver = delivering.removeValue(forKey: id) else { return nil }
             finished += 1
             perReceiver[receiver, default: 1] -= 1
             if perReceiver[receiver] == 0 { perReceiver[receiver] = nil }
             value.inFlight = delivering.count
+            return finishWake
         }
+        wake?.poke()
     }
     func count(_ field: WritableKeyPath<Counts, Int>) { lock.withLock { value[keyPath: field] += 1 } }
 }

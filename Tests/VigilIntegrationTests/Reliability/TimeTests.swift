@@ -1,8 +1,8 @@
 import Foundation
 import XCTest
 
-/// Clock jumps, forward and back, on the daemon's and the notifier's clock (the test-only shifted
-/// clock, `VIGIL_TEST_CLOCK_OFFSET_FILE`): a jump forward delivers exactly what fell due and
+/// Clock jumps, forward and back, on the daemon's and the notifier's clock (`vigil-testd`, the same
+/// services on a shifted clock, `--clock-offset-file`): a jump forward delivers exactly what fell due and
 /// raises each overdue escalation once, not every timer at once; a jump back delivers nothing
 /// early and loses no due task; an absence is decided once however the clock moves.
 final class TimeTests: XCTestCase {
@@ -15,10 +15,10 @@ final class TimeTests: XCTestCase {
         }
         try shift(hours: 0)
         try harness.configureNotifier("default_channel: journal\npoll_interval: 50ms")
-        let environment = ["VIGIL_TEST_CLOCK_OFFSET_FILE": offsetFile]
-        let daemon = try harness.startDaemon(environment: environment)
+        let shifted = ["--clock-offset-file", offsetFile]
+        let daemon = try harness.startDaemon(arguments: shifted, binary: Harness.testBinary)
         defer { _ = daemon.stop() }
-        let notifier = try harness.startNotifier(environment: environment)
+        let notifier = try harness.startNotifier(arguments: shifted, binary: Harness.testBinary)
         defer { _ = notifier.stop() }
         // A check-in (which starts the 48 h silence of `missed-check-ins`), then a screening at high.
         try harness.drop("c1.json", checkIn(id: "c1", client: "c-time", at: ResponsePlanTests.time(-120)))

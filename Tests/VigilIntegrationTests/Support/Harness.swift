@@ -25,6 +25,9 @@ final class Harness {
         return (executable as NSString).deletingLastPathComponent + "/vigil"
     }()
 
+    /// `vigil-testd`, built beside it: the same daemon and notifier with test-only clocks and faults.
+    static let testBinary = (binary as NSString).deletingLastPathComponent + "/vigil-testd"
+
     init(extraConfig: String = "") throws {
         let template = NSTemporaryDirectory() + "vigil-test-XXXXXX"
         var buffer = Array(template.utf8CString)
@@ -87,19 +90,26 @@ final class Harness {
     }
 
     /// Starts `vigil serve` in the background with stderr logging to `root/serve.log`.
-    func startDaemon(environment extra: [String: String] = [:], arguments: [String] = []) throws -> Daemon {
-        try start(["serve", "--log-level", "debug"] + arguments, log: "serve.log", environment: extra)
+    func startDaemon(
+        environment extra: [String: String] = [:], arguments: [String] = [], binary: String = Harness.binary
+    ) throws -> Daemon {
+        try start(["serve", "--log-level", "debug"] + arguments, log: "serve.log", environment: extra, binary: binary)
     }
 
     /// Starts `vigil notify` in the background with stderr logging to `root/notify.log`.
-    func startNotifier(environment extra: [String: String] = [:], arguments: [String] = []) throws -> Daemon {
-        try start(["notify"] + arguments, log: "notify.log", environment: extra)
+    func startNotifier(
+        environment extra: [String: String] = [:], arguments: [String] = [], binary: String = Harness.binary
+    ) throws -> Daemon {
+        try start(["notify"] + arguments, log: "notify.log", environment: extra, binary: binary)
     }
 
     /// Starts `vigil COMMAND --config … --log stderr` in the background, logging to `root/LOG`.
-    func start(_ command: [String], log name: String, environment extra: [String: String] = [:]) throws -> Daemon {
+    func start(
+        _ command: [String], log name: String, environment extra: [String: String] = [:],
+        binary: String = Harness.binary
+    ) throws -> Daemon {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = [command[0], "--config", configPath, "--log", "stderr"] + command.dropFirst()
         process.currentDirectoryURL = URL(fileURLWithPath: root)
         var environment = ProcessInfo.processInfo.environment

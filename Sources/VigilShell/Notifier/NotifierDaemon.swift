@@ -1,0 +1,84 @@
+import Foundation
+import Glibc
+import Logging
+import ServiceLifecycle
+import VigilCore
+
+/// `vigil notify`: checks the notifier's configuration and opens the store, then runs
+/// `NotifierWorker` beside `WatchdogService` in one `ServiceGroup` until SIGTERM or SIGINT (a
+/// graceful shutdown: deliveries in flight finish first), or with `once` until nothing is due.
+public enum NotifierDaemon {
+    /// The `notify` command of `vigil` and of the test binary: logging, the configuration, the
+    /// notifier until it stops; the exit status. `clock` gives the clock it runs on.
+    public static func main(
+        configPath: String?, once: Bool, log: LogSetup.Target, clock: @Sendable (Logger) -> any WallClock
+    ) async -> ExitStatus {
+        // A command of an exec channel that exits without reading its stdin must not kill the notifier.
+        signal(SIGPIPE, SIG_IGN)
+        LogSetup.bootstrap(log, level: .info, identifier: "vigil-notifier")
+        let logger = Logger(label: "vigil-notifier")
+        do {
+            let config = try VigilConfig.resolve(explicitPath: configPath)
+            try await run(config: config, once: once, clock: clock(logger), logger: logger)
+            return .ok
+        } catch let error as any ExitStatusProviding {
+            printError("\(error)")
+            return error.exitStatus
+        } catch {
+            printError("\(error)")
+            return .software
+        }
+    }
+
+    /// Opens the store and runs the notifier's services.
+    public static func run(config: VigilConfig, once: Bool, clock: any WallClock, logger: Logger) async throws {
+        let notifierConfig = try NotifierConfig.load(for: config)
+        try DeploymentCheck.notifier(notifierConfig, origin: config.origin)
+        // The same private state directory as the daemon's, whichever starts first.
+        try DirectorySafety.create(config.state, mode: 0o700)
+        try DirectorySafety.check(config.state)
+        let systemd = SystemdNotifier()
+        systemd.openingStore(within: .minutes(30))
+        let store = try EventStore(path: config.databasePath, stages: [], cacheKiB: 8_192)
+        let notifier = Notifier(config: notifierConfig, store: store, clock: clock, logger: logger)
+        let wake = WakeSignal()
+        do {
+            try NotifierWake(state: config.state).forward(to: wake)
+        } catch {
+            logger.log(
+                .warning, .started, "cannot watch the notifier's wake file; new tasks are found by polling",
+                ["error": "\(error)"])
+        }
+        let pacer = WatchdogPacer(interval: systemd.watchdogPingInterval())
+        let channels = notifierConfig.channels.keys.sorted()
+        systemd.ready(status: "delivering to \(channels.joined(separator: ", "))")
+        logger.log(
+            .notice, .started, "vigil notifier started",
+            ["channels": "\(channels.joined(separator: ","))", "state": "\(config.state)"])
+        let tally = notifier.tally
+        let watchdog = WatchdogService(pacer: pacer, systemd: systemd) {
+            let counts = tally.counts
+            return
+                "\(counts.delivered) delivered, \(counts.retried) retries, \(counts.dead) dead, \(counts.overdue) overdue, \(counts.inFlight) in flight"
+        }
+        let worker = NotifierWorker(notifier: notifier, once: once, wake: wake, pacer: pacer)
+        defer {
+            systemd.stopping()
+            let counts = tally.counts
+            logger.log(
+                .notice, .stopping, "vigil notifier stopping",
+                [
+                    "delivered": "\(counts.delivered)", "retried": "\(counts.retried)", "dead": "\(counts.dead)",
+                    "overdue": "\(counts.overdue)",
+                ])
+        }
+        try await ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [
+                    .init(service: watchdog),
+                    .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger.quieter)
+        ).run()
+    }
+}
