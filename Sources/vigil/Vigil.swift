@@ -25,9 +25,8 @@ struct ConfigOptions: ParsableArguments {
     var config: String?
 
     func load() throws -> VigilConfig {
-        var info = stat()
-        if let config, stat(config, &info) != 0, errno == ENOENT || errno == ENOTDIR {
-            printError("no configuration file at \(config) (create it, or pass --config PATH)")
+        if let missing = VigilConfig.missing(explicitPath: config) {
+            printError(missing)
             throw ArgumentParser.ExitCode(ExitStatus.config.rawValue)
         }
         do {

@@ -29,7 +29,7 @@ final class CommandLineTests: XCTestCase {
     func testAMissingConfigurationFileIsNamedInPlainWords() throws {
         let harness = try Harness()
         let path = harness.root + "/etc/vigil.yaml"
-        for command in [["status"], ["serve", "--log", "stderr"], ["queue", "list"]] {
+        for command in [["status"], ["serve", "--log", "stderr"], ["notify", "--log", "stderr"], ["queue", "list"]] {
             let result = try harness.run(command + ["--config", path], config: false)
             XCTAssertEqual(result.status, 78, "\(command): \(result)")
             XCTAssertEqual(

@@ -78,6 +78,13 @@ public struct VigilConfig: Equatable, Sendable {
         return embeddedDefault(directory: FileManager.default.currentDirectoryPath)
     }
 
+    /// When `--config` names no file: what to tell the person, in plain words (the caller exits 78).
+    public static func missing(explicitPath: String?) -> String? {
+        var info = stat()
+        guard let explicitPath, stat(explicitPath, &info) != 0, errno == ENOENT || errno == ENOTDIR else { return nil }
+        return "no configuration file at \(explicitPath) (create it, or pass --config PATH)"
+    }
+
     static func absolute(_ path: String) -> String {
         path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
     }

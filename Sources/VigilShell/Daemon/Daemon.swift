@@ -37,6 +37,10 @@ public enum Daemon {
     ) async -> ExitStatus {
         LogSetup.bootstrap(log, level: level)
         let logger = Logger(label: "vigil")
+        if let missing = VigilConfig.missing(explicitPath: configPath) {
+            printError(missing)
+            return .config
+        }
         let config: VigilConfig
         do {
             config = try VigilConfig.resolve(explicitPath: configPath)

@@ -17,6 +17,10 @@ public enum NotifierDaemon {
         signal(SIGPIPE, SIG_IGN)
         LogSetup.bootstrap(log, level: .info, identifier: "vigil-notifier")
         let logger = Logger(label: "vigil-notifier")
+        if let missing = VigilConfig.missing(explicitPath: configPath) {
+            printError(missing)
+            return .config
+        }
         do {
             let config = try VigilConfig.resolve(explicitPath: configPath)
             try await run(config: config, once: once, clock: clock(logger), logger: logger)
