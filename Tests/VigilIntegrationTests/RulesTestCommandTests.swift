@@ -110,4 +110,34 @@ final class RulesTestCommandTests: XCTestCase {
             result.stdout)
         XCTAssertTrue(result.stdout.contains("tasks: got [escalation mobile-crisis 1h;"), result.stdout)
     }
+
+    /// Malformed action expectations are located like every other mistake.
+    func testMalformedActionExpectationsAreLocated() throws {
+        let harness = try Harness()
+        let file = harness.root + "/actions.yaml"
+        try """
+        tests:
+          - name: actions
+            events:
+              - {at: +0h, kind: checkin, source: peer, signs: [isolation]}
+            expect:
+              - at: +0h
+                tasks:
+                  - {kind: page, route: outreach, due: 24h}
+                  - {kind: follow_up, route: outreach, due: soon}
+                no_tasks: false
+                superseded:
+                  - {kind: escalation, route: crisis-team, tier: severe}
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        let result = try harness.run(["rules", "test", "--rules", rules, file])
+        XCTAssertEqual(result.status, 1, "\(result)")
+        for expected in [
+            "actions.yaml:8:20: key 'tests[0].expect[0].tasks[0].kind': must be one of escalation, caring_contact",
+            "actions.yaml:9:53: key 'tests[0].expect[0].tasks[1].due': must be now or a span such as 24h",
+            "key 'tests[0].expect[0].no_tasks': must be true (leave it out to check nothing)",
+            "key 'tests[0].expect[0].superseded[0].tier': must be low, moderate, high or imminent",
+        ] {
+            XCTAssertTrue(result.stderr.contains(expected), "missing \(expected) in:\n\(result.stderr)")
+        }
+    }
 }

@@ -181,18 +181,14 @@ public enum RuleTests {
                 fields.report("score", "score must be [MIN, MAX]")
             }
         }
-        if let tasks = fields.list("tasks") {
-            expectation.tasks = tasks.compactMap { item in
-                guard let task = reader.map(item.node, path: item.path, known: taskKeys),
-                    let kind = kind(task), let route = task.string("route"),
-                    let due = task.string("due", "must be now or a span such as 24h")
-                else { return nil }
-                guard let span = due == "now" ? TimeSpan.seconds(0) : RuleFileParser.duration(due) else {
-                    task.report("due", "must be now or a span such as 24h")
-                    return nil
-                }
-                return "\(kind.rawValue) \(route) \(hours(span))"
+        expectation.tasks = taskLines(fields, "tasks", known: taskKeys, reader: reader) { task in
+            let problem = "must be now or a span such as 24h"
+            guard let due = task.string("due", problem) else { return nil }
+            guard let span = due == "now" ? TimeSpan.seconds(0) : RuleFileParser.duration(due) else {
+                task.report("due", problem)
+                return nil
             }
+            return hours(span)
         }
         if let value = fields["no_tasks"] {
             if value.bool == true {
@@ -202,16 +198,29 @@ public enum RuleTests {
                 fields.report("no_tasks", "must be true (leave it out to check nothing)")
             }
         }
-        if let superseded = fields.list("superseded") {
-            expectation.superseded = superseded.compactMap { item in
-                guard let task = reader.map(item.node, path: item.path, known: supersededKeys),
-                    let kind = kind(task), let route = task.string("route"),
-                    let tier = task.string("tier").flatMap(Tier.init(rawValue:))
-                else { return nil }
-                return "\(kind.rawValue) \(route) \(tier.rawValue)"
+        expectation.superseded = taskLines(fields, "superseded", known: supersededKeys, reader: reader) { task in
+            let problem = "must be low, moderate, high or imminent"
+            guard let tier = task.string("tier", problem) else { return nil }
+            guard Tier(rawValue: tier) != nil else {
+                task.report("tier", problem)
+                return nil
             }
+            return tier
         }
         return expectation
+    }
+
+    /// The list under `key`, each task as a `kind route LAST` line (`last` reads the third field);
+    /// nil when there is no such key. A malformed task is reported and left out.
+    static func taskLines(
+        _ fields: YAMLMap, _ key: String, known: [String], reader: YAMLReader, last: (YAMLMap) -> String?
+    ) -> [String]? {
+        fields.list(key)?.compactMap { item in
+            guard let task = reader.map(item.node, path: item.path, known: known), let kind = kind(task),
+                let route = task.string("route"), let third = last(task)
+            else { return nil }
+            return "\(kind.rawValue) \(route) \(third)"
+        }
     }
 
     /// A task expectation's `kind`, reported when missing or unknown.
