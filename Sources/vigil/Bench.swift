@@ -72,7 +72,10 @@ struct Bench: ParsableCommand {
             )
             print("    ratio  \(String(format: "%.2f", single / floor))x the floor (target <= 1.30x)")
             for (label, vigil, floor) in [
-                ("(b) .jsonl batches of \(batchSize), 500 clients, every one rising", batch, report.median(\.batchFloorSeconds)),
+                (
+                    "(b) .jsonl batches of \(batchSize), 500 clients, every one rising", batch,
+                    report.median(\.batchFloorSeconds)
+                ),
                 (
                     "(c) .jsonl batches of \(batchSize), a realistic mix: 90 % routine from 5000 clients, 10 % rising",
                     report.median(\.mixSeconds), report.median(\.mixFloorSeconds)

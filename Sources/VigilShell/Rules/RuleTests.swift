@@ -259,8 +259,12 @@ public enum RuleTests {
         let planned = observation.planned.map {
             "\($0.kind.rawValue) \($0.route) \(hours(TimeSpan(microseconds: $0.due.microseconds - observation.at.microseconds)))"
         }
-        let superseded = observation.superseded.map { "\($0.task.kind.rawValue) \($0.task.route) \($0.task.tier.rawValue)" }
-        for (name, want, got) in [("tasks", expectation.tasks, planned), ("superseded", expectation.superseded, superseded)] {
+        let superseded = observation.superseded.map {
+            "\($0.task.kind.rawValue) \($0.task.route) \($0.task.tier.rawValue)"
+        }
+        for (name, want, got) in [
+            ("tasks", expectation.tasks, planned), ("superseded", expectation.superseded, superseded),
+        ] {
             guard let want, want.sorted() != got.sorted() else { continue }
             report.failures.append(
                 "\(label): \(name): got [\(got.joined(separator: "; "))], want [\(want.joined(separator: "; "))]")
