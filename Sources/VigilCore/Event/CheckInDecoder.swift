@@ -195,7 +195,8 @@ public struct CheckInDecoder: Sendable {
         var result: [(name: String, value: Double)] = []
         result.reserveCapacity(members.count)
         for (name, member) in members {
-            let field = "measures.\(quoted(name))"
+            // The field's name is only built for an error (this runs for every measure of every check-in).
+            var field: String { "measures.\(quoted(name))" }
             guard isSnakeCase(name) else { throw CheckInError(field: field, "measure names are snake_case") }
             guard case .number(let number) = member else {
                 throw CheckInError(field: field, "must be a number, not \(member.typeDescription)")
@@ -217,7 +218,8 @@ public struct CheckInDecoder: Sendable {
         var result: [String] = []
         result.reserveCapacity(elements.count)
         for (index, element) in elements.enumerated() {
-            let field = "\(list.rawValue)[\(index)]"
+            // The field's name is only built for an error (this runs for every code of every check-in).
+            var field: String { "\(list.rawValue)[\(index)]" }
             guard case .string(let code) = element else {
                 throw CheckInError(field: field, "must be a string code, not \(element.typeDescription)")
             }

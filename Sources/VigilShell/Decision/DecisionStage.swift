@@ -59,14 +59,15 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
         // (so it is mutated in place, never copied) or rebuilt from the store.
         var positions: [String: Int] = [:]
         var clients: [ClientWork] = []
-        for (index, event) in events.enumerated() {
+        var slots = SlotKeys()
+        for event in events {
             let client = event.checkIn.client
             if let position = positions[client] {
-                clients[position].events.append(events[index])
+                clients[position].add(event)
                 continue
             }
             var state = try taken(client) ?? StoredClient.load(client: client, before: event.seq, pack: pack, db: db)
-            state.openTasks = try StoredClient.openTasks(client: client, db: db)
+            state.openTasks = try StoredClient.openTasks(client: client, slots: &slots, db: db)
             positions[client] = clients.count
             clients.append(ClientWork(state: state, first: event))
         }
@@ -74,10 +75,12 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
         let now = context.committedAt
         Parallel.forEach(clients.count, width: width) { position in
             let work = clients[position]
-            work.effects = evaluator.evaluate(&work.state, checkIns: work.events.map(\.checkIn), at: now)
+            work.effects = evaluator.evaluate(&work.state, checkIns: work.checkIns, at: now)
         }
         var writer = try EffectWriter(db: db, ruleset: ruleset, at: now)
-        for work in clients { try writer.write(work.effects, client: work.state.client, events: work.events) }
+        for work in clients {
+            try writer.write(work.effects, client: work.state.client, seqs: work.seqs, checkIns: work.checkIns)
+        }
         publishAfterCommit(clients.map(\.state), record: writer.record, pack: pack, ruleset: ruleset, at: now, db: db)
     }
 
@@ -95,9 +98,10 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
         var writer = try EffectWriter(db: db, ruleset: ruleset, at: now)
         var decided: [(client: String, decision: SilenceDecision)] = []
         var states: [ClientState] = []
+        var slots = SlotKeys()
         for client in due {
             var state = try taken(client) ?? StoredClient.load(client: client, before: .max, pack: pack, db: db)
-            state.openTasks = try StoredClient.openTasks(client: client, db: db)
+            state.openTasks = try StoredClient.openTasks(client: client, slots: &slots, db: db)
             let effects = evaluator.tick(&state, at: now)
             for case .silence(let decision) in effects { decided.append((client, decision)) }
             try writer.write(effects, client: client)
@@ -188,13 +192,21 @@ extension RulePack {
 /// One client's evaluation during a commit, in a box that exactly one lane mutates in place.
 final class ClientWork: @unchecked Sendable {
     var state: ClientState
-    /// Its new check-ins in the commit, in arrival order.
-    var events: [StoredEvent]
+    /// Its new check-ins in the commit, in arrival order, and their sequence numbers (kept apart so
+    /// the evaluator gets the check-ins without another copy of each).
+    var checkIns: [CheckIn]
+    var seqs: [Int64]
     var effects: [Effect] = []
 
     init(state: ClientState, first: StoredEvent) {
         self.state = state
-        self.events = [first]
+        self.checkIns = [first.checkIn]
+        self.seqs = [first.seq]
+    }
+
+    func add(_ event: StoredEvent) {
+        checkIns.append(event.checkIn)
+        seqs.append(event.seq)
     }
 }
 

@@ -38,8 +38,8 @@ struct EffectWriter {
         updateAbsenceDue = try db.cachedStatement(sql: "UPDATE clients SET absence_due = ? WHERE id = ?")
     }
 
-    /// Writes one client's effects; `events` are the stored check-ins the effects' indices refer to.
-    mutating func write(_ effects: [Effect], client: String, events: [StoredEvent] = []) throws {
+    /// Writes one client's effects; `checkIns` (stored as `seqs`) are those the effects' indices refer to.
+    mutating func write(_ effects: [Effect], client: String, seqs: [Int64] = [], checkIns: [CheckIn] = []) throws {
         var latest: (at: Timestamp, score: RiskScore)?
         func observe(_ score: RiskScore, at: Timestamp) {
             if latest.map({ $0.at <= at }) ?? true { latest = (at, score) }
@@ -47,21 +47,26 @@ struct EffectWriter {
         for effect in effects {
             switch effect {
             case .evaluated(let index, let fired, let score):
-                let event = events[index]
-                var row = RawInsert(insertEvaluation)
-                row.bind(event.seq)
+                var row = RawStatement(insertEvaluation)
+                row.bind(seqs[index])
                 row.bind(fired.map(\.rule).joined(separator: " "))
                 row.bind(score.score)
                 row.bind(score.tier.rawValue)
                 row.bind(ruleset)
                 try row.step(db: db)
-                observe(score, at: event.checkIn.at)
+                observe(score, at: checkIns[index].at)
             case .silence(let decision):
                 let firing = decision.firing
-                try insertAbsence.execute(arguments: [
-                    client, firing.rule, firing.at.microseconds, decision.fired, decision.score.score,
-                    decision.score.tier.rawValue, ruleset, now.microseconds,
-                ])
+                var row = RawStatement(insertAbsence)
+                row.bind(client)
+                row.bind(firing.rule)
+                row.bind(firing.at.microseconds)
+                row.bind(decision.fired)
+                row.bind(decision.score.score)
+                row.bind(decision.score.tier.rawValue)
+                row.bind(ruleset)
+                row.bind(now.microseconds)
+                try row.step(db: db)
                 if decision.fired {
                     observe(decision.score, at: firing.at)
                     record.silences.append((client, decision))
@@ -69,8 +74,7 @@ struct EffectWriter {
             case .episode(let change):
                 try write(change, client: client)
             case .planned(let task, let score, let reasons):
-                try TaskLedger.insert(
-                    task, score: score, reasons: JSONOutput.text(reasons), about: nil, at: now, db: db)
+                try TaskLedger.insert(task, score: score, reasons: text(of: reasons), about: nil, at: now, db: db)
                 guard db.changesCount == 1 else { continue }
                 record.planned.append((task, score))
                 if let last = record.changes.indices.last, record.changes[last].client == client {
@@ -88,15 +92,30 @@ struct EffectWriter {
             case .contact(let contact):
                 try write(contact, client: client)
             case .absenceDue(let due):
-                try updateAbsenceDue.execute(arguments: [due?.microseconds, client])
+                var row = RawStatement(updateAbsenceDue)
+                row.bind(due?.microseconds)
+                row.bind(client)
+                try row.step(db: db)
             }
         }
         if let latest {
-            try updateScore.execute(arguments: [
-                latest.score.score, latest.score.tier.rawValue, latest.at.microseconds, client,
-                latest.at.microseconds,
-            ])
+            var row = RawStatement(updateScore)
+            row.bind(latest.score.score)
+            row.bind(latest.score.tier.rawValue)
+            row.bind(latest.at.microseconds)
+            row.bind(client)
+            row.bind(latest.at.microseconds)
+            try row.step(db: db)
         }
+    }
+
+    /// `reasons` as stored with a task. A rise's tasks share one list: it is encoded once (the
+    /// comparison is cheap, the arrays being the same buffer).
+    private mutating func text(of reasons: [TaskReason]) -> String {
+        if let encoded = encodedReasons, encoded.reasons == reasons { return encoded.text }
+        let text = JSONOutput.text(reasons)
+        encodedReasons = (reasons, text)
+        return text
     }
 
     private mutating func write(_ change: EpisodeChange, client: String) throws {

@@ -12,38 +12,64 @@ enum StoredClient {
     }
 
     /// The client's episode state as stored: its latest episode, open or not, and the tasks the
-    /// open one has planned.
+    /// open one has planned. Read with `RawStatement`: it runs for every client not cached.
     static func cursor(client: String, db: Database) throws -> EpisodeCursor {
-        guard
-            let row = try Row.fetchOne(
-                db,
+        var latest = RawStatement(
+            try db.cachedStatement(
                 sql:
-                    "SELECT number, tier, opened_at, closed_at FROM episodes WHERE client = ? ORDER BY number DESC LIMIT 1",
-                arguments: [client])
-        else { return EpisodeCursor() }
-        let number: Int = row["number"]
-        guard row["closed_at"] as Int64? == nil, let tier = Tier(rawValue: row["tier"]) else {
+                    "SELECT number, tier, opened_at, closed_at FROM episodes WHERE client = ? ORDER BY number DESC LIMIT 1"
+            ))
+        latest.bind(client)
+        var found: (number: Int64, tier: String?, openedAt: Int64, closed: Bool)?
+        try latest.forEachRow(db: db) { row in found = (row.int64(0), row.text(1), row.int64(2), !row.isNull(3)) }
+        guard let found else { return EpisodeCursor() }
+        let number = Int(found.number)
+        guard !found.closed, let tier = found.tier.flatMap(Tier.init(rawValue:)) else {
             return EpisodeCursor(open: nil, lastNumber: number)
         }
-        let planned = try String.fetchAll(
-            db, sql: "SELECT id FROM tasks WHERE client = ? AND episode = ?", arguments: [client, number])
+        var tasks = RawStatement(try db.cachedStatement(sql: "SELECT id FROM tasks WHERE client = ? AND episode = ?"))
+        tasks.bind(client)
+        tasks.bind(found.number)
+        var planned: Set<String> = []
+        try tasks.forEachRow(db: db) { row in
+            if let id = row.text(0) { planned.insert(id) }
+        }
         return EpisodeCursor(
-            open: Episode(number: number, tier: tier, openedAt: Timestamp(microseconds: row["opened_at"])),
-            lastNumber: number, planned: Set(planned))
+            open: Episode(number: number, tier: tier, openedAt: Timestamp(microseconds: found.openedAt)),
+            lastNumber: number, planned: planned)
     }
 
     /// The client's open tasks, oldest first, as they are now (people and the notifier change them).
-    static func openTasks(client: String, db: Database) throws -> [OpenTask] {
-        let statement = try db.cachedStatement(
-            sql: """
-                SELECT id, kind, slot, created_at, due FROM tasks
-                WHERE client = ? AND state IN \(TaskState.openList) ORDER BY seq
-                """)
-        return try Row.fetchAll(statement, arguments: [client]).compactMap { row in
-            guard let kind = TaskKind(rawValue: row["kind"]) else { return nil }
-            return OpenTask(
-                id: row["id"], kind: kind, key: PlanKey.parse(slot: row["slot"])?.key,
-                createdAt: Timestamp(microseconds: row["created_at"]), due: Timestamp(microseconds: row["due"]))
+    /// Read with `RawStatement`: it runs for every client in every commit.
+    static func openTasks(client: String, slots: inout SlotKeys, db: Database) throws -> [OpenTask] {
+        var query = RawStatement(
+            try db.cachedStatement(
+                sql: """
+                    SELECT id, kind, slot, created_at, due FROM tasks
+                    WHERE client = ? AND state IN \(TaskState.openList) ORDER BY seq
+                    """))
+        query.bind(client)
+        var tasks: [OpenTask] = []
+        try query.forEachRow(db: db) { row in
+            guard let id = row.text(0), let kind = row.text(1).flatMap(TaskKind.init(rawValue:)) else { return }
+            tasks.append(
+                OpenTask(
+                    id: id, kind: kind, key: row.text(2).flatMap { slots.key(of: $0) },
+                    createdAt: Timestamp(microseconds: row.int64(3)), due: Timestamp(microseconds: row.int64(4))))
         }
+        return tasks
+    }
+}
+
+/// Plan keys by task slot, each parsed once per transaction: every client's open tasks come from
+/// the same few slots.
+struct SlotKeys {
+    private var parsed: [String: PlanKey?] = [:]
+
+    mutating func key(of slot: String) -> PlanKey? {
+        if let known = parsed[slot] { return known }
+        let key = PlanKey.parse(slot: slot)?.key
+        parsed[slot] = key
+        return key
     }
 }

@@ -7,11 +7,14 @@ enum StoredReplay {
     /// The state after every event of `client` stored before `seq` (and every absence decided).
     static func load(client: String, before seq: Int64, pack: RulePack, db: Database) throws -> ClientReplay {
         let ruleSet = pack.ruleSet
-        guard
-            let newest = try Int64.fetchOne(
-                db, sql: "SELECT at FROM events WHERE client = ? AND seq < ? ORDER BY at DESC LIMIT 1",
-                arguments: [client, seq])
-        else { return ClientReplay(ruleSet: ruleSet, thresholds: pack.thresholds) }
+        // Raw: this runs for every client not cached, and finds nothing for a new one.
+        var latest = RawStatement(
+            try db.cachedStatement(sql: "SELECT at FROM events WHERE client = ? AND seq < ? ORDER BY at DESC LIMIT 1"))
+        latest.bind(client)
+        latest.bind(seq)
+        var found: Int64?
+        try latest.forEachRow(db: db) { row in found = row.int64(0) }
+        guard let newest = found else { return ClientReplay(ruleSet: ruleSet, thresholds: pack.thresholds) }
         let horizon = newest - ruleSet.lookBack.microseconds
         let bodies = try String.fetchAll(
             db, sql: "SELECT body FROM events WHERE client = ? AND seq < ? AND at >= ? ORDER BY seq",

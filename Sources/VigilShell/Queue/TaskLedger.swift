@@ -16,11 +16,24 @@ enum TaskLedger {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)
                 ON CONFLICT DO NOTHING
                 """)
-        try statement.execute(arguments: [
-            task.id, task.client, task.episode, task.slot, task.kind.rawValue, task.tier.rawValue, score, task.route,
-            task.instruction, reasons, about, now.microseconds, task.deliverAt.microseconds, task.due.microseconds,
-            task.deliverAt.microseconds,
-        ])
+        // Raw: every rise inserts several.
+        var row = RawStatement(statement)
+        row.bind(task.id)
+        row.bind(task.client)
+        row.bind(Int64(task.episode))
+        row.bind(task.slot)
+        row.bind(task.kind.rawValue)
+        row.bind(task.tier.rawValue)
+        row.bind(score)
+        row.bind(task.route)
+        row.bind(task.instruction)
+        row.bind(reasons)
+        row.bind(about)
+        row.bind(now.microseconds)
+        row.bind(task.deliverAt.microseconds)
+        row.bind(task.due.microseconds)
+        row.bind(task.deliverAt.microseconds)
+        try row.step(db: db)
     }
 }
 

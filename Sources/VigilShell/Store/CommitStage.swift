@@ -42,7 +42,12 @@ public struct ClientIndex: CommitStage {
                     events = events + excluded.events
                 """)
         for (client, summary) in summaries.sorted(by: { $0.key < $1.key }) {
-            try statement.execute(arguments: [client, summary.first, summary.last, summary.count])
+            var row = RawStatement(statement)
+            row.bind(client)
+            row.bind(summary.first)
+            row.bind(summary.last)
+            row.bind(Int64(summary.count))
+            try row.step(db: db)
         }
     }
 }

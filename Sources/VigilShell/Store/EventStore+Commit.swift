@@ -76,7 +76,7 @@ extension EventStore {
                 stored.reserveCapacity(events.count)
                 for event in events {
                     let checkIn = event.checkIn
-                    var row = RawInsert(insert)
+                    var row = RawStatement(insert)
                     row.bind(checkIn.id)
                     row.bind(checkIn.client)
                     row.bind(checkIn.at.microseconds)

@@ -3,8 +3,8 @@ import XCTest
 
 @testable import VigilShell
 
-/// The hot INSERT's direct binding: values arrive as GRDB would bind them, errors as GRDB's.
-final class RawInsertTests: XCTestCase {
+/// Direct binding and reading: values arrive and are read back as with GRDB, errors as GRDB's.
+final class RawStatementTests: XCTestCase {
     func makeTable() throws -> DatabaseQueue {
         let queue = try DatabaseQueue()
         try queue.write { db in
@@ -19,7 +19,7 @@ final class RawInsertTests: XCTestCase {
             let statement = try db.cachedStatement(sql: "INSERT INTO t(id, n, x, note) VALUES (?, ?, ?, ?)")
             for (id, n, note) in [("é🙂-1", Int64.min, "kept"), ("plain", Int64.max, nil)] as [(String, Int64, String?)]
             {
-                var row = RawInsert(statement)
+                var row = RawStatement(statement)
                 row.bind(id)
                 row.bind(n)
                 row.bind(0.1)
@@ -39,7 +39,7 @@ final class RawInsertTests: XCTestCase {
         try queue.write { db in
             let statement = try db.cachedStatement(sql: "INSERT INTO t(id, n) VALUES (?, ?)")
             for attempt in ["a", "a", "b"] {
-                var row = RawInsert(statement)
+                var row = RawStatement(statement)
                 row.bind(attempt)
                 row.bind(Int64(1))
                 do {
@@ -53,5 +53,27 @@ final class RawInsertTests: XCTestCase {
         }
         XCTAssertEqual(
             try queue.read { db in try String.fetchAll(db, sql: "SELECT id FROM t ORDER BY id") }, ["a", "b"])
+    }
+
+    func testRowsAreReadAsStoredAndTheStatementIsResetAfterwards() throws {
+        let queue = try makeTable()
+        try queue.write { db in
+            try db.execute(
+                sql: "INSERT INTO t(id, n, x, note) VALUES ('é🙂-1', ?, 0.5, 'kept'), ('plain', ?, NULL, NULL)",
+                arguments: [Int64.min, Int64.max])
+            let statement = try db.cachedStatement(sql: "SELECT id, n, note FROM t WHERE n <= ? ORDER BY n")
+            for _ in 0..<2 {
+                var query = RawStatement(statement)
+                query.bind(Int64.max)
+                var rows: [(String?, Int64, String?, Bool)] = []
+                try query.forEachRow(db: db) { row in
+                    rows.append((row.text(0), row.int64(1), row.text(2), row.isNull(2)))
+                }
+                XCTAssertEqual(rows.map(\.0), ["é🙂-1", "plain"])
+                XCTAssertEqual(rows.map(\.1), [Int64.min, Int64.max])
+                XCTAssertEqual(rows.map(\.2), ["kept", nil])
+                XCTAssertEqual(rows.map(\.3), [false, true])
+            }
+        }
     }
 }
