@@ -112,13 +112,17 @@ final class CrashConsistencyTests: XCTestCase {
         XCTAssertEqual(Set(byClient.keys), Set(escalating), "tasks only for the clients whose tier rose")
         for client in escalating {
             let slots = (byClient[client] ?? []).compactMap { $0["slot"] as? String }.sorted()
-            XCTAssertEqual(
-                slots, ["imminent.1", "imminent.2", "imminent.3", "imminent.4"], "\(client): its plan, once")
+            XCTAssertEqual(slots, Self.imminentPlan, "\(client): its plan, once")
         }
         let escalations = Set(tasks.filter { $0["kind"] as? String == "escalation" }.compactMap { $0["id"] as? String })
+        // The tasks delivered at once: each escalation and the caring contact of its client's plan.
+        let dueNow = Set(
+            tasks.filter { ["escalation", "caring_contact"].contains($0["kind"] as? String ?? "") }.compactMap {
+                $0["id"] as? String
+            })
         let taskIDs = Set(tasks.compactMap { $0["id"] as? String })
         let seen = Set(receiver.answered.compactMap { $0["key"] as? String })
-        XCTAssertEqual(Set(receiver.acceptedKeys), escalations, "every escalation delivered; none missing")
+        XCTAssertEqual(Set(receiver.acceptedKeys), dueNow, "every task due now delivered; none missing")
         XCTAssertTrue(seen.isSubset(of: taskIDs), "every delivery was for a real task")
         XCTAssertFalse(
             try String(contentsOfFile: receiver.logPath, encoding: .utf8).contains("private words"),
@@ -131,4 +135,9 @@ final class CrashConsistencyTests: XCTestCase {
             \(receiver.answered.count - receiver.acceptedKeys.count) redeliveries de-duplicated by key), 0 lost
             """)
     }
+
+    /// The slots of an imminent client's cumulative plan (the default policy).
+    static let imminentPlan =
+        ["high.caring_contact.0s"] + (1...7).map { "high.peer_checkin.\($0)d" }
+        + ["imminent.escalation.0s", "imminent.follow_up.1d", "imminent.follow_up.2d", "imminent.follow_up.3d"]
 }
