@@ -25,16 +25,17 @@ public struct Timeline: Sendable {
 
     /// Runs `batches` (each a group of check-ins that arrive together, in arrival order) and the
     /// `checkpoints` in time order: a checkpoint is observed once every batch listed before the
-    /// first batch observed after it has run. Returns one observation per checkpoint, in order.
+    /// first batch observed after it has run. Returns one observation per checkpoint, in the order
+    /// the checkpoints were given.
     public mutating func run(batches: [[CheckIn]], checkpoints: [Timestamp]) -> [Observation] {
-        var observations: [Observation] = []
+        var observations: [Timestamp: Observation] = [:]
         var pending = checkpoints.sorted()
         var decided: [Timestamp: [Effect]] = [:]
         func observe(upTo limit: Timestamp?) {
             while let next = pending.first, limit.map({ next < $0 }) ?? true {
                 pending.removeFirst()
                 decided[next, default: []] += remembered(evaluator.tick(&state, at: next))
-                observations.append(observation(at: next, effects: decided[next] ?? []))
+                observations[next] = observation(at: next, effects: decided[next] ?? [])
             }
         }
         for batch in batches {
@@ -43,7 +44,7 @@ public struct Timeline: Sendable {
             decided[first.at, default: []] += remembered(evaluator.evaluate(&state, checkIns: batch, at: first.at))
         }
         observe(upTo: nil)
-        return observations
+        return checkpoints.map { observations[$0] ?? observation(at: $0, effects: []) }
     }
 
     /// `effects`, after remembering the tasks they plan.

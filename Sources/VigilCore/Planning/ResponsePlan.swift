@@ -42,7 +42,7 @@ public struct PlanKey: Hashable, Sendable, CustomStringConvertible {
     public static func parse(slot: String) -> (tier: Tier, key: PlanKey)? {
         let parts = slot.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let tier = Tier(rawValue: String(parts[0])),
-            let kind = TaskKind(rawValue: String(parts[1])), let offset = TimeSpan(compact: String(parts[2]))
+            let kind = TaskKind(rawValue: String(parts[1])), let offset = TimeSpan(text: String(parts[2]))
         else { return nil }
         return (tier, PlanKey(kind: kind, offset: offset))
     }

@@ -35,8 +35,9 @@ public enum TaskSchedule: Equatable, Sendable, CustomStringConvertible {
     /// The longest daily series a plan may ask for.
     public static let longestDaily = 90
 
-    /// Parses the plan's text; `duration` reads spans such as `4h` or `7d`. Nil when malformed.
-    public static func parse(_ text: String, duration: (String) -> TimeSpan?) -> TaskSchedule? {
+    /// Parses the plan's text (spans such as `4h` or `7d`, see `TimeSpan(text:)`). Nil when malformed.
+    public static func parse(_ text: String) -> TaskSchedule? {
+        let duration = TimeSpan.init(text:)
         let words = text.split(separator: " ").map(String.init)
         switch words.count {
         case 1 where words[0] == "now": return .now
@@ -74,17 +75,18 @@ extension TimeSpan {
 }
 
 extension TimeSpan {
-    /// Reads `compact`'s form back (`4h`, `3d`, `90s`, `15m`); nil for anything else.
-    public init?(compact text: String) {
-        guard let unit = text.last, let value = Int64(text.dropLast()), value >= 0, value <= 36_525 * 86_400 else {
-            return nil
-        }
+    /// A span as rules, plans and configuration write it: a number and a unit, `s`, `m`, `h` or `d`
+    /// (`90s`, `1.5h`, `7d`; `compact`'s form reads back). Nil for anything else, or beyond `longest`.
+    public init?(text: String) {
+        guard let unit = text.last, let value = Double(text.dropLast()) else { return nil }
+        let seconds: Double
         switch unit {
-        case "d": self = .days(value)
-        case "h": self = .hours(value)
-        case "m": self = .minutes(value)
-        case "s": self = .seconds(value)
+        case "s": seconds = 1
+        case "m": seconds = 60
+        case "h": seconds = 3600
+        case "d": seconds = 86_400
         default: return nil
         }
+        self.init(checkedSeconds: value * seconds)
     }
 }

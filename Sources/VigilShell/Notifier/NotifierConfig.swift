@@ -283,7 +283,7 @@ extension NotifierConfig {
         {
             return span
         }
-        guard let span = RuleFileParser.duration(text), span.microseconds > 0 else {
+        guard let span = TimeSpan(text: text), span.microseconds > 0 else {
             map.report(key, "'\(text)' is not a duration (500ms, 30s, 5m, 4h, 1d)")
             return nil
         }

@@ -94,7 +94,7 @@ struct RuleFileParser {
             throw error(kindNode, "unknown task kind '\(kindText)' (known: \(known))")
         }
         let (dueText, dueNode) = try text("due")
-        guard let schedule = TaskSchedule.parse(dueText, duration: Self.duration) else {
+        guard let schedule = TaskSchedule.parse(dueText) else {
             throw error(
                 dueNode,
                 "'\(dueText)' is not a due time (now, within 4h, at 24h, daily for 7d; at most \(TaskSchedule.longestDaily) days)"
@@ -197,7 +197,7 @@ struct RuleFileParser {
         }
         var halfLife = RuleDefinition.defaultHalfLife
         if let value = fields["half_life"] {
-            guard let text = value.string, let span = Self.duration(text), span.microseconds > 0 else {
+            guard let text = value.string, let span = TimeSpan(text: text), span.microseconds > 0 else {
                 throw error(value, "rule '\(id)': half_life must be a duration such as 72h or 7d (at most 100 years)")
             }
             halfLife = span
@@ -224,7 +224,7 @@ struct RuleFileParser {
         guard let match = fields["match"], let condition = expressionText(match) else {
             throw error(fields["match"] ?? node, "rule '\(id)': absent: needs match:, the events that count as contact")
         }
-        guard let text = fields["for"]?.string, let duration = Self.duration(text), duration.microseconds > 0 else {
+        guard let text = fields["for"]?.string, let duration = TimeSpan(text: text), duration.microseconds > 0 else {
             throw error(
                 fields["for"] ?? node, "rule '\(id)': absent: needs for:, a duration such as 48h (at most 100 years)")
         }
@@ -264,19 +264,5 @@ struct RuleFileParser {
         default:
             return SourceText(scalar.string, origin: origin(node))
         }
-    }
-
-    /// `30m`, `24h`, `7d`, `90s`; nil when malformed, negative or longer than 100 years.
-    static func duration(_ text: String) -> TimeSpan? {
-        guard let unit = text.last, let value = Double(text.dropLast()) else { return nil }
-        let seconds: Double
-        switch unit {
-        case "s": seconds = 1
-        case "m": seconds = 60
-        case "h": seconds = 3600
-        case "d": seconds = 86_400
-        default: return nil
-        }
-        return TimeSpan(checkedSeconds: value * seconds)
     }
 }

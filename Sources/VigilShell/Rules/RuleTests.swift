@@ -95,9 +95,8 @@ public enum RuleTests {
             report.tests += 1
             var timeline = Timeline(evaluator: pack.evaluator, client: test.client)
             let observations = timeline.run(batches: test.batches, checkpoints: test.expectations.map(\.at))
-            for expectation in test.expectations {
+            for (expectation, observation) in zip(test.expectations, observations) {
                 report.expectations += 1
-                guard let observation = observations.first(where: { $0.at == expectation.at }) else { continue }
                 check(
                     expectation, against: observation,
                     label: "\(path): test \"\(test.name)\": at \(expectation.label)", into: &report)
@@ -184,7 +183,7 @@ public enum RuleTests {
         expectation.tasks = taskLines(fields, "tasks", known: taskKeys, reader: reader) { task in
             let problem = "must be now or a span such as 24h"
             guard let due = task.string("due", problem) else { return nil }
-            guard let span = due == "now" ? TimeSpan.seconds(0) : RuleFileParser.duration(due) else {
+            guard let span = due == "now" ? TimeSpan.seconds(0) : TimeSpan(text: due) else {
                 task.report("due", problem)
                 return nil
             }
@@ -282,7 +281,7 @@ public enum RuleTests {
 
     /// `+26h` → epoch + 26 hours.
     static func offset(_ node: Node) -> Timestamp? {
-        guard let text = node.string, text.hasPrefix("+"), let span = RuleFileParser.duration(String(text.dropFirst()))
+        guard let text = node.string, text.hasPrefix("+"), let span = TimeSpan(text: String(text.dropFirst()))
         else { return nil }
         return epoch.adding(span)
     }
