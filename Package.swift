@@ -1,6 +1,11 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+/// Vigil's version, written here and nowhere else: `vigil --version` prints it and `scripts/package`
+/// names the Debian package after it (a Debian version: `~dev` sorts before the release).
+/// `VIGIL_VERSION=… make deb` builds a binary and a package carrying another one.
+let version = Context.environment["VIGIL_VERSION"] ?? "0.1.0~dev"
+
 let package = Package(
     name: "vigil",
     platforms: [.macOS(.v14)],
@@ -26,6 +31,8 @@ let package = Package(
         ),
         // Linux interfaces the Glibc module leaves out (pipe2, posix_spawn close-from).
         .systemLibrary(name: "CLinux"),
+        // The version (above), compiled into one C function so that changing it relinks only.
+        .target(name: "CVigilVersion", cSettings: [.define("VIGIL_VERSION", to: "\"\(version)\"")]),
         // The pure core: event model, strict JSON, validation, vocabulary, time. No I/O.
         .target(
             name: "VigilCore",
@@ -38,6 +45,7 @@ let package = Package(
                 "VigilCore",
                 "CSystemd",
                 "CLinux",
+                "CVigilVersion",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),

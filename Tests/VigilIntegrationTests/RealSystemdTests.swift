@@ -6,11 +6,11 @@ import XCTest
 /// reaches the host), with Vigil installed into it by `scripts/install` and driven with the real
 /// `systemctl` and `journalctl`. Always torn down, also on failure.
 final class RealSystemdTests: XCTestCase {
-    var systemdPID: Int32?
+    var systemd: SystemdNamespace?
 
     override func tearDown() {
-        if let pid = systemdPID { kill(pid, SIGKILL) }  // takes the whole namespace down
-        systemdPID = nil
+        systemd?.shutdown()
+        systemd = nil
     }
 
     /// A command inside the namespace, with a time limit.
@@ -18,50 +18,11 @@ final class RealSystemdTests: XCTestCase {
     func inside(_ arguments: [String], input: String? = nil, timeout: Int = 60) throws -> (
         status: Int32, output: String
     ) {
-        guard let pid = systemdPID else { throw HarnessError("systemd is not running") }
-        return try runCommand(
-            ["timeout", "\(timeout)", "nsenter", "-t", "\(pid)", "-m", "-p"] + arguments, input: input)
+        guard let systemd else { throw HarnessError("systemd is not running") }
+        return try systemd.inside(arguments, input: input, timeout: timeout)
     }
 
-    func boot() throws {
-        guard getuid() == 0 else {
-            throw XCTSkip("SKIPPED LOUDLY: not root; the real-systemd deployment was NOT tested")
-        }
-        for tool in ["unshare", "nsenter", "timeout"] where (try? runCommand(["which", tool]).status) != 0 {
-            throw XCTSkip("SKIPPED LOUDLY: \(tool) not found; the real-systemd deployment was NOT tested")
-        }
-        guard FileManager.default.isExecutableFile(atPath: "/lib/systemd/systemd") else {
-            throw XCTSkip("SKIPPED LOUDLY: no /lib/systemd/systemd; the real-systemd deployment was NOT tested")
-        }
-        let launcher = Process()
-        launcher.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
-        launcher.arguments = [
-            "--fork", "--pid", "--mount", "--mount-proc",
-            Harness.repository + "/Tests/VigilIntegrationTests/Support/boot_systemd.sh", Harness.repository,
-            (Harness.binary as NSString).deletingLastPathComponent,
-        ]
-        launcher.standardOutput = FileHandle.nullDevice
-        launcher.standardError = FileHandle.nullDevice
-        try launcher.run()
-        // systemd is the only child of unshare (PID 1 inside the namespace).
-        try eventually(timeout: 30, "systemd started in the namespace") {
-            let children = try String(
-                contentsOfFile: "/proc/\(launcher.processIdentifier)/task/\(launcher.processIdentifier)/children",
-                encoding: .utf8)
-            guard let pid = children.split(separator: " ").first.flatMap({ Int32($0) }) else { return false }
-            let command = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
-            guard command.hasPrefix("/lib/systemd/systemd") else { return false }  // the script has exec'd
-            systemdPID = pid
-            return true
-        }
-        var state = ""
-        try eventually(timeout: 90, "systemd up (last: \(state))") {
-            // Until systemd's private socket exists, systemctl cannot connect: try again.
-            state = try inside(["systemctl", "is-system-running", "--wait"], timeout: 60).output
-            return !state.contains("Failed to connect")
-        }
-        XCTAssertEqual(state.trimmingCharacters(in: .whitespacesAndNewlines), "running", state)
-    }
+    func boot() throws { systemd = try SystemdNamespace() }
 
     func testDeployedUnderARealSystemd() throws {
         try boot()
@@ -72,21 +33,7 @@ final class RealSystemdTests: XCTestCase {
         // The team's webhook: a receiver on the host's loopback (the namespace shares the network).
         let host = try Harness()
         let receiver = try WebhookReceiver(in: host)
-        let secret = try String(contentsOfFile: receiver.secretPath, encoding: .utf8)
-        try inside(["sh", "-c", "umask 077; cat > /etc/vigil/webhook.secret"], input: secret)
-        try inside(["chown", "root:vigil", "/etc/vigil/webhook.secret"])
-        try inside(["chmod", "0640", "/etc/vigil/webhook.secret"])
-        let notifierSection = """
-            notifier:
-              channels:
-                team: {type: webhook, url: "\(receiver.url)", secret_file: /etc/vigil/webhook.secret, timeout: 5s}
-                log: {type: journal}
-              routes:
-                - {match: {kind: [escalation, overdue]}, channel: team}
-              default_channel: log
-
-            """
-        try inside(["sh", "-c", "cat >> /etc/vigil/vigil.yaml"], input: notifierSection)
+        try systemd?.routeEscalations(to: receiver)
         let started = try inside(["systemctl", "start", "vigil", "vigil-notifier"])
         if started.status != 0 {
             let journal = try inside(["journalctl", "-u", "vigil", "-u", "vigil-notifier", "--no-pager", "-n", "40"])

@@ -1,5 +1,7 @@
-/// Vigil's version: the one place it is written (`vigil --version` prints it). Set it with the
-/// heading of a release in CHANGELOG.md when one is cut; `-dev` until then.
+import CVigilVersion
+
+/// Vigil's version: `vigil --version` prints it and `scripts/package` names the Debian package
+/// after it. It is written in one place, `Package.swift` (`VIGIL_VERSION` overrides it for a build).
 public enum VigilVersion {
-    public static let current = "0.1.0-dev"
+    public static let current = String(cString: vigil_version())
 }
