@@ -254,6 +254,35 @@ final class AbsenceTimerTests: XCTestCase {
         XCTAssertEqual(try absences().count, 1)
     }
 
+    /// Two unanswered calls are not news from the client: c-quiet's alarm, 48 h after its last
+    /// check-in, fires all the same. A call that reached c-reached restarts its clock.
+    func testUnansweredCallsDoNotPostponeTheAlarm() throws {
+        let harness = try Harness()
+        let contact = { (id: String, client: String, hoursAgo: Double, outcome: String) in
+            checkIn(
+                id: id, client: client, at: self.rfc3339(hoursAgo: hoursAgo), kind: "contact",
+                extra: #","contact":{"outcome":"\#(outcome)"}"#)
+        }
+        let reached = silentClientAtRisk.map {
+            $0.replacingOccurrences(of: "c-quiet", with: "c-reached").replacingOccurrences(
+                of: "\"id\":\"", with: "\"id\":\"r-")
+        }
+        let events =
+            silentClientAtRisk + reached + [
+                contact("call-1", "c-quiet", 30, "no_answer"), contact("call-2", "c-quiet", 20, "left_message"),
+                contact("call-3", "c-reached", 20, "reached"),
+            ]
+        try harness.drop("calls.jsonl", events.joined(separator: "\n"))
+        let daemon = try harness.startDaemon()
+        try eventually("the events stored") { try harness.count("events") == 7 }
+        try eventually("the absence logged") { daemon.log.contains("absence rule fired") }
+        let fired = daemon.log.split(separator: "\n").filter { $0.contains("absence rule fired") }
+        XCTAssertEqual(fired.count, 1, "\(fired)")
+        XCTAssertTrue(fired.first?.contains("client=c-quiet") ?? false, "\(fired)")
+        let shown = try harness.run(["client", "show", "c-reached", "--json"]).stdout
+        XCTAssertFalse(shown.contains("missed-check-ins"), "a reached client's clock restarted: \(shown)")
+    }
+
     func testANewAbsenceRuleLooksAtClientsAlreadySilent() throws {
         let (harness, rules) = try harnessWithoutAbsences()
         try harness.drop("past.jsonl", silentClientAtRisk.joined(separator: "\n"))
