@@ -64,7 +64,7 @@ struct ClientCommand: ParsableCommand {
                 "as of   \(report.asOf)",
                 "score   \(number(report.score))   tier \(report.tier)",
                 "",
-                report.firings.isEmpty ? "no active firings" : "active firings (newest first):",
+                report.firings.isEmpty ? "nothing noticed that still counts" : "what we noticed, still counting (newest first):",
             ]
             for line in report.firings {
                 var text =
