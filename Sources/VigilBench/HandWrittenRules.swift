@@ -7,6 +7,23 @@ enum HandWrittenRules {
     static let acuteStressors: Set<String> = [
         "job_loss", "housing_loss", "bereavement", "relationship_breakup", "legal", "conflict_at_home",
     ]
+    static let lastingStressors: Set<String> = [
+        "financial_strain", "health_problem", "anniversary_of_loss", "loss_of_benefits", "custody_dispute",
+    ]
+    static let lostTolerance: Set<String> = ["released_from_custody", "released_from_detox"]
+    /// The rules that fire on one sign code, by code (in the pack's file order).
+    static let signRules: [(code: String, rule: String)] = [
+        ("talking_about_death", "talking-about-death"), ("seeking_means", "seeking-means"),
+        ("giving_away_possessions", "giving-away-possessions"), ("feeling_trapped", "feeling-trapped"),
+        ("no_reason_to_live", "no-reason-to-live"), ("agitation", "agitation"), ("recklessness", "recklessness"),
+        ("irritability", "irritability"), ("withdrawing_from_routines", "withdrawing-from-routines"),
+        ("romanticizing_use", "romanticizing-use"), ("isolation", "isolation"), ("hopelessness", "hopelessness"),
+        ("cravings_intensifying", "cravings-intensifying"), ("contact_with_using_peers", "contact-with-using-peers"),
+        ("skipping_meetings", "skipping-meetings"), ("missed_medication", "missed-medication"),
+        ("sleep_disturbance", "sleep-disturbance"), ("neglecting_self_care", "neglecting-self-care"),
+        ("secrecy", "secrecy"), ("using_alone", "using-alone"), ("mixing_substances", "mixing-substances"),
+        ("lapse", "lapse"),
+    ]
 
     /// The ids of the rules that fire on `event` given `history` (sorted by observation time). Written
     /// as an expert would: each window is walked only when the event could fire the rule that needs it.
@@ -38,11 +55,13 @@ enum HandWrittenRules {
             window(7) { if !$0.stressors.isEmpty { earlier += 1 } }
             if earlier + 1 >= 2 { ids.append("stressor-cascade") }
             if event.stressors.contains(where: acuteStressors.contains) { ids.append("acute-stressor") }
+            if event.stressors.contains(where: lastingStressors.contains) { ids.append("lasting-stressor") }
+            if event.stressors.contains(where: lostTolerance.contains) { ids.append("lost-tolerance") }
+            if event.stressors.contains("discharge_from_care") { ids.append("discharged-from-care") }
         }
-        if event.signs.contains("withdrawing_from_routines") { ids.append("withdrawing-from-routines") }
-        if event.signs.contains("romanticizing_use") { ids.append("romanticizing-use") }
-        if event.signs.contains("isolation") { ids.append("isolation") }
-        if event.signs.contains("hopelessness") { ids.append("hopelessness") }
+        if !event.signs.isEmpty {
+            for (code, rule) in signRules where event.signs.contains(code) { ids.append(rule) }
+        }
         if let sleep = event.known.sleepHours, sleep < 5 {
             var earlier = 0
             window(3) { if let value = $0.known.sleepHours, value < 5 { earlier += 1 } }
@@ -58,14 +77,10 @@ enum HandWrittenRules {
             window(14) { if $0.kind == .missedAppointment { earlier += 1 } }
             if earlier + 1 >= 2 { ids.append("repeated-missed-appointments") }
         }
-        if event.signs.contains("lapse") { ids.append("lapse") }
         if event.kind == .overdose { ids.append("overdose") }
         if event.kind == .edVisit { ids.append("ed-visit") }
         if event.kind == .crisisCall { ids.append("crisis-call") }
         if event.kind == .discharge { ids.append("discharge") }
-        if event.protective.contains("naloxone_on_hand") { ids.append("naloxone-on-hand") }
-        if event.protective.contains("safety_plan_reviewed") { ids.append("safety-plan-reviewed") }
-        if event.protective.contains("attending_meetings") { ids.append("attending-meetings") }
         if let screening = event.screening {
             if screening.wishDead || screening.suicidalThoughts { ids.append("cssrs-ideation") }
             if screening.method == true { ids.append("cssrs-method") }

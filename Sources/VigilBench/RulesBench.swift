@@ -94,8 +94,10 @@ public struct RulesBench {
 
     /// A check-in every 2–6 hours, with measures, codes and kinds drawn so that every rule fires now and then.
     func makeEvent(client: Int, index: Int, random: inout SplitMix) -> CheckIn {
-        let signs = ["withdrawing_from_routines", "romanticizing_use", "isolation", "hopelessness", "lapse"]
-        let stressors = ["job_loss", "conflict_at_home", "legal", "financial_strain"]
+        let signs = HandWrittenRules.signRules.map(\.code)
+        let stressors = [
+            "job_loss", "conflict_at_home", "legal", "financial_strain", "released_from_detox", "discharge_from_care",
+        ]
         let protective = ["naloxone_on_hand", "safety_plan_reviewed", "attending_meetings"]
         let kinds: [CheckIn.Kind] = [
             .checkin, .checkin, .checkin, .checkin, .checkin, .checkin, .contact, .missedAppointment, .screening,

@@ -64,7 +64,8 @@ struct ClientCommand: ParsableCommand {
                 "as of   \(report.asOf)",
                 "score   \(number(report.score))   tier \(report.tier)",
                 "",
-                report.firings.isEmpty ? "nothing noticed that still counts" : "what we noticed, still counting (newest first):",
+                report.firings.isEmpty
+                    ? "nothing noticed that still counts" : "what we noticed, still counting (newest first):",
             ]
             for line in report.firings {
                 var text =

@@ -19,10 +19,14 @@ struct RulesCommand: ParsableCommand {
         @Argument(help: "The rules directory (default: the configuration's `rules`).")
         var directory: String?
 
+        @Flag(help: "Also refuse a vocabulary code that no rule reads and `unscored:` does not explain.")
+        var strict = false
+
         func run() throws {
             let path = try directory ?? options.load().rules
             do {
                 let pack = try RulePack.load(directory: path)
+                if strict { try pack.checkEveryCodeIsExplained(directory: path) }
                 let days = Double(pack.ruleSet.lookBack.microseconds) / 86_400e6
                 print(
                     "\(path): \(pack.ruleSet.rules.count) rules in \(pack.files.count) files OK; "

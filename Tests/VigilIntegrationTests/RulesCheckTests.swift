@@ -5,9 +5,47 @@ import XCTest
 final class RulesCheckTests: XCTestCase {
     func testTheShippedPackChecksClean() throws {
         let harness = try Harness()
-        let result = try harness.run(["rules", "check", Harness.repository + "/Rules"])
+        let result = try harness.run(["rules", "check", "--strict", Harness.repository + "/Rules"])
         XCTAssertEqual(result.status, 0, "\(result)")
         XCTAssertTrue(result.stdout.contains("rules in 3 files OK"), result.stdout)
+    }
+
+    /// `--strict` (CI and the unit's ExecReload) refuses a code that no rule reads and `unscored:`
+    /// does not explain, located in vocabulary.yaml; without `--strict` the pack still loads.
+    func testStrictRefusesACodeNoRuleReads() throws {
+        let harness = try Harness()
+        let rules = try harness.useCopyOfRules()
+        let path = rules + "/suicide-warning-signs.yaml"
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let start = try XCTUnwrap(text.range(of: "  - id: giving-away-possessions\n"))
+        let end = try XCTUnwrap(text.range(of: "  - id: ", range: start.upperBound..<text.endIndex))
+        try text.replacingCharacters(in: start.lowerBound..<end.lowerBound, with: "")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let vocabulary = rules + "/vocabulary.yaml"
+        let listed = try String(contentsOfFile: vocabulary, encoding: .utf8).split(
+            separator: "\n", omittingEmptySubsequences: false)
+        let line = try XCTUnwrap(listed.firstIndex { $0.hasPrefix("  - giving_away_possessions") }) + 1
+        let strict = try harness.run(["rules", "check", "--strict", rules])
+        XCTAssertEqual(strict.status, 1, "\(strict)")
+        XCTAssertTrue(
+            strict.stderr.contains(
+                "vocabulary.yaml:\(line):5: key 'signs': code 'giving_away_possessions' is read by no rule"),
+            strict.stderr)
+        XCTAssertTrue(strict.stderr.contains(": 1 error"), strict.stderr)
+        XCTAssertEqual(try harness.run(["rules", "check", rules]).status, 0, "not strict: the pack loads")
+
+        // Explained under unscored:, it passes; listed there while a rule reads it, it does not.
+        let explained =
+            try String(contentsOfFile: vocabulary, encoding: .utf8)
+            + "  giving_away_possessions: \"scored by the team's local pack instead\"\n"
+        try explained.write(toFile: vocabulary, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try harness.run(["rules", "check", "--strict", rules]).status, 0)
+        let contradicted = explained + "  hopelessness: \"not scored\"\n"
+        try contradicted.write(toFile: vocabulary, atomically: true, encoding: .utf8)
+        let contradiction = try harness.run(["rules", "check", "--strict", rules])
+        XCTAssertTrue(
+            contradiction.stderr.contains("code 'hopelessness' is listed under unscored: but a rule reads it"),
+            contradiction.stderr)
     }
 
     func testEveryMistakeIsLocated() throws {

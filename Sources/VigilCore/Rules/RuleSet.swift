@@ -104,6 +104,8 @@ public struct RuleSet: Sendable {
     public let absenceRules: [CompiledRule]
     /// How much of a client's history any rule looks at: history older than this is never read.
     public let lookBack: TimeSpan
+    /// The vocabulary codes the rules and conditions read, by list.
+    public let codesRead: [Vocabulary.List: Set<String>]
     /// The inputs of every aggregate, computed once per event when it is recorded (see `History`).
     let conditionInputs: [Condition]
     let numberInputs: [NumberInput]
@@ -117,6 +119,7 @@ public struct RuleSet: Sendable {
     public static func compile(_ source: RuleSource, vocabulary: Vocabulary) throws(SourceErrors) -> RuleSet {
         var errors: [SourceError] = []
         var lookBack = TimeSpan(microseconds: 0)
+        var codesRead: [Vocabulary.List: Set<String>] = [:]
         let inputs = AggregateInputs()
         var lists: [String: [String]] = [:]
         for list in source.lists {
@@ -145,6 +148,7 @@ public struct RuleSet: Sendable {
                 prefilters[name] = Prefilter.of(syntax, conditions: prefilters)
                 if compiler.usesAggregate { aggregateConditions.insert(name) }
                 if compiler.lookBack > lookBack { lookBack = compiler.lookBack }
+                codesRead.merge(compiler.codesRead) { $0.union($1) }
             } catch {
                 errors.append(error)
             }
@@ -171,6 +175,7 @@ public struct RuleSet: Sendable {
                 // An absent: rule's match is an input too: its silences are found in the facts.
                 let matchBit = definition.absence == nil ? 0 : try compiler.conditionInput(condition, syntax)
                 if compiler.lookBack > lookBack { lookBack = compiler.lookBack }
+                codesRead.merge(compiler.codesRead) { $0.union($1) }
                 // The last matching event must stay in the history until its absence can have fired.
                 if let absence = definition.absence, absence.duration > lookBack { lookBack = absence.duration }
                 rules.append(
@@ -193,7 +198,8 @@ public struct RuleSet: Sendable {
                     rule: $0.id, event: "", at: .init(microseconds: 0), weight: $0.weight, halfLife: $0.halfLife,
                     floor: $0.floor)
             },
-            absenceRules: rules.filter { $0.absence != nil }, lookBack: lookBack, conditionInputs: inputs.conditions,
+            absenceRules: rules.filter { $0.absence != nil }, lookBack: lookBack, codesRead: codesRead,
+            conditionInputs: inputs.conditions,
             numberInputs: inputs.numbers)
     }
 

@@ -83,6 +83,20 @@ public struct RulePack: Sendable {
 }
 
 /// Everything wrong with a rules directory, one message per mistake.
+extension RulePack {
+    /// `vigil rules check --strict`: throws, located in vocabulary.yaml, every code that no rule
+    /// reads and `unscored:` does not explain (and every code `unscored:` lists that a rule reads).
+    public func checkEveryCodeIsExplained(directory: String) throws(RulePackError) {
+        let unexplained: [SourceError]
+        do {
+            unexplained = try VocabularyFile.unexplainedCodes(rulesDirectory: directory, read: ruleSet.codesRead)
+        } catch {
+            throw RulePackError(messages: error.errors.map(\.description))
+        }
+        if !unexplained.isEmpty { throw RulePackError(messages: unexplained.map(\.description)) }
+    }
+}
+
 public struct RulePackError: Error, ExitStatusProviding, CustomStringConvertible {
     public let messages: [String]
     public var exitStatus: ExitStatus { .config }

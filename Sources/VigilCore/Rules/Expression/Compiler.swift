@@ -17,6 +17,8 @@ struct Compiler {
     let aggregateConditions: Set<String>
     /// Whether this expression uses an aggregate, directly or through a shared condition.
     var usesAggregate = false
+    /// The vocabulary codes the expression reads (`vigil rules check --strict`).
+    var codesRead: [Vocabulary.List: Set<String>] = [:]
 
     /// How far `last` and `since` look back: they search the same bounded history as the windows.
     static let defaultLookBack = TimeSpan.days(30)
@@ -239,7 +241,7 @@ struct Compiler {
         }
     }
 
-    func membership(
+    mutating func membership(
         _ left: Compiled, _ right: Compiled, _ lhs: Syntax, _ rhs: Syntax, _ node: Syntax, _ mismatch: String
     ) throws(SourceError) -> Compiled {
         switch (left, right) {
@@ -270,7 +272,9 @@ struct Compiler {
         )
     }
 
-    func checkCode(_ code: String, _ list: Vocabulary.List, _ node: Syntax) throws(SourceError) {
+    /// Checks that `code` is in the vocabulary's `list`, and records that this expression reads it.
+    mutating func checkCode(_ code: String, _ list: Vocabulary.List, _ node: Syntax) throws(SourceError) {
+        codesRead[list, default: []].insert(code)
         guard !vocabulary.contains(code, in: list) else { return }
         let hint = vocabulary.suggestion(for: code, in: list).map { "; did you mean \($0)?" } ?? ""
         throw error(node, "unknown code '\(code)' in \(list.rawValue) (vocabulary.yaml)\(hint)")
