@@ -142,6 +142,25 @@ final class RuleEvaluationTests: XCTestCase {
         XCTAssertFalse(malformed.stderr.contains("Jane"), "a malformed id may be a name: never echoed")
         XCTAssertEqual(daemon.stop(), 0)
     }
+
+    /// A crisis line call is still elevated a day later (the floor holds while the weight decays),
+    /// and has let go after 72 hours.
+    func testACrisisCallIsStillElevatedADayLater() throws {
+        let harness = try Harness()
+        let daemon = try harness.startDaemon()
+        try harness.drop(
+            "call.json", checkIn(id: "call", client: "c-call", at: "2026-03-01T12:00:00Z", kind: "crisis_call"))
+        try eventually { try harness.count("events") == 1 }
+        func tier(at time: String) throws -> String? {
+            let result = try harness.run(["client", "show", "c-call", "--json", "--as-of", time])
+            let report = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+            return report?["tier"] as? String
+        }
+        XCTAssertEqual(try tier(at: "2026-03-01T13:00:00Z"), "moderate", "an hour later")
+        XCTAssertEqual(try tier(at: "2026-03-02T12:00:00Z"), "moderate", "a day later")
+        XCTAssertEqual(try tier(at: "2026-03-04T13:00:00Z"), "low", "73 hours later")
+        XCTAssertEqual(daemon.stop(), 0)
+    }
 }
 
 /// SIGHUP checks the whole rule pack before swapping it in.
