@@ -78,8 +78,31 @@ final class DebianPackageTests: XCTestCase {
             ["timeout", "1800", Harness.repository + "/scripts/package", "--output", packages, "--ignore-lock"],
             environment: ["VIGIL_VERSION": upgradeVersion])
         XCTAssertEqual(rebuilt.status, 0, String(rebuilt.output.suffix(3000)))
-        let upgrade = "vigil_\(upgradeVersion)_amd64.deb"
-        XCTAssertEqual(try Self.field("Version", of: packages + "/" + upgrade), upgradeVersion)
+        let rebuiltPackage = packages + "/vigil_\(upgradeVersion)_amd64.deb"
+        XCTAssertEqual(try Self.field("Version", of: rebuiltPackage), upgradeVersion)
+        // What upgrades meet in the field: the first package ships a rule file the next one drops
+        // (dpkg would keep it as an obsolete conffile, and the daemon loads every *.yaml), and the
+        // next one ships a changed default vigil.yaml while the operator has edited theirs.
+        try Self.repack(packages + "/first.deb") { tree in
+            let rule = """
+                rules:
+                  - id: retired-rule
+                    summary: A rule the next version no longer ships
+                    when: '"secrecy" in signs'
+                    weight: 1
+                    evidence: "test"
+
+                """
+            try rule.write(toFile: tree + "/etc/vigil/rules/retired.yaml", atomically: true, encoding: .utf8)
+            let conffiles = try String(contentsOfFile: tree + "/DEBIAN/conffiles", encoding: .utf8)
+            try (conffiles + "/etc/vigil/rules/retired.yaml\n").write(
+                toFile: tree + "/DEBIAN/conffiles", atomically: true, encoding: .utf8)
+        }
+        try Self.repack(rebuiltPackage, as: packages + "/upgrade.deb") { tree in
+            let defaults = try String(contentsOfFile: tree + "/etc/vigil/vigil.yaml", encoding: .utf8)
+            try (defaults + "# a new default in the next version\n").write(
+                toFile: tree + "/etc/vigil/vigil.yaml", atomically: true, encoding: .utf8)
+        }
 
         let systemd = try SystemdNamespace(packages: packages, hiddenToolchain: toolchain)
         self.systemd = systemd
@@ -125,12 +148,24 @@ final class DebianPackageTests: XCTestCase {
         let daemon = try systemd.mainPID("vigil")
         let notifier = try systemd.mainPID("vigil-notifier")
 
-        // Upgrade: the operator's configuration survives, and what was running restarts.
-        let upgraded = try systemd.inside(["dpkg", "-i", "/run/vigil/debs/\(upgrade)"], timeout: 300)
+        // Upgrade, unattended as the README says (keep the operator's files): the operator's
+        // configuration survives beside the new default, the dropped rule file is gone, and what
+        // was running restarts.
+        XCTAssertEqual(try systemd.inside(["test", "-e", "/etc/vigil/rules/retired.yaml"]).status, 0)
+        let upgraded = try systemd.inside(
+            [
+                "dpkg", "--force-confdef", "--force-confold", "-i", "/run/vigil/debs/upgrade.deb",
+            ], timeout: 300)
         XCTAssertEqual(upgraded.status, 0, upgraded.output)
         XCTAssertEqual(try systemd.inside(["/usr/bin/vigil", "--version"]).output, upgradeVersion + "\n")
         let configuration = try systemd.inside(["cat", "/etc/vigil/vigil.yaml"]).output
         XCTAssertTrue(configuration.contains(receiver.url), "the operator's vigil.yaml was kept:\n\(configuration)")
+        XCTAssertEqual(try systemd.inside(["test", "-e", "/etc/vigil/vigil.yaml.dpkg-dist"]).status, 0)
+        XCTAssertNotEqual(
+            try systemd.inside(["test", "-e", "/etc/vigil/rules/retired.yaml"]).status, 0,
+            "a rule file the new version dropped is no longer loaded")
+        let check = try systemd.inside(["/usr/bin/vigil", "rules", "check", "--strict"] + config)
+        XCTAssertEqual(check.status, 0, check.output)
         try eventually(timeout: 60, "both units restarted by the upgrade") {
             let daemonNow = try systemd.mainPID("vigil")
             let notifierNow = try systemd.mainPID("vigil-notifier")
@@ -141,16 +176,48 @@ final class DebianPackageTests: XCTestCase {
             Set(receiver.acceptedKeys).count == 2
         }
 
-        // Remove: the binary and the units go; the store, the spool and the configuration stay.
+        // Remove: the units stop, the binary and the units go (not masked: `make install` may
+        // follow); the store, the spool and the configuration stay.
         let removed = try systemd.inside(["dpkg", "-r", "vigil"], timeout: 300)
         XCTAssertEqual(removed.status, 0, removed.output)
-        for gone in ["/usr/bin/vigil", "/usr/lib/systemd/system/vigil.service", "/usr/share/man/man8/vigil.8.gz"] {
-            XCTAssertNotEqual(try systemd.inside(["test", "-e", gone]).status, 0, "\(gone) is removed")
+        for gone in [
+            "/usr/bin/vigil", "/usr/lib/systemd/system/vigil.service",
+            "/usr/lib/systemd/system/vigil-notifier.service", "/usr/share/man/man8/vigil.8.gz",
+            "/etc/systemd/system/vigil.service", "/etc/systemd/system/vigil-notifier.service",
+        ] {
+            XCTAssertNotEqual(try systemd.inside(["test", "-e", gone, "-o", "-L", gone]).status, 0, "\(gone) is gone")
+        }
+        for unit in ["vigil", "vigil-notifier"] {
+            XCTAssertNotEqual(try systemd.inside(["systemctl", "is-active", unit]).output, "active\n", unit)
         }
         for kept in ["/var/lib/vigil/vigil.sqlite", "/var/spool/vigil/new", "/etc/vigil/vigil.yaml"] {
             XCTAssertEqual(try systemd.inside(["test", "-e", kept]).status, 0, "\(kept) is kept")
         }
-        XCTAssertNotEqual(try systemd.inside(["systemctl", "is-active", "vigil"]).output, "active\n")
+        // Purge: the configuration dpkg installed goes; the clinical records stay.
+        let purged = try systemd.inside(["dpkg", "--purge", "vigil"], timeout: 300)
+        XCTAssertEqual(purged.status, 0, purged.output)
+        XCTAssertNotEqual(try systemd.inside(["test", "-e", "/etc/vigil/vigil.yaml"]).status, 0)
+        for kept in ["/var/lib/vigil/vigil.sqlite", "/var/spool/vigil/new"] {
+            XCTAssertEqual(try systemd.inside(["test", "-e", kept]).status, 0, "\(kept) is kept on purge")
+        }
+
+        // The release binary back at the repository's version (the upgrade rebuilt it).
+        let restored = try runCommand([
+            "timeout", "1800", Harness.repository + "/scripts/build-release", "--ignore-lock",
+        ])
+        XCTAssertEqual(restored.status, 0, String(restored.output.suffix(2000)))
+    }
+
+    /// Unpacks `package`, applies `edit` to its tree, and builds the result at `output` (in place
+    /// when nil).
+    static func repack(_ package: String, as output: String? = nil, _ edit: (String) throws -> Void) throws {
+        let tree = NSTemporaryDirectory() + "vigil-repack-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: tree) }
+        let unpacked = try runCommand(["dpkg-deb", "-R", package, tree])
+        guard unpacked.status == 0 else { throw HarnessError("dpkg-deb -R: \(unpacked.output)") }
+        try edit(tree)
+        let built = try runCommand(["dpkg-deb", "--root-owner-group", "-b", tree, output ?? package])
+        guard built.status == 0 else { throw HarnessError("dpkg-deb -b: \(built.output)") }
     }
 
     /// A C-SSRS screening with intent, plan and recent behaviour: the top tier's escalation.
