@@ -166,6 +166,19 @@ final class RuleLanguageTests: XCTestCase {
         }
     }
 
+    /// A mistake in each operand of an operator: both are reported, at their places.
+    func testEachOperandsMistakeIsReported() {
+        let found = errors(#"measure.cravng > 3 or ("isolaton" in signs and moood < 3)"#)
+        XCTAssertEqual(found.map(\.column), [11, 34, 58], "\(found)")
+        XCTAssertEqual(
+            found.map(\.message),
+            [
+                "unknown measure 'cravng' (vocabulary.yaml: measures); did you mean craving?",
+                "unknown code 'isolaton' in signs (vocabulary.yaml); did you mean isolation?",
+                "unknown field 'moood'",
+            ])
+    }
+
     func testEveryErrorIsReportedAndDuplicatesAndIDsAreChecked() {
         var source = RuleSource()
         let bad = SourceText("nope", origin: origin())

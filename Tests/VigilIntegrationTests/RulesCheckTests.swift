@@ -147,19 +147,20 @@ final class RulesCheckTests: XCTestCase {
             rules:
               - id: Many-Mistakes
                 summary: x
-                when: measure.mood < 3 and "isolaton" in signs
+                when: measure.cravng < 3 and "isolaton" in signs
                 weight: 500
                 half_life: soon
                 evidence: e
             """,
             [
                 "broken.yaml:2:9: rule id 'Many-Mistakes' must be kebab-case",
-                "broken.yaml:4:32: unknown code 'isolaton' in signs (vocabulary.yaml); did you mean isolation?",
+                "broken.yaml:4:11: unknown measure 'cravng' (vocabulary.yaml: measures); did you mean craving?",
+                "broken.yaml:4:34: unknown code 'isolaton' in signs (vocabulary.yaml); did you mean isolation?",
                 "broken.yaml:5:13: rule 'Many-Mistakes': weight must be a number from -100 to 100",
                 "broken.yaml:6:16: rule 'Many-Mistakes': half_life must be a duration",
-                "/rules: 4 errors",
+                "/rules: 5 errors",
             ])
-        XCTAssertEqual(located(result), 4, result.stderr)
+        XCTAssertEqual(located(result), 5, result.stderr)
     }
 
     /// `vigil rules check` on a copy of the shipped pack with `yaml` added as `broken.yaml`: it fails

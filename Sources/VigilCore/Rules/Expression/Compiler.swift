@@ -17,6 +17,8 @@ struct Compiler {
     let aggregateConditions: Set<String>
     /// Whether this expression uses an aggregate, directly or through a shared condition.
     var usesAggregate = false
+    /// The mistakes found in an operand after its sibling's mistake was thrown: both are reported.
+    var moreErrors: [SourceError] = []
 
     /// How far `last` and `since` look back: they search the same bounded history as the windows.
     static let defaultLookBack = TimeSpan.days(30)
@@ -160,7 +162,20 @@ struct Compiler {
     mutating func binary(_ op: String, _ lhs: Syntax, _ rhs: Syntax, _ node: Syntax, inAggregate: Bool)
         throws(SourceError) -> Compiled
     {
-        let left = try compile(lhs, inAggregate: inAggregate)
+        let left: Compiled
+        do {
+            left = try compile(lhs, inAggregate: inAggregate)
+        } catch {
+            // The right operand may hold a mistake of its own: report it in the same run, before the
+            // mistakes found after it (so in the order of the text).
+            let found = moreErrors.count
+            do {
+                _ = try compile(rhs, inAggregate: inAggregate)
+            } catch let other {
+                moreErrors.insert(other, at: found)
+            }
+            throw error
+        }
         let right = try compile(rhs, inAggregate: inAggregate)
         let mismatch = "'\(op)' cannot combine a \(left.typeName) with a \(right.typeName)"
         switch op {
