@@ -1,6 +1,6 @@
 // libFuzzer target for the check-in decoder: strict JSON, validation, vocabulary, time. Built with
 // `-sanitize=fuzzer,address` (see scripts/fuzz); libFuzzer's driver calls it for every input. Any
-// crash, trap or sanitizer report is a bug; a refusal (a thrown CheckInError) is the expected
+// crash, trap or sanitizer report is a bug; a refusal (thrown CheckInErrors) is the expected
 // answer to bad input. Built without the sanitizer, it refuses to run (exit 64).
 import FuzzSupport
 import VigilCore

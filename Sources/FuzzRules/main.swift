@@ -11,7 +11,7 @@ enum Fixture {
     static let events: [CheckIn] = (0..<6).map(sampleEvent)
 }
 
-/// A varied check-in: screenings, signs, a stressor, known and unknown measures.
+/// A varied check-in: screenings, signs, a stressor, measures with a slot (`KnownMeasures`) and without.
 func sampleEvent(_ index: Int) -> CheckIn {
     let mood = Double(index)
     let craving = Double(9 - index)
@@ -21,7 +21,7 @@ func sampleEvent(_ index: Int) -> CheckIn {
     return CheckIn(
         id: "e\(index)", client: "c-1", at: FuzzSupport.now.adding(.hours(Int64(index * 7))),
         kind: screening == nil ? .checkin : .screening, source: .peer,
-        measures: [("mood", mood), ("craving", craving), ("steps", 1e6)],
+        measures: [("mood", mood), ("craving", craving), ("steps", 1e4)],
         signs: index % 2 == 0 ? ["isolation"] : [], stressors: index == 4 ? ["job_loss"] : [], screening: screening)
 }
 

@@ -7,7 +7,14 @@ public enum FuzzSupport {
     public static let vocabulary = Vocabulary(
         signs: ["isolation", "hopelessness", "cravings_intensifying", "lapse", "romanticizing_use"],
         stressors: ["job_loss", "conflict_at_home"],
-        protective: ["naloxone_on_hand", "safety_plan_reviewed", "attending_meetings"])
+        protective: ["naloxone_on_hand", "safety_plan_reviewed", "attending_meetings"],
+        measures: [
+            "mood": MeasureDeclaration(range: 0...10, unit: "score"),
+            "craving": MeasureDeclaration(range: 0...10, unit: "score"),
+            "stress": MeasureDeclaration(range: 0...10, unit: "score"),
+            "sleep_hours": MeasureDeclaration(range: 0...24, unit: "hours"),
+            "steps": MeasureDeclaration(range: 0...100_000, unit: "steps"),
+        ])
 
     /// A fixed "now", so that a crash reproduces exactly.
     public static let now = Timestamp(seconds: 1_795_000_000)

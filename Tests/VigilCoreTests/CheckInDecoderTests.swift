@@ -6,14 +6,15 @@ final class CheckInDecoderTests: XCTestCase {
     let decoder = CheckInDecoder(
         vocabulary: Vocabulary(
             signs: ["isolation", "hopelessness", "romanticizing_use"], stressors: ["job_loss", "conflict_at_home"],
-            protective: ["naloxone_on_hand"]))
+            protective: ["naloxone_on_hand"], measures: MeasureDeclaration.forTests))
     let now = Timestamp(seconds: 1_795_426_200)  // 2026-11-23T09:30:00Z
 
-    func decode(_ text: String) throws(CheckInError) -> DecodedCheckIn {
+    func decode(_ text: String) throws(CheckInErrors) -> DecodedCheckIn {
         try decoder.decode(Array(text.utf8), now: now)
     }
 
-    func error(_ text: String) -> CheckInError? {
+    /// Every problem of `text`; nil when it decodes.
+    func errors(_ text: String) -> CheckInErrors? {
         do {
             _ = try decode(text)
             return nil
@@ -21,6 +22,9 @@ final class CheckInDecoderTests: XCTestCase {
             return error
         }
     }
+
+    /// The first problem of `text`; nil when it decodes.
+    func error(_ text: String) -> CheckInError? { errors(text)?.errors.first }
 
     /// A valid check-in with `fields` merged in (a JSON fragment starting with a comma).
     func event(_ fields: String = "", kind: String = "checkin") -> String {
@@ -98,17 +102,31 @@ final class CheckInDecoderTests: XCTestCase {
             (event().replacingOccurrences(of: "\"peer\"", with: "\"robot\""), "source", "must be one of"),
             (#"{"client":"c","at":"2026-11-23T08:00:00Z","kind":"checkin"}"#, "source", "required"),
             (event(#","measures":[1]"#), "measures", "must be an object"),
-            (event(#","measures":{"mood":-1}"#), "measures.mood", "-1.0 is out of range 0–10"),
+            (event(#","measures":{"mood":-1}"#), "measures.mood", "-1.0 is out of range 0–10 (score)"),
             (event(#","measures":{"craving":10.5}"#), "measures.craving", "out of range 0–10"),
             (event(#","measures":{"stress":"high"}"#), "measures.stress", "must be a number, not a string"),
             (event(#","measures":{"sleep_hours":24.01}"#), "measures.sleep_hours", "out of range 0–24"),
             (event(#","measures":{"Heart Rate":60}"#), "measures.<unprintable key>", "snake_case"),
-            (event(#","signs":["isolation","isolation"]"#), "signs[1]", "listed twice"),
+            (event(#","signs":["isolation","isolation"]"#), "signs[1]", "listed more than once"),
+            (
+                event(#","measures":{"cravng":3}"#), "measures.cravng",
+                "unknown measure cravng (not declared in vocabulary.yaml); did you mean craving?"
+            ),
+            (
+                event(
+                    #","screening":{"wish_dead":true,"suicidal_thoughts":false,"intent":true,"behavior_past_3_months":false}"#
+                ),
+                "screening.intent", "questions 3–5 (method, intent, plan) only after a yes to question 2"
+            ),
             (event(#","signs":["Isolation"]"#), "signs[0]", "not a snake_case code"),
             (event(#","signs":[3]"#), "signs[0]", "must be a string code"),
             (event(#","stressors":["job_lost"]"#), "stressors[0]", "unknown code job_lost; did you mean job_loss?"),
             (event(#","protective":["isolation"]"#), "protective[0]", "unknown code isolation"),
-            (event(#","screening":{"wish_dead":true}"#), "screening.suicidal_thoughts", "required"),
+            (
+                event(#","screening":{"wish_dead":true,"behavior_past_3_months":false}"#),
+                "screening.suicidal_thoughts",
+                "required"
+            ),
             (
                 event(#","screening":{"wish_dead":true,"suicidal_thoughts":false,"behavior_past_3_months":1}"#),
                 "screening.behavior_past_3_months", "true or false"
@@ -131,10 +149,11 @@ final class CheckInDecoderTests: XCTestCase {
             ("{", nil, "not valid JSON"),
         ]
         for (text, field, phrase) in cases {
-            guard let failure = error(text) else {
+            guard let failures = errors(text), let failure = failures.errors.first else {
                 XCTFail("accepted: \(text)")
                 continue
             }
+            XCTAssertEqual(failures.errors.count, 1, "one problem: \(failures)")
             XCTAssertEqual(failure.field, field, text)
             XCTAssertTrue(failure.problem.contains(phrase), "\(failure) should contain \(phrase)")
         }
@@ -150,7 +169,7 @@ final class CheckInDecoderTests: XCTestCase {
             _ = try decoder.decode([0x7B, 0xFF, 0x7D], now: now)
             XCTFail("accepted invalid UTF-8")
         } catch {
-            XCTAssertEqual(error.problem, "not valid UTF-8")
+            XCTAssertEqual(error.errors, [CheckInError(field: nil, "not valid UTF-8")])
         }
     }
 
@@ -167,6 +186,68 @@ final class CheckInDecoderTests: XCTestCase {
             XCTAssertFalse(
                 failure?.description.contains("Jane") ?? true, "\(failure.map(String.init(describing:)) ?? "")")
         }
+    }
+
+    /// Every problem of a check-in is reported at once, in field order, each naming its field.
+    func testEveryProblemIsReportedAtOnce() {
+        let text = #"""
+            {"client":"Jane Doe","at":"yesterday","kind":"screening","source":"peer","mod":3,
+             "measures":{"mood":11,"cravng":4,"sleep_hours":"6"},"signs":["isolaton","hopelessness","hopelessness"],
+             "screening":{"wish_dead":true,"suicidal_thoughts":false,"method":true,"intent":true,"plan":false,
+                          "behavior_past_3_months":false},
+             "note":"private words"}
+            """#
+        let failures = errors(text)
+        XCTAssertEqual(
+            failures?.errors.map(\.field),
+            [
+                "mod", "client", "at", "measures.mood", "measures.cravng", "measures.sleep_hours", "signs[0]",
+                "signs[2]", "screening.method", "screening.intent",
+            ])
+        XCTAssertEqual(failures?.omitted, 0)
+        XCTAssertFalse(failures?.description.contains("private") ?? true, "the note is never quoted")
+        XCTAssertFalse(failures?.description.contains("Jane") ?? true, "nor a client id that may be a name")
+    }
+
+    /// At most 20 problems are listed; the rest are counted.
+    func testTheListOfProblemsIsBounded() {
+        let codes = (0..<25).map { "\"unknown_\($0)\"" }.joined(separator: ",")
+        let failures = errors(event(#","signs":[\#(codes)]"#))
+        XCTAssertEqual(failures?.errors.count, CheckInErrors.limit)
+        XCTAssertEqual(failures?.errors.last?.field, "signs[19]")
+        XCTAssertEqual(failures?.omitted, 5)
+        XCTAssertTrue(failures?.description.hasSuffix("; and 5 more") ?? false, "\(failures.map(\.description) ?? "")")
+    }
+
+    /// C-SSRS screener: questions 3–5 are asked only after a yes to question 2.
+    func testTheScreenersLogicIsEnforced() throws {
+        func screening(_ answers: String) -> String {
+            event(#","screening":{"wish_dead":true,\#(answers),"behavior_past_3_months":false}"#, kind: "screening")
+        }
+        let inconsistent = screening(#""suicidal_thoughts":false,"method":true,"intent":false,"plan":true"#)
+        XCTAssertEqual(errors(inconsistent)?.errors.map(\.field), ["screening.method", "screening.plan"])
+        XCTAssertNotNil(
+            CheckInDecoder.stored.decodeStored(inconsistent), "stored check-ins are read as they were accepted")
+        let yes = try decode(screening(#""suicidal_thoughts":true,"method":true,"intent":true,"plan":true"#))
+        XCTAssertEqual(yes.checkIn.screening?.plan, true)
+        let no = try decode(screening(#""suicidal_thoughts":false,"method":false,"intent":false"#))
+        XCTAssertEqual(no.checkIn.screening?.intent, false)
+        XCTAssertNil(no.checkIn.screening?.plan, "not asked")
+    }
+
+    /// Measures are those the vocabulary declares, within their ranges; `stored` reads any.
+    func testMeasuresAreDeclared() throws {
+        XCTAssertEqual(
+            try decode(event(#","measures":{"energy":10,"steps":0}"#)).checkIn.measures.map(\.value), [10, 0])
+        XCTAssertEqual(
+            errors(event(#","measures":{"energy":10.5}"#))?.errors,
+            [CheckInError(field: "measures.energy", "10.5 is out of range 0–10 (score)")])
+        let undeclared = event(#","measures":{"heart_rate":60}"#)
+        XCTAssertEqual(
+            errors(undeclared)?.errors,
+            [CheckInError(field: "measures.heart_rate", "unknown measure heart_rate (not declared in vocabulary.yaml)")]
+        )
+        XCTAssertEqual(CheckInDecoder.stored.decodeStored(undeclared)?.measure("heart_rate"), 60)
     }
 
     func testSuggestionsUseEditDistance() {

@@ -4,7 +4,8 @@ import XCTest
 
 /// `ClientReplay`: resuming from stored state, order-independent scores, and `absent:` rules.
 final class ClientReplayTests: XCTestCase {
-    let vocabulary = Vocabulary(signs: ["isolation"], stressors: ["job_loss"], protective: [])
+    let vocabulary = Vocabulary(
+        signs: ["isolation"], stressors: ["job_loss"], protective: [], measures: MeasureDeclaration.forTests)
     let t0 = Timestamp(seconds: 1_790_000_000)
     let thresholds = TierThresholds(moderate: 20, high: 45, imminent: 70)
 

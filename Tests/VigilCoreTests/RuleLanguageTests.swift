@@ -6,7 +6,7 @@ final class RuleLanguageTests: XCTestCase {
     let vocabulary = Vocabulary(
         signs: ["isolation", "hopelessness", "romanticizing_use"],
         stressors: ["job_loss", "conflict_at_home", "legal"],
-        protective: ["naloxone_on_hand"])
+        protective: ["naloxone_on_hand"], measures: MeasureDeclaration.forTests)
     let t0 = Timestamp(seconds: 1_790_000_000)
 
     func origin(_ line: Int = 3) -> ExpressionOrigin {
@@ -143,6 +143,9 @@ final class RuleLanguageTests: XCTestCase {
             ("avg(kind, 7d) > 1", 5, "must be a number"),
             ("note == \"x\"", 1, "the note is private"),
             ("screening.mood", 1, "unknown screening answer 'mood'"),
+            ("measure.cravng > 3", 1, "unknown measure 'cravng' (vocabulary.yaml: measures); did you mean craving?"),
+            ("has(measure.slep_hours)", 5, "unknown measure 'slep_hours'"),
+            ("avg(measure.moud, 7d) > 3", 5, "unknown measure 'moud'"),
             ("measure.mood < 3 3", 18, "unexpected number 3.0"),
             ("measure.mood < 3 < 4", 18, "unexpected '<'"),
             ("kind == \"x", 9, "unterminated string"),
@@ -161,6 +164,19 @@ final class RuleLanguageTests: XCTestCase {
             XCTAssertTrue(error.description.hasPrefix("rules.yaml:3:\(11 + offset - 1): "), error.description)
             XCTAssertTrue(error.description.hasSuffix("^"), "the caret under the column: \(error.description)")
         }
+    }
+
+    /// A mistake in each operand of an operator: both are reported, at their places.
+    func testEachOperandsMistakeIsReported() {
+        let found = errors(#"measure.cravng > 3 or ("isolaton" in signs and moood < 3)"#)
+        XCTAssertEqual(found.map(\.column), [11, 34, 58], "\(found)")
+        XCTAssertEqual(
+            found.map(\.message),
+            [
+                "unknown measure 'cravng' (vocabulary.yaml: measures); did you mean craving?",
+                "unknown code 'isolaton' in signs (vocabulary.yaml); did you mean isolation?",
+                "unknown field 'moood'",
+            ])
     }
 
     func testEveryErrorIsReportedAndDuplicatesAndIDsAreChecked() {

@@ -5,15 +5,18 @@ import XCTest
 /// Every kind of bad input is moved to rejected/ with a specific reason; nothing else is lost.
 final class RejectionTests: XCTestCase {
     /// The hostile corpus, committed as files in `Tests/Corpus/check-ins/`; `reasons.tsv` gives each
-    /// file's expected reason: the field it names (`-` for none) and a phrase it contains.
-    static func corpus() throws -> [(name: String, content: [UInt8], field: String?, phrase: String)] {
+    /// file's expected first reason (the field it names, `-` for none, and a phrase it contains) and
+    /// how many reasons its `.why` lists (every problem of the check-in).
+    static func corpus() throws -> [(name: String, content: [UInt8], field: String?, phrase: String, count: Int)] {
         let directory = Harness.repository + "/Tests/Corpus/check-ins"
         let table = try String(contentsOfFile: directory + "/reasons.tsv", encoding: .utf8)
         return try table.split(separator: "\n").filter { !$0.hasPrefix("#") }.map { row in
             let columns = row.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-            guard columns.count == 3 else { throw HarnessError("reasons.tsv: expected 3 columns in '\(row)'") }
+            guard columns.count == 4, let count = Int(columns[3]) else {
+                throw HarnessError("reasons.tsv: expected 4 columns, the last a number, in '\(row)'")
+            }
             let content = try Data(contentsOf: URL(fileURLWithPath: directory + "/" + columns[0]))
-            return (columns[0], Array(content), columns[1] == "-" ? nil : columns[1], columns[2])
+            return (columns[0], Array(content), columns[1] == "-" ? nil : columns[1], columns[2], count)
         }
     }
 
@@ -47,7 +50,7 @@ final class RejectionTests: XCTestCase {
             let data = try Data(contentsOf: URL(fileURLWithPath: harness.rejected + "/" + item.name))
             XCTAssertEqual(Array(data), item.content, "\(item.name) kept byte for byte")
             let why = try whyErrors(harness, item.name)
-            XCTAssertEqual(why.count, 1, item.name)
+            XCTAssertEqual(why.count, item.count, "\(item.name): \(why)")
             let error = why.first?["error"] as? String ?? ""
             XCTAssertTrue(error.contains(item.phrase), "\(item.name): '\(error)' should contain '\(item.phrase)'")
             if let field = item.field { XCTAssertEqual(why.first?["field"] as? String, field, item.name) }

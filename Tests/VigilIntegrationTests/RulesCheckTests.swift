@@ -104,7 +104,8 @@ final class RulesCheckTests: XCTestCase {
                 "broken.yaml:26:13: rule 'both': give exactly one of when: or absent:, not both",
                 "broken.yaml:32:15: count(…) cannot be used in an absent: rule's match",
                 "rule 'silent-forever': absent: needs for:, a duration such as 48h",
-                "8 errors",
+                "broken.yaml:38:57: rule 'silent-forever': tier_at_least must be one of low, moderate, high, imminent",
+                "9 errors",
             ])
         XCTAssertTrue(result.stderr.contains("          and moood < 3\n              ^"), result.stderr)
     }
@@ -153,6 +154,92 @@ final class RulesCheckTests: XCTestCase {
                 "condition 'busy' uses an aggregate, so it cannot be used in an absent: rule's match",
                 "5 errors",
             ])
+    }
+
+    /// Structural and expression mistakes of different rules are all reported in one run, then counted.
+    func testThreeMistakesInThreeRulesAreThreeLocatedErrorsInOneRun() throws {
+        let result = try checkBrokenFile(
+            """
+            rules:
+              - {id: heavy-weight, summary: x, when: '"isolation" in signs', weight: heavy, evidence: e}
+              - {id: typo-measure, summary: y, when: measure.cravng >= 7, weight: 5, evidence: e}
+              - {id: no-evidence, summary: z, when: '"hopelessness" in signs', weight: 5}
+            """,
+            [
+                "broken.yaml:2:74: rule 'heavy-weight': weight must be a number from -100 to 100",
+                "broken.yaml:3:42: unknown measure 'cravng' (vocabulary.yaml: measures); did you mean craving?",
+                "broken.yaml:4:5: rule is missing 'evidence'",
+                "/rules: 3 errors",
+            ])
+        XCTAssertEqual(located(result), 3, result.stderr)
+        XCTAssertTrue(
+            result.stderr.contains(
+                "    - {id: typo-measure, summary: y, when: measure.cravng >= 7, weight: 5, evidence: e}\n"
+                    + String(repeating: " ", count: 43) + "^"), result.stderr)
+    }
+
+    /// One rule with several mistakes, in its keys and in its condition: each is reported.
+    func testEveryMistakeOfOneRuleIsReported() throws {
+        let result = try checkBrokenFile(
+            """
+            rules:
+              - id: Many-Mistakes
+                summary: x
+                when: measure.cravng < 3 and "isolaton" in signs
+                weight: 500
+                half_life: soon
+                evidence: e
+            """,
+            [
+                "broken.yaml:2:9: rule id 'Many-Mistakes' must be kebab-case",
+                "broken.yaml:4:11: unknown measure 'cravng' (vocabulary.yaml: measures); did you mean craving?",
+                "broken.yaml:4:34: unknown code 'isolaton' in signs (vocabulary.yaml); did you mean isolation?",
+                "broken.yaml:5:13: rule 'Many-Mistakes': weight must be a number from -100 to 100",
+                "broken.yaml:6:16: rule 'Many-Mistakes': half_life must be a duration",
+                "/rules: 5 errors",
+            ])
+        XCTAssertEqual(located(result), 5, result.stderr)
+    }
+
+    /// `vigil rules check` on a copy of the shipped pack with `yaml` added as `broken.yaml`: it fails
+    /// and reports each of `expected`.
+    func checkBrokenFile(_ yaml: String, _ expected: [String]) throws -> Harness.Result {
+        let harness = try Harness()
+        let rules = try harness.useCopyOfRules()
+        try yaml.write(toFile: rules + "/broken.yaml", atomically: true, encoding: .utf8)
+        return try checkReports(rules, harness, expected)
+    }
+
+    /// A mistake in vocabulary.yaml does not hide those of the rule files.
+    func testVocabularyAndRuleFileMistakesAreReportedTogether() throws {
+        let harness = try Harness()
+        let rules = try harness.useCopyOfRules()
+        let vocabulary = try String(contentsOfFile: rules + "/vocabulary.yaml", encoding: .utf8)
+        let declaration = "mood: {min: 0, max: 10, unit: score}"
+        XCTAssertTrue(vocabulary.contains(declaration))
+        try vocabulary.replacingOccurrences(of: declaration, with: "mood: {min: 0, max: 10}")
+            .write(toFile: rules + "/vocabulary.yaml", atomically: true, encoding: .utf8)
+        try """
+        rules:
+          - id: no-weight
+            summary: x
+            when: "true"
+            evidence: e
+        """.write(toFile: rules + "/broken.yaml", atomically: true, encoding: .utf8)
+        try checkReports(
+            rules, harness,
+            [
+                "vocabulary.yaml:", "key 'measures.mood.unit': required", "broken.yaml:2:5: rule is missing 'weight'",
+                "\(rules): 2 errors",
+            ])
+    }
+
+    /// How many `FILE:LINE:COL:` errors `result` printed.
+    func located(_ result: Harness.Result) -> Int {
+        result.stderr.split(separator: "\n").filter {
+            $0.range(of: #"^vigil: /.*\.yaml:\d+:\d+: "#, options: .regularExpression) != nil
+        }
+        .count
     }
 
     /// `vigil rules check DIR` fails and reports each of `expected` (checked in full on stderr).

@@ -108,6 +108,9 @@ final class ConfigParseTests: XCTestCase {
         for protective in ["naloxone_on_hand", "safety_plan_reviewed", "attending_meetings"] {
             XCTAssertTrue(vocabulary.contains(protective, in: .protective), protective)
         }
+        XCTAssertEqual(vocabulary.measures["mood"], MeasureDeclaration(range: 0...10, unit: "score"))
+        XCTAssertEqual(vocabulary.measures["sleep_hours"], MeasureDeclaration(range: 0...24, unit: "hours"))
+        XCTAssertEqual(vocabulary.measures.keys.sorted(), ["craving", "mood", "sleep_hours", "stress"])
     }
 
     func testVocabularyErrors() {
@@ -116,6 +119,21 @@ final class ConfigParseTests: XCTestCase {
             ("signs: [Bad-Code]\n", "code 'Bad-Code' is not snake_case"),
             ("sign: [a]\n", "key 'sign': unknown key"),
             ("signs: a\n", "key 'signs': must be a list"),
+            ("measures: [mood]\n", "key 'measures': measures must map names to {min, max, unit}"),
+            (
+                "measures:\n  Mood: {min: 0, max: 10, unit: score}\n",
+                "v.yaml:2:3: key 'measures.Mood': measure 'Mood' is not snake_case"
+            ),
+            (
+                "measures:\n  mood: {min: 0, max: ten, unit: score}\n",
+                "v.yaml:2:23: key 'measures.mood.max': must be a number"
+            ),
+            (
+                "measures:\n  mood: {min: 10, max: 0, unit: score}\n",
+                "key 'measures.mood.max': must be greater than min"
+            ),
+            ("measures:\n  mood: {min: 0, max: 10}\n", "key 'measures.mood.unit': required"),
+            ("measures:\n  mood: {min: 0, max: 10, unit: score, step: 1}\n", "key 'measures.mood.step': unknown key"),
         ] {
             XCTAssertThrowsError(try VocabularyFile.parse(text, path: "v.yaml"), text) { error in
                 XCTAssertTrue("\(error)".contains(expected), "\(error) should contain \(expected)")

@@ -8,7 +8,7 @@ public struct CheckIn: Equatable, Sendable {
     public var at: Timestamp
     public var kind: Kind
     public var source: Source
-    /// Measures in document order; known ones are range-checked (see `Measure`).
+    /// Measures in document order, each declared in `vocabulary.yaml` with its range.
     public var measures: [(name: String, value: Double)] {
         didSet { known = KnownMeasures(measures) }
     }
@@ -72,6 +72,11 @@ public struct CheckIn: Equatable, Sendable {
     /// C-SSRS screener answers (Columbia Protocol, six yes/no questions). A `nil` answer was not asked:
     /// questions 3–5 are only asked after a yes to question 2.
     public struct Screening: Equatable, Sendable {
+        /// The answers' names in check-ins and rules, in the screener's order.
+        public static let answers = [
+            "wish_dead", "suicidal_thoughts", "method", "intent", "plan", "behavior_past_3_months",
+        ]
+
         public var wishDead: Bool
         public var suicidalThoughts: Bool
         public var method: Bool?
@@ -158,11 +163,4 @@ public struct KnownMeasures: Equatable, Sendable {
         case nil: return nil
         }
     }
-}
-
-/// The measures whose ranges schema v1 fixes. Other snake_case measures are accepted if finite.
-public enum Measure {
-    public static let knownRanges: [String: ClosedRange<Double>] = [
-        "mood": 0...10, "craving": 0...10, "stress": 0...10, "sleep_hours": 0...24,
-    ]
 }

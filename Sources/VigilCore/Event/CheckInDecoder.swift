@@ -8,7 +8,8 @@ public struct DecodedCheckIn: Sendable {
     public let digest: String
 }
 
-/// Turns the bytes of one check-in into a validated `CheckIn`, or a `CheckInError` naming the field.
+/// Turns the bytes of one check-in into a validated `CheckIn`, or `CheckInErrors`: every problem
+/// found, each naming its field.
 ///
 /// Pure: the vocabulary and "now" (for the future-time check) are passed in.
 public struct CheckInDecoder: Sendable {
@@ -33,8 +34,9 @@ public struct CheckInDecoder: Sendable {
 
     private init() { vocabulary = nil }
 
-    /// Re-reads check-ins that were validated when they were stored: their codes are not checked
-    /// against today's vocabulary (it may have changed since), nor their time against today's clock.
+    /// Re-reads check-ins that were validated when they were stored: their codes and measures are not
+    /// checked against today's vocabulary (it may have changed since), their time against today's
+    /// clock, nor their screening against checks added since.
     public static let stored = CheckInDecoder()
 
     /// A stored check-in's body decoded again (by `stored`); nil if it no longer decodes.
@@ -42,62 +44,78 @@ public struct CheckInDecoder: Sendable {
         try? decode(Array(body.utf8), now: Timestamp(microseconds: .max / 2)).checkIn
     }
 
-    public func decode(_ bytes: [UInt8], now: Timestamp) throws(CheckInError) -> DecodedCheckIn {
-        try bytes.withUnsafeBufferPointer { buffer throws(CheckInError) in try decode(buffer, now: now) }
+    public func decode(_ bytes: [UInt8], now: Timestamp) throws(CheckInErrors) -> DecodedCheckIn {
+        try bytes.withUnsafeBufferPointer { buffer throws(CheckInErrors) in try decode(buffer, now: now) }
     }
 
-    public func decode(_ bytes: UnsafeBufferPointer<UInt8>, now: Timestamp) throws(CheckInError) -> DecodedCheckIn {
+    public func decode(_ bytes: UnsafeBufferPointer<UInt8>, now: Timestamp) throws(CheckInErrors) -> DecodedCheckIn {
         guard bytes.count <= Self.maxEventBytes else {
-            throw CheckInError(field: nil, "larger than \(Self.maxEventBytes) bytes (\(bytes.count))")
+            throw CheckInErrors(CheckInError(field: nil, "larger than \(Self.maxEventBytes) bytes (\(bytes.count))"))
         }
         // ASCII (the common case) is valid UTF-8; only other input needs the full check.
         guard bytes.allSatisfy({ $0 < 0x80 }) || String(validating: bytes, as: UTF8.self) != nil else {
-            throw CheckInError(field: nil, "not valid UTF-8")
+            throw CheckInErrors(CheckInError(field: nil, "not valid UTF-8"))
         }
         let value: JSONValue
         do {
             value = try StrictJSONParser.parse(bytes)
         } catch {
-            throw CheckInError(field: nil, "not valid JSON: \(error)")
+            throw CheckInErrors(CheckInError(field: nil, "not valid JSON: \(error)"))
         }
         let digest = sha256Hex(bytes)
         let checkIn = try decode(value, defaultID: digest, now: now)
         return DecodedCheckIn(checkIn: checkIn, digest: digest)
     }
 
-    /// Validates a parsed value; `defaultID` is used when the input has no `id`.
-    public func decode(_ value: JSONValue, defaultID: String, now: Timestamp) throws(CheckInError) -> CheckIn {
+    /// Validates a parsed value; `defaultID` is used when the input has no `id`. Throws every
+    /// problem found (up to `CheckInErrors.limit`), each naming its field.
+    public func decode(_ value: JSONValue, defaultID: String, now: Timestamp) throws(CheckInErrors) -> CheckIn {
         guard case .object(let members) = value else {
-            throw CheckInError(field: nil, "must be a JSON object, not \(value.typeDescription)")
+            throw CheckInErrors(CheckInError(field: nil, "must be a JSON object, not \(value.typeDescription)"))
         }
+        // Empty (and so never allocated) unless the check-in is refused.
+        var problems = CheckInErrors()
         var fields = Fields()
-        for member in members {
-            guard fields.set(member.key, member.value) else {
-                throw CheckInError(
+        for member in members where !fields.set(member.key, member.value) {
+            problems.append(
+                CheckInError(
                     field: Self.quoted(member.key),
-                    "unknown field (schema v1 has: \(Self.fields.sorted().joined(separator: ", ")))")
-            }
+                    "unknown field (schema v1 has: \(Self.fields.sorted().joined(separator: ", ")))"))
         }
 
-        let id = try fields.id.map { value throws(CheckInError) in try Self.eventID(value) } ?? defaultID
-        let client = try Self.clientID(fields.client)
-        let at = try Self.time(fields.at, now: now)
-        let kind: CheckIn.Kind = try Self.enumeration(fields.kind, field: "kind")
-        let source: CheckIn.Source = try Self.enumeration(fields.source, field: "source")
-        let measures = try Self.measures(fields.measures)
-        let signs = try codes(fields.signs, list: .signs)
-        let stressors = try codes(fields.stressors, list: .stressors)
-        let protective = try codes(fields.protective, list: .protective)
-        let screening = try fields.screening.map { value throws(CheckInError) in try Self.screening(value) }
-        if kind == .screening, screening == nil {
-            throw CheckInError(field: "screening", "required when kind is screening")
+        var id: String? = defaultID
+        if let value = fields.id { id = problems.check { () throws(CheckInError) in try Self.eventID(value) } }
+        let client = problems.check { () throws(CheckInError) in try Self.clientID(fields.client) }
+        let at = problems.check { () throws(CheckInError) in try Self.time(fields.at, now: now) }
+        let kind: CheckIn.Kind? = problems.check { () throws(CheckInError) in
+            try Self.enumeration(fields.kind, field: "kind")
         }
-        let contact = try fields.contact.map { value throws(CheckInError) in try Self.contact(value) }
-        if kind == .contact, contact == nil { throw CheckInError(field: "contact", "required when kind is contact") }
-        if kind != .contact, contact != nil {
-            throw CheckInError(field: "contact", "only allowed when kind is contact (kind is \(kind.rawValue))")
+        let source: CheckIn.Source? = problems.check { () throws(CheckInError) in
+            try Self.enumeration(fields.source, field: "source")
         }
-        let note = try fields.note.map { value throws(CheckInError) in try Self.note(value) }
+        let measures = self.measures(fields.measures, into: &problems)
+        let signs = codes(fields.signs, list: .signs, into: &problems)
+        let stressors = codes(fields.stressors, list: .stressors, into: &problems)
+        let protective = codes(fields.protective, list: .protective, into: &problems)
+        var screening: CheckIn.Screening?
+        if let value = fields.screening { screening = self.screening(value, into: &problems) }
+        if kind == .screening, fields.screening == nil {
+            problems.append(CheckInError(field: "screening", "required when kind is screening"))
+        }
+        var contact: CheckIn.Contact?
+        if let value = fields.contact {
+            contact = problems.check { () throws(CheckInError) in try Self.contact(value) }
+        }
+        if kind == .contact, fields.contact == nil {
+            problems.append(CheckInError(field: "contact", "required when kind is contact"))
+        }
+        if let kind, kind != .contact, fields.contact != nil {
+            problems.append(
+                CheckInError(field: "contact", "only allowed when kind is contact (kind is \(kind.rawValue))"))
+        }
+        var note: String?
+        if let value = fields.note { note = problems.check { () throws(CheckInError) in try Self.note(value) } }
+        guard problems.isEmpty, let id, let client, let at, let kind, let source else { throw problems }
         return CheckIn(
             id: id, client: client, at: at, kind: kind, source: source, measures: measures, signs: signs,
             stressors: stressors, protective: protective, screening: screening, contact: contact, note: note)
@@ -187,86 +205,139 @@ public struct CheckInDecoder: Sendable {
         throw CheckInError(field: field, "must be one of \(allowed)")
     }
 
-    static func measures(_ value: JSONValue?) throws(CheckInError) -> [(name: String, value: Double)] {
+    /// The measures, each declared in the vocabulary and within its range (any finite number for
+    /// `stored`); every other one is a problem recorded in `problems`.
+    func measures(_ value: JSONValue?, into problems: inout CheckInErrors) -> [(name: String, value: Double)] {
         guard let value else { return [] }
         guard case .object(let members) = value else {
-            throw CheckInError(field: "measures", "must be an object of numbers, not \(value.typeDescription)")
+            problems.append(
+                CheckInError(field: "measures", "must be an object of numbers, not \(value.typeDescription)"))
+            return []
         }
         var result: [(name: String, value: Double)] = []
         result.reserveCapacity(members.count)
         for (name, member) in members {
             // The field's name is only built for an error (this runs for every measure of every check-in).
-            var field: String { "measures.\(quoted(name))" }
-            guard isSnakeCase(name) else { throw CheckInError(field: field, "measure names are snake_case") }
-            guard case .number(let number) = member else {
-                throw CheckInError(field: field, "must be a number, not \(member.typeDescription)")
+            var field: String { "measures.\(Self.quoted(name))" }
+            guard Self.isSnakeCase(name) else {
+                problems.append(CheckInError(field: field, "measure names are snake_case"))
+                continue
             }
-            if let range = Measure.knownRanges[name], !range.contains(number) {
-                throw CheckInError(
-                    field: field, "\(number) is out of range \(format(range.lowerBound))–\(format(range.upperBound))")
+            guard case .number(let number) = member else {
+                problems.append(CheckInError(field: field, "must be a number, not \(member.typeDescription)"))
+                continue
+            }
+            if let vocabulary {
+                guard let declared = vocabulary.measures[name] else {
+                    let hint = vocabulary.measureSuggestion(for: name).map { "; did you mean \($0)?" } ?? ""
+                    problems.append(
+                        CheckInError(field: field, "unknown measure \(name) (not declared in vocabulary.yaml)\(hint)"))
+                    continue
+                }
+                guard declared.range.contains(number) else {
+                    let range = "\(Self.format(declared.range.lowerBound))–\(Self.format(declared.range.upperBound))"
+                    problems.append(
+                        CheckInError(field: field, "\(number) is out of range \(range) (\(declared.unit))"))
+                    continue
+                }
             }
             result.append((name, number))
         }
         return result
     }
 
-    func codes(_ value: JSONValue?, list: Vocabulary.List) throws(CheckInError) -> [String] {
+    /// The codes of `list`, each snake_case, listed once and (but for `stored`) in the vocabulary;
+    /// every other one is a problem recorded in `problems`.
+    func codes(_ value: JSONValue?, list: Vocabulary.List, into problems: inout CheckInErrors) -> [String] {
         guard let value else { return [] }
         guard case .array(let elements) = value else {
-            throw CheckInError(field: list.rawValue, "must be an array of codes, not \(value.typeDescription)")
+            problems.append(
+                CheckInError(field: list.rawValue, "must be an array of codes, not \(value.typeDescription)"))
+            return []
         }
         var result: [String] = []
         result.reserveCapacity(elements.count)
+        // The codes already reported as repeated (each once, at its first repeat).
+        var repeated: [String] = []
         for (index, element) in elements.enumerated() {
             // The field's name is only built for an error (this runs for every code of every check-in).
             var field: String { "\(list.rawValue)[\(index)]" }
             guard case .string(let code) = element else {
-                throw CheckInError(field: field, "must be a string code, not \(element.typeDescription)")
+                problems.append(CheckInError(field: field, "must be a string code, not \(element.typeDescription)"))
+                continue
             }
-            guard Self.isSnakeCase(code) else { throw CheckInError(field: field, "not a snake_case code") }
+            guard Self.isSnakeCase(code) else {
+                problems.append(CheckInError(field: field, "not a snake_case code"))
+                continue
+            }
             if let vocabulary, !vocabulary.contains(code, in: list) {
                 let hint = vocabulary.suggestion(for: code, in: list).map { "; did you mean \($0)?" } ?? ""
-                throw CheckInError(field: field, "unknown code \(code)\(hint)")
+                problems.append(CheckInError(field: field, "unknown code \(code)\(hint)"))
+                continue
             }
-            guard !result.contains(code) else { throw CheckInError(field: field, "code \(code) is listed twice") }
+            guard !result.contains(code) else {
+                if !repeated.contains(code) {
+                    repeated.append(code)
+                    problems.append(CheckInError(field: field, "code \(code) is listed more than once"))
+                }
+                continue
+            }
             result.append(code)
         }
         return result
     }
 
-    static func screening(_ value: JSONValue) throws(CheckInError) -> CheckIn.Screening {
-        let answers = try booleanObject(
-            value, field: "screening",
-            keys: ["wish_dead", "suicidal_thoughts", "method", "intent", "plan", "behavior_past_3_months"])
-        func required(_ key: String) throws(CheckInError) -> Bool {
-            guard let answer = answers[key] else {
-                throw CheckInError(field: "screening.\(key)", "required (always asked in the C-SSRS screener)")
-            }
-            return answer
-        }
-        return CheckIn.Screening(
-            wishDead: try required("wish_dead"), suicidalThoughts: try required("suicidal_thoughts"),
-            method: answers["method"], intent: answers["intent"], plan: answers["plan"],
-            behaviorPast3Months: try required("behavior_past_3_months"))
-    }
-
-    static func booleanObject(_ value: JSONValue, field: String, keys: [String]) throws(CheckInError) -> [String: Bool]
-    {
+    /// The C-SSRS screener's answers; nil, with every problem recorded in `problems`, when they are
+    /// not a screener's. Questions 3–5 (method, intent, plan) are asked only after a yes to question 2
+    /// (suicidal thoughts), so a yes to one of them after a no to question 2 is refused, naming it
+    /// (not by `stored`: check-ins stored before that check are read as they were accepted).
+    func screening(_ value: JSONValue, into problems: inout CheckInErrors) -> CheckIn.Screening? {
+        let keys = CheckIn.Screening.answers
         guard case .object(let members) = value else {
-            throw CheckInError(field: field, "must be an object, not \(value.typeDescription)")
+            problems.append(CheckInError(field: "screening", "must be an object, not \(value.typeDescription)"))
+            return nil
         }
         var answers: [String: Bool] = [:]
         for (key, member) in members {
             guard keys.contains(key) else {
-                throw CheckInError(
-                    field: "\(field).\(quoted(key))", "unknown answer (known: \(keys.joined(separator: ", ")))")
+                problems.append(
+                    CheckInError(
+                        field: "screening.\(Self.quoted(key))",
+                        "unknown answer (known: \(keys.joined(separator: ", ")))"))
+                continue
             }
             guard case .bool(let answer) = member else {
-                throw CheckInError(field: "\(field).\(key)", "must be true or false, not \(member.typeDescription)")
+                problems.append(
+                    CheckInError(field: "screening.\(key)", "must be true or false, not \(member.typeDescription)"))
+                continue
             }
             answers[key] = answer
         }
-        return answers
+        func required(_ key: String) -> Bool? {
+            if let answer = answers[key] { return answer }
+            // An answer given but not a boolean is reported above.
+            if !members.contains(where: { $0.key == key }) {
+                problems.append(
+                    CheckInError(field: "screening.\(key)", "required (always asked in the C-SSRS screener)"))
+            }
+            return nil
+        }
+        let wishDead = required("wish_dead")
+        let suicidalThoughts = required("suicidal_thoughts")
+        let behavior = required("behavior_past_3_months")
+        if vocabulary != nil, suicidalThoughts == false {
+            for key in ["method", "intent", "plan"] where answers[key] == true {
+                problems.append(
+                    CheckInError(
+                        field: "screening.\(key)",
+                        "answered yes, but suicidal_thoughts is no: the C-SSRS screener asks questions 3–5 "
+                            + "(method, intent, plan) only after a yes to question 2"))
+            }
+        }
+        guard let wishDead, let suicidalThoughts, let behavior else { return nil }
+        return CheckIn.Screening(
+            wishDead: wishDead, suicidalThoughts: suicidalThoughts, method: answers["method"],
+            intent: answers["intent"], plan: answers["plan"], behaviorPast3Months: behavior)
     }
 
     static func contact(_ value: JSONValue) throws(CheckInError) -> CheckIn.Contact {

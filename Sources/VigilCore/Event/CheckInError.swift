@@ -15,3 +15,42 @@ public struct CheckInError: Error, Equatable, Sendable, CustomStringConvertible 
         return "\(field): \(problem)"
     }
 }
+
+/// Every problem of one refused check-in, in the order the decoder met them: at most `limit` are
+/// kept, the rest only counted in `omitted`.
+public struct CheckInErrors: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The most problems kept for one check-in.
+    public static let limit = 20
+
+    public private(set) var errors: [CheckInError] = []
+    /// How many problems were found past `limit`.
+    public private(set) var omitted = 0
+
+    public init() {}
+
+    public init(_ error: CheckInError) { errors = [error] }
+
+    public var isEmpty: Bool { errors.isEmpty }
+
+    /// Records `error`, or counts it once `limit` are kept.
+    public mutating func append(_ error: CheckInError) {
+        if errors.count < Self.limit { errors.append(error) } else { omitted += 1 }
+    }
+
+    /// What `body` returns, or nil with its error recorded.
+    mutating func check<T>(_ body: () throws(CheckInError) -> T) -> T? {
+        do {
+            return try body()
+        } catch {
+            append(error)
+            return nil
+        }
+    }
+
+    /// The problems, separated by "; ".
+    public var description: String {
+        var text = errors.map(\.description).joined(separator: "; ")
+        if omitted > 0 { text += "; and \(omitted) more" }
+        return text
+    }
+}

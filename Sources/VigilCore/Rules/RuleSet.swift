@@ -139,10 +139,10 @@ public struct RuleSet: Sendable {
                     expression.origin.error(at: 0, in: "", "condition '\(name)' is defined twice or shadows a list"))
                 continue
             }
+            var compiler = Compiler(
+                vocabulary: vocabulary, text: expression.text, origin: expression.origin, conditions: conditions,
+                aggregateConditions: aggregateConditions, lists: lists, inputs: inputs)
             do {
-                var compiler = Compiler(
-                    vocabulary: vocabulary, text: expression.text, origin: expression.origin, conditions: conditions,
-                    aggregateConditions: aggregateConditions, lists: lists, inputs: inputs)
                 let syntax = try Parser.parse(expression.text, origin: expression.origin)
                 conditions[name] = Condition(test: try compiler.condition(syntax))
                 prefilters[name] = Prefilter.of(syntax, conditions: prefilters)
@@ -151,6 +151,7 @@ public struct RuleSet: Sendable {
                 codesRead.merge(compiler.codesRead) { $0.union($1) }
             } catch {
                 errors.append(error)
+                errors += compiler.moreErrors
             }
         }
         var seen: Set<String> = []
@@ -164,12 +165,12 @@ public struct RuleSet: Sendable {
                     definition.origin.error(
                         at: 0, in: "", "rule id '\(definition.id)' must be kebab-case (a-z, 0-9, -)"))
             }
+            let text = definition.condition
+            var compiler = Compiler(
+                vocabulary: vocabulary, text: text.text, origin: text.origin, conditions: conditions,
+                aggregateConditions: aggregateConditions, lists: lists, inputs: inputs)
+            if definition.absence != nil { compiler.aggregatesRefused = "an absent: rule's match" }
             do {
-                let text = definition.condition
-                var compiler = Compiler(
-                    vocabulary: vocabulary, text: text.text, origin: text.origin, conditions: conditions,
-                    aggregateConditions: aggregateConditions, lists: lists, inputs: inputs)
-                if definition.absence != nil { compiler.aggregatesRefused = "an absent: rule's match" }
                 let syntax = try Parser.parse(text.text, origin: text.origin)
                 let condition = try compiler.condition(syntax)
                 // An absent: rule's match is an input too: its silences are found in the facts.
@@ -186,6 +187,7 @@ public struct RuleSet: Sendable {
                         prefilter: Prefilter.of(syntax, conditions: prefilters), condition: condition))
             } catch {
                 errors.append(error)
+                errors += compiler.moreErrors
             }
         }
         guard errors.isEmpty else { throw SourceErrors(errors: errors) }

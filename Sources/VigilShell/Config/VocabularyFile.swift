@@ -1,7 +1,8 @@
 import Foundation
 import VigilCore
+import Yams
 
-/// Loads `vocabulary.yaml` from a rules directory.
+/// Loads `vocabulary.yaml` from a rules directory: the codes and the declared measures.
 public enum VocabularyFile {
     public static let name = "vocabulary.yaml"
 
@@ -14,7 +15,8 @@ public enum VocabularyFile {
     public static func parse(_ text: String, path: String) throws(SourceErrors) -> Vocabulary {
         let reader = YAMLReader(path: path, text: text)
         var lists: [Vocabulary.List: Set<String>] = [:]
-        if let root = reader.root(known: Vocabulary.List.allCases.map(\.rawValue) + ["unscored"]) {
+        var measures: [String: MeasureDeclaration] = [:]
+        if let root = reader.root(known: Vocabulary.List.allCases.map(\.rawValue) + ["measures", "unscored"]) {
             for list in Vocabulary.List.allCases {
                 let codes = root.strings(list.rawValue, "must be a list") ?? []
                 for code in codes where !CheckInDecoder.isSnakeCase(code) {
@@ -33,10 +35,48 @@ public enum VocabularyFile {
                     }
                 }
             }
+            let declarations = root.map("measures", known: nil, "measures must map names to {min, max, unit}")
+            for entry in declarations?.entries ?? [] {
+                if let declaration = measure(entry, reader: reader) { measures[entry.name] = declaration }
+            }
         }
         try reader.finish()
         return Vocabulary(
-            signs: lists[.signs] ?? [], stressors: lists[.stressors] ?? [], protective: lists[.protective] ?? [])
+            signs: lists[.signs] ?? [], stressors: lists[.stressors] ?? [], protective: lists[.protective] ?? [],
+            measures: measures)
+    }
+
+    /// `NAME: {min: NUMBER, max: NUMBER, unit: TEXT}`; nil, with every problem reported, when it is not.
+    static func measure(_ entry: YAMLMap.Entry, reader: YAMLReader) -> MeasureDeclaration? {
+        let path = "measures." + entry.name
+        guard CheckInDecoder.isSnakeCase(entry.name) else {
+            reader.report("measure '\(entry.name)' is not snake_case", at: entry.key, key: path)
+            return nil
+        }
+        let problem = "a measure is a mapping: {min: NUMBER, max: NUMBER, unit: TEXT}"
+        guard let fields = reader.map(entry.value, path: path, known: ["min", "max", "unit"], what: problem) else {
+            return nil
+        }
+        func bound(_ key: String) -> Double? {
+            guard let value = fields[key] else {
+                fields.report(key, "required (\(problem))")
+                return nil
+            }
+            guard let number = value.float, number.isFinite else {
+                fields.report(key, "must be a number")
+                return nil
+            }
+            return number
+        }
+        let (min, max) = (bound("min"), bound("max"))
+        let unit = fields.string("unit", "must say what the number counts (hours, score, …)")
+        if fields["unit"] == nil { fields.report("unit", "required (\(problem))") }
+        guard let min, let max, let unit else { return nil }
+        guard min < max else {
+            fields.report("max", "must be greater than min (\(min))")
+            return nil
+        }
+        return MeasureDeclaration(range: min...max, unit: unit)
     }
 
     /// What `vigil rules check --strict` refuses, located in vocabulary.yaml: a code that no rule

@@ -172,7 +172,7 @@ public final class Ingestor {
                 events += batchEvents
                 rejections += refused.map {
                     PendingRejection(
-                        origin: "\(name):\($0.number)", digest: sha256Hex($0.bytes), reasons: [$0.reason],
+                        origin: "\(name):\($0.number)", digest: sha256Hex($0.bytes), reasons: $0.reasons,
                         crisis: $0.crisis)
                 }
             case .refused(let name, let digest, let reasons, let crisis):
@@ -247,7 +247,8 @@ public final class Ingestor {
                 if outcome == .conflict {
                     movedAside = true
                     if let crisis = CrisisContent(event.checkIn) {
-                        logRefused(crisis, origin: name, digest: event.digest, reason: Self.conflictReason(line: nil))
+                        logRefused(
+                            crisis, origin: name, digest: event.digest, reasons: [Self.conflictReason(line: nil)])
                     }
                     reject(
                         name: name, reasons: [Self.conflictReason(line: nil)], lines: nil, now: now, tally: &tally,
@@ -263,7 +264,7 @@ public final class Ingestor {
                     if outcome == .conflict, let line = Int(event.origin.split(separator: ":").last ?? "") {
                         bad.append(
                             RefusedLine(
-                                number: line, bytes: Array(event.body.utf8), reason: Self.conflictReason(line: line),
+                                number: line, bytes: Array(event.body.utf8), reasons: [Self.conflictReason(line: line)],
                                 crisis: CrisisContent(event.checkIn)))
                     }
                 }
@@ -271,8 +272,8 @@ public final class Ingestor {
                 for line in bad {
                     if let crisis = line.crisis {
                         logRefused(
-                            crisis, origin: "\(name):\(line.number)", digest: sha256Hex(line.bytes), reason: line.reason
-                        )
+                            crisis, origin: "\(name):\(line.number)", digest: sha256Hex(line.bytes),
+                            reasons: line.reasons)
                     }
                 }
                 if bad.isEmpty {
@@ -281,14 +282,12 @@ public final class Ingestor {
                     movedAside = true
                     bad.sort { $0.number < $1.number }
                     reject(
-                        name: name, reasons: bad.map(\.reason), lines: bad.map(\.bytes), now: now, tally: &tally,
+                        name: name, reasons: bad.flatMap(\.reasons), lines: bad.map(\.bytes), now: now, tally: &tally,
                         pass: &pass)
                 }
             case .refused(let name, let digest, let reasons, let crisis):
                 movedAside = true
-                if let crisis, let reason = reasons.first {
-                    logRefused(crisis, origin: name, digest: digest, reason: reason)
-                }
+                if let crisis { logRefused(crisis, origin: name, digest: digest, reasons: reasons) }
                 reject(name: name, reasons: reasons, lines: nil, now: now, tally: &tally, pass: &pass)
             case .skipped, .unsettled:
                 break
@@ -410,14 +409,14 @@ public final class Ingestor {
 
     /// LOG_CRIT for refused input that reports a crisis, naming the file and the supervisors' task
     /// the commit raised for it (see `CrisisContent`).
-    func logRefused(_ crisis: CrisisContent, origin: String, digest: String, reason: Rejection) {
+    func logRefused(_ crisis: CrisisContent, origin: String, digest: String, reasons: [Rejection]) {
         let task = crisis.supervisorTask(digest: digest, at: clock.now())
         logger.log(
             .critical, .refusedCrisis,
             "a check-in reporting \(crisis.report) was refused and not scored; the supervisors have a task for it",
             [
                 "file": "\(origin)", "client": "\(task.client)", "task": "\(task.id)", "route": "\(task.route)",
-                "reason": "\(reason.description)",
+                "reason": "\(reasons.map(\.description).joined(separator: "; "))",
             ])
     }
 }

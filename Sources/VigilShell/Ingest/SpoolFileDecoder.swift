@@ -18,7 +18,8 @@ public enum FileVerdict: Sendable {
 public struct RefusedLine: Sendable {
     public let number: Int
     public let bytes: [UInt8]
-    public let reason: Rejection
+    /// Every problem of the line.
+    public let reasons: [Rejection]
     /// What the line may report (see `CrisisContent`).
     public var crisis: CrisisContent?
 }
@@ -53,7 +54,7 @@ public struct SpoolFileDecoder: Sendable {
             return .single(name: name, event: pending(decoded, bytes: bytes, origin: name))
         } catch {
             return .refused(
-                name: name, digest: sha256Hex(bytes), reasons: [Rejection(error)],
+                name: name, digest: sha256Hex(bytes), reasons: Rejection.reasons(error),
                 crisis: CrisisContent(bytes: Array(bytes)))
         }
     }
@@ -78,11 +79,11 @@ public struct SpoolFileDecoder: Sendable {
                     let lineBytes = Array(line)
                     refused.append(
                         RefusedLine(
-                            number: lineNumber, bytes: lineBytes, reason: Rejection(line: lineNumber, error),
+                            number: lineNumber, bytes: lineBytes, reasons: Rejection.reasons(line: lineNumber, error),
                             crisis: CrisisContent(bytes: lineBytes)))
                     if refused.count > Self.maxRefusedLines {
                         // Not a batch of check-ins with a few bad lines: keep it whole, list the first errors.
-                        var reasons = refused.prefix(100).map(\.reason)
+                        var reasons = refused.prefix(100).flatMap(\.reasons)
                         reasons.append(
                             Rejection(
                                 problem: "more than \(Self.maxRefusedLines) invalid lines (the first 100 are listed); "

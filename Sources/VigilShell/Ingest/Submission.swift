@@ -25,7 +25,7 @@ public struct Submission {
         case .single(_, let event):
             ids = [event.checkIn.id]
         case .batch(_, let events, let refused):
-            guard refused.isEmpty else { throw .invalid(refused.map(\.reason)) }
+            guard refused.isEmpty else { throw .invalid(refused.flatMap(\.reasons)) }
             ids = events.map(\.checkIn.id)
         case .refused(_, _, let reasons, _):
             throw .invalid(reasons)

@@ -3,7 +3,8 @@ import Yams
 
 /// Reads one rules file (`rules:`, `conditions:`, `lists:`) or `policy.yaml` (`tiers:`, `plans:`) into
 /// the core's definitions with a `YAMLReader`, keeping each expression's line and column for error
-/// messages. Every mistake is reported: a rule's or a plan task's first one, and every other.
+/// messages. Every mistake is reported: each of every rule (whose condition is checked even when
+/// other keys are wrong), and a plan task's first one.
 struct RuleFileParser {
     let reader: YAMLReader
 
@@ -139,103 +140,124 @@ struct RuleFileParser {
             }
         }
         for item in root.list("rules", "rules must be a list") ?? [] {
-            do {
-                if let rule = try rule(item.node, path: item.path) { source.rules.append(rule) }
-            } catch {
-                reader.report(error)
-            }
+            if let rule = rule(item.node, path: item.path) { source.rules.append(rule) }
         }
         try reader.finish()
     }
 
     static let ruleKeys = ["id", "summary", "when", "absent", "weight", "half_life", "floor", "evidence", "tags"]
 
-    /// One rule; nil when it is not a mapping (reported).
-    func rule(_ node: Node, path: String) throws(SourceError) -> RuleDefinition? {
+    /// One rule, every problem of it reported. Nil when it is not a mapping, or has no usable id or
+    /// condition; a rule with other problems is still returned, with neutral values in place of the
+    /// wrong ones, so that its condition is checked in the same run (the file is refused anyway).
+    func rule(_ node: Node, path: String) -> RuleDefinition? {
         guard let fields = reader.map(node, path: path, known: Self.ruleKeys, what: "a rule must be a mapping") else {
             return nil
         }
-        func required(_ key: String) throws(SourceError) -> Node {
-            guard let value = fields[key] else { throw error(node, "rule is missing '\(key)'") }
-            return value
+        func required(_ key: String) -> Node? {
+            if fields[key] == nil { reader.report("rule is missing '\(key)'", at: node) }
+            return fields[key]
         }
-        guard let id = try required("id").string else { throw error(fields["id"], "id must be a string") }
-        guard !LogText.hasControlCharacters(id) else {
-            throw error(fields["id"], "rule '\(LogText.escaped(id))': id has a control character")
+        var id: String?
+        if let value = required("id") {
+            if let text = value.string, !LogText.hasControlCharacters(text) {
+                id = text
+            } else if let text = value.string {
+                reader.report("rule '\(LogText.escaped(text))': id has a control character", at: value)
+            } else {
+                reader.report("id must be a string", at: value)
+            }
         }
-        guard let summary = try required("summary").string.map(Self.withoutFinalNewlines), !summary.isEmpty else {
-            throw error(fields["summary"], "rule '\(id)': summary must be a non-empty string")
+        // How the other messages name the rule.
+        let name = id ?? path
+        var summary: String?
+        if let value = required("summary") {
+            summary = value.string.map(Self.withoutFinalNewlines).flatMap { $0.isEmpty ? nil : $0 }
+            if summary == nil { reader.report("rule '\(name)': summary must be a non-empty string", at: value) }
+            // Rule text reaches logs, alerts and terminals (client show, queue show) as it is.
+            if let text = summary, LogText.hasControlCharacters(text) {
+                reader.report(
+                    "rule '\(name)': summary has a control character (a newline, an escape sequence): \(LogText.escaped(text))",
+                    at: value)
+            }
         }
-        // Rule text reaches logs, alerts and terminals (client show, queue show) as it is.
-        guard !LogText.hasControlCharacters(summary) else {
-            throw error(
-                fields["summary"],
-                "rule '\(id)': summary has a control character (a newline, an escape sequence): \(LogText.escaped(summary))"
-            )
-        }
-        let condition: SourceText
+        var condition: SourceText?
         var absence: Absence?
         switch (fields["when"], fields["absent"]) {
         case (let when?, nil):
-            guard let text = expressionText(when) else {
-                throw error(when, "rule '\(id)': when must be an expression string")
-            }
-            condition = text
+            condition = expressionText(when)
+            if condition == nil { reader.report("rule '\(name)': when must be an expression string", at: when) }
         case (nil, let absent?):
-            guard let parsed = try self.absence(absent, path: path + ".absent", rule: id) else { return nil }
-            (condition, absence) = parsed
+            (condition, absence) = self.absence(absent, path: path + ".absent", rule: name)
         case (_?, _?):
-            throw error(fields["absent"], "rule '\(id)': give exactly one of when: or absent:, not both")
+            reader.report("rule '\(name)': give exactly one of when: or absent:, not both", at: fields["absent"])
         case (nil, nil):
-            throw error(node, "rule '\(id)' needs when: (tested on each event) or absent: (tested on a timer)")
+            reader.report("rule '\(name)' needs when: (tested on each event) or absent: (tested on a timer)", at: node)
         }
-        guard let weight = try required("weight").float, (-100...100).contains(weight) else {
-            throw error(fields["weight"], "rule '\(id)': weight must be a number from -100 to 100")
+        var weight: Double?
+        if let value = required("weight") {
+            weight = value.float.flatMap { (-100...100).contains($0) ? $0 : nil }
+            if weight == nil { reader.report("rule '\(name)': weight must be a number from -100 to 100", at: value) }
         }
-        guard let evidence = try required("evidence").string, !evidence.isEmpty else {
-            throw error(fields["evidence"], "rule '\(id)': evidence must say where the rule comes from")
-        }
-        var halfLife = RuleDefinition.defaultHalfLife
-        if let value = fields["half_life"] {
-            guard let text = value.string, let span = TimeSpan(text: text), span.microseconds > 0 else {
-                throw error(value, "rule '\(id)': half_life must be a duration such as 72h or 7d (at most 100 years)")
+        var evidence: String?
+        if let value = required("evidence") {
+            evidence = value.string.flatMap { $0.isEmpty ? nil : $0 }
+            if evidence == nil {
+                reader.report("rule '\(name)': evidence must say where the rule comes from", at: value)
             }
-            halfLife = span
+        }
+        var halfLife: TimeSpan?
+        if let value = fields["half_life"] {
+            halfLife = value.string.flatMap { TimeSpan(text: $0) }.flatMap { $0.microseconds > 0 ? $0 : nil }
+            if halfLife == nil {
+                reader.report(
+                    "rule '\(name)': half_life must be a duration such as 72h or 7d (at most 100 years)", at: value)
+            }
         }
         var floor: Tier?
         if let value = fields["floor"] {
-            guard let text = value.string, let tier = Tier(rawValue: text) else {
-                throw error(value, "rule '\(id)': floor must be one of low, moderate, high, imminent")
+            floor = value.string.flatMap { Tier(rawValue: $0) }
+            if floor == nil {
+                reader.report("rule '\(name)': floor must be one of low, moderate, high, imminent", at: value)
             }
-            floor = tier
         }
-        let tags = fields.strings("tags", "rule '\(id)': tags must be a list of strings") ?? []
+        let tags = fields.strings("tags", "rule '\(name)': tags must be a list of strings") ?? []
+        guard let id, let condition else { return nil }
         return RuleDefinition(
-            id: id, origin: origin(fields["id"] ?? node), summary: summary, condition: condition, absence: absence,
-            weight: weight, halfLife: halfLife, floor: floor, evidence: evidence, tags: tags)
+            id: id, origin: origin(fields["id"] ?? node), summary: summary ?? "",
+            condition: condition, absence: absence, weight: weight ?? 0,
+            halfLife: halfLife ?? RuleDefinition.defaultHalfLife, floor: floor, evidence: evidence ?? "", tags: tags)
     }
 
     static let absenceKeys = ["match", "for", "tier_at_least"]
 
-    /// `absent: {match: EXPR, for: DURATION, tier_at_least: TIER}`.
-    func absence(_ node: Node, path: String, rule id: String) throws(SourceError) -> (SourceText, Absence)? {
+    /// `absent: {match: EXPR, for: DURATION, tier_at_least: TIER}`, every problem reported. The match
+    /// (nil when it is missing) comes with the absence, which holds a neutral value for a wrong `for:`
+    /// or `tier_at_least:` (reported: the file is refused) so that the match is still checked.
+    func absence(_ node: Node, path: String, rule id: String) -> (SourceText?, Absence?) {
         let problem = "rule '\(id)': absent: must be a mapping with match:, for: and optionally tier_at_least:"
-        guard let fields = reader.map(node, path: path, known: Self.absenceKeys, what: problem) else { return nil }
-        guard let match = fields["match"], let condition = expressionText(match) else {
-            throw error(fields["match"] ?? node, "rule '\(id)': absent: needs match:, the events that count as contact")
+        guard let fields = reader.map(node, path: path, known: Self.absenceKeys, what: problem) else {
+            return (nil, nil)
         }
-        guard let text = fields["for"]?.string, let duration = TimeSpan(text: text), duration.microseconds > 0 else {
-            throw error(
-                fields["for"] ?? node, "rule '\(id)': absent: needs for:, a duration such as 48h (at most 100 years)")
+        let condition = fields["match"].flatMap(expressionText)
+        if condition == nil {
+            reader.report(
+                "rule '\(id)': absent: needs match:, the events that count as contact", at: fields["match"] ?? node)
         }
-        var tier = Tier.low
+        let duration = fields["for"]?.string.flatMap { TimeSpan(text: $0) }.flatMap { $0.microseconds > 0 ? $0 : nil }
+        if duration == nil {
+            reader.report(
+                "rule '\(id)': absent: needs for:, a duration such as 48h (at most 100 years)",
+                at: fields["for"] ?? node)
+        }
+        var tier: Tier?
         if let value = fields["tier_at_least"] {
-            guard let text = value.string, let parsed = Tier(rawValue: text) else {
-                throw error(value, "rule '\(id)': tier_at_least must be one of low, moderate, high, imminent")
+            tier = value.string.flatMap { Tier(rawValue: $0) }
+            if tier == nil {
+                reader.report("rule '\(id)': tier_at_least must be one of low, moderate, high, imminent", at: value)
             }
-            tier = parsed
         }
-        return (condition, Absence(duration: duration, tierAtLeast: tier))
+        return (condition, Absence(duration: duration ?? .hours(48), tierAtLeast: tier ?? .low))
     }
 
     func origin(_ node: Node) -> ExpressionOrigin {

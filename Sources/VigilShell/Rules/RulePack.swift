@@ -17,28 +17,31 @@ public struct RulePack: Sendable {
     public static let policyFile = "policy.yaml"
 
     /// Loads `vocabulary.yaml`, `policy.yaml` and every other `*.yaml` at the top of `directory`.
-    /// Throws every error found, each as `FILE:LINE:COL: message`.
+    /// Throws every error found, each as `FILE:LINE:COL: message`, in file order.
     public static func load(directory: String) throws(RulePackError) -> RulePack {
-        let vocabulary: Vocabulary
+        // Errors at a place in a file, found file by file and then by the compiler: sorted at the end.
+        var located: [SourceError] = []
+        var messages: [String] = []
+        var vocabulary: Vocabulary?
         do {
             vocabulary = try VocabularyFile.load(rulesDirectory: directory)
         } catch {
-            throw RulePackError(messages: error.errors.map(\.description))
+            located += error.errors
         }
         let names: [String]
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".yaml") }
                 .sorted()
         } catch {
-            throw RulePackError(messages: [
-                "\(directory): cannot list the rules directory: \(error.localizedDescription)"
-            ])
+            throw RulePackError(
+                messages: located.map(\.description) + [
+                    "\(directory): cannot list the rules directory: \(error.localizedDescription)"
+                ])
         }
         var hashInput: [UInt8] = []
         var source = RuleSource()
         var thresholds: TierThresholds?
         var plans = ResponsePlans()
-        var messages: [String] = []
         var ruleFiles: [String] = []
         for name in names {
             let path = directory + "/" + name
@@ -63,19 +66,27 @@ public struct RulePack: Sendable {
                     ruleFiles.append(name)
                 }
             } catch {
-                messages += error.errors.map(\.description)
+                located += error.errors
             }
         }
         if thresholds == nil, !names.contains(policyFile) {
             messages.append("\(directory)/\(policyFile): missing (it holds the tier thresholds)")
         }
+        // Without a vocabulary the rules' codes and measures cannot be checked: only their structure is.
         var ruleSet: RuleSet?
-        do {
-            ruleSet = try RuleSet.compile(source, vocabulary: vocabulary)
-        } catch {
-            messages += error.errors.map(\.description)
+        if let vocabulary {
+            do {
+                ruleSet = try RuleSet.compile(source, vocabulary: vocabulary)
+            } catch {
+                located += error.errors
+            }
         }
-        guard messages.isEmpty, let ruleSet, let thresholds else { throw RulePackError(messages: messages) }
+        guard located.isEmpty, messages.isEmpty, let vocabulary, let ruleSet, let thresholds else {
+            let order = located.sorted {
+                ($0.file, $0.line ?? 0, $0.column ?? 0) < ($1.file, $1.line ?? 0, $1.column ?? 0)
+            }
+            throw RulePackError(messages: order.map(\.description) + messages)
+        }
         return RulePack(
             vocabulary: vocabulary, ruleSet: ruleSet, thresholds: thresholds, plans: plans, hash: sha256Hex(hashInput),
             files: ruleFiles)

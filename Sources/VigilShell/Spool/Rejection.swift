@@ -24,6 +24,18 @@ public struct Rejection: Sendable, Equatable, Encodable {
         self.init(line: line, field: error.field, problem: error.problem)
     }
 
+    /// One reason per problem of a refused check-in, and a last one counting those past the limit.
+    public static func reasons(line: Int? = nil, _ errors: CheckInErrors) -> [Rejection] {
+        var reasons = errors.errors.map { Rejection(line: line, $0) }
+        if errors.omitted > 0 {
+            reasons.append(
+                Rejection(
+                    line: line,
+                    problem: "\(errors.omitted) more problems not listed (the first \(CheckInErrors.limit) are)"))
+        }
+        return reasons
+    }
+
     /// "line 3: measures.mood: 12 is out of range 0–10".
     public var description: String {
         var text = line.map { "line \($0): " } ?? ""

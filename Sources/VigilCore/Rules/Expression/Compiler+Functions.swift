@@ -96,6 +96,7 @@ extension Compiler {
         switch path[0] {
         case "measure":
             let measure = path[1]
+            try checkMeasure(measure, argument)
             return .bool { $0.event.measure(measure) != nil }
         case "screening":
             guard let read = Self.screeningReader(path[1]) else {

@@ -19,13 +19,12 @@ struct Compiler {
     var usesAggregate = false
     /// The vocabulary codes the expression reads (`vigil rules check --strict`).
     var codesRead: [Vocabulary.List: Set<String>] = [:]
+    /// The mistakes found in an operand after its sibling's mistake was thrown: both are reported.
+    var moreErrors: [SourceError] = []
 
     /// How far `last` and `since` look back: they search the same bounded history as the windows.
     static let defaultLookBack = TimeSpan.days(30)
     static let functions = ["has", "count", "avg", "min", "max", "last", "since", "any", "size"]
-    static let screeningAnswers = [
-        "wish_dead", "suicidal_thoughts", "method", "intent", "plan", "behavior_past_3_months",
-    ]
 
     init(
         vocabulary: Vocabulary, text: String, origin: ExpressionOrigin,
@@ -102,6 +101,7 @@ struct Compiler {
         case ("measure", 2):
             let measure = path[1]
             guard CheckInDecoder.isSnakeCase(measure) else { throw error(node, "measure names are snake_case") }
+            try checkMeasure(measure, node)
             if let slot = KnownMeasures.slot(measure) { return .number { slot($0.observed.checkIn.known) } }
             return .number { $0.event.measure(measure) }
         case ("screening", 2):
@@ -109,7 +109,8 @@ struct Compiler {
             guard let read = Self.screeningReader(answer) else {
                 throw error(
                     node,
-                    "unknown screening answer '\(answer)' (known: \(Self.screeningAnswers.joined(separator: ", ")))")
+                    "unknown screening answer '\(answer)' (known: \(CheckIn.Screening.answers.joined(separator: ", ")))"
+                )
             }
             return .bool { read($0.event.screening) ?? false }
         case ("contact", 2) where path[1] == "outcome":
@@ -163,7 +164,20 @@ struct Compiler {
     mutating func binary(_ op: String, _ lhs: Syntax, _ rhs: Syntax, _ node: Syntax, inAggregate: Bool)
         throws(SourceError) -> Compiled
     {
-        let left = try compile(lhs, inAggregate: inAggregate)
+        let left: Compiled
+        do {
+            left = try compile(lhs, inAggregate: inAggregate)
+        } catch {
+            // The right operand may hold a mistake of its own: report it in the same run, before the
+            // mistakes found after it (so in the order of the text).
+            let found = moreErrors.count
+            do {
+                _ = try compile(rhs, inAggregate: inAggregate)
+            } catch let other {
+                moreErrors.insert(other, at: found)
+            }
+            throw error
+        }
         let right = try compile(rhs, inAggregate: inAggregate)
         let mismatch = "'\(op)' cannot combine a \(left.typeName) with a \(right.typeName)"
         switch op {
@@ -278,6 +292,12 @@ struct Compiler {
         guard !vocabulary.contains(code, in: list) else { return }
         let hint = vocabulary.suggestion(for: code, in: list).map { "; did you mean \($0)?" } ?? ""
         throw error(node, "unknown code '\(code)' in \(list.rawValue) (vocabulary.yaml)\(hint)")
+    }
+
+    func checkMeasure(_ name: String, _ node: Syntax) throws(SourceError) {
+        guard vocabulary.measures[name] == nil else { return }
+        let hint = vocabulary.measureSuggestion(for: name).map { "; did you mean \($0)?" } ?? ""
+        throw error(node, "unknown measure '\(name)' (vocabulary.yaml: measures)\(hint)")
     }
 
     /// A closure applying `body` to one code list of the event, read in place (no copy of the array).
