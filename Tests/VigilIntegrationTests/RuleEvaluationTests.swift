@@ -180,18 +180,18 @@ final class RuleReloadTests: XCTestCase {
 
         let rule = """
             rules:
-              - id: secrecy-noted
-                summary: Secrecy noted at a check-in
-                when: '"secrecy" in signs'
+              - id: stress-noted
+                summary: High stress noted at a check-in
+                when: measure.stress >= 9
                 weight: 5
                 evidence: test rule added by a reload
             """
         try rule.write(toFile: copy + "/added.yaml", atomically: true, encoding: .utf8)
         daemon.signal(SIGHUP)
         try eventually("READY=1 after the reload") { socket.assignments.filter { $0 == "READY=1" }.count >= 2 }
-        try harness.drop("a.json", checkIn(id: "a", extra: #","signs":["secrecy"]"#))
+        try harness.drop("a.json", checkIn(id: "a", extra: #","measures":{"stress":9}"#))
         try eventually("the event stored") { try harness.count("events") == 1 }
-        XCTAssertEqual(try fired("a"), ["secrecy-noted"], "the reloaded rule applies")
+        XCTAssertEqual(try fired("a"), ["stress-noted"], "the reloaded rule applies")
 
         try (rule + "\n  - id: broken\n    summary: x\n    when: 'measure.mood < '\n    weight: 1\n    evidence: x\n")
             .write(toFile: copy + "/added.yaml", atomically: true, encoding: .utf8)
@@ -200,9 +200,9 @@ final class RuleReloadTests: XCTestCase {
         try eventually("the refusal logged with its location") {
             daemon.log.contains("reload refused") && daemon.log.contains("added.yaml:9:")
         }
-        try harness.drop("b.json", checkIn(id: "b", at: "2026-01-05T11:00:00Z", extra: #","signs":["secrecy"]"#))
+        try harness.drop("b.json", checkIn(id: "b", at: "2026-01-05T11:00:00Z", extra: #","measures":{"stress":9}"#))
         try eventually("still ingesting") { try harness.count("events") == 2 }
-        XCTAssertEqual(try fired("b"), ["secrecy-noted"], "the previous rules keep serving")
+        XCTAssertEqual(try fired("b"), ["stress-noted"], "the previous rules keep serving")
         XCTAssertEqual(daemon.stop(), 0)
     }
 }
@@ -212,13 +212,17 @@ final class RuleReloadTests: XCTestCase {
 func harnessWithoutAbsences() throws -> (harness: Harness, rules: String) {
     let harness = try Harness()
     let rules = try harness.useCopyOfRules()
-    let path = rules + "/warning-signs.yaml"
+    try removeRule("missed-check-ins", from: rules + "/warning-signs.yaml")
+    return (harness, rules)
+}
+
+/// Removes the rule `id` (up to the next rule) from the rule file at `path`.
+func removeRule(_ id: String, from path: String) throws {
     let text = try String(contentsOfFile: path, encoding: .utf8)
-    let start = try XCTUnwrap(text.range(of: "  - id: missed-check-ins\n"))
+    let start = try XCTUnwrap(text.range(of: "  - id: \(id)\n"), "rule \(id) in \(path)")
     let end = try XCTUnwrap(text.range(of: "  - id: ", range: start.upperBound..<text.endIndex))
     try text.replacingCharacters(in: start.lowerBound..<end.lowerBound, with: "")
         .write(toFile: path, atomically: true, encoding: .utf8)
-    return (harness, rules)
 }
 
 /// `absent:` rules on the daemon's timer.

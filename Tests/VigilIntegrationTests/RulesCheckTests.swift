@@ -15,12 +15,7 @@ final class RulesCheckTests: XCTestCase {
     func testStrictRefusesACodeNoRuleReads() throws {
         let harness = try Harness()
         let rules = try harness.useCopyOfRules()
-        let path = rules + "/suicide-warning-signs.yaml"
-        let text = try String(contentsOfFile: path, encoding: .utf8)
-        let start = try XCTUnwrap(text.range(of: "  - id: giving-away-possessions\n"))
-        let end = try XCTUnwrap(text.range(of: "  - id: ", range: start.upperBound..<text.endIndex))
-        try text.replacingCharacters(in: start.lowerBound..<end.lowerBound, with: "")
-            .write(toFile: path, atomically: true, encoding: .utf8)
+        try removeRule("giving-away-possessions", from: rules + "/suicide-warning-signs.yaml")
         let vocabulary = rules + "/vocabulary.yaml"
         let listed = try String(contentsOfFile: vocabulary, encoding: .utf8).split(
             separator: "\n", omittingEmptySubsequences: false)
