@@ -27,6 +27,14 @@ final class DebianPackageTests: XCTestCase {
                 "SKIPPED LOUDLY: no package in .build/deb (run `make deb`; `make test` does): the Debian package was NOT tested"
             )
         }
+        // A package older than the sources it is built from would test yesterday's Vigil.
+        let sources = ["Sources", "Rules", "systemd", "scripts", "Package.swift"].map { Harness.repository + "/" + $0 }
+        let newer = try runCommand(["find"] + sources + ["-type", "f", "-newer", newest, "-print", "-quit"]).output
+        guard newer.isEmpty else {
+            throw XCTSkip(
+                "SKIPPED LOUDLY: \((newest as NSString).lastPathComponent) is older than \(newer.trimmingCharacters(in: .whitespacesAndNewlines)) (run `make deb`; `make test` does): the Debian package was NOT tested"
+            )
+        }
         return newest
     }
 

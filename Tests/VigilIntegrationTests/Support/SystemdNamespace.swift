@@ -34,6 +34,8 @@ final class SystemdNamespace {
         try launcher.run()
         // systemd is the only child of unshare (PID 1 inside the namespace).
         var systemd: Int32?
+        // Until systemd has exec'd, killing the launcher takes the namespace down.
+        defer { if systemd == nil { launcher.terminate() } }
         try eventually(timeout: 30, "systemd started in the namespace") {
             let children = try String(
                 contentsOfFile: "/proc/\(launcher.processIdentifier)/task/\(launcher.processIdentifier)/children",
