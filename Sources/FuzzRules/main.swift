@@ -35,7 +35,8 @@ FuzzSupport.run { data, size in
             id: "fuzz", origin: origin, summary: "fuzz", condition: SourceText(text, origin: origin), weight: 30,
             evidence: "fuzz"))
     guard let ruleSet = try? RuleSet.compile(source, vocabulary: FuzzSupport.vocabulary) else { return 0 }
-    var replay = ClientReplay(ruleSet: ruleSet, thresholds: TierThresholds(moderate: 20, high: 45, imminent: 70))
+    var replay = ClientReplay(
+        ruleSet: ruleSet, policy: ScoringPolicy(thresholds: TierThresholds(moderate: 20, high: 45, imminent: 70)))
     for event in Fixture.events {
         _ = replay.ingest(event)
         _ = replay.score(at: event.at)

@@ -75,7 +75,7 @@ public struct RulesBench {
 
     /// Microseconds per event for 2,000 events evaluated after `length` earlier ones.
     func costPerEvent(afterHistory length: Int, random: inout SplitMix) -> Double {
-        var replay = ClientReplay(ruleSet: pack.ruleSet, thresholds: pack.thresholds)
+        var replay = ClientReplay(ruleSet: pack.ruleSet, policy: pack.policy)
         for index in 0..<length { replay.ingest(makeEvent(client: 0, index: index, random: &random)) }
         let probe = (length..<(length + 2_000)).map { makeEvent(client: 0, index: $0, random: &random) }
         let start = SystemClock.monotonicMicroseconds()

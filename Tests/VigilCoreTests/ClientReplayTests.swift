@@ -7,7 +7,7 @@ final class ClientReplayTests: XCTestCase {
     let vocabulary = Vocabulary(
         signs: ["isolation"], stressors: ["job_loss"], protective: [], measures: MeasureDeclaration.forTests)
     let t0 = Timestamp(seconds: 1_790_000_000)
-    let thresholds = TierThresholds(moderate: 20, high: 45, imminent: 70)
+    let thresholds = ScoringPolicy(thresholds: TierThresholds(moderate: 20, high: 45, imminent: 70))
 
     func origin(_ line: Int) -> ExpressionOrigin {
         ExpressionOrigin(file: "rules.yaml", line: line, column: 11, sourceLine: "    when: EXPR")
@@ -41,7 +41,7 @@ final class ClientReplayTests: XCTestCase {
     }
 
     func testAbsenceFiresOnceAtItsDeadlineWhileTheTierQualifies() throws {
-        var replay = ClientReplay(ruleSet: try ruleSet(), thresholds: thresholds)
+        var replay = ClientReplay(ruleSet: try ruleSet(), policy: thresholds)
         replay.ingest(event(0, signs: ["isolation"]))
         XCTAssertEqual(replay.nextAbsenceDue, at(48))
         XCTAssertEqual(replay.decideAbsences(dueBy: at(47)).count, 0, "not due yet")
@@ -59,7 +59,7 @@ final class ClientReplayTests: XCTestCase {
     }
 
     func testAbsenceDoesNotCountBelowItsTier() throws {
-        var replay = ClientReplay(ruleSet: try ruleSet(), thresholds: thresholds)
+        var replay = ClientReplay(ruleSet: try ruleSet(), policy: thresholds)
         replay.ingest(event(0))
         let decided = replay.decideAbsences(dueBy: at(60))
         XCTAssertEqual(decided.map(\.fired), [false], "a low-risk client's silence is decided, not fired")
@@ -68,14 +68,14 @@ final class ClientReplayTests: XCTestCase {
     }
 
     func testEverySilenceBetweenLateIngestedEventsIsFound() throws {
-        var replay = ClientReplay(ruleSet: try ruleSet(tierAtLeast: .low), thresholds: thresholds)
+        var replay = ClientReplay(ruleSet: try ruleSet(tierAtLeast: .low), policy: thresholds)
         var decided: [SilenceDecision] = []
         for hours in [0.0, 30, 100, 120, 200] { decided += replay.ingest(event(hours)).silences }
         XCTAssertEqual(decided.map(\.firing.at), [at(78), at(168)], "decided while ingesting the event after each gap")
         decided += replay.decideAbsences(dueBy: at(300))
         XCTAssertEqual(decided.map(\.firing.at), [at(78), at(168), at(248)], "gaps 30→100, 120→200, 200→")
         // Silences older than the look-back before the newest event are no longer kept to be found.
-        var late = ClientReplay(ruleSet: try ruleSet(tierAtLeast: .low), thresholds: thresholds)
+        var late = ClientReplay(ruleSet: try ruleSet(tierAtLeast: .low), policy: thresholds)
         var silences: [SilenceDecision] = []
         for hours in [0.0, 100, 500] { silences += late.ingest(event(hours)).silences }
         silences += late.decideAbsences(dueBy: at(600))
@@ -83,7 +83,7 @@ final class ClientReplayTests: XCTestCase {
     }
 
     func testALateCheckInInsideADecidedSilenceDoesNotCountItTwice() throws {
-        var replay = ClientReplay(ruleSet: try ruleSet(tierAtLeast: .low), thresholds: thresholds)
+        var replay = ClientReplay(ruleSet: try ruleSet(tierAtLeast: .low), policy: thresholds)
         replay.ingest(event(0))
         replay.ingest(event(100))  // decides the silence 0 → 48
         XCTAssertEqual(replay.activeFirings(at: at(100)).filter { $0.rule == "silent" }.map(\.at), [at(48)])
@@ -103,7 +103,7 @@ final class ClientReplayTests: XCTestCase {
                 condition: SourceText(#"kind == "checkin""#, origin: origin(6)),
                 absence: Absence(duration: .hours(48)), weight: 10, evidence: "test")
         ]
-        var replay = ClientReplay(ruleSet: try RuleSet.compile(source, vocabulary: vocabulary), thresholds: thresholds)
+        var replay = ClientReplay(ruleSet: try RuleSet.compile(source, vocabulary: vocabulary), policy: thresholds)
         replay.ingest(event(0))
         let ingested = replay.ingest(event(48.01, kind: .overdose))
         XCTAssertEqual(ingested.silences.map(\.firing.at), [at(48)])
@@ -111,7 +111,7 @@ final class ClientReplayTests: XCTestCase {
     }
 
     func testEventsOfOtherKindsDoNotBreakTheSilence() throws {
-        var replay = ClientReplay(ruleSet: try ruleSet(tierAtLeast: .low), thresholds: thresholds)
+        var replay = ClientReplay(ruleSet: try ruleSet(tierAtLeast: .low), policy: thresholds)
         replay.ingest(event(0))
         replay.ingest(event(24, kind: .missedAppointment))
         XCTAssertEqual(replay.decideAbsences(dueBy: at(49)).map(\.firing.at), [at(48)])
@@ -119,14 +119,14 @@ final class ClientReplayTests: XCTestCase {
 
     func testResumedReplayMatchesTheContinuousOne() throws {
         let set = try ruleSet(tierAtLeast: .low)
-        var continuous = ClientReplay(ruleSet: set, thresholds: thresholds)
+        var continuous = ClientReplay(ruleSet: set, policy: thresholds)
         let events = (0..<40).map { event(Double($0) * 7, signs: $0 % 3 == 0 ? ["isolation"] : []) }
         var history: [CheckIn] = []
         var firings: [Firing] = []
         for (index, checkIn) in events.enumerated() {
             if index == 25 {
                 let resumed = ClientReplay(
-                    ruleSet: set, thresholds: thresholds, history: history, firings: firings.reversed(),
+                    ruleSet: set, policy: thresholds, history: history, firings: firings.reversed(),
                     decidedSilences: continuous.decidedSilences)
                 XCTAssertEqual(resumed.history.facts, continuous.history.facts)
                 XCTAssertEqual(
@@ -158,14 +158,14 @@ final class ClientReplayTests: XCTestCase {
                 checkIn.id = "s\(seed)-\(index)"
                 events.append(checkIn)
             }
-            var continuous = ClientReplay(ruleSet: set, thresholds: thresholds)
+            var continuous = ClientReplay(ruleSet: set, policy: thresholds)
             var fast: [SilenceDecision] = []
             var history: [CheckIn] = []
             var firings: [Firing] = []
             var scanned: [SilenceDecision] = []
             for checkIn in events {
                 var rebuilt = ClientReplay(
-                    ruleSet: set, thresholds: thresholds, history: history, firings: firings,
+                    ruleSet: set, policy: thresholds, history: history, firings: firings,
                     decidedSilences: continuous.decidedSilences)
                 let reference = rebuilt.ingest(checkIn)
                 scanned += reference.silences

@@ -35,7 +35,8 @@ final class EvaluatorTests: XCTestCase {
             .imminent: [TaskTemplate(kind: .escalation, schedule: .now, route: "mobile-crisis", instruction: "i")],
         ])
         return Evaluator(
-            ruleSet: ruleSet, thresholds: TierThresholds(moderate: 20, high: 45, imminent: 70), plans: plans)
+            ruleSet: ruleSet, policy: ScoringPolicy(thresholds: TierThresholds(moderate: 20, high: 45, imminent: 70)),
+            plans: plans)
     }
 
     func checkIn(_ id: String, _ hours: Double, signs: [String] = [], contact: CheckIn.Contact? = nil) -> CheckIn {
@@ -68,13 +69,20 @@ final class EvaluatorTests: XCTestCase {
         XCTAssertEqual(
             planned(effects),
             [
-                "imminent.escalation.0s mobile-crisis", "moderate.caring_contact.0s outreach",
-                "high.follow_up.1d outreach",
+                "imminent.escalation.0s mobile-crisis", "moderate.caring_contact.0s.outreach outreach",
+                "high.follow_up.1d.outreach outreach",
             ])
         XCTAssertEqual(superseded(effects), [])
         XCTAssertEqual(effects.filter { if case .evaluated = $0 { return true } else { return false } }.count, 3)
         let episodes = effects.compactMap { if case .episode(let change) = $0 { return change } else { return nil } }
-        XCTAssertEqual(episodes, [.opened(Episode(number: 1, tier: .imminent, openedAt: at(1)))])
+        XCTAssertEqual(
+            episodes,
+            [
+                .opened(
+                    Episode(
+                        number: 1, tier: .imminent, openedAt: at(1), raisedAt: at(0.2), domains: ["risk": .imminent]))
+            ],
+            "the rise counts from the observation that reached the tier")
         XCTAssertEqual(state.openTasks.count, 3)
     }
 
@@ -82,10 +90,12 @@ final class EvaluatorTests: XCTestCase {
         let evaluator = try evaluator()
         var state = evaluator.newClient("c")
         let moderate = evaluator.evaluate(&state, checkIns: [checkIn("1", 0, signs: ["m"])], at: at(0))
-        XCTAssertEqual(planned(moderate), ["moderate.caring_contact.0s outreach", "moderate.follow_up.1d outreach"])
+        XCTAssertEqual(
+            planned(moderate),
+            ["moderate.caring_contact.0s.outreach outreach", "moderate.follow_up.1d.outreach outreach"])
         let ids = state.openTasks.map(\.id)
         let high = evaluator.evaluate(&state, checkIns: [checkIn("2", 1, signs: ["h"])], at: at(1))
-        XCTAssertEqual(planned(high), ["high.escalation.0s crisis-team", "high.follow_up.1d outreach"])
+        XCTAssertEqual(planned(high), ["high.escalation.0s crisis-team", "high.follow_up.1d.outreach outreach"])
         XCTAssertEqual(superseded(high), ["\(ids[1]) superseded by high"], "the caring contact is not replaced")
         let highEscalation = try XCTUnwrap(state.openTasks.first { $0.kind == .escalation }?.id)
         let imminent = evaluator.evaluate(&state, checkIns: [checkIn("3", 2, signs: ["i"])], at: at(2))
@@ -106,7 +116,7 @@ final class EvaluatorTests: XCTestCase {
         let answered = contact.compactMap { if case .contact(let result) = $0 { return result } else { return nil } }
         XCTAssertEqual(answered.map(\.resolved), [true])
         XCTAssertEqual(
-            answered.first?.task, PlannedTask.id(client: "c", episode: 1, slot: "moderate.caring_contact.0s"),
+            answered.first?.task, PlannedTask.id(client: "c", episode: 1, slot: "moderate.caring_contact.0s.outreach"),
             "an unnamed contact answers the earliest due caring contact or follow-up")
         let high = evaluator.evaluate(&state, checkIns: [checkIn("2", 1, signs: ["h"])], at: at(1))
         XCTAssertFalse(
@@ -115,7 +125,8 @@ final class EvaluatorTests: XCTestCase {
         let later = evaluator.evaluate(&state, checkIns: [checkIn("3", 24 * 56, signs: ["m"])], at: at(24 * 56))
         let changes = later.compactMap { if case .episode(let change) = $0 { return change } else { return nil } }
         XCTAssertEqual(changes.map(\.episode.number), [1, 2])
-        XCTAssertEqual(planned(later), ["moderate.caring_contact.0s outreach", "moderate.follow_up.1d outreach"])
+        XCTAssertEqual(
+            planned(later), ["moderate.caring_contact.0s.outreach outreach", "moderate.follow_up.1d.outreach outreach"])
         XCTAssertEqual(
             superseded(later).count, 1,
             "episode 1's open 24 h follow-up is replaced by episode 2's: one open task per job")

@@ -35,7 +35,10 @@ final class PlanningTests: XCTestCase {
         let lines = Self.plans.lines(upTo: .high)
         XCTAssertEqual(
             lines.map(\.slot),
-            ["high.escalation.0s", "moderate.caring_contact.0s", "high.peer_checkin.1d", "high.peer_checkin.2d"],
+            [
+                "high.escalation.0s", "moderate.caring_contact.0s.outreach", "high.peer_checkin.1d.peer",
+                "high.peer_checkin.2d.peer",
+            ],
             "a tier's plan includes the lower tiers' jobs it does not replace")
         XCTAssertEqual(Self.plans.lines(upTo: .low).count, 0)
         XCTAssertEqual(
@@ -55,7 +58,7 @@ final class PlanningTests: XCTestCase {
                 TaskTemplate(kind: .followUp, schedule: .daily(days: 2), route: "r", instruction: "b"),
             ]
         ])
-        XCTAssertEqual(repeated.repeatedKeys.map { "\($0.tier) \($0.key)" }, ["high follow_up.1d"])
+        XCTAssertEqual(repeated.repeatedKeys.map { "\($0.tier) \($0.key)" }, ["high follow_up.1d.r"])
         XCTAssertTrue(Self.plans.repeatedKeys.isEmpty)
         let id = PlannedTask.id(client: "c-1", episode: 1, slot: "high.escalation.0s")
         XCTAssertEqual(id, PlannedTask.id(client: "c-1", episode: 1, slot: "high.escalation.0s"))

@@ -208,31 +208,31 @@ final class RuleLanguageTests: XCTestCase {
     }
 
     func testScoreDecaysAndFloorsHold() {
-        let thresholds = TierThresholds(moderate: 20, high: 45, imminent: 70)
+        let thresholds = ScoringPolicy(thresholds: TierThresholds(moderate: 20, high: 45, imminent: 70))
         let firings = [
             Firing(rule: "a", event: "e1", at: t0, weight: 40, halfLife: .hours(24)),
             Firing(rule: "b", event: "e2", at: t0, weight: -10, halfLife: .hours(24)),
         ]
-        let now = RiskScore(contributions: firings.map(\.contribution), at: t0, thresholds: thresholds)
+        let now = RiskScore(contributions: firings.map(\.contribution), at: t0, policy: thresholds)
         XCTAssertEqual(now.score, 30)
         XCTAssertEqual(now.tier, .moderate)
         let dayLater = RiskScore(
-            contributions: firings.map(\.contribution), at: t0.adding(.hours(24)), thresholds: thresholds)
+            contributions: firings.map(\.contribution), at: t0.adding(.hours(24)), policy: thresholds)
         XCTAssertEqual(dayLater.score, 15, accuracy: 1e-9)
         XCTAssertEqual(dayLater.tier, .low)
         XCTAssertEqual(
-            RiskScore(contributions: firings.map(\.contribution), at: t0.adding(.hours(96)), thresholds: thresholds)
+            RiskScore(contributions: firings.map(\.contribution), at: t0.adding(.hours(96)), policy: thresholds)
                 .score, 0)
         let clamped = RiskScore(
             contributions: [Firing(rule: "x", event: "e", at: t0, weight: 500, halfLife: .hours(1)).contribution],
-            at: t0, thresholds: thresholds)
+            at: t0, policy: thresholds)
         XCTAssertEqual(clamped.score, 100)
         let floored = [Firing(rule: "c", event: "e", at: t0, weight: 1, halfLife: .hours(72), floor: .imminent)]
         XCTAssertEqual(
-            RiskScore(contributions: floored.map(\.contribution), at: t0.adding(.hours(200)), thresholds: thresholds)
+            RiskScore(contributions: floored.map(\.contribution), at: t0.adding(.hours(200)), policy: thresholds)
                 .tier, .imminent)
         XCTAssertEqual(
-            RiskScore(contributions: floored.map(\.contribution), at: t0.adding(.hours(300)), thresholds: thresholds)
+            RiskScore(contributions: floored.map(\.contribution), at: t0.adding(.hours(300)), policy: thresholds)
                 .tier, .low,
             "expired after 4 half-lives")
     }

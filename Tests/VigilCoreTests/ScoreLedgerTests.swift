@@ -6,7 +6,7 @@ import XCTest
 /// The bucketed score (see `ScoreLedger`): the same figure as summing every firing, exactly the
 /// same whatever the order or the trimming, and bounded work for a dense client.
 final class ScoreLedgerTests: XCTestCase {
-    let thresholds = TierThresholds(moderate: 20, high: 45, imminent: 70)
+    let thresholds = ScoringPolicy(thresholds: TierThresholds(moderate: 20, high: 45, imminent: 70))
     let start = Timestamp(microseconds: 1_800_000_000_000_000)
 
     /// Firings of three shapes (one with a floor, one protective) spread over `hours`.
@@ -32,7 +32,7 @@ final class ScoreLedgerTests: XCTestCase {
             if let held = contribution.floor, held > floor { floor = held }
         }
         let score = min(100, max(0, sum))
-        return (score, max(thresholds.tier(for: score), floor))
+        return (score, max(thresholds.domains[0].thresholds.tier(for: score), floor))
     }
 
     func testTheScoreIsTheSumOfEveryFiringThatCounts() {
@@ -42,7 +42,7 @@ final class ScoreLedgerTests: XCTestCase {
         for hours in stride(from: 0.0, through: 1_200, by: 37.5) {
             let now = start.adding(TimeSpan(microseconds: Int64(hours * 3_600_000_000)))
             let (expected, tier) = naive(all, at: now)
-            let score = ledger.score(at: now, thresholds: thresholds)
+            let score = ledger.score(at: now, policy: thresholds)
             XCTAssertEqual(score.score, expected, accuracy: 1e-6, "at +\(hours) h")
             XCTAssertEqual(score.tier, tier, "at +\(hours) h")
         }
@@ -61,9 +61,9 @@ final class ScoreLedgerTests: XCTestCase {
         XCTAssertLessThan(trimmed.times.joined().count, all.count, "trimming dropped what no longer counts")
         for hours in stride(from: 200.0, through: 900, by: 13.25) {
             let now = start.adding(TimeSpan(microseconds: Int64(hours * 3_600_000_000)))
-            let reference = inOrder.score(at: now, horizon: horizon, thresholds: thresholds)
-            XCTAssertEqual(shuffled.score(at: now, horizon: horizon, thresholds: thresholds), reference, "+\(hours) h")
-            XCTAssertEqual(trimmed.score(at: now, horizon: horizon, thresholds: thresholds), reference, "+\(hours) h")
+            let reference = inOrder.score(at: now, horizon: horizon, policy: thresholds)
+            XCTAssertEqual(shuffled.score(at: now, horizon: horizon, policy: thresholds), reference, "+\(hours) h")
+            XCTAssertEqual(trimmed.score(at: now, horizon: horizon, policy: thresholds), reference, "+\(hours) h")
         }
     }
 

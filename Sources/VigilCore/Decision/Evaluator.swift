@@ -3,34 +3,41 @@
 /// `vigil rules test`, `vigil client show` and the benchmarks all call it; nothing else decides.
 ///
 /// - Each check-in is evaluated against the rule set (`ClientReplay`) and gets an evaluation.
-/// - The client's tier drives its episode: opened at a rise above `low`, raised at a higher tier,
-///   closed when the score has decayed back to `low`. Planning acts on the tier at the client's
-///   newest observation, so a late check-in neither closes an episode nor re-plans a tier the
-///   client has since left.
-/// - A rise plans once per call, at the highest tier the call reached (several check-ins in one
-///   batch are one rise, not one per intermediate tier). The plan is cumulative (see
-///   `ResponsePlans.lines(upTo:)`); an open task with the same plan key is superseded, so a
-///   client never holds two open tasks for the same job.
+/// - The client's tiers drive its episode: opened at a rise above `low`, raised when a domain's tier
+///   rises above what was planned for it, closed when the client's tier is back to `low`. The tier
+///   an episode reached holds for `policy.hold` after its latest rise, whatever the decay (`score`).
+///   Planning acts on the tiers at the client's newest observation, so a late check-in neither
+///   closes an episode nor re-plans a tier the client has since left.
+/// - A rise plans once per call, at the highest tiers the call reached (several check-ins in one
+///   batch are one rise, not one per intermediate tier). The plan is cumulative and merged across
+///   the elevated domains (see `ResponsePlans.lines(for:)`); an open task with the same plan key
+///   is superseded, so a client never holds two open tasks for the same job.
 /// - A `contact` check-in resolves (reached) or counts an attempt on an open outreach task: the one
 ///   it names, else the earliest due caring contact or follow-up that existed when the contact was
 ///   made (give or take the 5 minutes of clock skew check-ins may have).
 public struct Evaluator: Sendable {
     public let ruleSet: RuleSet
-    public let thresholds: TierThresholds
+    public let policy: ScoringPolicy
     public let plans: ResponsePlans
 
     /// How much earlier than a task's creation a contact may be observed and still answer it.
     public static let contactSkew = TimeSpan.minutes(5)
 
-    public init(ruleSet: RuleSet, thresholds: TierThresholds, plans: ResponsePlans) {
+    public init(ruleSet: RuleSet, policy: ScoringPolicy, plans: ResponsePlans) {
         self.ruleSet = ruleSet
-        self.thresholds = thresholds
+        self.policy = policy
         self.plans = plans
     }
 
     /// The state of a client never seen before.
     public func newClient(_ client: String) -> ClientState {
-        ClientState(client: client, replay: ClientReplay(ruleSet: ruleSet, thresholds: thresholds))
+        ClientState(client: client, replay: ClientReplay(ruleSet: ruleSet, policy: policy))
+    }
+
+    /// The client's score at `now` as planning and everyone downstream see it: the rule state's,
+    /// with the tier held at the open episode's tier until `policy.hold` after its latest rise.
+    public func score(of state: ClientState, at now: Timestamp) -> RiskScore {
+        policy.held(state.replay.score(at: now), episode: state.cursor.open, at: now)
     }
 
     /// Evaluates `client`'s new check-ins, in arrival order, detected at `now`.
@@ -40,12 +47,12 @@ public struct Evaluator: Sendable {
         for (index, checkIn) in checkIns.enumerated() {
             // The tier in the quiet just before this check-in: `low` ends an open episode.
             let quiet = max(checkIn.at, state.replay.history.newest ?? checkIn.at)
-            let before = state.cursor.open == nil ? Tier.low : state.replay.score(at: quiet).tier
+            let before = state.cursor.open == nil ? Tier.low : score(of: state, at: quiet).tier
             let ingested = state.replay.ingest(checkIn)
-            let score = state.replay.score(at: checkIn.at)
+            let score = score(of: state, at: checkIn.at)
             round.effects += ingested.silences.map(Effect.silence)
             round.effects.append(.evaluated(checkIn: index, fired: ingested.fired, score: score))
-            let current = quiet == checkIn.at ? score : state.replay.score(at: quiet)
+            let current = quiet == checkIn.at ? score : self.score(of: state, at: quiet)
             step(&state, before: before, after: current, observedAt: quiet, round: &round)
             if checkIn.kind == .contact, let contact = checkIn.contact {
                 flush(&state, round: &round)
@@ -64,9 +71,10 @@ public struct Evaluator: Sendable {
             guard decision.fired else { continue }
             // The tier just before the deadline tells whether an open episode had ended (an absence
             // rule may fire at any tier); the tier after it, whether this is a rise.
+            let at = decision.firing.at
             step(
-                &state, before: decision.before.tier, after: decision.score, observedAt: decision.firing.at,
-                round: &round)
+                &state, before: policy.held(decision.before, episode: state.cursor.open, at: at).tier,
+                after: policy.held(decision.score, episode: state.cursor.open, at: at), observedAt: at, round: &round)
         }
         return finish(&state, round: &round)
     }
@@ -92,24 +100,25 @@ public struct Evaluator: Sendable {
         }
         guard after.tier > .low else { return }
         if var open = state.cursor.open {
-            guard after.tier > open.tier else { return }
-            open.tier = after.tier
+            guard open.absorb(after, at: observedAt) else { return }
             state.cursor.open = open
             round.rise = (round.rise?.opened ?? false, after.score, observedAt)
         } else {
             state.cursor.lastNumber += 1
-            state.cursor.open = Episode(number: state.cursor.lastNumber, tier: after.tier, openedAt: round.now)
+            var episode = Episode(number: state.cursor.lastNumber, tier: .low, openedAt: round.now)
+            _ = episode.absorb(after, at: observedAt)
+            state.cursor.open = episode
             round.rise = (true, after.score, observedAt)
         }
     }
 
-    /// Plans the pending rise, if any: the cumulative plan of the episode's tier, each task once per
-    /// episode, superseding any other open task with the same key.
+    /// Plans the pending rise, if any: the cumulative plans of the episode's domain tiers, merged,
+    /// each task once per episode, superseding any other open task for the same job.
     func flush(_ state: inout ClientState, round: inout Round) {
         guard let rise = round.rise, let episode = state.cursor.open else { return }
         round.rise = nil
         round.effects.append(.episode(rise.opened ? .opened(episode) : .raised(episode)))
-        let lines = plans.lines(upTo: episode.tier)
+        let lines = plans.lines(for: episode.planned(in: policy))
         guard !lines.isEmpty else { return }
         let reasons = TaskReason.of(state.replay.activeFirings(at: rise.at), ruleSet: ruleSet)
         for line in lines {
@@ -119,7 +128,7 @@ public struct Evaluator: Sendable {
                 deliverAt: round.now.adding(line.occurrence.deliver), due: round.now.adding(line.occurrence.due))
             guard state.cursor.planned.insert(task.id).inserted else { continue }
             state.openTasks.removeAll { open in
-                guard open.key == line.key, open.id != task.id else { return false }
+                guard let key = open.key, key.isSameJob(as: line.key), open.id != task.id else { return false }
                 round.effects.append(
                     .superseded(task: open.id, by: episode.tier, reason: "superseded by \(episode.tier.rawValue)"))
                 return true

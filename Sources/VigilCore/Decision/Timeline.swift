@@ -55,7 +55,8 @@ public struct Timeline: Sendable {
 
     func observation(at: Timestamp, effects: [Effect]) -> Observation {
         var observation = Observation(
-            at: at, active: Set(state.replay.activeFirings(at: at).map(\.rule)), score: state.replay.score(at: at))
+            at: at, active: Set(state.replay.activeFirings(at: at).map(\.rule)),
+            score: evaluator.score(of: state, at: at))
         for effect in effects {
             switch effect {
             case .planned(let task, _, _):

@@ -1,17 +1,73 @@
-/// A client's run of elevated risk: opened when its tier first reaches a planned tier, raised when the
-/// tier rises, closed when the score has decayed back to `low`. While it is open, further firings at
-/// or below its tier add no tasks, so a crisis team is never paged twice for the same rise.
+/// A client's run of elevated risk: opened when its tier first rises above `low`, raised when a
+/// domain's tier rises above what was planned for it, closed when the client's tier is back to `low`
+/// (the reached tier holds for the policy's `hold` after the last rise). While it is open, further
+/// firings at or below its tiers add no tasks, so a crisis team is never paged twice for the same rise.
 public struct Episode: Equatable, Sendable {
     /// 1 for the client's first episode, then 2, … (part of every task id).
     public var number: Int
     /// The highest tier planned for so far.
     public var tier: Tier
     public var openedAt: Timestamp
+    /// The observation time of the latest rise (the hold counts from it).
+    public var raisedAt: Timestamp
+    /// The highest tier planned for so far in each domain above `low`.
+    public var domains: [String: Tier]
 
-    public init(number: Int, tier: Tier, openedAt: Timestamp) {
+    public init(
+        number: Int, tier: Tier, openedAt: Timestamp, raisedAt: Timestamp? = nil, domains: [String: Tier] = [:]
+    ) {
         self.number = number
         self.tier = tier
         self.openedAt = openedAt
+        self.raisedAt = raisedAt ?? openedAt
+        self.domains = domains
+    }
+
+    /// Takes in the domain tiers of `score`, observed at `at`; true when one of them rose above what
+    /// was planned for it (then the episode's tier and rise time follow).
+    mutating func absorb(_ score: RiskScore, at: Timestamp) -> Bool {
+        var rose = false
+        for domain in score.domains where domain.tier > (domains[domain.name] ?? .low) {
+            domains[domain.name] = domain.tier
+            rose = true
+        }
+        if score.tier > tier {
+            tier = score.tier
+            rose = true
+        }
+        if rose { raisedAt = at }
+        return rose
+    }
+
+    /// The domains planned for and their tiers, in the policy's order.
+    func planned(in policy: ScoringPolicy) -> [(domain: String, tier: Tier)] {
+        policy.names.compactMap { name in domains[name].map { (name, $0) } }
+    }
+
+    /// As stored: `suicide=high overdose=moderate`, in name order.
+    public var domainsText: String {
+        domains.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.rawValue)" }.joined(separator: " ")
+    }
+
+    /// Reads `domainsText` back (unknown tiers are left out).
+    public static func domains(from text: String) -> [String: Tier] {
+        var domains: [String: Tier] = [:]
+        for pair in text.split(separator: " ") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            if parts.count == 2, let tier = Tier(rawValue: String(parts[1])) { domains[String(parts[0])] = tier }
+        }
+        return domains
+    }
+}
+
+extension ScoringPolicy {
+    /// `score` with its tier held at `episode`'s until `hold` after the episode's latest rise.
+    public func held(_ score: RiskScore, episode: Episode?, at now: Timestamp) -> RiskScore {
+        guard let open = episode, open.tier > score.tier, now < open.raisedAt.adding(hold) else { return score }
+        var held = score
+        held.tier = open.tier
+        held.heldUntil = open.raisedAt.adding(hold)
+        return held
     }
 }
 

@@ -37,11 +37,15 @@ public struct RuleDefinition: Sendable {
     public var floor: Tier?
     public var evidence: String
     public var tags: [String]
+    /// The risk domain it scores in (nil: the policy's first).
+    public var domain: String?
+    /// Whether a firing is an acute marker (see `Acuteness`).
+    public var acute: Acuteness
 
     public init(
         id: String, origin: ExpressionOrigin, summary: String, condition: SourceText, absence: Absence? = nil,
         weight: Double, halfLife: TimeSpan = RuleDefinition.defaultHalfLife, floor: Tier? = nil, evidence: String,
-        tags: [String] = []
+        tags: [String] = [], domain: String? = nil, acute: Acuteness = .no
     ) {
         self.id = id
         self.origin = origin
@@ -53,9 +57,31 @@ public struct RuleDefinition: Sendable {
         self.floor = floor
         self.evidence = evidence
         self.tags = tags
+        self.domain = domain
+        self.acute = acute
     }
 
     public static let defaultHalfLife = TimeSpan.hours(72)
+}
+
+/// Whether a rule's firing is an acute marker, which the top tier needs (`acute:` in a rule file).
+public enum Acuteness: Equatable, Sendable {
+    /// It is not (`acute:` left out, or `false`).
+    case no
+    /// While the firing counts (`acute: true`).
+    case whileActive
+    /// For a span after it fired (`acute: 24h`).
+    case within(TimeSpan)
+
+    /// How long after it fired a firing of a rule with this half-life is acute (zero: never).
+    func span(halfLife: TimeSpan) -> TimeSpan {
+        switch self {
+        case .no: return .seconds(0)
+        case .whileActive:
+            return TimeSpan(microseconds: Int64(Contribution.activeHalfLives) * halfLife.microseconds)
+        case .within(let span): return span
+        }
+    }
 }
 
 /// Everything the rules files define: rules, shared named conditions and shared lists.
@@ -76,6 +102,11 @@ public struct CompiledRule: Sendable {
     public let floor: Tier?
     public let evidence: String
     public let tags: [String]
+    /// Its domain's position in the policy's domains, and the name it was written with.
+    public let domain: Int
+    public let domainName: String
+    /// How long after it fired a firing is an acute marker (zero: never).
+    public let acuteFor: TimeSpan
     /// Set for an `absent:` rule, whose `condition` is then its match.
     public let absence: Absence?
     /// For an `absent:` rule, the bit of its match in `EventFacts` (0 otherwise).
@@ -83,6 +114,15 @@ public struct CompiledRule: Sendable {
     /// What an event must have for the rule to be able to fire on it.
     let prefilter: Prefilter
     let condition: @Sendable (EvaluationContext) -> Bool
+}
+
+extension CompiledRule {
+    /// A firing of this rule by `event` (empty for an absence) at `at`.
+    public func firing(event: String, at: Timestamp) -> Firing {
+        Firing(
+            rule: id, event: event, at: at, weight: weight, halfLife: halfLife, floor: floor, domain: domain,
+            acuteFor: acuteFor)
+    }
 }
 
 /// The compiled rule set: evaluated on every new event of a client, against its own history.
@@ -115,8 +155,12 @@ public struct RuleSet: Sendable {
         rules.map(\.halfLife).max() ?? RuleDefinition.defaultHalfLife
     }
 
-    /// Checks and compiles every rule; returns every error found, not only the first.
-    public static func compile(_ source: RuleSource, vocabulary: Vocabulary) throws(SourceErrors) -> RuleSet {
+    /// Checks and compiles every rule against the vocabulary and the policy's domain names (a rule
+    /// must name one of them when there are any); returns every error found, not only the first.
+    public static func compile(
+        _ source: RuleSource, vocabulary: Vocabulary, domains declared: [String] = []
+    ) throws(SourceErrors) -> RuleSet {
+        let names = declared.isEmpty ? [ScoringPolicy.implicitDomain] : declared
         var errors: [SourceError] = []
         var lookBack = TimeSpan(microseconds: 0)
         var codesRead: [Vocabulary.List: Set<String>] = [:]
@@ -165,6 +209,25 @@ public struct RuleSet: Sendable {
                     definition.origin.error(
                         at: 0, in: "", "rule id '\(definition.id)' must be kebab-case (a-z, 0-9, -)"))
             }
+            var domain = 0
+            switch (definition.domain, !declared.isEmpty) {
+            case (let name?, _):
+                if let index = names.firstIndex(of: name) {
+                    domain = index
+                } else {
+                    errors.append(
+                        definition.origin.error(
+                            at: 0, in: "",
+                            "rule '\(definition.id)': unknown domain '\(name)' (policy.yaml declares: \(names.joined(separator: ", ")))"
+                        ))
+                }
+            case (nil, true):
+                errors.append(
+                    definition.origin.error(
+                        at: 0, in: "",
+                        "rule '\(definition.id)' needs domain: (one of \(names.joined(separator: ", ")))"))
+            case (nil, false): break
+            }
             let text = definition.condition
             var compiler = Compiler(
                 vocabulary: vocabulary, text: text.text, origin: text.origin, conditions: conditions,
@@ -183,7 +246,9 @@ public struct RuleSet: Sendable {
                     CompiledRule(
                         id: definition.id, summary: definition.summary, weight: definition.weight,
                         halfLife: definition.halfLife, floor: definition.floor, evidence: definition.evidence,
-                        tags: definition.tags, absence: definition.absence, matchBit: matchBit,
+                        tags: definition.tags, domain: domain, domainName: names[domain],
+                        acuteFor: definition.acute.span(halfLife: definition.halfLife), absence: definition.absence,
+                        matchBit: matchBit,
                         prefilter: Prefilter.of(syntax, conditions: prefilters), condition: condition))
             } catch {
                 errors.append(error)
@@ -196,9 +261,7 @@ public struct RuleSet: Sendable {
             rules: rules, eventRules: eventRules, eventConditions: eventRules.map { Condition(test: $0.condition) },
             eventPrefilters: eventRules.map(\.prefilter),
             eventFirings: eventRules.map {
-                Firing(
-                    rule: $0.id, event: "", at: .init(microseconds: 0), weight: $0.weight, halfLife: $0.halfLife,
-                    floor: $0.floor)
+                $0.firing(event: "", at: .init(microseconds: 0))
             },
             absenceRules: rules.filter { $0.absence != nil }, lookBack: lookBack, codesRead: codesRead,
             conditionInputs: inputs.conditions,
@@ -235,6 +298,14 @@ public struct RuleSet: Sendable {
             }
         }
         return fired
+    }
+
+    /// A domain's name: lowercase letters, digits and `_`, starting with a letter.
+    public static func isSnakeCase(_ name: String) -> Bool {
+        guard let first = name.utf8.first, (0x61...0x7A).contains(first) else { return false }
+        return name.utf8.allSatisfy {
+            (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == UInt8(ascii: "_")
+        }
     }
 
     static func isKebabCase(_ id: String) -> Bool {

@@ -159,25 +159,26 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
         if let id = try Int64.fetchOne(db, sql: "SELECT id FROM rulesets WHERE hash = ?", arguments: [pack.hash]) {
             return id
         }
+        let first = pack.policy.domains[0]
         try db.execute(
             sql: """
-                INSERT INTO rulesets(hash, first_used_at, longest_half_life, moderate, high, imminent)
-                VALUES (?, ?, ?, ?, ?, ?)
+                INSERT INTO rulesets(hash, first_used_at, longest_half_life, moderate, high, imminent, policy)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
-                pack.hash, time.microseconds, pack.ruleSet.longestHalfLife.microseconds, pack.thresholds.moderate,
-                pack.thresholds.high, pack.thresholds.imminent,
+                pack.hash, time.microseconds, pack.ruleSet.longestHalfLife.microseconds, first.thresholds.moderate,
+                first.thresholds.high, first.thresholds.imminent, JSONOutput.text(pack.policy),
             ])
         let id = db.lastInsertedRowID
         for rule in pack.ruleSet.rules {
             try db.execute(
                 sql: """
-                    INSERT INTO ruleset_rules(ruleset, rule, summary, weight, half_life, floor, evidence)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO ruleset_rules(ruleset, rule, summary, weight, half_life, floor, evidence, domain, acute_for)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     id, rule.id, rule.summary, rule.weight, rule.halfLife.microseconds, rule.floor?.rawValue,
-                    rule.evidence,
+                    rule.evidence, rule.domainName, rule.acuteFor.microseconds,
                 ])
         }
         return id
@@ -186,7 +187,7 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
 
 extension RulePack {
     /// The decision core for this pack.
-    public var evaluator: Evaluator { Evaluator(ruleSet: ruleSet, thresholds: thresholds, plans: plans) }
+    public var evaluator: Evaluator { Evaluator(ruleSet: ruleSet, policy: policy, plans: plans) }
 }
 
 /// One client's evaluation during a commit, in a box that exactly one lane mutates in place.

@@ -123,10 +123,14 @@ struct EffectWriter {
         case .opened(let episode), .raised(let episode):
             try db.cachedStatement(
                 sql: """
-                    INSERT INTO episodes(client, number, tier, opened_at) VALUES (?, ?, ?, ?)
-                    ON CONFLICT(client, number) DO UPDATE SET tier = excluded.tier
+                    INSERT INTO episodes(client, number, tier, opened_at, raised_at, domains) VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(client, number) DO UPDATE
+                        SET tier = excluded.tier, raised_at = excluded.raised_at, domains = excluded.domains
                     """
-            ).execute(arguments: [client, episode.number, episode.tier.rawValue, episode.openedAt.microseconds])
+            ).execute(arguments: [
+                client, episode.number, episode.tier.rawValue, episode.openedAt.microseconds,
+                episode.raisedAt.microseconds, episode.domainsText,
+            ])
             record.changes.append((client, episode, change == .opened(episode), 0))
         case .closed(let episode):
             try db.cachedStatement(

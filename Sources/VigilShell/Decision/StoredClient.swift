@@ -8,20 +8,28 @@ enum StoredClient {
     static func load(client: String, before seq: Int64, pack: RulePack, db: Database) throws -> ClientState {
         ClientState(
             client: client, replay: try StoredReplay.load(client: client, before: seq, pack: pack, db: db),
-            cursor: try cursor(client: client, db: db))
+            cursor: try cursor(client: client, policy: pack.policy, db: db))
     }
 
     /// The client's episode state as stored: its latest episode, open or not, and the tasks the
-    /// open one has planned. Read with `RawStatement`: it runs for every client not cached.
-    static func cursor(client: String, db: Database) throws -> EpisodeCursor {
+    /// open one has planned. Read with `RawStatement`: it runs for every client not cached. An
+    /// episode stored before domains were is read as planned for its tier in every domain of `policy`.
+    static func cursor(client: String, policy: ScoringPolicy, db: Database) throws -> EpisodeCursor {
         var latest = RawStatement(
             try db.cachedStatement(
-                sql:
-                    "SELECT number, tier, opened_at, closed_at FROM episodes WHERE client = ? ORDER BY number DESC LIMIT 1"
+                sql: """
+                    SELECT number, tier, opened_at, closed_at, raised_at, domains FROM episodes
+                    WHERE client = ? ORDER BY number DESC LIMIT 1
+                    """
             ))
         latest.bind(client)
-        var found: (number: Int64, tier: String?, openedAt: Int64, closed: Bool)?
-        try latest.forEachRow(db: db) { row in found = (row.int64(0), row.text(1), row.int64(2), !row.isNull(3)) }
+        var found: (number: Int64, tier: String?, openedAt: Int64, closed: Bool, raisedAt: Int64?, domains: String?)?
+        try latest.forEachRow(db: db) { row in
+            found = (
+                row.int64(0), row.text(1), row.int64(2), !row.isNull(3), row.isNull(4) ? nil : row.int64(4),
+                row.text(5)
+            )
+        }
         guard let found else { return EpisodeCursor() }
         let number = Int(found.number)
         guard !found.closed, let tier = found.tier.flatMap(Tier.init(rawValue:)) else {
@@ -34,9 +42,13 @@ enum StoredClient {
         try tasks.forEachRow(db: db) { row in
             if let id = row.text(0) { planned.insert(id) }
         }
-        return EpisodeCursor(
-            open: Episode(number: number, tier: tier, openedAt: Timestamp(microseconds: found.openedAt)),
-            lastNumber: number, planned: planned)
+        let domains =
+            found.domains.map(Episode.domains(from:))
+            ?? Dictionary(policy.domains.map { ($0.name, min(tier, $0.cap)) }) { first, _ in first }
+        let episode = Episode(
+            number: number, tier: tier, openedAt: Timestamp(microseconds: found.openedAt),
+            raisedAt: found.raisedAt.map(Timestamp.init(microseconds:)), domains: domains)
+        return EpisodeCursor(open: episode, lastNumber: number, planned: planned)
     }
 
     /// The client's open tasks, oldest first, as they are now (people and the notifier change them).

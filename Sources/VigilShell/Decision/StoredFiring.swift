@@ -10,13 +10,20 @@ public struct StoredFiring: Sendable {
     public var fromEvent: Bool
 
     /// The client's firings observed after `since` (µs), from events stored before `seq` (all when
-    /// nil) and from absences, in observation order.
-    static func fetch(client: String, before seq: Int64?, since: Int64, db: Database) throws -> [StoredFiring] {
+    /// nil) and from absences, in observation order, each in its domain's place in `policy` (the
+    /// first domain when `policy` has no domain of that name).
+    static func fetch(
+        client: String, before seq: Int64?, since: Int64, policy: ScoringPolicy, db: Database
+    ) throws -> [StoredFiring] {
         var rules: [Int64: [String: Row]] = [:]
         func rule(_ id: String, of ruleset: Int64) throws -> Row? {
             if rules[ruleset] == nil {
                 let rows = try Row.fetchAll(
-                    db, sql: "SELECT rule, summary, weight, half_life, floor FROM ruleset_rules WHERE ruleset = ?",
+                    db,
+                    sql: """
+                        SELECT rule, summary, weight, half_life, floor, domain, acute_for FROM ruleset_rules
+                        WHERE ruleset = ?
+                        """,
                     arguments: [ruleset])
                 rules[ruleset] = Dictionary(rows.map { ($0["rule"], $0) }) { first, _ in first }
             }
@@ -28,7 +35,9 @@ public struct StoredFiring: Sendable {
                 firing: Firing(
                     rule: id, event: event, at: Timestamp(microseconds: at), weight: row["weight"],
                     halfLife: TimeSpan(microseconds: row["half_life"]),
-                    floor: (row["floor"] as String?).flatMap(Tier.init(rawValue:))),
+                    floor: (row["floor"] as String?).flatMap(Tier.init(rawValue:)),
+                    domain: (row["domain"] as String?).flatMap(policy.index(of:)) ?? 0,
+                    acuteFor: TimeSpan(microseconds: row["acute_for"])),
                 summary: row["summary"], fromEvent: fromEvent)
         }
         var found: [StoredFiring] = []

@@ -14,7 +14,7 @@ enum StoredReplay {
         latest.bind(seq)
         var found: Int64?
         try latest.forEachRow(db: db) { row in found = row.int64(0) }
-        guard let newest = found else { return ClientReplay(ruleSet: ruleSet, thresholds: pack.thresholds) }
+        guard let newest = found else { return ClientReplay(ruleSet: ruleSet, policy: pack.policy) }
         let horizon = newest - ruleSet.lookBack.microseconds
         let bodies = try String.fetchAll(
             db, sql: "SELECT body FROM events WHERE client = ? AND seq < ? AND at >= ? ORDER BY seq",
@@ -23,12 +23,12 @@ enum StoredReplay {
         // A firing still active at the horizon was observed after it, less the longest active span.
         let longest = try Int64.fetchOne(db, sql: "SELECT max(longest_half_life) FROM rulesets") ?? 0
         let since = horizon - Int64(Contribution.activeHalfLives * Double(longest))
-        let firings = try StoredFiring.fetch(client: client, before: seq, since: since, db: db)
+        let firings = try StoredFiring.fetch(client: client, before: seq, since: since, policy: pack.policy, db: db)
         let decided = try Row.fetchAll(
             db, sql: "SELECT rule, at FROM absences WHERE client = ? AND at >= ?", arguments: [client, horizon]
         ).map { Silence(rule: $0["rule"], at: Timestamp(microseconds: $0["at"])) }
         return ClientReplay(
-            ruleSet: ruleSet, thresholds: pack.thresholds, history: history, firings: firings.map(\.firing),
+            ruleSet: ruleSet, policy: pack.policy, history: history, firings: firings.map(\.firing),
             decidedSilences: Set(decided))
     }
 }

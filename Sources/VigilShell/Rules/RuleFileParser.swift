@@ -20,38 +20,155 @@ struct RuleFileParser {
 
     static let tierNames = ["moderate", "high", "imminent"]
 
-    /// `tiers:` (thresholds, required) and `plans:` (per tier, the task templates; optional).
-    func policy() throws(SourceErrors) -> (thresholds: TierThresholds, plans: ResponsePlans) {
-        guard let root = reader.root(known: ["tiers", "plans"]) else { throw SourceErrors(errors: reader.errors) }
-        var thresholds: [String: Double] = [:]
-        if let tiers = root.map("tiers", known: nil, "tiers must be a mapping of tier: score") {
-            for entry in tiers.entries {
-                guard Self.tierNames.contains(entry.name) else {
-                    reader.report(
-                        "unknown tier '\(entry.name)' (thresholds: moderate, high, imminent; below moderate is low)",
-                        at: entry.key)
-                    continue
-                }
-                guard let score = entry.value.float, (0...100).contains(score) else {
-                    reader.report("the \(entry.name) threshold must be a score from 0 to 100", at: entry.value)
-                    continue
-                }
-                thresholds[entry.name] = score
+    static let policyKeys = ["tiers", "domains", "imminent_requires_acute", "hold", "plans"]
+
+    /// `tiers:` (thresholds, required), `domains:` (optional; see `ScoringPolicy`), `plans:` (per tier,
+    /// and per domain and tier, the task templates; optional). A policy that declares domains gets
+    /// the triage defaults: `imminent_requires_acute: true` and `hold: 72h`; one that does not, neither.
+    func policy() throws(SourceErrors) -> (policy: ScoringPolicy, plans: ResponsePlans) {
+        guard let root = reader.root(known: Self.policyKeys) else { throw SourceErrors(errors: reader.errors) }
+        let thresholds = root.map("tiers", known: nil, "tiers must be a mapping of tier: score").flatMap(
+            self.thresholds)
+        var domains: [RiskDomain] = []
+        if let mapping = root.map("domains", known: nil, "domains must map each risk domain to its settings") {
+            domains = mapping.entries.compactMap { domain($0, in: mapping, thresholds: thresholds) }
+        }
+        let declared = !domains.isEmpty
+        var requiresAcute = declared
+        if let value = root["imminent_requires_acute"] {
+            if let flag = value.bool {
+                requiresAcute = flag
+            } else {
+                reader.report("imminent_requires_acute must be true or false", at: value)
             }
         }
-        let plans = root.map("plans", known: nil, "plans must be a mapping of tier: list of tasks").map(self.plans)
+        var hold = declared ? Self.defaultHold : TimeSpan.seconds(0)
+        if let value = root["hold"] {
+            if let span = value.string.flatMap({ TimeSpan(text: $0) }), span.microseconds >= 0 {
+                hold = span
+            } else {
+                reader.report("hold must be a duration such as 72h (how long a reached tier holds)", at: value)
+            }
+        }
+        let plans = root.map("plans", known: nil, "plans must be a mapping of tier (or domain): list of tasks").map {
+            self.plans($0, domains: domains.map(\.name))
+        }
         try reader.finish()
+        guard let thresholds else {
+            throw SourceErrors(errors: [reader.error("tiers must set moderate, high and imminent", at: root["tiers"])])
+        }
+        return (
+            ScoringPolicy(thresholds: thresholds, domains: domains, imminentRequiresAcute: requiresAcute, hold: hold),
+            plans ?? ResponsePlans()
+        )
+    }
+
+    /// How long a reached tier holds in a policy with domains, unless it says otherwise.
+    static let defaultHold = TimeSpan.hours(72)
+
+    /// `{moderate: N, high: N, imminent: N}`, rising; nil (reported) otherwise.
+    func thresholds(_ tiers: YAMLMap) -> TierThresholds? {
+        var thresholds: [String: Double] = [:]
+        for entry in tiers.entries {
+            guard Self.tierNames.contains(entry.name) else {
+                reader.report(
+                    "unknown tier '\(entry.name)' (thresholds: moderate, high, imminent; below moderate is low)",
+                    at: entry.key)
+                continue
+            }
+            guard let score = entry.value.float, (0...100).contains(score) else {
+                reader.report("the \(entry.name) threshold must be a score from 0 to 100", at: entry.value)
+                continue
+            }
+            thresholds[entry.name] = score
+        }
         guard let moderate = thresholds["moderate"], let high = thresholds["high"],
             let imminent = thresholds["imminent"]
         else {
-            throw SourceErrors(errors: [reader.error("tiers must set moderate, high and imminent", at: root["tiers"])])
+            reader.report("tiers must set moderate, high and imminent", at: tiers.node)
+            return nil
         }
         guard moderate < high, high < imminent else {
-            throw SourceErrors(errors: [
-                reader.error("thresholds must rise: moderate < high < imminent", at: root["tiers"])
-            ])
+            reader.report("thresholds must rise: moderate < high < imminent", at: tiers.node)
+            return nil
         }
-        return (TierThresholds(moderate: moderate, high: high, imminent: imminent), plans ?? ResponsePlans())
+        return TierThresholds(moderate: moderate, high: high, imminent: imminent)
+    }
+
+    static let domainKeys = ["cap", "tiers", "evidence"]
+
+    /// One `domains:` entry: `NAME: {cap: TIER, tiers: {…}, evidence: TEXT}`, all optional but the
+    /// evidence (a domain is a clinical choice).
+    func domain(_ entry: YAMLMap.Entry, in domains: YAMLMap, thresholds: TierThresholds?) -> RiskDomain? {
+        let name = entry.name
+        guard RuleSet.isSnakeCase(name), Tier(rawValue: name) == nil else {
+            reader.report("domain '\(name)': a name is lowercase letters, digits and _, and not a tier", at: entry.key)
+            return nil
+        }
+        guard
+            let fields = domains.map(
+                name, known: Self.domainKeys,
+                "domain '\(name)' must be a mapping (\(Self.domainKeys.joined(separator: ", ")))")
+        else { return nil }
+        if fields.string("evidence", "domain '\(name)': evidence must say where the domain comes from") == nil,
+            fields["evidence"] == nil
+        {
+            reader.report("domain '\(name)' needs evidence:", at: entry.key)
+        }
+        var cap = Tier.imminent
+        if let value = fields["cap"] {
+            if let tier = value.string.flatMap(Tier.init(rawValue:)), tier != .low {
+                cap = tier
+            } else {
+                reader.report("domain '\(name)': cap must be one of moderate, high, imminent", at: value)
+            }
+        }
+        let own = fields.map("tiers", known: nil, "domain '\(name)': tiers must be a mapping of tier: score")
+        guard let tiers = own.map(self.thresholds) ?? thresholds else { return nil }
+        return RiskDomain(name: name, thresholds: tiers, cap: cap)
+    }
+
+    /// `plans: {TIER: [{kind, due, route, instruction}, …], DOMAIN: {TIER: […]}}`.
+    func plans(_ mapping: YAMLMap, domains: [String]) -> ResponsePlans {
+        var common: [Tier: [TaskTemplate]] = [:]
+        var byDomain: [String: [Tier: [TaskTemplate]]] = [:]
+        for entry in mapping.entries {
+            if domains.contains(entry.name) {
+                let problem = "the \(entry.name) plans must be a mapping of tier: list of tasks"
+                if let tiers = mapping.map(entry.name, known: nil, problem) {
+                    byDomain[entry.name] = tierPlans(tiers)
+                }
+            } else if Tier(rawValue: entry.name) != nil {
+                common.merge(tierPlans(mapping, only: entry.name)) { first, _ in first }
+            } else {
+                let known = domains.isEmpty ? "" : "; or a domain: \(domains.joined(separator: ", "))"
+                reader.report("unknown tier '\(entry.name)' (plans: moderate, high, imminent\(known))", at: entry.key)
+            }
+        }
+        return ResponsePlans(common, domains: byDomain)
+    }
+
+    /// The plans of a mapping of tier: list of tasks (`only`: of that one key).
+    func tierPlans(_ mapping: YAMLMap, only: String? = nil) -> [Tier: [TaskTemplate]] {
+        var plans: [Tier: [TaskTemplate]] = [:]
+        for entry in mapping.entries where only == nil || entry.name == only {
+            guard let tier = Tier(rawValue: entry.name), tier != .low else {
+                reader.report("unknown tier '\(entry.name)' (plans: moderate, high, imminent)", at: entry.key)
+                continue
+            }
+            guard let items = mapping.list(entry.name, "the \(entry.name) plan must be a list of tasks") else {
+                continue
+            }
+            plans[tier] = items.compactMap { (item) -> TaskTemplate? in
+                do throws(SourceError) {
+                    return try template(item.node, path: item.path)
+                } catch {
+                    reader.report(error)
+                    return nil
+                }
+            }
+        }
+        return plans
     }
 
     static let templateKeys = ["kind", "due", "route", "instruction"]
@@ -145,7 +262,9 @@ struct RuleFileParser {
         try reader.finish()
     }
 
-    static let ruleKeys = ["id", "summary", "when", "absent", "weight", "half_life", "floor", "evidence", "tags"]
+    static let ruleKeys = [
+        "id", "summary", "domain", "when", "absent", "weight", "half_life", "floor", "acute", "evidence", "tags",
+    ]
 
     /// One rule, every problem of it reported. Nil when it is not a mapping, or has no usable id or
     /// condition; a rule with other problems is still returned, with neutral values in place of the
@@ -222,11 +341,25 @@ struct RuleFileParser {
             }
         }
         let tags = fields.strings("tags", "rule '\(name)': tags must be a list of strings") ?? []
+        let domain = fields.string("domain", "rule '\(name)': domain must name a domain of policy.yaml")
+        var acute = Acuteness.no
+        if let value = fields["acute"] {
+            if let flag = value.bool {
+                acute = flag ? .whileActive : .no
+            } else if let span = value.string.flatMap({ TimeSpan(text: $0) }), span.microseconds > 0 {
+                acute = .within(span)
+            } else {
+                reader.report(
+                    "rule '\(name)': acute must be true, false or a duration such as 24h (how long a firing is acute)",
+                    at: value)
+            }
+        }
         guard let id, let condition else { return nil }
         return RuleDefinition(
             id: id, origin: origin(fields["id"] ?? node), summary: summary ?? "",
             condition: condition, absence: absence, weight: weight ?? 0,
-            halfLife: halfLife ?? RuleDefinition.defaultHalfLife, floor: floor, evidence: evidence ?? "", tags: tags)
+            halfLife: halfLife ?? RuleDefinition.defaultHalfLife, floor: floor, evidence: evidence ?? "", tags: tags,
+            domain: domain, acute: acute)
     }
 
     static let absenceKeys = ["match", "for", "tier_at_least"]

@@ -1,12 +1,13 @@
 import Foundation
 import VigilCore
 
-/// A rules directory loaded and compiled: the vocabulary, the rule set, the tier thresholds, and the
+/// A rules directory loaded and compiled: the vocabulary, the rule set, the scoring policy, and the
 /// hash of every file that produced them (recorded with each evaluation, for audit).
 public struct RulePack: Sendable {
     public let vocabulary: Vocabulary
     public let ruleSet: RuleSet
-    public let thresholds: TierThresholds
+    /// The domains, thresholds, acute requirement and hold of policy.yaml.
+    public let policy: ScoringPolicy
     /// What each tier's rise calls for (`plans:` in policy.yaml).
     public let plans: ResponsePlans
     /// Hex SHA-256 over the names and bytes of every file read, in name order.
@@ -40,7 +41,7 @@ public struct RulePack: Sendable {
         }
         var hashInput: [UInt8] = []
         var source = RuleSource()
-        var thresholds: TierThresholds?
+        var policy: ScoringPolicy?
         var plans = ResponsePlans()
         var ruleFiles: [String] = []
         for name in names {
@@ -55,11 +56,12 @@ public struct RulePack: Sendable {
                 switch name {
                 case VocabularyFile.name: break
                 case policyFile:
-                    let policy = try RuleFileParser(path: path, text: text).policy()
-                    thresholds = policy.thresholds
-                    plans = policy.plans
-                    messages += plans.repeatedKeys.map { tier, key in
-                        "\(path): plans.\(tier.rawValue): two lines ask for the same job (\(key.kind.rawValue) delivered \(key.offset.compact) after the rise); a client holds one task per job, so merge them"
+                    (policy, plans) = try RuleFileParser(path: path, text: text).policy()
+                    messages += plans.repeatedKeys.map { domain, tier, key in
+                        let plan = (domain.map { "\($0)." } ?? "") + tier.rawValue
+                        let route = key.route.map { " by \($0)" } ?? ""
+                        return
+                            "\(path): plans.\(plan): two lines ask for the same job (\(key.kind.rawValue)\(route) delivered \(key.offset.compact) after the rise); a client holds one task per job, so merge them"
                     }
                 default:
                     try RuleFileParser(path: path, text: text).rules(into: &source)
@@ -69,26 +71,27 @@ public struct RulePack: Sendable {
                 located += error.errors
             }
         }
-        if thresholds == nil, !names.contains(policyFile) {
+        if policy == nil, !names.contains(policyFile) {
             messages.append("\(directory)/\(policyFile): missing (it holds the tier thresholds)")
         }
         // Without a vocabulary the rules' codes and measures cannot be checked: only their structure is.
         var ruleSet: RuleSet?
         if let vocabulary {
             do {
-                ruleSet = try RuleSet.compile(source, vocabulary: vocabulary)
+                let declared = policy.map { $0.names == [ScoringPolicy.implicitDomain] ? [] : $0.names } ?? []
+                ruleSet = try RuleSet.compile(source, vocabulary: vocabulary, domains: declared)
             } catch {
                 located += error.errors
             }
         }
-        guard located.isEmpty, messages.isEmpty, let vocabulary, let ruleSet, let thresholds else {
+        guard located.isEmpty, messages.isEmpty, let vocabulary, let ruleSet, let policy else {
             let order = located.sorted {
                 ($0.file, $0.line ?? 0, $0.column ?? 0) < ($1.file, $1.line ?? 0, $1.column ?? 0)
             }
             throw RulePackError(messages: order.map(\.description) + messages)
         }
         return RulePack(
-            vocabulary: vocabulary, ruleSet: ruleSet, thresholds: thresholds, plans: plans, hash: sha256Hex(hashInput),
+            vocabulary: vocabulary, ruleSet: ruleSet, policy: policy, plans: plans, hash: sha256Hex(hashInput),
             files: ruleFiles)
     }
 }

@@ -1,11 +1,14 @@
+import Foundation
 import GRDB
 import VigilCore
 
 /// What `vigil client show` prints: a client's score and tier at an instant, every firing that
 /// contributes to it, and the client's recent events. Never the free-text `note`.
 ///
-/// JSON keys are stable (documented in the README): `client`, `as_of`, `score`, `tier`, `firings`
-/// (each `rule`, `summary`, `event`, `at`, `weight`, `weight_at_firing`, `half_life_hours`, `floor`),
+/// JSON keys are stable (documented in the README): `client`, `as_of`, `score`, `tier`,
+/// `held_until`, `acute`, `domains` (each `domain`, `score`, `tier`, `noticed`: the rules of its
+/// active firings), `firings` (each `rule`, `summary`, `domain`, `event`, `at`, `weight`,
+/// `weight_at_firing`, `half_life_hours`, `floor`),
 /// `last_evaluation`, `events` (each `id`, `at`, `kind`, `source`, `fired`, `score`, `tier`,
 /// `measures`, `signs`, `stressors`, `protective`).
 public struct ClientReport: Encodable, Sendable {
@@ -13,6 +16,7 @@ public struct ClientReport: Encodable, Sendable {
     public struct Line: Encodable, Sendable {
         public var rule: String
         public var summary: String
+        public var domain: String
         /// The event that fired it; null for an `absent:` rule's firing.
         @NullWhenAbsent public var event: String?
         public var at: String
@@ -38,6 +42,14 @@ public struct ClientReport: Encodable, Sendable {
         public var protective: [String]
     }
 
+    /// One risk domain's share: its score and tier, and the rules whose firings count in it.
+    public struct Domain: Encodable, Sendable {
+        public var domain: String
+        public var score: Double
+        public var tier: String
+        public var noticed: [String]
+    }
+
     /// The stored evaluation after the client's latest observed event.
     public struct Evaluation: Encodable, Sendable {
         public var at: String
@@ -49,6 +61,11 @@ public struct ClientReport: Encodable, Sendable {
     public var asOf: String
     public var score: Double
     public var tier: String
+    /// Set while the tier is the one the open episode reached, held above what the score says.
+    @NullWhenAbsent public var heldUntil: String?
+    /// Whether an acute marker (which the top tier needs) is active.
+    public var acute: Bool
+    public var domains: [Domain]
     public var firings: [Line]
     @NullWhenAbsent public var lastEvaluation: Evaluation?
     public var events: [Event]
@@ -56,7 +73,9 @@ public struct ClientReport: Encodable, Sendable {
     enum CodingKeys: String, CodingKey {
         case client
         case asOf = "as_of"
-        case score, tier, firings
+        case score, tier
+        case heldUntil = "held_until"
+        case acute, domains, firings
         case lastEvaluation = "last_evaluation"
         case events
     }
@@ -64,7 +83,7 @@ public struct ClientReport: Encodable, Sendable {
 
 extension ClientReport.Line {
     enum CodingKeys: String, CodingKey {
-        case rule, summary, event, at, weight
+        case rule, summary, domain, event, at, weight
         case weightAtFiring = "weight_at_firing"
         case halfLifeHours = "half_life_hours"
         case floor
@@ -74,7 +93,8 @@ extension ClientReport.Line {
 
 extension EventStore {
     /// The report on `client` at `now`, with its `recent` latest events; nil when the store has no
-    /// event of that client. Tiers use the thresholds of the rule set that evaluated its latest event.
+    /// event of that client. Tiers use the scoring policy of the rule set that evaluated its latest
+    /// event, held at the open episode's tier as the daemon holds it.
     public func clientReport(client: String, at now: Timestamp, recent: Int = 10) throws(StoreError) -> ClientReport? {
         do {
             return try queue.read { db in
@@ -82,17 +102,25 @@ extension EventStore {
                     let row = try Row.fetchOne(
                         db, sql: "SELECT score, tier, scored_at FROM clients WHERE id = ?", arguments: [client])
                 else { return nil }
-                let thresholds = try Self.thresholdsInForce(client: client, db: db)
+                let policy = try Self.policyInForce(client: client, db: db)
                 let longest = try Int64.fetchOne(db, sql: "SELECT max(longest_half_life) FROM rulesets") ?? 0
                 let since = now.microseconds - Int64(Contribution.activeHalfLives * Double(longest))
-                let active = try StoredFiring.fetch(client: client, before: nil, since: since, db: db).filter {
-                    $0.firing.at <= now && $0.firing.contribution.isActive(at: now)
+                let active = try StoredFiring.fetch(client: client, before: nil, since: since, policy: policy, db: db)
+                    .filter { $0.firing.at <= now && $0.firing.contribution.isActive(at: now) }
+                let cursor = try StoredClient.cursor(client: client, policy: policy, db: db)
+                let score = policy.held(
+                    RiskScore(contributions: active.map(\.firing.contribution), at: now, policy: policy),
+                    episode: cursor.open, at: now)
+                let domains = score.domains.enumerated().map { index, domain in
+                    ClientReport.Domain(
+                        domain: domain.name, score: Self.rounded(domain.score), tier: domain.tier.rawValue,
+                        noticed: Array(Set(active.filter { $0.firing.domain == index }.map(\.firing.rule))).sorted())
                 }
-                let score = RiskScore(contributions: active.map(\.firing.contribution), at: now, thresholds: thresholds)
                 let lines = active.reversed().map { stored in
                     let firing = stored.firing
                     return ClientReport.Line(
-                        rule: firing.rule, summary: stored.summary, event: stored.fromEvent ? firing.event : nil,
+                        rule: firing.rule, summary: stored.summary, domain: policy.domains[firing.domain].name,
+                        event: stored.fromEvent ? firing.event : nil,
                         at: "\(firing.at)", weight: Self.rounded(firing.contribution.weight(at: now)),
                         weightAtFiring: firing.weight, halfLifeHours: Double(firing.halfLife.microseconds) / 3.6e9,
                         floor: firing.floor?.rawValue)
@@ -103,7 +131,8 @@ extension EventStore {
                 }
                 return ClientReport(
                     client: client, asOf: "\(now)", score: Self.rounded(score.score), tier: score.tier.rawValue,
-                    firings: lines, lastEvaluation: evaluation,
+                    heldUntil: score.heldUntil.map { "\($0)" }, acute: score.acute, domains: domains, firings: lines,
+                    lastEvaluation: evaluation,
                     events: try Self.recentEvents(client: client, limit: recent, db: db))
             }
         } catch {
@@ -111,12 +140,13 @@ extension EventStore {
         }
     }
 
-    /// The thresholds of the rule set of the client's latest evaluation (the newest rule set if none).
-    static func thresholdsInForce(client: String, db: Database) throws -> TierThresholds {
+    /// The scoring policy of the rule set of the client's latest evaluation (the newest rule set if
+    /// none); a rule set stored before policies were has one domain with its thresholds.
+    static func policyInForce(client: String, db: Database) throws -> ScoringPolicy {
         let row = try Row.fetchOne(
             db,
             sql: """
-                SELECT r.moderate, r.high, r.imminent FROM rulesets r
+                SELECT r.moderate, r.high, r.imminent, r.policy FROM rulesets r
                 ORDER BY r.id = (
                     SELECT v.ruleset FROM events e JOIN evaluations v ON v.event_seq = e.seq
                     WHERE e.client = ? ORDER BY e.seq DESC LIMIT 1
@@ -124,7 +154,13 @@ extension EventStore {
                 """,
             arguments: [client])
         guard let row else { throw StoreError(path: "rulesets", problem: "no rule set has evaluated any event yet") }
-        return TierThresholds(moderate: row["moderate"], high: row["high"], imminent: row["imminent"])
+        if let text = row["policy"] as String?,
+            let policy = try? JSONOutput.decoder.decode(ScoringPolicy.self, from: Data(text.utf8))
+        {
+            return policy
+        }
+        return ScoringPolicy(
+            thresholds: TierThresholds(moderate: row["moderate"], high: row["high"], imminent: row["imminent"]))
     }
 
     static func recentEvents(client: String, limit: Int, db: Database) throws -> [ClientReport.Event] {

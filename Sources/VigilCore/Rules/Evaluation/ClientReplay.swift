@@ -9,7 +9,7 @@
 /// - firings: those still active at `newest − lookBack`.
 public struct ClientReplay: Sendable {
     public let ruleSet: RuleSet
-    public let thresholds: TierThresholds
+    public let policy: ScoringPolicy
     /// Earlier events' facts, sorted by observation time, trimmed to the rule set's look-back.
     public private(set) var history: History
     /// The firings so far, in arrival order; those that no longer count are dropped in bulk, so
@@ -26,19 +26,19 @@ public struct ClientReplay: Sendable {
     /// The firing count at which the next trim happens.
     var trimAt = 256
 
-    public init(ruleSet: RuleSet, thresholds: TierThresholds) {
+    public init(ruleSet: RuleSet, policy: ScoringPolicy) {
         self.ruleSet = ruleSet
-        self.thresholds = thresholds
+        self.policy = policy
         self.history = ruleSet.emptyHistory()
     }
 
     /// Resumes a replay from stored state: `history` and `firings` in arrival order, and the silences
     /// already decided. Anything beyond what a continuous replay would keep is dropped.
     public init(
-        ruleSet: RuleSet, thresholds: TierThresholds, history: [CheckIn], firings: [Firing],
+        ruleSet: RuleSet, policy: ScoringPolicy, history: [CheckIn], firings: [Firing],
         decidedSilences: Set<Silence> = []
     ) {
-        self.init(ruleSet: ruleSet, thresholds: thresholds)
+        self.init(ruleSet: ruleSet, policy: policy)
         for event in history { record(ObservedEvent(event)) }
         self.firings = firings
         self.decidedSilences = decidedSilences
@@ -158,8 +158,7 @@ public struct ClientReplay: Sendable {
         for (rule, deadline) in due.sorted(by: { $0.at < $1.at }) {
             guard let absence = rule.absence else { continue }
             let before = score(at: deadline)
-            let firing = Firing(
-                rule: rule.id, event: "", at: deadline, weight: rule.weight, halfLife: rule.halfLife, floor: rule.floor)
+            let firing = rule.firing(event: "", at: deadline)
             let fires = before.tier >= absence.tierAtLeast
             if fires {
                 firings.append(firing)
@@ -181,7 +180,7 @@ public struct ClientReplay: Sendable {
 
     /// The score and tier at `now`: those of `activeFirings(at: now)`.
     public func score(at now: Timestamp) -> RiskScore {
-        ledger.score(at: now, horizon: horizon, thresholds: thresholds)
+        ledger.score(at: now, horizon: horizon, policy: policy)
     }
 }
 

@@ -4,7 +4,7 @@ import Glibc  // exp2: math only, no I/O
 /// costs about the same however dense the client's events (issue: 10,000 check-ins of one client
 /// in 48 h made every event sum every earlier firing).
 ///
-/// Contributions of one shape (weight, half-life, floor: one rule) fall into buckets on an absolute
+/// Contributions of one shape (weight, half-life, floor, domain, acuteness: one rule) fall into buckets on an absolute
 /// time grid a sixteenth of the half-life wide. A bucket keeps its firings' times and, as an exact
 /// integer, the sum of `2^((t − start) / half_life)` over them (fixed point, 2⁻⁴⁰), so its decayed
 /// weight at `now` is one `exp2`: `weight × 2^(−(now − start) / half_life) × sum`. A bucket whose
@@ -18,6 +18,8 @@ public struct ScoreLedger: Sendable {
         let weight: Double
         let halfLife: Int64
         let floor: Tier?
+        let domain: Int
+        let acuteFor: Int64
         let start: Int64
         /// Σ over its firings of `2^((t − start) / half_life)`, in units of 2⁻⁴⁰.
         var mass: Int64
@@ -29,6 +31,8 @@ public struct ScoreLedger: Sendable {
         let weight: UInt64
         let halfLife: Int64
         let floor: Tier?
+        let domain: Int
+        let acuteFor: Int64
         let slot: Int64
     }
 
@@ -50,7 +54,8 @@ public struct ScoreLedger: Sendable {
         let at = contribution.at.microseconds
         let slot = at >= 0 ? at / width : (at - width + 1) / width
         let key = Key(
-            weight: contribution.weight.bitPattern, halfLife: halfLife, floor: contribution.floor, slot: slot)
+            weight: contribution.weight.bitPattern, halfLife: halfLife, floor: contribution.floor,
+            domain: contribution.domain, acuteFor: contribution.acuteFor.microseconds, slot: slot)
         let start = slot * width
         let term = Self.term(at, start: start, halfLife: halfLife)
         if let position = index[key] {
@@ -62,7 +67,8 @@ public struct ScoreLedger: Sendable {
             index[key] = buckets.count
             buckets.append(
                 Bucket(
-                    weight: contribution.weight, halfLife: halfLife, floor: contribution.floor, start: start,
+                    weight: contribution.weight, halfLife: halfLife, floor: contribution.floor,
+                    domain: contribution.domain, acuteFor: contribution.acuteFor.microseconds, start: start,
                     mass: term, earliest: at, latest: at))
             times.append([at])
         }
@@ -79,37 +85,45 @@ public struct ScoreLedger: Sendable {
                 kept.add(
                     Contribution(
                         at: Timestamp(microseconds: at), weight: bucket.weight,
-                        halfLife: TimeSpan(microseconds: bucket.halfLife), floor: bucket.floor))
+                        halfLife: TimeSpan(microseconds: bucket.halfLife), floor: bucket.floor, domain: bucket.domain,
+                        acuteFor: TimeSpan(microseconds: bucket.acuteFor)))
             }
         }
         self = kept
     }
 
     /// The score and tier at `now` from the contributions observed no later than `now` that count
-    /// both at `now` and at `horizon` (nil: `now`): the same set `RiskScore` defines.
-    public func score(at now: Timestamp, horizon: Timestamp? = nil, thresholds: TierThresholds) -> RiskScore {
+    /// both at `now` and at `horizon` (nil: `now`): the same set `RiskScore` defines. A contribution
+    /// whose domain the policy does not have counts in the first domain.
+    public func score(at now: Timestamp, horizon: Timestamp? = nil, policy: ScoringPolicy) -> RiskScore {
         let until = now.microseconds
         let reference = max(until, horizon?.microseconds ?? until)
-        var nanopoints: Int64 = 0
-        var floor = Tier.low
+        let domains = policy.domains.count
+        var nanopoints = [Int64](repeating: 0, count: domains)
+        var floors = [Tier](repeating: .low, count: domains)
+        var acute = false
         for position in buckets.indices {
             let bucket = buckets[position]
             let after = Self.cutoff(at: reference, halfLife: bucket.halfLife)
             guard bucket.latest > after, bucket.earliest <= until else { continue }
             var mass = bucket.mass
+            var latest = bucket.latest
             if bucket.earliest <= after || bucket.latest > until {
                 mass = 0
+                latest = Int64.min
                 for at in times[position] where at > after && at <= until {
                     mass &+= Self.term(at, start: bucket.start, halfLife: bucket.halfLife)
+                    latest = max(latest, at)
                 }
                 if mass == 0 { continue }
             }
+            let domain = bucket.domain < domains ? bucket.domain : 0
             let decay = exp2(-Double(until - bucket.start) / Double(bucket.halfLife))
-            nanopoints &+= Int64((bucket.weight * decay * (Double(mass) / Self.unit) * 1e9).rounded())
-            if let held = bucket.floor, held > floor { floor = held }
+            nanopoints[domain] &+= Int64((bucket.weight * decay * (Double(mass) / Self.unit) * 1e9).rounded())
+            if let held = bucket.floor, held > floors[domain] { floors[domain] = held }
+            if bucket.acuteFor > 0, until - latest < bucket.acuteFor { acute = true }
         }
-        let score = min(100, max(0, Double(nanopoints) / 1e9))
-        return RiskScore(score: score, tier: max(thresholds.tier(for: score), floor))
+        return RiskScore(sums: nanopoints.map { Double($0) / 1e9 }, floors: floors, acute: acute, policy: policy)
     }
 
     /// A contribution observed at or before this instant no longer counts at `now` (four half-lives).

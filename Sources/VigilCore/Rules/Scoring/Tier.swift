@@ -8,7 +8,7 @@ public enum Tier: String, CaseIterable, Comparable, Sendable {
 }
 
 /// The score thresholds of each tier (`Rules/policy.yaml`): a score at or above `moderate` is moderate, …
-public struct TierThresholds: Equatable, Sendable {
+public struct TierThresholds: Equatable, Sendable, Codable {
     public var moderate: Double
     public var high: Double
     public var imminent: Double
