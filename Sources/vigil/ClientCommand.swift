@@ -13,9 +13,10 @@ struct ClientCommand: ParsableCommand {
             abstract: "Score, tier, every contributing firing and recent events of a client (never the note).",
             discussion: """
                 The score is computed at --as-of (default now) from the stored firings, decayed to that
-                instant, with the tier thresholds of the rule set that evaluated the client's latest event. --json prints an object with the
-                stable keys documented in the README (client, as_of, score, tier, firings, last_evaluation,
-                events).
+                instant, with the scoring policy (domains, caps, thresholds, the acute marker, the hold) of the
+                rule set that evaluated the client's latest event. --json prints an object with the stable keys
+                documented in the README (client, as_of, score, tier, held_until, acute, domains, firings,
+                last_evaluation, events).
                 """)
 
         @OptionGroup var options: ConfigOptions
@@ -62,14 +63,28 @@ struct ClientCommand: ParsableCommand {
             var lines = [
                 "client  \(report.client)",
                 "as of   \(report.asOf)",
-                "score   \(number(report.score))   tier \(report.tier)",
+                "score   \(number(report.score))   tier \(report.tier)"
+                    + (report.heldUntil.map { "   (held until \($0))" } ?? "") + (report.acute ? "   acute" : ""),
+                "",
+            ]
+            let width = max(8, report.domains.map(\.domain.count).max() ?? 0) + 2
+            lines.append(
+                "  " + "domain".padding(toLength: width, withPad: " ", startingAt: 0)
+                    + "score  tier      what we noticed")
+            for domain in report.domains {
+                let name = domain.domain.padding(toLength: width, withPad: " ", startingAt: 0)
+                let score = number(domain.score).padding(toLength: 6, withPad: " ", startingAt: 0)
+                let tier = domain.tier.padding(toLength: 9, withPad: " ", startingAt: 0)
+                lines.append("  \(name)\(score) \(tier) \(domain.noticed.joined(separator: ", "))")
+            }
+            lines += [
                 "",
                 report.firings.isEmpty
                     ? "nothing noticed that still counts" : "what we noticed, still counting (newest first):",
             ]
             for line in report.firings {
                 var text =
-                    "  \(line.at)  \(line.rule)  weight \(number(line.weightAtFiring)) -> \(number(line.weight)) now"
+                    "  \(line.at)  \(line.rule) (\(line.domain))  weight \(number(line.weightAtFiring)) -> \(number(line.weight)) now"
                 if let floor = line.floor { text += "  floor \(floor)" }
                 text += "  event \(line.event ?? "(absence)")"
                 lines += [text, "      \(line.summary)"]

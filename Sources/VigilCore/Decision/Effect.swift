@@ -1,9 +1,10 @@
 /// What the evaluator decided, as values: the shell writes each into the store in the transaction
 /// of the check-ins (or clock tick) that caused it, and logs it once that commits.
 public enum Effect: Sendable {
-    /// A check-in was evaluated: the rules it fired, and the client's score and tier at its time.
-    /// `checkIn` is its index in the evaluated input.
-    case evaluated(checkIn: Int, fired: [Firing], score: RiskScore)
+    /// A check-in was evaluated: the rules it fired, the firings that stopped counting because of it
+    /// (see `ClientReplay.Ingested`), and the client's score and tier at its time. `checkIn` is its
+    /// index in the evaluated input.
+    case evaluated(checkIn: Int, fired: [Firing], ended: [Firing], score: RiskScore)
     /// A silence of an `absent:` rule was decided (fired or not).
     case silence(SilenceDecision)
     /// An episode opened, rose to a higher tier, or closed.

@@ -51,7 +51,7 @@ public struct Evaluator: Sendable {
             let ingested = state.replay.ingest(checkIn)
             let score = score(of: state, at: checkIn.at)
             round.effects += ingested.silences.map(Effect.silence)
-            round.effects.append(.evaluated(checkIn: index, fired: ingested.fired, score: score))
+            round.effects.append(.evaluated(checkIn: index, fired: ingested.fired, ended: ingested.ended, score: score))
             let current = quiet == checkIn.at ? score : self.score(of: state, at: quiet)
             step(&state, before: before, after: current, observedAt: quiet, round: &round)
             if checkIn.kind == .contact, let contact = checkIn.contact {

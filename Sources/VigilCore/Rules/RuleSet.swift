@@ -41,11 +41,21 @@ public struct RuleDefinition: Sendable {
     public var domain: String?
     /// Whether a firing is an acute marker (see `Acuteness`).
     public var acute: Acuteness
+    /// How long a firing counts, instead of four half-lives (`active_for:`, e.g. an instrument's
+    /// recall window).
+    public var activeFor: TimeSpan?
+    /// `repeat: once_per SPAN`: a firing replaces the rule's firings of the span before it, so a
+    /// sign reported again and again counts once (the newest).
+    public var repeatWindow: TimeSpan?
+    /// `replaced_by: EXPR`: a later event matching it ends the rule's earlier firings (a screening's
+    /// result holds until the next screening).
+    public var replacedBy: SourceText?
 
     public init(
         id: String, origin: ExpressionOrigin, summary: String, condition: SourceText, absence: Absence? = nil,
         weight: Double, halfLife: TimeSpan = RuleDefinition.defaultHalfLife, floor: Tier? = nil, evidence: String,
-        tags: [String] = [], domain: String? = nil, acute: Acuteness = .no
+        tags: [String] = [], domain: String? = nil, acute: Acuteness = .no, activeFor: TimeSpan? = nil,
+        repeatWindow: TimeSpan? = nil, replacedBy: SourceText? = nil
     ) {
         self.id = id
         self.origin = origin
@@ -59,6 +69,9 @@ public struct RuleDefinition: Sendable {
         self.tags = tags
         self.domain = domain
         self.acute = acute
+        self.activeFor = activeFor
+        self.repeatWindow = repeatWindow
+        self.replacedBy = replacedBy
     }
 
     public static let defaultHalfLife = TimeSpan.hours(72)
@@ -74,11 +87,11 @@ public enum Acuteness: Equatable, Sendable {
     case within(TimeSpan)
 
     /// How long after it fired a firing of a rule with this half-life is acute (zero: never).
-    func span(halfLife: TimeSpan) -> TimeSpan {
+    /// How long after it fired a firing that counts for `active` is an acute marker (zero: never).
+    func span(active: TimeSpan) -> TimeSpan {
         switch self {
         case .no: return .seconds(0)
-        case .whileActive:
-            return TimeSpan(microseconds: Int64(Contribution.activeHalfLives) * halfLife.microseconds)
+        case .whileActive: return active
         case .within(let span): return span
         }
     }
@@ -107,6 +120,8 @@ public struct CompiledRule: Sendable {
     public let domainName: String
     /// How long after it fired a firing is an acute marker (zero: never).
     public let acuteFor: TimeSpan
+    /// How long a firing counts.
+    public let activeFor: TimeSpan
     /// Set for an `absent:` rule, whose `condition` is then its match.
     public let absence: Absence?
     /// For an `absent:` rule, the bit of its match in `EventFacts` (0 otherwise).
@@ -121,7 +136,7 @@ extension CompiledRule {
     public func firing(event: String, at: Timestamp) -> Firing {
         Firing(
             rule: id, event: event, at: at, weight: weight, halfLife: halfLife, floor: floor, domain: domain,
-            acuteFor: acuteFor)
+            acuteFor: acuteFor, activeFor: activeFor)
     }
 }
 
@@ -142,6 +157,17 @@ public struct RuleSet: Sendable {
     let eventFirings: [Firing]
     /// The `absent:` rules, tested on a timer.
     public let absenceRules: [CompiledRule]
+    /// The `replaced_by:` conditions, by rule: an event matching one ends that rule's earlier firings.
+    let replacements: [String: Replacement]
+    /// The `repeat: once_per` windows, by rule.
+    let repeatWindows: [String: TimeSpan]
+
+    /// A rule's `replaced_by:`: tested on each event alone, and kept as a bit of the history's facts
+    /// (so a firing that arrives late can see that a later event already replaced it).
+    struct Replacement: Sendable {
+        let condition: Condition
+        let bit: UInt64
+    }
     /// How much of a client's history any rule looks at: history older than this is never read.
     public let lookBack: TimeSpan
     /// The vocabulary codes the rules and conditions read, by list.
@@ -153,6 +179,11 @@ public struct RuleSet: Sendable {
     /// The longest half-life of any rule (the default when there are no rules).
     public var longestHalfLife: TimeSpan {
         rules.map(\.halfLife).max() ?? RuleDefinition.defaultHalfLife
+    }
+
+    /// The longest span any rule's firing counts for: how far back a firing can still count.
+    public var longestActiveSpan: TimeSpan {
+        rules.map(\.activeFor).max() ?? Contribution.activeSpan(halfLife: RuleDefinition.defaultHalfLife)
     }
 
     /// Checks and compiles every rule against the vocabulary and the policy's domain names (a rule
@@ -200,6 +231,8 @@ public struct RuleSet: Sendable {
         }
         var seen: Set<String> = []
         var rules: [CompiledRule] = []
+        var replacements: [String: Replacement] = [:]
+        var repeatWindows: [String: TimeSpan] = [:]
         for definition in source.rules {
             if !seen.insert(definition.id).inserted {
                 errors.append(definition.origin.error(at: 0, in: "", "duplicate rule id '\(definition.id)'"))
@@ -240,6 +273,12 @@ public struct RuleSet: Sendable {
                 let matchBit = definition.absence == nil ? 0 : try compiler.conditionInput(condition, syntax)
                 if compiler.lookBack > lookBack { lookBack = compiler.lookBack }
                 codesRead.merge(compiler.codesRead) { $0.union($1) }
+                let activeFor = definition.activeFor ?? Contribution.activeSpan(halfLife: definition.halfLife)
+                if let text = definition.replacedBy {
+                    replacements[definition.id] = try replacement(
+                        text, vocabulary: vocabulary, lists: lists, inputs: inputs, codesRead: &codesRead)
+                }
+                if let window = definition.repeatWindow { repeatWindows[definition.id] = window }
                 // The last matching event must stay in the history until its absence can have fired.
                 if let absence = definition.absence, absence.duration > lookBack { lookBack = absence.duration }
                 rules.append(
@@ -247,8 +286,8 @@ public struct RuleSet: Sendable {
                         id: definition.id, summary: definition.summary, weight: definition.weight,
                         halfLife: definition.halfLife, floor: definition.floor, evidence: definition.evidence,
                         tags: definition.tags, domain: domain, domainName: names[domain],
-                        acuteFor: definition.acute.span(halfLife: definition.halfLife), absence: definition.absence,
-                        matchBit: matchBit,
+                        acuteFor: definition.acute.span(active: activeFor), activeFor: activeFor,
+                        absence: definition.absence, matchBit: matchBit,
                         prefilter: Prefilter.of(syntax, conditions: prefilters), condition: condition))
             } catch {
                 errors.append(error)
@@ -263,9 +302,34 @@ public struct RuleSet: Sendable {
             eventFirings: eventRules.map {
                 $0.firing(event: "", at: .init(microseconds: 0))
             },
-            absenceRules: rules.filter { $0.absence != nil }, lookBack: lookBack, codesRead: codesRead,
+            absenceRules: rules.filter { $0.absence != nil }, replacements: replacements,
+            repeatWindows: repeatWindows, lookBack: lookBack,
+            codesRead: codesRead,
             conditionInputs: inputs.conditions,
             numberInputs: inputs.numbers)
+    }
+
+    /// Compiles a rule's `replaced_by:`: tested on the event alone (no aggregates), reading
+    /// vocabulary codes as any condition does.
+    static func replacement(
+        _ text: SourceText, vocabulary: Vocabulary, lists: [String: [String]], inputs: AggregateInputs,
+        codesRead: inout [Vocabulary.List: Set<String>]
+    ) throws(SourceError) -> Replacement {
+        var compiler = Compiler(
+            vocabulary: vocabulary, text: text.text, origin: text.origin, conditions: [:], aggregateConditions: [],
+            lists: lists, inputs: inputs)
+        compiler.aggregatesRefused = "replaced_by:"
+        let syntax = try Parser.parse(text.text, origin: text.origin)
+        let condition = try compiler.condition(syntax)
+        codesRead.merge(compiler.codesRead) { $0.union($1) }
+        return Replacement(condition: Condition(test: condition), bit: try compiler.conditionInput(condition, syntax))
+    }
+
+    /// The rules whose earlier firings `event` ends (their `replaced_by:` matches it).
+    func rulesReplaced(by event: ObservedEvent) -> [String] {
+        guard !replacements.isEmpty else { return [] }
+        let alone = EvaluationContext(alone: event)
+        return replacements.filter { $0.value.condition.test(alone) }.map(\.key)
     }
 
     /// An empty history for this rule set.

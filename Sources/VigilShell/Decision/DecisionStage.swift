@@ -162,23 +162,26 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
         let first = pack.policy.domains[0]
         try db.execute(
             sql: """
-                INSERT INTO rulesets(hash, first_used_at, longest_half_life, moderate, high, imminent, policy)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO rulesets(
+                    hash, first_used_at, longest_half_life, moderate, high, imminent, policy, longest_active)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 pack.hash, time.microseconds, pack.ruleSet.longestHalfLife.microseconds, first.thresholds.moderate,
                 first.thresholds.high, first.thresholds.imminent, JSONOutput.text(pack.policy),
+                pack.ruleSet.longestActiveSpan.microseconds,
             ])
         let id = db.lastInsertedRowID
         for rule in pack.ruleSet.rules {
             try db.execute(
                 sql: """
-                    INSERT INTO ruleset_rules(ruleset, rule, summary, weight, half_life, floor, evidence, domain, acute_for)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO ruleset_rules(
+                        ruleset, rule, summary, weight, half_life, floor, evidence, domain, acute_for, active_for)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     id, rule.id, rule.summary, rule.weight, rule.halfLife.microseconds, rule.floor?.rawValue,
-                    rule.evidence, rule.domainName, rule.acuteFor.microseconds,
+                    rule.evidence, rule.domainName, rule.acuteFor.microseconds, rule.activeFor.microseconds,
                 ])
         }
         return id

@@ -22,7 +22,7 @@ struct EffectWriter {
         self.ruleset = ruleset
         self.now = now
         insertEvaluation = try db.cachedStatement(
-            sql: "INSERT INTO evaluations(event_seq, fired, score, tier, ruleset) VALUES (?, ?, ?, ?, ?)")
+            sql: "INSERT INTO evaluations(event_seq, fired, score, tier, ruleset, ended) VALUES (?, ?, ?, ?, ?, ?)")
         insertAbsence = try db.cachedStatement(
             sql: """
                 INSERT INTO absences(client, rule, at, fired, score, tier, ruleset, decided_at)
@@ -46,13 +46,14 @@ struct EffectWriter {
         }
         for effect in effects {
             switch effect {
-            case .evaluated(let index, let fired, let score):
+            case .evaluated(let index, let fired, let ended, let score):
                 var row = RawStatement(insertEvaluation)
                 row.bind(seqs[index])
                 row.bind(fired.map(\.rule).joined(separator: " "))
                 row.bind(score.score)
                 row.bind(score.tier.rawValue)
                 row.bind(ruleset)
+                row.bind(ended.isEmpty ? nil : StoredFiring.endedText(ended))
                 try row.step(db: db)
                 observe(score, at: checkIns[index].at)
             case .silence(let decision):

@@ -21,8 +21,8 @@ public struct StoredFiring: Sendable {
                 let rows = try Row.fetchAll(
                     db,
                     sql: """
-                        SELECT rule, summary, weight, half_life, floor, domain, acute_for FROM ruleset_rules
-                        WHERE ruleset = ?
+                        SELECT rule, summary, weight, half_life, floor, domain, acute_for, active_for
+                        FROM ruleset_rules WHERE ruleset = ?
                         """,
                     arguments: [ruleset])
                 rules[ruleset] = Dictionary(rows.map { ($0["rule"], $0) }) { first, _ in first }
@@ -37,20 +37,29 @@ public struct StoredFiring: Sendable {
                     halfLife: TimeSpan(microseconds: row["half_life"]),
                     floor: (row["floor"] as String?).flatMap(Tier.init(rawValue:)),
                     domain: (row["domain"] as String?).flatMap(policy.index(of:)) ?? 0,
-                    acuteFor: TimeSpan(microseconds: row["acute_for"])),
+                    acuteFor: TimeSpan(microseconds: row["acute_for"]),
+                    activeFor: (row["active_for"] as Int64?).map(TimeSpan.init(microseconds:))),
                 summary: row["summary"], fromEvent: fromEvent)
         }
         var found: [StoredFiring] = []
         let evaluated = try Row.fetchAll(
             db,
             sql: """
-                SELECT e.id, e.at, v.fired, v.ruleset FROM events e JOIN evaluations v ON v.event_seq = e.seq
-                WHERE e.client = ? AND e.at > ? AND e.seq < ? AND v.fired != '' ORDER BY e.seq
+                SELECT e.id, e.at, v.fired, v.ruleset, v.ended FROM events e JOIN evaluations v ON v.event_seq = e.seq
+                WHERE e.client = ? AND e.at > ? AND e.seq < ? AND (v.fired != '' OR v.ended IS NOT NULL)
+                ORDER BY e.seq
                 """,
             arguments: [client, since, seq ?? Int64.max])
+        // Firings a later event (or a repeat) ended no longer count, whatever order they came in.
+        var ended: Set<String> = []
+        for row in evaluated {
+            if let text = row["ended"] as String? { ended.formUnion(text.split(separator: " ").map(String.init)) }
+        }
         for row in evaluated {
             let fired: String = row["fired"]
-            for id in fired.split(separator: " ") {
+            let event: String = row["id"]
+            for id in fired.split(separator: " ") where !ended.contains(Self.endedToken(rule: String(id), event: event))
+            {
                 if let stored = try firing(
                     String(id), event: row["id"], at: row["at"], ruleset: row["ruleset"], fromEvent: true)
                 {
@@ -68,5 +77,21 @@ public struct StoredFiring: Sendable {
             }
         }
         return found.sorted { $0.firing.at < $1.firing.at }
+    }
+
+    /// How `evaluations.ended` names one ended firing: `RULE=EVENT` (a rule id has no `=` or space,
+    /// an event id no space).
+    static func endedToken(rule: String, event: String) -> String { "\(rule)=\(event)" }
+
+    /// `evaluations.ended` for these firings: their tokens, separated by spaces.
+    static func endedText(_ firings: [Firing]) -> String {
+        firings.map { endedToken(rule: $0.rule, event: $0.event) }.joined(separator: " ")
+    }
+
+    /// How far before `at` a stored firing may have been observed and still count then: the longest
+    /// active span of any rule set (four times its longest half-life for one stored before spans were).
+    static func longestActiveSpan(db: Database) throws -> Int64 {
+        try Int64.fetchOne(
+            db, sql: "SELECT max(coalesce(longest_active, 4 * longest_half_life)) FROM rulesets") ?? 0
     }
 }

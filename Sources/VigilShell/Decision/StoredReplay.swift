@@ -21,8 +21,7 @@ enum StoredReplay {
             arguments: [client, seq, horizon])
         let history = bodies.compactMap(CheckInDecoder.stored.decodeStored)
         // A firing still active at the horizon was observed after it, less the longest active span.
-        let longest = try Int64.fetchOne(db, sql: "SELECT max(longest_half_life) FROM rulesets") ?? 0
-        let since = horizon - Int64(Contribution.activeHalfLives * Double(longest))
+        let since = horizon - (try StoredFiring.longestActiveSpan(db: db))
         let firings = try StoredFiring.fetch(client: client, before: seq, since: since, policy: pack.policy, db: db)
         let decided = try Row.fetchAll(
             db, sql: "SELECT rule, at FROM absences WHERE client = ? AND at >= ?", arguments: [client, horizon]

@@ -263,7 +263,8 @@ struct RuleFileParser {
     }
 
     static let ruleKeys = [
-        "id", "summary", "domain", "when", "absent", "weight", "half_life", "floor", "acute", "evidence", "tags",
+        "id", "summary", "domain", "when", "absent", "weight", "half_life", "active_for", "floor", "acute", "repeat",
+        "replaced_by", "evidence", "tags",
     ]
 
     /// One rule, every problem of it reported. Nil when it is not a mapping, or has no usable id or
@@ -354,12 +355,42 @@ struct RuleFileParser {
                     at: value)
             }
         }
+        func span(_ key: String, _ problem: String) -> TimeSpan? {
+            guard let value = fields[key] else { return nil }
+            let span = value.string.flatMap { TimeSpan(text: $0) }.flatMap { $0.microseconds > 0 ? $0 : nil }
+            if span == nil { reader.report("rule '\(name)': \(key) \(problem)", at: value) }
+            return span
+        }
+        let activeFor = span("active_for", "must be a duration such as 30d (how long a firing counts)")
+        var repeatWindow: TimeSpan?
+        if let value = fields["repeat"] {
+            let words = value.string?.split(separator: " ") ?? []
+            repeatWindow = words.count == 2 && words[0] == "once_per" ? TimeSpan(text: String(words[1])) : nil
+            if repeatWindow == nil || repeatWindow?.microseconds ?? 0 <= 0 {
+                reader.report(
+                    "rule '\(name)': repeat must be once_per and a duration, such as once_per 7d", at: value)
+                repeatWindow = nil
+            }
+        }
+        var replacedBy: SourceText?
+        if let value = fields["replaced_by"] {
+            replacedBy = expressionText(value)
+            if replacedBy == nil {
+                reader.report("rule '\(name)': replaced_by must be an expression string", at: value)
+            }
+        }
+        if absence != nil {
+            for key in ["repeat", "replaced_by"] where fields[key] != nil {
+                reader.report(
+                    "rule '\(name)': \(key) is for when: rules (an absence fires once per silence)", at: fields[key])
+            }
+        }
         guard let id, let condition else { return nil }
         return RuleDefinition(
             id: id, origin: origin(fields["id"] ?? node), summary: summary ?? "",
             condition: condition, absence: absence, weight: weight ?? 0,
             halfLife: halfLife ?? RuleDefinition.defaultHalfLife, floor: floor, evidence: evidence ?? "", tags: tags,
-            domain: domain, acute: acute)
+            domain: domain, acute: acute, activeFor: activeFor, repeatWindow: repeatWindow, replacedBy: replacedBy)
     }
 
     static let absenceKeys = ["match", "for", "tier_at_least"]

@@ -19,6 +19,7 @@ import Yams
 ///         not_fired: [overdose]
 ///         score: [15, 40]            # inclusive
 ///         tier: moderate
+///         domains: {return_to_use: moderate, suicide: low}   # each domain's tier
 ///         tasks:                     # exactly what the check-ins at +26h enqueued
 ///           - {kind: caring_contact, route: outreach, due: 24h}
 ///         superseded: []             # and the open tasks they cancelled (kind, route, tier)
@@ -61,7 +62,7 @@ public enum RuleTests {
 
     /// What must hold at a checkpoint (each field optional; nil or empty checks nothing).
     struct Expectation {
-        static let keys = ["at", "fired", "not_fired", "score", "tier", "tasks", "no_tasks", "superseded"]
+        static let keys = ["at", "fired", "not_fired", "score", "tier", "domains", "tasks", "no_tasks", "superseded"]
 
         /// The checkpoint as written (`+26h`) and as an instant.
         var label: String
@@ -70,6 +71,8 @@ public enum RuleTests {
         var notFired: [String] = []
         var score: ClosedRange<Double>?
         var tier: Tier?
+        /// The tier of each domain named.
+        var domains: [String: Tier] = [:]
         /// Exactly the tasks the check-ins (and tick) at this time enqueued, as `kind route due`
         /// lines; `no_tasks: true` is the empty list.
         var tasks: [String]?
@@ -139,7 +142,9 @@ public enum RuleTests {
                 }
             }
             for checkpoint in fields.list("expect") ?? [] {
-                if let expectation = self.expectation(checkpoint, test: name, known: known, reader: reader) {
+                if let expectation = self.expectation(
+                    checkpoint, test: name, known: known, domains: pack.policy.names, reader: reader)
+                {
                     test.expectations.append(expectation)
                 }
             }
@@ -151,7 +156,8 @@ public enum RuleTests {
 
     /// One checkpoint of `expect:`; nil (reported) when malformed.
     static func expectation(
-        _ item: (path: String, node: Node), test name: String, known: Set<String>, reader: YAMLReader
+        _ item: (path: String, node: Node), test name: String, known: Set<String>, domains: [String],
+        reader: YAMLReader
     ) -> Expectation? {
         guard let fields = reader.map(item.node, path: item.path, known: Expectation.keys),
             let atNode = fields["at"], let at = offset(atNode)
@@ -172,6 +178,14 @@ public enum RuleTests {
         if let tier = fields.string("tier", "tier must be low, moderate, high or imminent") {
             expectation.tier = Tier(rawValue: tier)
             if expectation.tier == nil { fields.report("tier", "tier must be low, moderate, high or imminent") }
+        }
+        let tierProblem = "a domain's tier must be low, moderate, high or imminent"
+        for entry in fields.map("domains", known: domains, "domains must map domain: tier")?.entries ?? [] {
+            if let tier = entry.value.string.flatMap(Tier.init(rawValue:)) {
+                expectation.domains[entry.name] = tier
+            } else {
+                reader.report(tierProblem, at: entry.value, key: "domains.\(entry.name)")
+            }
         }
         if let value = fields["score"] {
             if let bounds = value.sequence?.compactMap(\.float), bounds.count == 2, bounds[0] <= bounds[1] {
@@ -259,6 +273,12 @@ public enum RuleTests {
         }
         if let want = expectation.tier, score.tier != want {
             report.failures.append("\(label): tier: got \(score.tier.rawValue), want \(want.rawValue)")
+        }
+        for (domain, want) in expectation.domains.sorted(by: { $0.key < $1.key }) {
+            let got = score.domain(domain)?.tier ?? .low
+            if got != want {
+                report.failures.append("\(label): domains.\(domain): got \(got.rawValue), want \(want.rawValue)")
+            }
         }
         if let bounds = expectation.score, !bounds.contains(score.score) {
             report.failures.append(

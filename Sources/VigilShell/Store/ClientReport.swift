@@ -103,8 +103,7 @@ extension EventStore {
                         db, sql: "SELECT score, tier, scored_at FROM clients WHERE id = ?", arguments: [client])
                 else { return nil }
                 let policy = try Self.policyInForce(client: client, db: db)
-                let longest = try Int64.fetchOne(db, sql: "SELECT max(longest_half_life) FROM rulesets") ?? 0
-                let since = now.microseconds - Int64(Contribution.activeHalfLives * Double(longest))
+                let since = now.microseconds - (try StoredFiring.longestActiveSpan(db: db))
                 let active = try StoredFiring.fetch(client: client, before: nil, since: since, policy: policy, db: db)
                     .filter { $0.firing.at <= now && $0.firing.contribution.isActive(at: now) }
                 let cursor = try StoredClient.cursor(client: client, policy: policy, db: db)

@@ -205,18 +205,25 @@ enum Schema {
                         WHERE state IN ('pending', 'claimed') AND kind IN ('escalation', 'overdue');
                     """)
         }
-        migrator.registerMigration("v7 risk domains, acute markers and held tiers") { db in
+        migrator.registerMigration("v7 risk domains, acute markers, held tiers, repeats and replaced results") { db in
             // `rulesets.policy`: the scoring policy (domains, caps, thresholds, the acute requirement,
             // the hold) as JSON, so `client show` reads a client as the pack that scored it did.
-            // `ruleset_rules.domain`, `acute_for`: each rule's domain and how long its firing is an
-            // acute marker (µs; 0: never). `episodes.raised_at`: the observation time of the latest
+            // `rulesets.longest_active`: the longest span any of its rules' firings counts (µs).
+            // `ruleset_rules.domain`, `acute_for`, `active_for`: each rule's domain, how long its firing
+            // is an acute marker (µs; 0: never) and how long it counts (µs; null: four half-lives).
+            // `evaluations.ended`: the firings that event ended (`RULE=EVENT`, space-separated; null:
+            // none): a repeat within its window, or a rule's result replaced by a later screening.
+            // `episodes.raised_at`: the observation time of the latest
             // rise (the hold counts from it); `episodes.domains`: the tier planned for in each domain
             // (`suicide=high overdose=moderate`). Rows from before are read as one domain, never acute.
             try db.execute(
                 sql: """
                     ALTER TABLE rulesets ADD COLUMN policy TEXT;
+                    ALTER TABLE rulesets ADD COLUMN longest_active INTEGER;
                     ALTER TABLE ruleset_rules ADD COLUMN domain TEXT;
                     ALTER TABLE ruleset_rules ADD COLUMN acute_for INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE ruleset_rules ADD COLUMN active_for INTEGER;
+                    ALTER TABLE evaluations ADD COLUMN ended TEXT;
                     ALTER TABLE episodes ADD COLUMN raised_at INTEGER;
                     ALTER TABLE episodes ADD COLUMN domains TEXT;
                     """)

@@ -53,10 +53,14 @@ public struct ClientReplay: Sendable {
     }
 
     /// What ingesting one event did: the silences that fell due before it (decided first, so none
-    /// is lost when recording the event moves the look-back past its start) and the rules it fired.
+    /// is lost when recording the event moves the look-back past its start), the rules it fired, and
+    /// the firings that no longer count because of it (replaced by a repeat, or by a later result:
+    /// see `RuleDefinition.repeatWindow` and `replacedBy`), its own among them when a newer one
+    /// already replaces it.
     public struct Ingested: Sendable {
         public var silences: [SilenceDecision]
         public var fired: [Firing]
+        public var ended: [Firing]
     }
 
     /// Decides the silences due before `event`, evaluates the rules on it against the history,
@@ -76,9 +80,51 @@ public struct ClientReplay: Sendable {
         let fired = ruleSet.firings(for: observed, history: history)
         firings += fired
         for firing in fired { ledger.add(firing.contribution) }
+        let ended = end(replacedBy: observed, fired: fired)
         record(observed)
         trimFirings(force: false)
-        return Ingested(silences: silences, fired: fired)
+        return Ingested(silences: silences, fired: fired, ended: ended)
+    }
+
+    /// Ends what `event` and its firings replace: for a rule with `repeat: once_per W`, the rule's
+    /// firings in the W before each new one (or the new one, when one within W after it is already
+    /// here); for a rule with `replaced_by:` that the event matches, the rule's firings observed
+    /// before it (or the new one, when a later matching event is already here). Returns them.
+    mutating func end(replacedBy event: ObservedEvent, fired: [Firing]) -> [Firing] {
+        guard !ruleSet.repeatWindows.isEmpty || !ruleSet.replacements.isEmpty else { return [] }
+        var ended: [Firing] = []
+        func finish(_ doomed: (Firing) -> Bool) {
+            firings.removeAll { firing in
+                guard doomed(firing) else { return false }
+                ledger.remove(firing.contribution)
+                ended.append(firing)
+                return true
+            }
+        }
+        for new in fired {
+            guard let window = ruleSet.repeatWindows[new.rule] else { continue }
+            let newer = firings.contains {
+                $0.rule == new.rule && $0.at > new.at && $0.at <= new.at.adding(window)
+            }
+            if newer {
+                finish { $0.rule == new.rule && $0.event == new.event && $0.at == new.at }
+            } else {
+                finish {
+                    $0.rule == new.rule && $0.event != new.event && $0.at <= new.at
+                        && $0.at >= new.at.adding(TimeSpan(microseconds: -window.microseconds))
+                }
+            }
+        }
+        for rule in ruleSet.rulesReplaced(by: event) {
+            finish { $0.rule == rule && $0.at < event.checkIn.at }
+        }
+        for new in fired {
+            guard let replacement = ruleSet.replacements[new.rule],
+                let latest = history.lastMatch(replacement.bit, before: .distantFuture), latest > new.at
+            else { continue }
+            finish { $0.rule == new.rule && $0.event == new.event && $0.at == new.at }
+        }
+        return ended
     }
 
     mutating func record(_ observed: ObservedEvent) {

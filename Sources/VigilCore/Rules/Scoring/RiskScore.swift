@@ -14,10 +14,13 @@ public struct Firing: Equatable, Sendable {
     public var domain: Int
     /// How long after it fired it is an acute marker (zero: it is none; see `ScoringPolicy`).
     public var acuteFor: TimeSpan
+    /// How long after it fired it counts (and holds its floor): four half-lives unless its rule
+    /// says otherwise (`active_for:`).
+    public var activeFor: TimeSpan
 
     public init(
         rule: String, event: String, at: Timestamp, weight: Double, halfLife: TimeSpan, floor: Tier? = nil,
-        domain: Int = 0, acuteFor: TimeSpan = .seconds(0)
+        domain: Int = 0, acuteFor: TimeSpan = .seconds(0), activeFor: TimeSpan? = nil
     ) {
         self.rule = rule
         self.event = event
@@ -27,11 +30,14 @@ public struct Firing: Equatable, Sendable {
         self.floor = floor
         self.domain = domain
         self.acuteFor = acuteFor
+        self.activeFor = activeFor ?? Contribution.activeSpan(halfLife: halfLife)
     }
 
     /// What the firing adds to its client's score, without its names.
     public var contribution: Contribution {
-        Contribution(at: at, weight: weight, halfLife: halfLife, floor: floor, domain: domain, acuteFor: acuteFor)
+        Contribution(
+            at: at, weight: weight, halfLife: halfLife, floor: floor, domain: domain, acuteFor: acuteFor,
+            activeFor: activeFor)
     }
 }
 
@@ -44,10 +50,11 @@ public struct Contribution: Equatable, Sendable {
     public var floor: Tier?
     public var domain: Int
     public var acuteFor: TimeSpan
+    public var activeFor: TimeSpan
 
     public init(
         at: Timestamp, weight: Double, halfLife: TimeSpan, floor: Tier?, domain: Int = 0,
-        acuteFor: TimeSpan = .seconds(0)
+        acuteFor: TimeSpan = .seconds(0), activeFor: TimeSpan? = nil
     ) {
         self.at = at
         self.weight = weight
@@ -55,10 +62,17 @@ public struct Contribution: Equatable, Sendable {
         self.floor = floor
         self.domain = domain
         self.acuteFor = acuteFor
+        self.activeFor = activeFor ?? Self.activeSpan(halfLife: halfLife)
     }
 
-    /// A firing counts (and holds its floor) for four half-lives, when its weight has decayed to 1/16.
-    public static let activeHalfLives = 4.0
+    /// By default a firing counts (and holds its floor) for four half-lives, when its weight has
+    /// decayed to 1/16.
+    public static let activeHalfLives: Int64 = 4
+
+    /// How long a firing with this half-life counts by default.
+    public static func activeSpan(halfLife: TimeSpan) -> TimeSpan {
+        TimeSpan(microseconds: activeHalfLives * halfLife.microseconds)
+    }
 
     /// `weight × 0.5^(age / half_life)` at `now`; the full weight for a firing in the future of `now`.
     public func weight(at now: Timestamp) -> Double {
@@ -67,7 +81,7 @@ public struct Contribution: Equatable, Sendable {
     }
 
     public func isActive(at now: Timestamp) -> Bool {
-        Double(now.microseconds - at.microseconds) < Self.activeHalfLives * Double(halfLife.microseconds)
+        now.microseconds - at.microseconds < activeFor.microseconds
     }
 }
 

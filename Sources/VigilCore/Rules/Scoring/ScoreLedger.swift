@@ -4,7 +4,7 @@ import Glibc  // exp2: math only, no I/O
 /// costs about the same however dense the client's events (issue: 10,000 check-ins of one client
 /// in 48 h made every event sum every earlier firing).
 ///
-/// Contributions of one shape (weight, half-life, floor, domain, acuteness: one rule) fall into buckets on an absolute
+/// Contributions of one shape (weight, half-life, floor, domain, acuteness, active span: one rule) fall into buckets on an absolute
 /// time grid a sixteenth of the half-life wide. A bucket keeps its firings' times and, as an exact
 /// integer, the sum of `2^((t − start) / half_life)` over them (fixed point, 2⁻⁴⁰), so its decayed
 /// weight at `now` is one `exp2`: `weight × 2^(−(now − start) / half_life) × sum`. A bucket whose
@@ -20,6 +20,7 @@ public struct ScoreLedger: Sendable {
         let floor: Tier?
         let domain: Int
         let acuteFor: Int64
+        let activeFor: Int64
         let start: Int64
         /// Σ over its firings of `2^((t − start) / half_life)`, in units of 2⁻⁴⁰.
         var mass: Int64
@@ -33,6 +34,7 @@ public struct ScoreLedger: Sendable {
         let floor: Tier?
         let domain: Int
         let acuteFor: Int64
+        let activeFor: Int64
         let slot: Int64
     }
 
@@ -47,17 +49,24 @@ public struct ScoreLedger: Sendable {
 
     public init() {}
 
-    /// Adds one contribution.
-    public mutating func add(_ contribution: Contribution) {
+    /// The bucket a contribution falls into, and where that bucket starts.
+    static func place(_ contribution: Contribution) -> (key: Key, start: Int64) {
         let halfLife = max(1, contribution.halfLife.microseconds)
-        let width = max(1, halfLife / Self.bucketsPerHalfLife)
+        let width = max(1, halfLife / bucketsPerHalfLife)
         let at = contribution.at.microseconds
         let slot = at >= 0 ? at / width : (at - width + 1) / width
         let key = Key(
             weight: contribution.weight.bitPattern, halfLife: halfLife, floor: contribution.floor,
-            domain: contribution.domain, acuteFor: contribution.acuteFor.microseconds, slot: slot)
-        let start = slot * width
-        let term = Self.term(at, start: start, halfLife: halfLife)
+            domain: contribution.domain, acuteFor: contribution.acuteFor.microseconds,
+            activeFor: contribution.activeFor.microseconds, slot: slot)
+        return (key, slot * width)
+    }
+
+    /// Adds one contribution.
+    public mutating func add(_ contribution: Contribution) {
+        let (key, start) = Self.place(contribution)
+        let at = contribution.at.microseconds
+        let term = Self.term(at, start: start, halfLife: key.halfLife)
         if let position = index[key] {
             buckets[position].mass &+= term
             buckets[position].earliest = min(buckets[position].earliest, at)
@@ -67,11 +76,24 @@ public struct ScoreLedger: Sendable {
             index[key] = buckets.count
             buckets.append(
                 Bucket(
-                    weight: contribution.weight, halfLife: halfLife, floor: contribution.floor,
-                    domain: contribution.domain, acuteFor: contribution.acuteFor.microseconds, start: start,
+                    weight: contribution.weight, halfLife: key.halfLife, floor: contribution.floor,
+                    domain: contribution.domain, acuteFor: key.acuteFor, activeFor: key.activeFor, start: start,
                     mass: term, earliest: at, latest: at))
             times.append([at])
         }
+    }
+
+    /// Takes one contribution added earlier back out (a firing a later one replaced or ended), exactly:
+    /// the bucket's mass is an integer sum. Nothing happens when there is no such contribution.
+    public mutating func remove(_ contribution: Contribution) {
+        let key = Self.place(contribution).key
+        let at = contribution.at.microseconds
+        guard let position = index[key], let found = times[position].firstIndex(of: at) else { return }
+        times[position].remove(at: found)
+        buckets[position].mass &-= Self.term(at, start: buckets[position].start, halfLife: key.halfLife)
+        // An emptied bucket never counts again (no time is after `latest`), and the next trim drops it.
+        buckets[position].earliest = times[position].min() ?? Int64.max
+        buckets[position].latest = times[position].max() ?? Int64.min
     }
 
     /// Drops every contribution that no longer counts at `horizon` (see `Contribution.isActive`).
@@ -79,14 +101,15 @@ public struct ScoreLedger: Sendable {
         var kept = ScoreLedger()
         for position in buckets.indices {
             let bucket = buckets[position]
-            let cutoff = Self.cutoff(at: horizon.microseconds, halfLife: bucket.halfLife)
+            let cutoff = horizon.microseconds - bucket.activeFor
             guard bucket.latest > cutoff else { continue }
             for at in times[position] where at > cutoff {
                 kept.add(
                     Contribution(
                         at: Timestamp(microseconds: at), weight: bucket.weight,
                         halfLife: TimeSpan(microseconds: bucket.halfLife), floor: bucket.floor, domain: bucket.domain,
-                        acuteFor: TimeSpan(microseconds: bucket.acuteFor)))
+                        acuteFor: TimeSpan(microseconds: bucket.acuteFor),
+                        activeFor: TimeSpan(microseconds: bucket.activeFor)))
             }
         }
         self = kept
@@ -104,7 +127,7 @@ public struct ScoreLedger: Sendable {
         var acute = false
         for position in buckets.indices {
             let bucket = buckets[position]
-            let after = Self.cutoff(at: reference, halfLife: bucket.halfLife)
+            let after = reference - bucket.activeFor
             guard bucket.latest > after, bucket.earliest <= until else { continue }
             var mass = bucket.mass
             var latest = bucket.latest
@@ -124,11 +147,6 @@ public struct ScoreLedger: Sendable {
             if bucket.acuteFor > 0, until - latest < bucket.acuteFor { acute = true }
         }
         return RiskScore(sums: nanopoints.map { Double($0) / 1e9 }, floors: floors, acute: acute, policy: policy)
-    }
-
-    /// A contribution observed at or before this instant no longer counts at `now` (four half-lives).
-    static func cutoff(at now: Int64, halfLife: Int64) -> Int64 {
-        now - Int64(Contribution.activeHalfLives) * halfLife
     }
 
     /// `2^((at − start) / half_life)` in units of 2⁻⁴⁰ (exact and order-free once summed).
