@@ -76,6 +76,7 @@ enum HandWrittenRules {
             var earlier = 0
             window(14) { if $0.kind == .missedAppointment { earlier += 1 } }
             if earlier + 1 >= 2 { ids.append("repeated-missed-appointments") }
+            if earlier + 1 >= 3 { ids.append("third-missed-appointment") }
         }
         if event.kind == .overdose { ids.append("overdose") }
         if event.kind == .edVisit { ids.append("ed-visit") }
@@ -84,9 +85,8 @@ enum HandWrittenRules {
         if let screening = event.screening {
             if screening.wishDead || screening.suicidalThoughts { ids.append("cssrs-ideation") }
             if screening.method == true { ids.append("cssrs-method") }
-            if screening.intent == true || screening.plan == true || screening.behaviorPast3Months {
-                ids.append("cssrs-intent-plan-or-behavior")
-            }
+            if screening.intent == true || screening.plan == true { ids.append("cssrs-intent-or-plan") }
+            if screening.behaviorPast3Months { ids.append("cssrs-recent-behavior") }
         }
         return ids
     }

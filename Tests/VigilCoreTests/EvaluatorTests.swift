@@ -69,7 +69,7 @@ final class EvaluatorTests: XCTestCase {
         XCTAssertEqual(
             planned(effects),
             [
-                "imminent.escalation.0s mobile-crisis", "moderate.caring_contact.0s.outreach outreach",
+                "imminent.escalation.0s mobile-crisis", "moderate.caring_contact.1d.outreach outreach",
                 "high.follow_up.1d.outreach outreach",
             ])
         XCTAssertEqual(superseded(effects), [])
@@ -80,9 +80,9 @@ final class EvaluatorTests: XCTestCase {
             [
                 .opened(
                     Episode(
-                        number: 1, tier: .imminent, openedAt: at(1), raisedAt: at(0.2), domains: ["risk": .imminent]))
+                        number: 1, tier: .imminent, openedAt: at(1), heldUntil: at(0.2), domains: ["risk": .imminent]))
             ],
-            "the rise counts from the observation that reached the tier")
+            "a policy without a hold holds nothing past the observation that reached the tier")
         XCTAssertEqual(state.openTasks.count, 3)
     }
 
@@ -92,7 +92,7 @@ final class EvaluatorTests: XCTestCase {
         let moderate = evaluator.evaluate(&state, checkIns: [checkIn("1", 0, signs: ["m"])], at: at(0))
         XCTAssertEqual(
             planned(moderate),
-            ["moderate.caring_contact.0s.outreach outreach", "moderate.follow_up.1d.outreach outreach"])
+            ["moderate.caring_contact.1d.outreach outreach", "moderate.follow_up.1d.outreach outreach"])
         let ids = state.openTasks.map(\.id)
         let high = evaluator.evaluate(&state, checkIns: [checkIn("2", 1, signs: ["h"])], at: at(1))
         XCTAssertEqual(planned(high), ["high.escalation.0s crisis-team", "high.follow_up.1d.outreach outreach"])
@@ -116,7 +116,7 @@ final class EvaluatorTests: XCTestCase {
         let answered = contact.compactMap { if case .contact(let result) = $0 { return result } else { return nil } }
         XCTAssertEqual(answered.map(\.resolved), [true])
         XCTAssertEqual(
-            answered.first?.task, PlannedTask.id(client: "c", episode: 1, slot: "moderate.caring_contact.0s.outreach"),
+            answered.first?.task, PlannedTask.id(client: "c", episode: 1, slot: "moderate.caring_contact.1d.outreach"),
             "an unnamed contact answers the earliest due caring contact or follow-up")
         let high = evaluator.evaluate(&state, checkIns: [checkIn("2", 1, signs: ["h"])], at: at(1))
         XCTAssertFalse(
@@ -126,7 +126,7 @@ final class EvaluatorTests: XCTestCase {
         let changes = later.compactMap { if case .episode(let change) = $0 { return change } else { return nil } }
         XCTAssertEqual(changes.map(\.episode.number), [1, 2])
         XCTAssertEqual(
-            planned(later), ["moderate.caring_contact.0s.outreach outreach", "moderate.follow_up.1d.outreach outreach"])
+            planned(later), ["moderate.caring_contact.1d.outreach outreach", "moderate.follow_up.1d.outreach outreach"])
         XCTAssertEqual(
             superseded(later).count, 1,
             "episode 1's open 24 h follow-up is replaced by episode 2's: one open task per job")

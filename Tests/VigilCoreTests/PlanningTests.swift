@@ -36,7 +36,7 @@ final class PlanningTests: XCTestCase {
         XCTAssertEqual(
             lines.map(\.slot),
             [
-                "high.escalation.0s", "moderate.caring_contact.0s.outreach", "high.peer_checkin.1d.peer",
+                "high.escalation.0s", "moderate.caring_contact.1d.outreach", "high.peer_checkin.1d.peer",
                 "high.peer_checkin.2d.peer",
             ],
             "a tier's plan includes the lower tiers' jobs it does not replace")

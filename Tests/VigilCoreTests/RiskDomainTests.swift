@@ -147,11 +147,33 @@ final class RiskDomainTests: XCTestCase {
         func slots(_ effects: [Effect]) -> [String] {
             effects.compactMap { if case .planned(let task, _, _) = $0 { task.slot } else { nil } }
         }
-        XCTAssertEqual(slots(first), ["moderate.follow_up.0s.counselor", "moderate.follow_up.1d.counselor"])
+        XCTAssertEqual(slots(first), ["moderate.follow_up.8h.counselor", "moderate.follow_up.1d.counselor"])
         // Overdose rises to moderate: the client's tier is unchanged, but the overdose plan's own job
         // is planned; the shared 24 h call is not planned twice.
         let second = evaluator.evaluate(&state, checkIns: [checkIn("2", 1, signs: ["o"])], at: at(1))
-        XCTAssertEqual(slots(second), ["moderate.peer_checkin.0s.peer"])
+        XCTAssertEqual(slots(second), ["moderate.peer_checkin.3d.peer"])
         XCTAssertEqual(state.openTasks.count, 3)
+    }
+
+    func testProtectiveFactorsChangeWhatTasksSayNotTheRisk() throws {
+        let plans = ResponsePlans([
+            .moderate: [
+                TaskTemplate(kind: .followUp, schedule: .at(.hours(24)), route: "counselor", instruction: "Call.")
+            ]
+        ])
+        let evaluator = try evaluator(plans: plans)
+        var with = evaluator.newClient("c")
+        var protected = checkIn("1", 0, signs: ["s"])
+        protected.protective = ["safety_plan_reviewed", "naloxone_on_hand"]
+        let effects = evaluator.evaluate(&with, checkIns: [protected], at: at(0))
+        var without = evaluator.newClient("c")
+        _ = evaluator.evaluate(&without, checkIns: [checkIn("1", 0, signs: ["s"])], at: at(0))
+        XCTAssertEqual(evaluator.score(of: with, at: at(0)), evaluator.score(of: without, at: at(0)), "the same risk")
+        let instructions = effects.compactMap {
+            if case .planned(let task, _, _) = $0 { task.instruction } else { nil }
+        }
+        XCTAssertEqual(
+            instructions,
+            ["Call. Already in place, as reported in the past 72 h: naloxone_on_hand, safety_plan_reviewed."])
     }
 }

@@ -42,7 +42,7 @@ final class CommandLineTests: XCTestCase {
         let daemon = try harness.startDaemon()
         try harness.drop(
             "s1.json", ResponsePlanTests.highScreening(id: "s1", client: "c-q", at: ResponsePlanTests.time(-60)))
-        try eventually("the plan enqueued") { try harness.tasks().count == 12 }
+        try eventually("the plan enqueued") { try harness.tasks().count == ResponsePlanTests.highPlanSize }
         XCTAssertEqual(daemon.stop(), 0)
         let ids = try harness.tasks().compactMap { $0["id"] as? String }
         XCTAssertEqual(try harness.run(["queue", "ack", ids[0]]).status, 0)

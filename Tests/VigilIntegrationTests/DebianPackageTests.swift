@@ -96,6 +96,7 @@ final class DebianPackageTests: XCTestCase {
                 rules:
                   - id: retired-rule
                     summary: A rule the next version no longer ships
+                    domain: return_to_use
                     when: '"secrecy" in signs'
                     weight: 1
                     evidence: "test"

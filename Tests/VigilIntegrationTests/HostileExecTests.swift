@@ -12,7 +12,7 @@ final class HostileExecTests: XCTestCase {
         // Every task of a plan carries the summaries of the rules that fired as its reasons, and
         // so in its payload: a 1.2 MB summary of the rule a high screening fires makes them large.
         let pack = rules + "/cssrs.yaml"
-        let summary = "summary: \"C-SSRS: suicidal thoughts with a method\""
+        let summary = "summary: \"C-SSRS: suicidal thoughts with a method in the past month\""
         let text = try String(contentsOfFile: pack, encoding: .utf8)
         XCTAssertTrue(text.contains(summary))
         let long = "summary: \"" + String(repeating: "a method, written out at length. ", count: 36_000) + "\""

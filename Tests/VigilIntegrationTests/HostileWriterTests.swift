@@ -343,7 +343,7 @@ final class HostileWriterTests: XCTestCase {
             ResponsePlanTests.highScreening(id: "x-1", client: "c-extension", at: ResponsePlanTests.time(-10)))
         try eventually("every file handled") { harness.names(in: harness.new).isEmpty }
         try eventually("the batch's good line stored") { try harness.query("SELECT count(*) FROM events") == ["3"] }
-        let supervisors = try harness.tasks().filter { $0["route"] as? String == "supervisors" }
+        let supervisors = try harness.tasks().filter { $0["route"] as? String == "supervisor" }
         let clients = Set(supervisors.compactMap { $0["client"] as? String })
         XCTAssertEqual(
             clients, ["c-real", "c-broken", "unknown", "c-loose", "c-extension"],
@@ -366,7 +366,7 @@ final class HostileWriterTests: XCTestCase {
         // Delivered like any escalation (here to the journal, the default channel).
         let notify = try harness.run(["notify", "--once", "--log", "stderr"])
         XCTAssertEqual(notify.status, 0, "\(notify)")
-        let delivered = try harness.tasks().filter { $0["route"] as? String == "supervisors" }
+        let delivered = try harness.tasks().filter { $0["route"] as? String == "supervisor" }
         XCTAssertTrue(delivered.allSatisfy { $0["state"] as? String == "delivered" }, "\(delivered)")
     }
 

@@ -31,7 +31,7 @@ final class NotifierTests: XCTestCase {
         let at = ResponsePlanTests.time(-60)
         let lines = (0..<clients).map { ResponsePlanTests.highScreening(id: "h\($0)", client: "c-\($0)", at: at) }
         try harness.drop("high.jsonl", lines.joined(separator: "\n") + "\n")
-        try eventually("the plans enqueued") { try harness.tasks().count == 12 * clients }
+        try eventually("the plans enqueued") { try harness.tasks().count == ResponsePlanTests.highPlanSize * clients }
         return Set(
             try harness.tasks().filter { $0["kind"] as? String == "escalation" }.compactMap { $0["id"] as? String })
     }
@@ -185,8 +185,9 @@ final class NotifierTests: XCTestCase {
         defer { _ = daemon.stop() }
         _ = try Self.escalations(harness, clients: 10)
         let notifier = try harness.startNotifier()
-        try eventually(timeout: 30, "the escalations and caring contacts delivered") {
-            try harness.tasks().filter { $0["state"] as? String == "delivered" }.count == 20
+        try eventually(timeout: 30, "the tasks delivered at once, delivered") {
+            try harness.tasks().filter { $0["state"] as? String == "delivered" }.count
+                == 10 * ResponsePlanTests.highDeliveredAtOnce
         }
         sleep(3)  // past a lease: nothing is delivered twice
         XCTAssertTrue(notifier.process.isRunning, "the notifier survives commands that do not read stdin")

@@ -5,6 +5,14 @@ import XCTest
 /// plan's tasks (spaced from the moment of detection), contacts close the loop, unanswered
 /// outreach turns overdue once.
 final class ResponsePlanTests: XCTestCase {
+    /// How many tasks the default policy plans for a rise to high in the suicide domain (and to
+    /// imminent, whose plan replaces three of them): see Rules/tests/plans.yaml.
+    static let highPlanSize = 13
+    static let imminentPlanSize = 13
+    /// How many of the high plan's tasks are delivered at once: the escalation, the same-day
+    /// assessment, the caring contact and the case manager's task.
+    static let highDeliveredAtOnce = 4
+
     /// A C-SSRS screening with thoughts and a method: tier high (see Rules/tests/cssrs.yaml).
     static func highScreening(id: String, client: String, at: String) -> String {
         checkIn(
@@ -51,7 +59,7 @@ final class ResponsePlanTests: XCTestCase {
         defer { _ = daemon.stop() }
         // Observed 30 hours ago and arriving now: the windows count from detection, not from `at`.
         try harness.drop("s1.json", Self.highScreening(id: "s1", client: "c-plan", at: Self.time(-30 * 3600)))
-        try eventually("the high plan enqueued") { try harness.tasks().count == 12 }
+        try eventually("the high plan enqueued") { try harness.tasks().count == Self.highPlanSize }
         var tasks = try harness.tasks()
         let plan = tasks.map {
             "\($0["kind"] as? String ?? "?") \(Self.hours($0, "deliver_at")) \(Self.hours($0, "due"))"
@@ -59,10 +67,10 @@ final class ResponsePlanTests: XCTestCase {
         XCTAssertEqual(
             plan,
             [
-                "escalation 0.0 0.0", "caring_contact 0.0 4.0", "follow_up 24.0 24.0", "peer_checkin 24.0 24.0",
-                "follow_up 48.0 48.0", "peer_checkin 48.0 48.0", "follow_up 72.0 72.0", "peer_checkin 72.0 72.0",
-                "peer_checkin 96.0 96.0", "peer_checkin 120.0 120.0", "peer_checkin 144.0 144.0",
-                "peer_checkin 168.0 168.0",
+                "escalation 0.0 0.0", "follow_up 0.0 8.0", "caring_contact 0.0 24.0", "follow_up 24.0 24.0",
+                "peer_checkin 24.0 24.0", "follow_up 0.0 48.0", "peer_checkin 48.0 48.0", "follow_up 72.0 72.0",
+                "peer_checkin 72.0 72.0", "peer_checkin 96.0 96.0", "peer_checkin 120.0 120.0",
+                "peer_checkin 144.0 144.0", "peer_checkin 168.0 168.0",
             ])
         for task in tasks {
             XCTAssertEqual(task["state"] as? String, "pending")
@@ -72,16 +80,16 @@ final class ResponsePlanTests: XCTestCase {
                 Set((task["reasons"] as? [[String: Any]] ?? []).compactMap { $0["rule"] as? String }),
                 ["cssrs-ideation", "cssrs-method"])
         }
-        XCTAssertEqual(Set(tasks.compactMap { $0["id"] as? String }).count, 12, "ids are distinct")
+        XCTAssertEqual(Set(tasks.compactMap { $0["id"] as? String }).count, Self.highPlanSize, "ids are distinct")
 
         // The tier holds at high through another check-in: the open episode absorbs it. A rise to
-        // imminent plans that tier's jobs and supersedes the high plan's escalation and follow-ups
-        // (cancelled with their reason); the caring contact and peer check-ins stay.
+        // imminent plans that tier's jobs and supersedes the high plan's escalation and the calls at
+        // 24 and 72 h (cancelled with their reason); the other jobs stay.
         try harness.drop(
             "s2.json", checkIn(id: "s2", client: "c-plan", at: Self.time(-20 * 3600), extra: #","measures":{"mood":5}"#)
         )
         try eventually("s2 stored") { try harness.count("events") == 2 }
-        XCTAssertEqual(try harness.tasks().count, 12, "no duplicate tasks while the tier holds")
+        XCTAssertEqual(try harness.tasks().count, Self.highPlanSize, "no duplicate tasks while the tier holds")
         try harness.drop("s3.json", Self.imminentScreening(id: "s3", client: "c-plan", at: Self.time(-10 * 3600)))
         try eventually("the imminent plan added") { try harness.tasks().count == 16 }
         tasks = try harness.tasks()
@@ -89,47 +97,48 @@ final class ResponsePlanTests: XCTestCase {
             "\(task["kind"] as? String ?? "?") \(task["tier"] as? String ?? "?") \(task["route"] as? String ?? "?")"
         }
         XCTAssertEqual(
-            tasks.suffix(4).map(line),
-            [
-                "escalation imminent mobile-crisis", "follow_up imminent outreach", "follow_up imminent outreach",
-                "follow_up imminent outreach",
-            ])
+            tasks.suffix(3).map(line),
+            ["escalation imminent crisis_clinician", "follow_up imminent counselor", "follow_up imminent counselor"])
         XCTAssertEqual(
             tasks.filter { $0["state"] as? String == "cancelled" }.map {
                 line($0) + " " + ($0["cancel_reason"] as? String ?? "")
             },
             [
-                "escalation high crisis-team superseded by imminent", "follow_up high outreach superseded by imminent",
-                "follow_up high outreach superseded by imminent", "follow_up high outreach superseded by imminent",
+                "escalation high counselor superseded by imminent", "follow_up high counselor superseded by imminent",
+                "follow_up high counselor superseded by imminent",
             ])
 
-        // Contacts: a named `reached` resolves that task; an unnamed one the earliest due open
-        // outreach task (the caring contact); `no_answer` counts an attempt and leaves it open.
+        // Contacts: a named `reached` resolves that task; an unnamed one from a peer the earliest due
+        // open outreach task a peer may answer (the caring contact, not the counselor's assessment
+        // due sooner); `no_answer` counts an attempt and leaves the task open.
         let open = tasks.filter { $0["state"] as? String == "pending" }
         func openTask(_ kind: String, _ hours: Double) throws -> String {
             try XCTUnwrap(
                 open.first { $0["kind"] as? String == kind && Self.hours($0, "deliver_at") == hours }?["id"] as? String)
         }
-        let followUp48 = try openTask("follow_up", 48)
+        let followUp72 = try openTask("follow_up", 72)
         try harness.drop(
             "k1.json",
-            Self.contact(id: "k1", client: "c-plan", at: Self.time(-60), outcome: "reached", task: followUp48))
+            Self.contact(id: "k1", client: "c-plan", at: Self.time(-60), outcome: "reached", task: followUp72))
         try harness.drop("k2.json", Self.contact(id: "k2", client: "c-plan", at: Self.time(-50), outcome: "reached"))
         try eventually("contacts stored") { try harness.count("events") == 5 }
-        try harness.drop("k3.json", Self.contact(id: "k3", client: "c-plan", at: Self.time(-40), outcome: "no_answer"))
+        let followUp24 = try openTask("follow_up", 24)
+        try harness.drop(
+            "k3.json",
+            Self.contact(id: "k3", client: "c-plan", at: Self.time(-40), outcome: "no_answer", task: followUp24))
         try eventually("k3 stored") { try harness.count("events") == 6 }
         let byID = Dictionary(uniqueKeysWithValues: try harness.tasks().map { ($0["id"] as? String ?? "", $0) })
-        XCTAssertEqual(byID[followUp48]?["state"] as? String, "resolved")
-        XCTAssertEqual(byID[followUp48]?["resolved_by"] as? String, "contact k1")
+        XCTAssertEqual(byID[followUp72]?["state"] as? String, "resolved")
+        XCTAssertEqual(byID[followUp72]?["resolved_by"] as? String, "contact k1")
         let caring = try openTask("caring_contact", 0)
         XCTAssertEqual(byID[caring]?["state"] as? String, "resolved")
         XCTAssertEqual(byID[caring]?["resolved_by"] as? String, "contact k2")
-        let followUp24 = try openTask("follow_up", 24)
         XCTAssertEqual(byID[followUp24]?["state"] as? String, "pending")
         XCTAssertEqual(byID[followUp24]?["contact_attempts"] as? Int, 1)
 
-        // Unanswered: 29 h after detection (due at 24 h, grace 4 h) the 24 h follow-up is overdue,
-        // escalated once to the supervisors (a superseded one is not).
+        // Unanswered: 29 h after detection (grace 4 h) the assessment due at 8 h, the 24 h follow-up
+        // and the first peer check-in are overdue, each escalated once to the supervisor (a
+        // superseded or resolved task is not).
         let created = try XCTUnwrap(Self.date(tasks[0]["created"]))
         let asOf = Self.time(29 * 3600, from: created)
         for _ in 0..<2 {
@@ -138,13 +147,13 @@ final class ResponsePlanTests: XCTestCase {
             XCTAssertFalse(once.stderr.contains("private words"))
         }
         let overdue = try harness.tasks().filter { $0["kind"] as? String == "overdue" }
-        XCTAssertEqual(overdue.count, 2, "the 24 h follow-up and the first peer check-in, once each")
+        XCTAssertEqual(overdue.count, 3, "the assessment, the 24 h follow-up and the first peer check-in, once each")
         XCTAssertTrue(overdue.contains { $0["about"] as? String == followUp24 })
         for task in overdue {
-            XCTAssertEqual(task["route"] as? String, "supervisors")
+            XCTAssertEqual(task["route"] as? String, "supervisor")
             XCTAssertEqual(task["state"] as? String, "delivered", "delivered to the default (journal) channel")
         }
-        XCTAssertFalse(overdue.contains { $0["about"] as? String == followUp48 }, "a resolved task is never overdue")
+        XCTAssertFalse(overdue.contains { $0["about"] as? String == followUp72 }, "a resolved task is never overdue")
         let shown = try harness.run(["queue", "show", followUp24, "--json"])
         XCTAssertEqual(shown.status, 0)
         for key in ["id", "client", "kind", "state", "tier", "due", "attempts", "reasons"] {
@@ -161,7 +170,7 @@ final class ResponsePlanTests: XCTestCase {
         let daemon = try harness.startDaemon()
         defer { _ = daemon.stop() }
         try harness.drop("s1.json", Self.highScreening(id: "s1", client: "c-ops", at: Self.time(-60)))
-        try eventually("the plan enqueued") { try harness.tasks().count == 12 }
+        try eventually("the plan enqueued") { try harness.tasks().count == Self.highPlanSize }
         let ids = try harness.tasks().compactMap { $0["id"] as? String }
         XCTAssertEqual(try harness.run(["queue", "ack", ids[0]]).status, 0)
         XCTAssertEqual(
@@ -185,7 +194,7 @@ final class ResponsePlanTests: XCTestCase {
         let daemon = try harness.startDaemon()
         defer { _ = daemon.stop() }
         try harness.drop("s1.json", Self.highScreening(id: "s1", client: "c-late", at: Self.time(-30 * 3600)))
-        try eventually("the high plan enqueued") { try harness.tasks().count == 12 }
+        try eventually("the high plan enqueued") { try harness.tasks().count == Self.highPlanSize }
         // A phone that syncs a check-in from before the screening, then an ordinary one.
         let routine = #","measures":{"mood":5}"#
         try harness.drop("late.json", checkIn(id: "late", client: "c-late", at: Self.time(-40 * 3600), extra: routine))
@@ -193,7 +202,7 @@ final class ResponsePlanTests: XCTestCase {
         try harness.drop("s2.json", checkIn(id: "s2", client: "c-late", at: Self.time(-20 * 3600), extra: routine))
         try eventually("s2 stored") { try harness.count("events") == 3 }
         let tasks = try harness.tasks()
-        XCTAssertEqual(tasks.count, 12, "the tier held at high: no second plan")
+        XCTAssertEqual(tasks.count, Self.highPlanSize, "the tier held at high: no second plan")
         XCTAssertEqual(Set(tasks.compactMap { $0["episode"] as? Int }), [1])
     }
 
@@ -207,10 +216,11 @@ final class ResponsePlanTests: XCTestCase {
                 """
 
                   - id: gone-quiet-test
-                    summary: No check-in for 30 days
+                    summary: No check-in for 40 days
+                    domain: engagement
                     absent:
                       match: kind == "checkin"
-                      for: 30d
+                      for: 40d
                     weight: 50
                     evidence: "a test rule: an absence that fires at any tier"
 
@@ -224,8 +234,9 @@ final class ResponsePlanTests: XCTestCase {
             Self.highScreening(id: "s1", client: "c-quiet", at: Self.time(-60 * day)),
         ]
         try harness.drop("batch.jsonl", lines.joined(separator: "\n") + "\n")
-        // Episode 1 (high) opens; the score decays to low; the silence 30 days after c1 fires (score
-        // 50, high) with the episode still recorded open: it closed in the quiet, so this is episode 2.
+        // Episode 1 (high) opens; the screening's 30-day window ends; the silence 40 days after c1
+        // fires (score 50, high) with the episode still recorded open: it closed in the quiet, so
+        // this is episode 2.
         try eventually("episode 2's plan") { Set(try harness.tasks().compactMap { $0["episode"] as? Int }) == [1, 2] }
         XCTAssertTrue(daemon.log.contains("gone-quiet-test"))
     }

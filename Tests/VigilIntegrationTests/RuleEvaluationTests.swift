@@ -182,6 +182,7 @@ final class RuleReloadTests: XCTestCase {
             rules:
               - id: stress-noted
                 summary: High stress noted at a check-in
+                domain: return_to_use
                 when: measure.stress >= 9
                 weight: 5
                 evidence: test rule added by a reload
@@ -193,12 +194,14 @@ final class RuleReloadTests: XCTestCase {
         try eventually("the event stored") { try harness.count("events") == 1 }
         XCTAssertEqual(try fired("a"), ["stress-noted"], "the reloaded rule applies")
 
-        try (rule + "\n  - id: broken\n    summary: x\n    when: 'measure.mood < '\n    weight: 1\n    evidence: x\n")
+        try
+            (rule
+            + "\n  - id: broken\n    summary: x\n    when: 'measure.mood < '\n    weight: 1\n    evidence: x\n    domain: suicide\n")
             .write(toFile: copy + "/added.yaml", atomically: true, encoding: .utf8)
         daemon.signal(SIGHUP)
         try eventually("READY=1 after the refused reload") { socket.assignments.filter { $0 == "READY=1" }.count >= 3 }
         try eventually("the refusal logged with its location") {
-            daemon.log.contains("reload refused") && daemon.log.contains("added.yaml:9:")
+            daemon.log.contains("reload refused") && daemon.log.contains("added.yaml:10:")
         }
         try harness.drop("b.json", checkIn(id: "b", at: "2026-01-05T11:00:00Z", extra: #","measures":{"stress":9}"#))
         try eventually("still ingesting") { try harness.count("events") == 2 }

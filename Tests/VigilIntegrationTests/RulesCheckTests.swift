@@ -53,11 +53,13 @@ final class RulesCheckTests: XCTestCase {
             when: kind == "ed_vist"
             weight: 5
             evidence: e
+            domain: suicide
           - id: bad-two
             summary: y
             when: '"isolaton" in signs'
             weight: 5
             evidence: e
+            domain: suicide
           - id: bad-one
             summary: z
             when: |
@@ -65,16 +67,19 @@ final class RulesCheckTests: XCTestCase {
                 and moood < 3
             weight: 3
             evidence: e
+            domain: suicide
           - id: no-weight
             summary: w
             when: "true"
             evidence: e
+            domain: suicide
           - id: both
             summary: v
             when: "true"
             absent: {match: "true", for: 48h}
             weight: 1
             evidence: e
+            domain: suicide
           - id: silent-aggregate
             summary: u
             absent:
@@ -82,24 +87,26 @@ final class RulesCheckTests: XCTestCase {
               for: 2d
             weight: 1
             evidence: e
+            domain: suicide
           - id: silent-forever
             summary: t
             absent: {match: 'kind == "checkin"', tier_at_least: severe}
             weight: 1
             evidence: e
+            domain: suicide
         """.write(toFile: rules + "/broken.yaml", atomically: true, encoding: .utf8)
         let result = try checkReports(
             rules, harness,
             [
                 "broken.yaml:4:19: 'ed_vist' is not a possible value",
-                "broken.yaml:9:12: unknown code 'isolaton' in signs (vocabulary.yaml); did you mean isolation?",
-                "broken.yaml:12:9: duplicate rule id 'bad-one'",
-                "broken.yaml:16:13: unknown field 'moood'",
-                "broken.yaml:19:5: rule is missing 'weight'",
-                "broken.yaml:26:13: rule 'both': give exactly one of when: or absent:, not both",
-                "broken.yaml:32:15: count(…) cannot be used in an absent: rule's match",
+                "broken.yaml:10:12: unknown code 'isolaton' in signs (vocabulary.yaml); did you mean isolation?",
+                "broken.yaml:14:9: duplicate rule id 'bad-one'",
+                "broken.yaml:18:13: unknown field 'moood'",
+                "broken.yaml:22:5: rule is missing 'weight'",
+                "broken.yaml:30:13: rule 'both': give exactly one of when: or absent:, not both",
+                "broken.yaml:37:15: count(…) cannot be used in an absent: rule's match",
                 "rule 'silent-forever': absent: needs for:, a duration such as 48h",
-                "broken.yaml:38:57: rule 'silent-forever': tier_at_least must be one of low, moderate, high, imminent",
+                "broken.yaml:44:57: rule 'silent-forever': tier_at_least must be one of low, moderate, high, imminent",
                 "9 errors",
             ])
         XCTAssertTrue(result.stderr.contains("          and moood < 3\n              ^"), result.stderr)
@@ -118,26 +125,31 @@ final class RulesCheckTests: XCTestCase {
             half_life: 50000000d
             weight: 1
             evidence: e
+            domain: suicide
           - id: huge-window
             summary: y
             when: count(true, 99999999999999999999d) > 1
             weight: 1
             evidence: e
+            domain: suicide
           - id: endless-silence
             summary: z
             absent: {match: 'kind == "checkin"', for: 1e300h}
             weight: 1
             evidence: e
+            domain: suicide
           - id: busy-twice
             summary: w
             when: count(busy, 7d) > 1
             weight: 1
             evidence: e
+            domain: suicide
           - id: busy-silence
             summary: v
             absent: {match: busy, for: 2d}
             weight: 1
             evidence: e
+            domain: suicide
         """.write(toFile: rules + "/broken.yaml", atomically: true, encoding: .utf8)
         try checkReports(
             rules, harness,
@@ -156,9 +168,9 @@ final class RulesCheckTests: XCTestCase {
         let result = try checkBrokenFile(
             """
             rules:
-              - {id: heavy-weight, summary: x, when: '"isolation" in signs', weight: heavy, evidence: e}
-              - {id: typo-measure, summary: y, when: measure.cravng >= 7, weight: 5, evidence: e}
-              - {id: no-evidence, summary: z, when: '"hopelessness" in signs', weight: 5}
+              - {id: heavy-weight, summary: x, when: '"isolation" in signs', weight: heavy, evidence: e, domain: suicide}
+              - {id: typo-measure, summary: y, when: measure.cravng >= 7, weight: 5, evidence: e, domain: suicide}
+              - {id: no-evidence, summary: z, when: '"hopelessness" in signs', weight: 5, domain: suicide}
             """,
             [
                 "broken.yaml:2:74: rule 'heavy-weight': weight must be a number from -100 to 100",
@@ -169,7 +181,7 @@ final class RulesCheckTests: XCTestCase {
         XCTAssertEqual(located(result), 3, result.stderr)
         XCTAssertTrue(
             result.stderr.contains(
-                "    - {id: typo-measure, summary: y, when: measure.cravng >= 7, weight: 5, evidence: e}\n"
+                "    - {id: typo-measure, summary: y, when: measure.cravng >= 7, weight: 5, evidence: e, domain: suicide}\n"
                     + String(repeating: " ", count: 43) + "^"), result.stderr)
     }
 
@@ -184,6 +196,7 @@ final class RulesCheckTests: XCTestCase {
                 weight: 500
                 half_life: soon
                 evidence: e
+                domain: suicide
             """,
             [
                 "broken.yaml:2:9: rule id 'Many-Mistakes' must be kebab-case",

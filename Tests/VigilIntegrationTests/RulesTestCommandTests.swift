@@ -80,7 +80,7 @@ final class RulesTestCommandTests: XCTestCase {
             "bad.yaml:6:16: key 'tests[0].expect[0].fired': test 'several mistakes': no rule 'no-such-rule' in the pack",
             "bad.yaml:7:15: key 'tests[0].expect[0].tier': tier must be low, moderate, high or imminent",
             "bad.yaml:8:16: key 'tests[0].expect[0].score': score must be [MIN, MAX]",
-            "bad.yaml:9:9: key 'tests[0].expect[0].colour': unknown key (known keys: at, fired, not_fired, score, tier, tasks, no_tasks, superseded)",
+            "bad.yaml:9:9: key 'tests[0].expect[0].colour': unknown key (known keys: at, fired, not_fired, score, tier, domains, tasks, no_tasks, superseded)",
         ] {
             XCTAssertTrue(result.stderr.contains(expected), "missing \(expected) in:\n\(result.stderr)")
         }
@@ -96,9 +96,9 @@ final class RulesTestCommandTests: XCTestCase {
         let policy = copy + "/policy.yaml"
         let text = try String(contentsOfFile: policy, encoding: .utf8)
         let stacking = text.replacingOccurrences(
-            of: "    - kind: escalation\n      due: now\n      route: mobile-crisis",
-            with: "    - kind: escalation\n      due: at 1h\n      route: mobile-crisis")
-        XCTAssertNotEqual(stacking, text, "the imminent escalation is in policy.yaml as expected")
+            of: "      - kind: escalation\n        due: now\n        route: crisis_clinician",
+            with: "      - kind: escalation\n        due: at 1h\n        route: crisis_clinician")
+        XCTAssertNotEqual(stacking, text, "the suicide plan's imminent escalation is in policy.yaml as expected")
         try stacking.write(toFile: policy, atomically: true, encoding: .utf8)
         let passing = try harness.run(["rules", "test", "--rules", rules, rules + "/tests/plans.yaml"])
         XCTAssertEqual(passing.status, 0, "the shipped plans pass: \(passing)")
@@ -106,9 +106,9 @@ final class RulesTestCommandTests: XCTestCase {
         XCTAssertEqual(result.status, 1, "\(result)")
         XCTAssertTrue(
             result.stdout.contains(
-                "at +2h: superseded: got [follow_up outreach high; follow_up outreach high; follow_up outreach high]"),
+                "at +2h: superseded: got [follow_up counselor high; follow_up counselor high], want"),
             result.stdout)
-        XCTAssertTrue(result.stdout.contains("tasks: got [escalation mobile-crisis 1h;"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("tasks: got [escalation crisis_clinician 1h;"), result.stdout)
     }
 
     /// Malformed action expectations are located like every other mistake.

@@ -5,7 +5,7 @@ import XCTest
 /// worsening check-ins (moderate → high → imminent) arrive in one batch is planned once, at the
 /// highest tier; arriving one after the other, each rise cancels the lower tier's open tasks for
 /// the same jobs ("superseded by TIER", kept as history). Either way the client ends with one open
-/// escalation, to the highest tier's route, one caring contact and one task per follow-up slot.
+/// escalation, to the highest tier's role, one caring contact and one task per role and slot.
 final class SupersedeTests: XCTestCase {
     static func moderateScreening(id: String, client: String, at: String) -> String {
         checkIn(
@@ -31,8 +31,8 @@ final class SupersedeTests: XCTestCase {
 
     static let expectedOpen =
         ([
-            "caring_contact outreach 0.0", "escalation mobile-crisis 0.0", "follow_up outreach 24.0",
-            "follow_up outreach 48.0", "follow_up outreach 72.0",
+            "caring_contact peer 0.0", "escalation crisis_clinician 0.0", "follow_up case_manager 0.0",
+            "follow_up counselor 0.0", "follow_up counselor 24.0", "follow_up counselor 72.0",
         ] + (1...7).map { "peer_checkin peer \(Double($0 * 24))" }).sorted()
 
     func testOneBatchPlansOnceAtTheHighestTier() throws {
@@ -71,7 +71,7 @@ final class SupersedeTests: XCTestCase {
             // Each lower tier's escalation reaches the team before the next rise (the worst case).
             if count == 1 {
                 try eventually("the high escalation delivered") {
-                    receiver.answered.contains { ($0["body"] as? [String: Any])?["route"] as? String == "crisis-team" }
+                    receiver.answered.contains { ($0["body"] as? [String: Any])?["route"] as? String == "counselor" }
                 }
             }
         }
@@ -84,18 +84,17 @@ final class SupersedeTests: XCTestCase {
             }
             .sorted(),
             [
-                "caring_contact moderate superseded by high", "escalation high superseded by imminent",
-                "follow_up high superseded by imminent", "follow_up high superseded by imminent",
+                "escalation high superseded by imminent", "follow_up high superseded by imminent",
                 "follow_up high superseded by imminent", "follow_up moderate superseded by high",
                 "follow_up moderate superseded by high",
             ])
         // The team got each task's alert once: the high escalation, then its end notice when the
-        // imminent one superseded it, and the imminent escalation and both caring contacts (the
-        // moderate one was delivered at once, before the rise to high cancelled it).
+        // imminent one superseded it, and the imminent escalation.
         try eventually("the superseded escalation's end notice") {
             receiver.answered.contains {
                 let body = $0["body"] as? [String: Any]
-                return body?["route"] as? String == "crisis-team" && body?["status"] as? String != "firing"
+                return body?["route"] as? String == "counselor" && body?["kind"] as? String == "escalation"
+                    && body?["status"] as? String != "firing"
             }
         }
         var firing: [String: Int] = [:]
@@ -106,7 +105,7 @@ final class SupersedeTests: XCTestCase {
         XCTAssertEqual(firing.values.max(), 1, "no task is delivered twice: \(firing)")
         let escalations = receiver.answered.compactMap { $0["body"] as? [String: Any] }
             .filter { $0["kind"] as? String == "escalation" && $0["status"] as? String == "firing" }
-        XCTAssertEqual(escalations.compactMap { $0["route"] as? String }.sorted(), ["crisis-team", "mobile-crisis"])
+        XCTAssertEqual(escalations.compactMap { $0["route"] as? String }.sorted(), ["counselor", "crisis_clinician"])
         let shown = try harness.run(["queue", "show", try XCTUnwrap(cancelled.first?["id"] as? String), "--json"])
         XCTAssertTrue(shown.stdout.contains("\"cancel_reason\":\"superseded by"), shown.stdout)
     }

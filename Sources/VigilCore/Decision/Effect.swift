@@ -25,10 +25,13 @@ public enum EpisodeChange: Equatable, Sendable {
     case opened(Episode)
     case raised(Episode)
     case closed(Episode)
+    /// A new screening result released the tier the episode held (it now follows the score).
+    case released(Episode)
 
     public var episode: Episode {
         switch self {
-        case .opened(let episode), .raised(let episode), .closed(let episode): return episode
+        case .opened(let episode), .raised(let episode), .closed(let episode), .released(let episode):
+            return episode
         }
     }
 }

@@ -14,7 +14,8 @@
 ///   is superseded, so a client never holds two open tasks for the same job.
 /// - A `contact` check-in resolves (reached) or counts an attempt on an open outreach task: the one
 ///   it names, else the earliest due caring contact or follow-up that existed when the contact was
-///   made (give or take the 5 minutes of clock skew check-ins may have).
+///   made (give or take the 5 minutes of clock skew check-ins may have) and that the contact's
+///   source may answer (`roleSources`).
 public struct Evaluator: Sendable {
     public let ruleSet: RuleSet
     public let policy: ScoringPolicy
@@ -40,6 +41,11 @@ public struct Evaluator: Sendable {
         policy.held(state.replay.score(at: now), episode: state.cursor.open, at: now)
     }
 
+    /// The tier the open episode holds and until when, for the rule state's absence decisions.
+    func held(_ state: ClientState) -> (tier: Tier, until: Timestamp)? {
+        state.cursor.open.map { ($0.tier, $0.heldUntil) }
+    }
+
     /// Evaluates `client`'s new check-ins, in arrival order, detected at `now`.
     public func evaluate(_ state: inout ClientState, checkIns: [CheckIn], at now: Timestamp) -> [Effect] {
         var round = Round(now: now)
@@ -48,8 +54,13 @@ public struct Evaluator: Sendable {
             // The tier in the quiet just before this check-in: `low` ends an open episode.
             let quiet = max(checkIn.at, state.replay.history.newest ?? checkIn.at)
             let before = state.cursor.open == nil ? Tier.low : score(of: state, at: quiet).tier
+            state.replay.held = held(state)
             let ingested = state.replay.ingest(checkIn)
+            if ingested.isNewResult { release(&state, at: checkIn.at, round: &round) }
             let score = score(of: state, at: checkIn.at)
+            if ingested.isNewResult {
+                reconcile(ingested.ended, with: checkIn, score: score, state: &state, round: &round)
+            }
             round.effects += ingested.silences.map(Effect.silence)
             round.effects.append(.evaluated(checkIn: index, fired: ingested.fired, ended: ingested.ended, score: score))
             let current = quiet == checkIn.at ? score : self.score(of: state, at: quiet)
@@ -66,6 +77,7 @@ public struct Evaluator: Sendable {
     /// a silence that fires moves the score and may raise the episode like a check-in.
     public func tick(_ state: inout ClientState, at now: Timestamp) -> [Effect] {
         var round = Round(now: now)
+        state.replay.held = held(state)
         for decision in state.replay.decideAbsences(dueBy: now) {
             round.effects.append(.silence(decision))
             guard decision.fired else { continue }
@@ -100,13 +112,15 @@ public struct Evaluator: Sendable {
         }
         guard after.tier > .low else { return }
         if var open = state.cursor.open {
-            guard open.absorb(after, at: observedAt) else { return }
+            guard open.absorb(after, at: observedAt, hold: policy.hold) else { return }
             state.cursor.open = open
             round.rise = (round.rise?.opened ?? false, after.score, observedAt)
         } else {
             state.cursor.lastNumber += 1
-            var episode = Episode(number: state.cursor.lastNumber, tier: .low, openedAt: round.now)
-            _ = episode.absorb(after, at: observedAt)
+            // The hold counts from the observation (its `at`), not from when Vigil detected it.
+            var episode = Episode(
+                number: state.cursor.lastNumber, tier: .low, openedAt: round.now, heldUntil: observedAt)
+            _ = episode.absorb(after, at: observedAt, hold: policy.hold)
             state.cursor.open = episode
             round.rise = (true, after.score, observedAt)
         }
@@ -121,10 +135,12 @@ public struct Evaluator: Sendable {
         let lines = plans.lines(for: episode.planned(in: policy))
         guard !lines.isEmpty else { return }
         let reasons = TaskReason.of(state.replay.activeFirings(at: rise.at), ruleSet: ruleSet)
+        let inPlace = Self.alreadyInPlace(
+            state.replay.protective(since: rise.at.adding(TimeSpan(microseconds: -Self.inPlaceWindow.microseconds))))
         for line in lines {
             let task = PlannedTask(
                 client: state.client, episode: episode.number, slot: line.slot, kind: line.template.kind,
-                tier: episode.tier, route: line.template.route, instruction: line.template.instruction,
+                tier: episode.tier, route: line.template.route, instruction: line.template.instruction + inPlace,
                 deliverAt: round.now.adding(line.occurrence.deliver), due: round.now.adding(line.occurrence.due))
             guard state.cursor.planned.insert(task.id).inserted else { continue }
             state.openTasks.removeAll { open in
@@ -138,6 +154,47 @@ public struct Evaluator: Sendable {
         }
     }
 
+    /// A new screening result ends the hold of the open episode's tier: the clinician's newer
+    /// assessment, not the hold, tells the tier from now on (C-SSRS: the newest screening stands).
+    func release(_ state: inout ClientState, at: Timestamp, round: inout Round) {
+        guard var open = state.cursor.open, open.heldUntil > at else { return }
+        open.heldUntil = at
+        state.cursor.open = open
+        round.effects.append(.episode(.released(open)))
+    }
+
+    /// Two screenings within a day that disagree (the new result calls for a lower tier than one it
+    /// replaced) get the policy's reconcile task: a clinician reconciles them with the client.
+    func reconcile(
+        _ ended: [Firing], with checkIn: CheckIn, score: RiskScore, state: inout ClientState, round: inout Round
+    ) {
+        guard let template = plans.reconcile else { return }
+        let dayBefore = checkIn.at.adding(.hours(-24))
+        let conflicting = ended.filter { $0.at >= dayBefore && $0.at < checkIn.at && ($0.floor ?? .low) > score.tier }
+        guard !conflicting.isEmpty else { return }
+        let occurrence = template.schedule.occurrences[0]
+        let task = PlannedTask(
+            client: state.client, episode: state.cursor.open?.number ?? state.cursor.lastNumber,
+            slot: "reconcile.\(checkIn.id)", kind: template.kind, tier: conflicting.compactMap(\.floor).max() ?? .low,
+            route: template.route, instruction: template.instruction,
+            deliverAt: round.now.adding(occurrence.deliver), due: round.now.adding(occurrence.due))
+        guard state.cursor.planned.insert(task.id).inserted else { return }
+        round.effects.append(
+            .planned(task, score: score.score, reasons: TaskReason.of(conflicting, ruleSet: ruleSet)))
+        state.openTasks.append(
+            OpenTask(id: task.id, kind: task.kind, key: nil, createdAt: round.now, due: task.due))
+    }
+
+    /// How far back a protective factor reported counts as already in place for a task.
+    static let inPlaceWindow = TimeSpan.hours(72)
+
+    /// What a task's instruction adds about the protective factors reported lately (codes, never
+    /// free text): the team builds on what is done (a reviewed safety plan, naloxone on hand); the
+    /// risk and the tasks stay what they are.
+    static func alreadyInPlace(_ codes: [String]) -> String {
+        codes.isEmpty ? "" : " Already in place, as reported in the past 72 h: \(codes.joined(separator: ", "))."
+    }
+
     /// Applies a contact to the open outreach task it answers.
     func apply(_ contact: CheckIn.Contact, of checkIn: CheckIn, to state: inout ClientState, round: inout Round) {
         let target: Int?
@@ -149,6 +206,7 @@ public struct Evaluator: Sendable {
                 .filter {
                     let task = state.openTasks[$0]
                     return (task.kind == .caringContact || task.kind == .followUp) && task.createdAt <= madeBy
+                        && Self.role(task.key?.route, mayBeAnsweredBy: checkIn.source)
                 }
                 .min { state.openTasks[$0].due < state.openTasks[$1].due }
         }
@@ -159,6 +217,19 @@ public struct Evaluator: Sendable {
                     event: checkIn.id, task: target.map { state.openTasks[$0].id }, outcome: contact.outcome,
                     resolved: resolved)))
         if resolved, let target { state.openTasks.remove(at: target) }
+    }
+
+    /// The sources whose contacts answer a task routed to each role: a peer's call does not stand in
+    /// for a clinician's assessment. A task routed elsewhere (a team's own route) takes any contact.
+    static let roleSources: [String: Set<CheckIn.Source>] = [
+        "peer": [.peer], "counselor": [.counselor, .clinician], "crisis_clinician": [.clinician, .counselor],
+        "case_manager": [.caseManager], "supervisor": [.counselor, .clinician],
+    ]
+
+    /// Whether a contact from `source` may answer a task routed to `route` without naming it.
+    static func role(_ route: String?, mayBeAnsweredBy source: CheckIn.Source) -> Bool {
+        guard let route, let sources = roleSources[route] else { return true }
+        return sources.contains(source)
     }
 
     /// Plans what is pending and reports when the next silence falls due.

@@ -64,7 +64,7 @@ public struct CrisisContent: Equatable, Sendable {
 
 extension CrisisContent {
     /// The route of the task a refused crisis raises (the supervisors, as for overdue outreach).
-    public static let supervisorRoute = "supervisors"
+    public static let supervisorRoute = "supervisor"
 
     /// The task a refused check-in reporting this crisis raises: a high escalation to the
     /// supervisors, due now, one per refused content (`digest`), for the client it names (or

@@ -8,24 +8,25 @@ public struct Episode: Equatable, Sendable {
     /// The highest tier planned for so far.
     public var tier: Tier
     public var openedAt: Timestamp
-    /// The observation time of the latest rise (the hold counts from it).
-    public var raisedAt: Timestamp
+    /// Until when its tier holds whatever the decay: the policy's hold after the observation of the
+    /// latest rise, or earlier when a new screening result released it.
+    public var heldUntil: Timestamp
     /// The highest tier planned for so far in each domain above `low`.
     public var domains: [String: Tier]
 
     public init(
-        number: Int, tier: Tier, openedAt: Timestamp, raisedAt: Timestamp? = nil, domains: [String: Tier] = [:]
+        number: Int, tier: Tier, openedAt: Timestamp, heldUntil: Timestamp? = nil, domains: [String: Tier] = [:]
     ) {
         self.number = number
         self.tier = tier
         self.openedAt = openedAt
-        self.raisedAt = raisedAt ?? openedAt
+        self.heldUntil = heldUntil ?? openedAt
         self.domains = domains
     }
 
     /// Takes in the domain tiers of `score`, observed at `at`; true when one of them rose above what
-    /// was planned for it (then the episode's tier and rise time follow).
-    mutating func absorb(_ score: RiskScore, at: Timestamp) -> Bool {
+    /// was planned for it (then the episode's tier follows, and holds for `hold` from `at`).
+    mutating func absorb(_ score: RiskScore, at: Timestamp, hold: TimeSpan) -> Bool {
         var rose = false
         for domain in score.domains where domain.tier > (domains[domain.name] ?? .low) {
             domains[domain.name] = domain.tier
@@ -35,7 +36,7 @@ public struct Episode: Equatable, Sendable {
             tier = score.tier
             rose = true
         }
-        if rose { raisedAt = at }
+        if rose { heldUntil = max(heldUntil, at.adding(hold)) }
         return rose
     }
 
@@ -61,12 +62,12 @@ public struct Episode: Equatable, Sendable {
 }
 
 extension ScoringPolicy {
-    /// `score` with its tier held at `episode`'s until `hold` after the episode's latest rise.
+    /// `score` with its tier held at `episode`'s until the episode's hold ends.
     public func held(_ score: RiskScore, episode: Episode?, at now: Timestamp) -> RiskScore {
-        guard let open = episode, open.tier > score.tier, now < open.raisedAt.adding(hold) else { return score }
+        guard let open = episode, open.tier > score.tier, now < open.heldUntil else { return score }
         var held = score
         held.tier = open.tier
-        held.heldUntil = open.raisedAt.adding(hold)
+        held.heldUntil = open.heldUntil
         return held
     }
 }

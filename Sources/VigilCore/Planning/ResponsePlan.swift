@@ -16,8 +16,8 @@ public struct TaskTemplate: Equatable, Sendable {
 }
 
 /// What makes two planned tasks the same job for a client: their kind, the route (role) that
-/// carries them, and when they are delivered after the rise (`now` and `within` deliver at once,
-/// `at 24h` a day later, a daily series on each day). Escalations leave the route out: a client has
+/// carries them, and when they are due after the rise (their due slot: `now` at once, `within 8h`
+/// and `at 8h` 8 hours later, a daily series each day). Escalations leave the route out: a client has
 /// one escalation, the most urgent. A client has at most one open task per key: a higher tier's
 /// task supersedes a lower one's with the same key instead of stacking beside it, and when several
 /// domains are elevated their plans merge into one task per key.
@@ -27,7 +27,7 @@ public struct TaskTemplate: Equatable, Sendable {
 /// column. A slot written before routes joined the key has none, and matches every route.
 public struct PlanKey: Hashable, Sendable, CustomStringConvertible {
     public var kind: TaskKind
-    /// The delivery offset from the moment the rise was detected.
+    /// The due offset from the moment the rise was detected.
     public var offset: TimeSpan
     /// Nil for an escalation, and for a slot written before routes joined the key.
     public var route: String?
@@ -64,10 +64,16 @@ public struct PlanKey: Hashable, Sendable, CustomStringConvertible {
 public struct ResponsePlans: Equatable, Sendable {
     public var plans: [Tier: [TaskTemplate]]
     public var domainPlans: [String: [Tier: [TaskTemplate]]]
+    /// The task two disagreeing screenings within a day get (`reconcile:`; nil: none).
+    public var reconcile: TaskTemplate?
 
-    public init(_ plans: [Tier: [TaskTemplate]] = [:], domains: [String: [Tier: [TaskTemplate]]] = [:]) {
+    public init(
+        _ plans: [Tier: [TaskTemplate]] = [:], domains: [String: [Tier: [TaskTemplate]]] = [:],
+        reconcile: TaskTemplate? = nil
+    ) {
         self.plans = plans
         self.domainPlans = domains
+        self.reconcile = reconcile
     }
 
     /// One task of a plan: its key, the domain and tier whose plan wrote it, the template and the
@@ -87,7 +93,7 @@ public struct ResponsePlans: Equatable, Sendable {
     /// What a client whose domains reached `tiers` should have: for each domain, every line of its
     /// plans of its tier and the tiers below, merged into one line per key, where a higher tier's
     /// line wins (then the domain listed first). So the tasks a client ends with depend on the tiers
-    /// it reached, not on the steps it took to get there. In key order (delivery offset, then kind as
+    /// it reached, not on the steps it took to get there. In key order (due offset, then kind as
     /// `TaskKind` lists them: escalations first, then route).
     public func lines(for tiers: [(domain: String, tier: Tier)]) -> [Line] {
         var byKey: [PlanKey: Line] = [:]
@@ -115,7 +121,7 @@ public struct ResponsePlans: Equatable, Sendable {
         (domainPlans[domain]?[tier] ?? plans[tier] ?? []).flatMap { template in
             template.schedule.occurrences.map { occurrence in
                 Line(
-                    key: PlanKey(kind: template.kind, offset: occurrence.deliver, route: template.route),
+                    key: PlanKey(kind: template.kind, offset: occurrence.due, route: template.route),
                     domain: domain, tier: tier, template: template, occurrence: occurrence)
             }
         }

@@ -124,19 +124,22 @@ struct EffectWriter {
         case .opened(let episode), .raised(let episode):
             try db.cachedStatement(
                 sql: """
-                    INSERT INTO episodes(client, number, tier, opened_at, raised_at, domains) VALUES (?, ?, ?, ?, ?, ?)
+                    INSERT INTO episodes(client, number, tier, opened_at, held_until, domains) VALUES (?, ?, ?, ?, ?, ?)
                     ON CONFLICT(client, number) DO UPDATE
-                        SET tier = excluded.tier, raised_at = excluded.raised_at, domains = excluded.domains
+                        SET tier = excluded.tier, held_until = excluded.held_until, domains = excluded.domains
                     """
             ).execute(arguments: [
                 client, episode.number, episode.tier.rawValue, episode.openedAt.microseconds,
-                episode.raisedAt.microseconds, episode.domainsText,
+                episode.heldUntil.microseconds, episode.domainsText,
             ])
             record.changes.append((client, episode, change == .opened(episode), 0))
         case .closed(let episode):
             try db.cachedStatement(
                 sql: "UPDATE episodes SET closed_at = ? WHERE client = ? AND number = ? AND closed_at IS NULL"
             ).execute(arguments: [now.microseconds, client, episode.number])
+        case .released(let episode):
+            try db.cachedStatement(sql: "UPDATE episodes SET held_until = ? WHERE client = ? AND number = ?")
+                .execute(arguments: [episode.heldUntil.microseconds, client, episode.number])
         }
     }
 

@@ -18,12 +18,12 @@ enum StoredClient {
         var latest = RawStatement(
             try db.cachedStatement(
                 sql: """
-                    SELECT number, tier, opened_at, closed_at, raised_at, domains FROM episodes
+                    SELECT number, tier, opened_at, closed_at, held_until, domains FROM episodes
                     WHERE client = ? ORDER BY number DESC LIMIT 1
                     """
             ))
         latest.bind(client)
-        var found: (number: Int64, tier: String?, openedAt: Int64, closed: Bool, raisedAt: Int64?, domains: String?)?
+        var found: (number: Int64, tier: String?, openedAt: Int64, closed: Bool, heldUntil: Int64?, domains: String?)?
         try latest.forEachRow(db: db) { row in
             found = (
                 row.int64(0), row.text(1), row.int64(2), !row.isNull(3), row.isNull(4) ? nil : row.int64(4),
@@ -47,7 +47,7 @@ enum StoredClient {
             ?? Dictionary(policy.domains.map { ($0.name, min(tier, $0.cap)) }) { first, _ in first }
         let episode = Episode(
             number: number, tier: tier, openedAt: Timestamp(microseconds: found.openedAt),
-            raisedAt: found.raisedAt.map(Timestamp.init(microseconds:)), domains: domains)
+            heldUntil: found.heldUntil.map(Timestamp.init(microseconds:)), domains: domains)
         return EpisodeCursor(open: episode, lastNumber: number, planned: planned)
     }
 

@@ -13,7 +13,7 @@ import Yams
 ///     sms: {type: exec, command: [/usr/local/bin/send-sms, --team, crisis], timeout: 30s}
 ///     log: {type: journal}
 ///   routes:                        # first match wins; every key given must match
-///     - {match: {route: mobile-crisis}, channel: pager}
+///     - {match: {route: crisis_clinician}, channel: pager}
 ///     - {match: {kind: [escalation, overdue], tier: [high, imminent]}, channel: team}
 ///   default_channel: log           # tasks no route matches
 ///   fallback_channel: log          # where a dead escalation is tried next (default: journal)
@@ -45,7 +45,7 @@ public struct NotifierConfig: Sendable {
     /// Every task to the journal.
     public static let journalOnly = NotifierConfig(
         channels: ["journal": .journal], routes: [], defaultChannel: "journal", fallbackChannel: "journal",
-        overdueGrace: .hours(4), overdueRoute: "supervisors", lease: .minutes(2), pollInterval: .milliseconds(100),
+        overdueGrace: .hours(4), overdueRoute: "supervisor", lease: .minutes(2), pollInterval: .milliseconds(100),
         retryInitial: .seconds(2), retryLongest: .minutes(5))
 
     /// One channel: where and how a task is delivered.

@@ -20,10 +20,11 @@ struct RuleFileParser {
 
     static let tierNames = ["moderate", "high", "imminent"]
 
-    static let policyKeys = ["tiers", "domains", "imminent_requires_acute", "hold", "plans"]
+    static let policyKeys = ["tiers", "domains", "imminent_requires_acute", "hold", "reconcile", "plans"]
 
     /// `tiers:` (thresholds, required), `domains:` (optional; see `ScoringPolicy`), `plans:` (per tier,
-    /// and per domain and tier, the task templates; optional). A policy that declares domains gets
+    /// and per domain and tier, the task templates; optional), `reconcile:` (the task two disagreeing
+    /// screenings within a day get; optional). A policy that declares domains gets
     /// the triage defaults: `imminent_requires_acute: true` and `hold: 72h`; one that does not, neither.
     func policy() throws(SourceErrors) -> (policy: ScoringPolicy, plans: ResponsePlans) {
         guard let root = reader.root(known: Self.policyKeys) else { throw SourceErrors(errors: reader.errors) }
@@ -50,8 +51,18 @@ struct RuleFileParser {
                 reader.report("hold must be a duration such as 72h (how long a reached tier holds)", at: value)
             }
         }
-        let plans = root.map("plans", known: nil, "plans must be a mapping of tier (or domain): list of tasks").map {
+        var plans = root.map("plans", known: nil, "plans must be a mapping of tier (or domain): list of tasks").map {
             self.plans($0, domains: domains.map(\.name))
+        }
+        if let node = root["reconcile"] {
+            do throws(SourceError) {
+                if let template = try template(node, path: "reconcile") {
+                    if plans == nil { plans = ResponsePlans() }
+                    plans?.reconcile = template
+                }
+            } catch {
+                reader.report(error)
+            }
         }
         try reader.finish()
         guard let thresholds else {

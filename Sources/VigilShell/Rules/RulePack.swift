@@ -61,7 +61,7 @@ public struct RulePack: Sendable {
                         let plan = (domain.map { "\($0)." } ?? "") + tier.rawValue
                         let route = key.route.map { " by \($0)" } ?? ""
                         return
-                            "\(path): plans.\(plan): two lines ask for the same job (\(key.kind.rawValue)\(route) delivered \(key.offset.compact) after the rise); a client holds one task per job, so merge them"
+                            "\(path): plans.\(plan): two lines ask for the same job (\(key.kind.rawValue)\(route) due \(key.offset.compact) after the rise); a client holds one task per job, so merge them"
                     }
                 default:
                     try RuleFileParser(path: path, text: text).rules(into: &source)

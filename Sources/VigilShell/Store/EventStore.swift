@@ -91,12 +91,15 @@ public final class EventStore: Sendable {
         }
     }
 
-    /// A failure caused by another process opening or migrating at the same moment.
-    /// (A migration that does not fail by itself when repeated, such as v5's table rebuild, fails
-    /// on recording its identifier the second time: its transaction is rolled back whole.)
+    /// A failure caused by another process opening or migrating at the same moment: a table, index
+    /// or column another migrator made first. (A migration that does not fail by itself when
+    /// repeated, such as v5's table rebuild, fails on recording its identifier the second time: its
+    /// transaction is rolled back whole.)
     static func lostARace(_ error: DatabaseError) -> Bool {
-        error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED
-            || (error.resultCode == .SQLITE_ERROR && (error.message ?? "").contains("already exists"))
+        let message = error.message ?? ""
+        return error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED
+            || (error.resultCode == .SQLITE_ERROR
+                && (message.contains("already exists") || message.contains("duplicate column name")))
             || (error.resultCode == .SQLITE_CONSTRAINT && (error.message ?? "").contains("grdb_migrations"))
     }
 

@@ -213,8 +213,8 @@ enum Schema {
             // is an acute marker (µs; 0: never) and how long it counts (µs; null: four half-lives).
             // `evaluations.ended`: the firings that event ended (`RULE=EVENT`, space-separated; null:
             // none): a repeat within its window, or a rule's result replaced by a later screening.
-            // `episodes.raised_at`: the observation time of the latest
-            // rise (the hold counts from it); `episodes.domains`: the tier planned for in each domain
+            // `episodes.held_until`: until when the episode's tier holds (the hold after the latest
+            // rise, or a new screening result's time); `episodes.domains`: the tier planned for in each domain
             // (`suicide=high overdose=moderate`). Rows from before are read as one domain, never acute.
             try db.execute(
                 sql: """
@@ -224,7 +224,7 @@ enum Schema {
                     ALTER TABLE ruleset_rules ADD COLUMN acute_for INTEGER NOT NULL DEFAULT 0;
                     ALTER TABLE ruleset_rules ADD COLUMN active_for INTEGER;
                     ALTER TABLE evaluations ADD COLUMN ended TEXT;
-                    ALTER TABLE episodes ADD COLUMN raised_at INTEGER;
+                    ALTER TABLE episodes ADD COLUMN held_until INTEGER;
                     ALTER TABLE episodes ADD COLUMN domains TEXT;
                     """)
         }

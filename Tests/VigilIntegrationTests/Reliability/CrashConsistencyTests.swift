@@ -40,7 +40,7 @@ final class CrashConsistencyTests: XCTestCase {
             if daemon == nil { daemon = try harness.startDaemon(arguments: ["--log-level", "info"]) }
             if notifier == nil { notifier = try harness.startNotifier() }
             // Sustained input: a batch of routine check-ins, single files, and crises (each a new
-            // client raised to imminent: its cumulative plan of 12 tasks, one escalation now among them).
+            // client raised to imminent: its cumulative plan of ResponsePlanTests.imminentPlanSize tasks, one escalation now among them).
             let now = ResponsePlanTests.time(-60)
             let routine = (0..<300).map { index in
                 checkIn(
@@ -88,14 +88,14 @@ final class CrashConsistencyTests: XCTestCase {
             let open = tasks.filter { $0["kind"] as? String == "escalation" && $0["state"] as? String != "delivered" }
             let missing = Set(escalating).subtracting(tasks.compactMap { $0["client"] as? String })
             return
-                "\(tasks.count) of \(escalating.count * 12) tasks; clients without tasks: \(missing.sorted().prefix(5)); "
+                "\(tasks.count) of \(escalating.count * ResponsePlanTests.imminentPlanSize) tasks; clients without tasks: \(missing.sorted().prefix(5)); "
                 + "undelivered: \(open.prefix(3).map { "\($0["id"] ?? "") \($0["state"] ?? "") \($0["last_error"] ?? "")" })"
         }
         try eventually(timeout: 120, "every escalation delivered (\(pending()))") {
             try harness.tasks().filter {
                 $0["kind"] as? String == "escalation" && $0["state"] as? String != "delivered"
             }
-            .isEmpty && (try harness.tasks().count) == escalating.count * 12
+            .isEmpty && (try harness.tasks().count) == escalating.count * ResponsePlanTests.imminentPlanSize
         }
         try eventually(timeout: 20, "the receiver answered every request") {
             receiver.lines.filter { $0["arrived"] != nil }.count == receiver.answered.count
@@ -115,11 +115,10 @@ final class CrashConsistencyTests: XCTestCase {
             XCTAssertEqual(slots, Self.imminentPlan, "\(client): its plan, once")
         }
         let escalations = Set(tasks.filter { $0["kind"] as? String == "escalation" }.compactMap { $0["id"] as? String })
-        // The tasks delivered at once: each escalation and the caring contact of its client's plan.
+        // The tasks delivered at once: each escalation, and the caring contact, the assessment and the
+        // case manager's task of its client's plan.
         let dueNow = Set(
-            tasks.filter { ["escalation", "caring_contact"].contains($0["kind"] as? String ?? "") }.compactMap {
-                $0["id"] as? String
-            })
+            tasks.filter { ResponsePlanTests.hours($0, "deliver_at") == 0 }.compactMap { $0["id"] as? String })
         let taskIDs = Set(tasks.compactMap { $0["id"] as? String })
         let seen = Set(receiver.answered.compactMap { $0["key"] as? String })
         XCTAssertEqual(Set(receiver.acceptedKeys), dueNow, "every task due now delivered; none missing")
@@ -138,6 +137,7 @@ final class CrashConsistencyTests: XCTestCase {
 
     /// The slots of an imminent client's cumulative plan (the default policy).
     static let imminentPlan =
-        ["high.caring_contact.0s"] + (1...7).map { "high.peer_checkin.\($0)d" }
-        + ["imminent.escalation.0s", "imminent.follow_up.1d", "imminent.follow_up.2d", "imminent.follow_up.3d"]
+        (["moderate.caring_contact.1d.peer", "high.follow_up.8h.counselor", "high.follow_up.2d.case_manager"]
+        + (1...7).map { "high.peer_checkin.\($0)d.peer" }
+        + ["imminent.escalation.0s", "imminent.follow_up.1d.counselor", "imminent.follow_up.3d.counselor"]).sorted()
 }

@@ -25,7 +25,7 @@ final class TimeTests: XCTestCase {
         try eventually("c1 stored") { try harness.count("events") == 1 }
         try harness.drop(
             "s1.json", ResponsePlanTests.highScreening(id: "s1", client: "c-time", at: ResponsePlanTests.time(-60)))
-        try eventually("the plan enqueued") { try harness.tasks().count == 12 }
+        try eventually("the plan enqueued") { try harness.tasks().count == ResponsePlanTests.highPlanSize }
 
         /// At `hours` after detection: every task due for delivery is delivered exactly once,
         /// nothing else is, and each outreach task past due + 4 h has exactly one overdue escalation.
@@ -61,10 +61,10 @@ final class TimeTests: XCTestCase {
                 "\($0["kind"] ?? "") \($0["state"] ?? "") \($0["attempts"] ?? "") \($0["deliver_at"] ?? "") \($0["due"] ?? "")"
             }.joined(separator: "\n")
         }
-        try eventually("the escalation and the caring contact delivered now:\n\(dump())") { try settled(at: 0) }
+        try eventually("the tasks delivered at once, delivered now:\n\(dump())") { try settled(at: 0) }
 
-        // Forward 26 h: the 24 h follow-up and the first peer check-in fall due, and the caring
-        // contact (due at 4 h) is overdue; nothing later fires.
+        // Forward 26 h: the 24 h follow-up and the first peer check-in fall due, and the same-day
+        // assessment (due at 8 h) is overdue; nothing later fires.
         try shift(hours: 26)
         try eventually("what fell due by 26 h, once") { try settled(at: 26) }
         usleep(1_500_000)

@@ -25,6 +25,12 @@ public struct ClientReplay: Sendable {
     var ledger = ScoreLedger()
     /// The firing count at which the next trim happens.
     var trimAt = 256
+    /// Each protective code reported in the kept history, with its latest observation time: what
+    /// the team's tasks say is already in place (it never changes the score).
+    public private(set) var protective: [String: Timestamp] = [:]
+    /// The tier the client's open episode holds, and until when (set by the `Evaluator` before each
+    /// use): an `absent:` rule's `tier_at_least` reads the held tier, as everyone downstream does.
+    public var held: (tier: Tier, until: Timestamp)?
 
     public init(ruleSet: RuleSet, policy: ScoringPolicy) {
         self.ruleSet = ruleSet
@@ -61,6 +67,8 @@ public struct ClientReplay: Sendable {
         public var silences: [SilenceDecision]
         public var fired: [Firing]
         public var ended: [Firing]
+        /// Whether the event is a new result of an instrument (it matches a rule's `replaced_by:`).
+        public var isNewResult: Bool
     }
 
     /// Decides the silences due before `event`, evaluates the rules on it against the history,
@@ -80,17 +88,19 @@ public struct ClientReplay: Sendable {
         let fired = ruleSet.firings(for: observed, history: history)
         firings += fired
         for firing in fired { ledger.add(firing.contribution) }
-        let ended = end(replacedBy: observed, fired: fired)
+        let replaced = ruleSet.rulesReplaced(by: observed)
+        let ended = end(replacing: replaced, at: event.at, fired: fired)
         record(observed)
         trimFirings(force: false)
-        return Ingested(silences: silences, fired: fired, ended: ended)
+        return Ingested(silences: silences, fired: fired, ended: ended, isNewResult: !replaced.isEmpty)
     }
 
-    /// Ends what `event` and its firings replace: for a rule with `repeat: once_per W`, the rule's
-    /// firings in the W before each new one (or the new one, when one within W after it is already
-    /// here); for a rule with `replaced_by:` that the event matches, the rule's firings observed
-    /// before it (or the new one, when a later matching event is already here). Returns them.
-    mutating func end(replacedBy event: ObservedEvent, fired: [Firing]) -> [Firing] {
+    /// Ends what an event observed at `at` and its firings replace: for a rule with `repeat:
+    /// once_per W`, the rule's firings in the W before each new one (or the new one, when one within
+    /// W after it is already here); for the rules in `replaced` (their `replaced_by:` matches the
+    /// event), their firings observed before it; for a new firing of a rule with `replaced_by:`, the
+    /// firing itself when a later matching event is already here. Returns them.
+    mutating func end(replacing replaced: [String], at: Timestamp, fired: [Firing]) -> [Firing] {
         guard !ruleSet.repeatWindows.isEmpty || !ruleSet.replacements.isEmpty else { return [] }
         var ended: [Firing] = []
         func finish(_ doomed: (Firing) -> Bool) {
@@ -115,8 +125,8 @@ public struct ClientReplay: Sendable {
                 }
             }
         }
-        for rule in ruleSet.rulesReplaced(by: event) {
-            finish { $0.rule == rule && $0.at < event.checkIn.at }
+        for rule in replaced {
+            finish { $0.rule == rule && $0.at < at }
         }
         for new in fired {
             guard let replacement = ruleSet.replacements[new.rule],
@@ -129,7 +139,19 @@ public struct ClientReplay: Sendable {
 
     mutating func record(_ observed: ObservedEvent) {
         ruleSet.record(observed, in: &history)
-        if let horizon { history.trim(before: horizon) }
+        let at = observed.checkIn.at
+        for code in observed.checkIn.protective where protective[code].map({ $0 < at }) ?? true {
+            protective[code] = at
+        }
+        if let horizon {
+            history.trim(before: horizon)
+            protective = protective.filter { $0.value >= horizon }
+        }
+    }
+
+    /// The protective codes reported at or after `since`, sorted.
+    public func protective(since: Timestamp) -> [String] {
+        protective.filter { $0.value >= since }.map(\.key).sorted()
     }
 
     /// Drops firings no longer active at the horizon; they cannot count for any event kept or to come
@@ -190,8 +212,8 @@ public struct ClientReplay: Sendable {
     }
 
     /// Decides every silence due by `now`, in deadline order: the `absent:` rule fires at the
-    /// deadline if the client's tier then is at least the rule's `tier_at_least`; otherwise that
-    /// silence does not count. Either way it is decided once.
+    /// deadline if the client's tier then (or the tier held) is at least the rule's `tier_at_least`;
+    /// otherwise that silence does not count. Either way it is decided once.
     public mutating func decideAbsences(dueBy now: Timestamp) -> [SilenceDecision] {
         let decisions = decide(absenceDeadlines(asOf: now).filter { $0.at <= now })
         if let newest = history.newest, now >= newest { olderSilencesMayWait = false }
@@ -205,7 +227,8 @@ public struct ClientReplay: Sendable {
             guard let absence = rule.absence else { continue }
             let before = score(at: deadline)
             let firing = rule.firing(event: "", at: deadline)
-            let fires = before.tier >= absence.tierAtLeast
+            let heldTier = held.flatMap { deadline < $0.until ? $0.tier : nil } ?? .low
+            let fires = max(before.tier, heldTier) >= absence.tierAtLeast
             if fires {
                 firings.append(firing)
                 ledger.add(firing.contribution)
