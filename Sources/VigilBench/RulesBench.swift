@@ -34,13 +34,14 @@ public struct RulesBench {
             // Each side keeps the same 14-day history in its own form: the engine the facts its
             // aggregates read (computed once per event), the hand-written code the events themselves.
             let ruleSet = pack.ruleSet
+            let eventRules = ruleSet.eventRules
             var engineHistory = ruleSet.emptyHistory()
             var engineFired: [[String]] = []
             engineFired.reserveCapacity(events.count)
             let engineStart = SystemClock.monotonicMicroseconds()
             for event in events {
                 let observed = ObservedEvent(event)
-                engineFired.append(ruleSet.firings(for: observed, history: engineHistory).map(\.rule))
+                engineFired.append(ruleSet.firedRules(for: observed, history: engineHistory).map { eventRules[$0].id })
                 ruleSet.record(observed, in: &engineHistory)
                 engineHistory.trim(before: event.at.adding(TimeSpan(microseconds: -ruleSet.lookBack.microseconds)))
             }

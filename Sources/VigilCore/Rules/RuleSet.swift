@@ -157,17 +157,15 @@ public struct RuleSet: Sendable {
     let eventFirings: [Firing]
     /// The `absent:` rules, tested on a timer.
     public let absenceRules: [CompiledRule]
-    /// The `replaced_by:` conditions, by rule: an event matching one ends that rule's earlier firings.
-    let replacements: [String: Replacement]
-    /// The `repeat: once_per` windows, by rule.
-    let repeatWindows: [String: TimeSpan]
-
-    /// A rule's `replaced_by:`: tested on each event alone, and kept as a bit of the history's facts
-    /// (so a firing that arrives late can see that a later event already replaced it).
-    struct Replacement: Sendable {
-        let condition: Condition
-        let bit: UInt64
-    }
+    /// Parallel to `eventRules`: each rule's `repeat: once_per` window in µs (0: none), and the
+    /// history bit of its `replaced_by:` (0: none; an event with the bit ends its earlier firings,
+    /// and a firing that arrives late sees that a later event already did).
+    let eventRepeatWindows: [Int64]
+    let eventReplacementBits: [UInt64]
+    /// Whether any event rule has a repeat window or a `replaced_by:`.
+    let endsFirings: Bool
+    /// Each event rule's position in `eventRules`, by id.
+    let eventRuleIndex: [String: Int]
     /// How much of a client's history any rule looks at: history older than this is never read.
     public let lookBack: TimeSpan
     /// The vocabulary codes the rules and conditions read, by list.
@@ -231,8 +229,10 @@ public struct RuleSet: Sendable {
         }
         var seen: Set<String> = []
         var rules: [CompiledRule] = []
-        var replacements: [String: Replacement] = [:]
+        var replacementBits: [String: UInt64] = [:]
         var repeatWindows: [String: TimeSpan] = [:]
+        // One history bit per distinct `replaced_by:` text, however many rules share it.
+        var bitsByText: [String: UInt64] = [:]
         for definition in source.rules {
             if !seen.insert(definition.id).inserted {
                 errors.append(definition.origin.error(at: 0, in: "", "duplicate rule id '\(definition.id)'"))
@@ -275,8 +275,13 @@ public struct RuleSet: Sendable {
                 codesRead.merge(compiler.codesRead) { $0.union($1) }
                 let activeFor = definition.activeFor ?? Contribution.activeSpan(halfLife: definition.halfLife)
                 if let text = definition.replacedBy {
-                    replacements[definition.id] = try replacement(
-                        text, vocabulary: vocabulary, lists: lists, inputs: inputs, codesRead: &codesRead)
+                    var bit = bitsByText[text.text] ?? 0
+                    if bit == 0 {
+                        bit = try replacementBit(
+                            text, vocabulary: vocabulary, lists: lists, inputs: inputs, codesRead: &codesRead)
+                    }
+                    bitsByText[text.text] = bit
+                    replacementBits[definition.id] = bit
                 }
                 if let window = definition.repeatWindow { repeatWindows[definition.id] = window }
                 // The last matching event must stay in the history until its absence can have fired.
@@ -302,19 +307,23 @@ public struct RuleSet: Sendable {
             eventFirings: eventRules.map {
                 $0.firing(event: "", at: .init(microseconds: 0))
             },
-            absenceRules: rules.filter { $0.absence != nil }, replacements: replacements,
-            repeatWindows: repeatWindows, lookBack: lookBack,
+            absenceRules: rules.filter { $0.absence != nil },
+            eventRepeatWindows: eventRules.map { repeatWindows[$0.id]?.microseconds ?? 0 },
+            eventReplacementBits: eventRules.map { replacementBits[$0.id] ?? 0 },
+            endsFirings: !repeatWindows.isEmpty || !replacementBits.isEmpty,
+            eventRuleIndex: Dictionary(eventRules.enumerated().map { ($1.id, $0) }) { first, _ in first },
+            lookBack: lookBack,
             codesRead: codesRead,
             conditionInputs: inputs.conditions,
             numberInputs: inputs.numbers)
     }
 
-    /// Compiles a rule's `replaced_by:`: tested on the event alone (no aggregates), reading
-    /// vocabulary codes as any condition does.
-    static func replacement(
+    /// Compiles a rule's `replaced_by:` into a history bit: tested on the event alone (no
+    /// aggregates), reading vocabulary codes as any condition does.
+    static func replacementBit(
         _ text: SourceText, vocabulary: Vocabulary, lists: [String: [String]], inputs: AggregateInputs,
         codesRead: inout [Vocabulary.List: Set<String>]
-    ) throws(SourceError) -> Replacement {
+    ) throws(SourceError) -> UInt64 {
         var compiler = Compiler(
             vocabulary: vocabulary, text: text.text, origin: text.origin, conditions: [:], aggregateConditions: [],
             lists: lists, inputs: inputs)
@@ -322,21 +331,15 @@ public struct RuleSet: Sendable {
         let syntax = try Parser.parse(text.text, origin: text.origin)
         let condition = try compiler.condition(syntax)
         codesRead.merge(compiler.codesRead) { $0.union($1) }
-        return Replacement(condition: Condition(test: condition), bit: try compiler.conditionInput(condition, syntax))
-    }
-
-    /// The rules whose earlier firings `event` ends (their `replaced_by:` matches it).
-    func rulesReplaced(by event: ObservedEvent) -> [String] {
-        guard !replacements.isEmpty else { return [] }
-        let alone = EvaluationContext(alone: event)
-        return replacements.filter { $0.value.condition.test(alone) }.map(\.key)
+        return try compiler.conditionInput(condition, syntax)
     }
 
     /// An empty history for this rule set.
     public func emptyHistory() -> History { History(stride: numberInputs.count, conditions: conditionInputs.count) }
 
-    /// Computes `event`'s aggregate inputs and adds it to `history`.
-    public func record(_ event: ObservedEvent, in history: inout History) {
+    /// Computes `event`'s aggregate inputs and adds it to `history`; returns its condition bits.
+    @discardableResult
+    public func record(_ event: ObservedEvent, in history: inout History) -> UInt64 {
         let alone = EvaluationContext(alone: event)
         var bits: UInt64 = 0
         for (index, condition) in conditionInputs.enumerated() where condition.test(alone) {
@@ -345,23 +348,35 @@ public struct RuleSet: Sendable {
         history.insert(
             EventFacts(at: event.checkIn.at, conditions: bits),
             numbers: numberInputs.lazy.map { $0.read(event) ?? .nan })
+        return bits
     }
 
     /// The rules that fire on `event`, given the client's earlier events.
     public func firings(for event: ObservedEvent, history: History) -> [Firing] {
+        firedRules(for: event, history: history).map { firing(of: $0, by: event) }
+    }
+
+    /// The positions in `eventRules` of the rules that fire on `event`: the rule evaluation itself,
+    /// before any firing is made of it.
+    public func firedRules(for event: ObservedEvent, history: History) -> [Int] {
         let context = EvaluationContext(event: event, history: history)
-        var fired: [Firing] = []
+        var fired: [Int] = []
         // Through a buffer pointer: calling each condition then retains nothing.
         eventConditions.withUnsafeBufferPointer { conditions in
             for index in conditions.indices
             where eventPrefilters[index].admits(event.checkIn) && conditions[index].test(context) {
-                var firing = eventFirings[index]
-                firing.event = event.checkIn.id
-                firing.at = event.checkIn.at
-                fired.append(firing)
+                fired.append(index)
             }
         }
         return fired
+    }
+
+    /// The firing of the event rule at `index` by `event`.
+    func firing(of index: Int, by event: ObservedEvent) -> Firing {
+        var firing = eventFirings[index]
+        firing.event = event.checkIn.id
+        firing.at = event.checkIn.at
+        return firing
     }
 
     /// A domain's name: lowercase letters, digits and `_`, starting with a letter.

@@ -184,29 +184,6 @@ struct RuleFileParser {
 
     static let templateKeys = ["kind", "due", "route", "instruction"]
 
-    /// `plans: {TIER: [{kind, due, route, instruction}, …]}`.
-    func plans(_ mapping: YAMLMap) -> ResponsePlans {
-        var plans: [Tier: [TaskTemplate]] = [:]
-        for entry in mapping.entries {
-            guard let tier = Tier(rawValue: entry.name), tier != .low else {
-                reader.report("unknown tier '\(entry.name)' (plans: moderate, high, imminent)", at: entry.key)
-                continue
-            }
-            guard let items = mapping.list(entry.name, "the \(entry.name) plan must be a list of tasks") else {
-                continue
-            }
-            plans[tier] = items.compactMap { (item) -> TaskTemplate? in
-                do throws(SourceError) {
-                    return try template(item.node, path: item.path)
-                } catch {
-                    reader.report(error)
-                    return nil
-                }
-            }
-        }
-        return ResponsePlans(plans)
-    }
-
     func template(_ node: Node, path: String) throws(SourceError) -> TaskTemplate? {
         let problem = "a plan task must be a mapping (\(Self.templateKeys.joined(separator: ", ")))"
         guard let fields = reader.map(node, path: path, known: Self.templateKeys, what: problem) else { return nil }

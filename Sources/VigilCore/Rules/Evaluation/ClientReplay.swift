@@ -25,6 +25,9 @@ public struct ClientReplay: Sendable {
     var ledger = ScoreLedger()
     /// The firing count at which the next trim happens.
     var trimAt = 256
+    /// Parallel to the rule set's `eventRules` (empty until a repeat rule fires): the time and event of
+    /// each repeat rule's latest counted firing.
+    var lastCounted: [(at: Timestamp, event: String)?] = []
     /// Each protective code reported in the kept history, with its latest observation time: what
     /// the team's tasks say is already in place (it never changes the score).
     public private(set) var protective: [String: Timestamp] = [:]
@@ -50,6 +53,13 @@ public struct ClientReplay: Sendable {
         self.decidedSilences = decidedSilences
         self.olderSilencesMayWait = true
         for firing in firings { ledger.add(firing.contribution) }
+        for firing in firings {
+            guard let index = ruleSet.eventRuleIndex[firing.rule], ruleSet.eventRepeatWindows[index] > 0 else {
+                continue
+            }
+            if lastCounted.isEmpty { lastCounted = Array(repeating: nil, count: ruleSet.eventRules.count) }
+            if lastCounted[index].map({ $0.at <= firing.at }) ?? true { lastCounted[index] = (firing.at, firing.event) }
+        }
         trimFirings(force: true)
     }
 
@@ -85,23 +95,30 @@ public struct ClientReplay: Sendable {
             if !inOrder { olderSilencesMayWait = true }
         }
         let observed = ObservedEvent(event)
-        let fired = ruleSet.firings(for: observed, history: history)
+        let rules = ruleSet.firedRules(for: observed, history: history)
+        let fired = rules.map { ruleSet.firing(of: $0, by: observed) }
         firings += fired
         for firing in fired { ledger.add(firing.contribution) }
-        let replaced = ruleSet.rulesReplaced(by: observed)
-        let ended = end(replacing: replaced, at: event.at, fired: fired)
-        record(observed)
+        let bits = record(observed)
+        var ended: [Firing] = []
+        var isNewResult = false
+        if ruleSet.endsFirings {
+            isNewResult = ruleSet.eventReplacementBits.contains { $0 & bits != 0 }
+            ended = end(replacingWith: bits, at: event.at, fired: zip(rules, fired).map { ($0, $1) })
+        }
         trimFirings(force: false)
-        return Ingested(silences: silences, fired: fired, ended: ended, isNewResult: !replaced.isEmpty)
+        return Ingested(silences: silences, fired: fired, ended: ended, isNewResult: isNewResult)
     }
 
-    /// Ends what an event observed at `at` and its firings replace: for a rule with `repeat:
-    /// once_per W`, the rule's firings in the W before each new one (or the new one, when one within
-    /// W after it is already here); for the rules in `replaced` (their `replaced_by:` matches the
-    /// event), their firings observed before it; for a new firing of a rule with `replaced_by:`, the
-    /// firing itself when a later matching event is already here. Returns them.
-    mutating func end(replacing replaced: [String], at: Timestamp, fired: [Firing]) -> [Firing] {
-        guard !ruleSet.repeatWindows.isEmpty || !ruleSet.replacements.isEmpty else { return [] }
+    /// Ends what an event observed at `at` (with condition bits `bits`, already recorded) and its
+    /// firings replace:
+    /// - for a rule with `repeat: once_per W`, the rule's counted firing in the W before each new one
+    ///   (or the new one, when a counted one within W after it is already here);
+    /// - for each rule whose `replaced_by:` bit the event has, the rule's firings observed before it;
+    /// - for a new firing of a rule with `replaced_by:`, the firing itself when a later matching event
+    ///   is already here.
+    /// Returns them. In arrival order a repeat costs one look at the rule's latest counted firing.
+    mutating func end(replacingWith bits: UInt64, at: Timestamp, fired: [(rule: Int, firing: Firing)]) -> [Firing] {
         var ended: [Firing] = []
         func finish(_ doomed: (Firing) -> Bool) {
             firings.removeAll { firing in
@@ -111,47 +128,65 @@ public struct ClientReplay: Sendable {
                 return true
             }
         }
-        for new in fired {
-            guard let window = ruleSet.repeatWindows[new.rule] else { continue }
-            let newer = firings.contains {
-                $0.rule == new.rule && $0.at > new.at && $0.at <= new.at.adding(window)
-            }
-            if newer {
-                finish { $0.rule == new.rule && $0.event == new.event && $0.at == new.at }
-            } else {
-                finish {
-                    $0.rule == new.rule && $0.event != new.event && $0.at <= new.at
-                        && $0.at >= new.at.adding(TimeSpan(microseconds: -window.microseconds))
-                }
-            }
+        /// Ends one firing, looked for from the newest (a repeat's predecessor is recent).
+        func finish(_ rule: String, event: String, at: Timestamp) {
+            guard let index = firings.lastIndex(where: { $0.at == at && $0.event == event && $0.rule == rule })
+            else { return }
+            ledger.remove(firings[index].contribution)
+            ended.append(firings.remove(at: index))
         }
-        for rule in replaced {
+        for (index, new) in fired {
+            let window = ruleSet.eventRepeatWindows[index]
+            guard window > 0 else { continue }
+            if lastCounted.isEmpty { lastCounted = Array(repeating: nil, count: ruleSet.eventRules.count) }
+            if let last = lastCounted[index], last.at > new.at {
+                // Arrived late: replaced at once by a counted one within the window after it, or
+                // replacing the counted ones within the window before it.
+                let span = TimeSpan(microseconds: window)
+                if firings.contains(where: { $0.rule == new.rule && $0.at > new.at && $0.at <= new.at.adding(span) }) {
+                    finish(new.rule, event: new.event, at: new.at)
+                } else {
+                    finish {
+                        $0.rule == new.rule && $0.event != new.event && $0.at <= new.at
+                            && $0.at >= new.at.adding(TimeSpan(microseconds: -window))
+                    }
+                }
+                continue
+            }
+            if let last = lastCounted[index], new.at.microseconds - last.at.microseconds <= window {
+                finish(new.rule, event: last.event, at: last.at)
+            }
+            lastCounted[index] = (new.at, new.event)
+        }
+        for (index, bit) in ruleSet.eventReplacementBits.enumerated() where bit & bits != 0 {
+            let rule = ruleSet.eventRules[index].id
             finish { $0.rule == rule && $0.at < at }
         }
-        for new in fired {
-            guard let replacement = ruleSet.replacements[new.rule],
-                let latest = history.lastMatch(replacement.bit, before: .distantFuture), latest > new.at
-            else { continue }
-            finish { $0.rule == new.rule && $0.event == new.event && $0.at == new.at }
+        for (index, new) in fired {
+            let bit = ruleSet.eventReplacementBits[index]
+            guard bit != 0, let latest = history.lastMatch(bit, before: .distantFuture), latest > new.at else {
+                continue
+            }
+            finish(new.rule, event: new.event, at: new.at)
         }
         return ended
     }
 
-    mutating func record(_ observed: ObservedEvent) {
-        ruleSet.record(observed, in: &history)
+    @discardableResult
+    mutating func record(_ observed: ObservedEvent) -> UInt64 {
+        let bits = ruleSet.record(observed, in: &history)
         let at = observed.checkIn.at
         for code in observed.checkIn.protective where protective[code].map({ $0 < at }) ?? true {
             protective[code] = at
         }
-        if let horizon {
-            history.trim(before: horizon)
-            protective = protective.filter { $0.value >= horizon }
-        }
+        if let horizon { history.trim(before: horizon) }
+        return bits
     }
 
-    /// The protective codes reported at or after `since`, sorted.
+    /// The protective codes reported at or after `since` (and kept), sorted.
     public func protective(since: Timestamp) -> [String] {
-        protective.filter { $0.value >= since }.map(\.key).sorted()
+        let kept = max(since, horizon ?? since)
+        return protective.filter { $0.value >= kept }.map(\.key).sorted()
     }
 
     /// Drops firings no longer active at the horizon; they cannot count for any event kept or to come
@@ -161,6 +196,7 @@ public struct ClientReplay: Sendable {
         guard force || firings.count > trimAt, let horizon else { return }
         firings.removeAll { !$0.contribution.isActive(at: horizon) }
         ledger.removeInactive(at: horizon)
+        protective = protective.filter { $0.value >= horizon }
         decidedSilences = decidedSilences.filter { $0.at >= horizon }
         trimAt = max(256, firings.count * 2)
     }
