@@ -206,4 +206,14 @@ final class ReplayTests: XCTestCase {
         XCTAssertEqual(windowed["outcomes"] as? Int, 2)
         XCTAssertEqual(windowed["median_hours"] as? Double, 6)
     }
+
+    func testBenchReplayPrintsItsRateNextToItsFloor() throws {
+        let harness = try Harness()
+        let result = try harness.run(["bench", "replay", "--clients", "20", "--events", "30"])
+        XCTAssertEqual(result.status, 0, "\(result)")
+        XCTAssertTrue(result.stdout.contains("(600 check-ins,"), result.stdout)
+        for line in ["    replay ", "    floor ", "    ratio "] {
+            XCTAssertTrue(result.stdout.contains(line), "\(line) in \(result.stdout)")
+        }
+    }
 }

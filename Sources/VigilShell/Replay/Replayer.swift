@@ -27,16 +27,8 @@ public struct Replayer: Sendable {
             var stop = start
             while stop < events.count, events[stop].committedAt == now { stop += 1 }
             tickDue(by: now, states: &states, deadlines: &deadlines, run: &run)
-            // The commit's check-ins, client by client in order of first appearance.
-            var order: [String] = []
-            var batches: [String: [HistoryEvent]] = [:]
-            for event in events[start..<stop] {
-                let client = event.checkIn.client
-                if batches[client] == nil { order.append(client) }
-                batches[client, default: []].append(event)
-            }
-            for client in order {
-                guard let batch = batches[client] else { continue }
+            for batch in Self.batches(events[start..<stop]) {
+                let client = batch[0].checkIn.client
                 var state = states.removeValue(forKey: client) ?? evaluator.newClient(client)
                 let effects = evaluator.evaluate(&state, checkIns: batch.map(\.checkIn), at: now)
                 collect(effects, state: state, batch: batch, at: now, deadlines: &deadlines, run: &run)
@@ -51,6 +43,22 @@ public struct Replayer: Sendable {
         run.clients = states.count
         run.checkIns = events.count
         return run
+    }
+
+    /// A commit's check-ins, client by client in order of first appearance (each batch non-empty).
+    static func batches(_ commit: ArraySlice<HistoryEvent>) -> [[HistoryEvent]] {
+        guard commit.count > 1 else { return [Array(commit)] }
+        var positions: [String: Int] = [:]
+        var batches: [[HistoryEvent]] = []
+        for event in commit {
+            if let position = positions[event.checkIn.client] {
+                batches[position].append(event)
+            } else {
+                positions[event.checkIn.client] = batches.count
+                batches.append([event])
+            }
+        }
+        return batches
     }
 
     /// Decides, at each deadline in time order, the silences due by `now`.

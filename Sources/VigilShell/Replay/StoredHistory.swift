@@ -7,6 +7,12 @@ public struct HistoryEvent: Sendable {
     public var seq: Int64
     public var committedAt: Timestamp
     public var checkIn: CheckIn
+
+    public init(seq: Int64, committedAt: Timestamp, checkIn: CheckIn) {
+        self.seq = seq
+        self.committedAt = committedAt
+        self.checkIn = checkIn
+    }
 }
 
 /// The stored check-ins to replay, in the order the daemon committed them.
