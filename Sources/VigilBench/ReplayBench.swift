@@ -5,15 +5,10 @@ import VigilShell
 /// history, next to its floor measured in the same run: the rules and scores alone (each client's
 /// `ClientReplay`, which every replay must run) over the same check-ins in the same order.
 public struct ReplayBench {
-    public var clients = 5_000
-    public var eventsPerClient = 100
-    public let pack: RulePack
-    public var progress: (String) -> Void
+    /// The generated population (clients, check-ins per client) and the pack.
+    public var population: RulesBench
 
-    public init(pack: RulePack, progress: @escaping (String) -> Void) {
-        self.pack = pack
-        self.progress = progress
-    }
+    public init(population: RulesBench) { self.population = population }
 
     public struct Report: Sendable {
         public var checkIns = 0
@@ -24,16 +19,16 @@ public struct ReplayBench {
     }
 
     public func run() -> Report {
-        progress("history: \(clients) clients x \(eventsPerClient) check-ins")
+        let (pack, clients, eventsPerClient) = (population.pack, population.clients, population.eventsPerClient)
+        population.progress("history: \(clients) clients x \(eventsPerClient) check-ins")
         // The population of `vigil bench rules`, each check-in committed on its own a second after it
         // was observed, all clients interleaved in time order.
-        let rules = RulesBench(pack: pack, progress: progress)
         var random = SplitMix(seed: 42)
         var events: [HistoryEvent] = []
         events.reserveCapacity(clients * eventsPerClient)
         for client in 0..<clients {
             for index in 0..<eventsPerClient {
-                let checkIn = rules.makeEvent(client: client, index: index, random: &random)
+                let checkIn = population.makeEvent(client: client, index: index, random: &random)
                 events.append(HistoryEvent(seq: 0, committedAt: checkIn.at.adding(.seconds(1)), checkIn: checkIn))
             }
         }
@@ -41,14 +36,14 @@ public struct ReplayBench {
         for index in events.indices { events[index].seq = Int64(index + 1) }
 
         var report = Report(checkIns: events.count)
-        progress("replay")
+        population.progress("replay")
         let start = SystemClock.monotonicMicroseconds()
         let run = Replayer(evaluator: pack.evaluator).run(events)
         report.replaySeconds = Double(SystemClock.monotonicMicroseconds() - start) / 1e6
         report.escalations = run.escalations.count
         report.tasks = run.tasks.count
 
-        progress("floor")
+        population.progress("floor")
         let floorStart = SystemClock.monotonicMicroseconds()
         var replays: [String: ClientReplay] = [:]
         for event in events {

@@ -27,10 +27,10 @@ extension Bench {
         func run() throws {
             let config = try options.load()
             let pack = try loadRulePack(config)
-            var bench = ReplayBench(pack: pack) { printError($0) }
-            bench.clients = clients
-            bench.eventsPerClient = events
-            let report = bench.run()
+            var population = RulesBench(pack: pack) { printError($0) }
+            population.clients = clients
+            population.eventsPerClient = events
+            let report = ReplayBench(population: population).run()
             func rate(_ seconds: Double) -> String { String(format: "%12.0f", Double(report.checkIns) / seconds * 60) }
             print(
                 "vigil bench replay: \(clients) clients x \(events) check-ins (\(report.checkIns) check-ins, "

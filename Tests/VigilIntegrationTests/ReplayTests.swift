@@ -37,6 +37,33 @@ final class ReplayTests: XCTestCase {
         return object
     }
 
+    /// `vigil replay --decisions` through the pack in force equals every stored evaluation: the
+    /// rules fired, the tier, and the score to the last bit (decoded by `JSONDecoder`, read from the
+    /// file by Python, which prints a REAL exactly; SQLite's printf would not).
+    static func assertReplayReproducesTheStoredEvaluations(
+        _ harness: Harness, file: StaticString = #filePath, line: UInt = #line
+    ) throws {
+        struct Replayed: Decodable {
+            struct Evaluation: Decodable {
+                var seq: Int
+                var fired: String
+                var score: Double
+                var tier: String
+            }
+            struct Decisions: Decodable { var evaluations: [Evaluation] }
+            var decisions: Decisions
+        }
+        let result = try harness.run(["replay", "--rules", Harness.repository + "/Rules", "--decisions", "--json"])
+        XCTAssertEqual(result.status, 0, "\(result)", file: file, line: line)
+        let replayed = try JSONDecoder().decode(Replayed.self, from: Data(result.stdout.utf8)).decisions.evaluations
+        let rows = try harness.query(
+            "SELECT event_seq || ' ' || fired || ' ' || tier FROM evaluations ORDER BY event_seq")
+        let scores = try harness.query("SELECT score FROM evaluations ORDER BY event_seq")
+        XCTAssertFalse(rows.isEmpty, file: file, line: line)
+        XCTAssertEqual(replayed.map { "\($0.seq) \($0.fired) \($0.tier)" }, rows, file: file, line: line)
+        XCTAssertEqual(replayed.map(\.score), scores.map { Double($0) ?? .nan }, file: file, line: line)
+    }
+
     func testReplayThroughTheSamePackReproducesTheStoredEvaluationsAndTasks() throws {
         let harness = try Harness()
         let high = ResponsePlanTests.highScreening(id: "s1", client: "c-a", at: ResponsePlanTests.time(-5 * 3600))
@@ -58,30 +85,10 @@ final class ReplayTests: XCTestCase {
                 ("5.json", Self.signs(id: "c1", client: "c-c", hours: 1, ["isolation", "hopelessness"]), 1),
             ], harness: harness)
 
-        let replayText = try harness.run(["replay", "--rules", Harness.repository + "/Rules", "--decisions", "--json"])
-            .stdout
         let replay = try Self.replay(harness, ["--rules", Harness.repository + "/Rules", "--decisions"])
         let decisions = try XCTUnwrap(replay["decisions"] as? [String: Any])
-        // Scores decoded exactly (JSONDecoder), not through JSONSerialization's numbers.
-        struct Replayed: Decodable {
-            struct Evaluation: Decodable {
-                var seq: Int
-                var fired: String
-                var score: Double
-                var tier: String
-            }
-            struct Decisions: Decodable { var evaluations: [Evaluation] }
-            var decisions: Decisions
-        }
-        let exact = try JSONDecoder().decode(Replayed.self, from: Data(replayText.utf8))
-        let evaluations = exact.decisions.evaluations.map { "\($0.seq) \($0.fired) \($0.score) \($0.tier)" }
-        // Python prints each stored REAL exactly (shortest round trip); SQLite's printf would not.
-        let rows = try harness.query("SELECT event_seq || ' ' || fired FROM evaluations ORDER BY event_seq")
-        let scores = try harness.query("SELECT score FROM evaluations ORDER BY event_seq")
-        let tiers = try harness.query("SELECT tier FROM evaluations ORDER BY event_seq")
-        let stored = rows.indices.map { "\(rows[$0]) \(Double(scores[$0]) ?? .nan) \(tiers[$0])" }
-        XCTAssertEqual(stored.count, 9)
-        XCTAssertEqual(evaluations, stored, "every evaluation, scores to the last bit")
+        XCTAssertEqual(try harness.query("SELECT count(*) FROM evaluations"), ["9"])
+        try Self.assertReplayReproducesTheStoredEvaluations(harness)
 
         let tasks = (decisions["tasks"] as? [[String: Any]] ?? []).map { task in
             ["id", "client", "kind", "tier", "route", "created_at", "deliver_at", "due"].map { "\(task[$0] ?? "")" }
@@ -215,5 +222,26 @@ final class ReplayTests: XCTestCase {
         for line in ["    replay ", "    floor ", "    ratio "] {
             XCTAssertTrue(result.stdout.contains(line), "\(line) in \(result.stdout)")
         }
+    }
+
+    func testBenchHistoryWritesASyntheticHistoryThatReplayReproduces() throws {
+        let harness = try Harness()
+        let result = try harness.run(["bench", "history", "--clients", "80", "--days", "21", "--dir", harness.root])
+        XCTAssertEqual(result.status, 0, "\(result)")
+        XCTAssertTrue(result.stdout.contains("SYNTHETIC history of 80 clients over 21 days"), result.stdout)
+        let events = Int(try harness.query("SELECT count(*) FROM events").first ?? "") ?? 0
+        XCTAssertGreaterThan(events, 80 * 21 / 3, "routine check-ins on about half the days")
+        XCTAssertEqual(try harness.query("SELECT count(*) FROM evaluations"), ["\(events)"], "every one evaluated")
+        for kind in ["screening", "contact", "missed_appointment"] {
+            XCTAssertNotEqual(
+                try harness.query("SELECT count(*) FROM events WHERE kind = '\(kind)'"), ["0"], "\(kind) in the history"
+            )
+        }
+        XCTAssertNotEqual(try harness.query("SELECT count(*) FROM tasks"), ["0"], "rises planned tasks")
+        XCTAssertEqual(
+            try harness.query("SELECT count(*) FROM events WHERE body LIKE '%\"note\"%'"), ["0"], "no note is written")
+        // The history was evaluated hour by hour by the decision stage; the replay agrees on every
+        // evaluation (the absence timer's ticks, at each hour's end there, do not move scores).
+        try Self.assertReplayReproducesTheStoredEvaluations(harness)
     }
 }
