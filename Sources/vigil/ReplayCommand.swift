@@ -47,7 +47,7 @@ struct ReplayCommand: ParsableCommand {
             throw ExitCode(64)
         }
         let config = try options.load()
-        let window = ReplayWindow(from: try time(from, "--from"), to: try time(to, "--to"))
+        let window = ReplayWindow(from: try parseTime(from, option: "--from"), to: try parseTime(to, option: "--to"))
         let candidate = try pack(rules)
         let baselineDirectory = against ?? config.rules
         let baseline = try pack(baselineDirectory)
@@ -86,15 +86,16 @@ struct ReplayCommand: ParsableCommand {
             throw fail(error)
         }
     }
+}
 
-    private func time(_ text: String?, _ option: String) throws -> Timestamp? {
-        guard let text else { return nil }
-        do {
-            return try RFC3339.parse(text)
-        } catch {
-            printError("\(option): not an RFC 3339 time: \(error.problem)")
-            throw ExitCode(64)
-        }
+/// An RFC 3339 option's value (nil when not given); exit 64 naming `option` when it is not one.
+func parseTime(_ text: String?, option: String) throws -> Timestamp? {
+    guard let text else { return nil }
+    do {
+        return try RFC3339.parse(text)
+    } catch {
+        printError("\(option): not an RFC 3339 time: \(error.problem)")
+        throw ExitCode(64)
     }
 }
 
