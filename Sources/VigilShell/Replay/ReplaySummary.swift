@@ -284,7 +284,7 @@ extension ReplayRun {
                 }
             lead.distribution[bucket, default: 0] += 1
         }
-        lead.medianHours = Self.median(hours)
+        lead.medianHours = Quantiles.median(hours.sorted())
         return lead
     }
 
@@ -369,12 +369,5 @@ extension ReplayRun {
             onlyAgainst: theirs.keys.filter { mine[$0] == nil }.sorted(),
             earlier: earlier.sorted { $0.client < $1.client }, later: later.sorted { $0.client < $1.client },
             tasksGained: gained.count, tasksLost: lost.count, gainedByKind: byKind(gained), lostByKind: byKind(lost))
-    }
-
-    static func median(_ values: [Double]) -> Double? {
-        guard !values.isEmpty else { return nil }
-        let sorted = values.sorted()
-        let middle = sorted.count / 2
-        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
     }
 }

@@ -148,13 +148,8 @@ extension EventStore {
                 hours.append(Double(contact - episode.at) / 3.6e9)
             }
             hours.sort()
-            if !hours.isEmpty {
-                let middle = hours.count / 2
-                report.escalationToFirstReachedContact.medianHours =
-                    hours.count % 2 == 1 ? hours[middle] : (hours[middle - 1] + hours[middle]) / 2
-                report.escalationToFirstReachedContact.p90Hours =
-                    hours[Int((0.9 * Double(hours.count)).rounded(.up)) - 1]
-            }
+            report.escalationToFirstReachedContact.medianHours = Quantiles.median(hours)
+            report.escalationToFirstReachedContact.p90Hours = Quantiles.nearestRank(hours, 0.9)
 
             var days: [String: SupervisorReport.Day] = [:]
             func day(_ time: Int64) -> String { String(Timestamp(microseconds: time).description.prefix(10)) }
