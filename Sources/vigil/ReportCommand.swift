@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import VigilCore
 import VigilShell
 
@@ -25,6 +26,9 @@ struct ReportCommand: ParsableCommand {
     @Flag(help: "Print JSON (see docs/report.md).")
     var json = false
 
+    @Option(help: ArgumentHelp("Also write the report as one self-contained HTML page.", valueName: "file"))
+    var html: String?
+
     func run() throws {
         let config = try options.load()
         let start = try parseTime(from, option: "--from")
@@ -34,6 +38,14 @@ struct ReportCommand: ParsableCommand {
             report = try EventStore(readingFrom: config.databasePath).supervisorReport(from: start, to: end)
         } catch {
             throw fail(error)
+        }
+        if let html {
+            do {
+                try Data(ReportHTML.render(report).utf8).write(to: URL(fileURLWithPath: html), options: .atomic)
+            } catch {
+                printError("--html \(html): cannot write: \(error.localizedDescription)")
+                throw ExitCode(ExitStatus.ioError.rawValue)
+            }
         }
         print(json ? JSONOutput.text(report) : Self.text(report))
     }

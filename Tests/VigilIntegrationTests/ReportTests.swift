@@ -59,6 +59,21 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(
             try harness.query("SELECT count(*) FROM episodes"), ["\(delay["episodes"] as? Int ?? -1)"],
             "every episode is measured")
+        // The HTML page: self-contained, the same figures.
+        let page = harness.root + "/report.html"
+        XCTAssertEqual(try harness.run(["report", "--to", end, "--html", page]).status, 0)
+        let html = try String(contentsOfFile: page, encoding: .utf8)
+        XCTAssertFalse(html.contains("<script"), "no script")
+        XCTAssertFalse(html.contains("http"), "nothing from elsewhere")
+        XCTAssertFalse(html.contains("private words"))
+        XCTAssertTrue(html.contains("<svg"), "inline SVG charts")
+        for days in [7, 30] {
+            let figures = figures("follow_up_\(days)_days")
+            XCTAssertTrue(
+                html.contains(
+                    "data-measure=\"follow_up_\(days)_days\" data-numerator=\"\(figures[0])\" data-denominator=\"\(figures[1])\" data-pending=\"\(figures[2])\""
+                ), html)
+        }
         let text = try harness.run(["report", "--to", end])
         XCTAssertEqual(text.status, 0, "\(text)")
         XCTAssertTrue(text.stdout.contains("within 7 days    25.0 %  (1 of 4; 1 pending)"), text.stdout)
