@@ -26,6 +26,9 @@ struct ReportCommand: ParsableCommand {
     @Flag(help: "Print JSON (see docs/report.md).")
     var json = false
 
+    @Flag(name: .customLong("by-client"), help: "Also list each client's follow-up (pseudonymous ids).")
+    var byClient = false
+
     @Option(help: ArgumentHelp("Also write the report as one self-contained HTML page.", valueName: "file"))
     var html: String?
 
@@ -35,7 +38,8 @@ struct ReportCommand: ParsableCommand {
         let end = try parseTime(to, option: "--to") ?? SystemClock().now()
         let report: SupervisorReport
         do {
-            report = try EventStore(readingFrom: config.databasePath).supervisorReport(from: start, to: end)
+            report = try EventStore(readingFrom: config.databasePath).supervisorReport(
+                from: start, to: end, byClient: byClient)
         } catch {
             throw fail(error)
         }
@@ -72,6 +76,11 @@ struct ReportCommand: ParsableCommand {
                 + "dead \(tasks.deadByChannel.values.reduce(0, +)), cancelled \(tasks.cancelledSuperseded) superseded "
                 + "and \(tasks.cancelledByPerson) by a person",
         ]
+        for line in report.clients ?? [] {
+            lines.append(
+                "  client \(line.client): \(line.indexEvents) ED visits or overdoses, followed within 7 days "
+                    + "\(line.followedWithin7Days), within 30 days \(line.followedWithin30Days)")
+        }
         for day in report.days {
             let rules = day.firingsByRule.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
             let routes = day.tasksByRoute.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }

@@ -29,6 +29,8 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(result.status, 0, "\(result)")
         XCTAssertFalse(result.stdout.contains("private words"))
         XCTAssertFalse(result.stdout.contains("c-1"), "aggregates only: no client id")
+        XCTAssertNil(
+            (try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])?["clients"])
         let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         func figures(_ key: String) -> [Int] {
             let measure = report[key] as? [String: Any] ?? [:]
@@ -74,6 +76,16 @@ final class ReportTests: XCTestCase {
                     "data-measure=\"follow_up_\(days)_days\" data-numerator=\"\(figures[0])\" data-denominator=\"\(figures[1])\" data-pending=\"\(figures[2])\""
                 ), html)
         }
+        // --by-client names each client with an index event, and its follow-up.
+        let listed = try harness.run(["report", "--to", end, "--json", "--by-client"])
+        XCTAssertEqual(listed.status, 0, "\(listed)")
+        let clients = try XCTUnwrap(
+            (try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [String: Any])?["clients"]
+                as? [[String: Any]])
+        XCTAssertEqual(
+            clients.map {
+                "\($0["client"] ?? "") \($0["index_events"] ?? "") \($0["followed_within_7_days"] ?? "") \($0["followed_within_30_days"] ?? "")"
+            }, ["c-1 1 1 1", "c-2 1 0 1", "c-3 1 0 0", "c-4 1 0 0", "c-5 1 0 0"])
         let text = try harness.run(["report", "--to", end])
         XCTAssertEqual(text.status, 0, "\(text)")
         XCTAssertTrue(text.stdout.contains("within 7 days    25.0 %  (1 of 4; 1 pending)"), text.stdout)

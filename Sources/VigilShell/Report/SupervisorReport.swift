@@ -70,9 +70,26 @@ public struct SupervisorReport: Encodable, Sendable {
     public var escalationToFirstReachedContact = Delay()
     public var tasks = Tasks()
     public var days: [Day] = []
+    /// Only with `--by-client`: each client with an index event in the window (pseudonymous ids).
+    public var clients: [ClientLine]?
+
+    /// One client's follow-up after its ED visits and overdoses (pending ones count as not followed).
+    public struct ClientLine: Encodable, Sendable {
+        public var client: String
+        public var indexEvents = 0
+        public var followedWithin7Days = 0
+        public var followedWithin30Days = 0
+
+        enum CodingKeys: String, CodingKey {
+            case client
+            case indexEvents = "index_events"
+            case followedWithin7Days = "followed_within_7_days"
+            case followedWithin30Days = "followed_within_30_days"
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
-        case from, to, tasks, days
+        case from, to, tasks, days, clients
         case followUp7Days = "follow_up_7_days"
         case followUp30Days = "follow_up_30_days"
         case episodeFollowUp24Hours = "episode_follow_up_24_hours"
@@ -83,7 +100,10 @@ public struct SupervisorReport: Encodable, Sendable {
 
 extension EventStore {
     /// The report over index events, episodes and tasks in `[from, to]` (`from` nil: from the start).
-    public func supervisorReport(from: Timestamp?, to end: Timestamp) throws(StoreError) -> SupervisorReport {
+    /// With `byClient`, also each client's index events and how many were followed up.
+    public func supervisorReport(from: Timestamp?, to end: Timestamp, byClient: Bool = false) throws(StoreError)
+        -> SupervisorReport
+    {
         try read { db in
             var report = SupervisorReport(from: from?.description, to: end.description)
             let start = from?.microseconds ?? Int64.min
@@ -112,22 +132,33 @@ extension EventStore {
             func firstReached(_ client: String, after time: Int64) -> Int64? {
                 reached[client]?.first { $0 >= time }
             }
+            /// Whether `event` was followed by a reached contact within `span`; nil while pending.
+            func followed(_ event: (client: String, at: Int64), within span: TimeSpan) -> Bool? {
+                guard event.at + span.microseconds <= end.microseconds else { return nil }
+                return firstReached(event.client, after: event.at).map { $0 <= event.at + span.microseconds } ?? false
+            }
             func measure(_ events: [(client: String, at: Int64)], within span: TimeSpan) -> SupervisorReport.Measure {
                 var measure = SupervisorReport.Measure()
                 for event in events {
-                    guard event.at + span.microseconds <= end.microseconds else {
-                        measure.pending += 1
-                        continue
-                    }
-                    measure.denominator += 1
-                    if let contact = firstReached(event.client, after: event.at),
-                        contact <= event.at + span.microseconds
-                    {
+                    switch followed(event, within: span) {
+                    case nil: measure.pending += 1
+                    case true?:
+                        measure.denominator += 1
                         measure.numerator += 1
+                    case false?: measure.denominator += 1
                     }
                 }
                 if measure.denominator > 0 { measure.rate = Double(measure.numerator) / Double(measure.denominator) }
                 return measure
+            }
+            if byClient {
+                var lines: [String: SupervisorReport.ClientLine] = [:]
+                for event in index {
+                    lines[event.client, default: .init(client: event.client)].indexEvents += 1
+                    if followed(event, within: .days(7)) == true { lines[event.client]?.followedWithin7Days += 1 }
+                    if followed(event, within: .days(30)) == true { lines[event.client]?.followedWithin30Days += 1 }
+                }
+                report.clients = lines.keys.sorted().compactMap { lines[$0] }
             }
             report.followUp7Days = measure(index, within: .days(7))
             report.followUp30Days = measure(index, within: .days(30))
