@@ -69,7 +69,8 @@ final class ReplayTests: XCTestCase {
         let high = ResponsePlanTests.highScreening(id: "s1", client: "c-a", at: ResponsePlanTests.time(-5 * 3600))
         let imminent = ResponsePlanTests.imminentScreening(
             id: "s2", client: "c-a", at: ResponsePlanTests.time(-4 * 3600))
-        // Made now, after the tasks it answers were created.
+        // Observed before the imminent tasks were created, but within the 5 minutes of skew a contact
+        // may have: it answers the earliest due outreach task.
         let contact = ResponsePlanTests.contact(
             id: "k1", client: "c-a", at: ResponsePlanTests.time(0), outcome: "reached")
         let batch = [
