@@ -9,7 +9,10 @@ import VigilShell
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure Vigil against the floor of the machine it runs on.",
-        subcommands: [IngestCommand.self, RulesBenchCommand.self, EndToEndCommand.self])
+        subcommands: [
+            IngestCommand.self, RulesBenchCommand.self, EndToEndCommand.self, ReplayBenchCommand.self,
+            HistoryCommand.self,
+        ])
 
     /// `vigil bench ingest`.
     struct IngestCommand: ParsableCommand {

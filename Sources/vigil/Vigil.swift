@@ -11,6 +11,7 @@ struct Vigil: AsyncParsableCommand {
         version: VigilVersion.current,
         subcommands: [
             Serve.self, Notify.self, Submit.self, Status.self, ClientCommand.self, QueueCommand.self, RulesCommand.self,
+            ReplayCommand.self, ReportCommand.self,
             Bench.self,
         ])
 }
