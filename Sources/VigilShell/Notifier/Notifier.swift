@@ -99,8 +99,22 @@ public final class Notifier: Sendable {
     }
 
     /// The receiver a task goes to, for the per-receiver limit.
+    /// Every receiver a task can go to: each channel's (see `receiver(of:)`), the journal's included.
+    var allReceivers: Set<String> {
+        let names = Set(config.channels.keys).union([config.defaultChannel, config.fallbackChannel, "journal"])
+        return Set(names.map { receivers[$0] ?? "channel \($0)" })
+    }
+
     func receiver(of task: TaskRecord) -> String {
-        let name = config.channel(kind: task.kind, tier: task.tier, route: task.route, isFallback: task.isFallback)
+        receiver(kind: task.kind, tier: task.tier, route: task.route, isFallback: task.isFallback)
+    }
+
+    func receiver(of candidate: TaskQueue.Candidate) -> String {
+        receiver(kind: candidate.kind, tier: candidate.tier, route: candidate.route, isFallback: candidate.isFallback)
+    }
+
+    func receiver(kind: TaskKind, tier: Tier, route: String, isFallback: Bool) -> String {
+        let name = config.channel(kind: kind, tier: tier, route: route, isFallback: isFallback)
         return receivers[name] ?? "channel \(name)"
     }
 
@@ -132,6 +146,7 @@ public final class Notifier: Sendable {
                     // Only what can start now: a task of a receiver with `perReceiver` in flight stays pending.
                     var taking = load
                     var saturated = false
+                    let everyReceiver = allReceivers
                     let finishedBefore = tally.finishedCount
                     let claimed =
                         room > 0
@@ -142,10 +157,12 @@ public final class Notifier: Sendable {
                             let receiver = receiver(of: task)
                             guard taking[receiver, default: 0] < Self.perReceiver else {
                                 saturated = true
-                                return false
+                                // Every receiver busy: looking further could start nothing.
+                                return everyReceiver.allSatisfy { taking[$0, default: 0] >= Self.perReceiver }
+                                    ? .stop : .skip
                             }
                             taking[receiver, default: 0] += 1
-                            return true
+                            return .take
                         } : []
                     for task in claimed {
                         tally.started(task.id, receiver: receiver(of: task))

@@ -19,7 +19,7 @@ public struct TaskQueue: Sendable {
     /// refused tasks past what the claim needs.
     public func claim(
         dueBy now: Timestamp, leaseUntil: Timestamp, limit: Int, excluding inFlight: Set<String>,
-        skipping: Int = 0, admit: (TaskRecord) -> Bool = { _ in true }
+        skipping: Int = 0, admit: (Candidate) -> Admission = { _ in .take }
     )
         throws(StoreError) -> [TaskRecord]
     {
@@ -30,30 +30,60 @@ public struct TaskQueue: Sendable {
                         first_attempt_at = coalesce(first_attempt_at, ?)
                     WHERE id = ?
                     """)
-            var claimed: [TaskRecord] = []
+            var chosen: [String] = []
             var considered: Set<String> = []
             // Escalations first, then everything in queue order. Chosen first, updated after: a
-            // cursor is not stepped again once its rows change.
-            for condition in [Self.claimableEscalations, Self.claimable] where claimed.count < limit {
+            // cursor is not stepped again once its rows change. A candidate is read with only what
+            // admission needs: up to `skipping` of them are looked at past a saturated receiver.
+            var full = false
+            for condition in [Self.claimableEscalations, Self.claimable] where chosen.count < limit && !full {
                 let due = try Row.fetchCursor(
-                    db, sql: "SELECT * FROM tasks WHERE \(condition)",
+                    db, sql: "SELECT id, kind, tier, route, slot FROM tasks WHERE \(condition)",
                     arguments: [now.microseconds, limit + inFlight.count + skipping + considered.count])
-                while claimed.count < limit, let row = try due.next() {
-                    var task = TaskRecord(row: row)
-                    guard considered.insert(task.id).inserted, !inFlight.contains(task.id), admit(task) else {
-                        continue
+                while chosen.count < limit, !full, let row = try due.next() {
+                    let candidate = Candidate(row: row)
+                    guard considered.insert(candidate.id).inserted, !inFlight.contains(candidate.id) else { continue }
+                    switch admit(candidate) {
+                    case .take: chosen.append(candidate.id)
+                    case .skip: continue
+                    case .stop: full = true
                     }
-                    task.state = .claimed
-                    task.leaseToken = UUID().uuidString
-                    task.attempts += 1
-                    task.firstAttemptAt = task.firstAttemptAt ?? now
-                    claimed.append(task)
                 }
             }
-            for task in claimed {
+            var claimed: [TaskRecord] = []
+            for id in chosen {
+                guard var task = try TaskRecord.fetchAll(db, where: "id = ?", arguments: [id]).first else { continue }
+                task.state = .claimed
+                task.leaseToken = UUID().uuidString
+                task.attempts += 1
+                task.firstAttemptAt = task.firstAttemptAt ?? now
                 try update.execute(arguments: [task.leaseToken, leaseUntil.microseconds, now.microseconds, task.id])
+                claimed.append(task)
             }
             return claimed
+        }
+    }
+
+    /// What a claim does with a candidate: takes it, leaves it pending, or stops looking (every
+    /// receiver is busy: nothing more could start now).
+    public enum Admission: Sendable {
+        case take, skip, stop
+    }
+
+    /// A task as a claim first reads it: what choosing its channel (and so its receiver) needs.
+    public struct Candidate: Sendable {
+        public var id: String
+        public var kind: TaskKind
+        public var tier: Tier
+        public var route: String
+        public var isFallback: Bool
+
+        init(row: Row) {
+            id = row["id"]
+            kind = TaskKind(rawValue: row["kind"]) ?? .escalation
+            tier = Tier(rawValue: row["tier"]) ?? .high
+            route = row["route"]
+            isFallback = (row["slot"] as String).hasPrefix(TaskRecord.fallbackPrefix)
         }
     }
 
