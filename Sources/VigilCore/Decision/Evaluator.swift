@@ -171,8 +171,7 @@ public struct Evaluator: Sendable {
         guard let template = plans.reconcile else { return }
         let dayBefore = checkIn.at.adding(.hours(-24))
         let conflicting = ended.filter { $0.at >= dayBefore && $0.at < checkIn.at && ($0.floor ?? .low) > score.tier }
-        guard !conflicting.isEmpty else { return }
-        let occurrence = template.schedule.occurrences[0]
+        guard !conflicting.isEmpty, let occurrence = template.schedule.occurrences.first else { return }
         let task = PlannedTask(
             client: state.client, episode: state.cursor.open?.number ?? state.cursor.lastNumber,
             slot: "reconcile.\(checkIn.id)", kind: template.kind, tier: conflicting.compactMap(\.floor).max() ?? .low,
