@@ -19,12 +19,16 @@ public struct CheckIn: Equatable, Sendable {
     public var protective: [String]
     public var screening: Screening?
     public var contact: Contact?
+    /// The client's recovery plan (`kind: plan` only); its `coping` and `crisis_steps` are private
+    /// like `note`.
+    public var plan: RecoveryPlan?
     public var note: String?
 
     public init(
         id: String, client: String, at: Timestamp, kind: Kind, source: Source,
         measures: [(name: String, value: Double)] = [], signs: [String] = [], stressors: [String] = [],
-        protective: [String] = [], screening: Screening? = nil, contact: Contact? = nil, note: String? = nil
+        protective: [String] = [], screening: Screening? = nil, contact: Contact? = nil, plan: RecoveryPlan? = nil,
+        note: String? = nil
     ) {
         self.id = id
         self.client = client
@@ -38,6 +42,7 @@ public struct CheckIn: Equatable, Sendable {
         self.protective = protective
         self.screening = screening
         self.contact = contact
+        self.plan = plan
         self.note = note
     }
 
@@ -46,7 +51,8 @@ public struct CheckIn: Equatable, Sendable {
             && lhs.source == rhs.source && lhs.measures.map(\.name) == rhs.measures.map(\.name)
             && lhs.measures.map(\.value) == rhs.measures.map(\.value) && lhs.signs == rhs.signs
             && lhs.stressors == rhs.stressors && lhs.protective == rhs.protective
-            && lhs.screening == rhs.screening && lhs.contact == rhs.contact && lhs.note == rhs.note
+            && lhs.screening == rhs.screening && lhs.contact == rhs.contact && lhs.plan == rhs.plan
+            && lhs.note == rhs.note
     }
 
     /// The value of a measure, if reported.
@@ -60,6 +66,8 @@ public struct CheckIn: Equatable, Sendable {
         case discharge
         case edVisit = "ed_visit"
         case overdose
+        /// The client's recovery plan (`plan`), made or reviewed with them.
+        case plan
     }
 
     /// Who reported it.
@@ -103,6 +111,13 @@ public struct CheckIn: Equatable, Sendable {
             case reached, declined
             case noAnswer = "no_answer"
             case leftMessage = "left_message"
+            /// The client attended care (an appointment, a group): follow-up of the episode ends.
+            case engaged
+            /// The client asked for no more caring contacts: the program stops.
+            case optedOut = "opted_out"
+
+            /// An attempt that did not reach the client (it counts toward `unreachable`).
+            public var isMissed: Bool { self == .noAnswer || self == .leftMessage }
         }
         public var outcome: Outcome
         public var task: String?

@@ -24,7 +24,7 @@ public struct CheckInDecoder: Sendable {
     /// The top-level fields of schema v1.
     public static let fields: Set<String> = [
         "id", "client", "at", "kind", "source", "measures", "signs", "stressors", "protective", "screening",
-        "contact", "note",
+        "contact", "plan", "note",
     ]
 
     /// The codes accepted; nil only for `stored`, which re-reads events accepted earlier.
@@ -113,19 +113,31 @@ public struct CheckInDecoder: Sendable {
             problems.append(
                 CheckInError(field: "contact", "only allowed when kind is contact (kind is \(kind.rawValue))"))
         }
+        var plan: RecoveryPlan?
+        if let value = fields.plan { plan = self.plan(value, into: &problems) }
+        if kind == .plan, fields.plan == nil {
+            problems.append(CheckInError(field: "plan", "required when kind is plan"))
+        }
+        if let kind, kind != .plan, fields.plan != nil {
+            problems.append(CheckInError(field: "plan", "only allowed when kind is plan (kind is \(kind.rawValue))"))
+        }
         var note: String?
-        if let value = fields.note { note = problems.check { () throws(CheckInError) in try Self.note(value) } }
+        if let value = fields.note {
+            note = problems.check { () throws(CheckInError) in try Self.privateText(value, field: "note") }
+        }
         guard problems.isEmpty, let id, let client, let at, let kind, let source else { throw problems }
         return CheckIn(
             id: id, client: client, at: at, kind: kind, source: source, measures: measures, signs: signs,
-            stressors: stressors, protective: protective, screening: screening, contact: contact, note: note)
+            stressors: stressors, protective: protective, screening: screening, contact: contact, plan: plan,
+            note: note)
     }
 
     // MARK: - Fields
 
     /// The top-level members by name, without hashing (a check-in has at most a dozen).
     struct Fields {
-        var id, client, at, kind, source, measures, signs, stressors, protective, screening, contact, note: JSONValue?
+        var id, client, at, kind, source, measures, signs, stressors, protective, screening, contact, plan, note:
+            JSONValue?
 
         /// Stores `value` under `key`; false for a key schema v1 does not have.
         mutating func set(_ key: String, _ value: JSONValue) -> Bool {
@@ -141,6 +153,7 @@ public struct CheckInDecoder: Sendable {
             case "protective": protective = value
             case "screening": screening = value
             case "contact": contact = value
+            case "plan": plan = value
             case "note": note = value
             default: return false
             }
@@ -248,11 +261,14 @@ public struct CheckInDecoder: Sendable {
 
     /// The codes of `list`, each snake_case, listed once and (but for `stored`) in the vocabulary;
     /// every other one is a problem recorded in `problems`.
-    func codes(_ value: JSONValue?, list: Vocabulary.List, into problems: inout CheckInErrors) -> [String] {
+    func codes(
+        _ value: JSONValue?, list: Vocabulary.List, field name: String? = nil, into problems: inout CheckInErrors
+    ) -> [String] {
         guard let value else { return [] }
+        let name = name ?? list.rawValue
         guard case .array(let elements) = value else {
             problems.append(
-                CheckInError(field: list.rawValue, "must be an array of codes, not \(value.typeDescription)"))
+                CheckInError(field: name, "must be an array of codes, not \(value.typeDescription)"))
             return []
         }
         var result: [String] = []
@@ -261,7 +277,7 @@ public struct CheckInDecoder: Sendable {
         var repeated: [String] = []
         for (index, element) in elements.enumerated() {
             // The field's name is only built for an error (this runs for every code of every check-in).
-            var field: String { "\(list.rawValue)[\(index)]" }
+            var field: String { "\(name)[\(index)]" }
             guard case .string(let code) = element else {
                 problems.append(CheckInError(field: field, "must be a string code, not \(element.typeDescription)"))
                 continue
@@ -361,19 +377,22 @@ public struct CheckInDecoder: Sendable {
             }
         }
         guard let outcome else {
-            throw CheckInError(field: "contact.outcome", "required (one of reached, no_answer, declined, left_message)")
+            let outcomes = CheckIn.Contact.Outcome.allCases.map(\.rawValue).joined(separator: ", ")
+            throw CheckInError(field: "contact.outcome", "required (one of \(outcomes))")
         }
         return CheckIn.Contact(outcome: outcome, task: task)
     }
 
-    static func note(_ value: JSONValue) throws(CheckInError) -> String {
-        guard case .string(let note) = value else {
-            throw CheckInError(field: "note", "must be a string, not \(value.typeDescription)")
+    /// Private free text (`note`, a plan's `coping` and `crisis_steps`): a string of at most
+    /// `maxNoteBytes`. Errors name the field, never quote the text.
+    static func privateText(_ value: JSONValue, field: String) throws(CheckInError) -> String {
+        guard case .string(let text) = value else {
+            throw CheckInError(field: field, "must be a string, not \(value.typeDescription)")
         }
-        guard note.utf8.count <= maxNoteBytes else {
-            throw CheckInError(field: "note", "longer than \(maxNoteBytes) bytes (\(note.utf8.count))")
+        guard text.utf8.count <= maxNoteBytes else {
+            throw CheckInError(field: field, "longer than \(maxNoteBytes) bytes (\(text.utf8.count))")
         }
-        return note
+        return text
     }
 
     // MARK: - Helpers

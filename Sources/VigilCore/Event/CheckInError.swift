@@ -32,6 +32,9 @@ public struct CheckInErrors: Error, Equatable, Sendable, CustomStringConvertible
 
     public var isEmpty: Bool { errors.isEmpty }
 
+    /// How many problems were found so far, kept or not.
+    public var count: Int { errors.count + omitted }
+
     /// Records `error`, or counts it once `limit` are kept.
     public mutating func append(_ error: CheckInError) {
         if errors.count < Self.limit { errors.append(error) } else { omitted += 1 }

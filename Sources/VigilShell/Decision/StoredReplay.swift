@@ -19,7 +19,15 @@ enum StoredReplay {
         let bodies = try String.fetchAll(
             db, sql: "SELECT body FROM events WHERE client = ? AND seq < ? AND at >= ? ORDER BY seq",
             arguments: [client, seq, horizon])
-        let history = bodies.compactMap(CheckInDecoder.stored.decodeStored)
+        // The plan in force at the horizon, however old (a plan outlives the look-back).
+        let plan = try String.fetchOne(
+            db,
+            sql: """
+                SELECT body FROM events WHERE client = ? AND kind = 'plan' AND seq < ? AND at < ?
+                ORDER BY at DESC, seq DESC LIMIT 1
+                """,
+            arguments: [client, seq, horizon])
+        let history = ([plan].compactMap { $0 } + bodies).compactMap(CheckInDecoder.stored.decodeStored)
         // A firing still active at the horizon was observed after it, less the longest active span.
         let since = horizon - (try StoredFiring.longestActiveSpan(db: db))
         let firings = try StoredFiring.fetch(client: client, before: seq, since: since, policy: pack.policy, db: db)

@@ -228,6 +228,25 @@ enum Schema {
                     ALTER TABLE episodes ADD COLUMN domains TEXT;
                     """)
         }
+        migrator.registerMigration("v8 recovery plans and caring-contact programs") { db in
+            // `events_plans`: a client's newest recovery plan (`kind: plan`) is read whenever its
+            // state is rebuilt, however old (a plan outlives the rules' look-back).
+            // `programs`: each client's caring-contact programs (one running at a time): when it
+            // started, the crisis that last extended it, and when and why it stopped.
+            try db.execute(
+                sql: """
+                    CREATE INDEX events_plans ON events(client, at) WHERE kind = 'plan';
+                    CREATE TABLE programs (
+                        client TEXT NOT NULL,
+                        number INTEGER NOT NULL,
+                        started_at INTEGER NOT NULL,
+                        extended_at INTEGER NOT NULL,
+                        stopped_at INTEGER,
+                        stop_reason TEXT,
+                        PRIMARY KEY (client, number)
+                    );
+                    """)
+        }
         return migrator
     }
 }

@@ -20,6 +20,9 @@ public struct History: Sendable {
     let conditions: Int
     /// Hourly buckets, while the history is dense enough to need them (see `HistoryIndex`).
     private(set) var index: HistoryIndex?
+    /// The client's recovery plans by observation time: the newest one observed before the
+    /// look-back's start (a plan outlives the look-back) and every later one.
+    public private(set) var plans: [(at: Timestamp, plan: RecoveryPlan)] = []
 
     init(stride: Int, conditions: Int) {
         self.stride = stride
@@ -46,8 +49,22 @@ public struct History: Sendable {
         }
     }
 
-    /// Forgets the events observed before `horizon`.
+    /// Keeps a plan observed at `at` (after any other observed at the same time).
+    mutating func insert(plan: RecoveryPlan, at: Timestamp) {
+        let position = plans.lastIndex { $0.at <= at }.map { $0 + 1 } ?? 0
+        plans.insert((at, plan), at: position)
+    }
+
+    /// The plan in force at `at`: the newest observed at or before it.
+    public func plan(at: Timestamp) -> (at: Timestamp, plan: RecoveryPlan)? {
+        guard let last = plans.last else { return nil }
+        if last.at <= at { return last }
+        return plans.last { $0.at <= at }
+    }
+
+    /// Forgets the events observed before `horizon` (and the plans it no longer needs).
     public mutating func trim(before horizon: Timestamp) {
+        if let inForce = plans.lastIndex(where: { $0.at < horizon }), inForce > 0 { plans.removeFirst(inForce) }
         guard let keep = facts.firstIndex(where: { $0.at >= horizon }), keep > 0 else { return }
         facts.removeFirst(keep)
         numbers.removeFirst(keep * stride)

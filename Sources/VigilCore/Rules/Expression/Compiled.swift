@@ -13,6 +13,8 @@ enum Compiled: Sendable {
     case codes(Vocabulary.List)
     /// A constant list of strings: a list literal or a shared list.
     case strings([String])
+    /// A list of the client's recovery plan in force at the event's time (empty without one).
+    case planList(PlanList)
 
     var typeName: String {
         switch self {
@@ -22,6 +24,7 @@ enum Compiled: Sendable {
         case .string: return "string"
         case .codes(let list): return "code list (\(list.rawValue))"
         case .strings: return "list of strings"
+        case .planList(let list): return "plan list (plan.\(list.rawValue))"
         }
     }
 }
@@ -36,4 +39,39 @@ struct Condition: Sendable {
 /// A compiled number read from one event, boxed for the same reason as `Condition`.
 struct NumberInput: Sendable {
     let read: @Sendable (ObservedEvent) -> Double?
+}
+
+/// The lists of a client's recovery plan that rules read: `plan.triggers`, `plan.warning_signs`,
+/// `plan.pathway`.
+enum PlanList: String, CaseIterable, Sendable {
+    case triggers
+    case warningSigns = "warning_signs"
+    case pathway
+
+    /// The vocabulary list its codes come from (nil for pathways, which are a fixed set).
+    var codes: Vocabulary.List? {
+        switch self {
+        case .triggers: return .stressors
+        case .warningSigns: return .signs
+        case .pathway: return nil
+        }
+    }
+
+    /// The values it may hold when not vocabulary codes.
+    var domain: [String]? { self == .pathway ? RecoveryPlan.Pathway.allCases.map(\.rawValue) : nil }
+
+    /// Its values in `plan`.
+    func values(of plan: RecoveryPlan) -> [String] {
+        switch self {
+        case .triggers: return plan.triggers
+        case .warningSigns: return plan.warningSigns
+        case .pathway: return plan.pathways.map(\.rawValue)
+        }
+    }
+
+    /// A reader of the list in the plan in force at the event's time.
+    var reader: @Sendable (EvaluationContext) -> [String] {
+        let list = self
+        return { ctx in ctx.history?.plan(at: ctx.event.at).map { list.values(of: $0.plan) } ?? [] }
+    }
 }

@@ -19,8 +19,8 @@ extension Compiler {
         if aggregates.contains(name) { usesAggregate = true }
         switch name {
         case "has":
-            try arity(1, "has(measure.NAME), has(screening.ANSWER) or has(contact.task)")
-            return try has(arguments[0])
+            try arity(1, "has(measure.NAME), has(screening.ANSWER), has(contact.task) or has(plan)")
+            return try has(arguments[0], inAggregate: inAggregate)
         case "count":
             try arity(2, "count(CONDITION, WINDOW) e.g. count(\"job_loss\" in stressors, 7d)")
             let condition = try aggregateCondition(arguments[0])
@@ -62,21 +62,51 @@ extension Compiler {
             try arity(2, "any(CODES, LIST) e.g. any(stressors, [\"job_loss\", \"housing_loss\"])")
             let codes = try compile(arguments[0], inAggregate: inAggregate)
             let options = try compile(arguments[1], inAggregate: inAggregate)
-            guard case .codes(let list) = codes else {
+            switch (codes, options) {
+            case (.codes(let list), .strings(let wanted)):
+                for code in wanted { try checkCode(code, list, arguments[1]) }
+                return .bool(Self.reading(list) { $0.contains(where: wanted.contains) })
+            case (.codes(let list), .planList(let planList)):
+                // any(signs, plan.warning_signs): the event reports one of the client's own.
+                guard planList.codes == list else {
+                    throw error(
+                        arguments[1],
+                        "plan.\(planList.rawValue) does not hold \(list.rawValue) codes (plan.triggers holds stressors, plan.warning_signs signs)"
+                    )
+                }
+                let read = planList.reader
+                let event = Self.reading(list) { $0 }
+                return .bool { ctx in
+                    let own = read(ctx)
+                    return !own.isEmpty && event(ctx).contains(where: own.contains)
+                }
+            case (.planList(let planList), .strings(let wanted)):
+                for value in wanted {
+                    if let list = planList.codes {
+                        try checkCode(value, list, arguments[1])
+                    } else {
+                        try checkDomain(planList.domain, value, arguments[1])
+                    }
+                }
+                let read = planList.reader
+                return .bool { read($0).contains(where: wanted.contains) }
+            case (.codes, _), (.planList, _):
+                throw error(arguments[1], "any(…) needs a list second (of codes, or a plan list), not a \(options.typeName)")
+            default:
                 throw error(
                     arguments[0],
-                    "any(…) needs a code list (signs, stressors or protective) first, not a \(codes.typeName)")
+                    "any(…) needs a code list (signs, stressors, protective) or a plan list first, not a \(codes.typeName)"
+                )
             }
-            guard case .strings(let wanted) = options else {
-                throw error(arguments[1], "any(…) needs a list of codes second, not a \(options.typeName)")
-            }
-            for code in wanted { try checkCode(code, list, arguments[1]) }
-            return .bool(Self.reading(list) { $0.contains(where: wanted.contains) })
         case "size":
             try arity(1, "size(CODES) e.g. size(stressors) >= 2")
             let codes = try compile(arguments[0], inAggregate: inAggregate)
+            if case .planList(let planList) = codes {
+                let read = planList.reader
+                return .number { Double(read($0).count) }
+            }
             guard case .codes(let list) = codes else {
-                throw error(arguments[0], "size(…) needs a code list, not a \(codes.typeName)")
+                throw error(arguments[0], "size(…) needs a code list or a plan list, not a \(codes.typeName)")
             }
             let count = Self.reading(list) { Double($0.count) }
             return .number { count($0) }
@@ -89,9 +119,13 @@ extension Compiler {
         }
     }
 
-    func has(_ argument: Syntax) throws(SourceError) -> Compiled {
+    func has(_ argument: Syntax, inAggregate: Bool) throws(SourceError) -> Compiled {
+        if case .path(["plan"], _) = argument {
+            try checkPlanAllowed(argument, inAggregate: inAggregate)
+            return .bool { ctx in ctx.history?.plan(at: ctx.event.at) != nil }
+        }
         guard case .path(let path, _) = argument, path.count == 2 else {
-            throw error(argument, "has(…) takes a field path such as measure.mood")
+            throw error(argument, "has(…) takes a field path such as measure.mood, or plan")
         }
         switch path[0] {
         case "measure":
@@ -106,7 +140,7 @@ extension Compiler {
         case "contact" where path[1] == "task":
             return .bool { $0.event.contact?.task != nil }
         default:
-            throw error(argument, "has(…) applies to measure.NAME, screening.ANSWER or contact.task")
+            throw error(argument, "has(…) applies to measure.NAME, screening.ANSWER, contact.task or plan")
         }
     }
 

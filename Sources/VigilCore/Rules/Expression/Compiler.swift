@@ -121,6 +121,16 @@ struct Compiler {
             return .string({ $0.event.contact?.task }, domain: nil, literal: nil)
         case ("note", _):
             throw error(node, "the note is private free text and cannot be used in rules")
+        case ("plan", 2):
+            try checkPlanAllowed(node, inAggregate: inAggregate)
+            guard let list = PlanList(rawValue: path[1]) else {
+                if path[1] == "coping" || path[1] == "crisis_steps" {
+                    throw error(node, "plan.\(path[1]) is private free text and cannot be used in rules")
+                }
+                let known = PlanList.allCases.map { "plan.\($0.rawValue)" }.joined(separator: ", ")
+                throw error(node, "unknown plan field '\(path[1])' (rules read \(known), and has(plan))")
+            }
+            return .planList(list)
         default:
             if path.count == 1, let condition = conditions[name] {
                 if aggregateConditions.contains(name) {
@@ -138,12 +148,23 @@ struct Compiler {
             let known =
                 [
                     "kind", "source", "client", "signs", "stressors", "protective", "measure.NAME", "screening.ANSWER",
-                    "contact.outcome", "contact.task",
+                    "contact.outcome", "contact.task", "plan.triggers", "plan.warning_signs", "plan.pathway",
                 ]
                 + conditions.keys.sorted() + lists.keys.sorted()
             let nearest = known.min { EditDistance.levenshtein($0, name) < EditDistance.levenshtein($1, name) }
             let hint = nearest.map { EditDistance.levenshtein($0, name) <= 3 ? "; did you mean \($0)?" : "" } ?? ""
             throw error(node, "unknown field '\(name)'\(hint)")
+        }
+    }
+
+    /// The plan is the client's, read at the event's time from its history: not in an aggregate's
+    /// condition or an `absent:` match, which test one event alone.
+    func checkPlanAllowed(_ node: Syntax, inAggregate: Bool) throws(SourceError) {
+        if inAggregate {
+            throw error(node, "the client's plan cannot be read inside an aggregate's condition (it reads events alone)")
+        }
+        if let place = aggregatesRefused {
+            throw error(node, "the client's plan cannot be read in \(place), which is tested on each event alone")
         }
     }
 
@@ -270,6 +291,12 @@ struct Compiler {
         case (.string(let value, let domain, _), .strings(let options)):
             for option in options { try checkDomain(domain, option, rhs) }
             return .bool { ctx in value(ctx).map(options.contains) ?? false }
+        case (.string(_, _, let literal?), .planList(let list)):
+            if let codes = list.codes { try checkCode(literal, codes, lhs) } else { try checkDomain(list.domain, literal, lhs) }
+            let read = list.reader
+            return .bool { read($0).contains(literal) }
+        case (.string, .planList):
+            throw error(lhs, "the left side of 'in' a plan list must be a literal")
         case (.string, .codes):
             throw error(lhs, "the left side of 'in' a code list must be a code literal")
         default:
