@@ -15,6 +15,13 @@ public enum Effect: Sendable {
     case superseded(task: String, by: Tier, reason: String)
     /// A `contact` check-in answered an open outreach task (`task` nil: there was none to answer).
     case contact(ContactResult)
+    /// An open task ended other than by a rise: resolved (a plan review by a `plan` check-in) or
+    /// cancelled (a follow-up unreachable, a series the client ended, an opt-out), with why.
+    case ended(task: String, TaskEnd)
+    /// An open follow-up whose contact attempt missed the client: due again later.
+    case rescheduled(task: String, due: Timestamp)
+    /// The client's caring-contact program started, was extended or stopped.
+    case program(ProgramChange)
     /// When the client's next silence of an `absent:` rule falls due (nil: none awaited). Only with
     /// a rule set that has such rules.
     case absenceDue(Timestamp?)
@@ -45,4 +52,25 @@ public struct ContactResult: Equatable, Sendable {
     public var outcome: CheckIn.Contact.Outcome
     /// True when it resolved the task (`reached`); otherwise it counts as an attempt.
     public var resolved: Bool
+}
+
+/// How an open task ended.
+public enum TaskEnd: Equatable, Sendable {
+    /// Done, by what (`plan EVENT`).
+    case resolved(by: String)
+    /// Withdrawn, with the reason (codes and ids only: never free text).
+    case cancelled(reason: String)
+}
+
+/// How a caring-contact program changed.
+public enum ProgramChange: Equatable, Sendable {
+    case started(CaringProgram)
+    case extended(CaringProgram)
+    case stopped(CaringProgram)
+
+    public var program: CaringProgram {
+        switch self {
+        case .started(let program), .extended(let program), .stopped(let program): return program
+        }
+    }
 }

@@ -20,6 +20,8 @@ public struct Evaluator: Sendable {
     public let ruleSet: RuleSet
     public let policy: ScoringPolicy
     public let plans: ResponsePlans
+    /// The policy with the step-down watch's lowered thresholds (nil: no watch).
+    let watchPolicy: ScoringPolicy?
 
     /// How much earlier than a task's creation a contact may be observed and still answer it.
     public static let contactSkew = TimeSpan.minutes(5)
@@ -28,6 +30,7 @@ public struct Evaluator: Sendable {
         self.ruleSet = ruleSet
         self.policy = policy
         self.plans = plans
+        self.watchPolicy = plans.aftercare.watch.map { policy.lowered(by: $0.lowerBy) }
     }
 
     /// The state of a client never seen before.
@@ -38,7 +41,15 @@ public struct Evaluator: Sendable {
     /// The client's score at `now` as planning and everyone downstream see it: the rule state's,
     /// with the tier held at the open episode's tier until `policy.hold` after its latest rise.
     public func score(of state: ClientState, at now: Timestamp) -> RiskScore {
-        policy.held(state.replay.score(at: now), episode: state.cursor.open, at: now)
+        var replay = state.replay
+        replay.watch = watch(state)
+        return policy.held(replay.score(at: now), episode: state.cursor.open, at: now)
+    }
+
+    /// The step-down watch the rule state scores under, if the client is on one.
+    func watch(_ state: ClientState) -> (until: Timestamp, policy: ScoringPolicy)? {
+        guard let until = state.cursor.watchUntil, let watchPolicy else { return nil }
+        return (until, watchPolicy)
     }
 
     /// The tier the open episode holds and until when, for the rule state's absence decisions.
@@ -54,7 +65,14 @@ public struct Evaluator: Sendable {
             // The tier in the quiet just before this check-in: `low` ends an open episode.
             let quiet = max(checkIn.at, state.replay.history.newest ?? checkIn.at)
             let before = state.cursor.open == nil ? Tier.low : score(of: state, at: quiet).tier
+            // An episode that had ended in the quiet closes before the check-in is scored: a watch it
+            // starts applies to this check-in already.
+            if before == .low, let open = state.cursor.open {
+                close(
+                    &state, endedAt: max(open.heldUntil, state.replay.history.newest ?? open.heldUntil), round: &round)
+            }
             state.replay.held = held(state)
+            state.replay.watch = watch(state)
             let ingested = state.replay.ingest(checkIn)
             if ingested.isNewResult { release(&state, at: checkIn.at, round: &round) }
             let score = score(of: state, at: checkIn.at)
@@ -64,10 +82,19 @@ public struct Evaluator: Sendable {
             round.effects += ingested.silences.map(Effect.silence)
             round.effects.append(.evaluated(checkIn: index, fired: ingested.fired, ended: ingested.ended, score: score))
             let current = quiet == checkIn.at ? score : self.score(of: state, at: quiet)
-            step(&state, before: before, after: current, observedAt: quiet, round: &round)
+            step(
+                &state, before: before, after: current, observedAt: quiet, fired: !ingested.fired.isEmpty,
+                round: &round)
+            if plans.aftercare.program?.startKinds.contains(checkIn.kind) == true {
+                startProgram(&state, round: &round)
+            }
             if checkIn.kind == .contact, let contact = checkIn.contact {
                 flush(&state, round: &round)
                 apply(contact, of: checkIn, to: &state, round: &round)
+            }
+            if checkIn.kind == .plan, let plan = checkIn.plan {
+                flush(&state, round: &round)
+                apply(plan, of: checkIn, to: &state, round: &round)
             }
         }
         return finish(&state, round: &round)
@@ -78,6 +105,7 @@ public struct Evaluator: Sendable {
     public func tick(_ state: inout ClientState, at now: Timestamp) -> [Effect] {
         var round = Round(now: now)
         state.replay.held = held(state)
+        state.replay.watch = watch(state)
         for decision in state.replay.decideAbsences(dueBy: now) {
             round.effects.append(.silence(decision))
             guard decision.fired else { continue }
@@ -86,7 +114,8 @@ public struct Evaluator: Sendable {
             let at = decision.firing.at
             step(
                 &state, before: policy.held(decision.before, episode: state.cursor.open, at: at).tier,
-                after: policy.held(decision.score, episode: state.cursor.open, at: at), observedAt: at, round: &round)
+                after: policy.held(decision.score, episode: state.cursor.open, at: at), observedAt: at, fired: true,
+                round: &round)
         }
         return finish(&state, round: &round)
     }
@@ -102,15 +131,17 @@ public struct Evaluator: Sendable {
         init(now: Timestamp) { self.now = now }
     }
 
-    /// Moves the episode for one observation: `before` is the tier just before it, after decay.
-    func step(_ state: inout ClientState, before: Tier, after: RiskScore, observedAt: Timestamp, round: inout Round) {
-        if let open = state.cursor.open, before == .low || after.tier == .low {
-            flush(&state, round: &round)
-            state.cursor.open = nil
-            state.cursor.planned = []
-            round.effects.append(.episode(.closed(open)))
-        }
+    /// Moves the episode for one observation: `before` is the tier just before it, after decay;
+    /// `fired` tells whether the observation fired a rule. On the step-down watch, only an
+    /// observation that fired opens an episode: the lowered thresholds catch a new crisis earlier,
+    /// never the decaying remains of the one just closed.
+    func step(
+        _ state: inout ClientState, before: Tier, after: RiskScore, observedAt: Timestamp, fired: Bool,
+        round: inout Round
+    ) {
+        if before == .low || after.tier == .low { close(&state, endedAt: observedAt, round: &round) }
         guard after.tier > .low else { return }
+        if state.cursor.open == nil, !fired, let until = state.cursor.watchUntil, observedAt < until { return }
         if var open = state.cursor.open {
             guard open.absorb(after, at: observedAt, hold: policy.hold) else { return }
             state.cursor.open = open
@@ -126,22 +157,50 @@ public struct Evaluator: Sendable {
         }
     }
 
+    /// Closes the open episode, if any (planning its pending rise first), as ended at `endedAt` (the
+    /// observation it was seen at, or, noticed at a check-in after a quiet, the end of its hold or the
+    /// last observation before the quiet). One at `high` or above puts the client on the step-down
+    /// watch from then.
+    func close(_ state: inout ClientState, endedAt: Timestamp, round: inout Round) {
+        guard var open = state.cursor.open else { return }
+        flush(&state, round: &round)
+        state.cursor.open = nil
+        state.cursor.planned = []
+        if open.tier >= .high, let watch = plans.aftercare.watch {
+            let until = endedAt.adding(watch.period)
+            open.watchUntil = until
+            state.cursor.watchUntil = max(state.cursor.watchUntil ?? until, until)
+        }
+        round.effects.append(.episode(.closed(open)))
+    }
+
     /// Plans the pending rise, if any: the cumulative plans of the episode's domain tiers, merged,
     /// each task once per episode, superseding any other open task for the same job.
     func flush(_ state: inout ClientState, round: inout Round) {
         guard let rise = round.rise, let episode = state.cursor.open else { return }
         round.rise = nil
         round.effects.append(.episode(rise.opened ? .opened(episode) : .raised(episode)))
-        let lines = plans.lines(for: episode.planned(in: policy))
+        if let program = plans.aftercare.program, episode.tier >= program.startTier {
+            startProgram(&state, episode: episode.number, round: &round)
+        }
+        if rise.opened { reviewPlan(&state, episode: episode, round: &round) }
+        // While a program runs, caring contacts are its messages, not the plans' one-off ones; a
+        // client who declined them gets none.
+        let noOneOffs = (state.program?.isRunning(at: round.now) ?? false) || declinesCaringContacts(state)
+        let lines = plans.lines(for: episode.planned(in: policy)).filter {
+            !(noOneOffs && $0.template.kind == .caringContact)
+        }
         guard !lines.isEmpty else { return }
         let reasons = TaskReason.of(state.replay.activeFirings(at: rise.at), ruleSet: ruleSet)
         let inPlace = Self.alreadyInPlace(
             state.replay.protective(since: rise.at.adding(TimeSpan(microseconds: -Self.inPlaceWindow.microseconds))))
         for line in lines {
-            let task = PlannedTask(
-                client: state.client, episode: episode.number, slot: line.slot, kind: line.template.kind,
-                tier: episode.tier, route: line.template.route, instruction: line.template.instruction + inPlace,
-                deliverAt: round.now.adding(line.occurrence.deliver), due: round.now.adding(line.occurrence.due))
+            let task = briefed(
+                PlannedTask(
+                    client: state.client, episode: episode.number, slot: line.slot, kind: line.template.kind,
+                    tier: episode.tier, route: line.template.route, instruction: line.template.instruction + inPlace,
+                    deliverAt: round.now.adding(line.occurrence.deliver), due: round.now.adding(line.occurrence.due)),
+                state: state)
             guard state.cursor.planned.insert(task.id).inserted else { continue }
             state.openTasks.removeAll { open in
                 guard let key = open.key, key.isSameJob(as: line.key), open.id != task.id else { return false }
@@ -172,16 +231,18 @@ public struct Evaluator: Sendable {
         let dayBefore = checkIn.at.adding(.hours(-24))
         let conflicting = ended.filter { $0.at >= dayBefore && $0.at < checkIn.at && ($0.floor ?? .low) > score.tier }
         guard !conflicting.isEmpty, let occurrence = template.schedule.occurrences.first else { return }
-        let task = PlannedTask(
-            client: state.client, episode: state.cursor.open?.number ?? state.cursor.lastNumber,
-            slot: "reconcile.\(checkIn.id)", kind: template.kind, tier: conflicting.compactMap(\.floor).max() ?? .low,
-            route: template.route, instruction: template.instruction,
-            deliverAt: round.now.adding(occurrence.deliver), due: round.now.adding(occurrence.due))
+        let task = briefed(
+            PlannedTask(
+                client: state.client, episode: state.cursor.open?.number ?? state.cursor.lastNumber,
+                slot: "reconcile.\(checkIn.id)", kind: template.kind,
+                tier: conflicting.compactMap(\.floor).max() ?? .low, route: template.route,
+                instruction: template.instruction, deliverAt: round.now.adding(occurrence.deliver),
+                due: round.now.adding(occurrence.due)),
+            state: state)
         guard state.cursor.planned.insert(task.id).inserted else { return }
         round.effects.append(
             .planned(task, score: score.score, reasons: TaskReason.of(conflicting, ruleSet: ruleSet)))
-        state.openTasks.append(
-            OpenTask(id: task.id, kind: task.kind, key: nil, createdAt: round.now, due: task.due))
+        state.openTasks.append(OpenTask(task, key: nil, at: round.now))
     }
 
     /// How far back a protective factor reported counts as already in place for a task.
@@ -192,30 +253,6 @@ public struct Evaluator: Sendable {
     /// risk and the tasks stay what they are.
     static func alreadyInPlace(_ codes: [String]) -> String {
         codes.isEmpty ? "" : " Already in place, as reported in the past 72 h: \(codes.joined(separator: ", "))."
-    }
-
-    /// Applies a contact to the open outreach task it answers.
-    func apply(_ contact: CheckIn.Contact, of checkIn: CheckIn, to state: inout ClientState, round: inout Round) {
-        let target: Int?
-        if let named = contact.task {
-            target = state.openTasks.firstIndex { $0.id == named && $0.kind.isOutreach }
-        } else {
-            let madeBy = checkIn.at.adding(Self.contactSkew)
-            target = state.openTasks.indices
-                .filter {
-                    let task = state.openTasks[$0]
-                    return (task.kind == .caringContact || task.kind == .followUp) && task.createdAt <= madeBy
-                        && Self.role(task.key?.route, mayBeAnsweredBy: checkIn.source)
-                }
-                .min { state.openTasks[$0].due < state.openTasks[$1].due }
-        }
-        let resolved = target != nil && contact.outcome == .reached
-        round.effects.append(
-            .contact(
-                ContactResult(
-                    event: checkIn.id, task: target.map { state.openTasks[$0].id }, outcome: contact.outcome,
-                    resolved: resolved)))
-        if resolved, let target { state.openTasks.remove(at: target) }
     }
 
     /// The sources whose contacts answer a task routed to each role: a peer's call does not stand in

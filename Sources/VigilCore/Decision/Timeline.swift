@@ -21,6 +21,8 @@ public struct Timeline: Sendable {
         public var planned: [PlannedTask] = []
         /// The tasks superseded, with the tier that replaced them.
         public var superseded: [(task: PlannedTask, by: Tier)] = []
+        /// The tasks that ended otherwise (resolved by a plan, unreachable, ended by the client).
+        public var ended: [(task: PlannedTask, end: TaskEnd)] = []
     }
 
     /// Runs `batches` (each a group of check-ins that arrive together, in arrival order) and the
@@ -63,6 +65,8 @@ public struct Timeline: Sendable {
                 observation.planned.append(task)
             case .superseded(let id, let tier, _):
                 if let task = tasks[id] { observation.superseded.append((task, tier)) }
+            case .ended(let id, let end):
+                if let task = tasks[id] { observation.ended.append((task, end)) }
             default: break
             }
         }

@@ -64,13 +64,15 @@ extension CheckInDecoder {
             return []
         }
         return elements.enumerated().compactMap { index, element in
-            problems.check { () throws(CheckInError) in try Self.supportEntry(element, field: "plan.support[\(index)]") }
+            problems.check { () throws(CheckInError) in try Self.supportEntry(element, field: "plan.support[\(index)]")
+            }
         }
     }
 
     static func supportEntry(_ value: JSONValue, field: String) throws(CheckInError) -> RecoveryPlan.SupportEntry {
         guard case .object(let members) = value else {
-            throw CheckInError(field: field, "must be an object {role, ref, channel, hours}, not \(value.typeDescription)")
+            throw CheckInError(
+                field: field, "must be an object {role, ref, channel, hours}, not \(value.typeDescription)")
         }
         var role: RecoveryPlan.SupportEntry.Role?
         var ref: String?

@@ -136,8 +136,8 @@ public struct CheckInDecoder: Sendable {
 
     /// The top-level members by name, without hashing (a check-in has at most a dozen).
     struct Fields {
-        var id, client, at, kind, source, measures, signs, stressors, protective, screening, contact, plan, note:
-            JSONValue?
+        var id, client, at, kind, source, measures, signs, stressors, protective, screening, contact, plan,
+            note: JSONValue?
 
         /// Stores `value` under `key`; false for a key schema v1 does not have.
         mutating func set(_ key: String, _ value: JSONValue) -> Bool {

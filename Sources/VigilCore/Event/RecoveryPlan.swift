@@ -101,7 +101,8 @@ public struct HourRange: Equatable, Sendable, CustomStringConvertible {
         self.end = end
     }
 
-    static func minutes(_ text: Substring) -> Int? {
+    /// `HH:MM` as minutes after midnight (up to 24:00); nil for anything else.
+    public static func minutes(_ text: Substring) -> Int? {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 2, parts[0].count == 2, parts[1].count == 2, let hour = Int(parts[0]),
             let minute = Int(parts[1]), (0...24).contains(hour), (0..<60).contains(minute), hour * 60 + minute <= 1440

@@ -13,6 +13,8 @@ public struct Episode: Equatable, Sendable {
     public var heldUntil: Timestamp
     /// The highest tier planned for so far in each domain above `low`.
     public var domains: [String: Tier]
+    /// Set when it closed at `high` or above: until when the client is on the step-down watch.
+    public var watchUntil: Timestamp?
 
     public init(
         number: Int, tier: Tier, openedAt: Timestamp, heldUntil: Timestamp? = nil, domains: [String: Tier] = [:]
@@ -84,6 +86,8 @@ public struct PlannedTask: Equatable, Sendable {
     public var instruction: String
     public var deliverAt: Timestamp
     public var due: Timestamp
+    /// What it carries of the client's recovery plan (nil: the client has none).
+    public var plan: PlanBrief?
 
     /// A task whose id is derived from its client, episode and slot.
     public init(
@@ -116,10 +120,13 @@ public struct EpisodeCursor: Equatable, Sendable {
     public var open: Episode?
     public var lastNumber: Int
     public var planned: Set<String>
+    /// Until when the client is on the step-down watch (an episode at `high` or above closed).
+    public var watchUntil: Timestamp?
 
-    public init(open: Episode? = nil, lastNumber: Int = 0, planned: Set<String> = []) {
+    public init(open: Episode? = nil, lastNumber: Int = 0, planned: Set<String> = [], watchUntil: Timestamp? = nil) {
         self.open = open
         self.lastNumber = lastNumber
         self.planned = planned
+        self.watchUntil = watchUntil
     }
 }

@@ -66,14 +66,17 @@ public struct ResponsePlans: Equatable, Sendable {
     public var domainPlans: [String: [Tier: [TaskTemplate]]]
     /// The task two disagreeing screenings within a day get (`reconcile:`; nil: none).
     public var reconcile: TaskTemplate?
+    /// The caring-contact program, follow-up endings, step-down watch and plan review.
+    public var aftercare: Aftercare
 
     public init(
         _ plans: [Tier: [TaskTemplate]] = [:], domains: [String: [Tier: [TaskTemplate]]] = [:],
-        reconcile: TaskTemplate? = nil
+        reconcile: TaskTemplate? = nil, aftercare: Aftercare = Aftercare()
     ) {
         self.plans = plans
         self.domainPlans = domains
         self.reconcile = reconcile
+        self.aftercare = aftercare
     }
 
     /// One task of a plan: its key, the domain and tier whose plan wrote it, the template and the

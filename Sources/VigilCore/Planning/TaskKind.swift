@@ -10,13 +10,16 @@ public enum TaskKind: String, CaseIterable, Sendable {
     case peerCheckin = "peer_checkin"
     /// An outreach task still open after its due time and grace: the supervisors must step in.
     case overdue
+    /// Make, or review, the client's recovery plan with them (none yet, or older than the policy
+    /// allows); a `plan` check-in resolves it.
+    case planReview = "plan_review"
 
     /// Outreach to the client, which a `contact` event with outcome `reached` resolves and which turns
     /// `overdue` when nobody reaches the client in time.
     public var isOutreach: Bool {
         switch self {
         case .caringContact, .followUp, .peerCheckin: return true
-        case .escalation, .overdue: return false
+        case .escalation, .overdue, .planReview: return false
         }
     }
 }

@@ -39,6 +39,29 @@ struct DecisionLog {
                 .info, .taskSuperseded, "task superseded by the \(tier.rawValue) plan: cancelled, kept as history",
                 ["client": "\(client)", "task": "\(task)", "tier": "\(tier.rawValue)"])
         }
+        for (client, task, end) in record.ended {
+            let (state, why): (String, String) =
+                switch end {
+                case .resolved(let by): ("resolved", "by \(by)")
+                case .cancelled(let reason): ("cancelled", reason)
+                }
+            logger.log(
+                .info, .taskEnded, "task \(state): \(why)",
+                ["client": "\(client)", "task": "\(task)", "state": "\(state)"])
+        }
+        for (client, change) in record.programs {
+            let program = change.program
+            let what: String
+            switch change {
+            case .started: what = "caring-contact program started: \(program.contacts) messages planned"
+            case .extended:
+                what = "caring-contact program extended by a new crisis: \(program.contacts) messages planned"
+            case .stopped: what = "caring-contact program stopped: \(program.stopReason ?? "")"
+            }
+            logger.log(
+                .notice, .programChanged, "\(what)",
+                ["client": "\(client)", "program": "\(program.number)", "contacts": "\(program.contacts)"])
+        }
         for (client, contact) in record.contacts {
             let what =
                 contact.resolved

@@ -75,21 +75,52 @@ struct EffectWriter {
             case .episode(let change):
                 try write(change, client: client)
             case .planned(let task, let score, let reasons):
-                try TaskLedger.insert(task, score: score, reasons: text(of: reasons), about: nil, at: now, db: db)
+                try TaskLedger.insert(
+                    task, score: score, reasons: text(of: reasons), about: nil,
+                    plan: task.plan.map { JSONOutput.text($0) }, at: now, db: db)
                 guard db.changesCount == 1 else { continue }
                 record.planned.append((task, score))
                 if let last = record.changes.indices.last, record.changes[last].client == client {
                     record.changes[last].tasks += 1
                 }
             case .superseded(let task, let tier, let reason):
+                try cancel(task, reason: reason)
+                if db.changesCount == 1 { record.superseded.append((client, task, tier)) }
+            case .ended(let task, let end):
+                switch end {
+                case .cancelled(let reason): try cancel(task, reason: reason)
+                case .resolved(let by):
+                    try db.cachedStatement(
+                        sql: """
+                            UPDATE tasks SET state = 'resolved', resolved_at = ?, resolved_by = ?, lease_token = NULL,
+                                notice_pending = (attempts > 0), renew_at = NULL
+                            WHERE id = ? AND state IN \(TaskState.openList)
+                            """
+                    ).execute(arguments: [now.microseconds, by, task])
+                }
+                if db.changesCount == 1 { record.ended.append((client, task, end)) }
+            case .rescheduled(let task, let due):
+                try db.cachedStatement(sql: "UPDATE tasks SET due = ? WHERE id = ? AND state IN \(TaskState.openList)")
+                    .execute(arguments: [due.microseconds, task])
+            case .program(let change):
+                let program = change.program
                 try db.cachedStatement(
                     sql: """
-                        UPDATE tasks SET state = 'cancelled', cancel_reason = ?, resolved_at = ?, lease_token = NULL,
-                            notice_pending = (attempts > 0), renew_at = NULL
-                        WHERE id = ? AND state IN \(TaskState.openList)
+                        INSERT INTO programs(client, number, started_at, extended_at, episode, contacts, last_delivery,
+                            stopped_at, stop_reason)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT(client, number) DO UPDATE SET extended_at = excluded.extended_at,
+                            episode = excluded.episode,
+                            contacts = excluded.contacts, last_delivery = excluded.last_delivery,
+                            stopped_at = excluded.stopped_at, stop_reason = excluded.stop_reason
                         """
-                ).execute(arguments: [reason, now.microseconds, task])
-                if db.changesCount == 1 { record.superseded.append((client, task, tier)) }
+                ).execute(arguments: [
+                    client, program.number, program.startedAt.microseconds, program.anchoredAt.microseconds,
+                    program.episode, program.contacts, program.lastDelivery.microseconds,
+                    program.stoppedAt?.microseconds,
+                    program.stopReason,
+                ])
+                record.programs.append((client, change))
             case .contact(let contact):
                 try write(contact, client: client)
             case .absenceDue(let due):
@@ -108,6 +139,17 @@ struct EffectWriter {
             row.bind(latest.at.microseconds)
             try row.step(db: db)
         }
+    }
+
+    /// Cancels an open task with `reason` (kept as history; a delivered one gets its end announced).
+    private func cancel(_ task: String, reason: String) throws {
+        try db.cachedStatement(
+            sql: """
+                UPDATE tasks SET state = 'cancelled', cancel_reason = ?, resolved_at = ?, lease_token = NULL,
+                    notice_pending = (attempts > 0), renew_at = NULL
+                WHERE id = ? AND state IN \(TaskState.openList)
+                """
+        ).execute(arguments: [reason, now.microseconds, task])
     }
 
     /// `reasons` as stored with a task. A rise's tasks share one list: it is encoded once (the
@@ -135,8 +177,11 @@ struct EffectWriter {
             record.changes.append((client, episode, change == .opened(episode), 0))
         case .closed(let episode):
             try db.cachedStatement(
-                sql: "UPDATE episodes SET closed_at = ? WHERE client = ? AND number = ? AND closed_at IS NULL"
-            ).execute(arguments: [now.microseconds, client, episode.number])
+                sql: """
+                    UPDATE episodes SET closed_at = ?, watch_until = ?
+                    WHERE client = ? AND number = ? AND closed_at IS NULL
+                    """
+            ).execute(arguments: [now.microseconds, episode.watchUntil?.microseconds, client, episode.number])
         case .released(let episode):
             try db.cachedStatement(sql: "UPDATE episodes SET held_until = ? WHERE client = ? AND number = ?")
                 .execute(arguments: [episode.heldUntil.microseconds, client, episode.number])
@@ -169,6 +214,8 @@ struct DecisionRecord: Sendable {
     var planned: [(task: PlannedTask, score: Double)] = []
     var superseded: [(client: String, task: String, by: Tier)] = []
     var contacts: [(client: String, contact: ContactResult)] = []
+    var ended: [(client: String, task: String, end: TaskEnd)] = []
+    var programs: [(client: String, change: ProgramChange)] = []
 
     /// Whether a task was enqueued that is to be delivered by `now` (the notifier should look now).
     func deliversBy(_ now: Timestamp) -> Bool { planned.contains { $0.task.deliverAt <= now } }

@@ -6,9 +6,35 @@ import VigilCore
 enum StoredClient {
     /// The state after every event of `client` stored before `seq`, open tasks not yet loaded.
     static func load(client: String, before seq: Int64, pack: RulePack, db: Database) throws -> ClientState {
-        ClientState(
+        var cursor = try cursor(client: client, policy: pack.policy, db: db)
+        if pack.plans.aftercare.watch != nil { cursor.watchUntil = try watchUntil(client: client, db: db) }
+        return ClientState(
             client: client, replay: try StoredReplay.load(client: client, before: seq, pack: pack, db: db),
-            cursor: try cursor(client: client, policy: pack.policy, db: db))
+            cursor: cursor, program: try program(client: client, db: db))
+    }
+
+    /// Until when the client is on the step-down watch its episodes that closed at `high` or above
+    /// started (nil: none).
+    static func watchUntil(client: String, db: Database) throws -> Timestamp? {
+        try Int64.fetchOne(db, sql: "SELECT MAX(watch_until) FROM episodes WHERE client = ?", arguments: [client])
+            .map(Timestamp.init(microseconds:))
+    }
+
+    /// The client's latest caring-contact program, as stored.
+    static func program(client: String, db: Database) throws -> CaringProgram? {
+        try Row.fetchOne(
+            db,
+            sql: """
+                SELECT number, started_at, extended_at, episode, contacts, last_delivery, stopped_at, stop_reason
+                FROM programs WHERE client = ? ORDER BY number DESC LIMIT 1
+                """,
+            arguments: [client]
+        ).map { row in
+            CaringProgram(
+                number: row[0], startedAt: Timestamp(microseconds: row[1]), anchoredAt: Timestamp(microseconds: row[2]),
+                episode: row[3], contacts: row[4], lastDelivery: Timestamp(microseconds: row[5]),
+                stoppedAt: (row[6] as Int64?).map(Timestamp.init(microseconds:)), stopReason: row[7])
+        }
     }
 
     /// The client's episode state as stored: its latest episode, open or not, and the tasks the
@@ -57,17 +83,19 @@ enum StoredClient {
         var query = RawStatement(
             try db.cachedStatement(
                 sql: """
-                    SELECT id, kind, slot, created_at, due FROM tasks
+                    SELECT id, kind, slot, created_at, due, deliver_at, contact_attempts FROM tasks
                     WHERE client = ? AND state IN \(TaskState.openList) ORDER BY seq
                     """))
         query.bind(client)
         var tasks: [OpenTask] = []
         try query.forEachRow(db: db) { row in
             guard let id = row.text(0), let kind = row.text(1).flatMap(TaskKind.init(rawValue:)) else { return }
+            let slot = row.text(2) ?? ""
             tasks.append(
                 OpenTask(
-                    id: id, kind: kind, key: row.text(2).flatMap { slots.key(of: $0) },
-                    createdAt: Timestamp(microseconds: row.int64(3)), due: Timestamp(microseconds: row.int64(4))))
+                    id: id, kind: kind, key: slots.key(of: slot), createdAt: Timestamp(microseconds: row.int64(3)),
+                    due: Timestamp(microseconds: row.int64(4)), slot: slot,
+                    deliverAt: Timestamp(microseconds: row.int64(5)), attempts: Int(row.int64(6))))
         }
         return tasks
     }

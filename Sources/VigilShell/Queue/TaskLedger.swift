@@ -7,13 +7,14 @@ import VigilCore
 enum TaskLedger {
     /// Inserts a task unless its id (or its client, episode and slot) is already there.
     static func insert(
-        _ task: PlannedTask, score: Double, reasons: String, about: String?, at now: Timestamp, db: Database
+        _ task: PlannedTask, score: Double, reasons: String, about: String?, plan: String? = nil, at now: Timestamp,
+        db: Database
     ) throws {
         let statement = try db.cachedStatement(
             sql: """
                 INSERT INTO tasks(id, client, episode, slot, kind, tier, score, route, instruction, reasons, about,
-                    created_at, deliver_at, due, state, next_attempt_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)
+                    created_at, deliver_at, due, state, next_attempt_at, plan)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)
                 ON CONFLICT DO NOTHING
                 """)
         // Raw: every rise inserts several.
@@ -33,6 +34,7 @@ enum TaskLedger {
         row.bind(task.deliverAt.microseconds)
         row.bind(task.due.microseconds)
         row.bind(task.deliverAt.microseconds)
+        row.bind(plan)
         try row.step(db: db)
     }
 }

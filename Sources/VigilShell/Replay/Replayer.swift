@@ -123,7 +123,9 @@ public struct Replayer: Sendable {
                 run.tasks.append(ReplayRun.Task(task: task, createdAt: now))
             case .superseded(let task, _, _):
                 run.superseded.append(task)
-            case .contact:
+            case .ended(let task, .cancelled):
+                run.superseded.append(task)
+            case .contact, .ended, .rescheduled, .program:
                 continue
             case .absenceDue(let due):
                 deadlines.set(client, due: due)

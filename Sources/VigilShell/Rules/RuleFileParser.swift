@@ -20,7 +20,8 @@ struct RuleFileParser {
 
     static let tierNames = ["moderate", "high", "imminent"]
 
-    static let policyKeys = ["tiers", "domains", "imminent_requires_acute", "hold", "reconcile", "plans"]
+    static let policyKeys =
+        ["tiers", "domains", "imminent_requires_acute", "hold", "reconcile", "plans"] + aftercareKeys
 
     /// `tiers:` (thresholds, required), `domains:` (optional; see `ScoringPolicy`), `plans:` (per tier,
     /// and per domain and tier, the task templates; optional), `reconcile:` (the task two disagreeing
@@ -64,13 +65,15 @@ struct RuleFileParser {
                 reader.report(error)
             }
         }
+        var responses = plans ?? ResponsePlans()
+        responses.aftercare = aftercare(root)
         try reader.finish()
         guard let thresholds else {
             throw SourceErrors(errors: [reader.error("tiers must set moderate, high and imminent", at: root["tiers"])])
         }
         return (
             ScoringPolicy(thresholds: thresholds, domains: domains, imminentRequiresAcute: requiresAcute, hold: hold),
-            plans ?? ResponsePlans()
+            responses
         )
     }
 

@@ -23,6 +23,8 @@ import Yams
 ///         tasks:                     # exactly what the check-ins at +26h enqueued
 ///           - {kind: caring_contact, route: outreach, due: 24h}
 ///         superseded: []             # and the open tasks they cancelled (kind, route, tier)
+///         ended:                     # and the open tasks that ended otherwise, with why
+///           - {kind: follow_up, route: counselor, why: unreachable after 3 attempts}
 /// ```
 public enum RuleTests {
     /// The instant test offsets count from.
@@ -62,7 +64,9 @@ public enum RuleTests {
 
     /// What must hold at a checkpoint (each field optional; nil or empty checks nothing).
     struct Expectation {
-        static let keys = ["at", "fired", "not_fired", "score", "tier", "domains", "tasks", "no_tasks", "superseded"]
+        static let keys = [
+            "at", "fired", "not_fired", "score", "tier", "domains", "tasks", "no_tasks", "superseded", "ended",
+        ]
 
         /// The checkpoint as written (`+26h`) and as an instant.
         var label: String
@@ -78,11 +82,15 @@ public enum RuleTests {
         var tasks: [String]?
         /// Exactly the open tasks they superseded, as `kind route tier` lines.
         var superseded: [String]?
+        /// Exactly the open tasks that ended otherwise, as `kind route why` lines (`why`: `resolved`,
+        /// or the cancellation's reason without the event in parentheses).
+        var ended: [String]?
     }
 
     static let testKeys = ["name", "client", "events", "expect"]
     static let taskKeys = ["kind", "route", "due"]
     static let supersededKeys = ["kind", "route", "tier"]
+    static let endedKeys = ["kind", "route", "why"]
 
     /// Runs every test of the file at `path` against `pack`, adding to `report`. Throws every mistake
     /// of the file itself (as `FILE:LINE:COL: message`); then no test of it runs.
@@ -220,7 +228,20 @@ public enum RuleTests {
             }
             return tier
         }
+        expectation.ended = taskLines(fields, "ended", known: endedKeys, reader: reader) { task in
+            task.string("why", "must say why: resolved, or the reason it was cancelled")
+        }
         return expectation
+    }
+
+    /// Why a task ended, as `ended:` expectations write it.
+    static func why(_ end: TaskEnd) -> String {
+        switch end {
+        case .resolved: return "resolved"
+        case .cancelled(let reason):
+            guard let cut = reason.range(of: " (", options: .backwards), reason.hasSuffix(")") else { return reason }
+            return String(reason[..<cut.lowerBound])
+        }
     }
 
     /// The list under `key`, each task as a `kind route LAST` line (`last` reads the third field);
@@ -290,8 +311,10 @@ public enum RuleTests {
         let superseded = observation.superseded.map {
             "\($0.task.kind.rawValue) \($0.task.route) \($0.task.tier.rawValue)"
         }
+        let ended = observation.ended.map { "\($0.task.kind.rawValue) \($0.task.route) \(why($0.end))" }
         for (name, want, got) in [
             ("tasks", expectation.tasks, planned), ("superseded", expectation.superseded, superseded),
+            ("ended", expectation.ended, ended),
         ] {
             guard let want, want.sorted() != got.sorted() else { continue }
             report.failures.append(

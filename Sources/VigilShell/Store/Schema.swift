@@ -232,7 +232,11 @@ enum Schema {
             // `events_plans`: a client's newest recovery plan (`kind: plan`) is read whenever its
             // state is rebuilt, however old (a plan outlives the rules' look-back).
             // `programs`: each client's caring-contact programs (one running at a time): when it
-            // started, the crisis that last extended it, and when and why it stopped.
+            // started, the crisis (and episode, 0 for a check-in's kind) that last extended it, how many messages it planned and when the last
+            // is delivered, and when and why it stopped (its messages are tasks, slot `caring.N.K`).
+            // `tasks.plan`: what the task carries of the client's recovery plan (`PlanBrief` as JSON;
+            // null: the client had none). `episodes.watch_until`: until when an episode that closed at
+            // high or above keeps the client on the step-down watch (null: none).
             try db.execute(
                 sql: """
                     CREATE INDEX events_plans ON events(client, at) WHERE kind = 'plan';
@@ -241,10 +245,15 @@ enum Schema {
                         number INTEGER NOT NULL,
                         started_at INTEGER NOT NULL,
                         extended_at INTEGER NOT NULL,
+                        episode INTEGER NOT NULL,
+                        contacts INTEGER NOT NULL,
+                        last_delivery INTEGER NOT NULL,
                         stopped_at INTEGER,
                         stop_reason TEXT,
                         PRIMARY KEY (client, number)
                     );
+                    ALTER TABLE tasks ADD COLUMN plan TEXT;
+                    ALTER TABLE episodes ADD COLUMN watch_until INTEGER;
                     """)
         }
         return migrator

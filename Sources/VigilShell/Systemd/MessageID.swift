@@ -28,6 +28,8 @@ public enum MessageID: String, CaseIterable, Sendable {
     case spoolLayoutChanged = "091d0fd9f3e7464b8eafdb8a945bdd87"
     case refusedCrisis = "031802373f254668808ef046bde06dae"
     case taskSuperseded = "870caded533643e3bbce863cb646a365"
+    case taskEnded = "714b9c7e09b448e9bce5f3be588cc0e2"
+    case programChanged = "aefa1b99a44c4805b559b8cebe92aad5"
 
     /// The metadata key that carries it; the journal handler turns it into MESSAGE_ID=.
     public static let metadataKey = "message_id"

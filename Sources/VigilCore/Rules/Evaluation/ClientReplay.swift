@@ -34,6 +34,9 @@ public struct ClientReplay: Sendable {
     /// The tier the client's open episode holds, and until when (set by the `Evaluator` before each
     /// use): an `absent:` rule's `tier_at_least` reads the held tier, as everyone downstream does.
     public var held: (tier: Tier, until: Timestamp)?
+    /// The step-down watch, set like `held`: until when the client's thresholds are the lowered
+    /// ones of `policy` (see `WatchPolicy`).
+    public var watch: (until: Timestamp, policy: ScoringPolicy)?
 
     public init(ruleSet: RuleSet, policy: ScoringPolicy) {
         self.ruleSet = ruleSet
@@ -286,7 +289,8 @@ public struct ClientReplay: Sendable {
 
     /// The score and tier at `now`: those of `activeFirings(at: now)`.
     public func score(at now: Timestamp) -> RiskScore {
-        ledger.score(at: now, horizon: horizon, policy: policy)
+        if let watch, now < watch.until { return ledger.score(at: now, horizon: horizon, policy: watch.policy) }
+        return ledger.score(at: now, horizon: horizon, policy: policy)
     }
 }
 

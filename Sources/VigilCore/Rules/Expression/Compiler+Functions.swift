@@ -91,7 +91,8 @@ extension Compiler {
                 let read = planList.reader
                 return .bool { read($0).contains(where: wanted.contains) }
             case (.codes, _), (.planList, _):
-                throw error(arguments[1], "any(…) needs a list second (of codes, or a plan list), not a \(options.typeName)")
+                throw error(
+                    arguments[1], "any(…) needs a list second (of codes, or a plan list), not a \(options.typeName)")
             default:
                 throw error(
                     arguments[0],

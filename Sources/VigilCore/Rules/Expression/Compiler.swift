@@ -161,7 +161,8 @@ struct Compiler {
     /// condition or an `absent:` match, which test one event alone.
     func checkPlanAllowed(_ node: Syntax, inAggregate: Bool) throws(SourceError) {
         if inAggregate {
-            throw error(node, "the client's plan cannot be read inside an aggregate's condition (it reads events alone)")
+            throw error(
+                node, "the client's plan cannot be read inside an aggregate's condition (it reads events alone)")
         }
         if let place = aggregatesRefused {
             throw error(node, "the client's plan cannot be read in \(place), which is tested on each event alone")
@@ -292,7 +293,11 @@ struct Compiler {
             for option in options { try checkDomain(domain, option, rhs) }
             return .bool { ctx in value(ctx).map(options.contains) ?? false }
         case (.string(_, _, let literal?), .planList(let list)):
-            if let codes = list.codes { try checkCode(literal, codes, lhs) } else { try checkDomain(list.domain, literal, lhs) }
+            if let codes = list.codes {
+                try checkCode(literal, codes, lhs)
+            } else {
+                try checkDomain(list.domain, literal, lhs)
+            }
             let read = list.reader
             return .bool { read($0).contains(literal) }
         case (.string, .planList):

@@ -44,6 +44,22 @@ public struct ScoringPolicy: Equatable, Sendable, Codable {
     public var names: [String] { domains.map(\.name) }
 }
 
+extension ScoringPolicy {
+    /// The policy with every domain's thresholds lowered by `fraction` (the step-down watch).
+    public func lowered(by fraction: Double) -> ScoringPolicy {
+        var lowered = self
+        lowered.domains = domains.map { domain in
+            var domain = domain
+            let scale = 1 - fraction
+            domain.thresholds = TierThresholds(
+                moderate: domain.thresholds.moderate * scale, high: domain.thresholds.high * scale,
+                imminent: domain.thresholds.imminent * scale)
+            return domain
+        }
+        return lowered
+    }
+}
+
 extension Tier: Codable {}
 
 /// A span is written as its microseconds.
