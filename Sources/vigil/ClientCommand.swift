@@ -6,7 +6,68 @@ import VigilShell
 /// `vigil client show CLIENT`: why a client is scored as it is.
 struct ClientCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "client", abstract: "Explain a client's risk score.", subcommands: [Show.self])
+        commandName: "client", abstract: "Explain a client's risk score; list the caseload.",
+        subcommands: [Show.self, List.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "The caseload: clients with their tier, open tasks, plan and caring-contact program, most urgent first.",
+            discussion: """
+                Sorted by tier (the latest observation's, or the open episode's when it holds higher), then by
+                the earliest due open task. --json prints an array with the stable keys documented in the
+                README (client, tier, score, scored_at, episode_tier, domains, open_tasks, next_due,
+                plan_age_days, program, watch_until).
+                """)
+
+        @OptionGroup var options: ConfigOptions
+
+        @Flag(help: "Print JSON (stable keys, documented in the README).")
+        var json = false
+
+        @Option(help: "Only clients at this tier or above (low, moderate, high, imminent).")
+        var tier: String = "low"
+
+        @Flag(help: "Only clients on the step-down watch.")
+        var watch = false
+
+        @Option(name: .customLong("as-of"), help: "As of this RFC 3339 time instead of now.")
+        var asOf: String?
+
+        func run() throws {
+            guard let minimum = Tier(rawValue: tier) else {
+                throw ValidationError("--tier must be low, moderate, high or imminent, not '\(tier)'")
+            }
+            let config = try options.load()
+            let now = try parseAsOf(asOf)
+            let lines: [CaseloadLine]
+            do {
+                lines = try EventStore(readingFrom: config.databasePath).caseload(
+                    at: now, minimum: minimum, watchOnly: watch)
+            } catch {
+                throw fail(error)
+            }
+            if json {
+                print(JSONOutput.text(lines))
+                return
+            }
+            print(
+                ["client", "tier", "episode", "tasks", "next due", "plan", "program", "watch until"].enumerated().map {
+                    $1.padding(toLength: [20, 10, 10, 7, 29, 8, 24, 0][$0], withPad: " ", startingAt: 0)
+                }.joined())
+            for line in lines {
+                let fields = [
+                    line.client, line.tier, line.episodeTier ?? "-", "\(line.openTasks)", line.nextDue ?? "-",
+                    line.planAgeDays.map { "\($0)d" } ?? "none", line.program ?? "-", line.watchUntil ?? "-",
+                ]
+                print(
+                    fields.enumerated().map {
+                        $1.padding(
+                            toLength: max([20, 10, 10, 7, 29, 8, 24, 0][$0], $1.count + 1), withPad: " ", startingAt: 0)
+                    }.joined())
+            }
+        }
+    }
 
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -88,6 +149,34 @@ struct ClientCommand: ParsableCommand {
                 if let floor = line.floor { text += "  floor \(floor)" }
                 text += "  event \(line.event ?? "(absence)")"
                 lines += [text, "      \(line.summary)"]
+            }
+            if let until = report.watchUntil {
+                lines += ["", "on the step-down watch until \(until) (tier thresholds lowered after a high episode)"]
+            }
+            lines.append("")
+            if let plan = report.plan {
+                lines.append(
+                    "recovery plan of \(plan.at) (\(plan.ageDays) days old); pathway \(plan.pathway.joined(separator: ", "))"
+                )
+                if !plan.warningSigns.isEmpty {
+                    lines.append("  own warning signs: \(plan.warningSigns.joined(separator: ", "))")
+                }
+                if !plan.triggers.isEmpty { lines.append("  own triggers: \(plan.triggers.joined(separator: ", "))") }
+                for entry in plan.support {
+                    lines.append(
+                        "  support: \(entry.role) \(entry.ref) by \(entry.channel)"
+                            + (entry.hours.map { " \($0)" } ?? ""))
+                }
+                lines.append("  caring contacts: \(plan.caringContacts)")
+            } else {
+                lines.append("no recovery plan")
+            }
+            if let program = report.program {
+                var text =
+                    "caring-contact program \(program.number) started \(program.started): \(program.sent) sent, \(program.remaining) remaining"
+                if let next = program.nextContact { text += ", next \(next)" }
+                if let stopped = program.stoppedAt { text += "; stopped \(stopped): \(program.stopReason ?? "")" }
+                lines.append(text)
             }
             lines += ["", report.events.isEmpty ? "no events" : "recent events (newest first):"]
             for event in report.events {

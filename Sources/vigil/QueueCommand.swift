@@ -78,6 +78,7 @@ struct QueueCommand: ParsableCommand {
                 case .text(let text?): print("\(key): \(text)")
                 case .integer(let number): print("\(key): \(number)")
                 case .number(let number): print("\(key): \(number)")
+                case .plan: print("\(key): \(task.planLine)")
                 case .text(nil), .reasons: break
                 }
             }

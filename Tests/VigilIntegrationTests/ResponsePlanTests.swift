@@ -6,11 +6,13 @@ import XCTest
 /// outreach turns overdue once.
 final class ResponsePlanTests: XCTestCase {
     /// How many tasks the default policy plans for a rise to high in the suicide domain (and to
-    /// imminent, whose plan replaces three of them): see Rules/tests/plans.yaml.
-    static let highPlanSize = 13
-    static let imminentPlanSize = 13
+    /// imminent, whose plan replaces three of them), with the plan review a client without a recovery
+    /// plan gets and the caring-contact program's 10 messages: see Rules/tests/plans.yaml.
+    static let highPlanSize = 23
+    static let imminentPlanSize = 23
     /// How many of the high plan's tasks are delivered at once: the escalation, the same-day
-    /// assessment, the caring contact and the case manager's task.
+    /// assessment, the case manager's task and the plan review (the program's first caring contact
+    /// comes a day later).
     static let highDeliveredAtOnce = 4
 
     /// A C-SSRS screening with thoughts and a method: tier high (see Rules/tests/cssrs.yaml).

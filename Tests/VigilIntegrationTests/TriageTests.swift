@@ -35,7 +35,7 @@ final class TriageTests: XCTestCase {
                 ),
                 checkIn(id: "k3", client: "c-seed", at: t(-2 * 3600), extra: #","measures":{"sleep_hours":4.5}"#),
             ].joined(separator: "\n") + "\n")
-        try eventually("the cascade's plan enqueued") { try harness.tasks().count == 7 }
+        try eventually("the cascade's plan enqueued") { try harness.tasks().count == 17 }
         XCTAssertEqual(daemon.stop(), 0)
         let report = try report(harness, "c-seed")
         XCTAssertEqual(report["tier"] as? String, "high")

@@ -30,7 +30,7 @@ public struct Evaluator: Sendable {
         self.ruleSet = ruleSet
         self.policy = policy
         self.plans = plans
-        self.watchPolicy = plans.aftercare.watch.map { policy.lowered(by: $0.lowerBy) }
+        self.watchPolicy = plans.aftercare.watch == nil ? nil : policy.watchLowering.map { policy.lowered(by: $0) }
     }
 
     /// The state of a client never seen before.

@@ -67,15 +67,11 @@ public struct FollowUpPolicy: Equatable, Sendable {
 
 /// The step-down watch (VA High-Risk Flag research: risk stays elevated after a flag is lifted):
 /// for `period` after an episode at `high` or above closes, the client's tier thresholds are lowered
-/// by `lowerBy` (a fraction), so a second crisis is caught earlier.
+/// by the scoring policy's `watchLowering`, so a second crisis is caught earlier.
 public struct WatchPolicy: Equatable, Sendable {
     public var period: TimeSpan
-    public var lowerBy: Double
 
-    public init(period: TimeSpan, lowerBy: Double) {
-        self.period = period
-        self.lowerBy = lowerBy
-    }
+    public init(period: TimeSpan) { self.period = period }
 }
 
 /// The task a client with no recovery plan, or one older than `maxAge`, gets when an episode opens:

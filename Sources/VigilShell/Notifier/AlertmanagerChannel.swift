@@ -5,7 +5,7 @@ import VigilCore
 /// (`POST /api/v2/alerts`), so teams that page through Alertmanager get Vigil's escalations there.
 ///
 /// Labels: `alertname` (`vigil_KIND`), `client`, `tier`, `kind`, `task`, `route`; annotations:
-/// `summary`, `reasons`, `instruction`. Alertmanager resolves an alert whose `endsAt` has passed,
+/// `summary`, `reasons`, `instruction`, `plan` (the recovery plan's minimum: see `TaskRecord.planLine`). Alertmanager resolves an alert whose `endsAt` has passed,
 /// so a firing alert is sent with `endsAt` an hour ahead and re-sent every 15 minutes while the
 /// task is open; when the task resolves, it is sent once more with `endsAt` = now.
 struct AlertmanagerChannel: DeliveryChannel {
@@ -32,7 +32,7 @@ struct AlertmanagerChannel: DeliveryChannel {
             annotations: [
                 "summary":
                     "\(task.kind.rawValue) for client \(task.client) at tier \(task.tier.rawValue) (score \(Int(task.score.rounded())))",
-                "reasons": task.reasonsLine, "instruction": task.instruction,
+                "reasons": task.reasonsLine, "instruction": task.instruction, "plan": task.planLine,
             ],
             startsAt: task.createdAt, endsAt: endsAt)
         return await post.send(

@@ -33,6 +33,8 @@ public struct TaskRecord: Sendable {
     public var resolvedBy: String?
     public var cancelReason: String?
     public var deadAt: Timestamp?
+    /// What it carries of the client's recovery plan (nil: the client had none when it was planned).
+    public var plan: PlanBrief?
 
     /// A fallback delivery of a dead escalation (routed to the fallback channel).
     public var isFallback: Bool { slot.hasPrefix(Self.fallbackPrefix) }
@@ -69,6 +71,9 @@ public struct TaskRecord: Sendable {
         resolvedBy = row["resolved_by"]
         cancelReason = row["cancel_reason"]
         deadAt = time("dead_at")
+        plan = (row["plan"] as String?).flatMap {
+            try? JSONOutput.decoder.decode(PlanBrief.self, from: Data($0.utf8))
+        }
     }
 
     static func fetchAll(_ db: Database, where condition: String, arguments: StatementArguments = [])
@@ -83,6 +88,7 @@ public struct TaskRecord: Sendable {
         case integer(Int)
         case number(Double)
         case reasons([TaskReason])
+        case plan(PlanBrief?)
 
         public func encode(to encoder: any Encoder) throws {
             var container = encoder.singleValueContainer()
@@ -91,6 +97,7 @@ public struct TaskRecord: Sendable {
             case .integer(let value): try container.encode(value)
             case .number(let value): try container.encode(value)
             case .reasons(let reasons): try container.encode(reasons)
+            case .plan(let plan): try container.encode(plan)
             }
         }
     }
@@ -109,7 +116,7 @@ public struct TaskRecord: Sendable {
             ("next_attempt", .text(state == .pending || state == .claimed ? nextAttemptAt.description : nil)),
             ("last_error", .text(lastError)), ("resolved_at", .text(resolvedAt?.description)),
             ("resolved_by", .text(resolvedBy)), ("cancel_reason", .text(cancelReason)),
-            ("dead_at", .text(deadAt?.description)),
+            ("dead_at", .text(deadAt?.description)), ("plan", .plan(plan)),
         ]
     }
 
@@ -119,7 +126,19 @@ public struct TaskRecord: Sendable {
         TaskPayload(
             status: status, task: id, kind: kind.rawValue, client: client, tier: tier.rawValue, score: score,
             episode: episode, route: route, instruction: instruction, created: createdAt, due: due, reasons: reasons,
-            about: about)
+            about: about, plan: plan)
+    }
+
+    /// The plan's minimum in one line, for an alert's annotation and the journal: `none`, or `age 12d;
+    /// pathway mutual_help, clinical; support sponsor dir-17 phone, family dir-3 text`.
+    public var planLine: String {
+        guard let plan else { return "none" }
+        var parts = ["age \(plan.ageDays)d"]
+        if !plan.pathway.isEmpty { parts.append("pathway " + plan.pathway.joined(separator: ", ")) }
+        if !plan.support.isEmpty {
+            parts.append("support " + plan.support.map { "\($0.role) \($0.ref) \($0.channel)" }.joined(separator: ", "))
+        }
+        return parts.joined(separator: "; ")
     }
 
     /// The reasons in one line: `rule (summary); …`.
@@ -145,7 +164,9 @@ extension TaskRecord: Encodable {
 
 /// The JSON a channel receives for a task (webhook body, exec stdin): `{"version": 1, "status",
 /// "task", "kind", "client", "tier", "score", "episode", "route", "instruction", "created", "due",
-/// "reasons", "about"}` (`about` null when not set), and for an end announced, its `state` and when it `ended`.
+/// "reasons", "about", "plan"}` (`about` null when not set; `plan` null when the client had no recovery
+/// plan, else `{"age_days", "pathway", "support": [{"role", "ref", "channel"}]}`), and for an end
+/// announced, its `state` and when it `ended`.
 public struct TaskPayload: Encodable, Sendable {
     var version = 1
     var status: String
@@ -161,6 +182,7 @@ public struct TaskPayload: Encodable, Sendable {
     var due: Timestamp
     var reasons: [TaskReason]
     @NullWhenAbsent var about: String?
+    @NullWhenAbsent var plan: PlanBrief?
     var state: String?
     var ended: Timestamp?
 }

@@ -10,16 +10,22 @@ extension RuleFileParser {
     static let watchKeys = ["period", "lower_thresholds_by", "evidence"]
     static let planReviewKeys = ["max_age", "task", "evidence"]
 
-    func aftercare(_ root: YAMLMap) -> Aftercare {
+    /// The aftercare keys, and the watch's lowering of the thresholds (a scoring matter, kept with
+    /// the scoring policy).
+    func aftercare(_ root: YAMLMap) -> (aftercare: Aftercare, watchLowering: Double?) {
         var aftercare = Aftercare()
+        var lowering: Double?
         if let fields = root.map("caring_contacts", known: Self.programKeys), evidenced(fields) {
             aftercare.program = program(fields)
         }
         if let fields = root.map("follow_up", known: Self.followUpKeys), evidenced(fields) {
             aftercare.followUp = followUp(fields)
         }
-        if let fields = root.map("watch", known: Self.watchKeys), evidenced(fields) {
-            aftercare.watch = watch(fields)
+        if let fields = root.map("watch", known: Self.watchKeys), evidenced(fields),
+            let (watch, lowerBy) = watch(fields)
+        {
+            aftercare.watch = watch
+            lowering = lowerBy
         }
         if let fields = root.map("plan_review", known: Self.planReviewKeys), evidenced(fields) {
             aftercare.planReview = planReview(fields)
@@ -31,7 +37,7 @@ extension RuleFileParser {
                 root.report("local_time", "local_time must be an offset from UTC such as +01:00 or -05:00")
             }
         }
-        return aftercare
+        return (aftercare, lowering)
     }
 
     /// Whether the block says where it comes from (reported when not).
@@ -136,7 +142,7 @@ extension RuleFileParser {
         return FollowUpPolicy(maxAttempts: attempts, retryAfter: retry, unreachable: unreachable)
     }
 
-    func watch(_ fields: YAMLMap) -> WatchPolicy? {
+    func watch(_ fields: YAMLMap) -> (WatchPolicy, lowerBy: Double)? {
         let period = span(fields, "period", "how long the watch lasts after the episode closes")
         var lower: Double?
         if let value = fields["lower_thresholds_by"] {
@@ -151,7 +157,7 @@ extension RuleFileParser {
             fields.report("lower_thresholds_by", "watch needs lower_thresholds_by: a percentage such as 25%")
         }
         guard let period, let lower else { return nil }
-        return WatchPolicy(period: period, lowerBy: lower)
+        return (WatchPolicy(period: period), lower)
     }
 
     func planReview(_ fields: YAMLMap) -> PlanReviewPolicy? {

@@ -66,15 +66,16 @@ struct RuleFileParser {
             }
         }
         var responses = plans ?? ResponsePlans()
-        responses.aftercare = aftercare(root)
+        let watchLowering: Double?
+        (responses.aftercare, watchLowering) = aftercare(root)
         try reader.finish()
         guard let thresholds else {
             throw SourceErrors(errors: [reader.error("tiers must set moderate, high and imminent", at: root["tiers"])])
         }
-        return (
-            ScoringPolicy(thresholds: thresholds, domains: domains, imminentRequiresAcute: requiresAcute, hold: hold),
-            responses
-        )
+        var policy = ScoringPolicy(
+            thresholds: thresholds, domains: domains, imminentRequiresAcute: requiresAcute, hold: hold)
+        policy.watchLowering = watchLowering
+        return (policy, responses)
     }
 
     /// How long a reached tier holds in a policy with domains, unless it says otherwise.

@@ -10,7 +10,11 @@ import VigilCore
 /// active firings), `firings` (each `rule`, `summary`, `domain`, `event`, `at`, `weight`,
 /// `weight_at_firing`, `half_life_hours`, `floor`),
 /// `last_evaluation`, `events` (each `id`, `at`, `kind`, `source`, `fired`, `score`, `tier`,
-/// `measures`, `signs`, `stressors`, `protective`).
+/// `measures`, `signs`, `stressors`, `protective`), `watch_until` (the step-down watch; null: none),
+/// `plan` (the recovery plan in force: `at`, `age_days`, `triggers`, `warning_signs`, `pathway`,
+/// `support` (each `role`, `ref`, `channel`, `hours`), `caring_contacts`; never `coping` or
+/// `crisis_steps`; null: none), `program` (the latest caring-contact program: `number`, `started`,
+/// `next_contact`, `sent`, `remaining`, `stopped_at`, `stop_reason`; null: none).
 public struct ClientReport: Encodable, Sendable {
     /// One contributing firing.
     public struct Line: Encodable, Sendable {
@@ -69,6 +73,60 @@ public struct ClientReport: Encodable, Sendable {
     public var firings: [Line]
     @NullWhenAbsent public var lastEvaluation: Evaluation?
     public var events: [Event]
+    /// Until when the client is on the step-down watch (its thresholds lowered), if it is at `as_of`.
+    @NullWhenAbsent public var watchUntil: String?
+    @NullWhenAbsent public var plan: Plan?
+    @NullWhenAbsent public var program: Program?
+
+    /// The recovery plan in force, without its private texts.
+    public struct Plan: Encodable, Sendable {
+        public struct Support: Encodable, Sendable {
+            public var role: String
+            public var ref: String
+            public var channel: String
+            @NullWhenAbsent public var hours: String?
+        }
+
+        public var at: String
+        public var ageDays: Int
+        public var triggers: [String]
+        public var warningSigns: [String]
+        public var pathway: [String]
+        public var support: [Support]
+        /// `text`, `phone`, `letter`, or `none` (also when consent is not given).
+        public var caringContacts: String
+
+        enum CodingKeys: String, CodingKey {
+            case at
+            case ageDays = "age_days"
+            case triggers
+            case warningSigns = "warning_signs"
+            case pathway, support
+            case caringContacts = "caring_contacts"
+        }
+    }
+
+    /// The client's latest caring-contact program.
+    public struct Program: Encodable, Sendable {
+        public var number: Int
+        public var started: String
+        /// When its next message is delivered (null: none left to send).
+        @NullWhenAbsent public var nextContact: String?
+        /// Messages delivered so far.
+        public var sent: Int
+        /// Messages still to be delivered.
+        public var remaining: Int
+        @NullWhenAbsent public var stoppedAt: String?
+        @NullWhenAbsent public var stopReason: String?
+
+        enum CodingKeys: String, CodingKey {
+            case number, started
+            case nextContact = "next_contact"
+            case sent, remaining
+            case stoppedAt = "stopped_at"
+            case stopReason = "stop_reason"
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
         case client
@@ -78,6 +136,8 @@ public struct ClientReport: Encodable, Sendable {
         case acute, domains, firings
         case lastEvaluation = "last_evaluation"
         case events
+        case watchUntil = "watch_until"
+        case plan, program
     }
 }
 
@@ -107,8 +167,11 @@ extension EventStore {
                 let active = try StoredFiring.fetch(client: client, before: nil, since: since, policy: policy, db: db)
                     .filter { $0.firing.at <= now && $0.firing.contribution.isActive(at: now) }
                 let cursor = try StoredClient.cursor(client: client, policy: policy, db: db)
+                let watchUntil = try StoredClient.watchUntil(client: client, db: db)
+                let onWatch = watchUntil.map { now < $0 } ?? false
+                let scoring = onWatch ? policy.watchLowering.map { policy.lowered(by: $0) } ?? policy : policy
                 let score = policy.held(
-                    RiskScore(contributions: active.map(\.firing.contribution), at: now, policy: policy),
+                    RiskScore(contributions: active.map(\.firing.contribution), at: now, policy: scoring),
                     episode: cursor.open, at: now)
                 let domains = score.domains.enumerated().map { index, domain in
                     ClientReport.Domain(
@@ -132,7 +195,10 @@ extension EventStore {
                     client: client, asOf: "\(now)", score: Self.rounded(score.score), tier: score.tier.rawValue,
                     heldUntil: score.heldUntil.map { "\($0)" }, acute: score.acute, domains: domains, firings: lines,
                     lastEvaluation: evaluation,
-                    events: try Self.recentEvents(client: client, limit: recent, db: db))
+                    events: try Self.recentEvents(client: client, limit: recent, db: db),
+                    watchUntil: onWatch ? watchUntil.map { "\($0)" } : nil,
+                    plan: try Self.plan(client: client, at: now, db: db),
+                    program: try Self.program(client: client, db: db))
             }
         } catch {
             throw StoreError(path: path, problem: "cannot read: \(error)")
@@ -160,6 +226,54 @@ extension EventStore {
         }
         return ScoringPolicy(
             thresholds: TierThresholds(moderate: row["moderate"], high: row["high"], imminent: row["imminent"]))
+    }
+
+    /// The client's recovery plan in force at `now`, without its private texts.
+    static func plan(client: String, at now: Timestamp, db: Database) throws -> ClientReport.Plan? {
+        let body = try String.fetchOne(
+            db,
+            sql:
+                "SELECT body FROM events WHERE client = ? AND kind = 'plan' AND at <= ? ORDER BY at DESC, seq DESC LIMIT 1",
+            arguments: [client, now.microseconds])
+        guard let checkIn = body.flatMap(CheckInDecoder.stored.decodeStored), let plan = checkIn.plan else {
+            return nil
+        }
+        let consent = plan.caringContacts
+        return ClientReport.Plan(
+            at: "\(checkIn.at)",
+            ageDays: Int((now.microseconds - checkIn.at.microseconds) / TimeSpan.days(1).microseconds),
+            triggers: plan.triggers, warningSigns: plan.warningSigns, pathway: plan.pathways.map(\.rawValue),
+            support: plan.support.map {
+                ClientReport.Plan.Support(
+                    role: $0.role.rawValue, ref: $0.ref, channel: $0.channel.rawValue, hours: $0.hours?.description)
+            },
+            caringContacts: consent.allowsContacts ? consent.channel.rawValue : "none")
+    }
+
+    /// The client's latest caring-contact program, with its messages' progress.
+    static func program(client: String, db: Database) throws -> ClientReport.Program? {
+        guard
+            let row = try Row.fetchOne(
+                db,
+                sql:
+                    "SELECT number, started_at, stopped_at, stop_reason FROM programs WHERE client = ? ORDER BY number DESC LIMIT 1",
+                arguments: [client])
+        else { return nil }
+        let number: Int = row["number"]
+        let tasks = try Row.fetchOne(
+            db,
+            sql: """
+                SELECT COUNT(delivered_at), SUM(state IN ('pending', 'claimed') AND delivered_at IS NULL),
+                    MIN(CASE WHEN state IN ('pending', 'claimed') THEN deliver_at END)
+                FROM tasks WHERE client = ? AND kind = 'caring_contact' AND slot LIKE ?
+                """,
+            arguments: [client, "caring.\(number).%"])
+        return ClientReport.Program(
+            number: number, started: "\(Timestamp(microseconds: row["started_at"]))",
+            nextContact: (tasks?[2] as Int64?).map { "\(Timestamp(microseconds: $0))" }, sent: tasks?[0] ?? 0,
+            remaining: tasks?[1] ?? 0,
+            stoppedAt: (row["stopped_at"] as Int64?).map { "\(Timestamp(microseconds: $0))" },
+            stopReason: row["stop_reason"])
     }
 
     static func recentEvents(client: String, limit: Int, db: Database) throws -> [ClientReport.Event] {

@@ -24,6 +24,9 @@ public struct ScoringPolicy: Equatable, Sendable, Codable {
     public var imminentRequiresAcute: Bool
     /// How long the tier an episode reached holds, from the observation that reached it.
     public var hold: TimeSpan
+    /// By how much (a fraction) the step-down watch lowers every threshold (nil: no watch; see
+    /// `WatchPolicy`, which says how long it lasts).
+    public var watchLowering: Double?
 
     /// The single domain of a policy that declares none.
     public static let implicitDomain = "risk"
