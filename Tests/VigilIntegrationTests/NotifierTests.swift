@@ -137,7 +137,7 @@ final class NotifierTests: XCTestCase {
               broken: {type: exec, command: [/bin/sh, -c, "cat > /dev/null; echo gateway refused >&2; exit 3"]}
               log: {type: journal}
             routes:
-              - {match: {kind: caring_contact}, channel: sms}
+              - {match: {kind: follow_up, route: case_manager}, channel: sms}
               - {match: {kind: escalation}, channel: broken}
             default_channel: log
             fallback_channel: log
@@ -148,11 +148,12 @@ final class NotifierTests: XCTestCase {
         let once = try harness.run(["notify", "--once", "--log", "stderr"])
         XCTAssertEqual(once.status, 0, "\(once)")
         let tasks = try harness.tasks()
-        let caring = try XCTUnwrap(tasks.first { $0["kind"] as? String == "caring_contact" })
-        XCTAssertEqual(caring["state"] as? String, "delivered")
-        XCTAssertEqual(caring["channel"] as? String, "sms")
+        // The case manager's follow-up within 48 h: outreach delivered at once.
+        let outreach = try XCTUnwrap(tasks.first { $0["route"] as? String == "case_manager" })
+        XCTAssertEqual(outreach["state"] as? String, "delivered")
+        XCTAssertEqual(outreach["channel"] as? String, "sms")
         let payload = try String(contentsOfFile: delivered, encoding: .utf8)
-        XCTAssertTrue(payload.contains(caring["id"] as? String ?? "?"), payload)
+        XCTAssertTrue(payload.contains(outreach["id"] as? String ?? "?"), payload)
         XCTAssertFalse(payload.contains("private words"))
         let dead = try XCTUnwrap(tasks.first { $0["id"] as? String == escalation })
         XCTAssertEqual(dead["state"] as? String, "dead", "exit 3 is a permanent failure")
@@ -222,7 +223,7 @@ final class NotifierTests: XCTestCase {
             channels:
               broken: {type: exec, command: [/bin/sh, -c, "exit 1"]}
             routes:
-              - {match: {kind: caring_contact}, channel: broken}
+              - {match: {kind: follow_up, route: case_manager}, channel: broken}
             default_channel: journal
             """)
         let daemon = try harness.startDaemon()
@@ -231,10 +232,10 @@ final class NotifierTests: XCTestCase {
         XCTAssertEqual(try harness.run(["notify", "--once", "--log", "stderr"]).status, 0)
         XCTAssertEqual(try harness.run(["notify", "--once", "--log", "stderr"]).status, 0)
         let tasks = try harness.tasks()
-        let caring = try XCTUnwrap(tasks.first { $0["kind"] as? String == "caring_contact" })
-        XCTAssertEqual(caring["state"] as? String, "dead")
+        let outreach = try XCTUnwrap(tasks.first { $0["route"] as? String == "case_manager" })
+        XCTAssertEqual(outreach["state"] as? String, "dead")
         let overdue = tasks.filter { $0["kind"] as? String == "overdue" }
-        XCTAssertEqual(overdue.map { $0["about"] as? String }, [caring["id"] as? String], "escalated once")
+        XCTAssertEqual(overdue.map { $0["about"] as? String }, [outreach["id"] as? String], "escalated once")
         XCTAssertEqual(overdue.first?["state"] as? String, "delivered")
         XCTAssertEqual(
             try harness.run(["notify", "--as-of", ResponsePlanTests.time(0)]).status, 64, "--as-of needs --once")

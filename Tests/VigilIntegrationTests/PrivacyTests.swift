@@ -53,7 +53,7 @@ final class PrivacyTests: XCTestCase {
               sms: {type: exec, command: [/bin/sh, -c, "cat >> \(commandOutput)"], timeout: 2s}
             routes:
               - {match: {kind: escalation}, channel: team}
-              - {match: {kind: caring_contact}, channel: sms}
+              - {match: {kind: follow_up, route: case_manager}, channel: sms}
             default_channel: journal
             lease: 10s
             poll_interval: 50ms
@@ -72,7 +72,7 @@ final class PrivacyTests: XCTestCase {
                 == ResponsePlanTests.highDeliveredAtOnce
         }
         var outputs: [String] = []
-        let id = try XCTUnwrap(try harness.tasks().first?["id"] as? String)
+        let id = try XCTUnwrap(try harness.tasks().first { $0["kind"] as? String == "escalation" }?["id"] as? String)
         for arguments in [
             ["client", "show", "c-private"], ["client", "show", "c-private", "--json"], ["queue", "list"],
             ["queue", "list", "--json"], ["queue", "show", id], ["queue", "show", id, "--json"], ["status", "--json"],
@@ -85,7 +85,7 @@ final class PrivacyTests: XCTestCase {
         XCTAssertEqual(daemon.stop(), 0)
         outputs += [daemon.log, notifier.log, try String(contentsOfFile: receiver.logPath, encoding: .utf8)]
         outputs.append(try String(contentsOfFile: commandOutput, encoding: .utf8))
-        XCTAssertTrue(outputs.last?.contains("caring_contact") ?? false, "the command got its payload")
+        XCTAssertTrue(outputs.last?.contains("case_manager") ?? false, "the command got its payload")
         XCTAssertTrue(receiver.acceptedKeys.contains(id), "the webhook got the escalation")
         for output in outputs { XCTAssertFalse(output.contains(secret), "the note leaked: \(output.prefix(400))") }
         XCTAssertEqual(

@@ -72,7 +72,9 @@ final class ReplayTests: XCTestCase {
         // Observed before the imminent tasks were created, but within the 5 minutes of skew a contact
         // may have: it answers the earliest due outreach task.
         let contact = ResponsePlanTests.contact(
-            id: "k1", client: "c-a", at: ResponsePlanTests.time(0), outcome: "reached")
+            id: "k1", client: "c-a", at: ResponsePlanTests.time(0), outcome: "reached"
+        )
+        .replacingOccurrences(of: #""source":"peer""#, with: #""source":"counselor""#)
         let batch = [
             Self.signs(id: "b1", client: "c-b", hours: 30, ["isolation"]),
             Self.signs(id: "b2", client: "c-b", hours: 20, ["isolation", "hopelessness"]),
@@ -145,8 +147,10 @@ final class ReplayTests: XCTestCase {
         XCTAssertEqual(comparison["only_against"] as? [String], [])
         XCTAssertEqual((comparison["earlier"] as? [Any])?.count, 0)
         XCTAssertEqual((comparison["later"] as? [Any])?.count, 0)
-        XCTAssertEqual(comparison["tasks_gained"] as? Int, 3, "the moderate plan: a caring contact, two follow-ups")
-        XCTAssertEqual(comparison["gained_by_kind"] as? [String: Int], ["caring_contact": 1, "follow_up": 2])
+        XCTAssertEqual(
+            comparison["tasks_gained"] as? Int, 4, "the moderate plan: a caring contact, two follow-ups; a plan review")
+        XCTAssertEqual(
+            comparison["gained_by_kind"] as? [String: Int], ["caring_contact": 1, "follow_up": 2, "plan_review": 1])
         XCTAssertEqual(comparison["tasks_lost"] as? Int, 0)
         let mine = try XCTUnwrap(replay["candidate"] as? [String: Any])
         let theirs = try XCTUnwrap(comparison["against"] as? [String: Any])

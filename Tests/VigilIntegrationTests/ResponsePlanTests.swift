@@ -69,7 +69,13 @@ final class ResponsePlanTests: XCTestCase {
         XCTAssertEqual(
             plan,
             [
-                "escalation 0.0 0.0", "follow_up 0.0 8.0", "caring_contact 0.0 24.0", "follow_up 24.0 24.0",
+                // The caring-contact program (day 1, week 1, months 1, 2, 3, 4, 6, 8, 10, 12; each due 3
+                // days after delivery), the plan review (no recovery plan yet), then the high plan.
+                "caring_contact 24.0 96.0", "caring_contact 168.0 240.0", "caring_contact 720.0 792.0",
+                "caring_contact 1440.0 1512.0", "caring_contact 2160.0 2232.0", "caring_contact 2880.0 2952.0",
+                "caring_contact 4320.0 4392.0", "caring_contact 5760.0 5832.0", "caring_contact 7200.0 7272.0",
+                "caring_contact 8760.0 8832.0", "plan_review 0.0 72.0",
+                "escalation 0.0 0.0", "follow_up 0.0 8.0", "follow_up 24.0 24.0",
                 "peer_checkin 24.0 24.0", "follow_up 0.0 48.0", "peer_checkin 48.0 48.0", "follow_up 72.0 72.0",
                 "peer_checkin 72.0 72.0", "peer_checkin 96.0 96.0", "peer_checkin 120.0 120.0",
                 "peer_checkin 144.0 144.0", "peer_checkin 168.0 168.0",
@@ -93,7 +99,7 @@ final class ResponsePlanTests: XCTestCase {
         try eventually("s2 stored") { try harness.count("events") == 2 }
         XCTAssertEqual(try harness.tasks().count, Self.highPlanSize, "no duplicate tasks while the tier holds")
         try harness.drop("s3.json", Self.imminentScreening(id: "s3", client: "c-plan", at: Self.time(-10 * 3600)))
-        try eventually("the imminent plan added") { try harness.tasks().count == 16 }
+        try eventually("the imminent plan added") { try harness.tasks().count == Self.highPlanSize + 3 }
         tasks = try harness.tasks()
         func line(_ task: [String: Any]) -> String {
             "\(task["kind"] as? String ?? "?") \(task["tier"] as? String ?? "?") \(task["route"] as? String ?? "?")"
@@ -110,9 +116,10 @@ final class ResponsePlanTests: XCTestCase {
                 "follow_up high counselor superseded by imminent",
             ])
 
-        // Contacts: a named `reached` resolves that task; an unnamed one from a peer the earliest due
-        // open outreach task a peer may answer (the caring contact, not the counselor's assessment
-        // due sooner); `no_answer` counts an attempt and leaves the task open.
+        // Contacts: a named `reached` resolves that task; an unnamed one from a counselor the earliest
+        // due open outreach task a counselor may answer (the same-day assessment, not the program's
+        // caring contacts, which are not sent yet); `no_answer` counts an attempt and leaves the
+        // task open, due again a day later.
         let open = tasks.filter { $0["state"] as? String == "pending" }
         func openTask(_ kind: String, _ hours: Double) throws -> String {
             try XCTUnwrap(
@@ -122,7 +129,11 @@ final class ResponsePlanTests: XCTestCase {
         try harness.drop(
             "k1.json",
             Self.contact(id: "k1", client: "c-plan", at: Self.time(-60), outcome: "reached", task: followUp72))
-        try harness.drop("k2.json", Self.contact(id: "k2", client: "c-plan", at: Self.time(-50), outcome: "reached"))
+        let assessment = try openTask("follow_up", 0)
+        try harness.drop(
+            "k2.json",
+            Self.contact(id: "k2", client: "c-plan", at: Self.time(-50), outcome: "reached")
+                .replacingOccurrences(of: #""source":"peer""#, with: #""source":"counselor""#))
         try eventually("contacts stored") { try harness.count("events") == 5 }
         let followUp24 = try openTask("follow_up", 24)
         try harness.drop(
@@ -132,15 +143,13 @@ final class ResponsePlanTests: XCTestCase {
         let byID = Dictionary(uniqueKeysWithValues: try harness.tasks().map { ($0["id"] as? String ?? "", $0) })
         XCTAssertEqual(byID[followUp72]?["state"] as? String, "resolved")
         XCTAssertEqual(byID[followUp72]?["resolved_by"] as? String, "contact k1")
-        let caring = try openTask("caring_contact", 0)
-        XCTAssertEqual(byID[caring]?["state"] as? String, "resolved")
-        XCTAssertEqual(byID[caring]?["resolved_by"] as? String, "contact k2")
+        XCTAssertEqual(byID[assessment]?["state"] as? String, "resolved")
+        XCTAssertEqual(byID[assessment]?["resolved_by"] as? String, "contact k2")
         XCTAssertEqual(byID[followUp24]?["state"] as? String, "pending")
         XCTAssertEqual(byID[followUp24]?["contact_attempts"] as? Int, 1)
 
-        // Unanswered: 29 h after detection (grace 4 h) the assessment due at 8 h, the 24 h follow-up
-        // and the first peer check-in are overdue, each escalated once to the supervisor (a
-        // superseded or resolved task is not).
+        // Unanswered: 29 h after detection (grace 4 h) the 24 h follow-up and the first peer check-in
+        // are overdue, each escalated once to the supervisor (a superseded or resolved task is not).
         let created = try XCTUnwrap(Self.date(tasks[0]["created"]))
         let asOf = Self.time(29 * 3600, from: created)
         for _ in 0..<2 {
@@ -149,7 +158,7 @@ final class ResponsePlanTests: XCTestCase {
             XCTAssertFalse(once.stderr.contains("private words"))
         }
         let overdue = try harness.tasks().filter { $0["kind"] as? String == "overdue" }
-        XCTAssertEqual(overdue.count, 3, "the assessment, the 24 h follow-up and the first peer check-in, once each")
+        XCTAssertEqual(overdue.count, 2, "the 24 h follow-up and the first peer check-in, once each")
         XCTAssertTrue(overdue.contains { $0["about"] as? String == followUp24 })
         for task in overdue {
             XCTAssertEqual(task["route"] as? String, "supervisor")

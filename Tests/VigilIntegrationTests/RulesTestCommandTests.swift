@@ -80,7 +80,7 @@ final class RulesTestCommandTests: XCTestCase {
             "bad.yaml:6:16: key 'tests[0].expect[0].fired': test 'several mistakes': no rule 'no-such-rule' in the pack",
             "bad.yaml:7:15: key 'tests[0].expect[0].tier': tier must be low, moderate, high or imminent",
             "bad.yaml:8:16: key 'tests[0].expect[0].score': score must be [MIN, MAX]",
-            "bad.yaml:9:9: key 'tests[0].expect[0].colour': unknown key (known keys: at, fired, not_fired, score, tier, domains, tasks, no_tasks, superseded)",
+            "bad.yaml:9:9: key 'tests[0].expect[0].colour': unknown key (known keys: at, fired, not_fired, score, tier, domains, tasks, no_tasks, superseded, ended)",
         ] {
             XCTAssertTrue(result.stderr.contains(expected), "missing \(expected) in:\n\(result.stderr)")
         }

@@ -29,11 +29,15 @@ final class SupersedeTests: XCTestCase {
         }.sorted()
     }
 
+    /// The caring-contact program's messages (hours after the rise to high), which replace the plans'
+    /// one-off caring contact.
+    static let program = [24.0, 168, 720, 1440, 2160, 2880, 4320, 5760, 7200, 8760].map { "caring_contact peer \($0)" }
+
     static let expectedOpen =
         ([
-            "caring_contact peer 0.0", "escalation crisis_clinician 0.0", "follow_up case_manager 0.0",
-            "follow_up counselor 0.0", "follow_up counselor 24.0", "follow_up counselor 72.0",
-        ] + (1...7).map { "peer_checkin peer \(Double($0 * 24))" }).sorted()
+            "escalation crisis_clinician 0.0", "follow_up case_manager 0.0", "follow_up counselor 0.0",
+            "follow_up counselor 24.0", "follow_up counselor 72.0", "plan_review counselor 0.0",
+        ] + program + (1...7).map { "peer_checkin peer \(Double($0 * 24))" }).sorted()
 
     func testOneBatchPlansOnceAtTheHighestTier() throws {
         let harness = try Harness()
@@ -76,7 +80,8 @@ final class SupersedeTests: XCTestCase {
             }
         }
         let tasks = try harness.tasks()
-        XCTAssertEqual(Self.openPlan(tasks), Self.expectedOpen)
+        // The moderate rise's caring contact was planned before the program started at high.
+        XCTAssertEqual(Self.openPlan(tasks), (Self.expectedOpen + ["caring_contact peer 0.0"]).sorted())
         let cancelled = tasks.filter { $0["state"] as? String == "cancelled" }
         XCTAssertEqual(
             cancelled.map {

@@ -101,14 +101,14 @@ extension Evaluator {
 
     /// When an episode opens, a client with no plan, or one older than the policy allows, gets a task
     /// to make or review it.
-    func reviewPlan(_ state: inout ClientState, episode: Episode, round: inout Round) {
+    func reviewPlan(_ state: inout ClientState, episode: Episode, reasons: [TaskReason], round: inout Round) {
         guard let review = plans.aftercare.planReview else { return }
         let age = state.replay.history.plans.last.map { round.now.microseconds - $0.at.microseconds }
         if let age, age <= review.maxAge.microseconds { return }
         let occurrence = review.template.schedule.occurrences.first
         plan(
             review.template, slot: "plan_review", tier: episode.tier, deliverIn: occurrence?.deliver ?? .seconds(0),
-            dueIn: occurrence?.due ?? .seconds(0), state: &state, round: &round)
+            dueIn: occurrence?.due ?? .seconds(0), reasons: reasons, state: &state, round: &round)
     }
 
     /// `task` with what it carries of the client's plan in force (nil without one).
@@ -121,20 +121,23 @@ extension Evaluator {
         return task
     }
 
-    /// Plans one task from `template` in the client's current episode, once.
+    /// Plans one task from `template` in the client's current episode, once, with `reasons` (the
+    /// crisis behind it; none for the supervisors' task about an unreachable client) and the
+    /// client's score now (`score`, when the caller has it).
     func plan(
         _ template: TaskTemplate, slot: String, tier: Tier, deliverIn: TimeSpan, dueIn: TimeSpan,
-        instruction: String? = nil, state: inout ClientState, round: inout Round
+        reasons: [TaskReason] = [], score: Double? = nil, state: inout ClientState, round: inout Round
     ) {
         let task = briefed(
             PlannedTask(
                 client: state.client, episode: state.cursor.open?.number ?? state.cursor.lastNumber, slot: slot,
                 kind: template.kind, tier: tier, route: template.route,
-                instruction: instruction ?? template.instruction,
+                instruction: template.instruction,
                 deliverAt: round.now.adding(deliverIn), due: round.now.adding(dueIn)),
             state: state)
         guard state.cursor.planned.insert(task.id).inserted else { return }
-        round.effects.append(.planned(task, score: score(of: state, at: round.now).score, reasons: []))
+        let score = score ?? self.score(of: state, at: round.now).score
+        round.effects.append(.planned(task, score: score, reasons: reasons))
         state.openTasks.append(OpenTask(task, key: nil, at: round.now))
     }
 
@@ -146,7 +149,9 @@ extension Evaluator {
     /// overdose, each a crisis of its own); a second rise of the episode that last anchored the
     /// program extends nothing. Not when the client's plan declines caring contacts, nor after a
     /// stop unless a newer plan consents.
-    func startProgram(_ state: inout ClientState, episode: Int? = nil, round: inout Round) {
+    func startProgram(
+        _ state: inout ClientState, episode: Int? = nil, reasons: [TaskReason], round: inout Round
+    ) {
         guard let policy = plans.aftercare.program, !declinesCaringContacts(state) else { return }
         let inForce = state.replay.history.plans.last
         let times = policy.schedule.map { round.now.adding($0) }
@@ -169,13 +174,14 @@ extension Evaluator {
         let template = TaskTemplate(
             kind: .caringContact, schedule: .now, route: policy.route, instruction: policy.instruction + channel)
         let tier = state.cursor.open?.tier ?? policy.startTier
+        let score = score(of: state, at: round.now).score
         for time in times where program.contacts == 0 || time > program.lastDelivery {
             program.contacts += 1
             program.lastDelivery = time
             let offset = TimeSpan(microseconds: time.microseconds - round.now.microseconds)
             plan(
                 template, slot: program.slot(program.contacts), tier: tier, deliverIn: offset,
-                dueIn: offset.adding(policy.due), state: &state, round: &round)
+                dueIn: offset.adding(policy.due), reasons: reasons, score: score, state: &state, round: &round)
         }
         state.program = program
         round.effects.append(.program(change(program)))

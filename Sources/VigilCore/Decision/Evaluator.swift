@@ -65,15 +65,19 @@ public struct Evaluator: Sendable {
             // The tier in the quiet just before this check-in: `low` ends an open episode.
             let quiet = max(checkIn.at, state.replay.history.newest ?? checkIn.at)
             let before = state.cursor.open == nil ? Tier.low : score(of: state, at: quiet).tier
-            // An episode that had ended in the quiet closes before the check-in is scored: a watch it
-            // starts applies to this check-in already.
+            state.replay.held = held(state)
+            state.replay.watch = watch(state)
+            // The silences due before the check-in are decided as of then; an episode that had ended
+            // in the quiet then closes before the check-in is scored: a watch it starts applies to
+            // this check-in already.
+            let silences = state.replay.decideSilences(before: checkIn.at)
             if before == .low, let open = state.cursor.open {
                 close(
                     &state, endedAt: max(open.heldUntil, state.replay.history.newest ?? open.heldUntil), round: &round)
+                state.replay.held = held(state)
+                state.replay.watch = watch(state)
             }
-            state.replay.held = held(state)
-            state.replay.watch = watch(state)
-            let ingested = state.replay.ingest(checkIn)
+            let ingested = state.replay.ingest(checkIn, silences: silences)
             if ingested.isNewResult { release(&state, at: checkIn.at, round: &round) }
             let score = score(of: state, at: checkIn.at)
             if ingested.isNewResult {
@@ -86,7 +90,8 @@ public struct Evaluator: Sendable {
                 &state, before: before, after: current, observedAt: quiet, fired: !ingested.fired.isEmpty,
                 round: &round)
             if plans.aftercare.program?.startKinds.contains(checkIn.kind) == true {
-                startProgram(&state, round: &round)
+                let reasons = TaskReason.of(state.replay.activeFirings(at: checkIn.at), ruleSet: ruleSet)
+                startProgram(&state, reasons: reasons, round: &round)
             }
             if checkIn.kind == .contact, let contact = checkIn.contact {
                 flush(&state, round: &round)
@@ -180,10 +185,11 @@ public struct Evaluator: Sendable {
         guard let rise = round.rise, let episode = state.cursor.open else { return }
         round.rise = nil
         round.effects.append(.episode(rise.opened ? .opened(episode) : .raised(episode)))
+        let reasons = TaskReason.of(state.replay.activeFirings(at: rise.at), ruleSet: ruleSet)
         if let program = plans.aftercare.program, episode.tier >= program.startTier {
-            startProgram(&state, episode: episode.number, round: &round)
+            startProgram(&state, episode: episode.number, reasons: reasons, round: &round)
         }
-        if rise.opened { reviewPlan(&state, episode: episode, round: &round) }
+        if rise.opened { reviewPlan(&state, episode: episode, reasons: reasons, round: &round) }
         // While a program runs, caring contacts are its messages, not the plans' one-off ones; a
         // client who declined them gets none.
         let noOneOffs = (state.program?.isRunning(at: round.now) ?? false) || declinesCaringContacts(state)
@@ -191,7 +197,6 @@ public struct Evaluator: Sendable {
             !(noOneOffs && $0.template.kind == .caringContact)
         }
         guard !lines.isEmpty else { return }
-        let reasons = TaskReason.of(state.replay.activeFirings(at: rise.at), ruleSet: ruleSet)
         let inPlace = Self.alreadyInPlace(
             state.replay.protective(since: rise.at.adding(TimeSpan(microseconds: -Self.inPlaceWindow.microseconds))))
         for line in lines {

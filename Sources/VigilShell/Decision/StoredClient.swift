@@ -6,11 +6,12 @@ import VigilCore
 enum StoredClient {
     /// The state after every event of `client` stored before `seq`, open tasks not yet loaded.
     static func load(client: String, before seq: Int64, pack: RulePack, db: Database) throws -> ClientState {
+        let replay = try StoredReplay.load(client: client, before: seq, pack: pack, db: db)
+        // A client never seen before has no episode and no program: nothing more to read.
+        guard replay.history.newest != nil else { return ClientState(client: client, replay: replay) }
         var cursor = try cursor(client: client, policy: pack.policy, db: db)
         if pack.plans.aftercare.watch != nil { cursor.watchUntil = try watchUntil(client: client, db: db) }
-        return ClientState(
-            client: client, replay: try StoredReplay.load(client: client, before: seq, pack: pack, db: db),
-            cursor: cursor, program: try program(client: client, db: db))
+        return ClientState(client: client, replay: replay, cursor: cursor, program: try program(client: client, db: db))
     }
 
     /// Until when the client is on the step-down watch its episodes that closed at `high` or above

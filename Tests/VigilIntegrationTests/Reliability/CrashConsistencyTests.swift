@@ -115,7 +115,7 @@ final class CrashConsistencyTests: XCTestCase {
             XCTAssertEqual(slots, Self.imminentPlan, "\(client): its plan, once")
         }
         let escalations = Set(tasks.filter { $0["kind"] as? String == "escalation" }.compactMap { $0["id"] as? String })
-        // The tasks delivered at once: each escalation, and the caring contact, the assessment and the
+        // The tasks delivered at once: each escalation, and the plan review, the assessment and the
         // case manager's task of its client's plan.
         let dueNow = Set(
             tasks.filter { ResponsePlanTests.hours($0, "deliver_at") == 0 }.compactMap { $0["id"] as? String })
@@ -135,9 +135,12 @@ final class CrashConsistencyTests: XCTestCase {
             """)
     }
 
-    /// The slots of an imminent client's cumulative plan (the default policy).
+    /// The slots of an imminent client's cumulative plan (the default policy): the caring-contact
+    /// program's 10 messages and the plan review, then the plan's own jobs.
     static let imminentPlan =
-        (["moderate.caring_contact.1d.peer", "high.follow_up.8h.counselor", "high.follow_up.2d.case_manager"]
+        ((1...10).map { "caring.1.\($0)" } + [
+            "plan_review", "high.follow_up.8h.counselor", "high.follow_up.2d.case_manager",
+        ]
         + (1...7).map { "high.peer_checkin.\($0)d.peer" }
         + ["imminent.escalation.0s", "imminent.follow_up.1d.counselor", "imminent.follow_up.3d.counselor"]).sorted()
 }

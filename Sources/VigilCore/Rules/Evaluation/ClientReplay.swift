@@ -84,19 +84,24 @@ public struct ClientReplay: Sendable {
         public var isNewResult: Bool
     }
 
-    /// Decides the silences due before `event`, evaluates the rules on it against the history,
-    /// records it, and returns what happened.
+    /// Decides the silences due before an event observed at `at` (the first step of `ingest`; the
+    /// evaluator takes it apart when it must act between the two).
+    public mutating func decideSilences(before at: Timestamp) -> [SilenceDecision] {
+        guard !ruleSet.absenceRules.isEmpty else { return [] }
+        let inOrder = history.newest.map { at >= $0 } ?? true
+        let silences =
+            inOrder && !olderSilencesMayWait
+            ? decide(deadlinesAfterNewestMatches(before: at))
+            : decideAbsences(dueBy: at.adding(TimeSpan(microseconds: -1)))
+        if !inOrder { olderSilencesMayWait = true }
+        return silences
+    }
+
+    /// Decides the silences due before `event` (unless `silences` were decided already), evaluates
+    /// the rules on it against the history, records it, and returns what happened.
     @discardableResult
-    public mutating func ingest(_ event: CheckIn) -> Ingested {
-        var silences: [SilenceDecision] = []
-        if !ruleSet.absenceRules.isEmpty {
-            let inOrder = history.newest.map { event.at >= $0 } ?? true
-            silences =
-                inOrder && !olderSilencesMayWait
-                ? decide(deadlinesAfterNewestMatches(before: event.at))
-                : decideAbsences(dueBy: event.at.adding(TimeSpan(microseconds: -1)))
-            if !inOrder { olderSilencesMayWait = true }
-        }
+    public mutating func ingest(_ event: CheckIn, silences decided: [SilenceDecision]? = nil) -> Ingested {
+        let silences = decided ?? decideSilences(before: event.at)
         let observed = ObservedEvent(event)
         let rules = ruleSet.firedRules(for: observed, history: history)
         let fired = rules.map { ruleSet.firing(of: $0, by: observed) }
