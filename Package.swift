@@ -108,10 +108,11 @@ let package = Package(
         .testTarget(
             name: "VigilIntegrationTests",
             dependencies: ["vigil", "vigil-testd", "VigilShell"],
-            // Helpers the tests run with python3 (a journald stand-in, a webhook receiver, the JSON Schema check).
+            // Helpers the tests run with python3 (a journald stand-in, a webhook receiver, the JSON Schema
+            // check, the headless-Chromium look at the report).
             exclude: [
                 "Support/journal_receiver.py", "Support/webhook_receiver.py", "Support/validate_schema.py",
-                "Support/boot_systemd.sh",
+                "Support/report_browser.py", "Support/boot_systemd.sh",
             ]
         ),
     ],

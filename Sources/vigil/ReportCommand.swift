@@ -87,6 +87,14 @@ struct ReportCommand: ParsableCommand {
             lines.append(
                 "  \(day.day)  rules \(rules.joined(separator: ", "))  routes \(routes.joined(separator: ", "))")
         }
+        for week in report.weeks {
+            func figure(_ measure: SupervisorReport.Measure) -> String { "\(measure.numerator)/\(measure.denominator)" }
+            lines.append(
+                "  week of \(week.week) (\(week.days) days)  follow-up 7 d \(figure(week.followUp7Days)), "
+                    + "30 d \(figure(week.followUp30Days)), 24 h \(figure(week.episodeFollowUp24Hours)), "
+                    + "72 h \(figure(week.episodeFollowUp72Hours))  median to contact "
+                    + "\(hours(week.escalationToFirstReachedContact.medianHours))  tasks \(week.tasks.created)")
+        }
         return lines.joined(separator: "\n")
     }
 }

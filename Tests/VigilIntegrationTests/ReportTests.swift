@@ -32,10 +32,11 @@ final class ReportTests: XCTestCase {
         XCTAssertNil(
             (try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])?["clients"])
         let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
-        func figures(_ key: String) -> [Int] {
-            let measure = report[key] as? [String: Any] ?? [:]
+        func figures(_ object: [String: Any], _ key: String) -> [Int] {
+            let measure = object[key] as? [String: Any] ?? [:]
             return ["numerator", "denominator", "pending"].map { measure[$0] as? Int ?? -1 }
         }
+        func figures(_ key: String) -> [Int] { figures(report, key) }
         XCTAssertEqual(figures("follow_up_7_days"), [1, 4, 1])
         XCTAssertEqual(figures("follow_up_30_days"), [2, 4, 1])
 
@@ -57,6 +58,32 @@ final class ReportTests: XCTestCase {
             let figures = figures("follow_up_\(days)_days")
             XCTAssertEqual([numerator.first, denominator.first], ["\(figures[0])", "\(figures[1])"], "\(days) days")
         }
+        // The weeks: each index event counts in the ISO week (Monday, UTC) of its time, and the weeks
+        // add up to the totals.
+        var calendar = Calendar(identifier: .iso8601)
+        calendar.timeZone = TimeZone(identifier: "UTC") ?? calendar.timeZone
+        func monday(_ text: String) -> String {
+            let date = ResponsePlanTests.date(text) ?? ISO8601DateFormatter().date(from: text) ?? Date.distantPast
+            let start = calendar.dateInterval(of: .weekOfYear, for: date)?.start ?? date
+            return String(ISO8601DateFormatter().string(from: start).prefix(10))
+        }
+        var expected: [String: [Int]] = [:]  // week: [numerator, denominator, pending] of 30 days
+        for (days, followed) in [(-40.0, 1), (-40, 1), (-35, 0), (-30, 0), (-2, -1)] {
+            var figures = expected[monday(at(days)), default: [0, 0, 0]]
+            if followed < 0 { figures[2] += 1 } else { figures[1] += 1 }
+            if followed > 0 { figures[0] += 1 }
+            expected[monday(at(days))] = figures
+        }
+        let weeks = report["weeks"] as? [[String: Any]] ?? []
+        XCTAssertEqual(weeks.first?["week"] as? String, monday(at(-40)), "from the first week with a figure")
+        XCTAssertEqual(weeks.last?["week"] as? String, monday(end), "to the week of --to")
+        XCTAssertEqual(
+            weeks.compactMap { $0["week"] as? String }.count, Set(weeks.compactMap { $0["week"] as? String }).count)
+        for week in weeks {
+            let name = week["week"] as? String ?? ""
+            XCTAssertEqual(figures(week, "follow_up_30_days"), expected[name] ?? [0, 0, 0], name)
+            XCTAssertTrue((1...7).contains(week["days"] as? Int ?? 0), "\(week)")
+        }
         let delay = report["escalation_to_first_reached_contact"] as? [String: Any] ?? [:]
         XCTAssertEqual(
             try harness.query("SELECT count(*) FROM episodes"), ["\(delay["episodes"] as? Int ?? -1)"],
@@ -69,6 +96,7 @@ final class ReportTests: XCTestCase {
         XCTAssertFalse(html.contains("http"), "nothing from elsewhere")
         XCTAssertFalse(html.contains("private words"))
         XCTAssertTrue(html.contains("<svg"), "inline SVG charts")
+        XCTAssertTrue(html.contains("<svg id=\"chart-follow_up_7_days\""), "the weekly trend of FUM-7")
         for days in [7, 30] {
             let figures = figures("follow_up_\(days)_days")
             XCTAssertTrue(

@@ -12,6 +12,18 @@ public struct SupervisorReport: Encodable, Sendable {
         public var denominator = 0
         public var pending = 0
         @NullWhenAbsent public var rate: Double?
+
+        /// Counts one index event: followed within the period (true), not (false), or pending (nil).
+        mutating func add(_ followed: Bool?) {
+            switch followed {
+            case nil: pending += 1
+            case true?:
+                denominator += 1
+                numerator += 1
+            case false?: denominator += 1
+            }
+            rate = denominator > 0 ? Double(numerator) / Double(denominator) : nil
+        }
     }
 
     /// Hours from episodes opening to the client's first reached contact.
@@ -59,6 +71,35 @@ public struct SupervisorReport: Encodable, Sendable {
         }
     }
 
+    /// One ISO week's figures (Monday 00:00 UTC to Sunday 24:00), counted in the same pass as the
+    /// totals: every index event, episode, task and firing counts in the week of the time that puts
+    /// it in the window (so the weeks' numerators, denominators and counts add up to the totals).
+    public struct Week: Encodable, Sendable {
+        /// The week's Monday, `YYYY-MM-DD`.
+        public var week: String
+        /// How many of its days lie in the report's window (the first and last week may be partial).
+        public var days: Int
+        public var followUp7Days = Measure()
+        public var followUp30Days = Measure()
+        public var episodeFollowUp24Hours = Measure()
+        public var episodeFollowUp72Hours = Measure()
+        public var escalationToFirstReachedContact = Delay()
+        public var tasks = Tasks()
+        public var firingsByRule: [String: Int] = [:]
+        public var tasksByRoute: [String: Int] = [:]
+
+        enum CodingKeys: String, CodingKey {
+            case week, days, tasks
+            case followUp7Days = "follow_up_7_days"
+            case followUp30Days = "follow_up_30_days"
+            case episodeFollowUp24Hours = "episode_follow_up_24_hours"
+            case episodeFollowUp72Hours = "episode_follow_up_72_hours"
+            case escalationToFirstReachedContact = "escalation_to_first_reached_contact"
+            case firingsByRule = "firings_by_rule"
+            case tasksByRoute = "tasks_by_route"
+        }
+    }
+
     @NullWhenAbsent public var from: String?
     public var to: String
     /// FUM/FUA-style: a reached contact within 7 and 30 days after an ED visit or overdose.
@@ -70,6 +111,8 @@ public struct SupervisorReport: Encodable, Sendable {
     public var escalationToFirstReachedContact = Delay()
     public var tasks = Tasks()
     public var days: [Day] = []
+    /// Each ISO week from the window's first to its last, empty ones included.
+    public var weeks: [Week] = []
     /// Only with `--by-client`: each client with an index event in the window (pseudonymous ids).
     public var clients: [ClientLine]?
 
@@ -89,7 +132,7 @@ public struct SupervisorReport: Encodable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case from, to, tasks, days, clients
+        case from, to, tasks, days, weeks, clients
         case followUp7Days = "follow_up_7_days"
         case followUp30Days = "follow_up_30_days"
         case episodeFollowUp24Hours = "episode_follow_up_24_hours"
@@ -98,9 +141,57 @@ public struct SupervisorReport: Encodable, Sendable {
     }
 }
 
+/// The figures of one bucket of the report (the whole window, or one week) as the pass meets them.
+struct ReportTally {
+    var followUp7Days = SupervisorReport.Measure()
+    var followUp30Days = SupervisorReport.Measure()
+    var episodeFollowUp24Hours = SupervisorReport.Measure()
+    var episodeFollowUp72Hours = SupervisorReport.Measure()
+    var delay = SupervisorReport.Delay()
+    /// Hours from each episode to its first reached contact (for the median and p90).
+    var hours: [Double] = []
+    var tasks = SupervisorReport.Tasks()
+    var firingsByRule: [String: Int] = [:]
+    var tasksByRoute: [String: Int] = [:]
+
+    /// Counts one episode: the hours to its first reached contact, nil when never reached.
+    mutating func addEpisode(hoursToContact: Double?) {
+        delay.episodes += 1
+        if let hoursToContact { hours.append(hoursToContact) } else { delay.never += 1 }
+    }
+
+    /// The delay with its quantiles.
+    var finishedDelay: SupervisorReport.Delay {
+        let sorted = hours.sorted()
+        var finished = delay
+        finished.medianHours = Quantiles.median(sorted)
+        finished.p90Hours = Quantiles.nearestRank(sorted, 0.9)
+        return finished
+    }
+}
+
+/// ISO weeks as the report buckets them: by UTC day number (days since 1970-01-01, a Thursday).
+enum ReportWeek {
+    static let dayMicroseconds: Int64 = 86_400_000_000
+
+    /// The UTC day of `time`, as days since the epoch.
+    static func day(_ time: Int64) -> Int64 {
+        time >= 0 ? time / dayMicroseconds : -((-time - 1) / dayMicroseconds) - 1
+    }
+
+    /// The Monday that starts the ISO week of UTC day `day`.
+    static func monday(ofDay day: Int64) -> Int64 { day - ((day + 3) % 7 + 7) % 7 }
+
+    /// A UTC day as `YYYY-MM-DD`.
+    static func text(ofDay day: Int64) -> String {
+        String(Timestamp(microseconds: day * dayMicroseconds).description.prefix(10))
+    }
+}
+
 extension EventStore {
     /// The report over index events, episodes and tasks in `[from, to]` (`from` nil: from the start).
-    /// With `byClient`, also each client's index events and how many were followed up.
+    /// With `byClient`, also each client's index events and how many were followed up. Every figure is
+    /// counted once, into the totals and into its ISO week together (`weeks`).
     public func supervisorReport(from: Timestamp?, to end: Timestamp, byClient: Bool = false) throws(StoreError)
         -> SupervisorReport
     {
@@ -108,6 +199,15 @@ extension EventStore {
             var report = SupervisorReport(from: from?.description, to: end.description)
             let start = from?.microseconds ?? Int64.min
             func inWindow(_ time: Int64) -> Bool { time >= start && time <= end.microseconds }
+            var total = ReportTally()
+            var weeks: [Int64: ReportTally] = [:]  // by the Monday's day number
+            var earliest = Int64.max
+            /// Counts something that happened at `time` in the totals and in its week.
+            func tally(_ time: Int64, _ update: (inout ReportTally) -> Void) {
+                update(&total)
+                update(&weeks[ReportWeek.monday(ofDay: ReportWeek.day(time)), default: ReportTally()])
+                earliest = min(earliest, time)
+            }
             // Each client's reached contacts, in time order (the outcome is read from the check-in).
             var reached: [String: [Int64]] = [:]
             var index: [(client: String, at: Int64)] = []
@@ -137,53 +237,44 @@ extension EventStore {
                 guard event.at + span.microseconds <= end.microseconds else { return nil }
                 return firstReached(event.client, after: event.at).map { $0 <= event.at + span.microseconds } ?? false
             }
-            func measure(_ events: [(client: String, at: Int64)], within span: TimeSpan) -> SupervisorReport.Measure {
-                var measure = SupervisorReport.Measure()
-                for event in events {
-                    switch followed(event, within: span) {
-                    case nil: measure.pending += 1
-                    case true?:
-                        measure.denominator += 1
-                        measure.numerator += 1
-                    case false?: measure.denominator += 1
-                    }
+            var lines: [String: SupervisorReport.ClientLine] = [:]
+            for event in index {
+                let within7 = followed(event, within: .days(7))
+                let within30 = followed(event, within: .days(30))
+                tally(event.at) {
+                    $0.followUp7Days.add(within7)
+                    $0.followUp30Days.add(within30)
                 }
-                if measure.denominator > 0 { measure.rate = Double(measure.numerator) / Double(measure.denominator) }
-                return measure
-            }
-            if byClient {
-                var lines: [String: SupervisorReport.ClientLine] = [:]
-                for event in index {
+                if byClient {
                     lines[event.client, default: .init(client: event.client)].indexEvents += 1
-                    if followed(event, within: .days(7)) == true { lines[event.client]?.followedWithin7Days += 1 }
-                    if followed(event, within: .days(30)) == true { lines[event.client]?.followedWithin30Days += 1 }
+                    if within7 == true { lines[event.client]?.followedWithin7Days += 1 }
+                    if within30 == true { lines[event.client]?.followedWithin30Days += 1 }
                 }
-                report.clients = lines.keys.sorted().compactMap { lines[$0] }
             }
-            report.followUp7Days = measure(index, within: .days(7))
-            report.followUp30Days = measure(index, within: .days(30))
+            if byClient { report.clients = lines.keys.sorted().compactMap { lines[$0] } }
 
-            let episodes = try Row.fetchAll(db, sql: "SELECT client, tier, opened_at FROM episodes ORDER BY opened_at")
-                .map { (client: $0[0] as String, tier: $0[1] as String, at: $0[2] as Int64) }.filter { inWindow($0.at) }
-            let serious = episodes.filter { $0.tier == Tier.high.rawValue || $0.tier == Tier.imminent.rawValue }
-                .map { (client: $0.client, at: $0.at) }
-            report.episodeFollowUp24Hours = measure(serious, within: .hours(24))
-            report.episodeFollowUp72Hours = measure(serious, within: .hours(72))
-            var hours: [Double] = []
-            for episode in episodes {
-                report.escalationToFirstReachedContact.episodes += 1
-                guard let contact = firstReached(episode.client, after: episode.at), contact <= end.microseconds else {
-                    report.escalationToFirstReachedContact.never += 1
-                    continue
+            let episodes = try Row.fetchCursor(db, sql: "SELECT client, tier, opened_at FROM episodes")
+            while let row = try episodes.next() {
+                let episode = (client: row[0] as String, at: row[2] as Int64)
+                guard inWindow(episode.at) else { continue }
+                let tier: String = row[1]
+                let serious = tier == Tier.high.rawValue || tier == Tier.imminent.rawValue
+                let within24 = serious ? followed(episode, within: .hours(24)) : nil
+                let within72 = serious ? followed(episode, within: .hours(72)) : nil
+                let contact = firstReached(episode.client, after: episode.at).flatMap {
+                    $0 <= end.microseconds ? Double($0 - episode.at) / 3.6e9 : nil
                 }
-                hours.append(Double(contact - episode.at) / 3.6e9)
+                tally(episode.at) {
+                    if serious {
+                        $0.episodeFollowUp24Hours.add(within24)
+                        $0.episodeFollowUp72Hours.add(within72)
+                    }
+                    $0.addEpisode(hoursToContact: contact)
+                }
             }
-            hours.sort()
-            report.escalationToFirstReachedContact.medianHours = Quantiles.median(hours)
-            report.escalationToFirstReachedContact.p90Hours = Quantiles.nearestRank(hours, 0.9)
 
             var days: [String: SupervisorReport.Day] = [:]
-            func day(_ time: Int64) -> String { String(Timestamp(microseconds: time).description.prefix(10)) }
+            func day(_ time: Int64) -> String { ReportWeek.text(ofDay: ReportWeek.day(time)) }
             let tasks = try Row.fetchCursor(
                 db,
                 sql: """
@@ -195,17 +286,21 @@ extension EventStore {
                 guard inWindow(created) else { continue }
                 let route: String = row[1]
                 let state: String = row[2]
-                report.tasks.created += 1
+                let channel: String = row[3] ?? "none"
+                let overdue = (row[5] as Int64) != 0
+                let unreachable = (row[6] as Int64) >= 3 && state != TaskState.resolved.rawValue
+                let dead = state == TaskState.dead.rawValue
+                let cancelled = state == TaskState.cancelled.rawValue
+                let superseded = (row[4] as Bool?) == true
                 days[day(created), default: .init(day: day(created))].tasksByRoute[route, default: 0] += 1
-                if (row[5] as Int64) != 0 { report.tasks.overdue += 1 }
-                if (row[6] as Int64) >= 3, state != TaskState.resolved.rawValue { report.tasks.unreachable += 1 }
-                if state == TaskState.dead.rawValue { report.tasks.deadByChannel[row[3] ?? "none", default: 0] += 1 }
-                if state == TaskState.cancelled.rawValue {
-                    if (row[4] as Bool?) == true {
-                        report.tasks.cancelledSuperseded += 1
-                    } else {
-                        report.tasks.cancelledByPerson += 1
-                    }
+                tally(created) {
+                    $0.tasks.created += 1
+                    $0.tasksByRoute[route, default: 0] += 1
+                    if overdue { $0.tasks.overdue += 1 }
+                    if unreachable { $0.tasks.unreachable += 1 }
+                    if dead { $0.tasks.deadByChannel[channel, default: 0] += 1 }
+                    if cancelled, superseded { $0.tasks.cancelledSuperseded += 1 }
+                    if cancelled, !superseded { $0.tasks.cancelledByPerson += 1 }
                 }
             }
             let firings = try Row.fetchCursor(
@@ -215,11 +310,42 @@ extension EventStore {
                 let at: Int64 = row[0]
                 guard inWindow(at) else { continue }
                 let fired: String = row[1]
-                for rule in fired.split(separator: " ") {
-                    days[day(at), default: .init(day: day(at))].firingsByRule[String(rule), default: 0] += 1
+                let rules = fired.split(separator: " ").map(String.init)
+                for rule in rules {
+                    days[day(at), default: .init(day: day(at))].firingsByRule[rule, default: 0] += 1
+                }
+                tally(at) {
+                    for rule in rules { $0.firingsByRule[rule, default: 0] += 1 }
                 }
             }
             report.days = days.keys.sorted().compactMap { days[$0] }
+
+            report.followUp7Days = total.followUp7Days
+            report.followUp30Days = total.followUp30Days
+            report.episodeFollowUp24Hours = total.episodeFollowUp24Hours
+            report.episodeFollowUp72Hours = total.episodeFollowUp72Hours
+            report.escalationToFirstReachedContact = total.finishedDelay
+            report.tasks = total.tasks
+            // Every week from the window's first day (or the first thing counted) to its last.
+            let lastDay = ReportWeek.day(end.microseconds)
+            let firstDay =
+                from.map { ReportWeek.day($0.microseconds) } ?? (earliest == .max ? nil : ReportWeek.day(earliest))
+            if let firstDay, firstDay <= lastDay {
+                var monday = ReportWeek.monday(ofDay: firstDay)
+                while monday <= lastDay {
+                    let tally = weeks[monday] ?? ReportTally()
+                    report.weeks.append(
+                        SupervisorReport.Week(
+                            week: ReportWeek.text(ofDay: monday),
+                            days: Int(min(monday + 6, lastDay) - max(monday, firstDay) + 1),
+                            followUp7Days: tally.followUp7Days, followUp30Days: tally.followUp30Days,
+                            episodeFollowUp24Hours: tally.episodeFollowUp24Hours,
+                            episodeFollowUp72Hours: tally.episodeFollowUp72Hours,
+                            escalationToFirstReachedContact: tally.finishedDelay, tasks: tally.tasks,
+                            firingsByRule: tally.firingsByRule, tasksByRoute: tally.tasksByRoute))
+                    monday += 7
+                }
+            }
             return report
         }
     }
