@@ -12,8 +12,8 @@ struct ReplayCommand: ParsableCommand {
         abstract: "Replay the stored check-ins through a candidate rule pack, in memory, and compare it with another.",
         discussion: """
             Each commit's check-ins are evaluated at the commit's time, as the daemon met them; silences of
-            absent: rules are decided at their deadlines. Prints the load per day (escalations by tier, tasks
-            by kind and route), per rule how often it fired and was decisive for a rise, the lead time
+            absent: rules are decided at their deadlines. Prints the load per day (escalations by tier and domain,
+            tasks by kind, route and domain), per rule how often it fired and was decisive for a rise, the lead time
             before overdoses, ED visits and crisis calls, and the burden figure; and the differences from
             --against (default: the configured rules). See docs/replay.md.
             """)
@@ -131,7 +131,9 @@ enum ReplayText {
         var lines = ["", title, "  escalations \(figures.escalations), tasks \(figures.tasks)"]
         for day in figures.days {
             lines.append(
-                "  \(day.day)  escalations \(counts(day.escalations))  tasks \(counts(day.tasksByKind))  routes \(counts(day.tasksByRoute))"
+                "  \(day.day)  escalations \(counts(day.escalations)) (domains \(counts(day.escalationsByDomain)))"
+                    + "  tasks \(counts(day.tasksByKind))  routes \(counts(day.tasksByRoute))"
+                    + "  task domains \(counts(day.tasksByDomain))"
             )
         }
         lines.append("  rules (fired / decisive for a rise):")

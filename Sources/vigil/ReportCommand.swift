@@ -73,8 +73,10 @@ struct ReportCommand: ParsableCommand {
             "episode to first reached contact: median \(hours(delay.medianHours)), p90 \(hours(delay.p90Hours)) "
                 + "(\(delay.episodes) episodes, \(delay.never) never reached)",
             "tasks: \(tasks.created) created, \(tasks.overdue) overdue, \(tasks.unreachable) unreachable, "
-                + "dead \(tasks.deadByChannel.values.reduce(0, +)), cancelled \(tasks.cancelledSuperseded) superseded "
-                + "and \(tasks.cancelledByPerson) by a person",
+                + "dead \(tasks.deadByChannel.values.reduce(0, +)), cancelled \(tasks.cancelledSuperseded) superseded, "
+                + "\(tasks.cancelledEnded) ended for the client and \(tasks.cancelledByPerson) by a person",
+            "caring-contact programs: \(report.programs.started) started, \(report.programs.contactsSent) messages sent, "
+                + "\(report.programs.optedOut) opted out",
         ]
         for line in report.clients ?? [] {
             lines.append(

@@ -156,6 +156,19 @@ final class ReplayTests: XCTestCase {
         let theirs = try XCTUnwrap(comparison["against"] as? [String: Any])
         XCTAssertEqual(mine["escalations"] as? Int, 2)
         XCTAssertEqual(theirs["escalations"] as? Int, 1)
+        // The load by risk domain: the screening's rise in suicide, isolation's in return to use; the
+        // tasks by the domain whose plan wrote them (the program and the plan reviews: aftercare).
+        func total(_ figures: [String: Any], _ key: String) -> [String: Int] {
+            var sum: [String: Int] = [:]
+            for day in figures["days"] as? [[String: Any]] ?? [] {
+                for (name, count) in day[key] as? [String: Int] ?? [:] { sum[name, default: 0] += count }
+            }
+            return sum
+        }
+        XCTAssertEqual(total(mine, "escalations_by_domain"), ["suicide": 1, "return_to_use": 1])
+        XCTAssertEqual(total(theirs, "escalations_by_domain"), ["suicide": 1])
+        XCTAssertEqual(total(mine, "tasks_by_domain")["aftercare"], 12, "10 program messages, 2 plan reviews")
+        XCTAssertEqual(total(mine, "tasks_by_domain")["return_to_use"], 3, "the moderate plan")
         func rule(_ figures: [String: Any], _ id: String) -> [Int] {
             let rules = figures["rules"] as? [[String: Any]] ?? []
             let entry = rules.first { $0["rule"] as? String == id }

@@ -154,7 +154,7 @@ final class ReportBrowserTests: XCTestCase {
                     SELECT EXISTS (
                         SELECT 1 FROM events c
                         WHERE c.client = i.client AND c.kind = 'contact'
-                            AND json_extract(c.body, '$.contact.outcome') = 'reached'
+                            AND json_extract(c.body, '$.contact.outcome') IN ('reached', 'engaged')
                             AND c.at BETWEEN i.at AND i.at + \(span)
                     ) AS followed
                     FROM events i

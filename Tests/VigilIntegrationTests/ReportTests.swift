@@ -10,13 +10,14 @@ final class ReportTests: XCTestCase {
         func contact(_ id: String, _ client: String, _ days: Double, _ outcome: String) -> String {
             ResponsePlanTests.contact(id: id, client: client, at: at(days), outcome: outcome)
         }
-        // c-1 reached 4 days after its ED visit (7 and 30); c-2 20 days after (30 only); c-3 not
-        // reached after its overdose (no answer); c-4's ED visit 2 days ago (7 and 30 pending); c-5
-        // reached before its ED visit only (neither).
+        // c-1 reached 4 days after its ED visit (7 and 30); c-2 attended care 20 days after (30 only);
+        // c-3 not reached after its overdose (no answer, then an opt-out of caring contacts); c-4's ED
+        // visit 2 days ago (7 and 30 pending); c-5 reached before its ED visit only (neither).
         let lines = [
             checkIn(id: "e1", client: "c-1", at: at(-40), kind: "ed_visit"), contact("k1", "c-1", -36, "reached"),
-            checkIn(id: "e2", client: "c-2", at: at(-40), kind: "ed_visit"), contact("k2", "c-2", -20, "reached"),
+            checkIn(id: "e2", client: "c-2", at: at(-40), kind: "ed_visit"), contact("k2", "c-2", -20, "engaged"),
             checkIn(id: "e3", client: "c-3", at: at(-35), kind: "overdose"), contact("k3", "c-3", -34, "no_answer"),
+            contact("k4", "c-3", -33, "opted_out"),
             checkIn(id: "e4", client: "c-4", at: at(-2), kind: "ed_visit"), contact("k5", "c-5", -31, "reached"),
             checkIn(
                 id: "e5", client: "c-5", at: at(-30), kind: "ed_visit",
@@ -53,7 +54,8 @@ final class ReportTests: XCTestCase {
                 """
                 SELECT count(*) FROM events v WHERE v.kind IN ('ed_visit', 'overdose') AND v.at + \(span) <= \(endMicros)
                 AND EXISTS (SELECT 1 FROM events c WHERE c.client = v.client AND c.kind = 'contact'
-                    AND json_extract(c.body, '$.contact.outcome') = 'reached' AND c.at >= v.at AND c.at <= v.at + \(span))
+                    AND json_extract(c.body, '$.contact.outcome') IN ('reached', 'engaged')
+                    AND c.at >= v.at AND c.at <= v.at + \(span))
                 """)
             let figures = figures("follow_up_\(days)_days")
             XCTAssertEqual([numerator.first, denominator.first], ["\(figures[0])", "\(figures[1])"], "\(days) days")
@@ -84,6 +86,12 @@ final class ReportTests: XCTestCase {
             XCTAssertEqual(figures(week, "follow_up_30_days"), expected[name] ?? [0, 0, 0], name)
             XCTAssertTrue((1...7).contains(week["days"] as? Int ?? 0), "\(week)")
         }
+        // Caring-contact programs: each ED visit or overdose started one; c-3 opted out.
+        let programs = report["programs"] as? [String: Int] ?? [:]
+        XCTAssertEqual(programs["started"], 5, "\(programs)")
+        XCTAssertEqual(try harness.query("SELECT count(*) FROM programs"), ["5"])
+        XCTAssertEqual(programs["opted_out"], 1)
+        XCTAssertEqual(programs["contacts_sent"], 0, "no notifier ran")
         let delay = report["escalation_to_first_reached_contact"] as? [String: Any] ?? [:]
         XCTAssertEqual(
             try harness.query("SELECT count(*) FROM episodes"), ["\(delay["episodes"] as? Int ?? -1)"],

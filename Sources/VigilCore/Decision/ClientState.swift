@@ -63,7 +63,7 @@ public struct CaringProgram: Equatable, Sendable {
     /// The slot of its `index`th message (1-based): `caring.PROGRAM.INDEX`.
     public func slot(_ index: Int) -> String { "\(Self.slotPrefix)\(number).\(index)" }
 
-    static let slotPrefix = "caring."
+    public static let slotPrefix = "caring."
 
     /// Whether `slot` is one of its messages'.
     public func owns(slot: String) -> Bool { slot.hasPrefix("\(Self.slotPrefix)\(number).") }

@@ -200,12 +200,13 @@ public struct Evaluator: Sendable {
         let inPlace = Self.alreadyInPlace(
             state.replay.protective(since: rise.at.adding(TimeSpan(microseconds: -Self.inPlaceWindow.microseconds))))
         for line in lines {
-            let task = briefed(
+            var task = briefed(
                 PlannedTask(
                     client: state.client, episode: episode.number, slot: line.slot, kind: line.template.kind,
                     tier: episode.tier, route: line.template.route, instruction: line.template.instruction + inPlace,
                     deliverAt: round.now.adding(line.occurrence.deliver), due: round.now.adding(line.occurrence.due)),
                 state: state)
+            task.domain = line.domain
             guard state.cursor.planned.insert(task.id).inserted else { continue }
             state.openTasks.removeAll { open in
                 guard let key = open.key, key.isSameJob(as: line.key), open.id != task.id else { return false }

@@ -88,6 +88,9 @@ public struct PlannedTask: Equatable, Sendable {
     public var due: Timestamp
     /// What it carries of the client's recovery plan (nil: the client has none).
     public var plan: PlanBrief?
+    /// The risk domain whose plan wrote it (nil: not a domain's plan: the caring-contact program, a
+    /// plan review, a reconcile or unreachable task). Not stored; replay counts the load by it.
+    public var domain: String?
 
     /// A task whose id is derived from its client, episode and slot.
     public init(

@@ -7,14 +7,21 @@ public struct ReplaySummary: Encodable, Sendable {
     /// The load of one day (UTC, by when the daemon would have acted).
     public struct Day: Encodable, Sendable {
         public var day: String
-        public var escalations: [String: Int]
-        public var tasksByKind: [String: Int]
-        public var tasksByRoute: [String: Int]
+        public var escalations: [String: Int] = [:]
+        /// Escalations by each risk domain that rose in them (a rise of two domains counts in both).
+        public var escalationsByDomain: [String: Int] = [:]
+        public var tasksByKind: [String: Int] = [:]
+        public var tasksByRoute: [String: Int] = [:]
+        /// Tasks by the domain whose plan wrote them (`aftercare`: the caring-contact program, plan
+        /// reviews and the other tasks no domain's plan writes).
+        public var tasksByDomain: [String: Int] = [:]
 
         enum CodingKeys: String, CodingKey {
             case day, escalations
+            case escalationsByDomain = "escalations_by_domain"
             case tasksByKind = "tasks_by_kind"
             case tasksByRoute = "tasks_by_route"
+            case tasksByDomain = "tasks_by_domain"
         }
     }
 
@@ -232,14 +239,17 @@ extension ReplayRun {
         func day(_ time: Timestamp) -> String { String(time.description.prefix(10)) }
         for escalation in escalations {
             let key = day(escalation.detectedAt)
-            days[key, default: .init(day: key, escalations: [:], tasksByKind: [:], tasksByRoute: [:])]
-                .escalations[escalation.tier.rawValue, default: 0] += 1
+            var entry = days[key] ?? .init(day: key)
+            entry.escalations[escalation.tier.rawValue, default: 0] += 1
+            for domain in escalation.domains { entry.escalationsByDomain[domain, default: 0] += 1 }
+            days[key] = entry
         }
         for task in tasks {
             let key = day(task.createdAt)
-            var entry = days[key] ?? .init(day: key, escalations: [:], tasksByKind: [:], tasksByRoute: [:])
+            var entry = days[key] ?? .init(day: key)
             entry.tasksByKind[task.task.kind.rawValue, default: 0] += 1
             entry.tasksByRoute[task.task.route, default: 0] += 1
+            entry.tasksByDomain[task.task.domain ?? "aftercare", default: 0] += 1
             days[key] = entry
         }
         var fired: [String: Int] = [:]

@@ -108,13 +108,17 @@ public struct Replayer: Sendable {
                 switch change {
                 case .opened(let episode), .raised(let episode):
                     let observed = (observations.first { $0.tier >= episode.tier } ?? observations.last)?.at ?? now
+                    let opened = change == .opened(episode)
+                    let before = opened ? [:] : run.openDomains[client] ?? [:]
+                    run.openDomains[client] = episode.domains
                     run.escalations.append(
                         ReplayRun.Escalation(
-                            client: client, episode: episode.number, tier: episode.tier,
-                            opened: change == .opened(episode),
+                            client: client, episode: episode.number, tier: episode.tier, opened: opened,
                             detectedAt: now, observedAt: observed,
-                            decisive: decisive(state: state, tier: episode.tier, at: observed)))
+                            decisive: decisive(state: state, tier: episode.tier, at: observed),
+                            domains: episode.domains.filter { $0.value > before[$0.key] ?? .low }.keys.sorted()))
                 case .closed(let episode):
+                    run.openDomains[client] = nil
                     run.closed.append(ReplayRun.Closed(client: client, episode: episode.number, at: now))
                 case .released:
                     continue
@@ -163,6 +167,8 @@ public struct ReplayRun: Sendable {
         public var detectedAt: Timestamp
         public var observedAt: Timestamp
         public var decisive: [String]
+        /// The risk domains whose tier rose in it.
+        public var domains: [String]
     }
 
     public struct Closed: Sendable {
@@ -198,6 +204,8 @@ public struct ReplayRun: Sendable {
     public var closed: [Closed] = []
     public var tasks: [Task] = []
     public var superseded: [String] = []
+    /// Each client's open episode's domain tiers as last planned (to tell which domains a rise raised).
+    var openDomains: [String: [String: Tier]] = [:]
     public var evaluations: [Evaluation] = []
     public var outcomes: [Outcome] = []
     /// Each time a client's evaluated tier rose from low to moderate or above, by client.

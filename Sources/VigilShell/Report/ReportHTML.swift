@@ -38,10 +38,15 @@ public enum ReportHTML {
         )
         let tasks = report.tasks
         body.append(
-            "<h2>Tasks</h2><table><tr><th>created</th><th>overdue</th><th>unreachable</th><th>dead</th><th>cancelled (superseded)</th><th>cancelled (by a person)</th></tr>"
+            "<h2>Tasks</h2><table><tr><th>created</th><th>overdue</th><th>unreachable</th><th>dead</th><th>cancelled (superseded)</th><th>ended for the client</th><th>cancelled (by a person)</th></tr>"
                 + "<tr><td>\(tasks.created)</td><td>\(tasks.overdue)</td><td>\(tasks.unreachable)</td>"
                 + "<td>\(tasks.deadByChannel.values.reduce(0, +))</td><td>\(tasks.cancelledSuperseded)</td>"
-                + "<td>\(tasks.cancelledByPerson)</td></tr></table>")
+                + "<td>\(tasks.cancelledEnded)</td><td>\(tasks.cancelledByPerson)</td></tr></table>")
+        let programs = report.programs
+        body.append(
+            "<h2>Caring-contact programs</h2><table id=\"programs\"><tr><th>started</th><th>messages sent</th><th>opted out</th></tr>"
+                + "<tr><td>\(programs.started)</td><td>\(programs.contactsSent)</td><td>\(programs.optedOut)</td></tr></table>"
+        )
         body.append("<h2>Tasks per day</h2>")
         body.append(chart(report.days.map { ($0.day, $0.tasksByRoute.values.reduce(0, +)) }))
         body.append("<h2>Rule firings per day</h2>")
@@ -148,7 +153,16 @@ public enum ReportHTML {
                     count("tasks_unreachable", "Tasks unreachable", \.tasks.unreachable),
                     count("tasks_dead", "Tasks dead (every channel)") { $0.tasks.deadByChannel.values.reduce(0, +) },
                     count("tasks_cancelled_superseded", "Tasks cancelled (superseded)", \.tasks.cancelledSuperseded),
+                    count("tasks_cancelled_ended", "Tasks ended for the client", \.tasks.cancelledEnded),
                     count("tasks_cancelled_by_person", "Tasks cancelled (by a person)", \.tasks.cancelledByPerson),
+                ]
+            ),
+            (
+                "Caring-contact programs",
+                [
+                    count("programs_started", "Programs started", \.programs.started),
+                    count("programs_contacts_sent", "Caring messages sent", \.programs.contactsSent),
+                    count("programs_opted_out", "Programs opted out of", \.programs.optedOut),
                 ]
             ),
         ]

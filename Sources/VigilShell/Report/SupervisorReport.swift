@@ -48,12 +48,16 @@ public struct SupervisorReport: Encodable, Sendable {
         public var unreachable = 0
         public var deadByChannel: [String: Int] = [:]
         public var cancelledSuperseded = 0
+        /// Ended by the decision core for the client's sake: a follow-up unreachable after the
+        /// policy's attempts, a series the client ended (engaged in care, declined), an opt-out.
+        public var cancelledEnded = 0
         public var cancelledByPerson = 0
 
         enum CodingKeys: String, CodingKey {
             case created, overdue, unreachable
             case deadByChannel = "dead_by_channel"
             case cancelledSuperseded = "cancelled_superseded"
+            case cancelledEnded = "cancelled_ended"
             case cancelledByPerson = "cancelled_by_person"
         }
     }
@@ -71,6 +75,20 @@ public struct SupervisorReport: Encodable, Sendable {
         }
     }
 
+    /// Caring-contact programs: started in the window (a crisis in it), messages delivered in it, and
+    /// programs stopped in it by the client (an opt-out, or a plan that declines).
+    public struct Programs: Encodable, Sendable {
+        public var started = 0
+        public var contactsSent = 0
+        public var optedOut = 0
+
+        enum CodingKeys: String, CodingKey {
+            case started
+            case contactsSent = "contacts_sent"
+            case optedOut = "opted_out"
+        }
+    }
+
     /// One ISO week's figures (Monday 00:00 UTC to Sunday 24:00), counted in the same pass as the
     /// totals: every index event, episode, task and firing counts in the week of the time that puts
     /// it in the window (so the weeks' numerators, denominators and counts add up to the totals).
@@ -85,11 +103,12 @@ public struct SupervisorReport: Encodable, Sendable {
         public var episodeFollowUp72Hours = Measure()
         public var escalationToFirstReachedContact = Delay()
         public var tasks = Tasks()
+        public var programs = Programs()
         public var firingsByRule: [String: Int] = [:]
         public var tasksByRoute: [String: Int] = [:]
 
         enum CodingKeys: String, CodingKey {
-            case week, days, tasks
+            case week, days, tasks, programs
             case followUp7Days = "follow_up_7_days"
             case followUp30Days = "follow_up_30_days"
             case episodeFollowUp24Hours = "episode_follow_up_24_hours"
@@ -110,6 +129,7 @@ public struct SupervisorReport: Encodable, Sendable {
     public var episodeFollowUp72Hours = Measure()
     public var escalationToFirstReachedContact = Delay()
     public var tasks = Tasks()
+    public var programs = Programs()
     public var days: [Day] = []
     /// Each ISO week from the window's first to its last, empty ones included.
     public var weeks: [Week] = []
@@ -132,7 +152,7 @@ public struct SupervisorReport: Encodable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case from, to, tasks, days, weeks, clients
+        case from, to, tasks, programs, days, weeks, clients
         case followUp7Days = "follow_up_7_days"
         case followUp30Days = "follow_up_30_days"
         case episodeFollowUp24Hours = "episode_follow_up_24_hours"
@@ -151,6 +171,7 @@ struct ReportTally {
     /// Hours from each episode to its first reached contact (for the median and p90).
     var hours: [Double] = []
     var tasks = SupervisorReport.Tasks()
+    var programs = SupervisorReport.Programs()
     var firingsByRule: [String: Int] = [:]
     var tasksByRoute: [String: Int] = [:]
 
@@ -221,9 +242,9 @@ extension EventStore {
                 let at: Int64 = row[1]
                 let kind: String = row[2]
                 if kind == CheckIn.Kind.contact.rawValue {
-                    if CheckInDecoder.stored.decodeStored(row[3])?.contact?.outcome == .reached {
-                        reached[client, default: []].append(at)
-                    }
+                    // Reached, or the client attended care (`engaged`): both count as follow-up.
+                    let outcome = CheckInDecoder.stored.decodeStored(row[3])?.contact?.outcome
+                    if outcome == .reached || outcome == .engaged { reached[client, default: []].append(at) }
                 } else if inWindow(at) {
                     index.append((client, at))
                 }
@@ -279,7 +300,9 @@ extension EventStore {
                 db,
                 sql: """
                     SELECT created_at, route, state, channel, cancel_reason LIKE 'superseded by %', overdue_raised,
-                        contact_attempts, kind FROM tasks
+                        contact_attempts, kind, \(Self.endedForTheClient), delivered_at,
+                        slot LIKE '\(CaringProgram.slotPrefix)%'
+                    FROM tasks
                     """)
             while let row = try tasks.next() {
                 let created: Int64 = row[0]
@@ -292,6 +315,11 @@ extension EventStore {
                 let dead = state == TaskState.dead.rawValue
                 let cancelled = state == TaskState.cancelled.rawValue
                 let superseded = (row[4] as Bool?) == true
+                let ended = (row[8] as Bool?) == true
+                // A program's message counts as sent in the window it was delivered in.
+                if (row[10] as Bool?) == true, let delivered = row[9] as Int64?, inWindow(delivered) {
+                    tally(delivered) { $0.programs.contactsSent += 1 }
+                }
                 days[day(created), default: .init(day: day(created))].tasksByRoute[route, default: 0] += 1
                 tally(created) {
                     $0.tasks.created += 1
@@ -300,7 +328,8 @@ extension EventStore {
                     if unreachable { $0.tasks.unreachable += 1 }
                     if dead { $0.tasks.deadByChannel[channel, default: 0] += 1 }
                     if cancelled, superseded { $0.tasks.cancelledSuperseded += 1 }
-                    if cancelled, !superseded { $0.tasks.cancelledByPerson += 1 }
+                    if cancelled, ended { $0.tasks.cancelledEnded += 1 }
+                    if cancelled, !superseded, !ended { $0.tasks.cancelledByPerson += 1 }
                 }
             }
             let firings = try Row.fetchCursor(
@@ -319,6 +348,15 @@ extension EventStore {
                 }
             }
             report.days = days.keys.sorted().compactMap { days[$0] }
+            let programs = try Row.fetchCursor(
+                db, sql: "SELECT started_at, stopped_at, stop_reason LIKE 'opted out%' FROM programs")
+            while let row = try programs.next() {
+                let started: Int64 = row[0]
+                if inWindow(started) { tally(started) { $0.programs.started += 1 } }
+                if let stopped = row[1] as Int64?, inWindow(stopped), (row[2] as Bool?) == true {
+                    tally(stopped) { $0.programs.optedOut += 1 }
+                }
+            }
 
             report.followUp7Days = total.followUp7Days
             report.followUp30Days = total.followUp30Days
@@ -326,6 +364,7 @@ extension EventStore {
             report.episodeFollowUp72Hours = total.episodeFollowUp72Hours
             report.escalationToFirstReachedContact = total.finishedDelay
             report.tasks = total.tasks
+            report.programs = total.programs
             // Every week from the window's first day (or the first thing counted) to its last.
             let lastDay = ReportWeek.day(end.microseconds)
             let firstDay =
@@ -342,6 +381,7 @@ extension EventStore {
                             episodeFollowUp24Hours: tally.episodeFollowUp24Hours,
                             episodeFollowUp72Hours: tally.episodeFollowUp72Hours,
                             escalationToFirstReachedContact: tally.finishedDelay, tasks: tally.tasks,
+                            programs: tally.programs,
                             firingsByRule: tally.firingsByRule, tasksByRoute: tally.tasksByRoute))
                     monday += 7
                 }
@@ -349,4 +389,10 @@ extension EventStore {
             return report
         }
     }
+
+    /// SQL true for a task the decision core cancelled for the client's sake (see `Tasks.cancelledEnded`).
+    static let endedForTheClient = """
+        (cancel_reason LIKE 'unreachable after %' OR cancel_reason LIKE 'follow-up ended: %'
+            OR cancel_reason LIKE 'opted out %' OR cancel_reason LIKE 'the client''s plan declines %')
+        """
 }

@@ -107,7 +107,12 @@ extension EventStore {
                     SELECT COUNT(*) FROM tasks WHERE client = ? AND kind = 'caring_contact' AND slot LIKE ?
                         AND state IN ('pending', 'claimed') AND delivered_at IS NULL
                     """,
-                arguments: [client, "caring.\(number).%"]) ?? 0
+                arguments: [client, CaringProgram.slotPattern(number)]) ?? 0
         return remaining > 0 ? "running (\(remaining) remaining)" : "done"
     }
+}
+
+extension CaringProgram {
+    /// The SQL `LIKE` pattern of program `number`'s message slots.
+    static func slotPattern(_ number: Int) -> String { "\(slotPrefix)\(number).%" }
 }

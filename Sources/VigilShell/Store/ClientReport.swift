@@ -267,7 +267,7 @@ extension EventStore {
                     MIN(CASE WHEN state IN ('pending', 'claimed') THEN deliver_at END)
                 FROM tasks WHERE client = ? AND kind = 'caring_contact' AND slot LIKE ?
                 """,
-            arguments: [client, "caring.\(number).%"])
+            arguments: [client, CaringProgram.slotPattern(number)])
         return ClientReport.Program(
             number: number, started: "\(Timestamp(microseconds: row["started_at"]))",
             nextContact: (tasks?[2] as Int64?).map { "\(Timestamp(microseconds: $0))" }, sent: tasks?[0] ?? 0,
