@@ -166,6 +166,52 @@ final class RuleLanguageTests: XCTestCase {
         }
     }
 
+    /// Nesting past `Parser.deepest` (brackets, `not`, a long chain of operators) is refused with an
+    /// error, never a stack overflow (libFuzzer found `[[[[…` 2,653 deep).
+    func testHostileNestingIsRefusedNotACrash() {
+        for text in [
+            String(repeating: "[", count: 5000), String(repeating: "not ", count: 5000) + "true",
+            String(repeating: "(", count: 5000) + "true" + String(repeating: ")", count: 5000),
+            Array(repeating: "\"isolation\" in signs", count: 2000).joined(separator: " or "),
+            String(repeating: "-", count: 5000) + "1 > 0",
+        ] {
+            let found = errors(text)
+            XCTAssertEqual(found.count, 1, String(text.prefix(40)))
+            XCTAssertTrue(found.first?.message.contains("nests too deeply") ?? false, "\(found)")
+        }
+        XCTAssertEqual(errors(Array(repeating: "\"isolation\" in signs", count: 40).joined(separator: " or ")), [])
+    }
+
+    /// Rules read the client's plan in force at the event's time: its own warning signs and
+    /// triggers, its pathways; type-checked like the event's own lists.
+    func testRulesReadTheClientsPlanAtTheEventsTime() throws {
+        let plan = RecoveryPlan(
+            triggers: ["legal"], warningSigns: ["isolation"], pathways: [.peer],
+            caringContacts: .init(consent: true, channel: .text), coping: "private")
+        var planEvent = event(1)
+        planEvent.kind = .plan
+        planEvent.plan = plan
+        let own = event(2, signs: ["isolation"])
+        XCTAssertTrue(try fires("any(signs, plan.warning_signs)", [planEvent, own]))
+        XCTAssertFalse(try fires("any(signs, plan.warning_signs)", [own]), "no plan: nothing of one's own")
+        XCTAssertFalse(try fires("any(signs, plan.warning_signs)", [planEvent, event(3, signs: ["hopelessness"])]))
+        XCTAssertTrue(try fires("any(stressors, plan.triggers)", [planEvent, event(3, stressors: ["legal"])]))
+        XCTAssertTrue(try fires("has(plan) and \"peer\" in plan.pathway", [planEvent, event(3)]))
+        XCTAssertTrue(try fires("size(plan.warning_signs) == 1", [planEvent, event(3)]))
+        XCTAssertFalse(try fires("has(plan)", [planEvent, event(0.5)]), "an event observed before the plan")
+        for (text, phrase) in [
+            ("any(signs, plan.triggers)", "does not hold signs codes"),
+            ("\"peers\" in plan.pathway", "'peers' is not a possible value"),
+            ("plan.coping == \"x\"", "private free text"),
+            ("count(has(plan), 7d) > 0", "cannot be read inside an aggregate"),
+            ("\"jobloss\" in plan.triggers", "unknown code 'jobloss' in stressors"),
+        ] {
+            let found = errors(text)
+            XCTAssertEqual(found.count, 1, "\(text): \(found)")
+            XCTAssertTrue(found.first?.message.contains(phrase) ?? false, "\(text): \(found)")
+        }
+    }
+
     /// A mistake in each operand of an operator: both are reported, at their places.
     func testEachOperandsMistakeIsReported() {
         let found = errors(#"measure.cravng > 3 or ("isolaton" in signs and moood < 3)"#)

@@ -84,9 +84,12 @@ final class ResponsePlanTests: XCTestCase {
             XCTAssertEqual(task["state"] as? String, "pending")
             XCTAssertEqual(task["tier"] as? String, "high")
             XCTAssertEqual(task["client"] as? String, "c-plan")
+            // A caring message carries no clinical reason (the minimum necessary); every other task
+            // says what raised the tier.
+            let caring = (task["slot"] as? String ?? "").hasPrefix("caring.")
             XCTAssertEqual(
                 Set((task["reasons"] as? [[String: Any]] ?? []).compactMap { $0["rule"] as? String }),
-                ["cssrs-ideation", "cssrs-method"])
+                caring ? [] : ["cssrs-ideation", "cssrs-method"])
         }
         XCTAssertEqual(Set(tasks.compactMap { $0["id"] as? String }).count, Self.highPlanSize, "ids are distinct")
 

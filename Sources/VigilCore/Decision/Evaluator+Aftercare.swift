@@ -135,7 +135,11 @@ extension Evaluator {
                 instruction: template.instruction,
                 deliverAt: round.now.adding(deliverIn), due: round.now.adding(dueIn)),
             state: state)
-        guard state.cursor.planned.insert(task.id).inserted else { return }
+        // A program's messages are planned once by construction (each index once per program), so
+        // their ids stay out of the episode's planned set, which the daemon caches per client.
+        if !slot.hasPrefix(CaringProgram.slotPrefix) {
+            guard state.cursor.planned.insert(task.id).inserted else { return }
+        }
         let score = score ?? self.score(of: state, at: round.now).score
         round.effects.append(.planned(task, score: score, reasons: reasons))
         state.openTasks.append(OpenTask(task, key: nil, at: round.now))
@@ -148,10 +152,9 @@ extension Evaluator {
     /// episode whose rise calls for it (nil: a check-in's kind, an ED visit, a discharge or an
     /// overdose, each a crisis of its own); a second rise of the episode that last anchored the
     /// program extends nothing. Not when the client's plan declines caring contacts, nor after a
-    /// stop unless a newer plan consents.
-    func startProgram(
-        _ state: inout ClientState, episode: Int? = nil, reasons: [TaskReason], round: inout Round
-    ) {
+    /// stop unless a newer plan consents. A message carries no reasons: the person who sends a
+    /// caring message needs no clinical detail (the minimum necessary).
+    func startProgram(_ state: inout ClientState, episode: Int? = nil, round: inout Round) {
         guard let policy = plans.aftercare.program, !declinesCaringContacts(state) else { return }
         let inForce = state.replay.history.plans.last
         let times = policy.schedule.map { round.now.adding($0) }
@@ -181,7 +184,7 @@ extension Evaluator {
             let offset = TimeSpan(microseconds: time.microseconds - round.now.microseconds)
             plan(
                 template, slot: program.slot(program.contacts), tier: tier, deliverIn: offset,
-                dueIn: offset.adding(policy.due), reasons: reasons, score: score, state: &state, round: &round)
+                dueIn: offset.adding(policy.due), score: score, state: &state, round: &round)
         }
         state.program = program
         round.effects.append(.program(change(program)))

@@ -90,8 +90,7 @@ public struct Evaluator: Sendable {
                 &state, before: before, after: current, observedAt: quiet, fired: !ingested.fired.isEmpty,
                 round: &round)
             if plans.aftercare.program?.startKinds.contains(checkIn.kind) == true {
-                let reasons = TaskReason.of(state.replay.activeFirings(at: checkIn.at), ruleSet: ruleSet)
-                startProgram(&state, reasons: reasons, round: &round)
+                startProgram(&state, round: &round)
             }
             if checkIn.kind == .contact, let contact = checkIn.contact {
                 flush(&state, round: &round)
@@ -187,7 +186,7 @@ public struct Evaluator: Sendable {
         round.effects.append(.episode(rise.opened ? .opened(episode) : .raised(episode)))
         let reasons = TaskReason.of(state.replay.activeFirings(at: rise.at), ruleSet: ruleSet)
         if let program = plans.aftercare.program, episode.tier >= program.startTier {
-            startProgram(&state, episode: episode.number, reasons: reasons, round: &round)
+            startProgram(&state, episode: episode.number, round: &round)
         }
         if rise.opened { reviewPlan(&state, episode: episode, reasons: reasons, round: &round) }
         // While a program runs, caring contacts are its messages, not the plans' one-off ones; a

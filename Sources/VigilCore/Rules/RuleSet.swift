@@ -337,7 +337,8 @@ public struct RuleSet: Sendable {
     /// An empty history for this rule set.
     public func emptyHistory() -> History { History(stride: numberInputs.count, conditions: conditionInputs.count) }
 
-    /// Computes `event`'s aggregate inputs and adds it to `history`; returns its condition bits.
+    /// Computes `event`'s aggregate inputs and adds it to `history` (and a plan it carries to the
+    /// history's plans); returns its condition bits.
     @discardableResult
     public func record(_ event: ObservedEvent, in history: inout History) -> UInt64 {
         let alone = EvaluationContext(alone: event)
@@ -348,6 +349,7 @@ public struct RuleSet: Sendable {
         history.insert(
             EventFacts(at: event.checkIn.at, conditions: bits),
             numbers: numberInputs.lazy.map { $0.read(event) ?? .nan })
+        if let plan = event.checkIn.plan { history.insert(plan: plan, at: event.checkIn.at) }
         return bits
     }
 

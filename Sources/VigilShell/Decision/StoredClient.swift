@@ -62,7 +62,12 @@ enum StoredClient {
         guard !found.closed, let tier = found.tier.flatMap(Tier.init(rawValue:)) else {
             return EpisodeCursor(open: nil, lastNumber: number)
         }
-        var tasks = RawStatement(try db.cachedStatement(sql: "SELECT id FROM tasks WHERE client = ? AND episode = ?"))
+        // A program's messages are not in the planned set (see `Evaluator.plan`).
+        var tasks = RawStatement(
+            try db.cachedStatement(
+                sql:
+                    "SELECT id FROM tasks WHERE client = ? AND episode = ? AND slot NOT LIKE '\(CaringProgram.slotPrefix)%'"
+            ))
         tasks.bind(client)
         tasks.bind(found.number)
         var planned: Set<String> = []

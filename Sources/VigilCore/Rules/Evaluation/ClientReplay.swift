@@ -184,7 +184,6 @@ public struct ClientReplay: Sendable {
     mutating func record(_ observed: ObservedEvent) -> UInt64 {
         let bits = ruleSet.record(observed, in: &history)
         let at = observed.checkIn.at
-        if let plan = observed.checkIn.plan { history.insert(plan: plan, at: at) }
         for code in observed.checkIn.protective where protective[code].map({ $0 < at }) ?? true {
             protective[code] = at
         }

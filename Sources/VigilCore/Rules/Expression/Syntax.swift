@@ -28,6 +28,11 @@ struct Parser {
     let origin: ExpressionOrigin
     var tokens: [Token]
     var position = 0
+    /// How deep the syntax tree being built is at this point: brackets, calls, `not`, unary minus
+    /// and each operator of a chain add a level. Bounded, so that neither this parser nor what walks
+    /// the tree (the compiler, the prefilter) can run out of stack on a hostile rule file.
+    var level = 0
+    static let deepest = 100
 
     static func parse(_ text: String, origin: ExpressionOrigin) throws(SourceError) -> Syntax {
         var parser = Parser(text: text, origin: origin, tokens: try Lexer.tokens(text, origin: origin))
@@ -78,21 +83,36 @@ struct Parser {
         }
     }
 
+    /// One level deeper (see `level`); refused past `deepest`.
+    mutating func descend() throws(SourceError) {
+        level += 1
+        guard level <= Self.deepest else {
+            throw error(
+                "the expression nests too deeply (more than \(Self.deepest) levels of operators, brackets and calls)")
+        }
+    }
+
     /// `operand (op operand)*`, left-associative, for any of `operators`.
     mutating func leftAssociative(
         _ operators: [String], _ operand: (inout Parser) throws(SourceError) -> Syntax
     ) throws(SourceError) -> Syntax {
+        let entry = level
+        defer { level = entry }
         var left = try operand(&self)
         while let op = current(in: operators) {
             let offset = current.offset
             position += 1
+            try descend()
             left = .binary(op, left, try operand(&self), offset: offset)
         }
         return left
     }
 
     mutating func orExpression() throws(SourceError) -> Syntax {
-        try leftAssociative(["or"]) { parser throws(SourceError) in try parser.andExpression() }
+        let entry = level
+        defer { level = entry }
+        try descend()
+        return try leftAssociative(["or"]) { parser throws(SourceError) in try parser.andExpression() }
     }
 
     mutating func andExpression() throws(SourceError) -> Syntax {
@@ -103,6 +123,9 @@ struct Parser {
         if isKeyword("not") {
             let offset = current.offset
             position += 1
+            let entry = level
+            defer { level = entry }
+            try descend()
             return .unary("not", try notExpression(), offset: offset)
         }
         return try comparison()
@@ -129,6 +152,9 @@ struct Parser {
         if isSymbol("-") {
             let offset = current.offset
             position += 1
+            let entry = level
+            defer { level = entry }
+            try descend()
             return .unary("-", try unary(), offset: offset)
         }
         return try primary()
