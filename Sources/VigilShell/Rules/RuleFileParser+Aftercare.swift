@@ -128,16 +128,7 @@ extension RuleFileParser {
             fields.report("max_attempts", "follow_up needs max_attempts: the missed attempts before unreachable")
         }
         let retry = span(fields, "retry_after", "when a missed follow-up is due again")
-        var unreachable: TaskTemplate?
-        if let node = fields["unreachable"] {
-            do throws(SourceError) {
-                unreachable = try template(node, path: fields.keyPath("unreachable"))
-            } catch {
-                reader.report(error)
-            }
-        } else {
-            fields.report("unreachable", "follow_up needs unreachable: the supervisors' task")
-        }
+        let unreachable = requiredTemplate(fields, "unreachable", "the supervisors' task")
         guard let attempts, let retry, let unreachable else { return nil }
         return FollowUpPolicy(maxAttempts: attempts, retryAfter: retry, unreachable: unreachable)
     }
@@ -162,18 +153,23 @@ extension RuleFileParser {
 
     func planReview(_ fields: YAMLMap) -> PlanReviewPolicy? {
         let maxAge = span(fields, "max_age", "how old a plan may be before it is reviewed")
-        var task: TaskTemplate?
-        if let node = fields["task"] {
-            do throws(SourceError) {
-                task = try template(node, path: fields.keyPath("task"))
-            } catch {
-                reader.report(error)
-            }
-        } else {
-            fields.report("task", "plan_review needs task: the plan review's task")
-        }
+        let task = requiredTemplate(fields, "task", "the plan review's task")
         guard let maxAge, let task else { return nil }
         return PlanReviewPolicy(maxAge: maxAge, template: task)
+    }
+
+    /// The task template at `key` (required: `what` says what it is), its mistakes reported.
+    func requiredTemplate(_ fields: YAMLMap, _ key: String, _ what: String) -> TaskTemplate? {
+        guard let node = fields[key] else {
+            fields.report(key, "\(fields.path) needs \(key): \(what)")
+            return nil
+        }
+        do throws(SourceError) {
+            return try template(node, path: fields.keyPath(key))
+        } catch {
+            reader.report(error)
+            return nil
+        }
     }
 
     /// `+01:00`, `-05:30`, `+00:00`: an offset from UTC.
