@@ -34,10 +34,14 @@ struct ClientCommand: ParsableCommand {
         @Option(name: .customLong("as-of"), help: "As of this RFC 3339 time instead of now.")
         var asOf: String?
 
-        func run() throws {
-            guard let minimum = Tier(rawValue: tier) else {
+        func validate() throws {
+            guard Tier(rawValue: tier) != nil else {
                 throw ValidationError("--tier must be low, moderate, high or imminent, not '\(tier)'")
             }
+        }
+
+        func run() throws {
+            let minimum = Tier(rawValue: tier) ?? .low
             let config = try options.load()
             let now = try parseAsOf(asOf)
             let lines: [CaseloadLine]
