@@ -49,11 +49,14 @@ public struct EndToEndBench {
         /// and the spool's backlog (entries in `new/`).
         public var samples: [Sample] = []
 
-        /// Resident memory once warmed up (the sample a quarter into the run) and its highest in
-        /// the last quarter, in KiB, and the growth between them in percent.
+        /// Resident memory once warmed up (its highest in the second quarter of the run) and its
+        /// highest in the last quarter, in KiB, and the growth between them in percent. Highest
+        /// against highest: memory a process has touched stays resident, so one sample against a
+        /// later maximum counts a transient peak (a large chunk) as growth; a leak still shows as
+        /// the last quarter's peak above the second quarter's.
         public func growth(_ field: KeyPath<Sample, Int>) -> (warm: Int, late: Int, percent: Double) {
             guard samples.count >= 4 else { return (0, 0, .nan) }
-            let warm = samples[samples.count / 4][keyPath: field]
+            let warm = samples[(samples.count / 4)..<(samples.count / 2)].map { $0[keyPath: field] }.max() ?? 0
             let late = samples[(samples.count * 3 / 4)...].map { $0[keyPath: field] }.max() ?? warm
             return (warm, late, warm > 0 ? Double(late - warm) * 100 / Double(warm) : .nan)
         }

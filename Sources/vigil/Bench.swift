@@ -179,7 +179,7 @@ struct Bench: ParsableCommand {
             for (name, field) in [("serve ", \R.Sample.serveRSS), ("notify", \R.Sample.notifyRSS)] {
                 let (warm, late, percent) = report.growth(field)
                 print(
-                    "    memory       \(name) RSS \(String(format: "%.1f", Double(warm) / 1024)) MiB warmed up, "
+                    "    memory       \(name) RSS \(String(format: "%.1f", Double(warm) / 1024)) MiB at most warmed up, "
                         + "\(String(format: "%.1f", Double(late) / 1024)) MiB at most in the last quarter "
                         + "(\(String(format: "%+.1f", percent)) %)")
             }
