@@ -21,6 +21,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // libsystemd (sd_notify, sd_watchdog_enabled, sd_journal_sendv) from Debian's libsystemd-dev.
@@ -58,6 +62,27 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
+        // `vigil api`, the team's front door (the only process that listens on the network): a writer
+        // into the spool and a reader of the store, never the store's owner.
+        .target(
+            name: "VigilAPI",
+            dependencies: [
+                "VigilCore",
+                "VigilShell",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // The benchmarks behind `vigil bench` and their fixtures (a loopback webhook receiver):
         // kept out of VigilShell so the daemon's library holds no scaffolding.
         .target(
@@ -75,6 +100,7 @@ let package = Package(
             name: "vigil",
             dependencies: [
                 "VigilShell",
+                "VigilAPI",
                 "VigilBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

@@ -12,7 +12,7 @@ struct QueueCommand: ParsableCommand {
             delivered (the channel has it; open until resolved), resolved (a reached contact or an ack),
             dead (every retry failed), cancelled. --json prints the stable keys documented in the README.
             """,
-        subcommands: [List.self, Show.self, Ack.self, Retry.self, Cancel.self])
+        subcommands: [List.self, Show.self, Take.self, Ack.self, Retry.self, Cancel.self])
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -87,16 +87,22 @@ struct QueueCommand: ParsableCommand {
         }
     }
 
-    struct Ack: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Record that a person handled the task (resolved).")
-        @OptionGroup var options: ConfigOptions
-        @Argument(help: "The task id.")
-        var id: String
+    struct Take: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Say who is on a task (\"I'm on it\"): a take event handed to the daemon.",
+            discussion: TaskActionOptions.discussion)
+        @OptionGroup var action: TaskActionOptions
 
-        func run() throws {
-            try withQueue(options, writing: true) { queue in try queue.ack(id, at: SystemClock().now()) }
-            print("\(id) resolved")
-        }
+        func run() throws { try action.hand(.take) }
+    }
+
+    struct Ack: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Record that a person handled the task (resolved): an ack event handed to the daemon.",
+            discussion: TaskActionOptions.discussion)
+        @OptionGroup var action: TaskActionOptions
+
+        func run() throws { try action.hand(.ack) }
     }
 
     struct Retry: ParsableCommand {
@@ -131,6 +137,71 @@ struct QueueCommand: ParsableCommand {
             }
             print("\(id) cancelled")
         }
+    }
+}
+
+/// `queue take` and `queue ack`: the task, who acts, and whether to wait for the daemon.
+struct TaskActionOptions: ParsableArguments {
+    static let discussion = """
+        The act is a check-in (kind take or ack, naming the task and --by) written into the spool like
+        `vigil submit`'s, so the event log records who acted; the daemon applies it. Without --wait the
+        command returns once the event is in the spool.
+        """
+
+    @OptionGroup var options: ConfigOptions
+    @Option(help: "Who acts: an identity (1–64 of A-Z a-z 0-9 . _ : @ -), recorded with the task.")
+    var by: String
+    @Option(help: "A private note kept with the event (never printed or logged).")
+    var note: String?
+    @Option(help: "Wait up to this many seconds for the daemon to apply it (0: do not wait).")
+    var wait = 0.0
+    @Argument(help: "The task id (t-…).")
+    var id: String
+
+    func validate() throws {
+        guard CheckInDecoder.isActor(by) else {
+            throw ValidationError("--by must be an identity: 1–64 of A-Z a-z 0-9 . _ : @ -")
+        }
+    }
+
+    /// Checks the task exists and can still be acted on, hands the event to the spool, and waits
+    /// for the daemon if asked.
+    func hand(_ request: TaskActionRequest) throws {
+        let config = try options.load()
+        let task = try withQueue(options, writing: false) { queue in try queue.show(id) }
+        let actionable = request == .take ? task.state.isOpen : task.state.isOpen || task.state == .dead
+        guard actionable else {
+            printError("cannot \(request.name) task \(id): it is \(task.state.rawValue)")
+            throw ArgumentParser.ExitCode(ExitStatus.dataError.rawValue)
+        }
+        let submission = Submission(spool: SpoolDirectory(root: config.spool), vocabulary: try loadVocabulary(config))
+        let event: String
+        do {
+            event = try submission.act(
+                request, task: id, client: task.client, by: by, note: note, now: SystemClock().now())
+        } catch {
+            switch error {
+            case .invalid(let reasons): for reason in reasons { printError(reason.description) }
+            case .spool(let failure): printError("cannot write to the spool \(config.spool): \(failure)")
+            }
+            throw ArgumentParser.ExitCode(error.exitStatus.rawValue)
+        }
+        guard wait > 0 else {
+            print("\(id): \(request.name) by \(by) handed to the daemon (event \(event))")
+            return
+        }
+        let deadline = Date().addingTimeInterval(wait)
+        while Date() < deadline {
+            let now = try withQueue(options, writing: false) { queue in try queue.show(id) }
+            let applied = request == .take ? now.takenBy == by : now.state == .resolved
+            if applied {
+                print("\(id) \(request == .take ? "taken by \(by)" : "resolved by \(by)")")
+                return
+            }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        printError("\(id): the daemon has not applied event \(event) within \(wait) s (is `vigil serve` running?)")
+        throw ArgumentParser.ExitCode(ExitStatus.unavailable.rawValue)
     }
 }
 

@@ -10,7 +10,8 @@ struct Vigil: AsyncParsableCommand {
         abstract: "Crisis-risk scoring and alerting daemon for recovery and crisis teams.",
         version: VigilVersion.current,
         subcommands: [
-            Serve.self, Notify.self, Submit.self, Status.self, ClientCommand.self, QueueCommand.self, RulesCommand.self,
+            Serve.self, Notify.self, APICommand.self, Submit.self, Status.self, ClientCommand.self, QueueCommand.self,
+            RulesCommand.self,
             ReplayCommand.self, ReportCommand.self,
             Bench.self,
         ])

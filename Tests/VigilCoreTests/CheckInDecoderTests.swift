@@ -78,7 +78,24 @@ final class CheckInDecoderTests: XCTestCase {
         XCTAssertEqual(error(event(#","contact":{"outcome":"maybe"}"#, kind: "contact"))?.field, "contact.outcome")
         XCTAssertEqual(error(event(#","contact":{"task":"t"}"#, kind: "contact"))?.field, "contact.outcome")
         XCTAssertEqual(
-            error(event(#","contact":{"outcome":"reached","by":"x"}"#, kind: "contact"))?.field, "contact.by")
+            error(event(#","contact":{"outcome":"reached","why":"x"}"#, kind: "contact"))?.field, "contact.why")
+        XCTAssertEqual(
+            error(event(#","contact":{"outcome":"reached","by":"Dana Rivera"}"#, kind: "contact"))?.field, "contact.by")
+        let by = try decode(event(#","contact":{"outcome":"reached","by":"link:t-1"}"#, kind: "contact")).checkIn
+        XCTAssertEqual(by.contact?.by, "link:t-1")
+    }
+
+    /// `take` and `ack` name the task and who acted, and nothing else carries `action`.
+    func testTaskActions() throws {
+        let ack = try decode(event(#","action":{"task":"t-1","by":"counselor.rivera"}"#, kind: "ack")).checkIn
+        XCTAssertEqual(ack.action, CheckIn.Action(task: "t-1", by: "counselor.rivera"))
+        XCTAssertEqual(error(event(kind: "take"))?.problem, "required when kind is take")
+        XCTAssertEqual(
+            error(event(#","action":{"task":"t-1","by":"a"}"#))?.problem,
+            "only allowed when kind is take or ack (kind is checkin)")
+        XCTAssertEqual(error(event(#","action":{"task":"t-1"}"#, kind: "ack"))?.field, "action.by")
+        XCTAssertEqual(error(event(#","action":{"by":"a"}"#, kind: "ack"))?.field, "action.task")
+        XCTAssertEqual(error(event(#","action":{"task":"t-1","by":"a b"}"#, kind: "ack"))?.field, "action.by")
     }
 
     /// Each invalid input names the field at fault and the problem.

@@ -142,4 +142,39 @@ final class EvaluatorTests: XCTestCase {
         XCTAssertEqual(answered.map(\.task), [nil])
         XCTAssertEqual(state.openTasks.count, 2)
     }
+
+    func testATakeRecordsWhoAndAnAckResolvesWithoutTouchingTheScore() throws {
+        let evaluator = try evaluator()
+        var state = evaluator.newClient("c")
+        _ = evaluator.evaluate(&state, checkIns: [checkIn("1", 10, signs: ["m"])], at: at(10))
+        let task = try XCTUnwrap(state.openTasks.first?.id)
+        let before = evaluator.score(of: state, at: at(10.5))
+        func act(_ kind: CheckIn.Kind, _ id: String) -> [Effect] {
+            evaluator.evaluate(
+                &state,
+                checkIns: [
+                    CheckIn(
+                        id: id, client: "c", at: at(10.5), kind: kind, source: .counselor,
+                        action: CheckIn.Action(task: task, by: "counselor.rivera"))
+                ], at: at(10.5))
+        }
+        func actions(_ effects: [Effect]) -> [TaskAction] {
+            effects.compactMap { if case .action(let action) = $0 { return action } else { return nil } }
+        }
+        let taken = act(.take, "take-1")
+        XCTAssertEqual(
+            actions(taken), [TaskAction(event: "take-1", task: task, by: "counselor.rivera", resolves: false)])
+        XCTAssertTrue(state.openTasks.contains { $0.id == task }, "a take leaves the task open")
+        let acked = act(.ack, "ack-1")
+        XCTAssertEqual(actions(acked), [TaskAction(event: "ack-1", task: task, by: "counselor.rivera", resolves: true)])
+        XCTAssertFalse(state.openTasks.contains { $0.id == task }, "an ack ends the task")
+        for effects in [taken, acked] {
+            XCTAssertTrue(planned(effects).isEmpty)
+            for case .evaluated(_, let fired, _, let score) in effects {
+                XCTAssertTrue(fired.isEmpty, "no rule reads a person's act")
+                XCTAssertEqual(score, before)
+            }
+        }
+        XCTAssertEqual(state.replay.history.facts.count, 1, "the rules read the client's observations only")
+    }
 }

@@ -43,9 +43,9 @@ final class CommandLineTests: XCTestCase {
         try harness.drop(
             "s1.json", ResponsePlanTests.highScreening(id: "s1", client: "c-q", at: ResponsePlanTests.time(-60)))
         try eventually("the plan enqueued") { try harness.tasks().count == ResponsePlanTests.highPlanSize }
-        XCTAssertEqual(daemon.stop(), 0)
         let ids = try harness.tasks().compactMap { $0["id"] as? String }
-        XCTAssertEqual(try harness.run(["queue", "ack", ids[0]]).status, 0)
+        XCTAssertEqual(try harness.run(["queue", "ack", ids[0], "--by", "ops.lead", "--wait", "20"]).status, 0)
+        XCTAssertEqual(daemon.stop(), 0)
         XCTAssertEqual(try harness.run(["queue", "cancel", ids[1], "--reason", "moved away"]).status, 0)
         func listed(_ arguments: [String]) throws -> [String] {
             let result = try harness.run(["queue", "list", "--json"] + arguments)

@@ -207,7 +207,7 @@ final class NotifierTests: XCTestCase {
         let notifier = try harness.startNotifier()
         defer { _ = notifier.stop() }
         try eventually("the POST in flight") { receiver.lines.contains { $0["arrived"] as? String == id } }
-        XCTAssertEqual(try harness.run(["queue", "ack", id]).status, 0)
+        XCTAssertEqual(try harness.run(["queue", "ack", id, "--by", "tester", "--wait", "20"]).status, 0)
         try eventually(timeout: 20, "the receiver told that the escalation it accepted has ended") {
             receiver.acceptedKeys.contains(id) && receiver.acceptedKeys.contains(id + ":resolved")
         }
@@ -293,7 +293,7 @@ final class NotifierTests: XCTestCase {
         XCTAssertNotNil(annotations["summary"])
 
         // A person handles it; the next notifier pass sends endsAt and Alertmanager resolves it.
-        XCTAssertEqual(try harness.run(["queue", "ack", escalation]).status, 0)
+        XCTAssertEqual(try harness.run(["queue", "ack", escalation, "--by", "tester", "--wait", "20"]).status, 0)
         XCTAssertEqual(try harness.run(["notify", "--once", "--log", "stderr"]).status, 0)
         try eventually(timeout: 10, "the alert resolved") {
             let active = try JSONSerialization.jsonObject(with: fetch(api)) as? [[String: Any]] ?? []

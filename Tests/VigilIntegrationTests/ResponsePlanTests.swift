@@ -186,16 +186,17 @@ final class ResponsePlanTests: XCTestCase {
         try harness.drop("s1.json", Self.highScreening(id: "s1", client: "c-ops", at: Self.time(-60)))
         try eventually("the plan enqueued") { try harness.tasks().count == Self.highPlanSize }
         let ids = try harness.tasks().compactMap { $0["id"] as? String }
-        XCTAssertEqual(try harness.run(["queue", "ack", ids[0]]).status, 0)
+        XCTAssertEqual(try harness.run(["queue", "ack", ids[0], "--by", "ops.lead", "--wait", "20"]).status, 0)
         XCTAssertEqual(
             try harness.run(["queue", "cancel", ids[1], "--reason", "client moved to another program"]).status, 0)
         let again = try harness.run(["queue", "cancel", ids[1], "--reason", "twice"])
         XCTAssertEqual(again.status, 65, "a cancelled task cannot be cancelled again: \(again)")
         XCTAssertTrue(again.stderr.contains("it is cancelled"), again.stderr)
-        XCTAssertEqual(try harness.run(["queue", "ack", "t-0000000000000000"]).status, 66)
+        XCTAssertEqual(try harness.run(["queue", "ack", "t-0000000000000000", "--by", "ops.lead"]).status, 66)
         let resolved = try harness.run(["queue", "list", "--state", "resolved", "--json"])
         XCTAssertTrue(
-            resolved.stdout.contains(ids[0]) && resolved.stdout.contains("\"resolved_by\":\"ack\""), resolved.stdout)
+            resolved.stdout.contains(ids[0]) && resolved.stdout.contains("\"resolved_by\":\"ack ack-\(ids[0])-")
+                && resolved.stdout.contains("\"acted_by\":\"ops.lead\""), resolved.stdout)
         let cancelled = try harness.run(["queue", "show", ids[1], "--json"])
         XCTAssertTrue(cancelled.stdout.contains("client moved to another program"), cancelled.stdout)
         XCTAssertEqual(

@@ -19,7 +19,7 @@ final class ConfigParseTests: XCTestCase {
         let cases: [(String, String)] = [
             (
                 "spool: a\nstate: b\nrules: c\nwatchdog: 5\n",
-                "/x/vigil.yaml:4:1: key 'watchdog': unknown key (known keys: spool, state, rules, notifier)"
+                "/x/vigil.yaml:4:1: key 'watchdog': unknown key (known keys: spool, state, rules, notifier, api)"
             ),
             ("spool: a\nstate: b\n", "key 'rules': required"),
             ("spool: [a]\nstate: b\nrules: c\n", "/x/vigil.yaml:1:8: key 'spool': must be a non-empty string"),

@@ -13,6 +13,8 @@ public enum Effect: Sendable {
     case planned(PlannedTask, score: Double, reasons: [TaskReason])
     /// An open task that a higher tier's task with the same key replaces (cancelled, kept as history).
     case superseded(task: String, by: Tier, reason: String)
+    /// A person took or acknowledged one of the client's tasks (`kind: take` or `ack`).
+    case action(TaskAction)
     /// A `contact` check-in answered an open outreach task (`task` nil: there was none to answer).
     case contact(ContactResult)
     /// An open task ended other than by a rise: resolved (a plan review by a `plan` check-in) or
@@ -52,6 +54,20 @@ public struct ContactResult: Equatable, Sendable {
     public var outcome: CheckIn.Contact.Outcome
     /// True when it resolved the task (`reached`); otherwise it counts as an attempt.
     public var resolved: Bool
+    /// Who made the contact, when the check-in says.
+    public var by: String?
+}
+
+/// A person's act on a task, from a `take` or `ack` check-in. The shell applies it to the task if it
+/// is the client's and still open (an ack also resolves a dead task); otherwise it is kept as the
+/// event only.
+public struct TaskAction: Equatable, Sendable {
+    /// The check-in's id.
+    public var event: String
+    public var task: String
+    public var by: String
+    /// True for `ack` (resolve), false for `take` (record who is on it).
+    public var resolves: Bool
 }
 
 /// How an open task ended.

@@ -3,7 +3,19 @@
 extension Evaluator {
     // MARK: - Contacts
 
-    /// Applies a contact to the open outreach task it answers: the one it names, else the earliest
+    /// Applies a person's `take` or `ack`: an ack ends the task here (no contact or rise of this
+    /// round acts on it again); whether the store's task is the client's and still open is the
+    /// shell's to check.
+    func apply(
+        _ action: CheckIn.Action, kind: CheckIn.Kind, event: String, to state: inout ClientState, round: inout Round
+    ) {
+        let resolves = kind == .ack
+        if resolves { state.openTasks.removeAll { $0.id == action.task } }
+        round.effects.append(.action(TaskAction(event: event, task: action.task, by: action.by, resolves: resolves)))
+    }
+
+    /// Applies a contact to the open outreach task it answers: the one it names (an escalation too:
+    /// the responder reached the client), else the earliest
     /// due caring contact or follow-up that existed when the contact was made (a program's message
     /// only once delivered: a reply never uses up the messages still to come) and that the
     /// contact's source may answer (`roleSources`). Then what its outcome ends:
@@ -15,7 +27,7 @@ extension Evaluator {
     func apply(_ contact: CheckIn.Contact, of checkIn: CheckIn, to state: inout ClientState, round: inout Round) {
         let target: Int?
         if let named = contact.task {
-            target = state.openTasks.firstIndex { $0.id == named && $0.kind.isOutreach }
+            target = state.openTasks.firstIndex { $0.id == named && ($0.kind.isOutreach || $0.kind == .escalation) }
         } else {
             let madeBy = checkIn.at.adding(Self.contactSkew)
             target = state.openTasks.indices
@@ -32,7 +44,7 @@ extension Evaluator {
             .contact(
                 ContactResult(
                     event: checkIn.id, task: target.map { state.openTasks[$0].id }, outcome: contact.outcome,
-                    resolved: resolved)))
+                    resolved: resolved, by: contact.by)))
         if resolved, let target { state.openTasks.remove(at: target) }
         switch contact.outcome {
         case .reached: break

@@ -12,6 +12,8 @@
 ///   batch are one rise, not one per intermediate tier). The plan is cumulative and merged across
 ///   the elevated domains (see `ResponsePlans.lines(for:)`); an open task with the same plan key
 ///   is superseded, so a client never holds two open tasks for the same job.
+/// - A `take` or `ack` check-in records who took a task, or resolves it (`TaskAction`); the rules
+///   never see it.
 /// - A `contact` check-in resolves (reached) or counts an attempt on an open outreach task: the one
 ///   it names, else the earliest due caring contact or follow-up that existed when the contact was
 ///   made (give or take the 5 minutes of clock skew check-ins may have) and that the contact's
@@ -62,6 +64,14 @@ public struct Evaluator: Sendable {
         var round = Round(now: now)
         round.effects.reserveCapacity(checkIns.count + 1)
         for (index, checkIn) in checkIns.enumerated() {
+            if let action = checkIn.action, checkIn.kind.isTaskAction {
+                // A person's act on a task observes nothing about the client: no rule reads it.
+                flush(&state, round: &round)
+                round.effects.append(
+                    .evaluated(checkIn: index, fired: [], ended: [], score: score(of: state, at: checkIn.at)))
+                apply(action, kind: checkIn.kind, event: checkIn.id, to: &state, round: &round)
+                continue
+            }
             // The tier in the quiet just before this check-in: `low` ends an open episode.
             let quiet = max(checkIn.at, state.replay.history.newest ?? checkIn.at)
             let before = state.cursor.open == nil ? Tier.low : score(of: state, at: quiet).tier

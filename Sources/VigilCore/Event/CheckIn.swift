@@ -19,6 +19,8 @@ public struct CheckIn: Equatable, Sendable {
     public var protective: [String]
     public var screening: Screening?
     public var contact: Contact?
+    /// A person's act on a task (`kind: take` or `ack`).
+    public var action: Action?
     /// The client's recovery plan (`kind: plan` only); its `coping` and `crisis_steps` are private
     /// like `note`.
     public var plan: RecoveryPlan?
@@ -27,8 +29,8 @@ public struct CheckIn: Equatable, Sendable {
     public init(
         id: String, client: String, at: Timestamp, kind: Kind, source: Source,
         measures: [(name: String, value: Double)] = [], signs: [String] = [], stressors: [String] = [],
-        protective: [String] = [], screening: Screening? = nil, contact: Contact? = nil, plan: RecoveryPlan? = nil,
-        note: String? = nil
+        protective: [String] = [], screening: Screening? = nil, contact: Contact? = nil, action: Action? = nil,
+        plan: RecoveryPlan? = nil, note: String? = nil
     ) {
         self.id = id
         self.client = client
@@ -42,6 +44,7 @@ public struct CheckIn: Equatable, Sendable {
         self.protective = protective
         self.screening = screening
         self.contact = contact
+        self.action = action
         self.plan = plan
         self.note = note
     }
@@ -51,7 +54,8 @@ public struct CheckIn: Equatable, Sendable {
             && lhs.source == rhs.source && lhs.measures.map(\.name) == rhs.measures.map(\.name)
             && lhs.measures.map(\.value) == rhs.measures.map(\.value) && lhs.signs == rhs.signs
             && lhs.stressors == rhs.stressors && lhs.protective == rhs.protective
-            && lhs.screening == rhs.screening && lhs.contact == rhs.contact && lhs.plan == rhs.plan
+            && lhs.screening == rhs.screening && lhs.contact == rhs.contact && lhs.action == rhs.action
+            && lhs.plan == rhs.plan
             && lhs.note == rhs.note
     }
 
@@ -68,6 +72,12 @@ public struct CheckIn: Equatable, Sendable {
         case overdose
         /// The client's recovery plan (`plan`), made or reviewed with them.
         case plan
+        /// A person took a task (`take`: "I'm on it") or acknowledged it (`ack`: handled, resolved).
+        /// Stored as the audit trail of who acted; the rules never read them.
+        case take, ack
+
+        /// Whether it is a person's act on a task rather than an observation of the client.
+        public var isTaskAction: Bool { self == .take || self == .ack }
     }
 
     /// Who reported it.
@@ -121,10 +131,24 @@ public struct CheckIn: Equatable, Sendable {
         }
         public var outcome: Outcome
         public var task: String?
+        /// Who made the contact (an API token's name, `link:TASK`, or `--by`); nil when not said.
+        public var by: String?
 
-        public init(outcome: Outcome, task: String? = nil) {
+        public init(outcome: Outcome, task: String? = nil, by: String? = nil) {
             self.outcome = outcome
             self.task = task
+            self.by = by
+        }
+    }
+
+    /// A person's act on a task (`kind: take` or `ack`): which task, and who.
+    public struct Action: Equatable, Sendable {
+        public var task: String
+        public var by: String
+
+        public init(task: String, by: String) {
+            self.task = task
+            self.by = by
         }
     }
 }

@@ -24,7 +24,7 @@ public struct CheckInDecoder: Sendable {
     /// The top-level fields of schema v1.
     public static let fields: Set<String> = [
         "id", "client", "at", "kind", "source", "measures", "signs", "stressors", "protective", "screening",
-        "contact", "plan", "note",
+        "contact", "action", "plan", "note",
     ]
 
     /// The codes accepted; nil only for `stored`, which re-reads events accepted earlier.
@@ -113,6 +113,17 @@ public struct CheckInDecoder: Sendable {
             problems.append(
                 CheckInError(field: "contact", "only allowed when kind is contact (kind is \(kind.rawValue))"))
         }
+        var action: CheckIn.Action?
+        if let value = fields.action {
+            action = problems.check { () throws(CheckInError) in try Self.action(value) }
+        }
+        if let kind, kind.isTaskAction, fields.action == nil {
+            problems.append(CheckInError(field: "action", "required when kind is \(kind.rawValue)"))
+        }
+        if let kind, !kind.isTaskAction, fields.action != nil {
+            problems.append(
+                CheckInError(field: "action", "only allowed when kind is take or ack (kind is \(kind.rawValue))"))
+        }
         var plan: RecoveryPlan?
         if let value = fields.plan { plan = self.plan(value, into: &problems) }
         if kind == .plan, fields.plan == nil {
@@ -128,16 +139,16 @@ public struct CheckInDecoder: Sendable {
         guard problems.isEmpty, let id, let client, let at, let kind, let source else { throw problems }
         return CheckIn(
             id: id, client: client, at: at, kind: kind, source: source, measures: measures, signs: signs,
-            stressors: stressors, protective: protective, screening: screening, contact: contact, plan: plan,
-            note: note)
+            stressors: stressors, protective: protective, screening: screening, contact: contact, action: action,
+            plan: plan, note: note)
     }
 
     // MARK: - Fields
 
     /// The top-level members by name, without hashing (a check-in has at most a dozen).
     struct Fields {
-        var id, client, at, kind, source, measures, signs, stressors, protective, screening, contact, plan,
-            note: JSONValue?
+        var id, client, at, kind, source, measures, signs, stressors, protective, screening, contact, action,
+            plan, note: JSONValue?
 
         /// Stores `value` under `key`; false for a key schema v1 does not have.
         mutating func set(_ key: String, _ value: JSONValue) -> Bool {
@@ -153,6 +164,7 @@ public struct CheckInDecoder: Sendable {
             case "protective": protective = value
             case "screening": screening = value
             case "contact": contact = value
+            case "action": action = value
             case "plan": plan = value
             case "note": note = value
             default: return false
@@ -362,25 +374,66 @@ public struct CheckInDecoder: Sendable {
         }
         var outcome: CheckIn.Contact.Outcome?
         var task: String?
+        var by: String?
         for (key, member) in members {
             switch key {
             case "outcome": outcome = try enumeration(member, field: "contact.outcome") as CheckIn.Contact.Outcome
-            case "task":
-                guard case .string(let id) = member, (1...128).contains(id.utf8.count),
-                    id.utf8.allSatisfy({ (0x21...0x7E).contains($0) })
-                else {
-                    throw CheckInError(field: "contact.task", "must be a task id: 1–128 printable ASCII characters")
-                }
-                task = id
+            case "task": task = try taskID(member, field: "contact.task")
+            case "by": by = try actor(member, field: "contact.by")
             default:
-                throw CheckInError(field: "contact.\(quoted(key))", "unknown field (known: outcome, task)")
+                throw CheckInError(field: "contact.\(quoted(key))", "unknown field (known: outcome, task, by)")
             }
         }
         guard let outcome else {
             let outcomes = CheckIn.Contact.Outcome.allCases.map(\.rawValue).joined(separator: ", ")
             throw CheckInError(field: "contact.outcome", "required (one of \(outcomes))")
         }
-        return CheckIn.Contact(outcome: outcome, task: task)
+        return CheckIn.Contact(outcome: outcome, task: task, by: by)
+    }
+
+    static func action(_ value: JSONValue) throws(CheckInError) -> CheckIn.Action {
+        guard case .object(let members) = value else {
+            throw CheckInError(field: "action", "must be an object, not \(value.typeDescription)")
+        }
+        var task: String?
+        var by: String?
+        for (key, member) in members {
+            switch key {
+            case "task": task = try taskID(member, field: "action.task")
+            case "by": by = try actor(member, field: "action.by")
+            default: throw CheckInError(field: "action.\(quoted(key))", "unknown field (known: task, by)")
+            }
+        }
+        guard let task else { throw CheckInError(field: "action.task", "required (the task id)") }
+        guard let by else { throw CheckInError(field: "action.by", "required (who acted)") }
+        return CheckIn.Action(task: task, by: by)
+    }
+
+    static func taskID(_ value: JSONValue, field: String) throws(CheckInError) -> String {
+        guard case .string(let id) = value, (1...128).contains(id.utf8.count),
+            id.utf8.allSatisfy({ (0x21...0x7E).contains($0) })
+        else {
+            throw CheckInError(field: field, "must be a task id: 1–128 printable ASCII characters")
+        }
+        return id
+    }
+
+    /// Who acted: an identity, never a person's name in free text.
+    static func actor(_ value: JSONValue, field: String) throws(CheckInError) -> String {
+        guard case .string(let name) = value, isActor(name) else {
+            throw CheckInError(field: field, "must be an identity: 1–64 of A-Z a-z 0-9 . _ : @ -")
+        }
+        return name
+    }
+
+    /// 1–64 characters of `A-Z a-z 0-9 . _ : @ -`: an API token's name, `link:TASK`, a login.
+    public static func isActor(_ text: String) -> Bool {
+        (1...64).contains(text.utf8.count)
+            && text.utf8.allSatisfy {
+                (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || (0x30...0x39).contains($0)
+                    || [UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: ":"), UInt8(ascii: "@"), UInt8(ascii: "-")]
+                        .contains($0)
+            }
     }
 
     /// Private free text (`note`, a plan's `coping` and `crisis_steps`): a string of at most

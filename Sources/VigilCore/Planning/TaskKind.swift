@@ -32,7 +32,7 @@ public enum TaskState: String, CaseIterable, Sendable {
     case claimed
     /// The channel accepted it; open until a person resolves it (or a contact does).
     case delivered
-    /// Done: a `reached` contact or `vigil queue ack`.
+    /// Done: a `reached` contact or an `ack` (`vigil queue ack`, the API, an action link).
     case resolved
     /// Every retry failed within the channel's max age (an escalation then goes to the fallback).
     case dead

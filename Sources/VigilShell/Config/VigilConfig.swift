@@ -4,11 +4,11 @@ import VigilCore
 /// The daemon's configuration (`/etc/vigil/vigil.yaml` by default).
 ///
 /// Keys: `spool` (the spool directory), `state` (the directory holding the SQLite database),
-/// `rules` (the rules directory, which holds `vocabulary.yaml`) and `notifier` (read by `vigil
-/// notify`: see `NotifierConfig`). Relative paths resolve against the directory of the configuration file.
+/// `rules` (the rules directory, which holds `vocabulary.yaml`), `notifier` (read by `vigil
+/// notify`: see `NotifierConfig`) and `api` (read by `vigil api`: see `APIConfig`). Relative paths resolve against the directory of the configuration file.
 public struct VigilConfig: Equatable, Sendable {
     public static let defaultPath = "/etc/vigil/vigil.yaml"
-    public static let keys = ["spool", "state", "rules", "notifier"]
+    public static let keys = ["spool", "state", "rules", "notifier", "api"]
     /// The `origin` of the configuration built in (no file).
     public static let embeddedOrigin = "embedded default"
 

@@ -130,7 +130,7 @@ public struct DaemonError: ExitStatusProviding, CustomStringConvertible {
 
 extension Logger {
     /// For the service group: its start and stop chatter stays out of the journal.
-    var quieter: Logger {
+    public var quieter: Logger {
         var logger = self
         logger.logLevel = max(logger.logLevel, .notice)
         return logger

@@ -62,6 +62,19 @@ struct DecisionLog {
                 .notice, .programChanged, "\(what)",
                 ["client": "\(client)", "program": "\(program.number)", "contacts": "\(program.contacts)"])
         }
+        for (client, action, applied) in record.actions {
+            let verb = action.resolves ? "acknowledged: task resolved" : "taken"
+            let what =
+                applied
+                ? "task \(verb) by \(action.by)"
+                : "\(action.resolves ? "ack" : "take") by \(action.by) changed nothing: the task is not this client's or no longer open"
+            logger.log(
+                .info, .taskActedOn, "\(what)",
+                [
+                    "client": "\(client)", "task": "\(action.task)", "by": "\(action.by)",
+                    "event": "\(action.event)", "applied": "\(applied)",
+                ])
+        }
         for (client, contact) in record.contacts {
             let what =
                 contact.resolved
@@ -71,7 +84,10 @@ struct DecisionLog {
                     : "contact attempt recorded (\(contact.outcome.rawValue))"
             logger.log(
                 .info, .contactRecorded, "\(what)",
-                ["client": "\(client)", "task": "\(contact.task ?? "")", "outcome": "\(contact.outcome.rawValue)"])
+                [
+                    "client": "\(client)", "task": "\(contact.task ?? "")", "outcome": "\(contact.outcome.rawValue)",
+                    "by": "\(contact.by ?? "")",
+                ])
         }
     }
 }

@@ -123,6 +123,8 @@ struct EffectWriter {
                 record.programs.append((client, change))
             case .contact(let contact):
                 try write(contact, client: client)
+            case .action(let action):
+                try write(action, client: client)
             case .absenceDue(let due):
                 var row = RawStatement(updateAbsenceDue)
                 row.bind(due?.microseconds)
@@ -194,16 +196,41 @@ struct EffectWriter {
         if contact.resolved {
             try db.execute(
                 sql: """
-                    UPDATE tasks SET state = 'resolved', resolved_at = ?, resolved_by = ?,
+                    UPDATE tasks SET state = 'resolved', resolved_at = ?, resolved_by = ?, acted_by = ?,
                         contact_attempts = contact_attempts + 1, notice_pending = (attempts > 0), renew_at = NULL,
                         lease_token = NULL
                     WHERE id = ?
                     """,
-                arguments: [now.microseconds, "contact \(contact.event)", task])
+                arguments: [now.microseconds, "contact \(contact.event)", contact.by, task])
         } else {
             try db.execute(
                 sql: "UPDATE tasks SET contact_attempts = contact_attempts + 1 WHERE id = ?", arguments: [task])
         }
+    }
+}
+
+extension EffectWriter {
+    /// A `take` records who is on the task while it is open; an `ack` resolves it from any open or
+    /// dead state. Either only on the client's own task: an event naming another client's task, or
+    /// one already closed, changes nothing (the event stays as the record of the attempt).
+    fileprivate mutating func write(_ action: TaskAction, client: String) throws {
+        if action.resolves {
+            try db.cachedStatement(
+                sql: """
+                    UPDATE tasks SET state = 'resolved', resolved_at = ?, resolved_by = ?, acted_by = ?,
+                        lease_token = NULL, notice_pending = (attempts > 0), renew_at = NULL
+                    WHERE id = ? AND client = ? AND state IN \(TaskState.actionableList)
+                    """
+            ).execute(arguments: [now.microseconds, "ack \(action.event)", action.by, action.task, client])
+        } else {
+            try db.cachedStatement(
+                sql: """
+                    UPDATE tasks SET taken_by = ?, taken_at = ?
+                    WHERE id = ? AND client = ? AND state IN \(TaskState.openList)
+                    """
+            ).execute(arguments: [action.by, now.microseconds, action.task, client])
+        }
+        record.actions.append((client, action, db.changesCount == 1))
     }
 }
 
@@ -216,6 +243,8 @@ struct DecisionRecord: Sendable {
     var contacts: [(client: String, contact: ContactResult)] = []
     var ended: [(client: String, task: String, end: TaskEnd)] = []
     var programs: [(client: String, change: ProgramChange)] = []
+    /// Takes and acks, and whether each applied to an open task of the client.
+    var actions: [(client: String, action: TaskAction, applied: Bool)] = []
 
     /// Whether a task was enqueued that is to be delivered by `now` (the notifier should look now).
     func deliversBy(_ now: Timestamp) -> Bool { planned.contains { $0.task.deliverAt <= now } }

@@ -2,7 +2,7 @@ import Glibc
 import VigilCore
 
 /// `vigil submit`: validate with the same decoder the daemon uses, then write into the spool atomically.
-public struct Submission {
+public struct Submission: Sendable {
     public let spool: SpoolDirectory
     public let decoder: SpoolFileDecoder
 

@@ -206,13 +206,22 @@ public final class Notifier: Sendable {
         if let failure { throw failure }
     }
 
+    /// `task` with its action links, when `api.public_url` is configured and a person can act on it
+    /// from the alert (an escalation or outreach).
+    func withLinks(_ task: TaskRecord) -> TaskRecord {
+        guard let links = config.links, task.kind == .escalation || task.kind.isOutreach else { return task }
+        var linked = task
+        linked.actions = links.urls(task: task.id, deliverAt: task.deliverAt)
+        return linked
+    }
+
     /// Delivers one claimed task and records the outcome.
     func deliver(_ task: TaskRecord) async {
         defer { tally.finished(task.id) }
         let name = config.channel(kind: task.kind, tier: task.tier, route: task.route, isFallback: task.isFallback)
         let outcome: DeliveryOutcome
         if let channel = channels[name] {
-            outcome = await channel.deliver(task, at: clock.now())
+            outcome = await channel.deliver(withLinks(task), at: clock.now())
         } else {
             outcome = .failed("no channel '\(name)'")
         }
@@ -316,7 +325,8 @@ public final class Notifier: Sendable {
             }
             for task in renewals {
                 let channel = task.channel.flatMap { channels[$0] }
-                group.addTask { (task.id, false, await channel?.deliver(task, at: now) ?? .failed("no channel")) }
+                let linked = withLinks(task)
+                group.addTask { (task.id, false, await channel?.deliver(linked, at: now) ?? .failed("no channel")) }
             }
             var outcomes: [(String, Bool, DeliveryOutcome)] = []
             for await outcome in group { outcomes.append(outcome) }

@@ -36,6 +36,8 @@ public struct NotifierConfig: Sendable {
     /// The first and the longest wait between retries.
     public var retryInitial: TimeSpan
     public var retryLongest: TimeSpan
+    /// The action links alerts carry (from the `api:` section; nil: none).
+    public var links: ActionLinks?
 
     public static let keys = [
         "channels", "routes", "default_channel", "fallback_channel", "overdue_grace", "overdue_route", "lease",
@@ -105,7 +107,9 @@ extension NotifierConfig {
             return journalOnly
         }
         let text = try VigilConfig.readText(config.origin, what: "the configuration")
-        return try parse(text, file: config.origin)
+        var notifier = try parse(text, file: config.origin)
+        notifier.links = try APIConfig.parse(text, file: config.origin).links
+        return notifier
     }
 
     /// Parses the `notifier:` section of the configuration file text `text` from `file`; throws
@@ -212,19 +216,19 @@ extension NotifierConfig {
 
     /// The secret's bytes (surrounding whitespace trimmed); nil (reported) when missing, empty, or
     /// readable by other users.
-    static func secret(_ path: String, in section: YAMLMap) -> [UInt8]? {
+    static func secret(_ path: String, in section: YAMLMap, key: String = "secret_file") -> [UInt8]? {
         var info = stat()
         guard stat(path, &info) == 0, let data = FileManager.default.contents(atPath: path) else {
-            section.report("secret_file", "cannot read \(path)")
+            section.report(key, "cannot read \(path)")
             return nil
         }
         guard info.st_mode & 0o007 == 0 else {
-            section.report("secret_file", "\(path) is readable by other users: chmod o-rwx it")
+            section.report(key, "\(path) is readable by other users: chmod o-rwx it")
             return nil
         }
         let secret = Array(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).utf8)
         guard !secret.isEmpty else {
-            section.report("secret_file", "\(path) is empty")
+            section.report(key, "\(path) is empty")
             return nil
         }
         return secret

@@ -47,6 +47,8 @@ extension TaskKind {
 extension TaskState {
     /// The open states as an SQL list: `('pending', 'claimed', 'delivered')`.
     static let openList = sqlList(allCases.filter(\.isOpen).map(\.rawValue))
+    /// The states a person may still act on: open, or dead (every delivery failed).
+    static let actionableList = sqlList(allCases.filter { $0.isOpen || $0 == .dead }.map(\.rawValue))
 }
 
 /// Names (never user input) as a parenthesised SQL list of string literals.

@@ -8,7 +8,8 @@ public struct QueueError: ExitStatusProviding, CustomStringConvertible, Sendable
     public var description: String { problem }
 }
 
-/// What operators do by hand (`vigil queue …`): look, acknowledge, retry, cancel.
+/// What operators do by hand (`vigil queue …`): look, retry, cancel. Taking and acknowledging are
+/// events handed to the daemon (`TaskActionRequest`).
 extension TaskQueue {
     /// Tasks in queue order, optionally only in `states` and of one client.
     public func list(states: Set<TaskState>?, client: String?, limit: Int) throws(StoreError) -> [TaskRecord] {
@@ -32,18 +33,6 @@ extension TaskQueue {
         guard let task = try store.read({ db in try TaskRecord.fetchAll(db, where: "id = ?", arguments: [id]).first })
         else { throw QueueError(problem: "no task \(id) (see `vigil queue list`)", exitStatus: .noInput) }
         return task
-    }
-
-    /// A person handled it: resolved, from any open or dead state.
-    public func ack(_ id: String, at now: Timestamp) throws {
-        try transition(id, from: [.pending, .claimed, .delivered, .dead], verb: "acknowledge") { db in
-            try db.execute(
-                sql: """
-                    UPDATE tasks SET state = 'resolved', resolved_at = ?, resolved_by = 'ack', lease_token = NULL,
-                        notice_pending = (attempts > 0), renew_at = NULL
-                    WHERE id = ?
-                    """, arguments: [now.microseconds, id])
-        }
     }
 
     /// Tries a dead (or waiting) task again now, with a fresh max age.

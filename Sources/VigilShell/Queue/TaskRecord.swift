@@ -31,10 +31,17 @@ public struct TaskRecord: Sendable {
     public var contactAttempts: Int
     public var resolvedAt: Timestamp?
     public var resolvedBy: String?
+    /// Who took it ("I'm on it") and when; who resolved it, when a person did.
+    public var takenBy: String?
+    public var takenAt: Timestamp?
+    public var actedBy: String?
     public var cancelReason: String?
     public var deadAt: Timestamp?
     /// What it carries of the client's recovery plan (nil: the client had none when it was planned).
     public var plan: PlanBrief?
+    /// The alert's action links, action name → URL (set by the notifier when links are configured;
+    /// never stored).
+    public var actions: [String: String]?
 
     /// A fallback delivery of a dead escalation (routed to the fallback channel).
     public var isFallback: Bool { slot.hasPrefix(Self.fallbackPrefix) }
@@ -69,6 +76,9 @@ public struct TaskRecord: Sendable {
         contactAttempts = row["contact_attempts"]
         resolvedAt = time("resolved_at")
         resolvedBy = row["resolved_by"]
+        takenBy = row["taken_by"]
+        takenAt = time("taken_at")
+        actedBy = row["acted_by"]
         cancelReason = row["cancel_reason"]
         deadAt = time("dead_at")
         plan = (row["plan"] as String?).flatMap {
@@ -115,7 +125,8 @@ public struct TaskRecord: Sendable {
             ("channel", .text(channel)), ("delivered_at", .text(deliveredAt?.description)),
             ("next_attempt", .text(state == .pending || state == .claimed ? nextAttemptAt.description : nil)),
             ("last_error", .text(lastError)), ("resolved_at", .text(resolvedAt?.description)),
-            ("resolved_by", .text(resolvedBy)), ("cancel_reason", .text(cancelReason)),
+            ("resolved_by", .text(resolvedBy)), ("acted_by", .text(actedBy)), ("taken_by", .text(takenBy)),
+            ("taken_at", .text(takenAt?.description)), ("cancel_reason", .text(cancelReason)),
             ("dead_at", .text(deadAt?.description)), ("plan", .plan(plan)),
         ]
     }
@@ -126,7 +137,7 @@ public struct TaskRecord: Sendable {
         TaskPayload(
             status: status, task: id, kind: kind.rawValue, client: client, tier: tier.rawValue, score: score,
             episode: episode, route: route, instruction: instruction, created: createdAt, due: due, reasons: reasons,
-            about: about, plan: plan)
+            about: about, plan: plan, actions: actions)
     }
 
     /// The plan's minimum in one line, for an alert's annotation and the journal: `none`, or `age 12d;
@@ -139,6 +150,11 @@ public struct TaskRecord: Sendable {
             parts.append("support " + plan.support.map { "\($0.role) \($0.ref) \($0.channel)" }.joined(separator: ", "))
         }
         return parts.joined(separator: "; ")
+    }
+
+    /// The action links in one line, for the journal: `take URL reached URL no_answer URL` ("" without).
+    public var actionsLine: String {
+        (actions ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: " ")
     }
 
     /// The reasons in one line: `rule (summary); …`.
@@ -165,8 +181,9 @@ extension TaskRecord: Encodable {
 /// The JSON a channel receives for a task (webhook body, exec stdin): `{"version": 1, "status",
 /// "task", "kind", "client", "tier", "score", "episode", "route", "instruction", "created", "due",
 /// "reasons", "about", "plan"}` (`about` null when not set; `plan` null when the client had no recovery
-/// plan, else `{"age_days", "pathway", "support": [{"role", "ref", "channel"}]}`), and for an end
-/// announced, its `state` and when it `ended`.
+/// plan, else `{"age_days", "pathway", "support": [{"role", "ref", "channel"}]}`), `actions` (null, or
+/// the one-click links `{"take", "reached", "no_answer"}` when `api.public_url` is set), and for an
+/// end announced, its `state` and when it `ended`.
 public struct TaskPayload: Encodable, Sendable {
     var version = 1
     var status: String
@@ -183,6 +200,7 @@ public struct TaskPayload: Encodable, Sendable {
     var reasons: [TaskReason]
     @NullWhenAbsent var about: String?
     @NullWhenAbsent var plan: PlanBrief?
+    @NullWhenAbsent var actions: [String: String]?
     var state: String?
     var ended: Timestamp?
 }

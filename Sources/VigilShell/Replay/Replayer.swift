@@ -129,7 +129,7 @@ public struct Replayer: Sendable {
                 run.superseded.append(task)
             case .ended(let task, .cancelled):
                 run.superseded.append(task)
-            case .contact, .ended, .rescheduled, .program:
+            case .contact, .action, .ended, .rescheduled, .program:
                 continue
             case .absenceDue(let due):
                 deadlines.set(client, due: due)

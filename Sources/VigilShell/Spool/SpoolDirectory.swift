@@ -1,4 +1,5 @@
 import Glibc
+import VigilCore
 
 /// A Maildir-style spool: writers create files in `tmp/`, fsync, and rename them into `new/`;
 /// the daemon takes them from `new/`; what it cannot accept goes to `rejected/` with a `.why` sidecar.
@@ -62,6 +63,20 @@ public struct SpoolDirectory: Sendable {
 
     /// How many entries wait in `new/` (0 when it cannot be read).
     public func backlog() -> Int { (try? Self.names(in: new).count) ?? 0 }
+
+    /// When the oldest entry waiting in `new/` was last written (nil: none, or unreadable).
+    public func oldestPending() -> Timestamp? {
+        guard let directory = try? HeldDirectory(new), let entries = try? directory.entries() else { return nil }
+        var oldest: Timestamp?
+        for entry in entries {
+            var info = stat()
+            guard fstatat(directory.fd, entry.name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+            let written = Timestamp(
+                microseconds: Int64(info.st_mtim.tv_sec) * 1_000_000 + Int64(info.st_mtim.tv_nsec) / 1000)
+            oldest = min(oldest ?? written, written)
+        }
+        return oldest
+    }
 
     /// The names in a directory, opened without following a link.
     static func names(in directory: String) throws(SystemError) -> [String] {

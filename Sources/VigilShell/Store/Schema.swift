@@ -256,6 +256,17 @@ enum Schema {
                     ALTER TABLE episodes ADD COLUMN watch_until INTEGER;
                     """)
         }
+        migrator.registerMigration("v9 who took and who resolved a task") { db in
+            // `tasks.taken_by`, `taken_at`: who said "I'm on it" (a `take` check-in), and when.
+            // `tasks.acted_by`: who resolved it, when a person did (an `ack`, or a contact's `by`).
+            // Each comes from an event, which stays the audit trail.
+            try db.execute(
+                sql: """
+                    ALTER TABLE tasks ADD COLUMN taken_by TEXT;
+                    ALTER TABLE tasks ADD COLUMN taken_at INTEGER;
+                    ALTER TABLE tasks ADD COLUMN acted_by TEXT;
+                    """)
+        }
         return migrator
     }
 }

@@ -30,6 +30,10 @@ public enum MessageID: String, CaseIterable, Sendable {
     case taskSuperseded = "870caded533643e3bbce863cb646a365"
     case taskEnded = "714b9c7e09b448e9bce5f3be588cc0e2"
     case programChanged = "aefa1b99a44c4805b559b8cebe92aad5"
+    case taskActedOn = "9b14a3180cde4aa68621789fc8dfa63b"
+    case apiStarted = "0ada92da04b545a68024848e84e31f9a"
+    case apiCheckInsAccepted = "8d801c24a7c048e18433b2f85d963724"
+    case apiRequestRefused = "052d01c500ad4affaf823f195c8c3aad"
 
     /// The metadata key that carries it; the journal handler turns it into MESSAGE_ID=.
     public static let metadataKey = "message_id"

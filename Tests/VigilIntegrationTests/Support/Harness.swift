@@ -209,7 +209,8 @@ final class Harness {
         /// SIGTERM once the daemon has started (signals are handled from then on), then the exit status.
         func stop() -> Int32 {
             try? eventually("the daemon started") {
-                log.contains("vigil started") || log.contains("notifier started") || !process.isRunning
+                log.contains("vigil started") || log.contains("notifier started") || log.contains("vigil api started")
+                    || !process.isRunning
             }
             kill(process.processIdentifier, SIGTERM)
             process.waitUntilExit()

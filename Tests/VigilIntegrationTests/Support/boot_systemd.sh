@@ -30,7 +30,7 @@ done
 for d in /tmp /var/tmp /var/log/journal; do mkdir -p "$d"; mount -t tmpfs tmpfs "$d"; done
 [ -z "$toolchain" ] || mount -t tmpfs -o ro tmpfs "$toolchain"
 mkdir -p /run/systemd/system
-for u in getty@.service serial-getty@.service console-getty.service getty.target prometheus-alertmanager.service \
+for u in getty@.service serial-getty@.service console-getty.service getty.target prometheus-alertmanager.service prometheus.service \
          systemd-logind.service dbus.service dbus.socket systemd-timesyncd.service cron.service; do
   ln -sf /dev/null /run/systemd/system/$u
 done

@@ -1,0 +1,144 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOConcurrencyHelpers
+import VigilCore
+import VigilShell
+
+/// What `vigil api` serves, behind its routes (`APIRoutes`) and page (`WorklistPage`): a writer
+/// into the spool (through `Submission`, the same validation and fsync-and-rename as `vigil
+/// submit`, answering only after the rename) and a reader of the store. It never writes the store:
+/// every change is an event the daemon applies.
+final class FrontDoor: Sendable {
+    let config: VigilConfig
+    let api: APIConfig
+    let submission: Submission
+    let gate: Gate
+    let links: ActionLinks?
+    let clock: any WallClock
+    let logger: Logger
+    /// Links used through this process, so a second use answers 410 before the daemon has stored the
+    /// first (the store's event id makes it act once either way).
+    private let usedLinks = NIOLockedValueBox<Set<String>>([])
+    /// The store, opened read-only on first need (it may not exist before the daemon's first start).
+    private let store = NIOLockedValueBox<EventStore?>(nil)
+
+    init(config: VigilConfig, api: APIConfig, vocabulary: Vocabulary, clock: any WallClock, logger: Logger) {
+        self.config = config
+        self.api = api
+        self.submission = Submission(spool: SpoolDirectory(root: config.spool), vocabulary: vocabulary)
+        self.gate = Gate(tokensPath: api.tokensFile, ratePerMinute: api.ratePerMinute)
+        self.links = api.links
+        self.clock = clock
+        self.logger = logger
+    }
+
+    /// The longest request body other than a batch of check-ins.
+    static let smallBody = 16 * 1024
+
+    // MARK: - The store
+
+    /// The store for reading, or 503.
+    func reader() throws -> EventStore {
+        try store.withLockedValue { store in
+            if let store { return store }
+            do {
+                let opened = try EventStore(readingFrom: config.databasePath)
+                store = opened
+                return opened
+            } catch {
+                throw APIError(
+                    status: .serviceUnavailable, message: "the store cannot be read yet: is vigil serve running?")
+            }
+        }
+    }
+
+    /// Runs a read of the store; a failure is a 503 naming no path.
+    func read<T>(_ body: (EventStore) throws(StoreError) -> T) throws -> T {
+        let store = try reader()
+        do {
+            return try body(store)
+        } catch {
+            logger.log(.error, .apiRequestRefused, "the store cannot be read", ["error": "\(error)"])
+            throw APIError(status: .serviceUnavailable, message: "the store cannot be read")
+        }
+    }
+
+    // MARK: - Changes, as events
+
+    /// Hands check-ins (one JSON object, or NDJSON) to the daemon; their ids.
+    func submit(_ bytes: [UInt8], batch: Bool, by identity: Identity) throws -> [String] {
+        do {
+            let ids = try submission.submit(bytes, batch: batch, now: clock.now())
+            logger.log(
+                .info, .apiCheckInsAccepted, "check-ins handed to the daemon",
+                ["by": "\(identity.name)", "count": "\(ids.count)"])
+            return ids
+        } catch {
+            throw refusal(error)
+        }
+    }
+
+    /// Hands a person's act on a task to the daemon, after checking the task exists and can still
+    /// be acted on; the event id.
+    func act(
+        _ request: TaskActionRequest, on taskID: String, by who: String, note: String? = nil, eventID: String? = nil
+    ) throws -> String {
+        guard let task = try read({ store throws(StoreError) in try store.task(taskID) }) else {
+            throw APIError(status: .notFound, message: "no task \(taskID)")
+        }
+        let actionable = request == .take ? task.state.isOpen : task.state.isOpen || task.state == .dead
+        guard actionable else {
+            throw APIError(
+                status: .conflict, message: "task \(taskID) is \(task.state.rawValue): nothing to \(request.name)")
+        }
+        do {
+            let event = try submission.act(
+                request, task: taskID, client: task.client, by: who, note: note, id: eventID, now: clock.now())
+            logger.log(
+                .info, .apiCheckInsAccepted, "\(request.name) on a task handed to the daemon",
+                ["by": "\(who)", "task": "\(taskID)", "event": "\(event)"])
+            return event
+        } catch {
+            throw refusal(error)
+        }
+    }
+
+    /// Acts through an alert's link, once: 403 for a forged or expired link, 410 for one used.
+    func act(throughLink token: String) throws -> (ActionLinks.Link, String) {
+        let link = try verify(link: token)
+        let event = try act(link.action, on: link.task, by: link.identity, eventID: link.eventID)
+        usedLinks.withLockedValue { _ = $0.insert(link.eventID) }
+        return (link, event)
+    }
+
+    /// The link `token` names, if it is genuine, unexpired and unused.
+    func verify(link token: String) throws -> ActionLinks.Link {
+        guard let links else { throw APIError(status: .notFound, message: "action links are not configured") }
+        let link: ActionLinks.Link
+        do {
+            link = try links.verify(token, now: clock.now())
+        } catch {
+            logger.log(.warning, .apiRequestRefused, "an action link was refused", ["reason": "\(error)"])
+            throw APIError(
+                status: .forbidden, message: error == .expired ? "this link has expired" : "this is not a valid link")
+        }
+        let used =
+            try usedLinks.withLockedValue { $0.contains(link.eventID) }
+            || read { store throws(StoreError) in try store.hasEvent(link.eventID) }
+        guard !used else { throw APIError(status: .gone, message: "this link has been used") }
+        return link
+    }
+
+    private func refusal(_ error: SubmissionError) -> APIError {
+        switch error {
+        case .invalid(let reasons):
+            return APIError(
+                status: .unprocessableContent, message: "invalid check-in: nothing was handed over",
+                errors: reasons.map(\.description))
+        case .spool(let failure):
+            logger.log(.critical, .spoolUnwritable, "the API cannot write to the spool", ["error": "\(failure)"])
+            return APIError(status: .serviceUnavailable, message: "the spool cannot be written: try again")
+        }
+    }
+}
