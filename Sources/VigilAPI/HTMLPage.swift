@@ -24,6 +24,7 @@ struct HTMLPage: ResponseGenerator {
             <!doctype html>
             <html lang="en"><head><meta charset="utf-8">
             <meta name="viewport" content="width=device-width, initial-scale=1">
+            <link rel="icon" href="data:,">
             <title>\(escape(title)) · Vigil</title>
             <style>\(Self.style)</style></head>
             <body><header><strong>Vigil</strong></header><main>
