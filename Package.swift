@@ -138,7 +138,8 @@ let package = Package(
             // check, the headless-Chromium look at the report).
             exclude: [
                 "Support/journal_receiver.py", "Support/webhook_receiver.py", "Support/validate_schema.py",
-                "Support/report_browser.py", "Support/boot_systemd.sh",
+                "Support/report_browser.py", "Support/boot_systemd.sh", "Support/worklist_browser.py",
+                "Support/validate_openapi.py",
             ]
         ),
     ],

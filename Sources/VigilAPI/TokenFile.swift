@@ -85,7 +85,7 @@ public struct TokenFile: Sendable {
 
     static func hash(_ token: String) -> String { sha256Hex(Array(token.utf8)) }
 
-    /// Writes the file atomically, readable by its owner and group only.
+    /// Writes the file atomically (fsync, rename), readable by its owner and group only.
     func save() throws(TokenFileError) {
         let bytes = Array(JSONOutput.data(Contents(tokens: entries)))
         let temporary = path + ".new"
@@ -94,6 +94,14 @@ public struct TokenFile: Sendable {
             try FileWriting.writeSynced(bytes, to: temporary, mode: 0o640)
         } catch {
             throw TokenFileError("cannot write \(temporary): \(error)")
+        }
+        // The API runs as the vigil user: a new file goes to the vigil group (where there is one);
+        // a rewritten one keeps its owner and group.
+        var existing = stat()
+        if stat(path, &existing) == 0 {
+            _ = chown(temporary, existing.st_uid, existing.st_gid)
+        } else if let group = getgrnam("vigil") {
+            _ = chown(temporary, getuid(), group.pointee.gr_gid)
         }
         guard rename(temporary, path) == 0 else {
             let problem = String(cString: strerror(errno))

@@ -196,4 +196,85 @@ final class RealSystemdTests: XCTestCase {
             "nor a webhook payload")
         XCTAssertEqual(try inside(["systemctl", "is-active", "vigil-notifier"]).output, "active\n")
     }
+
+    /// vigil-api.service beside the daemon and the notifier: a check-in POSTed to it is stored, the
+    /// escalation it raises reaches the team's webhook with a `reached` link, and the link resolves it.
+    func testTheAPIUnitTakesACheckInAndAnActionLink() throws {
+        try boot()
+        let install = try inside(
+            ["env", "PREFIX=/usr/local", "VIGIL_BINARY=/run/vigil/bin/vigil", "/run/vigil/repo/scripts/install"])
+        XCTAssertEqual(install.status, 0, install.output)
+        let host = try Harness()
+        let receiver = try WebhookReceiver(in: host)
+        try systemd?.routeEscalations(to: receiver)
+        let port = try freeLoopbackPort()
+        let metricsPort = try freeLoopbackPort()
+        try inside(["sh", "-c", "umask 027; head -c 32 /dev/urandom | base64 > /etc/vigil/link.secret"])
+        try inside(["chgrp", "vigil", "/etc/vigil/link.secret"])
+        try systemd?.write(
+            """
+            api:
+              listen: 127.0.0.1:\(port)
+              metrics_listen: 127.0.0.1:\(metricsPort)
+              public_url: http://127.0.0.1:\(port)
+              link_secret_file: /etc/vigil/link.secret
+
+            """, to: "/etc/vigil/vigil.yaml", append: true)
+        let config = "/etc/vigil/vigil.yaml"
+        let added = try inside(
+            [
+                "/usr/local/bin/vigil", "api", "token", "add", "intake-app", "--scopes", "submit,read", "--config",
+                config,
+            ])
+        XCTAssertEqual(added.status, 0, added.output)
+        let token = try XCTUnwrap(added.output.split(separator: "\n").first { $0.hasPrefix("vigil_") }.map(String.init))
+        XCTAssertEqual(try inside(["stat", "-c", "%a %U %G", "/etc/vigil/api-tokens"]).output, "640 root vigil\n")
+
+        let started = try inside(["systemctl", "start", "vigil", "vigil-notifier", "vigil-api"])
+        if started.status != 0 {
+            let journal = try inside(["journalctl", "-u", "vigil-api", "--no-pager", "-n", "40"])
+            XCTFail("the units did not start: \(started.output)\n\(journal.output)")
+        }
+        XCTAssertEqual(try inside(["systemctl", "is-active", "vigil-api"]).output, "active\n")
+        let status = try inside(["systemctl", "show", "-p", "StatusText", "vigil-api"]).output
+        XCTAssertTrue(status.hasPrefix("StatusText=serving on 127.0.0.1:\(port)"), status)
+
+        let api = try APIHarness(harness: host)
+        let crisis = checkIn(
+            id: "api-k-1", client: "c-api", at: ResponsePlanTests.time(-60), kind: "screening",
+            extra:
+                #","screening":{"wish_dead":true,"suicidal_thoughts":true,"method":true,"intent":true,"plan":true,"behavior_past_3_months":true},"note":"private words through the api""#
+        )
+        let accepted = try api.request(
+            "POST", "http://127.0.0.1:\(port)/v1/checkins", token: token, body: Array(crisis.utf8))
+        if accepted.status != 202 {
+            let journal = try inside(["journalctl", "-u", "vigil-api", "--no-pager", "-n", "20", "-o", "verbose"])
+            XCTFail("POST /v1/checkins: \(accepted)\n\(journal.output)")
+            return
+        }
+        var reached = ""
+        var task = ""
+        try eventually(timeout: 60, "the escalation at the webhook, with its links") {
+            guard
+                let body = receiver.answered.compactMap({ $0["body"] as? [String: Any] })
+                    .first(where: { $0["kind"] as? String == "escalation" }),
+                let link = (body["actions"] as? [String: String])?["reached"]
+            else { return false }
+            reached = link
+            task = body["task"] as? String ?? ""
+            return true
+        }
+        XCTAssertEqual(try api.request("GET", reached).status, 200)
+        XCTAssertEqual(try api.request("POST", reached).status, 200)
+        try eventually(timeout: 30, "the escalation resolved through the link") {
+            let shown = try inside(["/usr/local/bin/vigil", "queue", "show", task, "--config", config, "--json"]).output
+            return shown.contains("\"state\":\"resolved\"") && shown.contains("\"acted_by\":\"link:\(task)\"")
+        }
+        XCTAssertEqual(try api.request("POST", reached).status, 410)
+        let metrics = try api.request("GET", "http://127.0.0.1:\(metricsPort)/metrics")
+        XCTAssertTrue(metrics.body.contains("vigil_checkins_stored_total 2"), metrics.body)
+        let everything = try inside(["journalctl", "-o", "export", "--no-pager"]).output
+        XCTAssertFalse(everything.contains("private words"), "the note never reaches the journal")
+        XCTAssertTrue(everything.contains("vigil api started"))
+    }
 }

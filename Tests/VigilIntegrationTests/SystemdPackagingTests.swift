@@ -34,6 +34,7 @@ final class SystemdPackagingTests: XCTestCase {
         for (path, mode) in [
             ("/usr/bin/vigil", 0o755), ("/usr/lib/systemd/system/vigil.service", 0o644),
             ("/usr/lib/systemd/system/vigil-notifier.service", 0o644),
+            ("/usr/lib/systemd/system/vigil-api.service", 0o644), ("/usr/share/doc/vigil/api.yaml", 0o644),
             ("/usr/lib/sysusers.d/vigil.conf", 0o644), ("/usr/lib/tmpfiles.d/vigil.conf", 0o644),
             ("/usr/lib/systemd/catalog/vigil.catalog", 0o644), ("/etc/vigil/vigil.yaml", 0o644),
             ("/etc/vigil/rules/policy.yaml", 0o644), ("/usr/share/doc/vigil/README.md", 0o644),
@@ -54,7 +55,7 @@ final class SystemdPackagingTests: XCTestCase {
         try requireSystemdTools()
         let root = try stage()
         var units: [String: String] = [:]
-        for (name, target) in [("vigil.service", 1.0), ("vigil-notifier.service", 2.0)] {
+        for (name, target) in [("vigil.service", 1.0), ("vigil-notifier.service", 2.0), ("vigil-api.service", 2.0)] {
             let unit = try String(contentsOfFile: root + "/usr/lib/systemd/system/" + name, encoding: .utf8)
             units[name] = unit
             let local = root + "/" + name
@@ -77,6 +78,10 @@ final class SystemdPackagingTests: XCTestCase {
         XCTAssertTrue(
             units["vigil-notifier.service"]?.contains("RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6") ?? false,
             "the notifier needs the network, nothing else")
+        let api = units["vigil-api.service"] ?? ""
+        XCTAssertTrue(api.contains("ReadWritePaths=/var/spool/vigil\n"), "the API writes the spool, nothing else")
+        XCTAssertTrue(api.contains("InaccessiblePaths=-/var/spool/vigil/rejected"), "nor sees what was refused")
+        XCTAssertFalse(api.contains("StateDirectory="), "the store stays read-only to the API")
     }
 
     func testUsersGroupsAndTheSpoolComeOutRight() throws {
