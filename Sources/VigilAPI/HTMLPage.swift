@@ -52,22 +52,8 @@ struct HTMLPage: ResponseGenerator {
         """
 }
 
-/// `text` safe inside HTML text and quoted attributes.
-func escape(_ text: String) -> String {
-    var out = ""
-    out.reserveCapacity(text.utf8.count)
-    for character in text {
-        switch character {
-        case "&": out += "&amp;"
-        case "<": out += "&lt;"
-        case ">": out += "&gt;"
-        case "\"": out += "&quot;"
-        case "'": out += "&#39;"
-        default: out.append(character)
-        }
-    }
-    return out
-}
+/// `text` safe inside HTML text and quoted attributes (the report's escaping).
+func escape(_ text: String) -> String { ReportHTML.escape(text) }
 
 /// The pages of an alert's action link: a GET only shows what the POST would do (chat apps fetch
 /// links to preview them, and that must change nothing).

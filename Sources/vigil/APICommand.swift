@@ -1,5 +1,4 @@
 import ArgumentParser
-import Logging
 import VigilAPI
 import VigilCore
 import VigilShell
@@ -20,20 +19,10 @@ struct APICommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "serve", abstract: "Serve until SIGTERM (the default subcommand).")
         @OptionGroup var options: ConfigOptions
-        @Option(help: "Where logs go: auto (the journal under systemd, else stderr), journal or stderr.")
-        var log: LogSetup.Target = .auto
-        @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
-        var logLevel: String = "info"
-
-        func validate() throws {
-            guard Logger.Level(rawValue: logLevel) != nil else {
-                throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
-            }
-        }
+        @OptionGroup var logging: LogOptions
 
         func run() async throws {
-            let status = await APIServer.main(
-                configPath: options.config, log: log, level: Logger.Level(rawValue: logLevel) ?? .info)
+            let status = await APIServer.main(configPath: options.config, log: logging.log, level: logging.level)
             guard status == .ok else { throw ExitCode(status.rawValue) }
         }
     }

@@ -11,6 +11,7 @@ final class RealSystemdTests: XCTestCase {
     override func tearDown() {
         systemd?.shutdown()
         systemd = nil
+        host = nil
     }
 
     /// A command inside the namespace, with a time limit.
@@ -24,16 +25,26 @@ final class RealSystemdTests: XCTestCase {
 
     func boot() throws { systemd = try SystemdNamespace() }
 
-    func testDeployedUnderARealSystemd() throws {
+    /// The host's scratch directory of the receiver (kept until the test ends).
+    var host: Harness?
+
+    /// Boots, installs Vigil with `scripts/install` and routes escalations to a webhook receiver on
+    /// the host's loopback (the namespace shares the network), which it returns.
+    func bootAndInstall() throws -> WebhookReceiver {
         try boot()
         // The repository and the binary, as the namespace sees them (see boot_systemd.sh).
         let install = try inside(
             ["env", "PREFIX=/usr/local", "VIGIL_BINARY=/run/vigil/bin/vigil", "/run/vigil/repo/scripts/install"])
         XCTAssertEqual(install.status, 0, install.output)
-        // The team's webhook: a receiver on the host's loopback (the namespace shares the network).
         let host = try Harness()
+        self.host = host
         let receiver = try WebhookReceiver(in: host)
         try systemd?.routeEscalations(to: receiver)
+        return receiver
+    }
+
+    func testDeployedUnderARealSystemd() throws {
+        let receiver = try bootAndInstall()
         let started = try inside(["systemctl", "start", "vigil", "vigil-notifier"])
         if started.status != 0 {
             let journal = try inside(["journalctl", "-u", "vigil", "-u", "vigil-notifier", "--no-pager", "-n", "40"])
@@ -200,13 +211,7 @@ final class RealSystemdTests: XCTestCase {
     /// vigil-api.service beside the daemon and the notifier: a check-in POSTed to it is stored, the
     /// escalation it raises reaches the team's webhook with a `reached` link, and the link resolves it.
     func testTheAPIUnitTakesACheckInAndAnActionLink() throws {
-        try boot()
-        let install = try inside(
-            ["env", "PREFIX=/usr/local", "VIGIL_BINARY=/run/vigil/bin/vigil", "/run/vigil/repo/scripts/install"])
-        XCTAssertEqual(install.status, 0, install.output)
-        let host = try Harness()
-        let receiver = try WebhookReceiver(in: host)
-        try systemd?.routeEscalations(to: receiver)
+        let receiver = try bootAndInstall()
         let port = try freeLoopbackPort()
         let metricsPort = try freeLoopbackPort()
         try inside(["sh", "-c", "umask 027; head -c 32 /dev/urandom | base64 > /etc/vigil/link.secret"])
@@ -239,7 +244,7 @@ final class RealSystemdTests: XCTestCase {
         let status = try inside(["systemctl", "show", "-p", "StatusText", "vigil-api"]).output
         XCTAssertTrue(status.hasPrefix("StatusText=serving on 127.0.0.1:\(port)"), status)
 
-        let api = try APIHarness(harness: host)
+        let api = try APIHarness(harness: try XCTUnwrap(host))
         let crisis = checkIn(
             id: "api-k-1", client: "c-api", at: ResponsePlanTests.time(-60), kind: "screening",
             extra:

@@ -320,14 +320,17 @@ public enum ReportHTML {
         return "\(Int(tenths) / 10).\(abs(Int(tenths) % 10))"
     }
 
-    static func escape(_ text: String) -> String {
+    /// `text` safe inside HTML text and quoted attributes.
+    public static func escape(_ text: String) -> String {
         var escaped = ""
+        escaped.reserveCapacity(text.utf8.count)
         for character in text {
             switch character {
             case "&": escaped += "&amp;"
             case "<": escaped += "&lt;"
             case ">": escaped += "&gt;"
             case "\"": escaped += "&quot;"
+            case "'": escaped += "&#39;"
             default: escaped.append(character)
             }
         }

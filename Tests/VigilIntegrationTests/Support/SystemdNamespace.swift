@@ -51,9 +51,10 @@ final class SystemdNamespace {
         var state = ""
         do {
             try eventually(timeout: 90, "systemd up (last: \(state))") {
-                // Until systemd's private socket exists, systemctl cannot connect: try again.
+                // Until systemd's private socket exists, systemctl cannot connect: try again (also
+                // when a slow boot on a loaded machine outlasted the wait: nothing was printed).
                 state = try inside(["systemctl", "is-system-running", "--wait"], timeout: 60).output
-                return !state.contains("Failed to connect")
+                return !state.isEmpty && !state.contains("Failed to connect")
             }
         } catch {
             shutdown()

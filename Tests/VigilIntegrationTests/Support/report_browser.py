@@ -13,8 +13,10 @@ selenium, chromium or chromedriver is missing (the caller skips loudly).
 import base64
 import json
 import os
-import shutil
 import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ among the test sources (SwiftPM would warn)
+import headless_chromium  # noqa: E402
 
 MEASURES = [
     "follow_up_7_days",
@@ -22,31 +24,17 @@ MEASURES = [
     "episode_follow_up_24_hours",
     "episode_follow_up_72_hours",
 ]
-CHROMEDRIVER = "/usr/bin/chromedriver"
 
 
 def main():
     html, out = os.path.abspath(sys.argv[1]), sys.argv[2]
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-        from selenium.webdriver.common.by import By
-    except ImportError as error:
-        print(json.dumps({"skip": f"python selenium is missing ({error}); run scripts/setup"}))
+    driver, missing = headless_chromium.start(1280, 1000)
+    if driver is None:
+        print(json.dumps({"skip": missing}))
         return 77
-    browser = shutil.which("chromium")
-    if browser is None or not os.access(CHROMEDRIVER, os.X_OK):
-        print(json.dumps({"skip": "chromium or /usr/bin/chromedriver is missing; run scripts/setup"}))
-        return 77
-    os.makedirs(out, exist_ok=True)
+    from selenium.webdriver.common.by import By
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser
-    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     "--window-size=1280,1000", "--hide-scrollbars"]:
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    os.makedirs(out, exist_ok=True)
     result = {"screenshots": [], "measures": {}, "problems": []}
     try:
         driver.get("file://" + html)

@@ -13,39 +13,36 @@ widths), every browser console entry, and the CSRF probe's status. Exit 0 when e
 
 import json
 import os
-import shutil
 import sys
 import time
 import urllib.error
 import urllib.request
 
-CHROMEDRIVER = "/usr/bin/chromedriver"
+sys.dont_write_bytecode = True  # no __pycache__ among the test sources (SwiftPM would warn)
+import headless_chromium  # noqa: E402
+
 PHONE = (390, 844)
 DESKTOP = (1280, 900)
 
 
 def main():
     base, token, out = sys.argv[1].rstrip("/"), sys.argv[2], sys.argv[3]
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-        from selenium.webdriver.common.by import By
-        from selenium.webdriver.support.ui import Select
-    except ImportError as error:
-        print(json.dumps({"skip": f"python selenium is missing ({error}); run scripts/setup"}))
+    driver, missing = headless_chromium.start(*PHONE)
+    if driver is None:
+        print(json.dumps({"skip": missing}))
         return 77
-    browser = shutil.which("chromium")
-    if browser is None or not os.access(CHROMEDRIVER, os.X_OK):
-        print(json.dumps({"skip": "chromium or /usr/bin/chromedriver is missing; run scripts/setup"}))
-        return 77
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    def submit(button):
+        """Clicks a form's button and waits until the browser has left the page (the POST is sent
+        and answered), so that nothing runs ahead of it."""
+        page = driver.find_element(By.TAG_NAME, "html")
+        button.click()
+        WebDriverWait(driver, 15).until(expected_conditions.staleness_of(page))
+
     os.makedirs(out, exist_ok=True)
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser
-    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     f"--window-size={PHONE[0]},{PHONE[1]}", "--hide-scrollbars"]:
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     result = {"screenshots": [], "problems": [], "pages": []}
 
     def shoot(name):
@@ -67,7 +64,7 @@ def main():
         driver.get(base + "/")
         result["first_url"] = driver.current_url
         driver.find_element(By.NAME, "token").send_keys(token)
-        driver.find_element(By.CSS_SELECTOR, "form[action='/signin'] button").click()
+        submit(driver.find_element(By.CSS_SELECTOR, "form[action='/signin'] button"))
         result["after_sign_in"] = driver.current_url
         rows = driver.find_elements(By.CSS_SELECTOR, "tbody tr")
         result["rows"] = len(rows)
@@ -83,7 +80,7 @@ def main():
         result["overdue_background"] = cell.value_of_css_property("background-color")
         shoot("worklist")
 
-        row.find_element(By.CSS_SELECTOR, "form[action$='/take'] button").click()
+        submit(row.find_element(By.CSS_SELECTOR, "form[action$='/take'] button"))
         result["after_take"] = driver.current_url
 
         session = driver.get_cookie("vigil_session")
@@ -111,7 +108,7 @@ def main():
         form = follow_ups[0].find_element(By.CSS_SELECTOR, "form[action$='/contact']")
         result["contact_task"] = form.get_attribute("action").split("/tasks/")[1].split("/")[0]
         Select(form.find_element(By.NAME, "outcome")).select_by_value("reached")
-        form.find_element(By.CSS_SELECTOR, "button").click()
+        submit(form.find_element(By.CSS_SELECTOR, "button"))
         result["after_contact"] = driver.current_url
 
         # A form post without the CSRF token, with the session's cookie: refused.
