@@ -51,7 +51,7 @@ final class WorklistPageTests: XCTestCase {
         XCTAssertEqual(screenshots.count, 4, "worklist and client page, phone and desktop")
         for path in screenshots {
             let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-            XCTAssertGreaterThan(size ?? 0, 5_000, "\(path) holds a picture")
+            XCTAssertGreaterThan(size, 5_000, "\(path) holds a picture")
         }
         for page in result["pages"] as? [String] ?? [] {
             XCTAssertFalse(page.contains("private words"), "the note is on no page")
