@@ -107,7 +107,9 @@ enum APIRoutes {
         do {
             return try JSONDecoder().decode(type, from: Data(bytes))
         } catch {
-            throw APIError(status: .badRequest, message: "the body must be a JSON object: \(error)")
+            // Not the decoder's words: they may quote the body, and a body may hold a private note.
+            throw APIError(
+                status: .badRequest, message: "the body must be a JSON object of strings: outcome, id, note")
         }
     }
 

@@ -61,8 +61,14 @@ final class Sessions: Sendable {
 enum WorklistPage {
     static func add(to router: Router<BasicRequestContext>, door: FrontDoor, sessions: Sessions) {
         router.get("/") { request, context in
+            // No session, or one whose token was revoked since: to the sign-in.
             guard let (_, session) = sessions.session(of: request) else { return Response.redirect(to: "/signin") }
-            let identity = try door.gate.admit(tokenHash: session.tokenHash, scope: .read)
+            let identity: Identity
+            do {
+                identity = try door.gate.admit(tokenHash: session.tokenHash, scope: .read)
+            } catch let error as APIError where error.status == .unauthorized {
+                return Response.redirect(to: "/signin")
+            }
             let now = door.clock.now()
             let tasks = try door.read { store throws(StoreError) in try store.worklist(WorklistFilter(), at: now) }
             return try worklist(tasks, identity: identity, csrf: session.csrf, now: now)

@@ -205,11 +205,22 @@ final class APITests: XCTestCase {
         defer { _ = server.stop() }
         let counselor = try api.token("counselor.rivera", scopes: "read,act")
         let reader = try api.token("supervisor", scopes: "read")
+        let writer = try api.token("intake-app", scopes: "submit")
+        // The client's recovery plan, with its private fields, through the API.
+        let plan = checkIn(
+            id: "p1", client: "c-act", at: ResponsePlanTests.time(-120), kind: "plan",
+            extra:
+                #","plan":{"warning_signs":["secrecy"],"support":[{"role":"counselor","ref":"dir-7","channel":"phone"}],"pathway":["clinical"],"caring_contacts":{"consent":true,"channel":"text"},"coping":"zebra coping words","crisis_steps":"zebra crisis steps"}"#
+        )
+        XCTAssertEqual(try api.post("/v1/checkins", token: writer, json: plan).status, 202)
+        try eventually("the plan stored") { try api.harness.count("events") == 1 }
         try api.harness.drop(
             "s1.json", ResponsePlanTests.highScreening(id: "s1", client: "c-act", at: ResponsePlanTests.time(-60)))
-        try eventually("the plan enqueued") { try api.harness.tasks().count == ResponsePlanTests.highPlanSize }
-        let worklist = try api.request("GET", "/v1/worklist", token: reader).json["tasks"] as? [[String: Any]] ?? []
-        XCTAssertEqual(worklist.count, ResponsePlanTests.highPlanSize, "every open task")
+        try eventually("the plan enqueued") { try api.harness.tasks().count == ResponsePlanTests.highPlanSize - 1 }
+        let worklistAnswer = try api.request("GET", "/v1/worklist", token: reader)
+        XCTAssertTrue(worklistAnswer.body.contains("dir-7"), "tasks carry the plan's support entries")
+        let worklist = worklistAnswer.json["tasks"] as? [[String: Any]] ?? []
+        XCTAssertEqual(worklist.count, ResponsePlanTests.highPlanSize - 1, "every open task (a plan: no plan review)")
         let escalation = try XCTUnwrap(worklist.first { $0["kind"] as? String == "escalation" }?["task"] as? String)
         let followUp = try XCTUnwrap(worklist.first { $0["kind"] as? String == "follow_up" }?["task"] as? String)
 
@@ -243,7 +254,11 @@ final class APITests: XCTestCase {
                 "SELECT count(*) FROM events WHERE kind IN ('take', 'ack') AND body LIKE '%counselor.rivera%'"),
             ["2"])
         let client = try api.request("GET", "/v1/clients/c-act", token: reader)
-        XCTAssertFalse(client.body.contains("zebra"), client.body)
+        XCTAssertTrue(client.body.contains("\"warning_signs\":[\"secrecy\"]"), client.body)
+        for answer in [client, worklistAnswer, try api.request("GET", "/v1/clients", token: reader)] {
+            XCTAssertFalse(answer.body.contains("zebra"), "no note, coping or crisis steps: \(answer.body)")
+        }
+        XCTAssertFalse(try String(contentsOfFile: api.harness.root + "/api.log", encoding: .utf8).contains("zebra"))
         XCTAssertFalse(try String(contentsOfFile: api.harness.root + "/serve.log", encoding: .utf8).contains("zebra"))
     }
 
@@ -363,5 +378,38 @@ final class APITests: XCTestCase {
         }
         XCTAssertEqual(status, 0, output)
         XCTAssertEqual(output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count, answers.count, output)
+    }
+
+    func testTLSWithACertificateAndKeyFromFiles() throws {
+        let api = try APIHarness()
+        let certificate = api.harness.root + "/cert.pem"
+        let key = api.harness.root + "/key.pem"
+        let (made, output) = try runCommand([
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate,
+            "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+        ])
+        guard made == 0 else {
+            let reason = "APITests TLS SKIPPED, NOT PASSED: openssl cannot make a certificate: \(output)"
+            FileHandle.standardError.write(Data("\n*** \(reason) ***\n\n".utf8))
+            throw XCTSkip(reason)
+        }
+        let config = try String(contentsOfFile: api.harness.configPath, encoding: .utf8)
+        try (config + "  tls: {certificate: cert.pem, key: key.pem}\n").write(
+            toFile: api.harness.configPath, atomically: true, encoding: .utf8)
+        let server = try api.harness.start(["api"], log: "api.log")
+        defer { _ = server.stop() }
+        let https = "https://127.0.0.1:\(api.port)/healthz"
+        try eventually(timeout: 20, "the API answering over TLS") {
+            try runCommand(["curl", "-sf", "--max-time", "5", "--cacert", certificate, https]).status == 0
+        }
+        let (plain, _) = try runCommand(["curl", "-sf", "--max-time", "5", "http://127.0.0.1:\(api.port)/healthz"])
+        XCTAssertNotEqual(plain, 0, "no plain HTTP on a TLS listener")
+        let token = try api.token("reader", scopes: "read")
+        let (status, body) = try runCommand([
+            "curl", "-s", "--max-time", "5", "--cacert", certificate, "-H", "Authorization: Bearer \(token)",
+            "https://127.0.0.1:\(api.port)/v1/clients",
+        ])
+        XCTAssertEqual(status, 0, body)
+        XCTAssertTrue(body.contains("\"clients\":[]") || body.contains("cannot be read yet"), body)
     }
 }
