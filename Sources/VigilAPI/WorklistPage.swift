@@ -140,11 +140,23 @@ enum WorklistPage {
             default: throw APIError(status: .notFound, message: "no action \(name)")
             }
             _ = try door.act(action, on: task, by: identity.name)
-            let back = form.back.flatMap { $0.hasPrefix("/") && !$0.hasPrefix("//") ? $0 : nil } ?? "/"
+            let back = localPath(form.back)
             return HTMLPage(
                 status: .seeOther, title: "Recorded", body: "<p><a href=\"\(escape(back))\">Back</a></p>",
                 headers: [.location: back])
         }
+    }
+
+    /// Where a form goes back to: one of this site's own pages only, a path of plain characters (no
+    /// `//` or `/\\`, which browsers read as another host); else the worklist.
+    static func localPath(_ text: String?) -> String {
+        guard let path = text, path.hasPrefix("/"), !path.hasPrefix("//"),
+            path.utf8.allSatisfy({ byte in
+                (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+                    || [UInt8(ascii: "/"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: ".")].contains(byte)
+            })
+        else { return "/" }
+        return path
     }
 
     struct SignInForm: Decodable {

@@ -44,6 +44,9 @@ final class WorklistPageTests: XCTestCase {
         XCTAssertEqual(result["overdue_color"] as? String, "rgba(139, 0, 0, 1)")
         XCTAssertEqual(result["taken_by_shown"] as? String, "counselor.rivera")
         XCTAssertEqual(result["csrf_probe_status"] as? Int, 403, "a form without its CSRF token is refused")
+        let hostile = result["hostile_back"] as? [String: Any] ?? [:]
+        XCTAssertEqual(hostile["status"] as? Int, 303, "\(result)")
+        XCTAssertEqual(hostile["location"] as? String, "/", "a form never sends the browser to another host")
         let cookie = result["cookie"] as? [String: Any] ?? [:]
         XCTAssertEqual(cookie["httpOnly"] as? Bool, true)
         XCTAssertEqual(cookie["sameSite"] as? String, "Strict")

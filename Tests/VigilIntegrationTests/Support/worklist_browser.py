@@ -16,6 +16,7 @@ import os
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 sys.dont_write_bytecode = True  # no __pycache__ among the test sources (SwiftPM would warn)
@@ -23,6 +24,13 @@ import headless_chromium  # noqa: E402
 
 PHONE = (390, 844)
 DESKTOP = (1280, 900)
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Reports a redirect (as an HTTPError) instead of following it."""
+
+    def redirect_request(self, *args):
+        return None
 
 
 def main():
@@ -121,6 +129,17 @@ def main():
                 result["csrf_probe_status"] = answer.status
         except urllib.error.HTTPError as error:
             result["csrf_probe_status"] = error.code
+        # A form that asks to go back to another host is sent back to the worklist.
+        csrf = driver.find_element(By.CSS_SELECTOR, "input[name='csrf']").get_attribute("value")
+        hostile = urllib.request.Request(
+            base + f"/tasks/{result['overdue_task']}/take",
+            data=urllib.parse.urlencode({"csrf": csrf, "back": "/\\evil.example/x"}).encode(), method="POST",
+            headers={"Cookie": f"vigil_session={session['value']}",
+                     "Content-Type": "application/x-www-form-urlencoded"})
+        try:
+            urllib.request.build_opener(NoRedirect).open(hostile, timeout=10)
+        except urllib.error.HTTPError as error:
+            result["hostile_back"] = {"status": error.code, "location": error.headers.get("Location")}
         result["client"] = client
     except Exception as error:  # noqa: BLE001 - reported to the test, which fails
         result["problems"].append(f"{type(error).__name__}: {error}")
