@@ -94,7 +94,8 @@ final class FrontDoor: Sendable {
         }
         do {
             let event = try submission.act(
-                request, task: taskID, client: task.client, by: who, note: note, id: eventID, now: clock.now())
+                request, task: taskID, kind: task.kind, client: task.client, by: who, note: note, id: eventID,
+                now: clock.now())
             logger.log(
                 .info, .apiCheckInsAccepted, "\(request.name) on a task handed to the daemon",
                 ["by": "\(who)", "task": "\(taskID)", "event": "\(event)"])

@@ -144,8 +144,9 @@ struct QueueCommand: ParsableCommand {
 struct TaskActionOptions: ParsableArguments {
     static let discussion = """
         The act is a check-in (kind take or ack, naming the task and --by) written into the spool like
-        `vigil submit`'s, so the event log records who acted; the daemon applies it. Without --wait the
-        command returns once the event is in the spool.
+        `vigil submit`'s, so the event log records who acted; the daemon applies it. Run it as root or
+        vigil: the daemon refuses acts from other spool writers. Without --wait the command returns
+        once the event is in the spool.
         """
 
     @OptionGroup var options: ConfigOptions
@@ -178,7 +179,7 @@ struct TaskActionOptions: ParsableArguments {
         let event: String
         do {
             event = try submission.act(
-                request, task: id, client: task.client, by: by, note: note, now: SystemClock().now())
+                request, task: id, kind: task.kind, client: task.client, by: by, note: note, now: SystemClock().now())
         } catch {
             switch error {
             case .invalid(let reasons): for reason in reasons { printError(reason.description) }
@@ -200,7 +201,9 @@ struct TaskActionOptions: ParsableArguments {
             }
             Thread.sleep(forTimeInterval: 0.1)
         }
-        printError("\(id): the daemon has not applied event \(event) within \(wait) s (is `vigil serve` running?)")
+        printError(
+            "\(id): the daemon has not applied event \(event) within \(wait) s: is `vigil serve` running? (It refuses "
+                + "acts handed over by users other than root and vigil: see the spool's rejected/.)")
         throw ArgumentParser.ExitCode(ExitStatus.unavailable.rawValue)
     }
 }

@@ -181,7 +181,9 @@ final class APITests: XCTestCase {
         try eventually("the escalation resolved by the link") { try self.state(of: task, in: harness) == "resolved" }
         let row = try XCTUnwrap(try harness.tasks().first { $0["id"] as? String == task })
         XCTAssertEqual(row["acted_by"] as? String, "link:\(task)")
-        XCTAssertEqual(row["resolved_by"] as? String, "contact link-\(task)-reached")
+        XCTAssertEqual(row["resolved_by"] as? String, "ack link-\(task)-reached-ack", "the contact and an ack")
+        XCTAssertEqual(
+            try harness.query("SELECT kind FROM events WHERE id LIKE 'link-%' ORDER BY seq"), ["contact", "ack"])
         let followUps = try harness.tasks().filter { $0["kind"] as? String == "follow_up" }
         XCTAssertFalse(followUps.isEmpty)
         XCTAssertTrue(
@@ -223,6 +225,20 @@ final class APITests: XCTestCase {
         XCTAssertEqual(worklist.count, ResponsePlanTests.highPlanSize - 1, "every open task (a plan: no plan review)")
         let escalation = try XCTUnwrap(worklist.first { $0["kind"] as? String == "escalation" }?["task"] as? String)
         let followUp = try XCTUnwrap(worklist.first { $0["kind"] as? String == "follow_up" }?["task"] as? String)
+
+        // Another writer in the spool group cannot end an escalation by guessing its id: its ack is
+        // refused (kept in rejected/ with the reason) and the task stays open.
+        let forged =
+            #"{"id":"forged-ack","client":"c-act","at":"\#(ResponsePlanTests.time(-5))","kind":"ack","source":"counselor","action":{"task":"\#(escalation)","by":"intruder"}}"#
+        let temporary = api.harness.spool + "/tmp/forged.json"
+        try forged.write(toFile: temporary, atomically: false, encoding: .utf8)
+        chmod(temporary, 0o640)
+        XCTAssertEqual(chown(temporary, 65534, 65534), 0, "the test runs as root: the file becomes nobody's")
+        XCTAssertEqual(rename(temporary, api.harness.new + "/forged.json"), 0)
+        try eventually("the forged ack refused") { api.harness.names(in: api.harness.rejected).contains("forged.json") }
+        let why = try String(contentsOfFile: api.harness.rejected + "/forged.json.why", encoding: .utf8)
+        XCTAssertTrue(why.contains("accepted only from vigil api or vigil queue"), why)
+        XCTAssertEqual(try api.harness.query("SELECT state FROM tasks WHERE id = '\(escalation)'"), ["pending"])
 
         XCTAssertEqual(try api.post("/v1/tasks/\(escalation)/take", token: reader, json: "{}").status, 403)
         let taken = try api.post("/v1/tasks/\(escalation)/take", token: counselor, json: "")

@@ -277,7 +277,9 @@ final class RealSystemdTests: XCTestCase {
         }
         XCTAssertEqual(try api.request("POST", reached).status, 410)
         let metrics = try api.request("GET", "http://127.0.0.1:\(metricsPort)/metrics")
-        XCTAssertTrue(metrics.body.contains("vigil_checkins_stored_total 2"), metrics.body)
+        XCTAssertTrue(
+            metrics.body.contains("vigil_checkins_stored_total 3"),
+            "the check-in, the contact, the ack: \(metrics.body)")
         let everything = try inside(["journalctl", "-o", "export", "--no-pager"]).output
         XCTAssertFalse(everything.contains("private words"), "the note never reaches the journal")
         XCTAssertTrue(everything.contains("vigil api started"))

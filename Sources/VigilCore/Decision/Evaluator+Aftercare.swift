@@ -14,8 +14,7 @@ extension Evaluator {
         round.effects.append(.action(TaskAction(event: event, task: action.task, by: action.by, resolves: resolves)))
     }
 
-    /// Applies a contact to the open outreach task it answers: the one it names (an escalation too:
-    /// the responder reached the client), else the earliest
+    /// Applies a contact to the open outreach task it answers: the one it names, else the earliest
     /// due caring contact or follow-up that existed when the contact was made (a program's message
     /// only once delivered: a reply never uses up the messages still to come) and that the
     /// contact's source may answer (`roleSources`). Then what its outcome ends:
@@ -27,7 +26,7 @@ extension Evaluator {
     func apply(_ contact: CheckIn.Contact, of checkIn: CheckIn, to state: inout ClientState, round: inout Round) {
         let target: Int?
         if let named = contact.task {
-            target = state.openTasks.firstIndex { $0.id == named && ($0.kind.isOutreach || $0.kind == .escalation) }
+            target = state.openTasks.firstIndex { $0.id == named && $0.kind.isOutreach }
         } else {
             let madeBy = checkIn.at.adding(Self.contactSkew)
             target = state.openTasks.indices

@@ -40,17 +40,19 @@ public struct SpoolFileDecoder: Sendable {
             return .refused(
                 name: name, digest: sample.isEmpty ? "" : sha256Hex(sample), reasons: [Rejection(problem: problem)],
                 crisis: sample.isEmpty ? nil : CrisisContent(bytes: sample))
-        case .file(let name, let bytes):
+        case .file(let name, let bytes, let trusted):
             return bytes.withUnsafeBufferPointer { buffer in
                 SpoolReader.Format(name: name) == .batch
-                    ? batch(name: name, bytes: buffer, now: now) : single(name: name, bytes: buffer, now: now)
+                    ? batch(name: name, bytes: buffer, trusted: trusted, now: now)
+                    : single(name: name, bytes: buffer, trusted: trusted, now: now)
             }
         }
     }
 
-    func single(name: String, bytes: UnsafeBufferPointer<UInt8>, now: Timestamp) -> FileVerdict {
+    func single(name: String, bytes: UnsafeBufferPointer<UInt8>, trusted: Bool, now: Timestamp) -> FileVerdict {
         do {
             let decoded = try decoder.decode(bytes, now: now)
+            try Self.permit(decoded.checkIn, trusted: trusted)
             return .single(name: name, event: pending(decoded, bytes: bytes, origin: name))
         } catch {
             return .refused(
@@ -59,7 +61,7 @@ public struct SpoolFileDecoder: Sendable {
         }
     }
 
-    func batch(name: String, bytes: UnsafeBufferPointer<UInt8>, now: Timestamp) -> FileVerdict {
+    func batch(name: String, bytes: UnsafeBufferPointer<UInt8>, trusted: Bool, now: Timestamp) -> FileVerdict {
         var events: [PendingEvent] = []
         var refused: [RefusedLine] = []
         var lineNumber = 0
@@ -74,6 +76,7 @@ public struct SpoolFileDecoder: Sendable {
             if !line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
                 do {
                     let decoded = try decoder.decode(line, now: now)
+                    try Self.permit(decoded.checkIn, trusted: trusted)
                     events.append(pending(decoded, bytes: line, origin: "\(name):\(lineNumber)"))
                 } catch {
                     let lineBytes = Array(line)
@@ -105,6 +108,19 @@ public struct SpoolFileDecoder: Sendable {
                 crisis: nil)
         }
         return .batch(name: name, events: events, refused: refused)
+    }
+
+    /// A `take` or `ack` resolves or claims a task without any contact with the client, so only the
+    /// API and `vigil queue` may hand one over (a file owned by root or the daemon's user): a writer
+    /// in the spool group who guessed a task id must not end an escalation. Its file is refused, and
+    /// kept with the reason.
+    static func permit(_ checkIn: CheckIn, trusted: Bool) throws(CheckInErrors) {
+        guard !trusted, checkIn.kind.isTaskAction else { return }
+        throw CheckInErrors(
+            CheckInError(
+                field: "kind",
+                "\(checkIn.kind.rawValue) is accepted only from vigil api or vigil queue (a file owned by root or the "
+                    + "daemon's user), not from another spool writer"))
     }
 
     /// Past this many invalid lines a batch is refused whole rather than split.

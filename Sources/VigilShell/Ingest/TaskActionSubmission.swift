@@ -54,24 +54,41 @@ struct TaskActionCheckIn: Encodable {
 }
 
 extension Submission {
-    /// Hands `request` on `task` (of `client`) by `by` to the daemon; returns the event id. `id`
-    /// makes a retried request the same event (the store keeps an id once); nil picks a new one.
-    /// Validated by the same decoder as every check-in: an invalid `by` or note is refused whole.
+    /// Hands `request` on `task` (of `client`, of `kind`) by `by` to the daemon; returns the event
+    /// id. `id` makes a retried request the same event (the store keeps an id once); nil picks a new
+    /// one. Validated by the same decoder as every check-in: an invalid `by` or note is refused whole.
+    /// A contact never resolves an escalation (any spool writer may report one); "reached" on an
+    /// escalation is the contact and an `ack` (`ID-ack`) in one batch, which only the API and `vigil
+    /// queue` may hand over (see `SpoolFileDecoder.permit`).
     public func act(
-        _ request: TaskActionRequest, task: String, client: String, by: String, note: String? = nil,
-        id: String? = nil, source: CheckIn.Source = .other, now: Timestamp
+        _ request: TaskActionRequest, task: String, kind: TaskKind, client: String, by: String,
+        note: String? = nil, id: String? = nil, source: CheckIn.Source = .other, now: Timestamp
     ) throws(SubmissionError) -> String {
         let eventID = id ?? "\(request.name)-\(task)-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"
-        var event = TaskActionCheckIn(
-            id: eventID, client: client, at: RFC3339.format(now), kind: "contact", source: source.rawValue, note: note)
+        func event(_ kind: String) -> TaskActionCheckIn {
+            TaskActionCheckIn(
+                id: eventID, client: client, at: RFC3339.format(now), kind: kind, source: source.rawValue, note: note)
+        }
+        var events: [TaskActionCheckIn]
         switch request {
         case .take, .ack:
-            event.kind = request.name
-            event.action = .init(task: task, by: by)
+            var act = event(request.name)
+            act.action = .init(task: task, by: by)
+            events = [act]
         case .contact(let outcome):
-            event.contact = .init(outcome: outcome.rawValue, task: task, by: by)
+            var contact = event("contact")
+            contact.contact = .init(outcome: outcome.rawValue, task: task, by: by)
+            events = [contact]
+            if outcome == .reached, kind == .escalation {
+                var ack = event("ack")
+                ack.id = eventID + "-ack"
+                ack.note = nil
+                ack.action = .init(task: task, by: by)
+                events.append(ack)
+            }
         }
-        let ids = try submit(Array(JSONOutput.data(event)), batch: false, now: now)
+        let lines = events.map { String(decoding: JSONOutput.data($0), as: UTF8.self) }.joined(separator: "\n")
+        let ids = try submit(Array(lines.utf8), batch: events.count > 1, now: now)
         return ids.first ?? eventID
     }
 }

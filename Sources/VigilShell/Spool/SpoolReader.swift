@@ -2,8 +2,9 @@ import Glibc
 
 /// What one entry of `new/` turned out to be when the daemon opened it.
 public enum SpoolEntry: Sendable {
-    /// A regular file and its bytes.
-    case file(name: String, bytes: [UInt8])
+    /// A regular file and its bytes; `trusted` when its owner is root or the daemon's own user (the
+    /// API, `vigil queue`), the only writers whose acts on tasks the daemon accepts.
+    case file(name: String, bytes: [UInt8], trusted: Bool = true)
     /// Something the daemon refuses (symlink, FIFO, directory, oversized…); `sample` holds up to
     /// 1 MiB of a regular file refused for its name, size or mode, so a crisis in it is still seen.
     case refused(name: String, problem: String, sample: [UInt8] = [])
@@ -16,7 +17,7 @@ public enum SpoolEntry: Sendable {
 
     public var name: String {
         switch self {
-        case .file(let name, _), .refused(let name, _, _), .skipped(let name, _), .unsettled(let name): return name
+        case .file(let name, _, _), .refused(let name, _, _), .skipped(let name, _), .unsettled(let name): return name
         }
     }
 }
@@ -126,7 +127,7 @@ public enum SpoolReader {
             return .unsettled(name: name)
         }
         bytes.removeLast()
-        return .file(name: name, bytes: bytes)
+        return .file(name: name, bytes: bytes, trusted: info.st_uid == 0 || info.st_uid == geteuid())
     }
 
     /// Up to 1 MiB from the start of a refused file, for the crisis check (empty when unreadable).
