@@ -43,9 +43,7 @@ public struct Evaluator: Sendable {
     /// The client's score at `now` as planning and everyone downstream see it: the rule state's,
     /// with the tier held at the open episode's tier until `policy.hold` after its latest rise.
     public func score(of state: ClientState, at now: Timestamp) -> RiskScore {
-        var replay = state.replay
-        replay.watch = watch(state)
-        return policy.held(replay.score(at: now), episode: state.cursor.open, at: now)
+        policy.held(state.replay.score(at: now, watch: watch(state)), episode: state.cursor.open, at: now)
     }
 
     /// The step-down watch the rule state scores under, if the client is on one.

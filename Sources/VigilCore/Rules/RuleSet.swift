@@ -141,7 +141,10 @@ extension CompiledRule {
 }
 
 /// The compiled rule set: evaluated on every new event of a client, against its own history.
-public struct RuleSet: Sendable {
+///
+/// Immutable, and a class: every client's state holds it, and a reference is copied with one
+/// retain where a struct of these arrays would take one per array.
+public final class RuleSet: Sendable {
     /// The summary of the rule with this id ("" when there is none).
     public func summary(of rule: String) -> String { rules.first { $0.id == rule }?.summary ?? "" }
 
@@ -173,6 +176,29 @@ public struct RuleSet: Sendable {
     /// The inputs of every aggregate, computed once per event when it is recorded (see `History`).
     let conditionInputs: [Condition]
     let numberInputs: [NumberInput]
+
+    init(
+        rules: [CompiledRule], eventRules: [CompiledRule], eventConditions: [Condition],
+        eventPrefilters: [Prefilter], eventFirings: [Firing], absenceRules: [CompiledRule],
+        eventRepeatWindows: [Int64], eventReplacementBits: [UInt64], endsFirings: Bool,
+        eventRuleIndex: [String: Int], lookBack: TimeSpan, codesRead: [Vocabulary.List: Set<String>],
+        conditionInputs: [Condition], numberInputs: [NumberInput]
+    ) {
+        self.rules = rules
+        self.eventRules = eventRules
+        self.eventConditions = eventConditions
+        self.eventPrefilters = eventPrefilters
+        self.eventFirings = eventFirings
+        self.absenceRules = absenceRules
+        self.eventRepeatWindows = eventRepeatWindows
+        self.eventReplacementBits = eventReplacementBits
+        self.endsFirings = endsFirings
+        self.eventRuleIndex = eventRuleIndex
+        self.lookBack = lookBack
+        self.codesRead = codesRead
+        self.conditionInputs = conditionInputs
+        self.numberInputs = numberInputs
+    }
 
     /// The longest half-life of any rule (the default when there are no rules).
     public var longestHalfLife: TimeSpan {

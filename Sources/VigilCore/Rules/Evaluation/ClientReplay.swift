@@ -292,7 +292,10 @@ public struct ClientReplay: Sendable {
     }
 
     /// The score and tier at `now`: those of `activeFirings(at: now)`.
-    public func score(at now: Timestamp) -> RiskScore {
+    public func score(at now: Timestamp) -> RiskScore { score(at: now, watch: watch) }
+
+    /// The score and tier at `now` under `watch` instead of the one set (no copy of the replay).
+    public func score(at now: Timestamp, watch: (until: Timestamp, policy: ScoringPolicy)?) -> RiskScore {
         if let watch, now < watch.until { return ledger.score(at: now, horizon: horizon, policy: watch.policy) }
         return ledger.score(at: now, horizon: horizon, policy: policy)
     }
