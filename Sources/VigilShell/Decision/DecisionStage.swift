@@ -16,7 +16,7 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
     private let lock = NSLock()
     private var pack: RulePack
     private var evaluator: Evaluator
-    private var cache: ClientCache<ClientState>
+    private var cache: ClientCache<ClientWork>
     private var rulesetID: Int64?
     /// Threads that evaluate clients in parallel.
     let width: Int
@@ -66,10 +66,13 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
                 clients[position].add(event)
                 continue
             }
-            var state = try taken(client) ?? StoredClient.load(client: client, before: event.seq, pack: pack, db: db)
-            state.openTasks = try StoredClient.openTasks(client: client, slots: &slots, db: db)
+            let work =
+                try taken(client)
+                ?? ClientWork(StoredClient.load(client: client, before: event.seq, pack: pack, db: db))
+            work.state.openTasks = try StoredClient.openTasks(client: client, slots: &slots, db: db)
+            work.add(event)
             positions[client] = clients.count
-            clients.append(ClientWork(state: state, first: event))
+            clients.append(work)
         }
         // Clients are independent: evaluate them on `width` threads (pure work, no database access).
         let now = context.committedAt
@@ -81,7 +84,7 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
         for work in clients {
             try writer.write(work.effects, client: work.state.client, seqs: work.seqs, checkIns: work.checkIns)
         }
-        publishAfterCommit(clients.map(\.state), record: writer.record, pack: pack, ruleset: ruleset, at: now, db: db)
+        publishAfterCommit(clients, record: writer.record, pack: pack, ruleset: ruleset, at: now, db: db)
     }
 
     /// Decides every silence of an `absent:` rule due by `now` for up to `AbsenceRound.clientsPerRound`
@@ -97,17 +100,18 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
         let ruleset = try cachedID ?? Self.register(pack, at: now, db: db)
         var writer = try EffectWriter(db: db, ruleset: ruleset, at: now)
         var decided: [(client: String, decision: SilenceDecision)] = []
-        var states: [ClientState] = []
+        var clients: [ClientWork] = []
         var slots = SlotKeys()
         for client in due {
-            var state = try taken(client) ?? StoredClient.load(client: client, before: .max, pack: pack, db: db)
-            state.openTasks = try StoredClient.openTasks(client: client, slots: &slots, db: db)
-            let effects = evaluator.tick(&state, at: now)
+            let work =
+                try taken(client) ?? ClientWork(StoredClient.load(client: client, before: .max, pack: pack, db: db))
+            work.state.openTasks = try StoredClient.openTasks(client: client, slots: &slots, db: db)
+            let effects = evaluator.tick(&work.state, at: now)
             for case .silence(let decision) in effects { decided.append((client, decision)) }
             try writer.write(effects, client: client)
-            states.append(state)
+            clients.append(work)
         }
-        publishAfterCommit(states, record: writer.record, pack: pack, ruleset: ruleset, at: now, db: db)
+        publishAfterCommit(clients, record: writer.record, pack: pack, ruleset: ruleset, at: now, db: db)
         return AbsenceRound(decisions: decided, clients: due.count)
     }
 
@@ -130,7 +134,7 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
     /// puts the clients' state back in the cache (dropped instead if a reload swapped the pack
     /// meanwhile, so rule sets never mix). Open tasks are not cached: they are read afresh.
     private func publishAfterCommit(
-        _ states: [ClientState], record: DecisionRecord, pack: RulePack, ruleset: Int64, at now: Timestamp,
+        _ clients: [ClientWork], record: DecisionRecord, pack: RulePack, ruleset: Int64, at now: Timestamp,
         db: Database
     ) {
         db.afterNextTransaction { [self] _ in
@@ -139,9 +143,9 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
             lock.withLock {
                 guard self.pack.hash == pack.hash else { return }
                 rulesetID = ruleset
-                for var state in states {
-                    state.openTasks = []
-                    cache.put(state.client, state)
+                for work in clients {
+                    work.finish()
+                    cache.put(work.state.client, work)
                 }
             }
         }
@@ -150,7 +154,7 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
     /// The client's cached state, removed from the cache: the caller owns it (its arrays are not
     /// shared, so mutating it copies nothing) and publishes it back after the commit. A failed
     /// commit loses nothing: the state is rebuilt from the store.
-    private func taken(_ client: String) -> ClientState? {
+    private func taken(_ client: String) -> ClientWork? {
         lock.withLock { cache.take(client) }
     }
 
@@ -193,24 +197,31 @@ extension RulePack {
     public var evaluator: Evaluator { Evaluator(ruleSet: ruleSet, policy: policy, plans: plans) }
 }
 
-/// One client's evaluation during a commit, in a box that exactly one lane mutates in place.
+/// One client's state and its evaluation during a commit, in a box that exactly one lane mutates
+/// in place. The cache holds the box between commits, so a client's state is never copied: only
+/// the reference moves in and out.
 final class ClientWork: @unchecked Sendable {
     var state: ClientState
     /// Its new check-ins in the commit, in arrival order, and their sequence numbers (kept apart so
     /// the evaluator gets the check-ins without another copy of each).
-    var checkIns: [CheckIn]
-    var seqs: [Int64]
+    var checkIns: [CheckIn] = []
+    var seqs: [Int64] = []
     var effects: [Effect] = []
 
-    init(state: ClientState, first: StoredEvent) {
-        self.state = state
-        self.checkIns = [first.checkIn]
-        self.seqs = [first.seq]
-    }
+    init(_ state: ClientState) { self.state = state }
 
     func add(_ event: StoredEvent) {
         checkIns.append(event.checkIn)
         seqs.append(event.seq)
+    }
+
+    /// Once the commit is done: keeps the state, and drops the commit's inputs and outputs and the
+    /// open tasks (read afresh in every transaction), so a cached client holds nothing more.
+    func finish() {
+        state.openTasks = []
+        checkIns = []
+        seqs = []
+        effects = []
     }
 }
 
