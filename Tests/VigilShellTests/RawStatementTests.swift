@@ -34,6 +34,20 @@ final class RawStatementTests: XCTestCase {
         XCTAssertEqual(rows.map { $0["note"] as String? }, ["kept", nil])
     }
 
+    func testAnEmptyStringIsEmptyTextNotNull() throws {
+        let queue = try makeTable()
+        try queue.write { db in
+            var row = RawStatement(try db.cachedStatement(sql: "INSERT INTO t(id, note) VALUES (?, ?)"))
+            row.bind("")
+            row.bind(Substring("a longer text, from a slice")[...].dropFirst(2).description)
+            try row.step(db: db)
+            XCTAssertEqual(RawStatement.changes(db), 1)
+        }
+        let row = try queue.read { db in try Row.fetchOne(db, sql: "SELECT id, note FROM t") }
+        XCTAssertEqual(row?["id"] as String?, "")
+        XCTAssertEqual(row?["note"] as String?, "longer text, from a slice")
+    }
+
     func testAFailedStepThrowsGRDBsErrorAndLeavesTheStatementReusable() throws {
         let queue = try makeTable()
         try queue.write { db in

@@ -87,9 +87,10 @@ extension EventStore {
                     row.bind(event.origin)
                     row.bind(time.microseconds)
                     try row.step(db: db)
-                    if db.changesCount == 1 {
-                        stored.append(StoredEvent(seq: db.lastInsertedRowID, checkIn: checkIn))
-                        outcomes.append(.stored(db.lastInsertedRowID))
+                    if RawStatement.changes(db) == 1 {
+                        let seq = RawStatement.lastInsertedRowID(db)
+                        stored.append(StoredEvent(seq: seq, checkIn: checkIn))
+                        outcomes.append(.stored(seq))
                     } else {
                         let digest = try String.fetchOne(existing, arguments: [checkIn.client, checkIn.id])
                         if digest == event.digest {

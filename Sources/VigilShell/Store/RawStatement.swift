@@ -15,9 +15,19 @@ struct RawStatement {
         sqlite3_reset(statement.sqliteStatement)
     }
 
+    /// Binds the string's own UTF-8 bytes where it stores them contiguously (a native string: no
+    /// C-string copy); SQLite copies them before returning.
     mutating func bind(_ text: String) {
         index += 1
-        sqlite3_bind_text(statement.sqliteStatement, index, text, -1, sqliteTransient)
+        let (handle, index) = (statement.sqliteStatement, self.index)
+        let bound = text.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            guard let base = bytes.baseAddress, !bytes.isEmpty else { return false }
+            base.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
+                _ = sqlite3_bind_text(handle, index, $0, Int32(bytes.count), sqliteTransient)
+            }
+            return true
+        }
+        if bound != true { sqlite3_bind_text(handle, index, text, -1, sqliteTransient) }
     }
 
     mutating func bind(_ value: Int64) {
@@ -41,6 +51,11 @@ struct RawStatement {
         }
         value.bind(to: &self)
     }
+
+    /// The rows the last statement on `db` inserted, updated or deleted, and the last inserted row
+    /// id (read from SQLite directly: GRDB's accessors check their queue on every call).
+    static func changes(_ db: Database) -> Int32 { sqlite3_changes(db.sqliteConnection) }
+    static func lastInsertedRowID(_ db: Database) -> Int64 { sqlite3_last_insert_rowid(db.sqliteConnection) }
 
     /// Runs a statement that returns no row; throws GRDB's `DatabaseError` as GRDB would.
     func step(db: Database) throws {
