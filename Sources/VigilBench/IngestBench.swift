@@ -143,8 +143,7 @@ public struct IngestBench {
     /// Times Vigil draining `spool` into a new store at `database`; checks every check-in was stored.
     func timedIngest(_ spool: SpoolDirectory, database: String, expecting expected: Int) throws -> Double {
         let store = try EventStore(
-            path: database, stages: [ClientIndex(), DecisionStage(pack: pack, logger: Self.quietLogger)],
-            checkpointInBackground: true)
+            path: database, stages: [ClientIndex(), DecisionStage(pack: pack, logger: Self.quietLogger)])
         let ingestor = Ingestor(
             spool: try spool.open(), store: store, vocabulary: pack.vocabulary, clock: SystemClock(),
             logger: Self.quietLogger,

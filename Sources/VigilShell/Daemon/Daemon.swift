@@ -82,8 +82,7 @@ public enum Daemon {
             wake = NotifierWake.open(state: config.state, logger: logger)
             SystemdNotifier().openingStore(within: .minutes(30))
             evaluation = DecisionStage(pack: pack, logger: logger, taskDue: { wake?.poke() })
-            store = try EventStore(
-                path: config.databasePath, stages: [ClientIndex(), evaluation], checkpointInBackground: true)
+            store = try EventStore(path: config.databasePath, stages: [ClientIndex(), evaluation])
             watch = try InotifyWatch(directory: spool.new)
         } catch let error as ExitStatusProviding {
             throw DaemonError(underlying: error)

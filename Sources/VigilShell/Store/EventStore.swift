@@ -9,8 +9,6 @@ public final class EventStore: Sendable {
     public let path: String
     let queue: DatabaseQueue
     let stages: [any CommitStage]
-    /// The writer's checkpoints, when they run off the commit path (see `WALCheckpointer`).
-    let checkpointer: WALCheckpointer?
 
     /// Opens (creating if needed, mode 0600) and migrates the database at `path`. `cacheKiB` bounds
     /// SQLite's page cache: 16 MiB for the daemon's ingest (appends and recent clients' pages); the
@@ -18,13 +16,7 @@ public final class EventStore: Sendable {
     ///
     /// A store, once created, leaves a marker beside it (`PATH.created`): a database file that is
     /// then missing or empty (truncated, replaced) is refused, never silently recreated empty.
-    ///
-    /// `checkpointInBackground`: the daemon's ingest moves its write-ahead log into the database on
-    /// a thread of its own (`WALCheckpointer`) instead of after the commits that fill it.
-    public init(
-        path: String, stages: [any CommitStage] = [ClientIndex()], cacheKiB: Int = 16_384,
-        checkpointInBackground: Bool = false
-    ) throws(StoreError) {
+    public init(path: String, stages: [any CommitStage] = [ClientIndex()], cacheKiB: Int = 16_384) throws(StoreError) {
         self.path = path
         self.stages = stages
         let marker = path + ".created"
@@ -49,22 +41,6 @@ public final class EventStore: Sendable {
         }
         queue = try Self.openAndMigrate(path: path, configuration: config)
         try Self.mark(marker, path: path)
-        guard checkpointInBackground else {
-            checkpointer = nil
-            return
-        }
-        do {
-            let checkpointer = try WALCheckpointer(path: path)
-            queue.inDatabase { checkpointer.attach(to: $0) }
-            self.checkpointer = checkpointer
-        } catch {
-            throw StoreError(path: path, problem: "cannot open a connection for checkpoints: \(error)")
-        }
-    }
-
-    deinit {
-        guard let checkpointer else { return }
-        queue.inDatabase { checkpointer.detach(from: $0) }
     }
 
     /// Whether the database file is missing (true) or empty (false), or nil when it holds a store.
@@ -131,7 +107,6 @@ public final class EventStore: Sendable {
     public init(readingFrom path: String) throws(StoreError) {
         self.path = path
         self.stages = []
-        self.checkpointer = nil
         var info = stat()
         guard stat(path, &info) == 0 else {
             throw StoreError(path: path, problem: "no store here: has `vigil serve` run with this configuration?")
