@@ -109,7 +109,7 @@ final class DiskFullTests: XCTestCase {
                 .allSatisfy { $0["state"] as? String == "delivered" }
         }
         XCTAssertEqual(receiver.acceptedKeys.sorted(), expected.sorted(), "each escalation accepted exactly once")
-        XCTAssertTrue(notifier.log.contains("the queue is writable again"))
+        try eventually("the recovery logged") { notifier.log.contains("the queue is writable again") }
         print(
             "notifier on a full disk: 0 deliveries while full, 1 LOG_CRIT entry, watchdog fed; \(expected.count) of \(expected.count) escalations delivered once after"
         )
@@ -147,7 +147,8 @@ final class DiskFullTests: XCTestCase {
         XCTAssertEqual(try runCommand(["mount", "-o", "remount,rw", mountPoint]).status, 0)
         try eventually(timeout: 60, "cleared after the remount read-write") { harness.names(in: harness.new).isEmpty }
         XCTAssertEqual(try harness.count("events"), 1_350, "each check-in stored once")
-        XCTAssertTrue(daemon.log.contains("the spool is writable again"))
+        // The recovery is logged after the pass that moved the files ends: wait for the line.
+        try eventually("the recovery logged") { daemon.log.contains("the spool is writable again") }
         XCTAssertEqual(harness.names(in: harness.rejected), [], "nothing rejected, nothing lost")
         print(
             "read-only spool: 1,300 check-ins in 103 files stored while their files could not be removed; 1 LOG_CRIT entry; cleared by itself after the remount, each stored once"
@@ -191,7 +192,8 @@ final class DiskFullTests: XCTestCase {
         XCTAssertEqual(
             harness.names(in: harness.rejected).sorted(),
             (0..<5).flatMap { ["bad-\($0).json", "bad-\($0).json.why"] }.sorted(), "each once, with its reason")
-        XCTAssertTrue(daemon.log.contains("the spool is writable again"))
+        // The recovery is logged after the pass that moved the files ends: wait for the line.
+        try eventually("the recovery logged") { daemon.log.contains("the spool is writable again") }
         XCTAssertEqual(try harness.count("events"), 30)
         print(
             "full spool: 20 stored and removed, 5 refused held in new/ while full (1 LOG_CRIT entry), then moved aside once each"
