@@ -217,21 +217,12 @@ extension NotifierConfig {
     /// The secret's bytes (surrounding whitespace trimmed); nil (reported) when missing, empty, or
     /// readable by other users.
     static func secret(_ path: String, in section: YAMLMap, key: String = "secret_file") -> [UInt8]? {
-        var info = stat()
-        guard stat(path, &info) == 0, let data = FileManager.default.contents(atPath: path) else {
-            section.report(key, "cannot read \(path)")
+        switch SecretFile.read(path) {
+        case .success(let secret): return secret
+        case .failure(let problem):
+            section.report(key, problem.description)
             return nil
         }
-        guard info.st_mode & 0o007 == 0 else {
-            section.report(key, "\(path) is readable by other users: chmod o-rwx it")
-            return nil
-        }
-        let secret = Array(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).utf8)
-        guard !secret.isEmpty else {
-            section.report(key, "\(path) is empty")
-            return nil
-        }
-        return secret
     }
 
     /// One route of `routes:`; nil (reported) when malformed.
