@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // libsystemd (sd_notify, sd_watchdog_enabled, sd_journal_sendv) from Debian's libsystemd-dev.
@@ -83,6 +84,19 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The PostgreSQL store (issue 17, docs/decisions/0011-store-seam.md): its connection settings,
+        // its versioned schema and `vigil store migrate`, which copies a SQLite store into it.
+        .target(
+            name: "VigilPostgres",
+            dependencies: [
+                "VigilCore",
+                "VigilShell",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         // The benchmarks behind `vigil bench` and their fixtures (a loopback webhook receiver):
         // kept out of VigilShell so the daemon's library holds no scaffolding.
         .target(
@@ -102,6 +116,7 @@ let package = Package(
                 "VigilShell",
                 "VigilAPI",
                 "VigilBench",
+                "VigilPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -12,7 +12,7 @@ struct Vigil: AsyncParsableCommand {
         subcommands: [
             Serve.self, Notify.self, APICommand.self, Submit.self, Status.self, ClientCommand.self, QueueCommand.self,
             RulesCommand.self,
-            ReplayCommand.self, ReportCommand.self,
+            ReplayCommand.self, ReportCommand.self, StoreCommand.self,
             Bench.self,
         ])
 }

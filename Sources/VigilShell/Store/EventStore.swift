@@ -107,6 +107,12 @@ public final class EventStore: Sendable {
     public init(readingFrom path: String) throws(StoreError) {
         self.path = path
         self.stages = []
+        queue = try Self.openReadOnly(path)
+    }
+
+    /// An existing database opened read-only; `spanningAccesses` lets one read transaction span
+    /// several accesses (`StoreSnapshot`).
+    static func openReadOnly(_ path: String, spanningAccesses: Bool = false) throws(StoreError) -> DatabaseQueue {
         var info = stat()
         guard stat(path, &info) == 0 else {
             throw StoreError(path: path, problem: "no store here: has `vigil serve` run with this configuration?")
@@ -114,8 +120,9 @@ public final class EventStore: Sendable {
         var config = Configuration()
         config.readonly = true
         config.busyMode = .timeout(10)
+        config.allowsUnsafeTransactions = spanningAccesses
         do {
-            queue = try DatabaseQueue(path: path, configuration: config)
+            return try DatabaseQueue(path: path, configuration: config)
         } catch {
             throw StoreError(path: path, problem: "cannot open: \(error)")
         }

@@ -1,0 +1,106 @@
+import Foundation
+import Glibc
+import XCTest
+
+/// A throwaway PostgreSQL server for one test: Debian's server binaries (scripts/setup installs
+/// `postgresql`), `initdb` into a temporary directory as an unprivileged user (`nobody` when the
+/// tests run as root: PostgreSQL refuses root), listening on loopback only on a free port, with a
+/// `vigil` role whose password is in a file and a `vigil` database. Stopped and removed by `stop()`.
+final class PostgresServer {
+    let directory: String
+    let port: Int
+    let bin: String
+    let password: String
+    /// The password, in a file of mode 0600 for `vigil store migrate --password-file`.
+    let passwordFile: String
+    /// Whom the server runs as (nil: this process's user).
+    let runAs: String?
+
+    /// The `vigil` database's URL (no TLS: loopback only).
+    var url: String { url(database: "vigil") }
+
+    func url(database: String) -> String { "postgres://vigil@127.0.0.1:\(port)/\(database)?sslmode=disable" }
+
+    /// Starts the server; skips loudly where PostgreSQL is not installed or cannot start.
+    init(passwordFileIn secrets: String) throws {
+        let versions = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
+        guard let version = versions.compactMap(Int.init).max(),
+            FileManager.default.isExecutableFile(atPath: "/usr/lib/postgresql/\(version)/bin/initdb")
+        else {
+            throw XCTSkip(
+                "SKIPPED LOUDLY: PostgreSQL's server is not installed (scripts/setup installs Debian's postgresql); the PostgreSQL store was NOT tested"
+            )
+        }
+        bin = "/usr/lib/postgresql/\(version)/bin"
+        runAs = getuid() == 0 ? "nobody" : nil
+        var buffer = Array((NSTemporaryDirectory() + "vigil-pg-XXXXXX").utf8CString)
+        guard mkdtemp(&buffer) != nil else { throw HarnessError("mkdtemp failed") }
+        directory = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        password = (0..<24).map { _ in String("abcdefghijkmnpqrstuvwxyz23456789".randomElement() ?? "x") }.joined()
+        passwordFile = secrets + "/postgres.password"
+        try (password + "\n").write(toFile: passwordFile, atomically: true, encoding: .utf8)
+        chmod(passwordFile, 0o600)
+        try (password + "\n").write(toFile: directory + "/initdb.password", atomically: true, encoding: .utf8)
+        if let runAs {
+            let chowned = try runCommand(["chown", "-R", runAs, directory])
+            guard chowned.status == 0 else { throw HarnessError("chown \(directory): \(chowned.output)") }
+        }
+        port = try freeLoopbackPort()
+        let initialized = try Self.run(
+            as: runAs,
+            [
+                bin + "/initdb", "-D", directory + "/data", "-U", "vigil", "--pwfile=" + directory + "/initdb.password",
+                "-A", "scram-sha-256", "-E", "UTF8", "--no-locale", "--no-sync",
+            ])
+        guard initialized.status == 0 else {
+            throw XCTSkip("SKIPPED LOUDLY: initdb failed; the PostgreSQL store was NOT tested:\n\(initialized.output)")
+        }
+        let started = try Self.run(
+            as: runAs,
+            [
+                bin + "/pg_ctl", "-D", directory + "/data", "-l", directory + "/server.log", "-w", "-t", "60", "-o",
+                "-c listen_addresses=127.0.0.1 -p \(port) -k \(directory) -c fsync=off", "start",
+            ])
+        guard started.status == 0 else {
+            let log = (try? String(contentsOfFile: directory + "/server.log", encoding: .utf8)) ?? ""
+            stop()
+            throw XCTSkip(
+                "SKIPPED LOUDLY: PostgreSQL did not start; the PostgreSQL store was NOT tested:\n\(started.output)\n\(log)"
+            )
+        }
+        let created = try psql("CREATE DATABASE vigil", database: "postgres")
+        guard created.status == 0 else { throw HarnessError("CREATE DATABASE: \(created.output)") }
+    }
+
+    /// Runs `sql` with psql as `vigil` (unaligned, tuples only).
+    @discardableResult
+    func psql(_ sql: String, database: String = "vigil") throws -> (status: Int32, output: String) {
+        try runCommand(
+            [
+                bin + "/psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", "\(port)", "-U",
+                "vigil", "-d", database, "-c", sql,
+            ], environment: ["PGPASSWORD": password])
+    }
+
+    /// The single value `sql` selects (fails the test on an error).
+    func value(_ sql: String, file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        let result = try psql(sql)
+        XCTAssertEqual(result.status, 0, result.output, file: file, line: line)
+        return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Stops the server at once and removes its directory.
+    func stop() {
+        _ = try? Self.run(as: runAs, [bin + "/pg_ctl", "-D", directory + "/data", "-m", "immediate", "-w", "stop"])
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// Runs a PostgreSQL program as `user`, through python's subprocess, which closes every
+    /// descriptor but 0-2 in the child: the server `pg_ctl start` leaves running must not inherit
+    /// the one by which Foundation's `Process` learns that its child ended (it never would).
+    static func run(as user: String?, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let command = user.map { ["runuser", "-u", $0, "--"] + arguments } ?? arguments
+        return try runCommand(
+            ["python3", "-c", "import subprocess, sys; sys.exit(subprocess.call(sys.argv[1:]))"] + command)
+    }
+}
