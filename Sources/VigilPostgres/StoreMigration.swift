@@ -18,12 +18,12 @@ public enum StoreMigration {
     /// Rows per page read from SQLite and written to the COPY stream.
     static let pageSize = 2_000
 
-    /// Copies `snapshot` into `target` (its schema migrated first); `progress` hears each table's
-    /// progress. Throws `PostgresError` (the target: unreachable, not empty, a different schema)
+    /// Copies `snapshot` into `target` (its schema migrated first); `progress` hears each page
+    /// copied: the table, its rows copied so far and its rows in all. Throws `PostgresError` (the target: unreachable, not empty, a different schema)
     /// or `StoreError` (the source).
     public static func run(
         from snapshot: StoreSnapshot, to target: PostgresTarget, logger: Logger,
-        progress: @escaping (String) -> Void
+        progress: @escaping (_ table: String, _ copied: Int, _ rows: Int) -> Void
     ) async throws -> [Copied] {
         let connection = try await target.connect(logger: logger)
         do {
@@ -39,7 +39,7 @@ public enum StoreMigration {
 
     static func copy(
         _ snapshot: StoreSnapshot, into connection: PostgresConnection, target: PostgresTarget, logger: Logger,
-        progress: @escaping (String) -> Void
+        progress: @escaping (_ table: String, _ copied: Int, _ rows: Int) -> Void
     ) async throws -> [Copied] {
         var plans: [(table: String, columns: [String], primaryKey: [String], rows: Int)] = []
         for table in StoreSnapshot.tables {
@@ -66,7 +66,7 @@ public enum StoreMigration {
                             try await writer.write(try CopyText.encode(page.rows, table: plan.table))
                             written += page.rows.count
                             key = page.last
-                            progress("\(plan.table): \(written) of \(plan.rows) rows")
+                            progress(plan.table, written, plan.rows)
                         } while true
                     }
                     copied.append(Copied(table: plan.table, rows: written))

@@ -56,8 +56,13 @@ struct StoreMigrate: AsyncParsableCommand {
         let copied: [StoreMigration.Copied]
         do {
             printError("migrating \(config.databasePath) to \(target)")
-            copied = try await StoreMigration.run(from: snapshot, to: target, logger: logger) { line in
-                printError(line)
+            var shown: Int64 = 0
+            copied = try await StoreMigration.run(from: snapshot, to: target, logger: logger) { table, copied, rows in
+                // Each table's end, and a long table's progress once a second.
+                let now = SystemClock.monotonicMicroseconds()
+                guard copied == rows || now - shown >= 1_000_000 else { return }
+                shown = now
+                printError("\(table): \(copied) of \(rows) rows")
             }
         } catch let error as any ExitStatusProviding {
             throw fail(error)
