@@ -22,9 +22,14 @@ public enum PostgresSchema {
         async throws(PostgresError) -> [Int]
     {
         do {
-            try await connection.query(
-                "CREATE TABLE IF NOT EXISTS vigil_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
-                logger: logger)
+            // Under the lock too: two nodes creating the table at once would otherwise collide in
+            // PostgreSQL's catalog (`IF NOT EXISTS` does not guard against a concurrent creation).
+            try await connection.withTransaction(logger: logger) { connection in
+                try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
+                try await connection.query(
+                    "CREATE TABLE IF NOT EXISTS vigil_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+                    logger: logger)
+            }
             var applied: [Int] = []
             for migration in migrations {
                 let done = try await connection.withTransaction(logger: logger) { connection in
