@@ -95,6 +95,7 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // The benchmarks behind `vigil bench` and their fixtures (a loopback webhook receiver):
@@ -148,7 +149,12 @@ let package = Package(
         ),
         .testTarget(
             name: "VigilIntegrationTests",
-            dependencies: ["vigil", "vigil-testd", "VigilShell"],
+            dependencies: [
+                "vigil", "vigil-testd", "VigilCore", "VigilShell", "VigilPostgres",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             // Helpers the tests run with python3 (a journald stand-in, a webhook receiver, the JSON Schema
             // check, the headless-Chromium look at the report).
             exclude: [

@@ -34,6 +34,12 @@ public enum APIServer {
             return error.exitStatus
         }
         do {
+            _ = try config.sqliteStore(for: "vigil api")
+        } catch {
+            printError("\(error)")
+            return error.exitStatus
+        }
+        do {
             try await run(config: config, api: api, vocabulary: vocabulary, clock: SystemClock(), logger: logger)
             return .ok
         } catch {

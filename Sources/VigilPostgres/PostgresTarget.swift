@@ -63,6 +63,15 @@ public struct PostgresTarget: Sendable, CustomStringConvertible {
         }
     }
 
+    /// A connection pool's configuration: the same login and TLS as `connect`.
+    public var clientConfiguration: PostgresClient.Configuration {
+        var configuration = PostgresClient.Configuration(
+            host: host, port: port, username: user, password: password, database: database,
+            tls: requireTLS ? .require(.makeClientConfiguration()) : .disable)
+        configuration.options.connectTimeout = .seconds(10)
+        return configuration
+    }
+
     /// Connects (within 10 s), TLS verified against the system's roots when required.
     public func connect(logger: Logger) async throws(PostgresError) -> PostgresConnection {
         do {

@@ -46,7 +46,7 @@ struct ClientCommand: ParsableCommand {
             let now = try parseAsOf(asOf)
             let lines: [CaseloadLine]
             do {
-                lines = try EventStore(readingFrom: config.databasePath).caseload(
+                lines = try EventStore(readingFrom: config.sqliteStore(for: "vigil client list")).caseload(
                     at: now, minimum: minimum, watchOnly: watch)
             } catch {
                 throw fail(error)
@@ -107,7 +107,7 @@ struct ClientCommand: ParsableCommand {
             let now = try parseAsOf(asOf)
             let found: ClientReport?
             do {
-                found = try EventStore(readingFrom: config.databasePath).clientReport(
+                found = try EventStore(readingFrom: config.sqliteStore(for: "vigil client show")).clientReport(
                     client: client, at: now, recent: max(0, events))
             } catch {
                 throw fail(error)

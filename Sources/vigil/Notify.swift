@@ -1,5 +1,6 @@
 import ArgumentParser
 import VigilCore
+import VigilPostgres
 import VigilShell
 
 /// `vigil notify`: the notifier worker.
@@ -35,7 +36,9 @@ struct Notify: AsyncParsableCommand {
 
     func run() async throws {
         let clock: any WallClock = try asOf.map { FixedClock(time: try parseAsOf($0)) } ?? SystemClock()
-        let status = await NotifierDaemon.main(configPath: options.config, once: once, log: log) { _ in clock }
+        let status = await NotifierDaemon.main(
+            configPath: options.config, once: once, log: log, clock: { _ in clock }, openStore: NotifierStore.configured
+        )
         guard status == .ok else { throw ExitCode(status.rawValue) }
     }
 }

@@ -213,9 +213,8 @@ struct TaskActionOptions: ParsableArguments {
 func withQueue<T>(_ options: ConfigOptions, writing: Bool, _ body: (TaskQueue) throws -> T) throws -> T {
     let config = try options.load()
     do {
-        let store =
-            writing
-            ? try EventStore(path: config.databasePath, stages: []) : try EventStore(readingFrom: config.databasePath)
+        let path = try config.sqliteStore(for: "vigil queue")
+        let store = writing ? try EventStore(path: path, stages: []) : try EventStore(readingFrom: path)
         return try body(TaskQueue(store: store))
     } catch let error as any ExitStatusProviding {
         throw fail(error)

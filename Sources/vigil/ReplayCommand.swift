@@ -53,7 +53,8 @@ struct ReplayCommand: ParsableCommand {
         let baseline = try pack(baselineDirectory)
         let history: StoredHistory
         do {
-            history = try EventStore(readingFrom: config.databasePath).history(client: client, through: window.to)
+            history = try EventStore(readingFrom: config.sqliteStore(for: "vigil replay")).history(
+                client: client, through: window.to)
         } catch {
             throw fail(error)
         }

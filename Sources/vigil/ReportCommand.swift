@@ -38,7 +38,7 @@ struct ReportCommand: ParsableCommand {
         let end = try parseTime(to, option: "--to") ?? SystemClock().now()
         let report: SupervisorReport
         do {
-            report = try EventStore(readingFrom: config.databasePath).supervisorReport(
+            report = try EventStore(readingFrom: config.sqliteStore(for: "vigil report")).supervisorReport(
                 from: start, to: end, byClient: byClient)
         } catch {
             throw fail(error)

@@ -17,7 +17,7 @@ struct Status: ParsableCommand {
         let config = try options.load()
         let status: StoreStatus
         do {
-            status = try EventStore(readingFrom: config.databasePath).status()
+            status = try EventStore(readingFrom: config.sqliteStore(for: "vigil status")).status()
         } catch {
             throw fail(error)
         }

@@ -15,11 +15,40 @@ final class ConfigParseTests: XCTestCase {
         XCTAssertEqual(config.origin, "/etc/vigil/vigil.yaml")
     }
 
+    /// `store:`: SQLite by default; PostgreSQL with a URL and a password file (relative to the
+    /// configuration's directory); every mistake named with its line and key.
+    func testStoreSection() throws {
+        let base = "spool: s\nstate: t\nrules: r\n"
+        XCTAssertEqual(try VigilConfig.parse(base, path: "/etc/vigil/vigil.yaml").store, .sqlite)
+        XCTAssertEqual(try VigilConfig.parse(base + "store: {backend: sqlite}\n", path: "/e/v.yaml").store, .sqlite)
+        let postgres = try VigilConfig.parse(
+            base + "store:\n  backend: postgres\n  url: postgres://vigil@db/vigil\n  password_file: pg.password\n",
+            path: "/etc/vigil/vigil.yaml")
+        XCTAssertEqual(
+            postgres.store, .postgres(url: "postgres://vigil@db/vigil", passwordFile: "/etc/vigil/pg.password"))
+        XCTAssertThrowsError(try postgres.sqliteStore(for: "vigil status")) { error in
+            XCTAssertTrue("\(error)".contains("`vigil status` does not run on PostgreSQL yet"), "\(error)")
+            XCTAssertEqual((error as? StoreError)?.exitStatus, .config)
+        }
+        let cases: [(String, String)] = [
+            ("store: {backend: postgres}\n", "4:8: key 'store.url': required with backend: postgres"),
+            ("store: {backend: mysql}\n", "key 'store.backend': 'mysql' is not a store: sqlite or postgres"),
+            ("store: {url: postgres://a@b/c}\n", "key 'store.url': only with backend: postgres"),
+            ("store: {backend: postgres, url: x, pool: 3}\n", "key 'store.pool': unknown key"),
+            ("store: postgres\n", "key 'store': must be a mapping"),
+        ]
+        for (text, expected) in cases {
+            XCTAssertThrowsError(try VigilConfig.parse(base + text, path: "/x/vigil.yaml")) { error in
+                XCTAssertTrue("\(error)".contains(expected), "\(error) should contain \(expected)")
+            }
+        }
+    }
+
     func testErrorsNameFileLineAndKey() {
         let cases: [(String, String)] = [
             (
                 "spool: a\nstate: b\nrules: c\nwatchdog: 5\n",
-                "/x/vigil.yaml:4:1: key 'watchdog': unknown key (known keys: spool, state, rules, notifier, api)"
+                "/x/vigil.yaml:4:1: key 'watchdog': unknown key (known keys: spool, state, rules, store, notifier, api)"
             ),
             ("spool: a\nstate: b\n", "key 'rules': required"),
             ("spool: [a]\nstate: b\nrules: c\n", "/x/vigil.yaml:1:8: key 'spool': must be a non-empty string"),

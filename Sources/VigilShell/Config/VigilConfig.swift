@@ -4,11 +4,13 @@ import VigilCore
 /// The daemon's configuration (`/etc/vigil/vigil.yaml` by default).
 ///
 /// Keys: `spool` (the spool directory), `state` (the directory holding the SQLite database),
-/// `rules` (the rules directory, which holds `vocabulary.yaml`), `notifier` (read by `vigil
-/// notify`: see `NotifierConfig`) and `api` (read by `vigil api`: see `APIConfig`). Relative paths resolve against the directory of the configuration file.
+/// `rules` (the rules directory, which holds `vocabulary.yaml`), `store` (optional: where the
+/// store is, see `StoreLocation`), `notifier` (read by `vigil notify`: see `NotifierConfig`) and
+/// `api` (read by `vigil api`: see `APIConfig`). Relative paths resolve against the directory of
+/// the configuration file.
 public struct VigilConfig: Equatable, Sendable {
     public static let defaultPath = "/etc/vigil/vigil.yaml"
-    public static let keys = ["spool", "state", "rules", "notifier", "api"]
+    public static let keys = ["spool", "state", "rules", "store", "notifier", "api"]
     /// The `origin` of the configuration built in (no file).
     public static let embeddedOrigin = "embedded default"
 
@@ -17,16 +19,32 @@ public struct VigilConfig: Equatable, Sendable {
     public var rules: String
     /// Where it came from: a file path, or "embedded default".
     public var origin: String
+    /// Where the store is: the SQLite file in `state` (the default) or a PostgreSQL server.
+    public var store: StoreLocation
 
-    public init(spool: String, state: String, rules: String, origin: String) {
+    public init(spool: String, state: String, rules: String, origin: String, store: StoreLocation = .sqlite) {
         self.spool = spool
         self.state = state
         self.rules = rules
         self.origin = origin
+        self.store = store
     }
 
-    /// The database file inside `state`.
+    /// The SQLite database file inside `state` (`vigil store migrate` copies from it).
     public var databasePath: String { state + "/vigil.sqlite" }
+
+    /// The SQLite database that `command` works on; a configuration whose store is PostgreSQL is
+    /// refused in plain words (exit 78) by the commands that do not run on it yet, rather than
+    /// letting them read or write a local file nobody else sees.
+    public func sqliteStore(for command: String) throws(StoreError) -> String {
+        guard case .postgres(let url, _) = store else { return databasePath }
+        throw StoreError(
+            path: url,
+            problem:
+                "\(origin) sets store.backend: postgres, and `\(command)` does not run on PostgreSQL yet "
+                + "(only `vigil notify` and `vigil store migrate` do; see docs/scale-out.md)",
+            exitStatus: .config)
+    }
 
     /// The embedded default for development: `./var/spool`, `./var/state` and `./Rules` under `directory`.
     public static func embeddedDefault(directory: String) -> VigilConfig {
@@ -41,7 +59,11 @@ public struct VigilConfig: Equatable, Sendable {
         let reader = YAMLReader(path: path, text: text)
         let base = (absolute(path) as NSString).deletingLastPathComponent
         var paths: [String] = []
+        var store = StoreLocation.sqlite
         if let root = reader.root(known: keys) {
+            if let section = root.map("store", known: StoreLocation.keys) {
+                store = StoreLocation.parse(section, base: base) ?? store
+            }
             for key in ["spool", "state", "rules"] {
                 guard root[key] != nil else {
                     reader.report(SourceError(file: path, key: key, "required (a directory path)"))
@@ -51,7 +73,7 @@ public struct VigilConfig: Equatable, Sendable {
             }
         }
         try reader.finish()
-        return VigilConfig(spool: paths[0], state: paths[1], rules: paths[2], origin: path)
+        return VigilConfig(spool: paths[0], state: paths[1], rules: paths[2], origin: path, store: store)
     }
 
     /// Reads and parses the file at `path`.
@@ -87,5 +109,36 @@ public struct VigilConfig: Equatable, Sendable {
 
     static func absolute(_ path: String) -> String {
         path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    }
+}
+
+/// Where the store is (`store:` in the configuration): SQLite in the state directory, the default,
+/// or PostgreSQL (`backend: postgres`, `url: postgres://USER@HOST[:PORT]/DATABASE[?sslmode=…]`,
+/// `password_file: PATH`). The URL is checked when it is used (`PostgresTarget`), where a password
+/// in it is refused.
+public enum StoreLocation: Equatable, Sendable {
+    case sqlite
+    case postgres(url: String, passwordFile: String?)
+
+    static let keys = ["backend", "url", "password_file"]
+
+    static func parse(_ section: YAMLMap, base: String) -> StoreLocation? {
+        switch section.string("backend", "must be sqlite or postgres") {
+        case nil, "sqlite":
+            for key in ["url", "password_file"] where section[key] != nil {
+                section.report(key, "only with backend: postgres")
+            }
+            return .sqlite
+        case "postgres":
+            guard let url = section.string("url", "must be postgres://USER@HOST[:PORT]/DATABASE") else {
+                if section["url"] == nil { section.report("url", "required with backend: postgres") }
+                return nil
+            }
+            let file = section.string("password_file").map { $0.hasPrefix("/") ? $0 : base + "/" + $0 }
+            return .postgres(url: url, passwordFile: file)
+        case let other?:
+            section.report("backend", "'\(other)' is not a store: sqlite or postgres")
+            return nil
+        }
     }
 }

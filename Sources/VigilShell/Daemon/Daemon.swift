@@ -82,7 +82,8 @@ public enum Daemon {
             wake = NotifierWake.open(state: config.state, logger: logger)
             SystemdNotifier().openingStore(within: .minutes(30))
             evaluation = DecisionStage(pack: pack, logger: logger, taskDue: { wake?.poke() })
-            store = try EventStore(path: config.databasePath, stages: [ClientIndex(), evaluation])
+            store = try EventStore(
+                path: config.sqliteStore(for: "vigil serve"), stages: [ClientIndex(), evaluation])
             watch = try InotifyWatch(directory: spool.new)
         } catch let error as ExitStatusProviding {
             throw DaemonError(underlying: error)

@@ -32,7 +32,7 @@ import VigilCore
 /// runs once.
 public final class Notifier: Sendable {
     let config: NotifierConfig
-    let queue: TaskQueue
+    let queue: any DeliveryQueue
     let channels: [String: any DeliveryChannel]
     let clock: any WallClock
     let logger: Logger
@@ -50,9 +50,9 @@ public final class Notifier: Sendable {
     /// The HTTP channels' client (nil without one), shut down when `run` returns.
     let http: HTTPClient?
 
-    public init(config: NotifierConfig, store: EventStore, clock: any WallClock, logger: Logger) {
+    public init(config: NotifierConfig, queue: any DeliveryQueue, clock: any WallClock, logger: Logger) {
         self.config = config
-        self.queue = TaskQueue(store: store)
+        self.queue = queue
         self.clock = clock
         self.logger = logger
         // The longest HTTP timeout bounds the client's connection attempts (see `HTTPPost.makeClient`).
@@ -109,7 +109,7 @@ public final class Notifier: Sendable {
         receiver(kind: task.kind, tier: task.tier, route: task.route, isFallback: task.isFallback)
     }
 
-    func receiver(of candidate: TaskQueue.Candidate) -> String {
+    func receiver(of candidate: ClaimCandidate) -> String {
         receiver(kind: candidate.kind, tier: candidate.tier, route: candidate.route, isFallback: candidate.isFallback)
     }
 
@@ -150,7 +150,7 @@ public final class Notifier: Sendable {
                     let finishedBefore = tally.finishedCount
                     let claimed =
                         room > 0
-                        ? try queue.claim(
+                        ? try await queue.claim(
                             dueBy: now, leaseUntil: leaseClock.now().adding(config.lease), limit: room,
                             excluding: inFlight, skipping: Self.claimSkip
                         ) { task in
@@ -234,7 +234,7 @@ public final class Notifier: Sendable {
             switch outcome {
             case .delivered:
                 let renewAt = channels[name]?.renewal.map { now.adding($0) }
-                guard try queue.delivered(task, channel: name, at: now, renewAt: renewAt) else {
+                guard try await queue.delivered(task, channel: name, at: now, renewAt: renewAt) else {
                     logger.log(
                         .notice, .taskDelivered,
                         "\(task.kind.rawValue) delivered to \(name) after it was resolved, cancelled or claimed again",
@@ -251,18 +251,18 @@ public final class Notifier: Sendable {
                     after: task.attempts, firstAttempt: task.firstAttemptAt ?? now, now: now,
                     jitter: Double.random(in: 0..<1))
                 {
-                    guard try queue.retry(task, channel: name, error: problem, next: next) else { return }
+                    guard try await queue.retry(task, channel: name, error: problem, next: next) else { return }
                     tally.count(\.retried)
                     fields["error"] = "\(problem)"
                     fields["next_attempt"] = "\(next)"
                     logger.log(.warning, .taskRetrying, "delivery to \(name) failed; will retry", fields)
                 } else {
-                    try recordDead(
+                    try await recordDead(
                         task, channel: name, problem: "gave up after \(task.attempts) attempts: \(problem)",
                         fields: fields, at: now)
                 }
             case .failed(let problem):
-                try recordDead(task, channel: name, problem: problem, fields: fields, at: now)
+                try await recordDead(task, channel: name, problem: problem, fields: fields, at: now)
             }
         } catch {
             // The lease runs out and the task is delivered again: nothing is lost.
@@ -273,9 +273,9 @@ public final class Notifier: Sendable {
     }
 
     func recordDead(_ task: TaskRecord, channel: String, problem: String, fields: Logger.Metadata, at now: Timestamp)
-        throws(StoreError)
+        async throws(StoreError)
     {
-        let (recorded, fallback) = try queue.dead(task, channel: channel, error: problem, at: now)
+        let (recorded, fallback) = try await queue.dead(task, channel: channel, error: problem, at: now)
         guard recorded else { return }
         tally.count(\.dead)
         var fields = fields
@@ -303,7 +303,7 @@ public final class Notifier: Sendable {
     /// Overdue escalations first (quick, in the store), then end-of-task notices and alert renewals,
     /// each sent concurrently so that one slow channel costs a round one timeout, not one per task.
     func housekeepingRound(at now: Timestamp) async throws(StoreError) {
-        for overdue in try queue.raiseOverdue(at: now, grace: config.overdueGrace, route: config.overdueRoute) {
+        for overdue in try await queue.raiseOverdue(at: now, grace: config.overdueGrace, route: config.overdueRoute) {
             tally.count(\.overdue)
             logger.log(
                 .warning, .taskOverdue, "outreach task overdue: \(overdue.instruction)",
@@ -312,8 +312,8 @@ public final class Notifier: Sendable {
                     "kind": "\(overdue.kind.rawValue)", "route": "\(overdue.route)",
                 ])
         }
-        let notices = try queue.pendingNotices(limit: Self.concurrency)
-        let renewals = try queue.dueRenewals(at: now, limit: Self.concurrency)
+        let notices = try await queue.pendingNotices(limit: Self.concurrency)
+        let renewals = try await queue.dueRenewals(at: now, limit: Self.concurrency)
         let outcomes = await withTaskGroup(of: (String, Bool, DeliveryOutcome).self) { group in
             for task in notices {
                 // Where it went, or (if it ended while its first delivery was in flight) where it was going.
@@ -335,14 +335,14 @@ public final class Notifier: Sendable {
         for (id, isNotice, outcome) in outcomes {
             if isNotice {
                 if case .retry = outcome { continue }  // the next round tries again
-                try queue.noticeSent(id)
+                try await queue.noticeSent(id)
             } else {
                 let task = renewals.first { $0.id == id }
                 let every = task?.channel.flatMap { channels[$0]?.renewal }
                 switch (outcome, every) {
-                case (_, nil): try queue.renewed(id, next: .distantFuture)
-                case (.delivered, let every?): try queue.renewed(id, next: now.adding(every))
-                default: try queue.renewed(id, next: now.adding(.seconds(30)))
+                case (_, nil): try await queue.renewed(id, next: .distantFuture)
+                case (.delivered, let every?): try await queue.renewed(id, next: now.adding(every))
+                default: try await queue.renewed(id, next: now.adding(.seconds(30)))
                 }
             }
         }

@@ -6,7 +6,7 @@ import VigilCore
 /// row, nothing is only in memory). A task is claimed with a lease; the notifier that holds the
 /// lease records the outcome, and a task whose lease ran out (its notifier died) is claimed again
 /// and redelivered under the same id, which receivers use as the idempotency key.
-public struct TaskQueue: Sendable {
+public struct TaskQueue: DeliveryQueue {
     let store: EventStore
 
     public init(store: EventStore) { self.store = store }
@@ -19,7 +19,7 @@ public struct TaskQueue: Sendable {
     /// refused tasks past what the claim needs.
     public func claim(
         dueBy now: Timestamp, leaseUntil: Timestamp, limit: Int, excluding inFlight: Set<String>,
-        skipping: Int = 0, admit: (Candidate) -> Admission = { _ in .take }
+        skipping: Int = 0, admit: (ClaimCandidate) -> ClaimAdmission = { _ in .take }
     )
         throws(StoreError) -> [TaskRecord]
     {
@@ -41,7 +41,7 @@ public struct TaskQueue: Sendable {
                     db, sql: "SELECT id, kind, tier, route, slot FROM tasks WHERE \(condition)",
                     arguments: [now.microseconds, limit + inFlight.count + skipping + considered.count])
                 while chosen.count < limit, !full, let row = try due.next() {
-                    let candidate = Candidate(row: row)
+                    let candidate = ClaimCandidate(row: row)
                     guard considered.insert(candidate.id).inserted, !inFlight.contains(candidate.id) else { continue }
                     switch admit(candidate) {
                     case .take: chosen.append(candidate.id)
@@ -61,29 +61,6 @@ public struct TaskQueue: Sendable {
                 claimed.append(task)
             }
             return claimed
-        }
-    }
-
-    /// What a claim does with a candidate: takes it, leaves it pending, or stops looking (every
-    /// receiver is busy: nothing more could start now).
-    public enum Admission: Sendable {
-        case take, skip, stop
-    }
-
-    /// A task as a claim first reads it: what choosing its channel (and so its receiver) needs.
-    public struct Candidate: Sendable {
-        public var id: String
-        public var kind: TaskKind
-        public var tier: Tier
-        public var route: String
-        public var isFallback: Bool
-
-        init(row: Row) {
-            id = row["id"]
-            kind = TaskKind(rawValue: row["kind"]) ?? .escalation
-            tier = Tier(rawValue: row["tier"]) ?? .high
-            route = row["route"]
-            isFallback = (row["slot"] as String).hasPrefix(TaskRecord.fallbackPrefix)
         }
     }
 
@@ -148,10 +125,7 @@ public struct TaskQueue: Sendable {
                 try Int.fetchOne(
                     db, sql: "SELECT count(*) FROM tasks WHERE about = ? AND slot LIKE ?",
                     arguments: [task.id, TaskRecord.fallbackPrefix + "%"]) ?? 0
-            let slot = TaskRecord.fallbackPrefix + task.id + (earlier == 0 ? "" : ":\(earlier + 1)")
-            let fallback = PlannedTask(
-                client: task.client, episode: task.episode, slot: slot, kind: task.kind, tier: task.tier,
-                route: task.route, instruction: task.instruction, deliverAt: now, due: task.due)
+            let fallback = task.fallback(after: earlier, at: now)
             try TaskLedger.insert(
                 fallback, score: task.score, reasons: JSONOutput.text(task.reasons), about: task.id, at: now, db: db)
             return (true, db.changesCount == 1 ? fallback.id : nil)
@@ -170,15 +144,7 @@ public struct TaskQueue: Sendable {
             let dead = try TaskRecord.fetchAll(db, where: Self.deadOutreach).filter { !lateIDs.contains($0.id) }
             var raised: [PlannedTask] = []
             for task in late + dead {
-                let slot = TaskRecord.overduePrefix + task.id
-                let still =
-                    task.state == .dead ? "could not be delivered (\(task.lastError ?? "dead"))" : "is still open"
-                let overdue = PlannedTask(
-                    client: task.client,
-                    episode: task.episode, slot: slot, kind: .overdue, tier: task.tier, route: route,
-                    instruction:
-                        "The \(task.kind.rawValue.replacingOccurrences(of: "_", with: " ")) due \(task.due) (task \(task.id)) \(still): reach the client now or reassign it; record a contact event or run `vigil queue ack \(task.id)`.",
-                    deliverAt: now, due: now)
+                let overdue = task.overdueEscalation(route: route, at: now)
                 try TaskLedger.insert(
                     overdue, score: task.score, reasons: JSONOutput.text(task.reasons), about: task.id, at: now, db: db)
                 try db.execute(sql: "UPDATE tasks SET overdue_raised = 1 WHERE id = ?", arguments: [task.id])
@@ -215,30 +181,52 @@ public struct TaskQueue: Sendable {
     }
 }
 
+extension TaskRecord {
+    /// The fallback of this dead escalation, delivered now to the fallback channel; `earlier` is
+    /// how many it already had (an escalation retried by hand that dies again falls back again).
+    package func fallback(after earlier: Int, at now: Timestamp) -> PlannedTask {
+        let slot = Self.fallbackPrefix + id + (earlier == 0 ? "" : ":\(earlier + 1)")
+        return PlannedTask(
+            client: client, episode: episode, slot: slot, kind: kind, tier: tier, route: route,
+            instruction: instruction, deliverAt: now, due: due)
+    }
+
+    /// The `overdue` escalation of this outreach task (still open past its due time and grace, or
+    /// dead), raised now and routed to `route`.
+    package func overdueEscalation(route: String, at now: Timestamp) -> PlannedTask {
+        let still = state == .dead ? "could not be delivered (\(lastError ?? "dead"))" : "is still open"
+        return PlannedTask(
+            client: client, episode: episode, slot: Self.overduePrefix + id, kind: .overdue, tier: tier, route: route,
+            instruction:
+                "The \(kind.rawValue.replacingOccurrences(of: "_", with: " ")) due \(due) (task \(id)) \(still): reach the client now or reassign it; record a contact event or run `vigil queue ack \(id)`.",
+            deliverAt: now, due: now)
+    }
+}
+
 /// The conditions of the queries the notifier runs every poll or second, each served by a partial
 /// index of the schema (`QueryPlanTests` checks that none scans the queue). SQLite uses a partial
 /// index only when the query repeats the index's terms exactly: keep these in step with `Schema`.
 extension TaskQueue {
     /// Escalations (and overdue escalations) due to be claimed, looked at first, so that a
     /// receiver's backlog of outreach never hides one (`tasks_claimable_escalations`).
-    static let claimableEscalations = """
+    package static let claimableEscalations = """
         state IN ('pending', 'claimed') AND kind IN ('escalation', 'overdue') AND next_attempt_at <= ?
         ORDER BY next_attempt_at, seq LIMIT ?
         """
     /// Tasks due to be claimed (`tasks_claimable`).
-    static let claimable =
+    package static let claimable =
         "state IN ('pending', 'claimed') AND next_attempt_at <= ? ORDER BY next_attempt_at, seq LIMIT ?"
     /// Outreach tasks past due and grace, not yet escalated (`tasks_open_outreach`).
-    static let lateOutreach = """
+    package static let lateOutreach = """
         kind IN \(TaskKind.outreachList) AND state IN ('pending', 'claimed', 'delivered', 'dead')
         AND overdue_raised = 0 AND due <= ? ORDER BY due LIMIT 500
         """
     /// Dead outreach tasks not yet escalated, whatever their due time (`tasks_dead_outreach`).
-    static let deadOutreach = """
+    package static let deadOutreach = """
         state = 'dead' AND overdue_raised = 0 AND kind IN \(TaskKind.outreachList) ORDER BY due LIMIT 500
         """
     /// Ended tasks whose channel has not heard (`tasks_notices`).
-    static let notices = "notice_pending = 1 ORDER BY seq LIMIT ?"
+    package static let notices = "notice_pending = 1 ORDER BY seq LIMIT ?"
     /// Alerts to re-send (`tasks_renewals`).
-    static let renewals = "renew_at <= ? AND state = 'delivered' ORDER BY renew_at LIMIT ?"
+    package static let renewals = "renew_at <= ? AND state = 'delivered' ORDER BY renew_at LIMIT ?"
 }

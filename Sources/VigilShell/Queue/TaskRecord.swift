@@ -45,10 +45,11 @@ public struct TaskRecord: Sendable {
 
     /// A fallback delivery of a dead escalation (routed to the fallback channel).
     public var isFallback: Bool { slot.hasPrefix(Self.fallbackPrefix) }
-    static let fallbackPrefix = "fallback:"
-    static let overduePrefix = "overdue:"
+    package static let fallbackPrefix = "fallback:"
+    package static let overduePrefix = "overdue:"
 
-    init(row: Row) {
+    /// From a row with every column of `tasks` (SQLite's, or PostgreSQL's read into a GRDB `Row`).
+    package init(row: Row) {
         func time(_ column: String) -> Timestamp? { (row[column] as Int64?).map(Timestamp.init(microseconds:)) }
         seq = row["seq"]
         id = row["id"]

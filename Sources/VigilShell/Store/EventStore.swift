@@ -137,4 +137,11 @@ public struct StoreError: ExitStatusProviding, CustomStringConvertible, Sendable
     public var exitStatus: ExitStatus = .unavailable
 
     public var description: String { "store \(path): \(problem)" }
+
+    public init(path: String, problem: String, isTransient: Bool = false, exitStatus: ExitStatus = .unavailable) {
+        self.path = path
+        self.problem = problem
+        self.isTransient = isTransient
+        self.exitStatus = exitStatus
+    }
 }

@@ -89,6 +89,18 @@ final class PostgresServer {
         return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// Restarts the server at once, as after a crash (`pg_ctl restart -m immediate`): every
+    /// connection is dropped and the server comes back on the same port.
+    func restart() throws {
+        let restarted = try Self.run(
+            as: runAs,
+            [
+                bin + "/pg_ctl", "-D", directory + "/data", "-l", directory + "/server.log", "-w", "-t", "60", "-m",
+                "immediate", "restart",
+            ])
+        guard restarted.status == 0 else { throw HarnessError("pg_ctl restart: \(restarted.output)") }
+    }
+
     /// Stops the server at once and removes its directory.
     func stop() {
         _ = try? Self.run(as: runAs, [bin + "/pg_ctl", "-D", directory + "/data", "-m", "immediate", "-w", "stop"])
