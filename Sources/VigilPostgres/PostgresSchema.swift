@@ -8,7 +8,8 @@ import PostgresNIO
 public enum PostgresSchema {
     /// (version, name, SQL) in order.
     static let migrations: [(version: Int, name: String, sql: [String])] = [
-        (1, "the SQLite store's schema through its v9", version1)
+        (1, "the SQLite store's schema through its v9", version1),
+        (2, "the nodes of a cluster: what each process runs and when it was last seen", version2),
     ]
 
     /// The newest version this build knows.
@@ -63,12 +64,56 @@ public enum PostgresSchema {
         }
     }
 
+    /// Checks, changing nothing, that the database holds a Vigil store of this build's schema (for
+    /// the commands that only read it).
+    public static func check(_ connection: PostgresConnection, target: PostgresTarget, logger: Logger)
+        async throws(PostgresError)
+    {
+        do {
+            let exists =
+                try await connection.query("SELECT to_regclass('vigil_migrations') IS NOT NULL", logger: logger)
+                .collect().first?.decode(Bool.self) ?? false
+            let newest =
+                exists
+                ? try await connection.query("SELECT coalesce(max(version), 0) FROM vigil_migrations", logger: logger)
+                    .collect().first?.decode(Int.self) ?? 0 : 0
+            guard newest == current else {
+                throw PostgresError(
+                    target: target.description,
+                    problem: newest == 0
+                        ? "no Vigil store in this database: has `vigil notify` or `vigil store migrate` run on it?"
+                        : newest > current
+                            ? "its schema is version \(newest), newer than this Vigil knows (\(current)): upgrade Vigil"
+                            : "its schema is version \(newest), older than this Vigil's (\(current)): start `vigil notify`, which migrates it",
+                    exitStatus: newest > current ? .config : .unavailable)
+            }
+        } catch {
+            throw PostgresError.wrap(error, target: target, doing: "cannot read the schema's version")
+        }
+    }
+
     /// The advisory lock key of schema migrations ("vigil" in ASCII).
     static let lockKey: Int64 = 0x76_69_67_69_6c
 
     /// The identity columns, whose sequences continue after the largest value copied in.
     public static let identities = [
         ("events", "seq"), ("rejections", "seq"), ("rulesets", "id"), ("absences", "seq"), ("tasks", "seq"),
+    ]
+
+    /// PostgreSQL only (one SQLite store has one host): each process working on the store, by
+    /// host, role and pid, refreshed every few seconds (`PostgresNodeHeartbeat`), for `vigil status`.
+    static let version2 = [
+        """
+        CREATE TABLE nodes (
+            host TEXT NOT NULL,
+            role TEXT NOT NULL,
+            pid BIGINT NOT NULL,
+            version TEXT NOT NULL,
+            started_at BIGINT NOT NULL,
+            last_seen BIGINT NOT NULL,
+            PRIMARY KEY (host, role, pid)
+        )
+        """
     ]
 
     static let version1 = [

@@ -68,7 +68,10 @@ extension NotifierStore {
         let client = PostgresClient(configuration: target.clientConfiguration)
         return NotifierStore(
             queue: PostgresTaskQueue(client: client, target: target, logger: logger),
-            services: [client, PostgresWakeListener(target: target, wake: wake, logger: logger)],
+            services: [
+                client, PostgresWakeListener(target: target, wake: wake, logger: logger),
+                PostgresNodeHeartbeat(client: client, role: "notify", clock: SystemClock(), logger: logger),
+            ],
             description: target.description)
     }
 }

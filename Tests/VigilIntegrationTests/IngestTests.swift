@@ -12,8 +12,10 @@ final class IngestTests: XCTestCase {
             return !empty.isEmpty
         }
         XCTAssertEqual(
-            empty, #"{"backlog":0,"clients":0,"events":0,"last_ingest":null,"rejected":0}"# + "\n",
-            "last_ingest is null, not left out")
+            empty,
+            #"{"backlog":0,"clients":0,"events":0,"last_ingest":null,"location":"\#(harness.state)/vigil.sqlite","nodes":null,"rejected":0,"store":"sqlite"}"#
+                + "\n",
+            "last_ingest and nodes are null, not left out")
         let submitted = try harness.run(
             ["submit", "-"], stdin: checkIn(id: "evt-1", extra: #","measures":{"mood":4},"signs":["isolation"]"#))
         XCTAssertEqual(submitted.status, 0, "\(submitted)")

@@ -36,7 +36,7 @@ final class PostgresNotifierTests: XCTestCase {
             try eventually("the notifier started: \(notifier.log)") { notifier.log.contains("vigil notifier started") }
         }
         XCTAssertEqual(
-            try postgres.value("SELECT count(*) FROM vigil_migrations"), "1", "the notifier created the schema")
+            try postgres.value("SELECT max(version) FROM vigil_migrations"), "2", "the notifier created the schema")
         // Past both notifiers' first claim: from now on only a wake-up (or a 20 s poll) finds work.
         Thread.sleep(forTimeInterval: 2)
         try enqueue(postgres, ids: ["wake-0"])
@@ -55,6 +55,23 @@ final class PostgresNotifierTests: XCTestCase {
         try eventually(timeout: 90, "every task delivered after the kill and the restart") {
             try postgres.value("SELECT count(*) FROM tasks WHERE state = 'delivered'") == "\(ids.count + 1)"
         }
+        // Every notifier that ran is a node of the store, the killed one included (seen no more).
+        let status = try harness.run(["status", "--json"])
+        XCTAssertEqual(status.status, 0, status.stderr)
+        let shown = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(shown["store"] as? String, "postgres")
+        XCTAssertEqual(shown["location"] as? String, postgres.url)
+        let nodes = try XCTUnwrap(shown["nodes"] as? [[String: Any]], status.stdout)
+        XCTAssertEqual(nodes.count, 3, "two notifiers and the restarted one: \(status.stdout)")
+        XCTAssertTrue(
+            nodes.allSatisfy { $0["role"] as? String == "notify" && $0["last_seen"] is String }, status.stdout)
+        let pids = Set(nodes.compactMap { $0["pid"] as? Int })
+        XCTAssertTrue(
+            pids.isSuperset(of: [first, second].map { Int($0.process.processIdentifier) }), status.stdout)
+        let text = try harness.run(["status"])
+        XCTAssertTrue(text.stdout.contains("store        postgres postgres://vigil@"), text.stdout)
+        XCTAssertTrue(text.stdout.contains(" notify pid \(second.process.processIdentifier): last seen"), text.stdout)
+        print("vigil status on the cluster:\n\(text.stdout)")
         XCTAssertEqual(first.stop(), 0)
         XCTAssertEqual(second.stop(), 0)
 
@@ -95,15 +112,17 @@ final class PostgresNotifierTests: XCTestCase {
             """.write(toFile: harness.configPath, atomically: true, encoding: .utf8)
         }
         try configure(url: "postgres://vigil@127.0.0.1:\(try freeLoopbackPort())/vigil?sslmode=disable")
-        for command in [["serve"], ["status"], ["queue", "list"], ["client", "list"], ["report"]] {
+        for command in [["serve"], ["queue", "list"], ["client", "list"], ["report"]] {
             let result = try harness.run(command)
             XCTAssertEqual(result.status, 78, "\(command): \(result.stderr)")
             XCTAssertTrue(
                 result.stderr.contains("does not run on PostgreSQL yet"), "\(command): \(result.stderr)")
         }
-        let unreachable = try harness.run(["notify", "--once", "--log", "stderr"])
-        XCTAssertEqual(unreachable.status, 69, unreachable.stderr)
-        XCTAssertTrue(unreachable.stderr.contains("cannot connect"), unreachable.stderr)
+        for command in [["notify", "--once", "--log", "stderr"], ["status"]] {
+            let unreachable = try harness.run(command)
+            XCTAssertEqual(unreachable.status, 69, "\(command): \(unreachable.stderr)")
+            XCTAssertTrue(unreachable.stderr.contains("cannot connect"), "\(command): \(unreachable.stderr)")
+        }
         try configure(url: "postgres://vigil:hunter2@127.0.0.1/vigil")
         let inline = try harness.run(["notify", "--once", "--log", "stderr"])
         XCTAssertEqual(inline.status, 78, inline.stderr)

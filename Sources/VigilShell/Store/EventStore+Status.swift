@@ -7,6 +7,19 @@ public struct StoreStatus: Equatable, Sendable {
     public var clients: Int
     public var rejected: Int
     public var lastIngest: Timestamp?
+
+    public init(events: Int, clients: Int, rejected: Int, lastIngest: Timestamp?) {
+        self.events = events
+        self.clients = clients
+        self.rejected = rejected
+        self.lastIngest = lastIngest
+    }
+
+    /// The queries behind each count, the same on SQLite and PostgreSQL.
+    package static let eventsSQL = "SELECT count(*) FROM events"
+    package static let clientsSQL = "SELECT count(*) FROM clients"
+    package static let rejectedSQL = "SELECT count(*) FROM rejections"
+    package static let lastIngestSQL = "SELECT ingested_at FROM events ORDER BY seq DESC LIMIT 1"
 }
 
 extension EventStore {
@@ -14,12 +27,11 @@ extension EventStore {
         do {
             return try queue.read { db in
                 StoreStatus(
-                    events: try Int.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0,
-                    clients: try Int.fetchOne(db, sql: "SELECT count(*) FROM clients") ?? 0,
-                    rejected: try Int.fetchOne(db, sql: "SELECT count(*) FROM rejections") ?? 0,
-                    lastIngest: try Int64.fetchOne(
-                        db, sql: "SELECT ingested_at FROM events ORDER BY seq DESC LIMIT 1"
-                    ).map(Timestamp.init(microseconds:)))
+                    events: try Int.fetchOne(db, sql: StoreStatus.eventsSQL) ?? 0,
+                    clients: try Int.fetchOne(db, sql: StoreStatus.clientsSQL) ?? 0,
+                    rejected: try Int.fetchOne(db, sql: StoreStatus.rejectedSQL) ?? 0,
+                    lastIngest: try Int64.fetchOne(db, sql: StoreStatus.lastIngestSQL).map(
+                        Timestamp.init(microseconds:)))
             }
         } catch {
             throw StoreError(path: path, problem: "cannot read: \(error)")
