@@ -124,6 +124,9 @@ public final class Notifier: Sendable {
     /// saturated receiver) for at most the poll interval, beating `pacer` meanwhile.
     public func run(once: Bool, wake: WakeSignal, pacer: WatchdogPacer) async throws(StoreError) {
         var nextHousekeeping = Timestamp(microseconds: 0)
+        // --once: one housekeeping round, which wakes the loop when it ends (a round started on every
+        // pass kept --once from ever seeing none running when the poll interval was a second or more).
+        var housekept = false
         var failure: StoreError?
         var outage = OutageLatch<StoreError>()
         var failures = 0
@@ -133,9 +136,13 @@ public final class Notifier: Sendable {
                 let now = clock.now()
                 // Housekeeping runs beside the deliveries (a slow Alertmanager must not hold them, nor
                 // the watchdog's pings), one round at a time; --once waits for its first round.
-                if now >= nextHousekeeping && tally.beginHousekeeping() {
+                if (once ? !housekept : now >= nextHousekeeping) && tally.beginHousekeeping() {
+                    housekept = true
                     nextHousekeeping = now.adding(.seconds(1))
-                    group.addTask { await self.housekeeping(at: now) }
+                    group.addTask {
+                        await self.housekeeping(at: now)
+                        if once { wake.poke() }
+                    }
                 }
                 do throws(StoreError) {
                     // Taken before the claim: a delivery or housekeeping round that ends after it may
