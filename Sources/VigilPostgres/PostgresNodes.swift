@@ -39,13 +39,16 @@ struct PostgresNodeHeartbeat: Service {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 let now = clock.now().microseconds
-                _ = try? await Deadline.run(within: .seconds(10)) { [client] in
-                    try await client.query(
-                        """
-                        INSERT INTO nodes (host, role, pid, version, started_at, last_seen)
-                        VALUES (\(host), \(role), \(pid), \(VigilVersion.current), \(started), \(now))
-                        ON CONFLICT (host, role, pid) DO UPDATE SET last_seen = excluded.last_seen
-                        """)
+                _ = try? await Deadline.run(within: .seconds(10)) { [client, logger] in
+                    // On a leased connection, given back when the statement has ended.
+                    try await client.withConnection { connection in
+                        _ = try await connection.query(
+                            """
+                            INSERT INTO nodes (host, role, pid, version, started_at, last_seen)
+                            VALUES (\(host), \(role), \(pid), \(VigilVersion.current), \(started), \(now))
+                            ON CONFLICT (host, role, pid) DO UPDATE SET last_seen = excluded.last_seen
+                            """, logger: logger)
+                    }
                 }
                 try? await Task.sleep(for: interval)
             }

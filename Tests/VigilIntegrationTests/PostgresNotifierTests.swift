@@ -74,8 +74,15 @@ final class PostgresNotifierTests: XCTestCase {
         print("vigil status on the cluster:\n\(text.stdout)")
         XCTAssertEqual(first.stop(), 0)
         XCTAssertEqual(second.stop(), 0)
+        // --once on PostgreSQL delivers what is due and ends its services (pool, listener, heartbeat),
+        // also with a poll interval of seconds (it used to start a housekeeping round on every pass
+        // and so never found none running).
+        try enqueue(postgres, ids: ["once-0"])
+        let once = try harness.run(["notify", "--once", "--log", "stderr"])
+        XCTAssertEqual(once.status, 0, once.stderr)
+        XCTAssertEqual(try postgres.value("SELECT state FROM tasks WHERE id = 'once-0'"), "delivered")
 
-        let expected = Set(ids + ["wake-0"])
+        let expected = Set(ids + ["wake-0", "once-0"])
         let accepted = receiver.acceptedKeys
         XCTAssertEqual(accepted.count, Set(accepted).count, "a key accepted twice")
         XCTAssertEqual(Set(accepted), expected, "every task accepted by its key")
