@@ -98,7 +98,8 @@ final class PostgresNotifierTests: XCTestCase {
         let delivered = [second.log, first.log].map { $0.components(separatedBy: "delivered to team").count - 1 }
         print(
             "postgres notify: \(expected.count) tasks delivered by two notifiers through a SIGKILL and an immediate "
-                + "server restart; \(repeated) redelivered under the same key, each accepted once; delivered by the surviving and the restarted notifier: \(delivered)")
+                + "server restart; \(repeated) redelivered under the same key, each accepted once; delivered by the surviving and the restarted notifier: \(delivered)"
+        )
     }
 
     /// With `store: {backend: postgres}`, the commands that do not run on PostgreSQL yet refuse in
