@@ -150,7 +150,7 @@ let package = Package(
         .testTarget(
             name: "VigilIntegrationTests",
             dependencies: [
-                "vigil", "vigil-testd", "VigilCore", "VigilShell", "VigilPostgres",
+                "vigil", "vigil-testd", "VigilCore", "VigilShell", "VigilPostgres", "VigilBench",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

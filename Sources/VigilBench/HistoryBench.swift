@@ -63,11 +63,19 @@ public struct HistoryBench {
             atPath: state, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let store = try EventStore(
             path: database, stages: [ClientIndex(), DecisionStage(pack: pack, logger: IngestBench.quietLogger)])
+        var report = try write(endingAt: end, into: store)
+        report.database = database
+        return report
+    }
+
+    /// Writes the history ending at `end` into `store`, whose stages should include the pack's
+    /// decision stage (either backend: the store conformance suite writes one into each).
+    public func write(endingAt end: Timestamp, into store: any CheckInStore) throws -> Report {
         let decoder = CheckInDecoder(vocabulary: pack.vocabulary)
         let hour = TimeSpan.hours(1)
         let start = end.adding(TimeSpan(microseconds: -TimeSpan.days(Int64(days)).microseconds))
         var random = SplitMix(seed: seed)
-        var report = Report(database: database)
+        var report = Report()
         var scheduled: [Int: [Entry]] = [:]  // by day index: contacts and cascade days to come
         for day in 0..<days {
             progress("day \(day + 1) of \(days)")
@@ -92,7 +100,7 @@ public struct HistoryBench {
                     report.byKind[entries[index].kind, default: 0] += 1
                     index += 1
                 }
-                if !pending.isEmpty { _ = try store.commit(pending, at: commitAt) }
+                if !pending.isEmpty { _ = try store.commit(pending, rejections: [], at: commitAt) }
                 while try store.tick(at: commitAt).clients == AbsenceRound.clientsPerRound {}
                 report.checkIns += pending.count
             }

@@ -72,15 +72,22 @@ public struct PostgresTarget: Sendable, CustomStringConvertible {
         return configuration
     }
 
-    /// Connects (within 10 s), TLS verified against the system's roots when required.
+    /// A connection's configuration: connect within 10 s, TLS verified against the system's roots
+    /// when required.
+    func connectionConfiguration() throws -> PostgresConnection.Configuration {
+        let tls: PostgresConnection.Configuration.TLS =
+            requireTLS ? .require(try NIOSSLContext(configuration: .makeClientConfiguration())) : .disable
+        var configuration = PostgresConnection.Configuration(
+            host: host, port: port, username: user, password: password, database: database, tls: tls)
+        configuration.options.connectTimeout = .seconds(10)
+        return configuration
+    }
+
+    /// Connects (see `connectionConfiguration`).
     public func connect(logger: Logger) async throws(PostgresError) -> PostgresConnection {
         do {
-            let tls: PostgresConnection.Configuration.TLS =
-                requireTLS ? .require(try NIOSSLContext(configuration: .makeClientConfiguration())) : .disable
-            var configuration = PostgresConnection.Configuration(
-                host: host, port: port, username: user, password: password, database: database, tls: tls)
-            configuration.options.connectTimeout = .seconds(10)
-            return try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
+            return try await PostgresConnection.connect(
+                configuration: try connectionConfiguration(), id: 1, logger: logger)
         } catch {
             throw PostgresError(target: description, problem: "cannot connect: \(PostgresError.explain(error))")
         }
@@ -105,6 +112,26 @@ public struct PostgresError: ExitStatusProviding, CustomStringConvertible, Senda
             return PostgresError(target: target.description, problem: "\(doing): \(explain(cause))")
         }
         return PostgresError(target: target.description, problem: "\(doing): \(explain(error))")
+    }
+
+    /// A failure while `doing` as a `StoreError`: transient unless the server refused the statement
+    /// itself.
+    public static func storeError(_ error: any Error, target: PostgresTarget, doing: String) -> StoreError {
+        let cause: any Error
+        if let error = error as? PostgresTransactionError {
+            cause = error.closureError ?? error.beginError ?? error.commitError ?? error
+        } else {
+            cause = error
+        }
+        if let error = cause as? StoreError { return error }
+        var transient = true
+        if let error = cause as? PSQLError, let state = error.serverInfo?[.sqlState] {
+            // Connection exceptions, operator intervention (shutdown), insufficient resources and
+            // transaction rollbacks (serialization, deadlock) may clear; anything else will not.
+            transient = ["08", "57", "53", "40"].contains(String(state.prefix(2)))
+        }
+        return StoreError(
+            path: target.description, problem: "\(doing): \(explain(cause))", isTransient: transient)
     }
 
     /// The server's message and SQLSTATE, or the connection's failure (postgres-nio's own

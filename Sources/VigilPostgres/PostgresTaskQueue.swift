@@ -247,37 +247,15 @@ extension PostgresTaskQueue {
         }
     }
 
-    /// A failure as a `StoreError`: transient unless the server refused the statement itself.
+    /// A failure as a `StoreError` (see `PostgresError.storeError`).
     func storeError(_ error: any Error, doing: String) -> StoreError {
-        let cause: any Error
-        if let error = error as? PostgresTransactionError {
-            cause = error.closureError ?? error.beginError ?? error.commitError ?? error
-        } else {
-            cause = error
-        }
-        var transient = true
-        if let error = cause as? PSQLError, let state = error.serverInfo?[.sqlState] {
-            // Connection exceptions, operator intervention (shutdown), insufficient resources and
-            // transaction rollbacks (serialization, deadlock) may clear; anything else will not.
-            transient = ["08", "57", "53", "40"].contains(String(state.prefix(2)))
-        }
-        return StoreError(
-            path: target.description, problem: "\(doing): \(PostgresError.explain(cause))", isTransient: transient)
+        PostgresError.storeError(error, target: target, doing: doing)
     }
 
     /// SQL written with SQLite's `?` placeholders (the conditions `TaskQueue` shares) as a
     /// PostgreSQL query with `$1, $2, …` bound to `values`.
     static func query(_ sql: String, _ values: [Int64]) -> PostgresQuery {
-        var numbered = ""
-        var index = 0
-        for character in sql {
-            if character == "?" {
-                index += 1
-                numbered += "$\(index)"
-            } else {
-                numbered.append(character)
-            }
-        }
+        let numbered = SQLNumbering.number(sql)
         var bindings = PostgresBindings(capacity: values.count)
         for value in values { bindings.append(value) }
         return PostgresQuery(unsafeSQL: numbered, binds: bindings)

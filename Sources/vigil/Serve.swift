@@ -1,5 +1,6 @@
 import ArgumentParser
 import Logging
+import VigilPostgres
 import VigilShell
 
 /// `vigil serve`: the daemon.
@@ -11,7 +12,8 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var logging: LogOptions
 
     func run() async throws {
-        let status = await Daemon.main(configPath: options.config, log: logging.log, level: logging.level)
+        let status = await Daemon.main(
+            configPath: options.config, log: logging.log, level: logging.level, openStore: DaemonStore.configured)
         guard status == .ok else { throw ExitCode(status.rawValue) }
     }
 }

@@ -19,12 +19,12 @@ final class RawStatementTests: XCTestCase {
             let statement = try db.cachedStatement(sql: "INSERT INTO t(id, n, x, note) VALUES (?, ?, ?, ?)")
             for (id, n, note) in [("é🙂-1", Int64.min, "kept"), ("plain", Int64.max, nil)] as [(String, Int64, String?)]
             {
-                var row = RawStatement(statement)
+                var row = RawStatement(statement, db: db)
                 row.bind(id)
                 row.bind(n)
                 row.bind(0.1)
                 row.bind(note)
-                try row.step(db: db)
+                try row.run()
             }
         }
         let rows = try queue.read { db in try Row.fetchAll(db, sql: "SELECT id, n, x, note FROM t ORDER BY n") }
@@ -37,11 +37,10 @@ final class RawStatementTests: XCTestCase {
     func testAnEmptyStringIsEmptyTextNotNull() throws {
         let queue = try makeTable()
         try queue.write { db in
-            var row = RawStatement(try db.cachedStatement(sql: "INSERT INTO t(id, note) VALUES (?, ?)"))
+            var row = RawStatement(try db.cachedStatement(sql: "INSERT INTO t(id, note) VALUES (?, ?)"), db: db)
             row.bind("")
             row.bind(Substring("a longer text, from a slice")[...].dropFirst(2).description)
-            try row.step(db: db)
-            XCTAssertEqual(RawStatement.changes(db), 1)
+            XCTAssertEqual(try row.run(), 1)
         }
         let row = try queue.read { db in try Row.fetchOne(db, sql: "SELECT id, note FROM t") }
         XCTAssertEqual(row?["id"] as String?, "")
@@ -53,12 +52,12 @@ final class RawStatementTests: XCTestCase {
         try queue.write { db in
             let statement = try db.cachedStatement(sql: "INSERT INTO t(id, n) VALUES (?, ?)")
             for attempt in ["a", "a", "b"] {
-                var row = RawStatement(statement)
+                var row = RawStatement(statement, db: db)
                 row.bind(attempt)
                 row.bind(Int64(1))
                 do {
-                    try row.step(db: db)
-                    XCTAssertNotEqual(db.changesCount, 0)
+                    let changed = try row.run()
+                    XCTAssertEqual(changed, 1)
                 } catch let error as DatabaseError {
                     XCTAssertEqual(error.resultCode, .SQLITE_CONSTRAINT)
                     XCTAssertEqual(error.sql, "INSERT INTO t(id, n) VALUES (?, ?)")
@@ -77,10 +76,10 @@ final class RawStatementTests: XCTestCase {
                 arguments: [Int64.min, Int64.max])
             let statement = try db.cachedStatement(sql: "SELECT id, n, note FROM t WHERE n <= ? ORDER BY n")
             for _ in 0..<2 {
-                var query = RawStatement(statement)
+                var query = RawStatement(statement, db: db)
                 query.bind(Int64.max)
                 var rows: [(String?, Int64, String?, Bool)] = []
-                try query.forEachRow(db: db) { row in
+                try query.forEachRow { row in
                     rows.append((row.text(0), row.int64(1), row.text(2), row.isNull(2)))
                 }
                 XCTAssertEqual(rows.map(\.0), ["é🙂-1", "plain"])

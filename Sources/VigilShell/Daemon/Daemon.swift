@@ -33,7 +33,7 @@ public enum Daemon {
     /// daemon until it stops; the exit status (78 configuration, 77 permissions...).
     public static func main(
         configPath: String?, log: LogSetup.Target, level: Logger.Level,
-        hooks: @Sendable (Logger) -> Hooks = { _ in Hooks() }
+        hooks: @Sendable (Logger) -> Hooks = { _ in Hooks() }, openStore: DaemonStore.Opening = DaemonStore.sqlite
     ) async -> ExitStatus {
         LogSetup.bootstrap(log, level: level)
         let logger = Logger(label: "vigil")
@@ -52,7 +52,7 @@ public enum Daemon {
             try await run(
                 config: config,
                 loadConfig: { () throws(SourceErrors) in try VigilConfig.resolve(explicitPath: configPath) },
-                hooks: hooks(logger), logger: logger)
+                openStore: openStore, hooks: hooks(logger), logger: logger)
             return .ok
         } catch {
             logger.log(.critical, .stopping, "vigil cannot start", ["error": "\(error)"])
@@ -62,15 +62,16 @@ public enum Daemon {
     }
 
     /// Opens everything, then runs the services: the backlog is drained before READY=1.
-    public static func run(config: VigilConfig, loadConfig: @escaping ConfigLoader, hooks: Hooks, logger: Logger)
-        async throws(DaemonError)
-    {
+    public static func run(
+        config: VigilConfig, loadConfig: @escaping ConfigLoader, openStore: DaemonStore.Opening = DaemonStore.sqlite,
+        hooks: Hooks, logger: Logger
+    ) async throws(DaemonError) {
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         let pacer = WatchdogPacer(interval: SystemdNotifier().watchdogPingInterval())
         let spool: OpenSpool
         let pack: RulePack
         let evaluation: DecisionStage
-        let store: EventStore
+        let store: DaemonStore
         let wake: NotifierWake?
         let watch: InotifyWatch
         do {
@@ -81,9 +82,9 @@ public enum Daemon {
             pack = try RulePack.load(directory: config.rules)
             wake = NotifierWake.open(state: config.state, logger: logger)
             SystemdNotifier().openingStore(within: .minutes(30))
-            evaluation = DecisionStage(pack: pack, logger: logger, taskDue: { wake?.poke() })
-            store = try EventStore(
-                path: config.sqliteStore(for: "vigil serve"), stages: [ClientIndex(), evaluation])
+            evaluation = DecisionStage(
+                pack: pack, logger: logger, shared: config.store != .sqlite, taskDue: { wake?.poke() })
+            store = try await openStore(config, [ClientIndex(), evaluation], logger)
             watch = try InotifyWatch(directory: spool.new)
         } catch let error as ExitStatusProviding {
             throw DaemonError(underlying: error)
@@ -91,24 +92,29 @@ public enum Daemon {
             throw DaemonError(underlying: StoreError(path: config.state, problem: "\(error)"))
         }
         let ingestor = Ingestor(
-            spool: spool, store: store, vocabulary: pack.vocabulary, clock: hooks.clock, logger: logger)
+            spool: spool, store: store.store, vocabulary: pack.vocabulary, clock: hooks.clock, logger: logger)
         ingestor.slice = pacer.slice(atMost: ingestor.slice)
         logger.log(
             .notice, .started, "vigil started",
             [
                 "config": "\(config.origin)", "spool": "\(config.spool)", "state": "\(config.state)",
+                "store": "\(store.description)",
                 "rules": "\(config.rules)", "ruleset": "\(pack.hash)", "rule_count": "\(pack.ruleSet.rules.count)",
             ])
         let core = DaemonCore(
             config: config, loadConfig: loadConfig, ingestor: ingestor, evaluation: evaluation, clock: hooks.clock,
             logger: logger, pacer: pacer, committedDueTask: { wake?.poke() })
-        let services: [any Service] = [
-            WatchdogService(pacer: pacer, systemd: SystemdNotifier()),
-            AbsenceTicker(core: core, interval: absenceInterval),
-            ReloadService(core: core, hangups: hangups),
-            IngestService(
-                core: core, watch: watch, pacer: pacer, rescanInterval: rescanInterval, afterReady: hooks.afterReady),
-        ]
+        // The store's services first: a group shuts its services down in reverse order, so they stop
+        // after the ingest service's last commit.
+        let services: [any Service] =
+            store.services + [
+                WatchdogService(pacer: pacer, systemd: SystemdNotifier()),
+                AbsenceTicker(core: core, interval: absenceInterval),
+                ReloadService(core: core, hangups: hangups),
+                IngestService(
+                    core: core, watch: watch, pacer: pacer, rescanInterval: rescanInterval, afterReady: hooks.afterReady
+                ),
+            ]
         do {
             try await ServiceGroup(
                 configuration: ServiceGroupConfiguration(
@@ -119,6 +125,30 @@ public enum Daemon {
             throw DaemonError(underlying: StoreError(path: config.state, problem: "\(error)"))
         }
         await core.stopped()
+    }
+}
+
+/// The daemon's store, opened with its commit stages, and the services it needs running.
+public struct DaemonStore: Sendable {
+    /// Opens the configured store; `vigil serve` passes VigilPostgres' `DaemonStore.configured`,
+    /// which also opens PostgreSQL.
+    public typealias Opening = @Sendable (VigilConfig, [any CommitStage], Logger) async throws -> DaemonStore
+
+    public var store: any CheckInStore
+    public var services: [any Service]
+    public var description: String
+
+    public init(store: any CheckInStore, services: [any Service], description: String) {
+        self.store = store
+        self.services = services
+        self.description = description
+    }
+
+    /// The SQLite store in the state directory; a configuration whose store is PostgreSQL is
+    /// refused (only `vigil serve` opens one).
+    public static let sqlite: Opening = { config, stages, _ in
+        let path = try config.sqliteStore(for: "this daemon")
+        return DaemonStore(store: try EventStore(path: path, stages: stages), services: [], description: path)
     }
 }
 

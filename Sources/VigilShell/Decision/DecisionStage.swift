@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Logging
 import VigilCore
 
@@ -9,7 +8,9 @@ import VigilCore
 ///
 /// Each client's rule state and episode are cached between commits and rebuilt from the store on
 /// first use, so per-event cost is bounded by the window, not by the client's whole history, and a
-/// restart gives the same results. Its open tasks are read afresh in every transaction.
+/// restart gives the same results. Its open tasks are read afresh in every transaction. On a store
+/// shared by several nodes (`shared`), another node may have evaluated the client since: its state
+/// is then rebuilt in every transaction, never cached.
 public final class DecisionStage: CommitStage, @unchecked Sendable {
     /// Guards `pack`, `evaluator`, `cache` and `rulesetID`. Commits come from one thread; `replace`
     /// from the same service.
@@ -23,11 +24,13 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
     let logger: Logger
     /// Called after a commit that enqueued a task to be delivered now (wakes the notifier).
     let taskDue: @Sendable () -> Void
+    /// Other nodes write to the same store: nothing is cached between transactions.
+    let shared: Bool
 
     /// `capacity` bounds the clients whose state is cached (see `ClientCache`); the others are
     /// rebuilt from the store when they next check in.
     public init(
-        pack: RulePack, logger: Logger, capacity: Int = 10_000, width: Int = 2,
+        pack: RulePack, logger: Logger, capacity: Int = 10_000, width: Int = 2, shared: Bool = false,
         taskDue: @escaping @Sendable () -> Void = {}
     ) {
         self.pack = pack
@@ -36,6 +39,7 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
         self.cache = ClientCache(capacity: capacity)
         self.width = width
         self.taskDue = taskDue
+        self.shared = shared
     }
 
     /// The pack in force.
@@ -51,10 +55,10 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
         }
     }
 
-    public func apply(_ events: [StoredEvent], context: CommitContext, db: Database) throws {
+    public func apply(_ events: [StoredEvent], context: CommitContext, session: some StoreSession) throws {
         guard !events.isEmpty else { return }
         let (pack, evaluator, cachedID) = lock.withLock { (self.pack, self.evaluator, rulesetID) }
-        let ruleset = try cachedID ?? Self.register(pack, at: context.committedAt, db: db)
+        let ruleset = try cachedID ?? Self.register(pack, at: context.committedAt, session: session)
         // Each client's events in arrival order, and its state before them: taken out of the cache
         // (so it is mutated in place, never copied) or rebuilt from the store.
         var positions: [String: Int] = [:]
@@ -68,8 +72,8 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
             }
             let work =
                 try taken(client)
-                ?? ClientWork(StoredClient.load(client: client, before: event.seq, pack: pack, db: db))
-            work.state.openTasks = try StoredClient.openTasks(client: client, slots: &slots, db: db)
+                ?? ClientWork(StoredClient.load(client: client, before: event.seq, pack: pack, session: session))
+            work.state.openTasks = try StoredClient.openTasks(client: client, slots: &slots, session: session)
             work.add(event)
             positions[client] = clients.count
             clients.append(work)
@@ -80,69 +84,76 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
             let work = clients[position]
             work.effects = evaluator.evaluate(&work.state, checkIns: work.checkIns, at: now)
         }
-        var writer = try EffectWriter(db: db, ruleset: ruleset, at: now)
+        var writer = try EffectWriter(session: session, ruleset: ruleset, at: now)
         for work in clients {
             try writer.write(work.effects, client: work.state.client, seqs: work.seqs, checkIns: work.checkIns)
         }
-        publishAfterCommit(clients, record: writer.record, pack: pack, ruleset: ruleset, at: now, db: db)
+        try publishAfterCommit(clients, record: writer.record, pack: pack, ruleset: ruleset, at: now, session: session)
     }
 
     /// Decides every silence of an `absent:` rule due by `now` for up to `AbsenceRound.clientsPerRound`
     /// clients, in the caller's transaction: each decision is stored in `absences`, a firing moves
-    /// the client's score (and may raise its episode), and the client's next deadline is set.
-    public func tick(at now: Timestamp, db: Database) throws -> AbsenceRound {
+    /// the client's score (and may raise its episode), and the client's next deadline is set. The due
+    /// clients are serialized with their check-ins' evaluations on other nodes
+    /// (`StoreSession.serialize`) before they are loaded.
+    public func tick(at now: Timestamp, session: some StoreSession) throws -> AbsenceRound {
         let (pack, evaluator, cachedID) = lock.withLock { (self.pack, self.evaluator, rulesetID) }
         guard !pack.ruleSet.absenceRules.isEmpty else { return AbsenceRound(decisions: [], clients: 0) }
-        let due = try String.fetchAll(
-            db, sql: "SELECT id FROM clients WHERE absence_due <= ? ORDER BY absence_due, id LIMIT ?",
-            arguments: [now.microseconds, AbsenceRound.clientsPerRound])
+        let due = try session.fetchAll(
+            "SELECT id FROM clients WHERE absence_due <= ? ORDER BY absence_due, id LIMIT ?", now.microseconds,
+            AbsenceRound.clientsPerRound
+        ) { $0.text(0) ?? "" }
         guard !due.isEmpty else { return AbsenceRound(decisions: [], clients: 0) }
-        let ruleset = try cachedID ?? Self.register(pack, at: now, db: db)
-        var writer = try EffectWriter(db: db, ruleset: ruleset, at: now)
+        try session.serialize(clients: due.sorted())
+        let ruleset = try cachedID ?? Self.register(pack, at: now, session: session)
+        var writer = try EffectWriter(session: session, ruleset: ruleset, at: now)
         var decided: [(client: String, decision: SilenceDecision)] = []
         var clients: [ClientWork] = []
         var slots = SlotKeys()
         for client in due {
             let work =
-                try taken(client) ?? ClientWork(StoredClient.load(client: client, before: .max, pack: pack, db: db))
-            work.state.openTasks = try StoredClient.openTasks(client: client, slots: &slots, db: db)
+                try taken(client)
+                ?? ClientWork(StoredClient.load(client: client, before: .max, pack: pack, session: session))
+            work.state.openTasks = try StoredClient.openTasks(client: client, slots: &slots, session: session)
             let effects = evaluator.tick(&work.state, at: now)
             for case .silence(let decision) in effects { decided.append((client, decision)) }
             try writer.write(effects, client: client)
             clients.append(work)
         }
-        publishAfterCommit(clients, record: writer.record, pack: pack, ruleset: ruleset, at: now, db: db)
+        try publishAfterCommit(clients, record: writer.record, pack: pack, ruleset: ruleset, at: now, session: session)
         return AbsenceRound(decisions: decided, clients: due.count)
     }
 
     /// When the pack in force differs from the one last in force with this store and has `absent:`
     /// rules, marks every client for the next absence check (silences may predate the pack, and
     /// deadlines were kept for the other pack's rules). Called at start and after a reload.
-    public func awaitAbsencesIfThePackChanged(db: Database) throws {
+    public func awaitAbsencesIfThePackChanged(session: some StoreSession) throws {
         let pack = current
-        let previous = try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = 'pack_in_force'")
+        let previous = try session.fetchOne("SELECT value FROM settings WHERE key = 'pack_in_force'") { $0.text(0) }
         guard previous != pack.hash else { return }
-        try db.execute(
-            sql:
-                "INSERT INTO settings(key, value) VALUES ('pack_in_force', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            arguments: [pack.hash])
+        try session.execute(
+            "INSERT INTO settings(key, value) VALUES ('pack_in_force', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            pack.hash)
         guard !pack.ruleSet.absenceRules.isEmpty else { return }
-        try db.execute(sql: "UPDATE clients SET absence_due = last_at")
+        try session.execute("UPDATE clients SET absence_due = last_at")
     }
 
-    /// Once the transaction commits: logs what it decided, wakes the notifier for tasks due now, and
-    /// puts the clients' state back in the cache (dropped instead if a reload swapped the pack
-    /// meanwhile, so rule sets never mix). Open tasks are not cached: they are read afresh.
+    /// Announces a task due now with the commit; once the transaction commits: logs what it
+    /// decided, wakes the notifier for tasks due now, and puts the clients' state back in the cache
+    /// (dropped instead if a reload swapped the pack meanwhile, so rule sets never mix). Open tasks
+    /// are not cached: they are read afresh.
     private func publishAfterCommit(
         _ clients: [ClientWork], record: DecisionRecord, pack: RulePack, ruleset: Int64, at now: Timestamp,
-        db: Database
-    ) {
-        db.afterNextTransaction { [self] _ in
+        session: some StoreSession
+    ) throws {
+        if record.deliversBy(now) { try session.announceTaskDue() }
+        session.afterCommit { [self] in
             DecisionLog(logger: logger).log(record)
             if record.deliversBy(now) { taskDue() }
             lock.withLock {
                 guard self.pack.hash == pack.hash else { return }
                 rulesetID = ruleset
+                guard !shared else { return }
                 for work in clients {
                     work.finish()
                     cache.put(work.state.client, work)
@@ -155,38 +166,42 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
     /// shared, so mutating it copies nothing) and publishes it back after the commit. A failed
     /// commit loses nothing: the state is rebuilt from the store.
     private func taken(_ client: String) -> ClientWork? {
-        lock.withLock { cache.take(client) }
+        guard !shared else { return nil }
+        return lock.withLock { cache.take(client) }
     }
 
-    /// The id of `pack` in `rulesets`, recorded with its rules on its first use.
-    static func register(_ pack: RulePack, at time: Timestamp, db: Database) throws -> Int64 {
-        if let id = try Int64.fetchOne(db, sql: "SELECT id FROM rulesets WHERE hash = ?", arguments: [pack.hash]) {
+    /// The id of `pack` in `rulesets`, recorded with its rules on its first use (by whichever node
+    /// gets there first: the others find it stored).
+    static func register(_ pack: RulePack, at time: Timestamp, session: some StoreSession) throws -> Int64 {
+        let find = "SELECT id FROM rulesets WHERE hash = ?"
+        if let id = try session.fetchOne(find, pack.hash, read: { $0.int64(0) }) { return id }
+        let first = pack.policy.domains[0]
+        let inserted = try session.fetchOne(
+            """
+            INSERT INTO rulesets(
+                hash, first_used_at, longest_half_life, moderate, high, imminent, policy, longest_active)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(hash) DO NOTHING RETURNING id
+            """,
+            pack.hash, time.microseconds, pack.ruleSet.longestHalfLife.microseconds, first.thresholds.moderate,
+            first.thresholds.high, first.thresholds.imminent, JSONOutput.text(pack.policy),
+            pack.ruleSet.longestActiveSpan.microseconds
+        ) { $0.int64(0) }
+        guard let id = inserted else {
+            // Another node recorded it meanwhile (its insert committed before ours could).
+            guard let id = try session.fetchOne(find, pack.hash, read: { $0.int64(0) }) else {
+                throw StoreError(path: "rulesets", problem: "rule set \(pack.hash) neither recorded nor found")
+            }
             return id
         }
-        let first = pack.policy.domains[0]
-        try db.execute(
-            sql: """
-                INSERT INTO rulesets(
-                    hash, first_used_at, longest_half_life, moderate, high, imminent, policy, longest_active)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [
-                pack.hash, time.microseconds, pack.ruleSet.longestHalfLife.microseconds, first.thresholds.moderate,
-                first.thresholds.high, first.thresholds.imminent, JSONOutput.text(pack.policy),
-                pack.ruleSet.longestActiveSpan.microseconds,
-            ])
-        let id = db.lastInsertedRowID
         for rule in pack.ruleSet.rules {
-            try db.execute(
-                sql: """
-                    INSERT INTO ruleset_rules(
-                        ruleset, rule, summary, weight, half_life, floor, evidence, domain, acute_for, active_for)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    id, rule.id, rule.summary, rule.weight, rule.halfLife.microseconds, rule.floor?.rawValue,
-                    rule.evidence, rule.domainName, rule.acuteFor.microseconds, rule.activeFor.microseconds,
-                ])
+            try session.execute(
+                """
+                INSERT INTO ruleset_rules(
+                    ruleset, rule, summary, weight, half_life, floor, evidence, domain, acute_for, active_for)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                id, rule.id, rule.summary, rule.weight, rule.halfLife.microseconds, rule.floor?.rawValue,
+                rule.evidence, rule.domainName, rule.acuteFor.microseconds, rule.activeFor.microseconds)
         }
         return id
     }
@@ -231,4 +246,9 @@ public struct AbsenceRound: Sendable {
     public static let clientsPerRound = 1_000
     public var decisions: [(client: String, decision: SilenceDecision)]
     public var clients: Int
+
+    public init(decisions: [(client: String, decision: SilenceDecision)], clients: Int) {
+        self.decisions = decisions
+        self.clients = clients
+    }
 }

@@ -1,41 +1,41 @@
-import GRDB
 import VigilCore
 
 /// Writes the evaluator's effects into the store, inside the transaction of the check-ins (or clock
 /// tick) that caused them: the one place decisions become rows. What it changed is collected in a
 /// `DecisionRecord`, logged once the transaction commits.
-struct EffectWriter {
-    let db: Database
+struct EffectWriter<Session: StoreSession> {
+    let session: Session
     let ruleset: Int64
     /// The commit's time: when tasks are created, superseded and resolved.
     let now: Timestamp
     var record = DecisionRecord()
     /// The last reasons encoded, and their text.
     private var encodedReasons: (reasons: [TaskReason], text: String)?
-    private let insertEvaluation: Statement
-    private let insertAbsence: Statement
-    private let updateScore: Statement
-    private let updateAbsenceDue: Statement
+    /// The statements run for most events and clients, prepared once per transaction.
+    private var insertEvaluation: Session.Statement
+    private var insertAbsence: Session.Statement
+    private var updateScore: Session.Statement
+    private var updateAbsenceDue: Session.Statement
 
-    init(db: Database, ruleset: Int64, at now: Timestamp) throws {
-        self.db = db
+    init(session: Session, ruleset: Int64, at now: Timestamp) throws {
+        self.session = session
         self.ruleset = ruleset
         self.now = now
-        insertEvaluation = try db.cachedStatement(
-            sql: "INSERT INTO evaluations(event_seq, fired, score, tier, ruleset, ended) VALUES (?, ?, ?, ?, ?, ?)")
-        insertAbsence = try db.cachedStatement(
-            sql: """
-                INSERT INTO absences(client, rule, at, fired, score, tier, ruleset, decided_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(client, rule, at) DO NOTHING
-                """)
+        insertEvaluation = try session.statement(
+            "INSERT INTO evaluations(event_seq, fired, score, tier, ruleset, ended) VALUES (?, ?, ?, ?, ?, ?)")
+        insertAbsence = try session.statement(
+            """
+            INSERT INTO absences(client, rule, at, fired, score, tier, ruleset, decided_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(client, rule, at) DO NOTHING
+            """)
         // The client's current score: that of its latest observation (never moved back by a late
         // check-in observed earlier).
-        updateScore = try db.cachedStatement(
-            sql: """
-                UPDATE clients SET score = ?, tier = ?, scored_at = ?
-                WHERE id = ? AND (scored_at IS NULL OR scored_at <= ?)
-                """)
-        updateAbsenceDue = try db.cachedStatement(sql: "UPDATE clients SET absence_due = ? WHERE id = ?")
+        updateScore = try session.statement(
+            """
+            UPDATE clients SET score = ?, tier = ?, scored_at = ?
+            WHERE id = ? AND (scored_at IS NULL OR scored_at <= ?)
+            """)
+        updateAbsenceDue = try session.statement("UPDATE clients SET absence_due = ? WHERE id = ?")
     }
 
     /// Writes one client's effects; `checkIns` (stored as `seqs`) are those the effects' indices refer to.
@@ -47,27 +47,25 @@ struct EffectWriter {
         for effect in effects {
             switch effect {
             case .evaluated(let index, let fired, let ended, let score):
-                var row = RawStatement(insertEvaluation)
-                row.bind(seqs[index])
-                row.bind(fired.map(\.rule).joined(separator: " "))
-                row.bind(score.score)
-                row.bind(score.tier.rawValue)
-                row.bind(ruleset)
-                row.bind(ended.isEmpty ? nil : StoredFiring.endedText(ended))
-                try row.step(db: db)
+                insertEvaluation.bind(seqs[index])
+                insertEvaluation.bind(fired.map(\.rule).joined(separator: " "))
+                insertEvaluation.bind(score.score)
+                insertEvaluation.bind(score.tier.rawValue)
+                insertEvaluation.bind(ruleset)
+                insertEvaluation.bind(ended.isEmpty ? nil : StoredFiring.endedText(ended))
+                try insertEvaluation.run()
                 observe(score, at: checkIns[index].at)
             case .silence(let decision):
                 let firing = decision.firing
-                var row = RawStatement(insertAbsence)
-                row.bind(client)
-                row.bind(firing.rule)
-                row.bind(firing.at.microseconds)
-                row.bind(decision.fired)
-                row.bind(decision.score.score)
-                row.bind(decision.score.tier.rawValue)
-                row.bind(ruleset)
-                row.bind(now.microseconds)
-                try row.step(db: db)
+                insertAbsence.bind(client)
+                insertAbsence.bind(firing.rule)
+                insertAbsence.bind(firing.at.microseconds)
+                insertAbsence.bind(decision.fired)
+                insertAbsence.bind(decision.score.score)
+                insertAbsence.bind(decision.score.tier.rawValue)
+                insertAbsence.bind(ruleset)
+                insertAbsence.bind(now.microseconds)
+                try insertAbsence.run()
                 if decision.fired {
                     observe(decision.score, at: firing.at)
                     record.silences.append((client, decision))
@@ -75,83 +73,82 @@ struct EffectWriter {
             case .episode(let change):
                 try write(change, client: client)
             case .planned(let task, let score, let reasons):
-                try TaskLedger.insert(
+                let inserted = try TaskLedger.insert(
                     task, score: score, reasons: text(of: reasons), about: nil,
-                    plan: task.plan.map { JSONOutput.text($0) }, at: now, db: db)
-                guard db.changesCount == 1 else { continue }
+                    plan: task.plan.map { JSONOutput.text($0) }, at: now, session: session)
+                guard inserted else { continue }
                 record.planned.append((task, score))
                 if let last = record.changes.indices.last, record.changes[last].client == client {
                     record.changes[last].tasks += 1
                 }
             case .superseded(let task, let tier, let reason):
-                try cancel(task, reason: reason)
-                if db.changesCount == 1 { record.superseded.append((client, task, tier)) }
+                if try cancel(task, reason: reason) { record.superseded.append((client, task, tier)) }
             case .ended(let task, let end):
+                let changed: Bool
                 switch end {
-                case .cancelled(let reason): try cancel(task, reason: reason)
+                case .cancelled(let reason): changed = try cancel(task, reason: reason)
                 case .resolved(let by):
-                    try db.cachedStatement(
-                        sql: """
-                            UPDATE tasks SET state = 'resolved', resolved_at = ?, resolved_by = ?, lease_token = NULL,
-                                notice_pending = (attempts > 0), renew_at = NULL
-                            WHERE id = ? AND state IN \(TaskState.openList)
+                    changed =
+                        try session.execute(
                             """
-                    ).execute(arguments: [now.microseconds, by, task])
+                            UPDATE tasks SET state = 'resolved', resolved_at = ?, resolved_by = ?, lease_token = NULL,
+                                notice_pending = \(Self.noticeIfDelivered), renew_at = NULL
+                            WHERE id = ? AND state IN \(TaskState.openList)
+                            """, now.microseconds, by, task) == 1
                 }
-                if db.changesCount == 1 { record.ended.append((client, task, end)) }
+                if changed { record.ended.append((client, task, end)) }
             case .rescheduled(let task, let due):
-                try db.cachedStatement(sql: "UPDATE tasks SET due = ? WHERE id = ? AND state IN \(TaskState.openList)")
-                    .execute(arguments: [due.microseconds, task])
+                try session.execute(
+                    "UPDATE tasks SET due = ? WHERE id = ? AND state IN \(TaskState.openList)", due.microseconds, task)
             case .program(let change):
                 let program = change.program
-                try db.cachedStatement(
-                    sql: """
-                        INSERT INTO programs(client, number, started_at, extended_at, episode, contacts, last_delivery,
-                            stopped_at, stop_reason)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        ON CONFLICT(client, number) DO UPDATE SET extended_at = excluded.extended_at,
-                            episode = excluded.episode,
-                            contacts = excluded.contacts, last_delivery = excluded.last_delivery,
-                            stopped_at = excluded.stopped_at, stop_reason = excluded.stop_reason
-                        """
-                ).execute(arguments: [
+                try session.execute(
+                    """
+                    INSERT INTO programs(client, number, started_at, extended_at, episode, contacts, last_delivery,
+                        stopped_at, stop_reason)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(client, number) DO UPDATE SET extended_at = excluded.extended_at,
+                        episode = excluded.episode,
+                        contacts = excluded.contacts, last_delivery = excluded.last_delivery,
+                        stopped_at = excluded.stopped_at, stop_reason = excluded.stop_reason
+                    """,
                     client, program.number, program.startedAt.microseconds, program.anchoredAt.microseconds,
                     program.episode, program.contacts, program.lastDelivery.microseconds,
-                    program.stoppedAt?.microseconds,
-                    program.stopReason,
-                ])
+                    program.stoppedAt?.microseconds, program.stopReason)
                 record.programs.append((client, change))
             case .contact(let contact):
                 try write(contact, client: client)
             case .action(let action):
                 try write(action, client: client)
             case .absenceDue(let due):
-                var row = RawStatement(updateAbsenceDue)
-                row.bind(due?.microseconds)
-                row.bind(client)
-                try row.step(db: db)
+                updateAbsenceDue.bind(due?.microseconds)
+                updateAbsenceDue.bind(client)
+                try updateAbsenceDue.run()
             }
         }
         if let latest {
-            var row = RawStatement(updateScore)
-            row.bind(latest.score.score)
-            row.bind(latest.score.tier.rawValue)
-            row.bind(latest.at.microseconds)
-            row.bind(client)
-            row.bind(latest.at.microseconds)
-            try row.step(db: db)
+            updateScore.bind(latest.score.score)
+            updateScore.bind(latest.score.tier.rawValue)
+            updateScore.bind(latest.at.microseconds)
+            updateScore.bind(client)
+            updateScore.bind(latest.at.microseconds)
+            try updateScore.run()
         }
     }
 
+    /// `notice_pending` for a task that ends now: set when it was delivered at least once, so its
+    /// channel hears that it ended (an integer expression, as both backends store the flag).
+    static var noticeIfDelivered: String { "CASE WHEN attempts > 0 THEN 1 ELSE 0 END" }
+
     /// Cancels an open task with `reason` (kept as history; a delivered one gets its end announced).
-    private func cancel(_ task: String, reason: String) throws {
-        try db.cachedStatement(
-            sql: """
-                UPDATE tasks SET state = 'cancelled', cancel_reason = ?, resolved_at = ?, lease_token = NULL,
-                    notice_pending = (attempts > 0), renew_at = NULL
-                WHERE id = ? AND state IN \(TaskState.openList)
-                """
-        ).execute(arguments: [reason, now.microseconds, task])
+    /// Returns whether it was open.
+    private func cancel(_ task: String, reason: String) throws -> Bool {
+        try session.execute(
+            """
+            UPDATE tasks SET state = 'cancelled', cancel_reason = ?, resolved_at = ?, lease_token = NULL,
+                notice_pending = \(Self.noticeIfDelivered), renew_at = NULL
+            WHERE id = ? AND state IN \(TaskState.openList)
+            """, reason, now.microseconds, task) == 1
     }
 
     /// `reasons` as stored with a task. A rise's tasks share one list: it is encoded once (the
@@ -166,27 +163,25 @@ struct EffectWriter {
     private mutating func write(_ change: EpisodeChange, client: String) throws {
         switch change {
         case .opened(let episode), .raised(let episode):
-            try db.cachedStatement(
-                sql: """
-                    INSERT INTO episodes(client, number, tier, opened_at, held_until, domains) VALUES (?, ?, ?, ?, ?, ?)
-                    ON CONFLICT(client, number) DO UPDATE
-                        SET tier = excluded.tier, held_until = excluded.held_until, domains = excluded.domains
-                    """
-            ).execute(arguments: [
+            try session.execute(
+                """
+                INSERT INTO episodes(client, number, tier, opened_at, held_until, domains) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT(client, number) DO UPDATE
+                    SET tier = excluded.tier, held_until = excluded.held_until, domains = excluded.domains
+                """,
                 client, episode.number, episode.tier.rawValue, episode.openedAt.microseconds,
-                episode.heldUntil.microseconds, episode.domainsText,
-            ])
+                episode.heldUntil.microseconds, episode.domainsText)
             record.changes.append((client, episode, change == .opened(episode), 0))
         case .closed(let episode):
-            try db.cachedStatement(
-                sql: """
-                    UPDATE episodes SET closed_at = ?, watch_until = ?
-                    WHERE client = ? AND number = ? AND closed_at IS NULL
-                    """
-            ).execute(arguments: [now.microseconds, episode.watchUntil?.microseconds, client, episode.number])
+            try session.execute(
+                """
+                UPDATE episodes SET closed_at = ?, watch_until = ?
+                WHERE client = ? AND number = ? AND closed_at IS NULL
+                """, now.microseconds, episode.watchUntil?.microseconds, client, episode.number)
         case .released(let episode):
-            try db.cachedStatement(sql: "UPDATE episodes SET held_until = ? WHERE client = ? AND number = ?")
-                .execute(arguments: [episode.heldUntil.microseconds, client, episode.number])
+            try session.execute(
+                "UPDATE episodes SET held_until = ? WHERE client = ? AND number = ?",
+                episode.heldUntil.microseconds, client, episode.number)
         }
     }
 
@@ -194,17 +189,15 @@ struct EffectWriter {
         defer { record.contacts.append((client, contact)) }
         guard let task = contact.task else { return }
         if contact.resolved {
-            try db.execute(
-                sql: """
-                    UPDATE tasks SET state = 'resolved', resolved_at = ?, resolved_by = ?, acted_by = ?,
-                        contact_attempts = contact_attempts + 1, notice_pending = (attempts > 0), renew_at = NULL,
-                        lease_token = NULL
-                    WHERE id = ?
-                    """,
-                arguments: [now.microseconds, "contact \(contact.event)", contact.by, task])
+            try session.execute(
+                """
+                UPDATE tasks SET state = 'resolved', resolved_at = ?, resolved_by = ?, acted_by = ?,
+                    contact_attempts = contact_attempts + 1, notice_pending = \(Self.noticeIfDelivered),
+                    renew_at = NULL, lease_token = NULL
+                WHERE id = ?
+                """, now.microseconds, "contact \(contact.event)", contact.by, task)
         } else {
-            try db.execute(
-                sql: "UPDATE tasks SET contact_attempts = contact_attempts + 1 WHERE id = ?", arguments: [task])
+            try session.execute("UPDATE tasks SET contact_attempts = contact_attempts + 1 WHERE id = ?", task)
         }
     }
 }
@@ -214,23 +207,22 @@ extension EffectWriter {
     /// dead state. Either only on the client's own task: an event naming another client's task, or
     /// one already closed, changes nothing (the event stays as the record of the attempt).
     fileprivate mutating func write(_ action: TaskAction, client: String) throws {
+        let changed: Int
         if action.resolves {
-            try db.cachedStatement(
-                sql: """
-                    UPDATE tasks SET state = 'resolved', resolved_at = ?, resolved_by = ?, acted_by = ?,
-                        lease_token = NULL, notice_pending = (attempts > 0), renew_at = NULL
-                    WHERE id = ? AND client = ? AND state IN \(TaskState.actionableList)
-                    """
-            ).execute(arguments: [now.microseconds, "ack \(action.event)", action.by, action.task, client])
+            changed = try session.execute(
+                """
+                UPDATE tasks SET state = 'resolved', resolved_at = ?, resolved_by = ?, acted_by = ?,
+                    lease_token = NULL, notice_pending = \(Self.noticeIfDelivered), renew_at = NULL
+                WHERE id = ? AND client = ? AND state IN \(TaskState.actionableList)
+                """, now.microseconds, "ack \(action.event)", action.by, action.task, client)
         } else {
-            try db.cachedStatement(
-                sql: """
-                    UPDATE tasks SET taken_by = ?, taken_at = ?
-                    WHERE id = ? AND client = ? AND state IN \(TaskState.openList)
-                    """
-            ).execute(arguments: [action.by, now.microseconds, action.task, client])
+            changed = try session.execute(
+                """
+                UPDATE tasks SET taken_by = ?, taken_at = ?
+                WHERE id = ? AND client = ? AND state IN \(TaskState.openList)
+                """, action.by, now.microseconds, action.task, client)
         }
-        record.actions.append((client, action, db.changesCount == 1))
+        record.actions.append((client, action, changed == 1))
     }
 }
 

@@ -8,13 +8,13 @@ extension EventStore {
     /// in one durable transaction. Returns what was decided, fired or not.
     public func tick(at now: Timestamp) throws(StoreError) -> AbsenceRound {
         guard let decisions else { return AbsenceRound(decisions: [], clients: 0) }
-        return try write { db in try decisions.tick(at: now, db: db) }
+        return try write { db in try decisions.tick(at: now, session: SQLiteSession(db)) }
     }
 
     /// Marks every client for an absence check when the pack in force changed (see
     /// `DecisionStage.awaitAbsencesIfThePackChanged`).
     public func awaitAbsencesIfThePackChanged() throws(StoreError) {
         guard let decisions else { return }
-        try write { db in try decisions.awaitAbsencesIfThePackChanged(db: db) }
+        try write { db in try decisions.awaitAbsencesIfThePackChanged(session: SQLiteSession(db)) }
     }
 }

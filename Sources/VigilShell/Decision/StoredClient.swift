@@ -1,100 +1,90 @@
-import GRDB
 import VigilCore
 
 /// Reads a client's `ClientState` from the store: the part the daemon caches between transactions
 /// (rule state and episode) and the part loaded afresh for each (its open tasks).
 enum StoredClient {
     /// The state after every event of `client` stored before `seq`, open tasks not yet loaded.
-    static func load(client: String, before seq: Int64, pack: RulePack, db: Database) throws -> ClientState {
-        let replay = try StoredReplay.load(client: client, before: seq, pack: pack, db: db)
+    static func load(client: String, before seq: Int64, pack: RulePack, session: some StoreSession) throws
+        -> ClientState
+    {
+        let replay = try StoredReplay.load(client: client, before: seq, pack: pack, session: session)
         // A client never seen before has no episode and no program: nothing more to read.
         guard replay.history.newest != nil else { return ClientState(client: client, replay: replay) }
-        var cursor = try cursor(client: client, policy: pack.policy, db: db)
-        if pack.plans.aftercare.watch != nil { cursor.watchUntil = try watchUntil(client: client, db: db) }
-        return ClientState(client: client, replay: replay, cursor: cursor, program: try program(client: client, db: db))
+        var cursor = try cursor(client: client, policy: pack.policy, session: session)
+        if pack.plans.aftercare.watch != nil { cursor.watchUntil = try watchUntil(client: client, session: session) }
+        return ClientState(
+            client: client, replay: replay, cursor: cursor, program: try program(client: client, session: session))
     }
 
     /// Until when the client is on the step-down watch its episodes that closed at `high` or above
     /// started (nil: none).
-    static func watchUntil(client: String, db: Database) throws -> Timestamp? {
-        try Int64.fetchOne(db, sql: "SELECT MAX(watch_until) FROM episodes WHERE client = ?", arguments: [client])
-            .map(Timestamp.init(microseconds:))
+    static func watchUntil(client: String, session: some StoreSession) throws -> Timestamp? {
+        try session.fetchOne("SELECT MAX(watch_until) FROM episodes WHERE client = ?", client) { row in
+            row.isNull(0) ? nil : Timestamp(microseconds: row.int64(0))
+        } ?? nil
     }
 
     /// The client's latest caring-contact program, as stored.
-    static func program(client: String, db: Database) throws -> CaringProgram? {
-        try Row.fetchOne(
-            db,
-            sql: """
-                SELECT number, started_at, extended_at, episode, contacts, last_delivery, stopped_at, stop_reason
-                FROM programs WHERE client = ? ORDER BY number DESC LIMIT 1
-                """,
-            arguments: [client]
-        ).map { row in
+    static func program(client: String, session: some StoreSession) throws -> CaringProgram? {
+        try session.fetchOne(
+            """
+            SELECT number, started_at, extended_at, episode, contacts, last_delivery, stopped_at, stop_reason
+            FROM programs WHERE client = ? ORDER BY number DESC LIMIT 1
+            """, client
+        ) { row in
             CaringProgram(
-                number: row[0], startedAt: Timestamp(microseconds: row[1]), anchoredAt: Timestamp(microseconds: row[2]),
-                episode: row[3], contacts: row[4], lastDelivery: Timestamp(microseconds: row[5]),
-                stoppedAt: (row[6] as Int64?).map(Timestamp.init(microseconds:)), stopReason: row[7])
+                number: Int(row.int64(0)), startedAt: Timestamp(microseconds: row.int64(1)),
+                anchoredAt: Timestamp(microseconds: row.int64(2)), episode: Int(row.int64(3)),
+                contacts: Int(row.int64(4)), lastDelivery: Timestamp(microseconds: row.int64(5)),
+                stoppedAt: row.isNull(6) ? nil : Timestamp(microseconds: row.int64(6)), stopReason: row.text(7))
         }
     }
 
     /// The client's episode state as stored: its latest episode, open or not, and the tasks the
-    /// open one has planned. Read with `RawStatement`: it runs for every client not cached. An
-    /// episode stored before domains were is read as planned for its tier in every domain of `policy`.
-    static func cursor(client: String, policy: ScoringPolicy, db: Database) throws -> EpisodeCursor {
-        var latest = RawStatement(
-            try db.cachedStatement(
-                sql: """
-                    SELECT number, tier, opened_at, closed_at, held_until, domains FROM episodes
-                    WHERE client = ? ORDER BY number DESC LIMIT 1
-                    """
-            ))
-        latest.bind(client)
-        var found: (number: Int64, tier: String?, openedAt: Int64, closed: Bool, heldUntil: Int64?, domains: String?)?
-        try latest.forEachRow(db: db) { row in
-            found = (
-                row.int64(0), row.text(1), row.int64(2), !row.isNull(3), row.isNull(4) ? nil : row.int64(4),
-                row.text(5)
+    /// open one has planned. It runs for every client not cached. An episode stored before
+    /// domains were is read as planned for its tier in every domain of `policy`.
+    static func cursor(client: String, policy: ScoringPolicy, session: some StoreSession) throws -> EpisodeCursor {
+        let latest = try session.fetchOne(
+            """
+            SELECT number, tier, opened_at, closed_at, held_until, domains FROM episodes
+            WHERE client = ? ORDER BY number DESC LIMIT 1
+            """, client
+        ) { row in
+            (
+                number: row.int64(0), tier: row.text(1), openedAt: row.int64(2), closed: !row.isNull(3),
+                heldUntil: row.isNull(4) ? nil : row.int64(4), domains: row.text(5)
             )
         }
-        guard let found else { return EpisodeCursor() }
+        guard let found = latest else { return EpisodeCursor() }
         let number = Int(found.number)
         guard !found.closed, let tier = found.tier.flatMap(Tier.init(rawValue:)) else {
             return EpisodeCursor(open: nil, lastNumber: number)
         }
         // A program's messages are not in the planned set (see `Evaluator.plan`).
-        var tasks = RawStatement(
-            try db.cachedStatement(
-                sql:
-                    "SELECT id FROM tasks WHERE client = ? AND episode = ? AND slot NOT LIKE '\(CaringProgram.slotPrefix)%'"
-            ))
-        tasks.bind(client)
-        tasks.bind(found.number)
-        var planned: Set<String> = []
-        try tasks.forEachRow(db: db) { row in
-            if let id = row.text(0) { planned.insert(id) }
-        }
+        let planned = try session.fetchAll(
+            "SELECT id FROM tasks WHERE client = ? AND episode = ? AND slot NOT LIKE '\(CaringProgram.slotPrefix)%'",
+            client, found.number
+        ) { $0.text(0) }
         let domains =
             found.domains.map(Episode.domains(from:))
             ?? Dictionary(policy.domains.map { ($0.name, min(tier, $0.cap)) }) { first, _ in first }
         let episode = Episode(
             number: number, tier: tier, openedAt: Timestamp(microseconds: found.openedAt),
             heldUntil: found.heldUntil.map(Timestamp.init(microseconds:)), domains: domains)
-        return EpisodeCursor(open: episode, lastNumber: number, planned: planned)
+        return EpisodeCursor(open: episode, lastNumber: number, planned: Set(planned.compactMap { $0 }))
     }
 
     /// The client's open tasks, oldest first, as they are now (people and the notifier change them).
-    /// Read with `RawStatement`: it runs for every client in every commit.
-    static func openTasks(client: String, slots: inout SlotKeys, db: Database) throws -> [OpenTask] {
-        var query = RawStatement(
-            try db.cachedStatement(
-                sql: """
-                    SELECT id, kind, slot, created_at, due, deliver_at, contact_attempts FROM tasks
-                    WHERE client = ? AND state IN \(TaskState.openList) ORDER BY seq
-                    """))
-        query.bind(client)
+    /// It runs for every client in every commit.
+    static func openTasks(client: String, slots: inout SlotKeys, session: some StoreSession) throws -> [OpenTask] {
         var tasks: [OpenTask] = []
-        try query.forEachRow(db: db) { row in
+        var query = try session.statement(
+            """
+            SELECT id, kind, slot, created_at, due, deliver_at, contact_attempts FROM tasks
+            WHERE client = ? AND state IN \(TaskState.openList) ORDER BY seq
+            """)
+        query.bind(client)
+        try query.forEachRow { row in
             guard let id = row.text(0), let kind = row.text(1).flatMap(TaskKind.init(rawValue:)) else { return }
             let slot = row.text(2) ?? ""
             tasks.append(

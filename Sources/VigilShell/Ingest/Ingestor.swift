@@ -10,7 +10,7 @@ import VigilCore
 /// (it is ingested again and its events are recognised as duplicates by id and content) or handled.
 public final class Ingestor {
     public let spool: OpenSpool
-    public let store: EventStore
+    public let store: any CheckInStore
     var decoder: SpoolFileDecoder
     let rejector: SpoolRejector
     let clock: any WallClock
@@ -43,7 +43,7 @@ public final class Ingestor {
     static let settleMicroseconds = UInt32(clamping: max(5_000, 2 * SpoolReader.tick / 1_000))
 
     public init(
-        spool: OpenSpool, store: EventStore, vocabulary: Vocabulary, clock: any WallClock, logger: Logger,
+        spool: OpenSpool, store: any CheckInStore, vocabulary: Vocabulary, clock: any WallClock, logger: Logger,
         width: Int = 2
     ) {
         self.spool = spool

@@ -5,20 +5,21 @@ import VigilCore
 /// Inserts tasks into the queue: planned tasks (the decision core's effects), a refused crisis's
 /// supervisors' task, fallbacks and overdue escalations.
 enum TaskLedger {
-    /// Inserts a task unless its id (or its client, episode and slot) is already there.
+    /// Inserts a task unless its id (or its client, episode and slot) is already there; returns
+    /// whether it did.
+    @discardableResult
     static func insert(
         _ task: PlannedTask, score: Double, reasons: String, about: String?, plan: String? = nil, at now: Timestamp,
-        db: Database
-    ) throws {
-        let statement = try db.cachedStatement(
-            sql: """
-                INSERT INTO tasks(id, client, episode, slot, kind, tier, score, route, instruction, reasons, about,
-                    created_at, deliver_at, due, state, next_attempt_at, plan)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)
-                ON CONFLICT DO NOTHING
-                """)
-        // Raw: every rise inserts several.
-        var row = RawStatement(statement)
+        session: some StoreSession
+    ) throws -> Bool {
+        // Bound one by one: every rise inserts several.
+        var row = try session.statement(
+            """
+            INSERT INTO tasks(id, client, episode, slot, kind, tier, score, route, instruction, reasons, about,
+                created_at, deliver_at, due, state, next_attempt_at, plan)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)
+            ON CONFLICT DO NOTHING
+            """)
         row.bind(task.id)
         row.bind(task.client)
         row.bind(Int64(task.episode))
@@ -35,7 +36,7 @@ enum TaskLedger {
         row.bind(task.due.microseconds)
         row.bind(task.deliverAt.microseconds)
         row.bind(plan)
-        try row.step(db: db)
+        return try row.run() == 1
     }
 }
 

@@ -126,9 +126,10 @@ public struct TaskQueue: DeliveryQueue {
                     db, sql: "SELECT count(*) FROM tasks WHERE about = ? AND slot LIKE ?",
                     arguments: [task.id, TaskRecord.fallbackPrefix + "%"]) ?? 0
             let fallback = task.fallback(after: earlier, at: now)
-            try TaskLedger.insert(
-                fallback, score: task.score, reasons: JSONOutput.text(task.reasons), about: task.id, at: now, db: db)
-            return (true, db.changesCount == 1 ? fallback.id : nil)
+            let inserted = try TaskLedger.insert(
+                fallback, score: task.score, reasons: JSONOutput.text(task.reasons), about: task.id, at: now,
+                session: SQLiteSession(db))
+            return (true, inserted ? fallback.id : nil)
         }
     }
 
@@ -146,7 +147,8 @@ public struct TaskQueue: DeliveryQueue {
             for task in late + dead {
                 let overdue = task.overdueEscalation(route: route, at: now)
                 try TaskLedger.insert(
-                    overdue, score: task.score, reasons: JSONOutput.text(task.reasons), about: task.id, at: now, db: db)
+                    overdue, score: task.score, reasons: JSONOutput.text(task.reasons), about: task.id, at: now,
+                    session: SQLiteSession(db))
                 try db.execute(sql: "UPDATE tasks SET overdue_raised = 1 WHERE id = ?", arguments: [task.id])
                 raised.append(overdue)
             }

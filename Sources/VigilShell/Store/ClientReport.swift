@@ -163,11 +163,13 @@ extension EventStore {
                         db, sql: "SELECT score, tier, scored_at FROM clients WHERE id = ?", arguments: [client])
                 else { return nil }
                 let policy = try Self.policyInForce(client: client, db: db)
-                let since = now.microseconds - (try StoredFiring.longestActiveSpan(db: db))
-                let active = try StoredFiring.fetch(client: client, before: nil, since: since, policy: policy, db: db)
-                    .filter { $0.firing.at <= now && $0.firing.contribution.isActive(at: now) }
-                let cursor = try StoredClient.cursor(client: client, policy: policy, db: db)
-                let watchUntil = try StoredClient.watchUntil(client: client, db: db)
+                let since = now.microseconds - (try StoredFiring.longestActiveSpan(session: SQLiteSession(db)))
+                let active = try StoredFiring.fetch(
+                    client: client, before: nil, since: since, policy: policy, session: SQLiteSession(db)
+                )
+                .filter { $0.firing.at <= now && $0.firing.contribution.isActive(at: now) }
+                let cursor = try StoredClient.cursor(client: client, policy: policy, session: SQLiteSession(db))
+                let watchUntil = try StoredClient.watchUntil(client: client, session: SQLiteSession(db))
                 let onWatch = watchUntil.map { now < $0 } ?? false
                 let scoring = onWatch ? policy.watchLowering.map { policy.lowered(by: $0) } ?? policy : policy
                 let score = policy.held(

@@ -1,4 +1,3 @@
-import GRDB
 import VigilCore
 
 /// A newly stored event, as the stages of a commit see it.
@@ -17,7 +16,7 @@ public struct CommitContext: Sendable {
 ///
 /// Stages run in order, once per commit, with the newly stored events (never duplicates) in spool order.
 public protocol CommitStage: Sendable {
-    func apply(_ events: [StoredEvent], context: CommitContext, db: Database) throws
+    func apply(_ events: [StoredEvent], context: CommitContext, session: some StoreSession) throws
 }
 
 /// Keeps the `clients` table: first and last event time and event count per client (one upsert per
@@ -25,7 +24,7 @@ public protocol CommitStage: Sendable {
 public struct ClientIndex: CommitStage {
     public init() {}
 
-    public func apply(_ events: [StoredEvent], context: CommitContext, db: Database) throws {
+    public func apply(_ events: [StoredEvent], context: CommitContext, session: some StoreSession) throws {
         var summaries: [String: (first: Int64, last: Int64, count: Int)] = [:]
         for event in events {
             let at = event.checkIn.at.microseconds
@@ -33,21 +32,22 @@ public struct ClientIndex: CommitStage {
             summaries[event.checkIn.client]?.last.formMax(at)
             summaries[event.checkIn.client]?.count += 1
         }
-        let statement = try db.cachedStatement(
-            sql: """
+        for (client, summary) in summaries.sorted(by: { $0.key < $1.key }) {
+            var row = try session.statement(
+                """
                 INSERT INTO clients(id, first_at, last_at, events) VALUES (?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET
-                    first_at = min(first_at, excluded.first_at),
-                    last_at = max(last_at, excluded.last_at),
-                    events = events + excluded.events
+                    first_at = CASE WHEN excluded.first_at < clients.first_at THEN excluded.first_at
+                        ELSE clients.first_at END,
+                    last_at = CASE WHEN excluded.last_at > clients.last_at THEN excluded.last_at
+                        ELSE clients.last_at END,
+                    events = clients.events + excluded.events
                 """)
-        for (client, summary) in summaries.sorted(by: { $0.key < $1.key }) {
-            var row = RawStatement(statement)
             row.bind(client)
             row.bind(summary.first)
             row.bind(summary.last)
             row.bind(Int64(summary.count))
-            try row.step(db: db)
+            try row.run()
         }
     }
 }

@@ -56,75 +56,14 @@ extension EventStore {
     public func commit(
         _ events: [PendingEvent], rejections: [PendingRejection] = [], at time: Timestamp
     ) throws(StoreError) -> [CommitOutcome] {
-        let context = CommitContext(committedAt: time)
         do {
             return try queue.write { db in
-                let insert = try db.cachedStatement(
-                    sql: """
-                        INSERT INTO events(id, client, at, kind, source, digest, body, origin, ingested_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(client, id) DO NOTHING
-                        """)
-                let existing = try db.cachedStatement(sql: "SELECT digest FROM events WHERE client = ? AND id = ?")
-                let reject = try db.cachedStatement(
-                    sql: """
-                        INSERT INTO rejections(origin, digest, reasons, rejected_at) VALUES (?, ?, ?, ?)
-                        ON CONFLICT(origin, digest) DO NOTHING
-                        """)
-                var outcomes: [CommitOutcome] = []
-                outcomes.reserveCapacity(events.count)
-                var stored: [StoredEvent] = []
-                stored.reserveCapacity(events.count)
-                for event in events {
-                    let checkIn = event.checkIn
-                    var row = RawStatement(insert)
-                    row.bind(checkIn.id)
-                    row.bind(checkIn.client)
-                    row.bind(checkIn.at.microseconds)
-                    row.bind(checkIn.kind.rawValue)
-                    row.bind(checkIn.source.rawValue)
-                    row.bind(event.digest)
-                    row.bind(event.body)
-                    row.bind(event.origin)
-                    row.bind(time.microseconds)
-                    try row.step(db: db)
-                    if RawStatement.changes(db) == 1 {
-                        let seq = RawStatement.lastInsertedRowID(db)
-                        stored.append(StoredEvent(seq: seq, checkIn: checkIn))
-                        outcomes.append(.stored(seq))
-                    } else {
-                        let digest = try String.fetchOne(existing, arguments: [checkIn.client, checkIn.id])
-                        if digest == event.digest {
-                            outcomes.append(.duplicate)
-                        } else {
-                            outcomes.append(.conflict)
-                            try reject.execute(arguments: [
-                                event.origin, event.digest, Self.conflictProblem, time.microseconds,
-                            ])
-                            if let crisis = CrisisContent(checkIn) {
-                                try Self.raise(crisis, digest: event.digest, at: time, db: db)
-                            }
-                        }
-                    }
-                }
-                for stage in stages { try stage.apply(stored, context: context, db: db) }
-                for rejection in rejections {
-                    let reasons = rejection.reasons.map(\.description).joined(separator: "\n")
-                    try reject.execute(arguments: [rejection.origin, rejection.digest, reasons, time.microseconds])
-                    if let crisis = rejection.crisis {
-                        try Self.raise(crisis, digest: rejection.digest, at: time, db: db)
-                    }
-                }
-                return outcomes
+                try StoreCommit(stages: stages).run(
+                    events, rejections: rejections, at: time, session: SQLiteSession(db))
             }
         } catch {
             throw Self.writeError(error, path: path)
         }
-    }
-
-    /// Enqueues the supervisors' task for refused input that reports a crisis (once per content).
-    static func raise(_ crisis: CrisisContent, digest: String, at time: Timestamp, db: Database) throws {
-        let task = crisis.supervisorTask(digest: digest, at: time)
-        try TaskLedger.insert(task, score: 0, reasons: JSONOutput.text([TaskReason]()), about: nil, at: time, db: db)
     }
 
     /// Runs `body` in one durable write transaction (for work that is not a commit of events).
@@ -154,5 +93,94 @@ extension EventStore {
             .contains(error.resultCode)
         return StoreError(
             path: path, problem: "commit failed: \(error.message ?? "\(error.resultCode)")", isTransient: transient)
+    }
+}
+
+/// The body of a commit, whichever the store: inside the caller's transaction, stores the new
+/// events exactly once by (client, id), runs every `CommitStage` on those newly stored, and records
+/// the refusals (a refused crisis raises the supervisors' task in the same transaction).
+package struct StoreCommit {
+    let stages: [any CommitStage]
+
+    package init(stages: [any CommitStage]) { self.stages = stages }
+
+    package func run(
+        _ events: [PendingEvent], rejections: [PendingRejection], at time: Timestamp, session: some StoreSession
+    ) throws -> [CommitOutcome] {
+        // Before any insert: on several nodes, a client's events are then numbered in the order
+        // their transactions commit, and its evaluation sees every earlier one.
+        try session.serialize(clients: Set(events.map(\.checkIn.client)).sorted())
+        var outcomes: [CommitOutcome] = []
+        outcomes.reserveCapacity(events.count)
+        var stored: [StoredEvent] = []
+        stored.reserveCapacity(events.count)
+        for event in events {
+            let checkIn = event.checkIn
+            var insert = try session.statement(
+                """
+                INSERT INTO events(id, client, at, kind, source, digest, body, origin, ingested_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(client, id) DO NOTHING RETURNING seq
+                """)
+            insert.bind(checkIn.id)
+            insert.bind(checkIn.client)
+            insert.bind(checkIn.at.microseconds)
+            insert.bind(checkIn.kind.rawValue)
+            insert.bind(checkIn.source.rawValue)
+            insert.bind(event.digest)
+            insert.bind(event.body)
+            insert.bind(event.origin)
+            insert.bind(time.microseconds)
+            var seq: Int64?
+            try insert.forEachRow { seq = $0.int64(0) }
+            if let seq {
+                stored.append(StoredEvent(seq: seq, checkIn: checkIn))
+                outcomes.append(.stored(seq))
+                continue
+            }
+            let digest = try session.fetchOne(
+                "SELECT digest FROM events WHERE client = ? AND id = ?", checkIn.client, checkIn.id
+            ) { $0.text(0) }
+            if digest == event.digest {
+                outcomes.append(.duplicate)
+            } else {
+                outcomes.append(.conflict)
+                try reject(
+                    origin: event.origin, digest: event.digest, reasons: EventStore.conflictProblem, at: time,
+                    session: session)
+                if let crisis = CrisisContent(checkIn) {
+                    try Self.raise(crisis, digest: event.digest, at: time, session: session)
+                }
+            }
+        }
+        let context = CommitContext(committedAt: time)
+        for stage in stages { try stage.apply(stored, context: context, session: session) }
+        for rejection in rejections {
+            let reasons = rejection.reasons.map(\.description).joined(separator: "\n")
+            try reject(origin: rejection.origin, digest: rejection.digest, reasons: reasons, at: time, session: session)
+            if let crisis = rejection.crisis {
+                try Self.raise(crisis, digest: rejection.digest, at: time, session: session)
+            }
+        }
+        return outcomes
+    }
+
+    private func reject(
+        origin: String, digest: String, reasons: String, at time: Timestamp, session: some StoreSession
+    ) throws {
+        try session.execute(
+            """
+            INSERT INTO rejections(origin, digest, reasons, rejected_at) VALUES (?, ?, ?, ?)
+            ON CONFLICT(origin, digest) DO NOTHING
+            """, origin, digest, reasons, time.microseconds)
+    }
+
+    /// Enqueues the supervisors' task for refused input that reports a crisis (once per content).
+    static func raise(_ crisis: CrisisContent, digest: String, at time: Timestamp, session: some StoreSession) throws {
+        let task = crisis.supervisorTask(digest: digest, at: time)
+        if try TaskLedger.insert(
+            task, score: 0, reasons: JSONOutput.text([TaskReason]()), about: nil, at: time, session: session)
+        {
+            try session.announceTaskDue()
+        }
     }
 }

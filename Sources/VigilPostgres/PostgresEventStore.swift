@@ -1,0 +1,154 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+import ServiceLifecycle
+import VigilCore
+import VigilShell
+
+/// The daemon's store on PostgreSQL, shared by the daemons of several nodes: the same commit and
+/// decision stages as SQLite (`StoreCommit`, `DecisionStage`), through a `PostgresSession` on one
+/// connection of its own. What sharing adds:
+/// - each commit takes its clients' advisory locks before inserting their events
+///   (`PostgresSession.serialize`): two nodes never evaluate one client at once, and each
+///   evaluation sees every event of the client stored before it, whichever node stored it;
+/// - absence rounds run on one node at a time: a round takes the timer lock
+///   (`pg_try_advisory_xact_lock`) or, held by another node, does nothing this time;
+/// - a task due now is announced with `NOTIFY` in its transaction.
+///
+/// Every transaction is bounded by `timeout`: past it, the connection is closed (which ends the
+/// transaction: PostgreSQL rolls it back) and the failure is transient, as is a lost connection
+/// or a server shutting down; the next transaction connects again.
+///
+/// As a `Service`, it closes its connection at the daemon's graceful shutdown (listed first among
+/// the daemon's services, it is shut down last, after the ingest service's last commit).
+public final class PostgresEventStore: CheckInStore, Service, @unchecked Sendable {
+    let target: PostgresTarget
+    let stages: [any CommitStage]
+    let logger: Logger
+    let timeout: TimeAmount
+    private let numbering = SQLNumbering()
+    /// Guards `connection`. Transactions come from the daemon's one store-side actor.
+    private let lock = NSLock()
+    private var connection: PostgresConnection?
+
+    public init(target: PostgresTarget, stages: [any CommitStage], logger: Logger, timeout: TimeAmount = .seconds(20)) {
+        self.target = target
+        self.stages = stages
+        self.logger = logger
+        self.timeout = timeout
+    }
+
+    public func commit(_ events: [PendingEvent], rejections: [PendingRejection], at time: Timestamp)
+        throws(StoreError) -> [CommitOutcome]
+    {
+        try transaction("cannot commit check-ins") { session in
+            try StoreCommit(stages: stages).run(events, rejections: rejections, at: time, session: session)
+        }
+    }
+
+    public func tick(at now: Timestamp) throws(StoreError) -> AbsenceRound {
+        guard let decisions = stages.lazy.compactMap({ $0 as? DecisionStage }).first else {
+            return AbsenceRound(decisions: [], clients: 0)
+        }
+        return try transaction("cannot decide absences") { session in
+            let held = try session.run(
+                PostgresQuery(unsafeSQL: "SELECT pg_try_advisory_xact_lock(\(PostgresLocks.timer), 0)")
+            ).rows.first.flatMap { try? $0.decode(Bool.self) }
+            // Another node is deciding absences: they are its to decide this time.
+            guard held == true else { return AbsenceRound(decisions: [], clients: 0) }
+            return try decisions.tick(at: now, session: session)
+        }
+    }
+
+    public func awaitAbsencesIfThePackChanged() throws(StoreError) {
+        guard let decisions = stages.lazy.compactMap({ $0 as? DecisionStage }).first else { return }
+        try transaction("cannot record the pack in force") { session in
+            try decisions.awaitAbsencesIfThePackChanged(session: session)
+        }
+    }
+
+    public func run() async {
+        try? await gracefulShutdown()
+        await close()
+    }
+
+    /// Closes the connection (a transaction after this connects again).
+    public func close() async {
+        let open = lock.withLock {
+            defer { connection = nil }
+            return connection
+        }
+        try? await open?.close()
+    }
+
+    /// Runs `body` in one transaction on the store's connection (connecting first if needed), then
+    /// runs what the session was asked to do after the commit.
+    func transaction<T>(_ doing: String, _ body: (PostgresSession) throws -> T) throws(StoreError) -> T {
+        let connection: PostgresConnection
+        do {
+            connection = try connected()
+        } catch {
+            throw PostgresError.storeError(error, target: target, doing: doing)
+        }
+        // Past the deadline the connection is closed: the statement waited for fails at once.
+        let deadline = connection.eventLoop.scheduleTask(in: timeout) { connection.close().whenComplete { _ in } }
+        defer { deadline.cancel() }
+        let session = PostgresSession(connection: connection, numbering: numbering, logger: logger)
+        do {
+            try session.run("BEGIN")
+            let result = try body(session)
+            try session.run("COMMIT")
+            for published in session.committed { published() }
+            return result
+        } catch {
+            if connection.isClosed {
+                lock.withLock { if self.connection === connection { self.connection = nil } }
+            } else {
+                _ = try? session.run("ROLLBACK")
+            }
+            throw PostgresError.storeError(error, target: target, doing: doing)
+        }
+    }
+
+    /// The open connection, or a new one (within the connect timeout).
+    private func connected() throws -> PostgresConnection {
+        if let open = lock.withLock({ connection }), !open.isClosed { return open }
+        let opened = try PostgresConnection.connect(
+            on: MultiThreadedEventLoopGroup.singleton.next(), configuration: try target.connectionConfiguration(),
+            id: 1, logger: logger
+        ).wait()
+        lock.withLock { connection = opened }
+        return opened
+    }
+}
+
+extension DaemonStore {
+    /// The configured store: SQLite (`DaemonStore.sqlite`) or PostgreSQL, whose schema is migrated
+    /// first (a server that cannot be reached or logged into is an error, exit 69, for systemd to
+    /// retry). On PostgreSQL the node's heartbeat runs beside the daemon (`vigil status`).
+    public static let configured: Opening = { config, stages, logger in
+        guard case .postgres(let url, let passwordFile) = config.store else {
+            return try await sqlite(config, stages, logger)
+        }
+        let target = try PostgresTarget(url: url, passwordFile: passwordFile)
+        let connection = try await target.connect(logger: logger)
+        do {
+            try await PostgresSchema.migrate(connection, target: target, logger: logger)
+            try? await connection.close()
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        let client = PostgresClient(configuration: target.clientConfiguration)
+        let store = PostgresEventStore(target: target, stages: stages, logger: logger)
+        return DaemonStore(
+            store: store,
+            services: [
+                store, client,
+                PostgresNodeHeartbeat(client: client, role: "serve", clock: SystemClock(), logger: logger),
+            ],
+            description: target.description)
+    }
+}

@@ -1,0 +1,139 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import VigilShell
+
+/// A `StoreSession` on one PostgreSQL connection inside a transaction that `PostgresEventStore`
+/// opened: each statement is sent and waited for on the calling thread (the daemon's commits are
+/// synchronous, as SQLite's are; never called on an event loop).
+final class PostgresSession: StoreSession {
+    let connection: PostgresConnection
+    let logger: Logger
+    /// Statements' SQL with `?` numbered `$1, $2, …`, by SQL (shared by the store's sessions).
+    let numbering: SQLNumbering
+    private(set) var committed: [@Sendable () -> Void] = []
+
+    init(connection: PostgresConnection, numbering: SQLNumbering, logger: Logger) {
+        self.connection = connection
+        self.numbering = numbering
+        self.logger = logger
+    }
+
+    func statement(_ sql: String) -> PostgresStatement {
+        PostgresStatement(sql: numbering.numbered(sql), session: self)
+    }
+
+    func afterCommit(_ body: @escaping @Sendable () -> Void) { committed.append(body) }
+
+    /// Takes each client's transaction-scoped advisory lock (key space 1: `hashtext` of its id), in
+    /// the order of the keys, so two sessions never wait for each other in a cycle.
+    func serialize(clients: [String]) throws {
+        guard !clients.isEmpty else { return }
+        // Volatile functions in the select list run after ORDER BY: the locks are taken in order.
+        try run(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT pg_advisory_xact_lock(\(PostgresLocks.clients), k)
+                    FROM (SELECT DISTINCT hashtext(c) AS k FROM unnest($1::text[]) AS c) AS keys ORDER BY k
+                    """,
+                binds: Self.bindings(clients)))
+    }
+
+    /// Wakes every notifier once the transaction commits (PostgreSQL delivers a notification on commit).
+    func announceTaskDue() throws {
+        try run(PostgresQuery(unsafeSQL: "SELECT pg_notify('\(PostgresTaskQueue.wakeChannel)', '')"))
+    }
+
+    /// Runs `query` and waits for its result.
+    @discardableResult
+    func run(_ query: PostgresQuery) throws -> PostgresQueryResult {
+        try connection.query(query, logger: logger).wait()
+    }
+
+    static func bindings(_ values: [String]) -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 1)
+        bindings.append(values)
+        return bindings
+    }
+}
+
+/// A statement of a `PostgresSession`: its parameters collected, sent when run.
+struct PostgresStatement: SessionStatement {
+    let sql: String
+    let session: PostgresSession
+    private var bindings = PostgresBindings()
+
+    init(sql: String, session: PostgresSession) {
+        self.sql = sql
+        self.session = session
+    }
+
+    mutating func bind(_ value: String) { bindings.append(value) }
+    mutating func bind(_ value: Int64) { bindings.append(value) }
+    mutating func bind(_ value: Double) { bindings.append(value) }
+    mutating func bindNull() { bindings.appendNull() }
+
+    @discardableResult
+    mutating func run() throws -> Int {
+        try send().metadata.rows ?? 0
+    }
+
+    mutating func forEachRow(_ body: (PostgresSessionRow) throws -> Void) throws {
+        for row in try send().rows { try body(PostgresSessionRow(cells: PostgresRandomAccessRow(row))) }
+    }
+
+    /// Sends the statement with the parameters bound, which are then cleared for the next run.
+    private mutating func send() throws -> PostgresQueryResult {
+        defer { bindings = PostgresBindings() }
+        return try session.run(PostgresQuery(unsafeSQL: sql, binds: bindings))
+    }
+}
+
+/// A row of a `PostgresSession`'s result. The store's columns are `BIGINT`, `DOUBLE PRECISION` and
+/// `TEXT`; a NULL (or a column of another type) reads as 0 or nil.
+struct PostgresSessionRow: SessionRow {
+    let cells: PostgresRandomAccessRow
+
+    func int64(_ column: Int32) -> Int64 { ((try? cells[Int(column)].decode(Int64?.self)) ?? nil) ?? 0 }
+    func double(_ column: Int32) -> Double { ((try? cells[Int(column)].decode(Double?.self)) ?? nil) ?? 0 }
+    func text(_ column: Int32) -> String? { (try? cells[Int(column)].decode(String?.self)) ?? nil }
+    func isNull(_ column: Int32) -> Bool { cells[Int(column)].bytes == nil }
+}
+
+/// SQL written with SQLite's `?` placeholders numbered for PostgreSQL (`$1, $2, …`), each text
+/// numbered once.
+final class SQLNumbering: @unchecked Sendable {
+    private let lock = NSLock()
+    private var numbered: [String: String] = [:]
+
+    func numbered(_ sql: String) -> String {
+        if let known = lock.withLock({ numbered[sql] }) { return known }
+        let text = Self.number(sql)
+        lock.withLock { numbered[sql] = text }
+        return text
+    }
+
+    /// `sql` with its `?` numbered (the store's SQL has no `?` inside a literal).
+    static func number(_ sql: String) -> String {
+        var text = ""
+        var index = 0
+        for character in sql {
+            if character == "?" {
+                index += 1
+                text += "$\(index)"
+            } else {
+                text.append(character)
+            }
+        }
+        return text
+    }
+}
+
+/// The advisory lock key spaces of the store (two-key form, apart from the migrations' one-key lock).
+enum PostgresLocks {
+    /// A client's evaluation: `(clients, hashtext(id))`, held by its transaction.
+    static let clients: Int32 = 1
+    /// Timer work (absences): `(timer, 0)`, one node at a time.
+    static let timer: Int32 = 2
+}

@@ -1,0 +1,143 @@
+import GRDB
+
+/// One write transaction on the store, whichever the backend: the seam through which the commit of
+/// check-ins, the decision stage and its effect writer reach SQLite (`SQLiteSession`) or
+/// PostgreSQL (VigilPostgres' `PostgresSession`) with the same SQL.
+///
+/// The SQL is the subset both speak: `?` parameters, `ON CONFLICT … DO NOTHING / DO UPDATE` with
+/// the target's columns qualified, `RETURNING`, `CASE` instead of SQLite's scalar `min`/`max` and
+/// of booleans stored as integers.
+public protocol StoreSession {
+    associatedtype Statement: SessionStatement
+
+    /// A prepared statement for `sql` (cached by the session: bind and run it again and again).
+    func statement(_ sql: String) throws -> Statement
+
+    /// Runs `body` once the transaction has committed (never when it rolls back).
+    func afterCommit(_ body: @escaping @Sendable () -> Void)
+
+    /// Serializes this transaction with any other evaluating the same clients (on several nodes,
+    /// PostgreSQL takes each client's transaction-scoped advisory lock, in sorted order; one SQLite
+    /// writer is serialized already). Called before the clients' events are inserted.
+    func serialize(clients: [String]) throws
+
+    /// Announces, with the commit, that a task due now was enqueued (PostgreSQL: `NOTIFY`, which
+    /// wakes the notifiers of every node; SQLite: nothing, the daemon pokes its notifier's wake
+    /// file once the commit is done).
+    func announceTaskDue() throws
+}
+
+/// A prepared statement of a `StoreSession`: bind every parameter in order, then run it.
+public protocol SessionStatement {
+    associatedtype Row: SessionRow
+
+    mutating func bind(_ value: String)
+    mutating func bind(_ value: Int64)
+    mutating func bind(_ value: Double)
+    mutating func bindNull()
+
+    /// Runs a statement that returns no row; returns the rows it inserted, updated or deleted.
+    @discardableResult
+    mutating func run() throws -> Int
+
+    /// Runs the statement, calling `body` with each row (valid only inside `body`).
+    mutating func forEachRow(_ body: (Row) throws -> Void) throws
+}
+
+/// A result row; columns count from 0. A NULL reads as 0 or nil.
+public protocol SessionRow {
+    func int64(_ column: Int32) -> Int64
+    func double(_ column: Int32) -> Double
+    func text(_ column: Int32) -> String?
+    func isNull(_ column: Int32) -> Bool
+}
+
+extension SessionStatement {
+    mutating func bind(_ value: Bool) { bind(value ? 1 as Int64 : 0) }
+    mutating func bind(_ value: Int) { bind(Int64(value)) }
+
+    /// Binds NULL for nil.
+    mutating func bind(_ value: (some SQLBindable)?) {
+        guard let value else { return bindNull() }
+        value.bind(to: &self)
+    }
+}
+
+/// A value a `SessionStatement` binds.
+public protocol SQLBindable: Sendable {
+    func bind(to statement: inout some SessionStatement)
+}
+
+extension String: SQLBindable {
+    public func bind(to statement: inout some SessionStatement) { statement.bind(self) }
+}
+
+extension Int64: SQLBindable {
+    public func bind(to statement: inout some SessionStatement) { statement.bind(self) }
+}
+
+extension Int: SQLBindable {
+    public func bind(to statement: inout some SessionStatement) { statement.bind(Int64(self)) }
+}
+
+extension Double: SQLBindable {
+    public func bind(to statement: inout some SessionStatement) { statement.bind(self) }
+}
+
+extension Bool: SQLBindable {
+    public func bind(to statement: inout some SessionStatement) { statement.bind(self ? 1 as Int64 : 0) }
+}
+
+extension StoreSession {
+    /// Runs `sql` with `values` bound in order; returns the rows it changed.
+    @discardableResult
+    func execute(_ sql: String, _ values: (any SQLBindable)?...) throws -> Int {
+        var statement = try bound(sql, values)
+        return try statement.run()
+    }
+
+    /// Every row of `sql` with `values` bound, each read by `read`.
+    func fetchAll<T>(_ sql: String, _ values: (any SQLBindable)?..., read: (Statement.Row) throws -> T) throws -> [T] {
+        var statement = try bound(sql, values)
+        var found: [T] = []
+        try statement.forEachRow { found.append(try read($0)) }
+        return found
+    }
+
+    /// The first row of `sql` with `values` bound, read by `read`; nil when there is none.
+    func fetchOne<T>(_ sql: String, _ values: (any SQLBindable)?..., read: (Statement.Row) throws -> T) throws -> T? {
+        var statement = try bound(sql, values)
+        var found: T?
+        try statement.forEachRow { row in
+            if found == nil { found = try read(row) }
+        }
+        return found
+    }
+
+    private func bound(_ sql: String, _ values: [(any SQLBindable)?]) throws -> Statement {
+        var statement = try self.statement(sql)
+        for value in values {
+            if let value { value.bind(to: &statement) } else { statement.bindNull() }
+        }
+        return statement
+    }
+}
+
+/// A write (or read) transaction on the SQLite store, through GRDB's connection.
+public struct SQLiteSession: StoreSession {
+    let db: Database
+
+    init(_ db: Database) { self.db = db }
+
+    public func statement(_ sql: String) throws -> RawStatement {
+        RawStatement(try db.cachedStatement(sql: sql), db: db)
+    }
+
+    public func afterCommit(_ body: @escaping @Sendable () -> Void) {
+        db.afterNextTransaction { _ in body() }
+    }
+
+    public func serialize(clients: [String]) {}
+
+    public func announceTaskDue() {}
+}

@@ -1,0 +1,108 @@
+import Foundation
+import GRDB
+import Logging
+import VigilBench
+import VigilCore
+import VigilPostgres
+import VigilShell
+import XCTest
+
+/// One suite, two stores: the daemon's store (`CheckInStore`: check-ins committed with their
+/// decisions, the absence timer's ticks) on a real SQLite file and on a real PostgreSQL 15 leaves
+/// the same rows. The input is a seeded synthetic caseload (`HistoryBench`: routine check-ins,
+/// stressor cascades, C-SSRS screenings, crisis calls, ED visits, overdoses, contacts that reach the
+/// client or not), committed hour by hour with the absence timer after each hour, as the daemon
+/// meets it. SQLite keeps each client's state cached between commits; PostgreSQL, shared by nodes,
+/// rebuilds it from the store in every transaction: the same rows also show the two agree.
+/// Skips loudly when no PostgreSQL server can be started.
+final class CheckInStoreConformanceTests: XCTestCase {
+    static let quiet: Logger = {
+        var logger = Logger(label: "conformance")
+        logger.logLevel = .critical
+        return logger
+    }()
+
+    func testTheSameHistoryLeavesTheSameRowsOnBothBackends() async throws {
+        let harness = try Harness()
+        let pack = try RulePack.load(directory: Harness.repository + "/Rules")
+        var bench = HistoryBench(directory: harness.root + "/history", pack: pack) { _ in }
+        bench.clients = 80
+        bench.days = 21
+        bench.seed = 17
+        let end = Timestamp(seconds: 1_780_272_000)  // 2026-06-01T00:00:00Z
+
+        let path = harness.root + "/conformance.sqlite"
+        let sqlite = try EventStore(
+            path: path, stages: [ClientIndex(), DecisionStage(pack: pack, logger: Self.quiet)])
+        var started = Date()
+        let written = try bench.write(endingAt: end, into: sqlite)
+        let sqliteTook = Date().timeIntervalSince(started)
+        let database = try DatabaseQueue(path: path)
+        let sqliteRows = try Self.tables.mapValues { sql in try database.read { try String.fetchAll($0, sql: sql) } }
+
+        let postgres: PostgresServer
+        do {
+            postgres = try PostgresServer(passwordFileIn: harness.root)
+        } catch let skip as XCTSkip {
+            print("\(skip.message ?? "SKIPPED LOUDLY"): the PostgreSQL half of the store conformance suite did not run")
+            throw skip
+        }
+        defer { postgres.stop() }
+        let target = try PostgresTarget(url: postgres.url, passwordFile: postgres.passwordFile)
+        let connection = try await target.connect(logger: Self.quiet)
+        try await PostgresSchema.migrate(connection, target: target, logger: Self.quiet)
+        try await connection.close()
+        let shared = PostgresEventStore(
+            target: target, stages: [ClientIndex(), DecisionStage(pack: pack, logger: Self.quiet, shared: true)],
+            logger: Self.quiet)
+        started = Date()
+        let replayed = try bench.write(endingAt: end, into: shared)
+        let postgresTook = Date().timeIntervalSince(started)
+        await shared.close()
+        XCTAssertEqual(replayed.checkIns, written.checkIns)
+
+        print(
+            "store conformance: \(written.checkIns) check-ins (\(written.byKind)), \(bench.days * 24) hourly commits and ticks: SQLite \(Int(sqliteTook * 1000)) ms, PostgreSQL \(Int(postgresTook * 1000)) ms"
+        )
+        for (table, sql) in Self.tables.sorted(by: { $0.key < $1.key }) {
+            let result = try postgres.psql(sql)
+            XCTAssertEqual(result.status, 0, "\(table): \(result.output)")
+            let postgresRows = result.output.split(separator: "\n").map(String.init).sorted()
+            let expected = (sqliteRows[table] ?? []).sorted()
+            XCTAssertFalse(expected.isEmpty, "\(table): the history wrote nothing to compare")
+            XCTAssertEqual(postgresRows.count, expected.count, "\(table): rows on PostgreSQL vs SQLite")
+            let differing = zip(postgresRows, expected).filter { $0 != $1 }.prefix(3)
+            XCTAssertTrue(differing.isEmpty, "\(table) differs, e.g. (postgres, sqlite): \(Array(differing))")
+            print("  \(table): \(expected.count) rows, identical: \(differing.isEmpty)")
+        }
+    }
+
+    /// Each table the daemon writes, one text line per row, in SQL both backends run alike (scores
+    /// to a thousandth; NULL as `-`).
+    static let tables: [String: String] = [
+        "events": line("events", "client", "id", "at", "kind", "source", "digest", "ingested_at"),
+        "evaluations": line(
+            "evaluations v JOIN events e ON e.seq = v.event_seq", "e.client", "e.id", "v.fired", score("v.score"),
+            "v.tier", "v.ended"),
+        "absences": line("absences", "client", "rule", "at", "fired", score("score"), "tier", "decided_at"),
+        "episodes": line(
+            "episodes", "client", "number", "tier", "opened_at", "closed_at", "held_until", "domains",
+            "watch_until"),
+        "tasks": line(
+            "tasks", "id", "client", "episode", "slot", "kind", "tier", score("score"), "route", "instruction",
+            "reasons", "about", "created_at", "deliver_at", "due", "state", "next_attempt_at", "cancel_reason",
+            "resolved_at", "resolved_by", "contact_attempts", "notice_pending", "plan", "acted_by"),
+        "programs": line(
+            "programs", "client", "number", "started_at", "extended_at", "episode", "contacts", "last_delivery",
+            "stopped_at", "stop_reason"),
+        "clients": line(
+            "clients", "id", "first_at", "last_at", "events", score("score"), "tier", "scored_at", "absence_due"),
+    ]
+
+    static func line(_ from: String, _ columns: String...) -> String {
+        "SELECT " + columns.map { "coalesce(CAST(\($0) AS TEXT), '-')" }.joined(separator: " || '|' || ")
+            + " FROM \(from)"
+    }
+
+    static func score(_ column: String) -> String { "CAST(round(\(column) * 1000) AS BIGINT)" }
+}
