@@ -125,12 +125,14 @@ public struct RulesBench {
     }
 }
 
-/// A small seeded generator, so every run benchmarks the same population.
-struct SplitMix {
+/// A small seeded generator, so every run benchmarks the same population (and the cluster test
+/// runs the same check-ins).
+public struct SplitMix {
     var state: UInt64
-    init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { state = seed }
 
-    mutating func next(_ bound: Int) -> Int {
+    /// A number in `0..<bound`.
+    public mutating func next(_ bound: Int) -> Int {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
