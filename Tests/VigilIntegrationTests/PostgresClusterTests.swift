@@ -143,7 +143,7 @@ final class PostgresClusterTests: XCTestCase {
         for daemon in daemons { XCTAssertEqual(daemon.stop(), 0, String(daemon.log.suffix(3000))) }
         for notifier in notifiers { XCTAssertEqual(notifier.stop(), 0, String(notifier.log.suffix(3000))) }
         print(
-            "postgres cluster: \(total) check-ins over 3 daemons (one killed), 2 notifiers (one killed), one immediate server restart: stored once each in \(Int(ingested)) s, evaluations identical to one SQLite node's, \(escalations) escalations, \(accepted.count) tasks accepted once each"
+            "postgres cluster: \(total) check-ins over 3 daemons (one killed), 2 notifiers (one killed), one immediate server restart: stored once each in \(Int(ingested)) s, \(differing.count) of \(cluster.count) evaluations differing from one SQLite node's, \(escalations) escalations, \(accepted.count) tasks accepted once each"
         )
     }
 
