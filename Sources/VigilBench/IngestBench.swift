@@ -28,6 +28,23 @@ public struct IngestBench {
     public var width = 2
     public var pack: RulePack
     public var progress: (String) -> Void
+    /// Another store that (b) and (c) are also ingested into, timed the same way (`vigil bench
+    /// ingest --store postgres`); nil: SQLite only.
+    public var other: OtherStore?
+
+    /// A store besides SQLite, shared by nodes as the daemon runs on it: `open` gives an empty one
+    /// with the daemon's stages, and what to do once its ingest is done.
+    public struct OtherStore {
+        public var name: String
+        public var open: (_ stages: [any CommitStage]) throws -> (store: any CheckInStore, finish: () -> Void)
+
+        public init(
+            name: String, open: @escaping ([any CommitStage]) throws -> (store: any CheckInStore, finish: () -> Void)
+        ) {
+            self.name = name
+            self.open = open
+        }
+    }
 
     public init(directory: String, pack: RulePack, progress: @escaping (String) -> Void) {
         self.directory = directory
@@ -48,6 +65,9 @@ public struct IngestBench {
         /// (d): one client's `denseEvents` check-ins, and as many clients' one each.
         public var denseSeconds: Double
         public var spreadSeconds: Double
+        /// (b) and (c) into the other store, if any.
+        public var otherBatchSeconds: Double?
+        public var otherMixSeconds: Double?
     }
 
     /// The figures of every round.
@@ -61,6 +81,13 @@ public struct IngestBench {
         public func median(_ column: (Round) -> Double) -> Double {
             let sorted = rounds.map(column).sorted()
             return sorted[sorted.count / 2]
+        }
+
+        /// Median of a column measured in every round; nil when it was not.
+        public func measuredMedian(_ column: (Round) -> Double?) -> Double? {
+            let measured = rounds.compactMap(column).sorted()
+            guard !measured.isEmpty, measured.count == rounds.count else { return nil }
+            return measured[measured.count / 2]
         }
     }
 
@@ -88,7 +115,7 @@ public struct IngestBench {
 
             // (b) batches of a dense caseload, every client rising; (c) a realistic mix. Each against
             // the same rows bulk inserted.
-            var batchFigures: [(vigil: Double, floor: Double)] = []
+            var batchFigures: [(vigil: Double, floor: Double, other: Double?)] = []
             for mix in [false, true] {
                 let name = mix ? "mix" : "batch"
                 let batchSpool = try spool(base + "/" + name)
@@ -104,7 +131,18 @@ public struct IngestBench {
                     source: base + "/\(name).sqlite", target: base + "/\(name)-floor.sqlite",
                     eventsPerTransaction: Ingestor.defaultBatchesPerChunk * batchSize
                 ).run()
-                batchFigures.append((seconds, floor))
+                var other: Double?
+                if let store = self.other {
+                    let otherSpool = try spool(base + "/\(name)-\(store.name)")
+                    progress("round \(round)/\(rounds): writing the same batches again for \(store.name) (untimed)")
+                    try writeBatches(into: otherSpool, round: round, clock: clock, mix: mix)
+                    progress(
+                        "round \(round)/\(rounds): Vigil ingesting \(batches * batchSize) check-ins into \(store.name)")
+                    let (opened, finish) = try store.open(stages(shared: true))
+                    defer { finish() }
+                    other = try timedIngest(otherSpool, into: opened, expecting: batches * batchSize)
+                }
+                batchFigures.append((seconds, floor, other))
             }
 
             // (d) one dense client against as many clients, each one batch.
@@ -134,7 +172,8 @@ public struct IngestBench {
                 Round(
                     singleSeconds: singleSeconds, floorSeconds: floorSeconds, batchSeconds: batchFigures[0].vigil,
                     batchFloorSeconds: batchFigures[0].floor, mixSeconds: batchFigures[1].vigil,
-                    mixFloorSeconds: batchFigures[1].floor, denseSeconds: denseSeconds, spreadSeconds: spreadSeconds))
+                    mixFloorSeconds: batchFigures[1].floor, denseSeconds: denseSeconds, spreadSeconds: spreadSeconds,
+                    otherBatchSeconds: batchFigures[0].other, otherMixSeconds: batchFigures[1].other))
             try? FileManager.default.removeItem(atPath: base)
         }
         return Report(rounds: results, files: files, batchEvents: batches * batchSize, width: width)
@@ -142,8 +181,16 @@ public struct IngestBench {
 
     /// Times Vigil draining `spool` into a new store at `database`; checks every check-in was stored.
     func timedIngest(_ spool: SpoolDirectory, database: String, expecting expected: Int) throws -> Double {
-        let store = try EventStore(
-            path: database, stages: [ClientIndex(), DecisionStage(pack: pack, logger: Self.quietLogger)])
+        try timedIngest(spool, into: try EventStore(path: database, stages: stages()), expecting: expected)
+    }
+
+    /// The daemon's commit stages for a new store (`shared` by nodes: no client state cached).
+    func stages(shared: Bool = false) -> [any CommitStage] {
+        [ClientIndex(), DecisionStage(pack: pack, logger: Self.quietLogger, shared: shared)]
+    }
+
+    /// Times Vigil draining `spool` into `store`; checks every check-in was stored.
+    func timedIngest(_ spool: SpoolDirectory, into store: any CheckInStore, expecting expected: Int) throws -> Double {
         let ingestor = Ingestor(
             spool: try spool.open(), store: store, vocabulary: pack.vocabulary, clock: SystemClock(),
             logger: Self.quietLogger,
@@ -243,5 +290,5 @@ public struct IngestBench {
 /// A benchmark whose run did not do what it measures.
 public struct BenchError: Error, CustomStringConvertible {
     public let description: String
-    init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = description }
 }

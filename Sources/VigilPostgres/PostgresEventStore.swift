@@ -71,16 +71,16 @@ public final class PostgresEventStore: CheckInStore, Service, @unchecked Sendabl
 
     public func run() async {
         try? await gracefulShutdown()
-        await close()
+        close()
     }
 
-    /// Closes the connection (a transaction after this connects again).
-    public func close() async {
+    /// Closes the connection and waits until it is (a transaction after this connects again).
+    public func close() {
         let open = lock.withLock {
             defer { connection = nil }
             return connection
         }
-        try? await open?.close()
+        try? open?.close().wait()
     }
 
     /// Runs `body` in one transaction on the store's connection (connecting first if needed), then

@@ -3,10 +3,11 @@ import Foundation
 import Glibc
 import VigilBench
 import VigilCore
+import VigilPostgres
 import VigilShell
 
 /// `vigil bench …`: benchmarks that print each figure next to its floor, measured in the same run.
-struct Bench: ParsableCommand {
+struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure Vigil against the floor of the machine it runs on.",
         subcommands: [
@@ -15,7 +16,7 @@ struct Bench: ParsableCommand {
         ])
 
     /// `vigil bench ingest`.
-    struct IngestCommand: ParsableCommand {
+    struct IngestCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "ingest",
             abstract:
@@ -42,6 +43,12 @@ struct Bench: ParsableCommand {
         @Option(help: "Check-ins for (d): one client's within 28 h, against as many clients' (0 skips it).")
         var dense = 10_000
 
+        @Option(
+            help:
+                "sqlite, or postgres: also ingest (b) and (c) into scratch databases created on the configuration's PostgreSQL server (store.url; dropped afterwards)."
+        )
+        var store: BenchStore = .sqlite
+
         func validate() throws {
             guard files > 0, batches > 0, batchSize > 0, rounds > 0, dense >= 0 else {
                 throw ValidationError(
@@ -49,7 +56,7 @@ struct Bench: ParsableCommand {
             }
         }
 
-        func run() throws {
+        func run() async throws {
             let config = try options.load()
             let pack = try loadRulePack(config)
             let directory = dir ?? config.state + "/bench"
@@ -59,7 +66,20 @@ struct Bench: ParsableCommand {
             bench.batchSize = batchSize
             bench.rounds = rounds
             bench.denseEvents = dense
-            let report = try bench.run()
+            var scratch: PostgresScratch?
+            if store == .postgres {
+                let created = try await PostgresScratch.create(config, databases: 2 * rounds) { printError($0) }
+                bench.other = created.ingestStores()
+                scratch = created
+            }
+            let report: IngestBench.Report
+            do {
+                report = try bench.run()
+                await scratch?.drop()
+            } catch {
+                await scratch?.drop()
+                throw error
+            }
             let single = report.median(\.singleSeconds)
             let floor = report.median(\.floorSeconds)
             let batch = report.median(\.batchSeconds)
@@ -92,6 +112,14 @@ struct Bench: ParsableCommand {
                     "    floor  \(rate(report.batchEvents, floor)) check-ins/s  (\(String(format: "%.3f", floor)) s: the same rows bulk inserted)"
                 )
                 print("    ratio  \(String(format: "%.2f", vigil / floor))x the floor (target <= 2.00x)")
+                if let other = label.hasPrefix("(b)")
+                    ? report.measuredMedian(\.otherBatchSeconds) : report.measuredMedian(\.otherMixSeconds)
+                {
+                    print(
+                        "    postgres \(rate(report.batchEvents, other)) check-ins/s  (\(String(format: "%.3f", other)) s into \(scratch?.server ?? "PostgreSQL"), one node, no cache; target >= 10000/s)"
+                    )
+                    print("    ratio  \(String(format: "%.2f", other / vigil))x SQLite's")
+                }
             }
             guard dense > 0 else { return }
             let denseSeconds = report.median(\.denseSeconds)

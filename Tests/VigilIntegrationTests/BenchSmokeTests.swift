@@ -19,6 +19,27 @@ final class BenchSmokeTests: XCTestCase {
         XCTAssertEqual(harness.names(in: harness.root + "/bench"), [], "the benchmark cleans up after itself")
     }
 
+    /// `--store postgres` also ingests (b) and (c) into scratch databases on the configured server,
+    /// prints each beside SQLite's figure, and drops them afterwards.
+    func testBenchIngestOnPostgresPrintsItBesideSQLite() throws {
+        let harness = try Harness()
+        let postgres = try PostgresServer(passwordFileIn: harness.root)
+        defer { postgres.stop() }
+        try
+            "spool: spool\nstate: state\nrules: \(Harness.repository)/Rules\nstore: {backend: postgres, url: \"\(postgres.url)\", password_file: \(postgres.passwordFile)}\n"
+            .write(toFile: harness.configPath, atomically: true, encoding: .utf8)
+        let result = try harness.run([
+            "bench", "ingest", "--files", "20", "--batches", "2", "--batch-size", "50", "--rounds", "1", "--dense", "0",
+            "--store", "postgres", "--dir", harness.root + "/bench",
+        ])
+        XCTAssertEqual(result.status, 0, "\(result)")
+        XCTAssertEqual(result.stdout.components(separatedBy: "    postgres ").count - 1, 2, result.stdout)
+        XCTAssertTrue(result.stdout.contains("x SQLite's"), result.stdout)
+        XCTAssertEqual(
+            try postgres.value("SELECT count(*) FROM pg_database WHERE datname LIKE 'vigil_bench_%'"), "0",
+            "the scratch databases dropped")
+    }
+
     /// Also proves the engine and the hand-written reference agree on every event of the population.
     func testBenchRulesAgreesWithTheHandWrittenReference() throws {
         let harness = try Harness()

@@ -58,7 +58,7 @@ final class CheckInStoreConformanceTests: XCTestCase {
         started = Date()
         let replayed = try bench.write(endingAt: end, into: shared)
         let postgresTook = Date().timeIntervalSince(started)
-        await shared.close()
+        shared.close()
         XCTAssertEqual(replayed.checkIns, written.checkIns)
 
         print(

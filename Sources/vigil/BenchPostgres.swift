@@ -1,0 +1,86 @@
+import ArgumentParser
+import Logging
+import PostgresNIO
+import VigilBench
+import VigilPostgres
+import VigilShell
+
+/// Where `vigil bench ingest` writes besides SQLite.
+enum BenchStore: String, ExpressibleByArgument, CaseIterable {
+    case sqlite, postgres
+}
+
+/// Scratch databases for `vigil bench ingest --store postgres`, created (and migrated) on the
+/// configuration's PostgreSQL server before the run and dropped after it: the bench never writes
+/// into the configured store itself.
+struct PostgresScratch {
+    let target: PostgresTarget
+    let names: [String]
+    let logger: Logger
+
+    /// The server, for the report (no password).
+    var server: String { "\(target.host):\(target.port)" }
+
+    /// Creates `databases` empty stores named `vigil_bench_PID_N`; needs CREATEDB on the server.
+    static func create(_ config: VigilConfig, databases: Int, progress: (String) -> Void) async throws
+        -> PostgresScratch
+    {
+        guard case .postgres(let url, let passwordFile) = config.store else {
+            throw ValidationError(
+                "--store postgres: \(config.origin) has no store.backend: postgres to create scratch databases on")
+        }
+        var logger = Logger(label: "vigil-bench")
+        logger.logLevel = .critical
+        let target = try PostgresTarget(url: url, passwordFile: passwordFile)
+        let names = (0..<databases).map { "vigil_bench_\(getpid())_\($0)" }
+        progress("creating \(databases) scratch databases on \(target.host):\(target.port)")
+        let connection = try await target.connect(logger: logger)
+        do {
+            for name in names {
+                try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
+            }
+            try await connection.close()
+        } catch {
+            try? await connection.close()
+            throw PostgresError.wrap(error, target: target, doing: "cannot create the bench's scratch databases")
+        }
+        let scratch = PostgresScratch(target: target, names: names, logger: logger)
+        for name in names {
+            let store = scratch.target(name)
+            let connection = try await store.connect(logger: logger)
+            do {
+                try await PostgresSchema.migrate(connection, target: store, logger: logger)
+                try await connection.close()
+            } catch {
+                try? await connection.close()
+                throw error
+            }
+        }
+        return scratch
+    }
+
+    func target(_ database: String) -> PostgresTarget {
+        var target = self.target
+        target.database = database
+        return target
+    }
+
+    /// The bench's other store: each ingest gets the next scratch database.
+    func ingestStores() -> IngestBench.OtherStore {
+        var unused = names
+        return IngestBench.OtherStore(name: "postgres") { stages in
+            guard !unused.isEmpty else { throw BenchError("more ingests than scratch databases") }
+            let store = PostgresEventStore(target: target(unused.removeFirst()), stages: stages, logger: logger)
+            return (store, { store.close() })
+        }
+    }
+
+    /// Drops the scratch databases.
+    func drop() async {
+        guard let connection = try? await target.connect(logger: logger) else { return }
+        for name in names {
+            _ = try? await connection.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name)"), logger: logger)
+        }
+        try? await connection.close()
+    }
+}
