@@ -32,8 +32,8 @@ public struct IngestBench {
     /// ingest --store postgres`); nil: SQLite only.
     public var other: OtherStore?
 
-    /// A store besides SQLite, shared by nodes as the daemon runs on it: `open` gives an empty one
-    /// with the daemon's stages, and what to do once its ingest is done.
+    /// A store besides SQLite: `open` gives an empty one with the daemon's stages, and what to do
+    /// once its ingest is done.
     public struct OtherStore {
         public var name: String
         public var open: (_ stages: [any CommitStage]) throws -> (store: any CheckInStore, finish: () -> Void)
@@ -138,7 +138,7 @@ public struct IngestBench {
                     try writeBatches(into: otherSpool, round: round, clock: clock, mix: mix)
                     progress(
                         "round \(round)/\(rounds): Vigil ingesting \(batches * batchSize) check-ins into \(store.name)")
-                    let (opened, finish) = try store.open(stages(shared: true))
+                    let (opened, finish) = try store.open(stages())
                     defer { finish() }
                     other = try timedIngest(otherSpool, into: opened, expecting: batches * batchSize)
                 }
@@ -184,10 +184,8 @@ public struct IngestBench {
         try timedIngest(spool, into: try EventStore(path: database, stages: stages()), expecting: expected)
     }
 
-    /// The daemon's commit stages for a new store (`shared` by nodes: no client state cached).
-    func stages(shared: Bool = false) -> [any CommitStage] {
-        [ClientIndex(), DecisionStage(pack: pack, logger: Self.quietLogger, shared: shared)]
-    }
+    /// The daemon's commit stages for a new store.
+    func stages() -> [any CommitStage] { [ClientIndex(), DecisionStage(pack: pack, logger: Self.quietLogger)] }
 
     /// Times Vigil draining `spool` into `store`; checks every check-in was stored.
     func timedIngest(_ spool: SpoolDirectory, into store: any CheckInStore, expecting expected: Int) throws -> Double {

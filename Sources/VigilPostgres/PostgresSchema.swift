@@ -10,6 +10,7 @@ public enum PostgresSchema {
     static let migrations: [(version: Int, name: String, sql: [String])] = [
         (1, "the SQLite store's schema through its v9", version1),
         (2, "the nodes of a cluster: what each process runs and when it was last seen", version2),
+        (3, "each client's revision, so that a node knows when its cached state is stale", version3),
     ]
 
     /// The newest version this build knows.
@@ -114,6 +115,13 @@ public enum PostgresSchema {
             PRIMARY KEY (host, role, pid)
         )
         """
+    ]
+
+    /// PostgreSQL only (one SQLite store has one writer): each client's revision, advanced by every
+    /// transaction that changes its decision state, so a node uses a state it cached only while no
+    /// other node has changed the client since (`PostgresSession.revision(of:)`).
+    static let version3 = [
+        "CREATE TABLE client_revisions (client TEXT PRIMARY KEY, revision BIGINT NOT NULL)"
     ]
 
     static let version1 = [

@@ -45,6 +45,19 @@ final class PostgresSession: StoreSession {
         try run(PostgresQuery(unsafeSQL: "SELECT pg_notify('\(PostgresTaskQueue.wakeChannel)', '')"))
     }
 
+    func revision(of client: String) throws -> Int64? {
+        try fetchOne("SELECT revision FROM client_revisions WHERE client = ?", client) { $0.int64(0) } ?? 0
+    }
+
+    func advanceRevision(of client: String) throws -> Int64? {
+        try fetchOne(
+            """
+            INSERT INTO client_revisions(client, revision) VALUES (?, 1)
+            ON CONFLICT(client) DO UPDATE SET revision = client_revisions.revision + 1 RETURNING revision
+            """, client
+        ) { $0.int64(0) }
+    }
+
     /// Runs `query` and waits for its result.
     @discardableResult
     func run(_ query: PostgresQuery) throws -> PostgresQueryResult {

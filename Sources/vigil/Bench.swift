@@ -116,7 +116,7 @@ struct Bench: AsyncParsableCommand {
                     ? report.measuredMedian(\.otherBatchSeconds) : report.measuredMedian(\.otherMixSeconds)
                 {
                     print(
-                        "    postgres \(rate(report.batchEvents, other)) check-ins/s  (\(String(format: "%.3f", other)) s into \(scratch?.server ?? "PostgreSQL"), one node, no cache; target >= 10000/s)"
+                        "    postgres \(rate(report.batchEvents, other)) check-ins/s  (\(String(format: "%.3f", other)) s into \(scratch?.server ?? "PostgreSQL"), one node; target >= 10000/s)"
                     )
                     print("    ratio  \(String(format: "%.2f", other / vigil))x SQLite's")
                 }

@@ -12,8 +12,9 @@ import XCTest
 /// the same rows. The input is a seeded synthetic caseload (`HistoryBench`: routine check-ins,
 /// stressor cascades, C-SSRS screenings, crisis calls, ED visits, overdoses, contacts that reach the
 /// client or not), committed hour by hour with the absence timer after each hour, as the daemon
-/// meets it. SQLite keeps each client's state cached between commits; PostgreSQL, shared by nodes,
-/// rebuilds it from the store in every transaction: the same rows also show the two agree.
+/// meets it. SQLite keeps each client's state cached between commits; PostgreSQL's stage caches two
+/// clients only, so nearly every commit rebuilds the state from the store (as a node does when
+/// another has changed the client): the same rows also show the two agree.
 /// Skips loudly when no PostgreSQL server can be started.
 final class CheckInStoreConformanceTests: XCTestCase {
     static let quiet: Logger = {
@@ -33,7 +34,7 @@ final class CheckInStoreConformanceTests: XCTestCase {
 
         let path = harness.root + "/conformance.sqlite"
         let sqlite = try EventStore(
-            path: path, stages: [ClientIndex(), DecisionStage(pack: pack, logger: Self.quiet)])
+            path: path, stages: [ClientIndex(), DecisionStage(pack: pack, logger: Self.quiet, capacity: 2)])
         var started = Date()
         let written = try bench.write(endingAt: end, into: sqlite)
         let sqliteTook = Date().timeIntervalSince(started)
@@ -53,7 +54,7 @@ final class CheckInStoreConformanceTests: XCTestCase {
         try await PostgresSchema.migrate(connection, target: target, logger: Self.quiet)
         try await connection.close()
         let shared = PostgresEventStore(
-            target: target, stages: [ClientIndex(), DecisionStage(pack: pack, logger: Self.quiet, shared: true)],
+            target: target, stages: [ClientIndex(), DecisionStage(pack: pack, logger: Self.quiet, capacity: 2)],
             logger: Self.quiet)
         started = Date()
         let replayed = try bench.write(endingAt: end, into: shared)

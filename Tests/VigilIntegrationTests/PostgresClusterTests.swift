@@ -45,7 +45,7 @@ final class PostgresClusterTests: XCTestCase {
 
             """.write(toFile: node.configPath, atomically: true, encoding: .utf8)
         }
-        var daemons = try nodes.map { try $0.start(["serve"], log: "serve.log") }
+        var daemons = try nodes.map { try $0.start(["serve"], log: "serve.log", environment: ["SWIFT_BACKTRACE": "enable=yes,threads=all"]) }
         for daemon in daemons {
             try eventually("the daemon started: \(daemon.log)") { daemon.log.contains("vigil started") }
         }
@@ -71,7 +71,7 @@ final class PostgresClusterTests: XCTestCase {
             case 2:
                 let victim = random.next(3)
                 daemons[victim].crash()
-                daemons[victim] = try nodes[victim].start(["serve"], log: "serve.log")
+                daemons[victim] = try nodes[victim].start(["serve"], log: "serve.log", environment: ["SWIFT_BACKTRACE": "enable=yes,threads=all"])
             case 4:
                 let victim = random.next(2)
                 notifiers[victim].crash()
@@ -82,8 +82,18 @@ final class PostgresClusterTests: XCTestCase {
                 break
             }
         }
-        try eventually(timeout: 60 + Double(total) / 20, "every check-in stored") {
-            try postgres.value("SELECT count(*) FROM events") == "\(total)"
+        do {
+            try eventually(timeout: 60 + Double(total) / 20, "every check-in stored") {
+                try postgres.value("SELECT count(*) FROM events") == "\(total)"
+            }
+        } catch {
+            for (node, daemon) in daemons.enumerated() {
+                print("node \(node): \(nodes[node].names(in: nodes[node].new).count) files in new/; its log ends:")
+                daemon.signal(SIGABRT)
+                Thread.sleep(forTimeInterval: 5)
+                print(String(daemon.log.suffix(20000)))
+            }
+            throw error
         }
         let ingested = Date().timeIntervalSince(started)
         for node in nodes { XCTAssertEqual(node.names(in: node.new), [], "a spool kept a file") }

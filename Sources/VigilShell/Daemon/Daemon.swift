@@ -82,8 +82,7 @@ public enum Daemon {
             pack = try RulePack.load(directory: config.rules)
             wake = NotifierWake.open(state: config.state, logger: logger)
             SystemdNotifier().openingStore(within: .minutes(30))
-            evaluation = DecisionStage(
-                pack: pack, logger: logger, shared: config.store != .sqlite, taskDue: { wake?.poke() })
+            evaluation = DecisionStage(pack: pack, logger: logger, taskDue: { wake?.poke() })
             store = try await openStore(config, [ClientIndex(), evaluation], logger)
             watch = try InotifyWatch(directory: spool.new)
         } catch let error as ExitStatusProviding {

@@ -9,8 +9,9 @@ import VigilCore
 /// Each client's rule state and episode are cached between commits and rebuilt from the store on
 /// first use, so per-event cost is bounded by the window, not by the client's whole history, and a
 /// restart gives the same results. Its open tasks are read afresh in every transaction. On a store
-/// shared by several nodes (`shared`), another node may have evaluated the client since: its state
-/// is then rebuilt in every transaction, never cached.
+/// shared by several nodes, another node may have changed the client since: a cached state is used
+/// only while the client's revision in the store is the one it was cached at
+/// (`StoreSession.revision(of:)`), and rebuilt otherwise.
 public final class DecisionStage: CommitStage, @unchecked Sendable {
     /// Guards `pack`, `evaluator`, `cache` and `rulesetID`. Commits come from one thread; `replace`
     /// from the same service.
@@ -24,13 +25,11 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
     let logger: Logger
     /// Called after a commit that enqueued a task to be delivered now (wakes the notifier).
     let taskDue: @Sendable () -> Void
-    /// Other nodes write to the same store: nothing is cached between transactions.
-    let shared: Bool
 
     /// `capacity` bounds the clients whose state is cached (see `ClientCache`); the others are
     /// rebuilt from the store when they next check in.
     public init(
-        pack: RulePack, logger: Logger, capacity: Int = 10_000, width: Int = 2, shared: Bool = false,
+        pack: RulePack, logger: Logger, capacity: Int = 10_000, width: Int = 2,
         taskDue: @escaping @Sendable () -> Void = {}
     ) {
         self.pack = pack
@@ -39,7 +38,6 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
         self.cache = ClientCache(capacity: capacity)
         self.width = width
         self.taskDue = taskDue
-        self.shared = shared
     }
 
     /// The pack in force.
@@ -71,7 +69,7 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
                 continue
             }
             let work =
-                try taken(client)
+                try taken(client, session: session)
                 ?? ClientWork(StoredClient.load(client: client, before: event.seq, pack: pack, session: session))
             work.state.openTasks = try StoredClient.openTasks(client: client, slots: &slots, session: session)
             work.add(event)
@@ -87,6 +85,7 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
         var writer = try EffectWriter(session: session, ruleset: ruleset, at: now)
         for work in clients {
             try writer.write(work.effects, client: work.state.client, seqs: work.seqs, checkIns: work.checkIns)
+            work.revision = try session.advanceRevision(of: work.state.client)
         }
         try publishAfterCommit(clients, record: writer.record, pack: pack, ruleset: ruleset, at: now, session: session)
     }
@@ -112,12 +111,13 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
         var slots = SlotKeys()
         for client in due {
             let work =
-                try taken(client)
+                try taken(client, session: session)
                 ?? ClientWork(StoredClient.load(client: client, before: .max, pack: pack, session: session))
             work.state.openTasks = try StoredClient.openTasks(client: client, slots: &slots, session: session)
             let effects = evaluator.tick(&work.state, at: now)
             for case .silence(let decision) in effects { decided.append((client, decision)) }
             try writer.write(effects, client: client)
+            work.revision = try session.advanceRevision(of: client)
             clients.append(work)
         }
         try publishAfterCommit(clients, record: writer.record, pack: pack, ruleset: ruleset, at: now, session: session)
@@ -153,7 +153,6 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
             lock.withLock {
                 guard self.pack.hash == pack.hash else { return }
                 rulesetID = ruleset
-                guard !shared else { return }
                 for work in clients {
                     work.finish()
                     cache.put(work.state.client, work)
@@ -164,10 +163,12 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
 
     /// The client's cached state, removed from the cache: the caller owns it (its arrays are not
     /// shared, so mutating it copies nothing) and publishes it back after the commit. A failed
-    /// commit loses nothing: the state is rebuilt from the store.
-    private func taken(_ client: String) -> ClientWork? {
-        guard !shared else { return nil }
-        return lock.withLock { cache.take(client) }
+    /// commit loses nothing: the state is rebuilt from the store. Nil also when another node has
+    /// changed the client since it was cached.
+    private func taken(_ client: String, session: some StoreSession) throws -> ClientWork? {
+        guard let work = lock.withLock({ cache.take(client) }) else { return nil }
+        guard let stored = try session.revision(of: client) else { return work }
+        return stored == work.revision ? work : nil
     }
 
     /// The id of `pack` in `rulesets`, recorded with its rules on its first use (by whichever node
@@ -222,6 +223,8 @@ final class ClientWork: @unchecked Sendable {
     var checkIns: [CheckIn] = []
     var seqs: [Int64] = []
     var effects: [Effect] = []
+    /// The client's revision in a store shared by nodes once this transaction commits (nil: one writer).
+    var revision: Int64?
 
     init(_ state: ClientState) { self.state = state }
 

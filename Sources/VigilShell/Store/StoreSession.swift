@@ -25,6 +25,14 @@ public protocol StoreSession {
     /// wakes the notifiers of every node; SQLite: nothing, the daemon pokes its notifier's wake
     /// file once the commit is done).
     func announceTaskDue() throws
+
+    /// The client's revision in a store that other nodes write to: a state cached at another
+    /// revision is stale. Nil when this process is the store's only writer (SQLite).
+    func revision(of client: String) throws -> Int64?
+
+    /// Records that this transaction changed the client's decision state; returns its revision
+    /// once committed (nil when this process is the store's only writer).
+    func advanceRevision(of client: String) throws -> Int64?
 }
 
 /// A prepared statement of a `StoreSession`: bind every parameter in order, then run it.
@@ -91,13 +99,15 @@ extension Bool: SQLBindable {
 extension StoreSession {
     /// Runs `sql` with `values` bound in order; returns the rows it changed.
     @discardableResult
-    func execute(_ sql: String, _ values: (any SQLBindable)?...) throws -> Int {
+    package func execute(_ sql: String, _ values: (any SQLBindable)?...) throws -> Int {
         var statement = try bound(sql, values)
         return try statement.run()
     }
 
     /// Every row of `sql` with `values` bound, each read by `read`.
-    func fetchAll<T>(_ sql: String, _ values: (any SQLBindable)?..., read: (Statement.Row) throws -> T) throws -> [T] {
+    package func fetchAll<T>(_ sql: String, _ values: (any SQLBindable)?..., read: (Statement.Row) throws -> T) throws
+        -> [T]
+    {
         var statement = try bound(sql, values)
         var found: [T] = []
         try statement.forEachRow { found.append(try read($0)) }
@@ -105,7 +115,9 @@ extension StoreSession {
     }
 
     /// The first row of `sql` with `values` bound, read by `read`; nil when there is none.
-    func fetchOne<T>(_ sql: String, _ values: (any SQLBindable)?..., read: (Statement.Row) throws -> T) throws -> T? {
+    package func fetchOne<T>(_ sql: String, _ values: (any SQLBindable)?..., read: (Statement.Row) throws -> T) throws
+        -> T?
+    {
         var statement = try bound(sql, values)
         var found: T?
         try statement.forEachRow { row in
@@ -140,4 +152,8 @@ public struct SQLiteSession: StoreSession {
     public func serialize(clients: [String]) {}
 
     public func announceTaskDue() {}
+
+    public func revision(of client: String) -> Int64? { nil }
+
+    public func advanceRevision(of client: String) -> Int64? { nil }
 }
