@@ -17,9 +17,10 @@ import VigilShell
 ///   (`pg_try_advisory_xact_lock`) or, held by another node, does nothing this time;
 /// - a task due now is announced with `NOTIFY` in its transaction.
 ///
-/// Every transaction is bounded by `timeout`: past it, the connection is closed (which ends the
-/// transaction: PostgreSQL rolls it back) and the failure is transient, as is a lost connection
-/// or a server shutting down; the next transaction connects again.
+/// Every transaction is bounded by `timeout`, every wait for the server within it too: past it,
+/// the connection is abandoned and closed (PostgreSQL rolls the transaction back) and the failure
+/// is transient, as is a lost connection or a server shutting down; the next transaction connects
+/// again.
 ///
 /// As a `Service`, it closes its connection at the daemon's graceful shutdown (listed first among
 /// the daemon's services, it is shut down last, after the ingest service's last commit).
@@ -86,16 +87,15 @@ public final class PostgresEventStore: CheckInStore, Service, @unchecked Sendabl
     /// Runs `body` in one transaction on the store's connection (connecting first if needed), then
     /// runs what the session was asked to do after the commit.
     func transaction<T>(_ doing: String, _ body: (PostgresSession) throws -> T) throws(StoreError) -> T {
+        let deadline = NIODeadline.now() + timeout
         let connection: PostgresConnection
         do {
-            connection = try connected()
+            connection = try connected(by: deadline)
         } catch {
             throw PostgresError.storeError(error, target: target, doing: doing)
         }
-        // Past the deadline the connection is closed: the statement waited for fails at once.
-        let deadline = connection.eventLoop.scheduleTask(in: timeout) { connection.close().whenComplete { _ in } }
-        defer { deadline.cancel() }
-        let session = PostgresSession(connection: connection, numbering: numbering, logger: logger)
+        let session = PostgresSession(
+            connection: connection, numbering: numbering, deadline: deadline, logger: logger)
         do {
             try session.run("BEGIN")
             let result = try body(session)
@@ -103,8 +103,8 @@ public final class PostgresEventStore: CheckInStore, Service, @unchecked Sendabl
             for published in session.committed { published() }
             return result
         } catch {
-            if connection.isClosed {
-                lock.withLock { if self.connection === connection { self.connection = nil } }
+            if connection.isClosed || error is Deadline.Exceeded {
+                abandon(connection)
             } else {
                 _ = try? session.run("ROLLBACK")
             }
@@ -112,13 +112,27 @@ public final class PostgresEventStore: CheckInStore, Service, @unchecked Sendabl
         }
     }
 
-    /// The open connection, or a new one (within the connect timeout).
-    private func connected() throws -> PostgresConnection {
+    /// Drops `connection` (the next transaction connects again) and closes it; it is kept until
+    /// closed.
+    private func abandon(_ connection: PostgresConnection) {
+        lock.withLock { if self.connection === connection { self.connection = nil } }
+        connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
+    }
+
+    /// The open connection, or a new one (by `deadline`).
+    private func connected(by deadline: NIODeadline) throws -> PostgresConnection {
         if let open = lock.withLock({ connection }), !open.isClosed { return open }
-        let opened = try PostgresConnection.connect(
+        let connecting = PostgresConnection.connect(
             on: MultiThreadedEventLoopGroup.singleton.next(), configuration: try target.connectionConfiguration(),
-            id: 1, logger: logger
-        ).wait()
+            id: 1, logger: logger)
+        let opened: PostgresConnection
+        do {
+            opened = try Deadline.wait(for: connecting, until: deadline)
+        } catch let late as Deadline.Exceeded {
+            // Closed if it connects after all.
+            connecting.whenSuccess { $0.close().whenComplete { _ in } }
+            throw late
+        }
         lock.withLock { connection = opened }
         return opened
     }

@@ -12,11 +12,14 @@ final class PostgresSession: StoreSession {
     let logger: Logger
     /// Statements' SQL with `?` numbered `$1, $2, …`, by SQL (shared by the store's sessions).
     let numbering: SQLNumbering
+    /// When the transaction must be done: no wait for the server goes past it.
+    let deadline: NIODeadline
     private(set) var committed: [@Sendable () -> Void] = []
 
-    init(connection: PostgresConnection, numbering: SQLNumbering, logger: Logger) {
+    init(connection: PostgresConnection, numbering: SQLNumbering, deadline: NIODeadline, logger: Logger) {
         self.connection = connection
         self.numbering = numbering
+        self.deadline = deadline
         self.logger = logger
     }
 
@@ -58,10 +61,10 @@ final class PostgresSession: StoreSession {
         ) { $0.int64(0) }
     }
 
-    /// Runs `query` and waits for its result.
+    /// Runs `query` and waits for its result, until the transaction's deadline at most.
     @discardableResult
     func run(_ query: PostgresQuery) throws -> PostgresQueryResult {
-        try connection.query(query, logger: logger).wait()
+        try Deadline.wait(for: connection.query(query, logger: logger), until: deadline)
     }
 
     static func bindings(_ values: [String]) -> PostgresBindings {

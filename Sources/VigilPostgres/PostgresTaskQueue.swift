@@ -292,6 +292,35 @@ enum Deadline {
         var description: String { "no answer within \(limit)" }
     }
 
+    /// Blocks the calling thread (never an event loop) until `future` completes or `deadline`
+    /// passes, whichever is first: a future that is never completed (a query lost with its
+    /// connection) cannot hold the daemon.
+    static func wait<T: Sendable>(for future: EventLoopFuture<T>, until deadline: NIODeadline) throws -> T {
+        let outcome = Handoff<T>()
+        future.whenComplete { outcome.complete($0) }
+        let remaining = max(0, (deadline - .now()).nanoseconds)
+        guard outcome.done.wait(timeout: .now() + .nanoseconds(Int(remaining))) == .success,
+            let result = outcome.result
+        else {
+            throw Exceeded(limit: .nanoseconds(remaining))
+        }
+        return try result.get()
+    }
+
+    /// A future's result, handed from its event loop to the waiting thread.
+    private final class Handoff<T: Sendable>: @unchecked Sendable {
+        let done = DispatchSemaphore(value: 0)
+        private let lock = NSLock()
+        private var stored: Result<T, any Error>?
+
+        var result: Result<T, any Error>? { lock.withLock { stored } }
+
+        func complete(_ result: Result<T, any Error>) {
+            lock.withLock { stored = result }
+            done.signal()
+        }
+    }
+
     static func run<T: Sendable>(within limit: Duration, _ work: @escaping @Sendable () async throws -> T)
         async throws -> T
     {
