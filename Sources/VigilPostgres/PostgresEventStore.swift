@@ -147,14 +147,7 @@ extension DaemonStore {
             return try await sqlite(config, stages, logger)
         }
         let target = try PostgresTarget(url: url, passwordFile: passwordFile)
-        let connection = try await target.connect(logger: logger)
-        do {
-            try await PostgresSchema.migrate(connection, target: target, logger: logger)
-            try? await connection.close()
-        } catch {
-            try? await connection.close()
-            throw error
-        }
+        try await PostgresSchema.migrate(target, logger: logger)
         let client = PostgresClient(configuration: target.clientConfiguration)
         let store = PostgresEventStore(target: target, stages: stages, logger: logger)
         return DaemonStore(

@@ -65,6 +65,21 @@ public enum PostgresSchema {
         }
     }
 
+    /// Connects, applies the migrations not yet recorded (see `migrate(_:target:logger:)`) and
+    /// closes the connection: what a node does when it starts.
+    @discardableResult
+    public static func migrate(_ target: PostgresTarget, logger: Logger) async throws(PostgresError) -> [Int] {
+        let connection = try await target.connect(logger: logger)
+        do {
+            let applied = try await migrate(connection, target: target, logger: logger)
+            try? await connection.close()
+            return applied
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
     /// Checks, changing nothing, that the database holds a Vigil store of this build's schema (for
     /// the commands that only read it).
     public static func check(_ connection: PostgresConnection, target: PostgresTarget, logger: Logger)

@@ -57,14 +57,7 @@ extension NotifierStore {
             return try await sqlite(config, wake, logger)
         }
         let target = try PostgresTarget(url: url, passwordFile: passwordFile)
-        let connection = try await target.connect(logger: logger)
-        do {
-            try await PostgresSchema.migrate(connection, target: target, logger: logger)
-            try? await connection.close()
-        } catch {
-            try? await connection.close()
-            throw error
-        }
+        try await PostgresSchema.migrate(target, logger: logger)
         let client = PostgresClient(configuration: target.clientConfiguration)
         return NotifierStore(
             queue: PostgresTaskQueue(client: client, target: target, logger: logger),

@@ -45,17 +45,7 @@ struct PostgresScratch {
             throw PostgresError.wrap(error, target: target, doing: "cannot create the bench's scratch databases")
         }
         let scratch = PostgresScratch(target: target, names: names, logger: logger)
-        for name in names {
-            let store = scratch.target(name)
-            let connection = try await store.connect(logger: logger)
-            do {
-                try await PostgresSchema.migrate(connection, target: store, logger: logger)
-                try await connection.close()
-            } catch {
-                try? await connection.close()
-                throw error
-            }
-        }
+        for name in names { try await PostgresSchema.migrate(scratch.target(name), logger: logger) }
         return scratch
     }
 

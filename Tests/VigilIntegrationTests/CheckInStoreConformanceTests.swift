@@ -41,18 +41,10 @@ final class CheckInStoreConformanceTests: XCTestCase {
         let database = try DatabaseQueue(path: path)
         let sqliteRows = try Self.tables.mapValues { sql in try database.read { try String.fetchAll($0, sql: sql) } }
 
-        let postgres: PostgresServer
-        do {
-            postgres = try PostgresServer(passwordFileIn: harness.root)
-        } catch let skip as XCTSkip {
-            print("\(skip.message ?? "SKIPPED LOUDLY"): the PostgreSQL half of the store conformance suite did not run")
-            throw skip
-        }
+        let postgres = try PostgresServer.forPostgresHalf(of: "the store conformance suite", secretsIn: harness.root)
         defer { postgres.stop() }
         let target = try PostgresTarget(url: postgres.url, passwordFile: postgres.passwordFile)
-        let connection = try await target.connect(logger: Self.quiet)
-        try await PostgresSchema.migrate(connection, target: target, logger: Self.quiet)
-        try await connection.close()
+        try await PostgresSchema.migrate(target, logger: Self.quiet)
         let shared = PostgresEventStore(
             target: target, stages: [ClientIndex(), DecisionStage(pack: pack, logger: Self.quiet, capacity: 2)],
             logger: Self.quiet)

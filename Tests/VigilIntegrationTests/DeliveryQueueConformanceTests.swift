@@ -224,19 +224,11 @@ extension DeliveryQueueConformanceTests {
                     }
                 }))
 
-        let postgres: PostgresServer
-        do {
-            postgres = try PostgresServer(passwordFileIn: harness.root)
-        } catch let skip as XCTSkip {
-            print("\(skip.message ?? "SKIPPED LOUDLY"): the PostgreSQL half of the conformance suite did not run")
-            throw skip
-        }
+        let postgres = try PostgresServer.forPostgresHalf(of: "the queue conformance suite", secretsIn: harness.root)
         defer { postgres.stop() }
         let target = try PostgresTarget(url: postgres.url, passwordFile: postgres.passwordFile)
         let logger = Logger(label: "conformance")
-        let connection = try await target.connect(logger: logger)
-        try await PostgresSchema.migrate(connection, target: target, logger: logger)
-        try await connection.close()
+        try await PostgresSchema.migrate(target, logger: logger)
         let client = PostgresClient(configuration: target.clientConfiguration)
         let running = Task { await client.run() }
         defer { running.cancel() }

@@ -26,24 +26,8 @@ final class PostgresClusterTests: XCTestCase {
         defer { postgres.stop() }
         let receiver = try WebhookReceiver(in: nodes[0])
         for node in nodes {
-            try """
-            spool: spool
-            state: state
-            rules: \(Harness.repository)/Rules
-            store:
-              backend: postgres
-              url: \(postgres.url)
-              password_file: \(postgres.passwordFile)
-            notifier:
-              channels:
-                team: {type: webhook, url: "\(receiver.url)", secret_file: \(receiver.secretPath), timeout: 2s, max_age: 1h}
-              default_channel: team
-              retry_initial: 200ms
-              retry_longest: 1s
-              lease: 5s
-              poll_interval: 1s
-
-            """.write(toFile: node.configPath, atomically: true, encoding: .utf8)
+            try postgres.configuration(receiver: receiver, poll: "1s")
+                .write(toFile: node.configPath, atomically: true, encoding: .utf8)
         }
         var daemons = try nodes.map { try $0.start(["serve"], log: "serve.log") }
         for daemon in daemons {

@@ -12,24 +12,8 @@ final class PostgresNotifierTests: XCTestCase {
         let postgres = try PostgresServer(passwordFileIn: harness.root)
         defer { postgres.stop() }
         let receiver = try WebhookReceiver(in: harness)
-        try """
-        spool: spool
-        state: state
-        rules: \(Harness.repository)/Rules
-        store:
-          backend: postgres
-          url: \(postgres.url)
-          password_file: \(postgres.passwordFile)
-        notifier:
-          channels:
-            team: {type: webhook, url: "\(receiver.url)", secret_file: \(receiver.secretPath), timeout: 2s, max_age: 1h}
-          default_channel: team
-          retry_initial: 200ms
-          retry_longest: 1s
-          lease: 5s
-          poll_interval: 20s
-
-        """.write(toFile: harness.configPath, atomically: true, encoding: .utf8)
+        try postgres.configuration(receiver: receiver, poll: "20s")
+            .write(toFile: harness.configPath, atomically: true, encoding: .utf8)
         var first = try harness.start(["notify"], log: "notify-a.log")
         let second = try harness.start(["notify"], log: "notify-b.log")
         for notifier in [first, second] {

@@ -21,6 +21,40 @@ final class PostgresServer {
 
     func url(database: String) -> String { "postgres://vigil@127.0.0.1:\(port)/\(database)?sslmode=disable" }
 
+    /// A server for the PostgreSQL half of `suite` (whose SQLite half has run); where none can
+    /// start, says loudly that this half did not run, and skips.
+    static func forPostgresHalf(of suite: String, secretsIn root: String) throws -> PostgresServer {
+        do {
+            return try PostgresServer(passwordFileIn: root)
+        } catch let skip as XCTSkip {
+            print("\(skip.message ?? "SKIPPED LOUDLY"): the PostgreSQL half of \(suite) did not run")
+            throw skip
+        }
+    }
+
+    /// A node's vigil.yaml on this server (spool and state under the harness's root, the
+    /// repository's rules), its notifier delivering every route to `receiver` and polling every `poll`.
+    func configuration(receiver: WebhookReceiver, poll: String) -> String {
+        """
+        spool: spool
+        state: state
+        rules: \(Harness.repository)/Rules
+        store:
+          backend: postgres
+          url: \(url)
+          password_file: \(passwordFile)
+        notifier:
+          channels:
+            team: {type: webhook, url: "\(receiver.url)", secret_file: \(receiver.secretPath), timeout: 2s, max_age: 1h}
+          default_channel: team
+          retry_initial: 200ms
+          retry_longest: 1s
+          lease: 5s
+          poll_interval: \(poll)
+
+        """
+    }
+
     /// Starts the server; skips loudly where PostgreSQL is not installed or cannot start.
     init(passwordFileIn secrets: String) throws {
         let versions = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
