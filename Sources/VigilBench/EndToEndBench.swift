@@ -9,7 +9,9 @@ import VigilShell
 /// rate the way `vigil submit` writes them, a share of them raising a new client to imminent; the
 /// notifier delivering every task to a webhook receiver on loopback. Measured: events/s, tasks
 /// delivered/s, and the latency from spool drop to delivery of each escalation. Floor, same run:
-/// a plain POST to the same receiver.
+/// a plain POST to the same receiver. With `nodes` and a `sharedStore` (`--store postgres --nodes
+/// N`): N nodes, each a `vigil serve` and a `vigil notify` on its own spool, all on one store,
+/// check-ins submitted to the nodes in turn.
 public struct EndToEndBench {
     public var rate = 500
     public var seconds = 20
@@ -20,6 +22,11 @@ public struct EndToEndBench {
     /// times a second grows that state with every event, as it should; a large one keeps each
     /// client's history realistic (a few check-ins per run).
     public var clients = 100_000
+    /// Nodes: a `vigil serve` and a `vigil notify` each, with its own spool (more than one needs
+    /// `sharedStore`).
+    public var nodes = 1
+    /// The store every node shares; nil: one node on its own SQLite file.
+    public var sharedStore: SharedStore?
     let directory: String
     let rules: String
     let binary: String
@@ -30,6 +37,17 @@ public struct EndToEndBench {
         self.rules = rules
         self.binary = binary
         self.progress = progress
+    }
+
+    /// A store the nodes share: the `store:` section of their vigil.yaml, and the events it holds.
+    public struct SharedStore {
+        public var yaml: String
+        public var events: () throws -> Int
+
+        public init(yaml: String, events: @escaping () throws -> Int) {
+            self.yaml = yaml
+            self.events = events
+        }
     }
 
     public struct Report: Sendable {
@@ -81,33 +99,62 @@ public struct EndToEndBench {
         let secret = directory + "/webhook.secret"
         _ = FileManager.default.createFile(
             atPath: secret, contents: Data("bench-secret\n".utf8), attributes: [.posixPermissions: 0o600])
-        let config = directory + "/vigil.yaml"
-        try """
-        spool: spool
-        state: state
-        rules: \(rules)
-        notifier:
-          channels:
-            hook: {type: webhook, url: "http://127.0.0.1:\(receiver.port)/hook", secret_file: \(secret)}
-          default_channel: hook
+        var spools: [SpoolDirectory] = []
+        var processes: [(serve: Process, notify: Process)] = []
+        defer {
+            for (serve, notify) in processes {
+                stop(serve)
+                stop(notify)
+            }
+        }
+        for node in 0..<nodes {
+            let home = directory + "/node-\(node)"
+            try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+            let config = home + "/vigil.yaml"
+            try """
+            spool: spool
+            state: state
+            rules: \(rules)
+            notifier:
+              channels:
+                hook: {type: webhook, url: "http://127.0.0.1:\(receiver.port)/hook", secret_file: \(secret)}
+              default_channel: hook
+            \(sharedStore?.yaml ?? "")
 
-        """.write(toFile: config, atomically: true, encoding: .utf8)
-        let spool = SpoolDirectory(root: directory + "/spool")
-        _ = try spool.open()
-        let serve = try launch(
-            ["serve", "--config", config, "--log", "stderr", "--log-level", "warning"], log: "serve.log")
-        defer { stop(serve) }
-        try waitForFile(directory + "/state/vigil.sqlite")
-        let notify = try launch(["notify", "--config", config, "--log", "stderr"], log: "notify.log")
-        defer { stop(notify) }
-
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+            let spool = SpoolDirectory(root: home + "/spool")
+            _ = try spool.open()
+            spools.append(spool)
+            let serve = try launch(
+                ["serve", "--config", config, "--log", "stderr", "--log-level", "warning"], in: home, log: "serve.log")
+            if sharedStore == nil { try waitForFile(home + "/state/vigil.sqlite") }
+            let notify = try launch(["notify", "--config", config, "--log", "stderr"], in: home, log: "notify.log")
+            processes.append((serve, notify))
+        }
         let vocabulary = try VocabularyFile.load(rulesDirectory: rules)
-        let submission = Submission(spool: spool, vocabulary: vocabulary)
+        let submissions = spools.map { Submission(spool: $0, vocabulary: vocabulary) }
+        let clock = SystemClock()
+        // On a shared store, each node ready: its first check-in stored.
+        let canaries = sharedStore == nil ? 0 : nodes
+        if let sharedStore {
+            for (node, submission) in submissions.enumerated() {
+                let line = Self.routine(id: "ready-\(node)", client: "ready-\(node)", at: clock.now(), index: node)
+                _ = try submission.submit(Array(line.utf8), batch: false, now: clock.now())
+            }
+            let ready = SystemClock.monotonicMicroseconds() + 120_000_000
+            while ((try? sharedStore.events()) ?? 0) < canaries {
+                guard SystemClock.monotonicMicroseconds() < ready else {
+                    throw BenchError("the nodes did not store their first check-in within 120 s")
+                }
+                usleep(50_000)
+            }
+        }
         let total = rate * seconds
         let every = max(1, 100 / max(1, escalatingPercent))
         var dropped: [String: Int64] = [:]
-        let clock = SystemClock()
-        let sampler = Sampler(serve: serve.processIdentifier, notify: notify.processIdentifier, new: spool.new)
+        let sampler = Sampler(
+            serve: processes[0].serve.processIdentifier, notify: processes[0].notify.processIdentifier,
+            new: spools.map(\.new))
         let start = SystemClock.monotonicMicroseconds()
         for index in 0..<total {
             let target = start + Int64(index) * 1_000_000 / Int64(rate)
@@ -122,7 +169,7 @@ public struct EndToEndBench {
             } else {
                 line = Self.routine(id: "r-\(index)", client: "r2e-\(index % clients)", at: now, index: index)
             }
-            _ = try submission.submit(Array(line.utf8), batch: false, now: now)
+            _ = try submissions[index % nodes].submit(Array(line.utf8), batch: false, now: now)
             if index % rate == 0 { sampler.sample() }
             if index > 0 && index % (rate * 5) == 0 { progress("submitted \(index) of \(total) check-ins") }
         }
@@ -135,11 +182,17 @@ public struct EndToEndBench {
         let drainSeconds = Double(SystemClock.monotonicMicroseconds() - start) / 1e6
         let (arrivals, requests) = receiver.snapshot
         // The last routine check-ins may still be committing when the last escalation arrives.
-        let store = try EventStore(readingFrom: directory + "/state/vigil.sqlite")
-        var stored = try store.status().events
+        let events: () throws -> Int
+        if let sharedStore {
+            events = { try sharedStore.events() - canaries }
+        } else {
+            let store = try EventStore(readingFrom: directory + "/node-0/state/vigil.sqlite")
+            events = { try store.status().events }
+        }
+        var stored = try events()
         while stored < total && SystemClock.monotonicMicroseconds() < deadline {
             usleep(20_000)
-            stored = try store.status().events
+            stored = try events()
         }
         let latencies = dropped.compactMap { client, at in arrivals[client].map { Double($0 - at) / 1000 } }.sorted()
         return Report(
@@ -186,16 +239,16 @@ public struct EndToEndBench {
         ).json
     }
 
-    func launch(_ arguments: [String], log: String) throws -> Process {
+    func launch(_ arguments: [String], in home: String, log: String) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        process.currentDirectoryURL = URL(fileURLWithPath: home)
         var environment = ProcessInfo.processInfo.environment
         for key in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM"] { environment[key] = nil }
         process.environment = environment
-        _ = FileManager.default.createFile(atPath: directory + "/" + log, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/" + log))
+        _ = FileManager.default.createFile(atPath: home + "/" + log, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: home + "/" + log))
         process.standardError = handle
         process.standardOutput = handle
         try process.run()
@@ -224,21 +277,21 @@ final class LatencyBox: @unchecked Sendable {
     func append(_ value: Double) { lock.withLock { stored.append(value) } }
 }
 
-/// Samples the two processes' resident memory and the spool's backlog.
+/// Samples the first node's two processes' resident memory and the spools' backlog.
 final class Sampler {
     let serve: Int32
     let notify: Int32
-    let new: String
+    let new: [String]
     private(set) var samples: [EndToEndBench.Report.Sample] = []
 
-    init(serve: Int32, notify: Int32, new: String) {
+    init(serve: Int32, notify: Int32, new: [String]) {
         self.serve = serve
         self.notify = notify
         self.new = new
     }
 
     func sample() {
-        let backlog = (try? FileManager.default.contentsOfDirectory(atPath: new).count) ?? -1
+        let backlog = new.reduce(0) { $0 + ((try? FileManager.default.contentsOfDirectory(atPath: $1).count) ?? 0) }
         samples.append(.init(serveRSS: Self.rss(serve), notifyRSS: Self.rss(notify), backlog: backlog))
     }
 

@@ -74,7 +74,7 @@ public struct PostgresTarget: Sendable, CustomStringConvertible {
 
     /// A connection's configuration: connect within 10 s, TLS verified against the system's roots
     /// when required.
-    func connectionConfiguration() throws -> PostgresConnection.Configuration {
+    public func connectionConfiguration() throws -> PostgresConnection.Configuration {
         let tls: PostgresConnection.Configuration.TLS =
             requireTLS ? .require(try NIOSSLContext(configuration: .makeClientConfiguration())) : .disable
         var configuration = PostgresConnection.Configuration(

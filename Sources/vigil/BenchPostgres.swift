@@ -1,5 +1,6 @@
 import ArgumentParser
 import Logging
+import NIOPosix
 import PostgresNIO
 import VigilBench
 import VigilPostgres
@@ -15,6 +16,8 @@ enum BenchStore: String, ExpressibleByArgument, CaseIterable {
 /// into the configured store itself.
 struct PostgresScratch {
     let target: PostgresTarget
+    /// The configuration's password file (the nodes of `bench e2e` read it).
+    let passwordFile: String?
     let names: [String]
     let logger: Logger
 
@@ -44,7 +47,7 @@ struct PostgresScratch {
             try? await connection.close()
             throw PostgresError.wrap(error, target: target, doing: "cannot create the bench's scratch databases")
         }
-        let scratch = PostgresScratch(target: target, names: names, logger: logger)
+        let scratch = PostgresScratch(target: target, passwordFile: passwordFile, names: names, logger: logger)
         for name in names { try await PostgresSchema.migrate(scratch.target(name), logger: logger) }
         return scratch
     }
@@ -62,6 +65,29 @@ struct PostgresScratch {
             guard !unused.isEmpty else { throw BenchError("more ingests than scratch databases") }
             let store = PostgresEventStore(target: target(unused.removeFirst()), stages: stages, logger: logger)
             return (store, { store.close() })
+        }
+    }
+
+    /// The first scratch database as the store of `vigil bench e2e`'s nodes: their `store:` section
+    /// and a count of its events.
+    func sharedStore() throws -> EndToEndBench.SharedStore {
+        guard case .some(let passwordFile) = passwordFile else {
+            throw ValidationError("--store postgres: the configuration's store has no password_file")
+        }
+        let store = target(names[0])
+        let url =
+            "postgres://\(store.user)@\(store.host):\(store.port)/\(store.database)"
+            + (store.requireTLS ? "" : "?sslmode=disable")
+        let yaml = "store:\n  backend: postgres\n  url: \"\(url)\"\n  password_file: \(passwordFile)"
+        let logger = self.logger
+        return EndToEndBench.SharedStore(yaml: yaml) {
+            let connection = try PostgresConnection.connect(
+                on: MultiThreadedEventLoopGroup.singleton.next(), configuration: try store.connectionConfiguration(),
+                id: 2, logger: logger
+            ).wait()
+            defer { try? connection.close().wait() }
+            let rows = try connection.query("SELECT count(*) FROM events", logger: logger).wait()
+            return try rows.first?.decode(Int.self) ?? 0
         }
     }
 

@@ -28,7 +28,7 @@ final class CheckInStoreConformanceTests: XCTestCase {
         let pack = try RulePack.load(directory: Harness.repository + "/Rules")
         var bench = HistoryBench(directory: harness.root + "/history", pack: pack) { _ in }
         bench.clients = 80
-        bench.days = 21
+        bench.days = 14
         bench.seed = 17
         let end = Timestamp(seconds: 1_780_272_000)  // 2026-06-01T00:00:00Z
 

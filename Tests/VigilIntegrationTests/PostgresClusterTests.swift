@@ -19,7 +19,7 @@ import XCTest
 /// 20,000). Skips loudly when no PostgreSQL server can be started.
 final class PostgresClusterTests: XCTestCase {
     func testThreeDaemonsAndTwoNotifiersThroughKillsAndAServerRestart() throws {
-        let total = Int(ProcessInfo.processInfo.environment["VIGIL_CLUSTER_CHECKINS"] ?? "") ?? 2_400
+        let total = Int(ProcessInfo.processInfo.environment["VIGIL_CLUSTER_CHECKINS"] ?? "") ?? 1_200
         var random = SplitMix(seed: 20_261_204)
         let nodes = try (0..<3).map { _ in try Harness() }
         let postgres = try PostgresServer(passwordFileIn: nodes[0].root)
