@@ -19,9 +19,11 @@ final class BenchSmokeTests: XCTestCase {
         XCTAssertEqual(harness.names(in: harness.root + "/bench"), [], "the benchmark cleans up after itself")
     }
 
-    /// `--store postgres` also ingests (b) and (c) into scratch databases on the configured server,
-    /// prints each beside SQLite's figure, and drops them afterwards.
-    func testBenchIngestOnPostgresPrintsItBesideSQLite() throws {
+    /// `--store postgres`: `bench ingest` also ingests (b) and (c) into scratch databases on the
+    /// configured server and prints each beside SQLite's figure; `bench e2e --nodes 2` runs the same
+    /// load on two nodes sharing a scratch database after the SQLite node, every escalation
+    /// delivered; both drop their databases afterwards.
+    func testBenchesOnPostgresPrintBesideSQLite() throws {
         let harness = try Harness()
         let postgres = try PostgresServer(passwordFileIn: harness.root)
         defer { postgres.stop() }
@@ -35,6 +37,16 @@ final class BenchSmokeTests: XCTestCase {
         XCTAssertEqual(result.status, 0, "\(result)")
         XCTAssertEqual(result.stdout.components(separatedBy: "    postgres ").count - 1, 2, result.stdout)
         XCTAssertTrue(result.stdout.contains("x SQLite's"), result.stdout)
+        let e2e = try harness.run([
+            "bench", "e2e", "--rate", "40", "--seconds", "2", "--store", "postgres", "--nodes", "2", "--dir",
+            harness.root + "/bench-e2e",
+        ])
+        XCTAssertEqual(e2e.status, 0, "\(e2e)")
+        XCTAssertTrue(e2e.stdout.contains("the same on 2 nodes"), e2e.stdout)
+        XCTAssertEqual(
+            e2e.stdout.components(separatedBy: "(8 of 8 escalations delivered").count - 1, 2,
+            "every escalation delivered, on SQLite and on the cluster: \(e2e.stdout)")
+        XCTAssertEqual(harness.names(in: harness.root + "/bench-e2e"), [], "the benchmark cleans up after itself")
         XCTAssertEqual(
             try postgres.value("SELECT count(*) FROM pg_database WHERE datname LIKE 'vigil_bench_%'"), "0",
             "the scratch databases dropped")

@@ -15,7 +15,7 @@ import XCTest
 /// open escalations, no task is planned twice, no absence decided twice; every task due is
 /// delivered, and the receiver accepted each idempotency key once.
 ///
-/// `VIGIL_CLUSTER_CHECKINS` sets the number of check-ins (default 2,400; the figure is
+/// `VIGIL_CLUSTER_CHECKINS` sets the number of check-ins (default 1,200; the figure is
 /// 20,000). Skips loudly when no PostgreSQL server can be started.
 final class PostgresClusterTests: XCTestCase {
     func testThreeDaemonsAndTwoNotifiersThroughKillsAndAServerRestart() throws {
