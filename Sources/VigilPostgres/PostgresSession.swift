@@ -61,10 +61,13 @@ final class PostgresSession: StoreSession {
         ) { $0.int64(0) }
     }
 
-    /// Runs `query` and waits for its result, until the transaction's deadline at most.
+    /// Runs `query` and waits for its result, until the transaction's deadline at most. On a
+    /// connection already closed (the server went away) it fails at once: a query written to a
+    /// closed channel would never be answered.
     @discardableResult
     func run(_ query: PostgresQuery) throws -> PostgresQueryResult {
-        try Deadline.wait(for: connection.query(query, logger: logger), until: deadline)
+        guard !connection.isClosed else { throw ConnectionClosed() }
+        return try Deadline.wait(for: connection.query(query, logger: logger), until: deadline)
     }
 
     static func bindings(_ values: [String]) -> PostgresBindings {
@@ -72,6 +75,11 @@ final class PostgresSession: StoreSession {
         bindings.append(values)
         return bindings
     }
+}
+
+/// The session's connection closed under it (a transient failure: the next transaction connects again).
+struct ConnectionClosed: Error, CustomStringConvertible {
+    var description: String { "the connection to the server is closed" }
 }
 
 /// A statement of a `PostgresSession`: its parameters collected, sent when run.
