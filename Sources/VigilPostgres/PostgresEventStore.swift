@@ -92,7 +92,7 @@ public final class PostgresEventStore: CheckInStore, Service, @unchecked Sendabl
         do {
             connection = try connected(by: deadline)
         } catch {
-            throw PostgresError.storeError(error, target: target, doing: doing)
+            throw PostgresError.storeError(error, target: target, doing: "\(doing): cannot connect")
         }
         let session = PostgresSession(
             connection: connection, numbering: numbering, deadline: deadline, logger: logger)

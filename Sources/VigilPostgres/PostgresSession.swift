@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Logging
 import NIOCore
 import PostgresNIO
@@ -61,6 +62,14 @@ final class PostgresSession: StoreSession {
         ) { $0.int64(0) }
     }
 
+    func rows(_ sql: String, _ values: [(any SQLBindable)?]) throws -> [Row] {
+        var statement = statement(sql)
+        for value in values {
+            if let value { value.bind(to: &statement) } else { statement.bindNull() }
+        }
+        return try statement.result().rows.map(PostgresTaskQueue.row)
+    }
+
     /// Runs `query` and waits for its result, until the transaction's deadline at most. On a
     /// connection already closed (the server went away) it fails at once: a query written to a
     /// closed channel would never be answered.
@@ -100,15 +109,15 @@ struct PostgresStatement: SessionStatement {
 
     @discardableResult
     mutating func run() throws -> Int {
-        try send().metadata.rows ?? 0
+        try result().metadata.rows ?? 0
     }
 
     mutating func forEachRow(_ body: (PostgresSessionRow) throws -> Void) throws {
-        for row in try send().rows { try body(PostgresSessionRow(cells: PostgresRandomAccessRow(row))) }
+        for row in try result().rows { try body(PostgresSessionRow(cells: PostgresRandomAccessRow(row))) }
     }
 
     /// Sends the statement with the parameters bound, which are then cleared for the next run.
-    private mutating func send() throws -> PostgresQueryResult {
+    mutating func result() throws -> PostgresQueryResult {
         defer { bindings = PostgresBindings() }
         return try session.run(PostgresQuery(unsafeSQL: sql, binds: bindings))
     }

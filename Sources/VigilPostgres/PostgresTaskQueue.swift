@@ -269,17 +269,20 @@ extension PostgresTaskQueue {
     /// The rows as GRDB rows (integers, doubles, texts and nulls), so that `TaskRecord` and
     /// `ClaimCandidate` read them as they read SQLite's.
     static func rows(_ rows: PostgresRowSequence) async throws -> [Row] {
-        try await rows.collect().map { row in
-            var values: [String: (any DatabaseValueConvertible)?] = [:]
-            for cell in row {
-                switch cell.dataType {
-                case .int2, .int4, .int8: values[cell.columnName] = try cell.decode(Int64?.self)
-                case .float4, .float8: values[cell.columnName] = try cell.decode(Double?.self)
-                default: values[cell.columnName] = try cell.decode(String?.self)
-                }
+        try await rows.collect().map(row)
+    }
+
+    /// One row as a GRDB row (integers, doubles, texts and nulls).
+    static func row(_ row: PostgresRow) throws -> Row {
+        var values: [String: (any DatabaseValueConvertible)?] = [:]
+        for cell in row {
+            switch cell.dataType {
+            case .int2, .int4, .int8: values[cell.columnName] = try cell.decode(Int64?.self)
+            case .float4, .float8: values[cell.columnName] = try cell.decode(Double?.self)
+            default: values[cell.columnName] = try cell.decode(String?.self)
             }
-            return Row(values)
         }
+        return Row(values)
     }
 }
 

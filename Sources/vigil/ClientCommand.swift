@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import Logging
 import VigilCore
+import VigilPostgres
 import VigilShell
 
 /// `vigil client show CLIENT`: why a client is scored as it is.
@@ -107,9 +109,16 @@ struct ClientCommand: ParsableCommand {
             let now = try parseAsOf(asOf)
             let found: ClientReport?
             do {
-                found = try EventStore(readingFrom: config.sqliteStore(for: "vigil client show")).clientReport(
-                    client: client, at: now, recent: max(0, events))
-            } catch {
+                if case .postgres(let url, let passwordFile) = config.store {
+                    found = try PostgresStoreAccess(
+                        target: try PostgresTarget(url: url, passwordFile: passwordFile),
+                        logger: Logger(label: "vigil-client")
+                    ).clientReport(client: client, at: now, recent: max(0, events))
+                } else {
+                    found = try EventStore(readingFrom: config.databasePath).clientReport(
+                        client: client, at: now, recent: max(0, events))
+                }
+            } catch let error as any ExitStatusProviding {
                 throw fail(error)
             }
             guard let report = found else {

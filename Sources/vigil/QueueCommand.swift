@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import Logging
 import VigilCore
+import VigilPostgres
 import VigilShell
 
 /// `vigil queue …`: the operators' view of the task queue.
@@ -208,12 +210,16 @@ struct TaskActionOptions: ParsableArguments {
     }
 }
 
-/// Opens the configured store's queue (read-only unless `writing`) and runs `body`; errors exit
-/// with their status and message.
-func withQueue<T>(_ options: ConfigOptions, writing: Bool, _ body: (TaskQueue) throws -> T) throws -> T {
+/// Opens the configured store's queue (SQLite read-only unless `writing`; PostgreSQL) and runs
+/// `body`; errors exit with their status and message.
+func withQueue<T>(_ options: ConfigOptions, writing: Bool, _ body: (any QueueOperator) throws -> T) throws -> T {
     let config = try options.load()
     do {
-        let path = try config.sqliteStore(for: "vigil queue")
+        if case .postgres(let url, let passwordFile) = config.store {
+            let target = try PostgresTarget(url: url, passwordFile: passwordFile)
+            return try body(try PostgresStoreAccess(target: target, logger: Logger(label: "vigil-queue")))
+        }
+        let path = config.databasePath
         let store = writing ? try EventStore(path: path, stages: []) : try EventStore(readingFrom: path)
         return try body(TaskQueue(store: store))
     } catch let error as any ExitStatusProviding {

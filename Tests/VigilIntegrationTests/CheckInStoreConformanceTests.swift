@@ -54,6 +54,18 @@ final class CheckInStoreConformanceTests: XCTestCase {
         shared.close()
         XCTAssertEqual(replayed.checkIns, written.checkIns)
 
+        // `vigil client show` reads the same report from either store.
+        let access = try PostgresStoreAccess(target: target, logger: Self.quiet)
+        var reports = 0
+        for client in (0..<bench.clients).map({ "h\($0)" }) {
+            let fromSQLite = try sqlite.clientReport(client: client, at: end, recent: 5).map { JSONOutput.text($0) }
+            let fromPostgres = try access.clientReport(client: client, at: end, recent: 5).map { JSONOutput.text($0) }
+            XCTAssertEqual(fromPostgres, fromSQLite, "client show \(client)")
+            if fromSQLite != nil { reports += 1 }
+        }
+        XCTAssertGreaterThan(reports, bench.clients / 2, "the reports compared")
+        print("  client show: \(reports) clients' reports compared")
+
         print(
             "store conformance: \(written.checkIns) check-ins (\(written.byKind)), \(bench.days * 24) hourly commits and ticks: SQLite \(Int(sqliteTook * 1000)) ms, PostgreSQL \(Int(postgresTook * 1000)) ms"
         )

@@ -178,12 +178,51 @@ final class DeliveryQueueConformanceTests: XCTestCase {
 }
 
 /// A time `µs` microseconds after the epoch.
+extension DeliveryQueueConformanceTests {
+    /// `vigil queue`'s operations: list (by state, by client, in queue order, limited), show,
+    /// retry a dead task, cancel with a reason (a delivered one gets its end announced), and the
+    /// refusals (no such task; a state the action does not apply to) leave the task as it was.
+    func testOperatorsListShowRetryAndCancel() async throws {
+        try await onEachStore { store in
+            try store.insert("p1", kind: "follow_up", next: 100)
+            try store.insert("d1", kind: "escalation", next: 200, state: "dead")
+            try store.insert("v1", kind: "caring_contact", next: 300, state: "delivered")
+            try store.execute("UPDATE tasks SET attempts = 1 WHERE id = 'v1'")
+            let all = try store.operations.list(states: nil, client: nil, limit: 10)
+            XCTAssertEqual(all.map(\.id), ["p1", "d1", "v1"], store.name)
+            XCTAssertEqual(
+                try store.operations.list(states: [.dead, .delivered], client: nil, limit: 10).map(\.id), ["d1", "v1"],
+                store.name)
+            XCTAssertEqual(try store.operations.list(states: nil, client: "c-v1", limit: 10).map(\.id), ["v1"])
+            XCTAssertEqual(try store.operations.list(states: nil, client: nil, limit: 1).map(\.id), ["p1"])
+            XCTAssertEqual(try store.operations.show("d1").route, "crisis-team", store.name)
+            XCTAssertThrowsError(try store.operations.show("nope"), store.name) { error in
+                XCTAssertEqual((error as? QueueError)?.exitStatus, .noInput, "\(store.name): \(error)")
+            }
+            try store.operations.retryNow("d1", at: at(5_000))
+            XCTAssertEqual(try store.state("d1"), "pending", store.name)
+            XCTAssertEqual(try store.text("SELECT next_attempt_at FROM tasks WHERE id = 'd1'"), "5000", store.name)
+            try store.operations.cancel("v1", reason: "reached in person", at: at(6_000))
+            XCTAssertEqual(try store.state("v1"), "cancelled", store.name)
+            XCTAssertEqual(
+                try store.text("SELECT cancel_reason || ' ' || notice_pending FROM tasks WHERE id = 'v1'"),
+                "reached in person 1", "\(store.name): the channel hears the task ended")
+            XCTAssertThrowsError(try store.operations.retryNow("v1", at: at(7_000)), store.name) { error in
+                XCTAssertEqual((error as? QueueError)?.exitStatus, .dataError, "\(store.name): \(error)")
+            }
+            XCTAssertEqual(try store.state("v1"), "cancelled", "\(store.name): a refusal changes nothing")
+        }
+    }
+}
+
 private func at(_ microseconds: Int64) -> Timestamp { Timestamp(microseconds: microseconds) }
 
 /// One store under test: its queue and raw SQL on its tables (the same SQL on both).
 struct QueueStore {
     let name: String
     let queue: any DeliveryQueue
+    /// What `vigil queue` does by hand.
+    let operations: any QueueOperator
     let execute: (String) throws -> Void
     let text: (String) throws -> String?
 
@@ -211,7 +250,7 @@ extension DeliveryQueueConformanceTests {
         let database = try DatabaseQueue(path: path)
         try await body(
             QueueStore(
-                name: "sqlite", queue: TaskQueue(store: store),
+                name: "sqlite", queue: TaskQueue(store: store), operations: TaskQueue(store: store),
                 execute: { sql in try database.write { try $0.execute(sql: sql) } },
                 text: { sql in
                     try database.read { db in
@@ -235,6 +274,7 @@ extension DeliveryQueueConformanceTests {
         try await body(
             QueueStore(
                 name: "postgres", queue: PostgresTaskQueue(client: client, target: target, logger: logger),
+                operations: try PostgresStoreAccess(target: target, logger: logger),
                 execute: { sql in
                     let result = try postgres.psql(sql)
                     guard result.status == 0 else { throw HarnessError("psql: \(result.output)") }

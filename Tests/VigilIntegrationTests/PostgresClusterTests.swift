@@ -131,6 +131,14 @@ final class PostgresClusterTests: XCTestCase {
         XCTAssertEqual(accepted.count, Set(accepted).count, "a key accepted twice")
         XCTAssertTrue(delivered.isSubset(of: Set(accepted)), "a delivered task the receiver never accepted")
         let escalations = try postgres.value("SELECT count(*) FROM tasks WHERE kind = 'escalation'")
+        // `vigil queue` on any node reads the one queue.
+        let listed = try nodes[2].run(["queue", "list", "--all", "--json", "--limit", "1000000"])
+        XCTAssertEqual(listed.status, 0, listed.stderr)
+        let queue = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]])
+        XCTAssertEqual(
+            "\(queue.count)", try postgres.value("SELECT count(*) FROM tasks"), "vigil queue list on PostgreSQL")
+        let shown = try nodes[1].run(["queue", "show", queue[0]["id"] as? String ?? "?"])
+        XCTAssertEqual(shown.status, 0, shown.stderr)
         XCTAssertEqual(try postgres.value("SELECT count(*) FROM tasks WHERE state = 'dead'"), "0")
         for daemon in daemons { XCTAssertEqual(daemon.stop(), 0, String(daemon.log.suffix(3000))) }
         for notifier in notifiers { XCTAssertEqual(notifier.stop(), 0, String(notifier.log.suffix(3000))) }

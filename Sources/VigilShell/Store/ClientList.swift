@@ -73,7 +73,7 @@ extension EventStore {
                     lines.append(
                         (
                             CaseloadLine(
-                                client: client, tier: tier.rawValue, score: Self.rounded(row[2] ?? 0),
+                                client: client, tier: tier.rawValue, score: ClientReport.rounded(row[2] ?? 0),
                                 scoredAt: (row[3] as Int64?).map { "\(Timestamp(microseconds: $0))" },
                                 episodeTier: episodeTier?.rawValue,
                                 domains: episode.flatMap { $0.count > 1 && !$0[1].isEmpty ? $0[1] : nil },

@@ -158,68 +158,76 @@ extension EventStore {
     public func clientReport(client: String, at now: Timestamp, recent: Int = 10) throws(StoreError) -> ClientReport? {
         do {
             return try queue.read { db in
-                guard
-                    let row = try Row.fetchOne(
-                        db, sql: "SELECT score, tier, scored_at FROM clients WHERE id = ?", arguments: [client])
-                else { return nil }
-                let policy = try Self.policyInForce(client: client, db: db)
-                let since = now.microseconds - (try StoredFiring.longestActiveSpan(session: SQLiteSession(db)))
-                let active = try StoredFiring.fetch(
-                    client: client, before: nil, since: since, policy: policy, session: SQLiteSession(db)
-                )
-                .filter { $0.firing.at <= now && $0.firing.contribution.isActive(at: now) }
-                let cursor = try StoredClient.cursor(client: client, policy: policy, session: SQLiteSession(db))
-                let watchUntil = try StoredClient.watchUntil(client: client, session: SQLiteSession(db))
-                let onWatch = watchUntil.map { now < $0 } ?? false
-                let scoring = onWatch ? policy.watchLowering.map { policy.lowered(by: $0) } ?? policy : policy
-                let score = policy.held(
-                    RiskScore(contributions: active.map(\.firing.contribution), at: now, policy: scoring),
-                    episode: cursor.open, at: now)
-                let domains = score.domains.enumerated().map { index, domain in
-                    ClientReport.Domain(
-                        domain: domain.name, score: Self.rounded(domain.score), tier: domain.tier.rawValue,
-                        noticed: Array(Set(active.filter { $0.firing.domain == index }.map(\.firing.rule))).sorted())
-                }
-                let lines = active.reversed().map { stored in
-                    let firing = stored.firing
-                    return ClientReport.Line(
-                        rule: firing.rule, summary: stored.summary, domain: policy.domains[firing.domain].name,
-                        event: stored.fromEvent ? firing.event : nil,
-                        at: "\(firing.at)", weight: Self.rounded(firing.contribution.weight(at: now)),
-                        weightAtFiring: firing.weight, halfLifeHours: Double(firing.halfLife.microseconds) / 3.6e9,
-                        floor: firing.floor?.rawValue)
-                }
-                let evaluation: ClientReport.Evaluation? = (row["scored_at"] as Int64?).map { at in
-                    ClientReport.Evaluation(
-                        at: "\(Timestamp(microseconds: at))", score: Self.rounded(row["score"]), tier: row["tier"])
-                }
-                return ClientReport(
-                    client: client, asOf: "\(now)", score: Self.rounded(score.score), tier: score.tier.rawValue,
-                    heldUntil: score.heldUntil.map { "\($0)" }, acute: score.acute, domains: domains, firings: lines,
-                    lastEvaluation: evaluation,
-                    events: try Self.recentEvents(client: client, limit: recent, db: db),
-                    watchUntil: onWatch ? watchUntil.map { "\($0)" } : nil,
-                    plan: try Self.plan(client: client, at: now, db: db),
-                    program: try Self.program(client: client, db: db))
+                try ClientReport.read(client: client, at: now, recent: recent, session: SQLiteSession(db))
             }
         } catch {
             throw StoreError(path: path, problem: "cannot read: \(error)")
         }
     }
+}
+
+extension ClientReport {
+    /// The report on `client` at `now` (see `EventStore.clientReport`), read through `session`:
+    /// the same on both stores.
+    package static func read(client: String, at now: Timestamp, recent: Int, session: some StoreSession) throws
+        -> ClientReport?
+    {
+        guard
+            let row = try session.rows("SELECT score, tier, scored_at FROM clients WHERE id = ?", [client]).first
+        else { return nil }
+        let policy = try Self.policyInForce(client: client, session: session)
+        let since = now.microseconds - (try StoredFiring.longestActiveSpan(session: session))
+        let active = try StoredFiring.fetch(
+            client: client, before: nil, since: since, policy: policy, session: session
+        )
+        .filter { $0.firing.at <= now && $0.firing.contribution.isActive(at: now) }
+        let cursor = try StoredClient.cursor(client: client, policy: policy, session: session)
+        let watchUntil = try StoredClient.watchUntil(client: client, session: session)
+        let onWatch = watchUntil.map { now < $0 } ?? false
+        let scoring = onWatch ? policy.watchLowering.map { policy.lowered(by: $0) } ?? policy : policy
+        let score = policy.held(
+            RiskScore(contributions: active.map(\.firing.contribution), at: now, policy: scoring),
+            episode: cursor.open, at: now)
+        let domains = score.domains.enumerated().map { index, domain in
+            ClientReport.Domain(
+                domain: domain.name, score: Self.rounded(domain.score), tier: domain.tier.rawValue,
+                noticed: Array(Set(active.filter { $0.firing.domain == index }.map(\.firing.rule))).sorted())
+        }
+        let lines = active.reversed().map { stored in
+            let firing = stored.firing
+            return ClientReport.Line(
+                rule: firing.rule, summary: stored.summary, domain: policy.domains[firing.domain].name,
+                event: stored.fromEvent ? firing.event : nil,
+                at: "\(firing.at)", weight: Self.rounded(firing.contribution.weight(at: now)),
+                weightAtFiring: firing.weight, halfLifeHours: Double(firing.halfLife.microseconds) / 3.6e9,
+                floor: firing.floor?.rawValue)
+        }
+        let evaluation: ClientReport.Evaluation? = (row["scored_at"] as Int64?).map { at in
+            ClientReport.Evaluation(
+                at: "\(Timestamp(microseconds: at))", score: Self.rounded(row["score"]), tier: row["tier"])
+        }
+        return ClientReport(
+            client: client, asOf: "\(now)", score: Self.rounded(score.score), tier: score.tier.rawValue,
+            heldUntil: score.heldUntil.map { "\($0)" }, acute: score.acute, domains: domains, firings: lines,
+            lastEvaluation: evaluation,
+            events: try Self.recentEvents(client: client, limit: recent, session: session),
+            watchUntil: onWatch ? watchUntil.map { "\($0)" } : nil,
+            plan: try Self.plan(client: client, at: now, session: session),
+            program: try Self.program(client: client, session: session))
+    }
 
     /// The scoring policy of the rule set of the client's latest evaluation (the newest rule set if
     /// none); a rule set stored before policies were has one domain with its thresholds.
-    static func policyInForce(client: String, db: Database) throws -> ScoringPolicy {
-        let row = try Row.fetchOne(
-            db,
-            sql: """
-                SELECT r.moderate, r.high, r.imminent, r.policy FROM rulesets r
-                ORDER BY r.id = (
-                    SELECT v.ruleset FROM events e JOIN evaluations v ON v.event_seq = e.seq
-                    WHERE e.client = ? ORDER BY e.seq DESC LIMIT 1
-                ) DESC, r.id DESC LIMIT 1
-                """,
-            arguments: [client])
+    static func policyInForce(client: String, session: some StoreSession) throws -> ScoringPolicy {
+        let row = try session.rows(
+            """
+            SELECT r.moderate, r.high, r.imminent, r.policy FROM rulesets r
+            ORDER BY CASE WHEN r.id = (
+                SELECT v.ruleset FROM events e JOIN evaluations v ON v.event_seq = e.seq
+                WHERE e.client = ? ORDER BY e.seq DESC LIMIT 1
+            ) THEN 1 ELSE 0 END DESC, r.id DESC LIMIT 1
+            """, [client]
+        ).first
         guard let row else { throw StoreError(path: "rulesets", problem: "no rule set has evaluated any event yet") }
         if let text = row["policy"] as String?,
             let policy = try? JSONOutput.decoder.decode(ScoringPolicy.self, from: Data(text.utf8))
@@ -231,12 +239,12 @@ extension EventStore {
     }
 
     /// The client's recovery plan in force at `now`, without its private texts.
-    static func plan(client: String, at now: Timestamp, db: Database) throws -> ClientReport.Plan? {
-        let body = try String.fetchOne(
-            db,
-            sql:
+    static func plan(client: String, at now: Timestamp, session: some StoreSession) throws -> ClientReport.Plan? {
+        let body =
+            try session.fetchOne(
                 "SELECT body FROM events WHERE client = ? AND kind = 'plan' AND at <= ? ORDER BY at DESC, seq DESC LIMIT 1",
-            arguments: [client, now.microseconds])
+                client, now.microseconds
+            ) { $0.text(0) } ?? nil
         guard let checkIn = body.flatMap(CheckInDecoder.stored.decodeStored), let plan = checkIn.plan else {
             return nil
         }
@@ -253,39 +261,36 @@ extension EventStore {
     }
 
     /// The client's latest caring-contact program, with its messages' progress.
-    static func program(client: String, db: Database) throws -> ClientReport.Program? {
+    static func program(client: String, session: some StoreSession) throws -> ClientReport.Program? {
         guard
-            let row = try Row.fetchOne(
-                db,
-                sql:
-                    "SELECT number, started_at, stopped_at, stop_reason FROM programs WHERE client = ? ORDER BY number DESC LIMIT 1",
-                arguments: [client])
+            let row = try session.rows(
+                "SELECT number, started_at, stopped_at, stop_reason FROM programs WHERE client = ? ORDER BY number DESC LIMIT 1",
+                [client]
+            ).first
         else { return nil }
         let number: Int = row["number"]
-        let tasks = try Row.fetchOne(
-            db,
-            sql: """
-                SELECT COUNT(delivered_at), SUM(state IN ('pending', 'claimed') AND delivered_at IS NULL),
-                    MIN(CASE WHEN state IN ('pending', 'claimed') THEN deliver_at END)
-                FROM tasks WHERE client = ? AND kind = 'caring_contact' AND slot LIKE ?
-                """,
-            arguments: [client, CaringProgram.slotPattern(number)])
+        let tasks = try session.rows(
+            """
+            SELECT COUNT(delivered_at) AS sent,
+                SUM(CASE WHEN state IN ('pending', 'claimed') AND delivered_at IS NULL THEN 1 ELSE 0 END) AS remaining,
+                MIN(CASE WHEN state IN ('pending', 'claimed') THEN deliver_at END) AS next
+            FROM tasks WHERE client = ? AND kind = 'caring_contact' AND slot LIKE ?
+            """, [client, CaringProgram.slotPattern(number)]
+        ).first
         return ClientReport.Program(
             number: number, started: "\(Timestamp(microseconds: row["started_at"]))",
-            nextContact: (tasks?[2] as Int64?).map { "\(Timestamp(microseconds: $0))" }, sent: tasks?[0] ?? 0,
-            remaining: tasks?[1] ?? 0,
+            nextContact: (tasks?["next"] as Int64?).map { "\(Timestamp(microseconds: $0))" },
+            sent: tasks?["sent"] ?? 0, remaining: tasks?["remaining"] ?? 0,
             stoppedAt: (row["stopped_at"] as Int64?).map { "\(Timestamp(microseconds: $0))" },
             stopReason: row["stop_reason"])
     }
 
-    static func recentEvents(client: String, limit: Int, db: Database) throws -> [ClientReport.Event] {
-        let rows = try Row.fetchAll(
-            db,
-            sql: """
-                SELECT e.body, v.fired, v.score, v.tier FROM events e LEFT JOIN evaluations v ON v.event_seq = e.seq
-                WHERE e.client = ? ORDER BY e.at DESC, e.seq DESC LIMIT ?
-                """,
-            arguments: [client, limit])
+    static func recentEvents(client: String, limit: Int, session: some StoreSession) throws -> [ClientReport.Event] {
+        let rows = try session.rows(
+            """
+            SELECT e.body, v.fired, v.score, v.tier FROM events e LEFT JOIN evaluations v ON v.event_seq = e.seq
+            WHERE e.client = ? ORDER BY e.at DESC, e.seq DESC LIMIT ?
+            """, [client, limit])
         return rows.compactMap { row in
             guard let checkIn = CheckInDecoder.stored.decodeStored(row["body"]) else { return nil }
             let fired: String? = row["fired"]

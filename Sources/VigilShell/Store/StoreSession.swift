@@ -33,6 +33,10 @@ public protocol StoreSession {
     /// Records that this transaction changed the client's decision state; returns its revision
     /// once committed (nil when this process is the store's only writer).
     func advanceRevision(of client: String) throws -> Int64?
+
+    /// Every row of `sql` with `values` bound, by column name (for the records that read their
+    /// rows as GRDB's, such as `TaskRecord`).
+    func rows(_ sql: String, _ values: [(any SQLBindable)?]) throws -> [Row]
 }
 
 /// A prepared statement of a `StoreSession`: bind every parameter in order, then run it.
@@ -71,8 +75,8 @@ extension SessionStatement {
     }
 }
 
-/// A value a `SessionStatement` binds.
-public protocol SQLBindable: Sendable {
+/// A value a `SessionStatement` binds (GRDB's `databaseValue` for SQLite's `rows`).
+public protocol SQLBindable: Sendable, DatabaseValueConvertible {
     func bind(to statement: inout some SessionStatement)
 }
 
@@ -156,4 +160,8 @@ public struct SQLiteSession: StoreSession {
     public func revision(of client: String) -> Int64? { nil }
 
     public func advanceRevision(of client: String) -> Int64? { nil }
+
+    public func rows(_ sql: String, _ values: [(any SQLBindable)?]) throws -> [Row] {
+        try Row.fetchAll(db, sql: sql, arguments: StatementArguments(values.map { $0?.databaseValue ?? .null }))
+    }
 }
