@@ -30,6 +30,8 @@ public final class PostgresEventStore: CheckInStore, Service, @unchecked Sendabl
     let logger: Logger
     let timeout: TimeAmount
     private let numbering = SQLNumbering()
+    /// This host's name, as the node's heartbeat writes it.
+    private let host = PostgresNodeHeartbeat.hostName()
     /// Guards `connection`. Transactions come from the daemon's one store-side actor.
     private let lock = NSLock()
     private var connection: PostgresConnection?
@@ -59,6 +61,10 @@ public final class PostgresEventStore: CheckInStore, Service, @unchecked Sendabl
             ).rows.first.flatMap { try? $0.decode(Bool.self) }
             // Another node is deciding absences: they are its to decide this time.
             guard held == true else { return AbsenceRound(decisions: [], clients: 0) }
+            try session.execute(
+                """
+                INSERT INTO settings(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value
+                """, NodeRecord.timerSetting, NodeRecord.timerValue(host: host, pid: getpid(), at: now))
             return try decisions.tick(at: now, session: session)
         }
     }

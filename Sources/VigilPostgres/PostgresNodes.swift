@@ -6,7 +6,8 @@ import VigilCore
 import VigilShell
 
 /// A process working on a PostgreSQL store, as `vigil status` shows it: where it runs, what it
-/// does (`notify`), and when it last said so.
+/// does (`serve` or `notify`), when it last said so, and, for the daemon that decided the latest
+/// absence round (timer work runs on one node at a time), when it did (`timer_round`, else null).
 public struct NodeRecord: Codable, Equatable, Sendable {
     public var host: String
     public var role: String
@@ -14,10 +15,30 @@ public struct NodeRecord: Codable, Equatable, Sendable {
     public var version: String
     public var started: Timestamp
     public var lastSeen: Timestamp
+    public var timerRound: Timestamp?
 
     enum CodingKeys: String, CodingKey {
         case host, role, pid, version, started
         case lastSeen = "last_seen"
+        case timerRound = "timer_round"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(host, forKey: .host)
+        try container.encode(role, forKey: .role)
+        try container.encode(pid, forKey: .pid)
+        try container.encode(version, forKey: .version)
+        try container.encode(started, forKey: .started)
+        try container.encode(lastSeen, forKey: .lastSeen)
+        try container.encode(timerRound, forKey: .timerRound)
+    }
+
+    /// The `settings` row naming the daemon that decided the latest absence round: `HOST PID µs`.
+    static let timerSetting = "timer_node"
+
+    static func timerValue(host: String, pid: Int32, at now: Timestamp) -> String {
+        "\(host) \(pid) \(now.microseconds)"
     }
 }
 
@@ -95,6 +116,15 @@ public enum PostgresStatus {
                     NodeRecord(
                         host: host, role: role, pid: pid, version: version,
                         started: Timestamp(microseconds: started), lastSeen: Timestamp(microseconds: seen)))
+            }
+            // The daemon that decided the latest absence round.
+            let timer = try await connection.query(
+                "SELECT value FROM settings WHERE key = \(NodeRecord.timerSetting)", logger: logger
+            ).collect().first?.decode(String.self).split(separator: " ").map(String.init)
+            if let timer, timer.count == 3, let pid = Int(timer[1]), let at = Int64(timer[2]),
+                let index = nodes.firstIndex(where: { $0.role == "serve" && $0.host == timer[0] && $0.pid == pid })
+            {
+                nodes[index].timerRound = Timestamp(microseconds: at)
             }
             return (status, nodes)
         } catch {

@@ -60,6 +60,13 @@ public final class PostgresStoreAccess: QueueOperator {
         }
     }
 
+    /// The check-ins stored (`vigil bench e2e` waits for its nodes by them).
+    public func events() throws(StoreError) -> Int {
+        try store.transaction("cannot count the events") { session in
+            Int(try session.fetchOne("SELECT count(*) FROM events") { $0.int64(0) } ?? 0)
+        }
+    }
+
     /// `body` in one transaction; a refusal (`QueueError`) passes through as itself.
     private func perform<T>(_ doing: String, _ body: (PostgresSession) throws -> T) throws -> T {
         try store.transaction(doing) { session -> Result<T, QueueError> in

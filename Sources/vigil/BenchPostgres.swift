@@ -1,6 +1,5 @@
 import ArgumentParser
 import Logging
-import NIOPosix
 import PostgresNIO
 import VigilBench
 import VigilPostgres
@@ -79,23 +78,16 @@ struct PostgresScratch {
             "postgres://\(store.user)@\(store.host):\(store.port)/\(store.database)"
             + (store.requireTLS ? "" : "?sslmode=disable")
         let yaml = "store:\n  backend: postgres\n  url: \"\(url)\"\n  password_file: \(passwordFile)"
-        let logger = self.logger
-        return EndToEndBench.SharedStore(yaml: yaml) {
-            let connection = try PostgresConnection.connect(
-                on: MultiThreadedEventLoopGroup.singleton.next(), configuration: try store.connectionConfiguration(),
-                id: 2, logger: logger
-            ).wait()
-            defer { try? connection.close().wait() }
-            let rows = try connection.query("SELECT count(*) FROM events", logger: logger).wait()
-            return try rows.first?.decode(Int.self) ?? 0
-        }
+        let access = try PostgresStoreAccess(target: store, logger: logger)
+        return EndToEndBench.SharedStore(yaml: yaml) { try access.events() }
     }
 
     /// Drops the scratch databases.
     func drop() async {
         guard let connection = try? await target.connect(logger: logger) else { return }
         for name in names {
-            _ = try? await connection.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name)"), logger: logger)
+            _ = try? await connection.query(
+                PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"), logger: logger)
         }
         try? await connection.close()
     }

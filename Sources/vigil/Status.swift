@@ -62,9 +62,12 @@ struct Status: AsyncParsableCommand {
         print("last ingest  \(status.lastIngest.map { "\($0)" } ?? "never")")
         for node in nodes ?? [] {
             let ago = max(0, (now.microseconds - node.lastSeen.microseconds) / 1_000_000)
+            let timer = node.timerRound.map {
+                "; decided the latest absence round \(max(0, (now.microseconds - $0.microseconds) / 1_000_000))s ago"
+            }
             print(
                 "node         \(node.host) \(node.role) pid \(node.pid): last seen \(ago)s ago (\(node.lastSeen)), "
-                    + "started \(node.started), vigil \(node.version)")
+                    + "started \(node.started), vigil \(node.version)\(timer ?? "")")
         }
     }
 }
@@ -72,7 +75,8 @@ struct Status: AsyncParsableCommand {
 /// `vigil status --json`: `{"store" ("sqlite" or "postgres"), "location" (the file, or the URL
 /// without a password), "backlog", "clients", "events", "last_ingest" (null when never), "rejected",
 /// "nodes"}` (null on SQLite; on PostgreSQL the processes seen within a day: `host`, `role`, `pid`,
-/// `version`, `started`, `last_seen`).
+/// `version`, `started`, `last_seen`, `timer_round`: when the daemon that decided the latest
+/// absence round did, null for every other node).
 struct StatusJSON: Encodable {
     var store: String
     var location: String

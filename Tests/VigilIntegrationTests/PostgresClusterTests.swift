@@ -139,6 +139,16 @@ final class PostgresClusterTests: XCTestCase {
             "\(queue.count)", try postgres.value("SELECT count(*) FROM tasks"), "vigil queue list on PostgreSQL")
         let shown = try nodes[1].run(["queue", "show", queue[0]["id"] as? String ?? "?"])
         XCTAssertEqual(shown.status, 0, shown.stderr)
+        // `vigil status` names the one daemon that decided the latest absence round.
+        let status = try nodes[0].run(["status", "--json"])
+        XCTAssertEqual(status.status, 0, status.stderr)
+        let listedNodes = try XCTUnwrap(
+            (try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])?["nodes"]
+                as? [[String: Any]])
+        let timers = listedNodes.filter { $0["timer_round"] is String }
+        XCTAssertEqual(timers.count, 1, status.stdout)
+        XCTAssertEqual(timers.first?["role"] as? String, "serve", status.stdout)
+        XCTAssertTrue(listedNodes.allSatisfy { $0.keys.contains("timer_round") }, status.stdout)
         XCTAssertEqual(try postgres.value("SELECT count(*) FROM tasks WHERE state = 'dead'"), "0")
         for daemon in daemons { XCTAssertEqual(daemon.stop(), 0, String(daemon.log.suffix(3000))) }
         for notifier in notifiers { XCTAssertEqual(notifier.stop(), 0, String(notifier.log.suffix(3000))) }
