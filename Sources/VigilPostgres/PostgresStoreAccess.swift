@@ -2,9 +2,9 @@ import Logging
 import VigilCore
 import VigilShell
 
-/// The commands that read or operate on a PostgreSQL store (`vigil queue`, `vigil client show`):
-/// the same statements as on SQLite (`QueueOperations`, `ClientReport.read`), each in one bounded
-/// transaction on a connection of its own.
+/// The commands that read or operate on a PostgreSQL store (`vigil queue`, `vigil client list`
+/// and `show`): the same statements as on SQLite (`QueueOperations`, `CaseloadLine.read`,
+/// `ClientReport.read`), each in one bounded transaction on a connection of its own.
 public final class PostgresStoreAccess: QueueOperator {
     let store: PostgresEventStore
 
@@ -57,6 +57,15 @@ public final class PostgresStoreAccess: QueueOperator {
     public func clientReport(client: String, at now: Timestamp, recent: Int = 10) throws(StoreError) -> ClientReport? {
         try store.transaction("cannot read the client") { session in
             try ClientReport.read(client: client, at: now, recent: recent, session: session)
+        }
+    }
+
+    /// The caseload at `now` (see `EventStore.caseload`).
+    public func caseload(at now: Timestamp, minimum: Tier = .low, watchOnly: Bool = false) throws(StoreError)
+        -> [CaseloadLine]
+    {
+        try store.transaction("cannot read the caseload") { session in
+            try CaseloadLine.read(at: now, minimum: minimum, watchOnly: watchOnly, session: session)
         }
     }
 

@@ -48,9 +48,16 @@ struct ClientCommand: ParsableCommand {
             let now = try parseAsOf(asOf)
             let lines: [CaseloadLine]
             do {
-                lines = try EventStore(readingFrom: config.sqliteStore(for: "vigil client list")).caseload(
-                    at: now, minimum: minimum, watchOnly: watch)
-            } catch {
+                if case .postgres(let url, let passwordFile) = config.store {
+                    lines = try PostgresStoreAccess(
+                        target: try PostgresTarget(url: url, passwordFile: passwordFile),
+                        logger: Logger(label: "vigil-client")
+                    ).caseload(at: now, minimum: minimum, watchOnly: watch)
+                } else {
+                    lines = try EventStore(readingFrom: config.databasePath).caseload(
+                        at: now, minimum: minimum, watchOnly: watch)
+                }
+            } catch let error as any ExitStatusProviding {
                 throw fail(error)
             }
             if json {

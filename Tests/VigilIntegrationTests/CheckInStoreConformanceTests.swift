@@ -65,6 +65,13 @@ final class CheckInStoreConformanceTests: XCTestCase {
         }
         XCTAssertGreaterThan(reports, bench.clients / 2, "the reports compared")
         print("  client show: \(reports) clients' reports compared")
+        // `vigil client list`, likewise.
+        let caseload = JSONOutput.text(try sqlite.caseload(at: end))
+        XCTAssertEqual(JSONOutput.text(try access.caseload(at: end)), caseload, "client list")
+        XCTAssertEqual(
+            JSONOutput.text(try access.caseload(at: end, minimum: .moderate)),
+            JSONOutput.text(try sqlite.caseload(at: end, minimum: .moderate)), "client list --tier moderate")
+        print("  client list: \(try sqlite.caseload(at: end).count) lines compared")
 
         print(
             "store conformance: \(written.checkIns) check-ins (\(written.byKind)), \(bench.days * 24) hourly commits and ticks: SQLite \(Int(sqliteTook * 1000)) ms, PostgreSQL \(Int(postgresTook * 1000)) ms"

@@ -108,7 +108,7 @@ final class PostgresNotifierTests: XCTestCase {
             """.write(toFile: harness.configPath, atomically: true, encoding: .utf8)
         }
         try configure(url: "postgres://vigil@127.0.0.1:\(try freeLoopbackPort())/vigil?sslmode=disable")
-        for command in [["client", "list"], ["report"]] {
+        for command in [["report"]] {
             let result = try harness.run(command)
             XCTAssertEqual(result.status, 78, "\(command): \(result.stderr)")
             XCTAssertTrue(

@@ -42,7 +42,7 @@ public struct VigilConfig: Equatable, Sendable {
             path: url,
             problem:
                 "\(origin) sets store.backend: postgres, and `\(command)` does not run on PostgreSQL yet "
-                + "(`vigil serve`, `vigil notify`, `vigil status`, `vigil queue` and `vigil store migrate` do; see docs/scale-out.md)",
+                + "(`vigil serve`, `notify`, `status`, `queue`, `client` and `store migrate` do; see docs/scale-out.md)",
             exitStatus: .config)
     }
 

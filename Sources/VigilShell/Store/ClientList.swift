@@ -45,69 +45,82 @@ extension EventStore {
     {
         do {
             return try queue.read { db in
-                let rows = try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT c.id, c.tier, c.score, c.scored_at,
-                            (SELECT tier || ' ' || COALESCE(domains, '') FROM episodes e
-                                WHERE e.client = c.id AND e.closed_at IS NULL ORDER BY e.number DESC LIMIT 1),
-                            (SELECT COUNT(*) FROM tasks t WHERE t.client = c.id AND t.state IN \(TaskState.openList)),
-                            (SELECT MIN(due) FROM tasks t WHERE t.client = c.id AND t.state IN \(TaskState.openList)),
-                            (SELECT MAX(at) FROM events v WHERE v.client = c.id AND v.kind = 'plan' AND v.at <= ?),
-                            (SELECT MAX(watch_until) FROM episodes e WHERE e.client = c.id),
-                            (SELECT number || ' ' || (stopped_at IS NOT NULL) FROM programs p
-                                WHERE p.client = c.id ORDER BY p.number DESC LIMIT 1)
-                        FROM clients c
-                        """,
-                    arguments: [now.microseconds])
-                var lines: [(line: CaseloadLine, rank: Tier, due: Int64)] = []
-                for row in rows {
-                    let client: String = row[0]
-                    let stored = (row[1] as String?).flatMap(Tier.init(rawValue:)) ?? .low
-                    let episode = (row[4] as String?).map { $0.split(separator: " ", maxSplits: 1).map(String.init) }
-                    let episodeTier = episode?.first.flatMap(Tier.init(rawValue:))
-                    let tier = max(stored, episodeTier ?? .low)
-                    let watch = (row[8] as Int64?).map(Timestamp.init(microseconds:)).flatMap { now < $0 ? $0 : nil }
-                    guard tier >= minimum, !watchOnly || watch != nil else { continue }
-                    let due = row[6] as Int64?
-                    lines.append(
-                        (
-                            CaseloadLine(
-                                client: client, tier: tier.rawValue, score: ClientReport.rounded(row[2] ?? 0),
-                                scoredAt: (row[3] as Int64?).map { "\(Timestamp(microseconds: $0))" },
-                                episodeTier: episodeTier?.rawValue,
-                                domains: episode.flatMap { $0.count > 1 && !$0[1].isEmpty ? $0[1] : nil },
-                                openTasks: row[5], nextDue: due.map { "\(Timestamp(microseconds: $0))" },
-                                planAgeDays: (row[7] as Int64?).map {
-                                    Int((now.microseconds - $0) / TimeSpan.days(1).microseconds)
-                                },
-                                program: try Self.programState(client: client, row[9], db: db),
-                                watchUntil: watch.map { "\($0)" }),
-                            tier, due ?? .max
-                        ))
-                }
-                return lines.sorted { ($1.rank, $0.due, $0.line.client) < ($0.rank, $1.due, $1.line.client) }.map(
-                    \.line)
+                try CaseloadLine.read(at: now, minimum: minimum, watchOnly: watchOnly, session: SQLiteSession(db))
             }
         } catch {
             throw StoreError(path: path, problem: "cannot read: \(error)")
         }
     }
+}
+
+extension CaseloadLine {
+    /// The caseload at `now` (see `EventStore.caseload`), read through `session`: the same on both stores.
+    package static func read(at now: Timestamp, minimum: Tier, watchOnly: Bool, session: some StoreSession) throws
+        -> [CaseloadLine]
+    {
+        let rows = try session.rows(
+            """
+            SELECT c.id, c.tier, c.score, c.scored_at,
+                (SELECT tier || ' ' || COALESCE(domains, '') FROM episodes e
+                    WHERE e.client = c.id AND e.closed_at IS NULL ORDER BY e.number DESC LIMIT 1) AS episode,
+                (SELECT COUNT(*) FROM tasks t WHERE t.client = c.id AND t.state IN \(TaskState.openList))
+                    AS open_tasks,
+                (SELECT MIN(due) FROM tasks t WHERE t.client = c.id AND t.state IN \(TaskState.openList))
+                    AS next_due,
+                (SELECT MAX(at) FROM events v WHERE v.client = c.id AND v.kind = 'plan' AND v.at <= ?)
+                    AS plan_at,
+                (SELECT MAX(watch_until) FROM episodes e WHERE e.client = c.id) AS watch_until,
+                (SELECT CAST(number AS TEXT) || ' ' || CASE WHEN stopped_at IS NULL THEN '0' ELSE '1' END
+                    FROM programs p WHERE p.client = c.id ORDER BY p.number DESC LIMIT 1) AS program
+            FROM clients c
+            """, [now.microseconds])
+        var lines: [(line: CaseloadLine, rank: Tier, due: Int64)] = []
+        for row in rows {
+            let client: String = row["id"]
+            let stored = (row["tier"] as String?).flatMap(Tier.init(rawValue:)) ?? .low
+            let episode = (row["episode"] as String?).map {
+                $0.split(separator: " ", maxSplits: 1).map(String.init)
+            }
+            let episodeTier = episode?.first.flatMap(Tier.init(rawValue:))
+            let tier = max(stored, episodeTier ?? .low)
+            let watch = (row["watch_until"] as Int64?).map(Timestamp.init(microseconds:)).flatMap {
+                now < $0 ? $0 : nil
+            }
+            guard tier >= minimum, !watchOnly || watch != nil else { continue }
+            let due = row["next_due"] as Int64?
+            lines.append(
+                (
+                    CaseloadLine(
+                        client: client, tier: tier.rawValue, score: ClientReport.rounded(row["score"] ?? 0),
+                        scoredAt: (row["scored_at"] as Int64?).map { "\(Timestamp(microseconds: $0))" },
+                        episodeTier: episodeTier?.rawValue,
+                        domains: episode.flatMap { $0.count > 1 && !$0[1].isEmpty ? $0[1] : nil },
+                        openTasks: row["open_tasks"], nextDue: due.map { "\(Timestamp(microseconds: $0))" },
+                        planAgeDays: (row["plan_at"] as Int64?).map {
+                            Int((now.microseconds - $0) / TimeSpan.days(1).microseconds)
+                        },
+                        program: try Self.programState(client: client, row["program"], session: session),
+                        watchUntil: watch.map { "\($0)" }),
+                    tier, due ?? .max
+                ))
+        }
+        return lines.sorted { ($1.rank, $0.due, $0.line.client) < ($0.rank, $1.due, $1.line.client) }.map(
+            \.line)
+    }
 
     /// `running (N remaining)`, `stopped` or `done` for the client's latest program (`NUMBER STOPPED`).
-    static func programState(client: String, _ latest: String?, db: Database) throws -> String? {
+    static func programState(client: String, _ latest: String?, session: some StoreSession) throws -> String? {
         guard let parts = latest?.split(separator: " "), parts.count == 2, let number = Int(parts[0]) else {
             return nil
         }
         if parts[1] == "1" { return "stopped" }
         let remaining =
-            try Int.fetchOne(
-                db,
-                sql: """
-                    SELECT COUNT(*) FROM tasks WHERE client = ? AND kind = 'caring_contact' AND slot LIKE ?
-                        AND state IN ('pending', 'claimed') AND delivered_at IS NULL
-                    """,
-                arguments: [client, CaringProgram.slotPattern(number)]) ?? 0
+            try session.fetchOne(
+                """
+                SELECT COUNT(*) FROM tasks WHERE client = ? AND kind = 'caring_contact' AND slot LIKE ?
+                    AND state IN ('pending', 'claimed') AND delivered_at IS NULL
+                """, client, CaringProgram.slotPattern(number)
+            ) { $0.int64(0) } ?? 0
         return remaining > 0 ? "running (\(remaining) remaining)" : "done"
     }
 }
