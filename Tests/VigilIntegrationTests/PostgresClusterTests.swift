@@ -139,6 +139,15 @@ final class PostgresClusterTests: XCTestCase {
             "\(queue.count)", try postgres.value("SELECT count(*) FROM tasks"), "vigil queue list on PostgreSQL")
         let shown = try nodes[1].run(["queue", "show", queue[0]["id"] as? String ?? "?"])
         XCTAssertEqual(shown.status, 0, shown.stderr)
+        // `vigil client` too, from any node.
+        let caseload = try nodes[1].run(["client", "list", "--json"])
+        XCTAssertEqual(caseload.status, 0, caseload.stderr)
+        let lines = try XCTUnwrap(
+            try JSONSerialization.jsonObject(with: Data(caseload.stdout.utf8)) as? [[String: Any]])
+        XCTAssertEqual("\(lines.count)", try postgres.value("SELECT count(*) FROM clients"), "vigil client list")
+        let client = try nodes[2].run(["client", "show", "k-0", "--json"])
+        XCTAssertEqual(client.status, 0, client.stderr)
+        XCTAssertTrue(client.stdout.contains(#""client":"k-0""#), client.stdout)
         // `vigil status` names the one daemon that decided the latest absence round.
         let status = try nodes[0].run(["status", "--json"])
         XCTAssertEqual(status.status, 0, status.stderr)
