@@ -103,7 +103,9 @@ public final class PostgresEventStore: CheckInStore, Service, @unchecked Sendabl
         let session = PostgresSession(
             connection: connection, numbering: numbering, deadline: deadline, logger: logger)
         do {
-            try session.run("BEGIN")
+            // Read committed: each statement sees what committed before it, so a statement after a
+            // client's lock is granted sees every earlier commit of that client.
+            try session.run("BEGIN ISOLATION LEVEL READ COMMITTED")
             let result = try body(session)
             try session.run("COMMIT")
             for published in session.committed { published() }
@@ -139,8 +141,34 @@ public final class PostgresEventStore: CheckInStore, Service, @unchecked Sendabl
             connecting.whenSuccess { $0.close().whenComplete { _ in } }
             throw late
         }
+        do {
+            // The server's side of the bounds: a lock or statement waits less than the transaction's
+            // deadline (so an abandoned backend does not go on holding locks), an idle transaction
+            // ends, and a client gone without closing (a partition, a paused host) is noticed within
+            // about half a minute, its locks released.
+            _ = try Deadline.wait(
+                for: opened.query(
+                    """
+                    SELECT set_config('lock_timeout', '15s', false), set_config('statement_timeout', '18s', false),
+                        set_config('idle_in_transaction_session_timeout', '20s', false),
+                        set_config('client_connection_check_interval', '5s', false),
+                        set_config('tcp_keepalives_idle', '10', false), set_config('tcp_keepalives_interval', '5', false),
+                        set_config('tcp_keepalives_count', '3', false)
+                    """, logger: logger),
+                until: deadline)
+        } catch {
+            abandon(opened)
+            throw error
+        }
         lock.withLock { connection = opened }
         return opened
+    }
+
+    deinit {
+        // postgres-nio requires a connection be closed before it goes.
+        if let connection, !connection.isClosed {
+            connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
+        }
     }
 }
 

@@ -126,9 +126,12 @@ public struct PostgresError: ExitStatusProviding, CustomStringConvertible, Senda
         if let error = cause as? StoreError { return error }
         var transient = true
         if let error = cause as? PSQLError, let state = error.serverInfo?[.sqlState] {
-            // Connection exceptions, operator intervention (shutdown), insufficient resources and
-            // transaction rollbacks (serialization, deadlock) may clear; anything else will not.
-            transient = ["08", "57", "53", "40"].contains(String(state.prefix(2)))
+            // Connection exceptions, operator intervention (shutdown, a statement timeout),
+            // insufficient resources, transaction rollbacks (serialization, deadlock) and a lock
+            // not granted in time may clear; anything else will not.
+            transient =
+                ["08", "57", "53", "40"].contains(String(state.prefix(2))) || state == "55P03"
+                || state == "25P03"
         }
         return StoreError(
             path: target.description, problem: "\(doing): \(explain(cause))", isTransient: transient)

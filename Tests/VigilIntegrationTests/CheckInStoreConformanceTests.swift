@@ -34,7 +34,7 @@ final class CheckInStoreConformanceTests: XCTestCase {
 
         let path = harness.root + "/conformance.sqlite"
         let sqlite = try EventStore(
-            path: path, stages: [ClientIndex(), DecisionStage(pack: pack, logger: Self.quiet, capacity: 2)])
+            path: path, stages: [ClientIndex(), DecisionStage(pack: pack, logger: Self.quiet)])
         var started = Date()
         let written = try bench.write(endingAt: end, into: sqlite)
         let sqliteTook = Date().timeIntervalSince(started)
@@ -49,9 +49,9 @@ final class CheckInStoreConformanceTests: XCTestCase {
             target: target, stages: [ClientIndex(), DecisionStage(pack: pack, logger: Self.quiet, capacity: 2)],
             logger: Self.quiet)
         started = Date()
+        defer { shared.close() }
         let replayed = try bench.write(endingAt: end, into: shared)
         let postgresTook = Date().timeIntervalSince(started)
-        shared.close()
         XCTAssertEqual(replayed.checkIns, written.checkIns)
 
         // `vigil client show` reads the same report from either store.

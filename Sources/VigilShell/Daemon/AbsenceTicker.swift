@@ -19,17 +19,26 @@ struct AbsenceTicker: Service {
 
 extension DaemonCore {
     /// Marks every client for an absence check when the pack in force changed and has `absent:` rules.
+    /// A failure (a store outage; on PostgreSQL, a deadlock with another node's commit) is tried
+    /// again before each absence round until it succeeds: the silent clients are those the new
+    /// rules are for.
     func awaitAbsencesIfThePackChanged() {
         do {
             try ingestor.store.awaitAbsencesIfThePackChanged()
+            absencesToMark = false
         } catch {
-            logger.log(
-                .error, .storeUnavailable, "cannot mark clients for the new absence rules", ["error": "\(error)"])
+            if !absencesToMark {
+                logger.log(
+                    .error, .storeUnavailable, "cannot mark clients for the new absence rules; trying again",
+                    ["error": "\(error)"])
+            }
+            absencesToMark = true
         }
     }
 
     /// Decides the silences that are due, 1,000 clients per transaction . A store failure is part of the store's outage: logged once, retried next tick.
     func decideAbsences() {
+        if absencesToMark { awaitAbsencesIfThePackChanged() }
         do {
             while true {
                 // The decision stage logs each firing and wakes the notifier for any task due now.

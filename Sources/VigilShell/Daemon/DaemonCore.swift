@@ -23,6 +23,8 @@ actor DaemonCore {
     /// READY=1 was sent (after the backlog); a SIGHUP before it waits for it.
     var isReady = false
     var reloadPending = false
+    /// Marking the clients for a new pack's absence rules failed: tried again before each round.
+    var absencesToMark = false
 
     init(
         config: VigilConfig, loadConfig: @escaping Daemon.ConfigLoader, ingestor: Ingestor, evaluation: DecisionStage,

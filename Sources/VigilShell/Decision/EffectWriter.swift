@@ -194,7 +194,7 @@ struct EffectWriter<Session: StoreSession> {
                 UPDATE tasks SET state = 'resolved', resolved_at = ?, resolved_by = ?, acted_by = ?,
                     contact_attempts = contact_attempts + 1, notice_pending = \(Self.noticeIfDelivered),
                     renew_at = NULL, lease_token = NULL
-                WHERE id = ?
+                WHERE id = ? AND state IN \(TaskState.actionableList)
                 """, now.microseconds, "contact \(contact.event)", contact.by, task)
         } else {
             try session.execute("UPDATE tasks SET contact_attempts = contact_attempts + 1 WHERE id = ?", task)
