@@ -99,10 +99,8 @@ public enum APIServer {
             StoreHeartbeat(door: door, pacer: pacer),
             front, scrape,
         ]
-        try await ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger.quieter)
-        ).run()
+        try await ShutdownSignals().run(
+            ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger.quieter)))
         systemd.stopping()
     }
 }

@@ -93,6 +93,7 @@ public enum Daemon {
         let ingestor = Ingestor(
             spool: spool, store: store.store, vocabulary: pack.vocabulary, clock: hooks.clock, logger: logger)
         ingestor.slice = pacer.slice(atMost: ingestor.slice)
+        let shutdown = await ShutdownSignals()
         logger.log(
             .notice, .started, "vigil started",
             [
@@ -115,10 +116,8 @@ public enum Daemon {
                 ),
             ]
         do {
-            try await ServiceGroup(
-                configuration: ServiceGroupConfiguration(
-                    services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger.quieter)
-            ).run()
+            try await shutdown.run(
+                ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger.quieter)))
         } catch {
             await core.stopped()
             throw DaemonError(underlying: StoreError(path: config.state, problem: "\(error)"))

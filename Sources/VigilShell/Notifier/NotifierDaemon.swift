@@ -51,6 +51,7 @@ public enum NotifierDaemon {
         let notifier = Notifier(config: notifierConfig, queue: store.queue, clock: clock, logger: logger)
         let pacer = WatchdogPacer(interval: systemd.watchdogPingInterval())
         let channels = notifierConfig.channels.keys.sorted()
+        let shutdown = await ShutdownSignals()
         systemd.ready(status: "delivering to \(channels.joined(separator: ", "))")
         logger.log(
             .notice, .started, "vigil notifier started",
@@ -72,13 +73,13 @@ public enum NotifierDaemon {
                     "overdue": "\(counts.overdue)",
                 ])
         }
-        try await ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: [.init(service: watchdog)] + store.services.map { .init(service: $0) } + [
-                    .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)
-                ],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger.quieter)
-        ).run()
+        try await shutdown.run(
+            ServiceGroup(
+                configuration: ServiceGroupConfiguration(
+                    services: [.init(service: watchdog)] + store.services.map { .init(service: $0) } + [
+                        .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)
+                    ],
+                    logger: logger.quieter)))
     }
 }
 
