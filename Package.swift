@@ -127,6 +127,7 @@ let package = Package(
             name: "vigil-testd",
             dependencies: [
                 "VigilShell",
+                "VigilPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,11 +1,12 @@
 import ArgumentParser
 import Logging
 import VigilCore
+import VigilPostgres
 import VigilShell
 
 /// `vigil-testd`: `vigil serve` and `vigil notify` with what only tests inject: a shifted clock
-/// and a stalled loop. The same services as the real commands (`Daemon.main`,
-/// `NotifierDaemon.main`); built for the test suites, never installed.
+/// and a stalled loop. The same services and stores as the real commands (`Daemon.main`,
+/// `NotifierDaemon.main`, SQLite or PostgreSQL); built for the test suites, never installed.
 @main
 struct VigilTestDaemon: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -48,14 +49,14 @@ extension VigilTestDaemon {
             let options = options
             let stall = stallAfterReady
             let status = await Daemon.main(
-                configPath: options.config, log: options.log, level: Logger.Level(rawValue: logLevel) ?? .info
-            ) { logger in
+                configPath: options.config, log: options.log, level: Logger.Level(rawValue: logLevel) ?? .info,
+                hooks: { logger in
                 Daemon.Hooks(clock: options.clock(logger)) {
                     guard stall else { return }
                     logger.log(.critical, .stopping, "test fault: the ingest loop stalls now (never in production)")
                     while true { try? await Task.sleep(for: .seconds(3600)) }
                 }
-            }
+            }, openStore: DaemonStore.configured)
             guard status == .ok else { throw ExitCode(status.rawValue) }
         }
     }
@@ -65,9 +66,9 @@ extension VigilTestDaemon {
 
         func run() async throws {
             let options = options
-            let status = await NotifierDaemon.main(configPath: options.config, once: false, log: options.log) {
-                options.clock($0)
-            }
+            let status = await NotifierDaemon.main(
+                configPath: options.config, once: false, log: options.log, clock: { options.clock($0) },
+                openStore: NotifierStore.configured)
             guard status == .ok else { throw ExitCode(status.rawValue) }
         }
     }

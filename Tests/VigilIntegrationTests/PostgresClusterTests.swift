@@ -12,8 +12,10 @@ import XCTest
 ///
 /// Afterwards every check-in is stored exactly once; each client's evaluations are those a single
 /// SQLite node gives the same check-ins in the order the cluster committed them; no client has two
-/// open escalations, no task is planned twice, no absence decided twice; every task due is
-/// delivered, and the receiver accepted each idempotency key once.
+/// open escalations, no task is planned twice; clients last heard from days ago have their silence
+/// decided once, as the single node decides it; every task due is delivered; with the notifiers'
+/// clock moved fourteen hours on, every outreach task left open past its grace is escalated once
+/// as overdue; the receiver accepted each idempotency key once.
 ///
 /// `VIGIL_CLUSTER_CHECKINS` sets the number of check-ins (default 1,200; the issue's figure is
 /// 20,000). Skips loudly when no PostgreSQL server can be started.
@@ -33,7 +35,13 @@ final class PostgresClusterTests: XCTestCase {
         for daemon in daemons {
             try eventually("the daemon started: \(daemon.log)") { daemon.log.contains("vigil started") }
         }
-        var notifiers = try nodes.prefix(2).map { try $0.start(["notify"], log: "notify.log") }
+        // The notifiers run on a clock a test can move forward, to see outreach left open escalated.
+        let clockOffset = nodes[0].root + "/clock-offset"
+        func startNotifier(_ node: Harness) throws -> Harness.Daemon {
+            try node.start(
+                ["notify", "--clock-offset-file", clockOffset], log: "notify.log", binary: Harness.testBinary)
+        }
+        var notifiers = try nodes.prefix(2).map(startNotifier)
 
         // Check-ins of shared clients, each client's in time order, every one to a node at random.
         let checkIns = Self.checkIns(total: total, random: &random)
@@ -41,7 +49,15 @@ final class PostgresClusterTests: XCTestCase {
         for (index, line) in checkIns.enumerated() {
             batches[index * batches.count / checkIns.count].append((random.next(3), line))
         }
+        // Clients last heard from days ago: a silence for the daemons' timer to decide. Each client's
+        // check-ins in one file on one node, so no round decides a silence before the client's
+        // last check-in is stored.
+        let quiet = Self.quietClients(count: max(3, total / 200))
         let started = Date()
+        for (client, lines) in quiet.enumerated() {
+            try nodes[random.next(3)].drop("quiet-\(client).jsonl", lines.joined(separator: "\n") + "\n")
+        }
+        let stored = total + quiet.joined().count
         for (round, batch) in batches.enumerated() {
             for node in 0..<3 {
                 let lines = batch.filter { $0.node == node }.map(\.line)
@@ -59,7 +75,7 @@ final class PostgresClusterTests: XCTestCase {
             case 4:
                 let victim = random.next(2)
                 notifiers[victim].crash()
-                notifiers[victim] = try nodes[victim].start(["notify"], log: "notify.log")
+                notifiers[victim] = try startNotifier(nodes[victim])
             case 5:
                 try postgres.restart()
             default:
@@ -68,7 +84,7 @@ final class PostgresClusterTests: XCTestCase {
         }
         do {
             try eventually(timeout: 60 + Double(total) / 20, "every check-in stored") {
-                try postgres.value("SELECT count(*) FROM events") == "\(total)"
+                try postgres.value("SELECT count(*) FROM events") == "\(stored)"
             }
         } catch {
             for (node, daemon) in daemons.enumerated() {
@@ -81,7 +97,7 @@ final class PostgresClusterTests: XCTestCase {
         for node in nodes { XCTAssertEqual(node.names(in: node.new), [], "a spool kept a file") }
         XCTAssertEqual(
             try postgres.value("SELECT count(*) FROM rejections"), "0", "a check-in was refused")
-        XCTAssertEqual(try postgres.value("SELECT count(*) FROM evaluations"), "\(total)", "each evaluated once")
+        XCTAssertEqual(try postgres.value("SELECT count(*) FROM evaluations"), "\(stored)", "each evaluated once")
 
         // Each client's evaluations as one SQLite node scores the same check-ins in the cluster's order.
         let reference = try Harness()
@@ -90,7 +106,7 @@ final class PostgresClusterTests: XCTestCase {
         try reference.drop("all.jsonl", ordered.output)
         let single = try reference.start(["serve"], log: "serve.log")
         try eventually(timeout: 60 + Double(total) / 100, "the single node stored every check-in") {
-            try reference.count("events") == total
+            try reference.count("events") == stored
         }
         XCTAssertEqual(single.stop(), 0)
         let evaluation =
@@ -113,19 +129,48 @@ final class PostgresClusterTests: XCTestCase {
                 """), "0", "a client with two open escalations")
         XCTAssertEqual(
             try postgres.value(
-                "SELECT count(*) FROM (SELECT about FROM tasks WHERE kind = 'overdue' GROUP BY about HAVING count(*) > 1) AS twice"
-            ), "0", "an overdue escalation raised twice")
-        XCTAssertEqual(
-            try postgres.value(
                 "SELECT count(*) FROM (SELECT 1 FROM absences GROUP BY client, rule, at HAVING count(*) > 1) AS twice"),
             "0", "a silence decided twice")
-        let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
-        try eventually(timeout: 120, "every task due delivered") {
-            try postgres.value(
-                "SELECT count(*) FROM tasks WHERE deliver_at <= \(now) AND state IN ('pending', 'claimed')") == "0"
+        // Timer work: each quiet client's silence decided once, by whichever node held the timer,
+        // as the single node decided it.
+        let silence = "client || '|' || rule || '|' || CAST(at AS TEXT) || '|' || CAST(fired AS TEXT)"
+        let silences = try postgres.psql("SELECT \(silence) FROM absences")
+        XCTAssertEqual(silences.status, 0, silences.output)
+        let clusterSilences = silences.output.split(separator: "\n").map(String.init).sorted()
+        XCTAssertEqual(
+            clusterSilences.filter { $0.hasSuffix("|1") }.count, quiet.count, "one silence fired per quiet client")
+        XCTAssertEqual(clusterSilences, try reference.query("SELECT \(silence) FROM absences").sorted())
+        func deliveredEverythingDue(by now: Int64) throws {
+            try eventually(timeout: 120, "every task due delivered") {
+                try postgres.value(
+                    "SELECT count(*) FROM tasks WHERE deliver_at <= \(now) AND state IN ('pending', 'claimed')") == "0"
+            }
         }
+        try deliveredEverythingDue(by: Int64(Date().timeIntervalSince1970 * 1_000_000))
+        // Fourteen hours on for the notifiers: the first follow-ups (due eight hours after they were
+        // planned) are four hours past due and still open, and each is escalated once as overdue,
+        // by one of the two notifiers.
+        try "\(14 * 3600)".write(toFile: clockOffset, atomically: true, encoding: .utf8)
+        let shifted = Int64((Date().timeIntervalSince1970 + 14 * 3600) * 1_000_000)
+        try eventually(timeout: 60, "overdue escalations raised") {
+            try postgres.value("SELECT count(*) FROM tasks WHERE kind = 'overdue'") != "0"
+        }
+        try deliveredEverythingDue(by: Int64((Date().timeIntervalSince1970 + 14 * 3600) * 1_000_000))
+        let overdue = try postgres.value("SELECT count(*) FROM tasks WHERE kind = 'overdue'")
+        try eventually(timeout: 60, "every outreach task open past its grace escalated") {
+            try postgres.value(
+                """
+                SELECT count(*) FROM tasks t WHERE kind IN ('follow_up', 'peer_checkin', 'caring_contact')
+                    AND due <= \(shifted) - 14400000000 AND state IN ('pending', 'claimed', 'delivered', 'dead')
+                    AND NOT EXISTS (SELECT 1 FROM tasks o WHERE o.kind = 'overdue' AND o.about = t.id)
+                """) == "0"
+        }
+        XCTAssertEqual(
+            try postgres.value(
+                "SELECT count(*) FROM (SELECT about FROM tasks WHERE kind = 'overdue' GROUP BY about HAVING count(*) > 1) AS twice"
+            ), "0", "an overdue escalation raised twice")
         let due = try postgres.psql(
-            "SELECT id FROM tasks WHERE deliver_at <= \(now) AND attempts > 0 AND state <> 'dead'")
+            "SELECT id FROM tasks WHERE deliver_at <= \(shifted) AND attempts > 0 AND state <> 'dead'")
         let delivered = Set(due.output.split(separator: "\n").map(String.init))
         let accepted = receiver.acceptedKeys
         XCTAssertEqual(accepted.count, Set(accepted).count, "a key accepted twice")
@@ -162,8 +207,25 @@ final class PostgresClusterTests: XCTestCase {
         for daemon in daemons { XCTAssertEqual(daemon.stop(), 0, String(daemon.log.suffix(3000))) }
         for notifier in notifiers { XCTAssertEqual(notifier.stop(), 0, String(notifier.log.suffix(3000))) }
         print(
-            "postgres cluster: \(total) check-ins over 3 daemons (one killed), 2 notifiers (one killed), one immediate server restart: stored once each in \(Int(ingested)) s, \(differing.count) of \(cluster.count) evaluations differing from one SQLite node's, \(escalations) escalations, \(accepted.count) tasks accepted once each"
+            "postgres cluster: \(total) check-ins over 3 daemons (one killed), 2 notifiers (one killed), one immediate server restart: \(stored) stored once each in \(Int(ingested)) s, \(differing.count) of \(cluster.count) evaluations differing from one SQLite node's, \(escalations) escalations, \(overdue) overdue escalations, \(clusterSilences.count) silences decided as one node decided them, \(accepted.count) tasks accepted once each"
         )
+    }
+
+    /// `count` clients heard from four days ago, each in four check-ins over nine hours, one of them
+    /// a C-SSRS screening with a method (high risk).
+    static func quietClients(count: Int) -> [[String]] {
+        let start = Date().timeIntervalSince1970 - 4 * 86_400
+        return (0..<count).map { client in
+            (0..<4).map { step in
+                let at = start + Double(step * 10_800 + client * 60)
+                let time = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: at))
+                let body =
+                    step == 1
+                    ? #","kind":"screening","screening":{"wish_dead":true,"suicidal_thoughts":true,"method":true,"intent":false,"plan":false,"behavior_past_3_months":false}"#
+                    : #","kind":"checkin""#
+                return #"{"id":"q\#(step)","client":"quiet-\#(client)","at":"\#(time)","source":"peer""# + body + "}"
+            }
+        }
     }
 
     /// `total` check-ins of `total / 20` clients, each client's spread over the ten hours before
