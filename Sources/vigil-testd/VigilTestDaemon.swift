@@ -51,12 +51,12 @@ extension VigilTestDaemon {
             let status = await Daemon.main(
                 configPath: options.config, log: options.log, level: Logger.Level(rawValue: logLevel) ?? .info,
                 hooks: { logger in
-                Daemon.Hooks(clock: options.clock(logger)) {
-                    guard stall else { return }
-                    logger.log(.critical, .stopping, "test fault: the ingest loop stalls now (never in production)")
-                    while true { try? await Task.sleep(for: .seconds(3600)) }
-                }
-            }, openStore: DaemonStore.configured)
+                    Daemon.Hooks(clock: options.clock(logger)) {
+                        guard stall else { return }
+                        logger.log(.critical, .stopping, "test fault: the ingest loop stalls now (never in production)")
+                        while true { try? await Task.sleep(for: .seconds(3600)) }
+                    }
+                }, openStore: DaemonStore.configured)
             guard status == .ok else { throw ExitCode(status.rawValue) }
         }
     }
