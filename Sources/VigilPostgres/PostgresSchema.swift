@@ -134,7 +134,7 @@ public enum PostgresSchema {
 
     /// PostgreSQL only (one SQLite store has one writer): each client's revision, advanced by every
     /// transaction that changes its decision state, so a node uses a state it cached only while no
-    /// other node has changed the client since (`PostgresSession.revision(of:)`).
+    /// other node has changed the client since (`PostgresSession.revisions(of:)`).
     static let version3 = [
         "CREATE TABLE client_revisions (client TEXT PRIMARY KEY, revision BIGINT NOT NULL)"
     ]

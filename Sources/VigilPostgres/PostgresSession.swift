@@ -49,17 +49,45 @@ final class PostgresSession: StoreSession {
         try run(PostgresQuery(unsafeSQL: "SELECT pg_notify('\(PostgresTaskQueue.wakeChannel)', '')"))
     }
 
-    func revision(of client: String) throws -> Int64? {
-        try fetchOne("SELECT revision FROM client_revisions WHERE client = ?", client) { $0.int64(0) } ?? 0
+    func revisions(of clients: [String]) throws -> [String: Int64]? {
+        var revisions = Dictionary(uniqueKeysWithValues: clients.map { ($0, Int64(0)) })
+        try runMany(
+            "SELECT r.client, r.revision FROM client_revisions r JOIN (VALUES (?)) AS u ON r.client = u.column1",
+            rows: clients.map { [$0] }
+        ) { row in
+            if let client = row.text(0) { revisions[client] = row.int64(1) }
+        }
+        return revisions
     }
 
-    func advanceRevision(of client: String) throws -> Int64? {
-        try fetchOne(
+    func advanceRevisions(of clients: [String]) throws -> [String: Int64]? {
+        var revisions: [String: Int64] = [:]
+        try runMany(
             """
             INSERT INTO client_revisions(client, revision) VALUES (?, 1)
-            ON CONFLICT(client) DO UPDATE SET revision = client_revisions.revision + 1 RETURNING revision
-            """, client
-        ) { $0.int64(0) }
+            ON CONFLICT(client) DO UPDATE SET revision = client_revisions.revision + 1 RETURNING client, revision
+            """, rows: clients.map { [$0] }
+        ) { row in
+            if let client = row.text(0) { revisions[client] = row.int64(1) }
+        }
+        return revisions
+    }
+
+    func runMany(_ sql: String, rows: [[(any SQLBindable)?]], each body: (PostgresSessionRow) throws -> Void) throws {
+        guard let first = rows.first else { return }
+        let template = try ValuesTemplate(sql, width: first.count)
+        // PostgreSQL takes at most 65,535 parameters in a statement.
+        let perStatement = max(1, 30_000 / max(1, first.count))
+        for start in stride(from: 0, to: rows.count, by: perStatement) {
+            let chunk = rows[start..<min(rows.count, start + perStatement)]
+            var statement = PostgresStatement(sql: template.sql(rows: chunk.count), session: self)
+            for row in chunk {
+                for value in row {
+                    if let value { value.bind(to: &statement) } else { statement.bindNull() }
+                }
+            }
+            try statement.forEachRow(body)
+        }
     }
 
     func rows(_ sql: String, _ values: [(any SQLBindable)?]) throws -> [Row] {
@@ -132,6 +160,56 @@ struct PostgresSessionRow: SessionRow {
     func double(_ column: Int32) -> Double { ((try? cells[Int(column)].decode(Double?.self)) ?? nil) ?? 0 }
     func text(_ column: Int32) -> String? { (try? cells[Int(column)].decode(String?.self)) ?? nil }
     func isNull(_ column: Int32) -> Bool { cells[Int(column)].bytes == nil }
+}
+
+/// A statement written for one row of values (`StoreSession.runMany`), with its `VALUES (…)` group
+/// repeated for several rows and its parameters numbered.
+struct ValuesTemplate {
+    let head: Substring
+    let group: Substring
+    let tail: Substring
+
+    /// Throws when `sql` has no `VALUES (…)` group holding exactly `width` parameters, or has a
+    /// parameter outside it.
+    init(_ sql: String, width: Int) throws {
+        guard let values = sql.range(of: "VALUES ("),
+            let end = Self.closing(sql, from: sql.index(before: values.upperBound))
+        else { throw TemplateError(sql: sql, problem: "no VALUES (…) group") }
+        head = sql[..<values.lowerBound]
+        group = sql[values.lowerBound...end].dropFirst("VALUES ".count)
+        tail = sql[sql.index(after: end)...]
+        guard group.filter({ $0 == "?" }).count == width, !head.contains("?"), !tail.contains("?") else {
+            throw TemplateError(sql: sql, problem: "the VALUES group does not hold the row's \(width) parameters")
+        }
+    }
+
+    /// The statement for `rows` rows, its parameters numbered `$1, $2, …` in row order.
+    func sql(rows: Int) -> String {
+        SQLNumbering.number(head + "VALUES " + repeatElement(group, count: rows).joined(separator: ", ") + tail)
+    }
+
+    /// The index of the parenthesis closing the one at `open`.
+    private static func closing(_ sql: String, from open: String.Index) -> String.Index? {
+        var depth = 0
+        var index = open
+        while index < sql.endIndex {
+            switch sql[index] {
+            case "(": depth += 1
+            case ")":
+                depth -= 1
+                if depth == 0 { return index }
+            default: break
+            }
+            index = sql.index(after: index)
+        }
+        return nil
+    }
+
+    struct TemplateError: Error, CustomStringConvertible {
+        let sql: String
+        let problem: String
+        var description: String { "cannot send rows with \(sql): \(problem)" }
+    }
 }
 
 /// SQL written with SQLite's `?` placeholders numbered for PostgreSQL (`$1, $2, …`), each text

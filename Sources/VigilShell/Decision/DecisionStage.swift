@@ -11,7 +11,7 @@ import VigilCore
 /// restart gives the same results. Its open tasks are read afresh in every transaction. On a store
 /// shared by several nodes, another node may have changed the client since: a cached state is used
 /// only while the client's revision in the store is the one it was cached at
-/// (`StoreSession.revision(of:)`), and rebuilt otherwise.
+/// (`StoreSession.revisions(of:)`), and rebuilt otherwise.
 public final class DecisionStage: CommitStage, @unchecked Sendable {
     /// Guards `pack`, `evaluator`, `cache` and `rulesetID`. Commits come from one thread; `replace`
     /// from the same service.
@@ -60,20 +60,28 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
         // Each client's events in arrival order, and its state before them: taken out of the cache
         // (so it is mutated in place, never copied) or rebuilt from the store.
         var positions: [String: Int] = [:]
-        var clients: [ClientWork] = []
-        var slots = SlotKeys()
+        var arrivals: [(client: String, events: [StoredEvent])] = []
         for event in events {
             let client = event.checkIn.client
             if let position = positions[client] {
-                clients[position].add(event)
-                continue
+                arrivals[position].events.append(event)
+            } else {
+                positions[client] = arrivals.count
+                arrivals.append((client, [event]))
             }
+        }
+        let names = arrivals.map(\.client)
+        let revisions = try session.revisions(of: names)
+        var slots = SlotKeys()
+        let openTasks = try StoredClient.openTasks(clients: names, slots: &slots, session: session)
+        var clients: [ClientWork] = []
+        clients.reserveCapacity(arrivals.count)
+        for (client, events) in arrivals {
             let work =
-                try taken(client, session: session)
-                ?? ClientWork(StoredClient.load(client: client, before: event.seq, pack: pack, session: session))
-            work.state.openTasks = try StoredClient.openTasks(client: client, slots: &slots, session: session)
-            work.add(event)
-            positions[client] = clients.count
+                try taken(client, revisions: revisions)
+                ?? ClientWork(StoredClient.load(client: client, before: events[0].seq, pack: pack, session: session))
+            work.state.openTasks = openTasks[client] ?? []
+            for event in events { work.add(event) }
             clients.append(work)
         }
         // Clients are independent: evaluate them on `width` threads (pure work, no database access).
@@ -82,11 +90,13 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
             let work = clients[position]
             work.effects = evaluator.evaluate(&work.state, checkIns: work.checkIns, at: now)
         }
-        var writer = try EffectWriter(session: session, ruleset: ruleset, at: now)
+        var writer = EffectWriter(session: session, ruleset: ruleset, at: now)
         for work in clients {
             try writer.write(work.effects, client: work.state.client, seqs: work.seqs, checkIns: work.checkIns)
-            work.revision = try session.advanceRevision(of: work.state.client)
         }
+        try writer.flush()
+        let advanced = try session.advanceRevisions(of: names)
+        for work in clients { work.revision = advanced?[work.state.client] }
         try publishAfterCommit(clients, record: writer.record, pack: pack, ruleset: ruleset, at: now, session: session)
     }
 
@@ -105,21 +115,25 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
         guard !due.isEmpty else { return AbsenceRound(decisions: [], clients: 0) }
         try session.serialize(clients: due.sorted())
         let ruleset = try cachedID ?? Self.register(pack, at: now, session: session)
-        var writer = try EffectWriter(session: session, ruleset: ruleset, at: now)
+        var writer = EffectWriter(session: session, ruleset: ruleset, at: now)
         var decided: [(client: String, decision: SilenceDecision)] = []
         var clients: [ClientWork] = []
+        let revisions = try session.revisions(of: due)
         var slots = SlotKeys()
+        let openTasks = try StoredClient.openTasks(clients: due, slots: &slots, session: session)
         for client in due {
             let work =
-                try taken(client, session: session)
+                try taken(client, revisions: revisions)
                 ?? ClientWork(StoredClient.load(client: client, before: .max, pack: pack, session: session))
-            work.state.openTasks = try StoredClient.openTasks(client: client, slots: &slots, session: session)
+            work.state.openTasks = openTasks[client] ?? []
             let effects = evaluator.tick(&work.state, at: now)
             for case .silence(let decision) in effects { decided.append((client, decision)) }
             try writer.write(effects, client: client)
-            work.revision = try session.advanceRevision(of: client)
             clients.append(work)
         }
+        try writer.flush()
+        let advanced = try session.advanceRevisions(of: due)
+        for work in clients { work.revision = advanced?[work.state.client] }
         try publishAfterCommit(clients, record: writer.record, pack: pack, ruleset: ruleset, at: now, session: session)
         return AbsenceRound(decisions: decided, clients: due.count)
     }
@@ -164,11 +178,11 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
     /// The client's cached state, removed from the cache: the caller owns it (its arrays are not
     /// shared, so mutating it copies nothing) and publishes it back after the commit. A failed
     /// commit loses nothing: the state is rebuilt from the store. Nil also when another node has
-    /// changed the client since it was cached.
-    private func taken(_ client: String, session: some StoreSession) throws -> ClientWork? {
+    /// changed the client since it was cached (its stored revision, in `revisions`, is another).
+    private func taken(_ client: String, revisions: [String: Int64]?) -> ClientWork? {
         guard let work = lock.withLock({ cache.take(client) }) else { return nil }
-        guard let stored = try session.revision(of: client) else { return work }
-        return stored == work.revision ? work : nil
+        guard let revisions else { return work }
+        return revisions[client] == work.revision ? work : nil
     }
 
     /// The id of `pack` in `rulesets`, recorded with its rules on its first use (by whichever node

@@ -11,61 +11,65 @@ struct EffectWriter<Session: StoreSession> {
     var record = DecisionRecord()
     /// The last reasons encoded, and their text.
     private var encodedReasons: (reasons: [TaskReason], text: String)?
-    /// The statements run for most events and clients, prepared once per transaction.
-    private var insertEvaluation: Session.Statement
-    private var insertAbsence: Session.Statement
-    private var updateScore: Session.Statement
-    private var updateAbsenceDue: Session.Statement
+    /// What every client gets, sent for all of them by `flush()` (one statement each on
+    /// PostgreSQL): the evaluations of their check-ins, their latest scores and their next
+    /// absence deadlines.
+    private var evaluations: [[(any SQLBindable)?]] = []
+    private var scores: [[(any SQLBindable)?]] = []
+    private var absenceDues: [[(any SQLBindable)?]] = []
 
-    init(session: Session, ruleset: Int64, at now: Timestamp) throws {
+    init(session: Session, ruleset: Int64, at now: Timestamp) {
         self.session = session
         self.ruleset = ruleset
         self.now = now
-        insertEvaluation = try session.statement(
-            "INSERT INTO evaluations(event_seq, fired, score, tier, ruleset, ended) VALUES (?, ?, ?, ?, ?, ?)")
-        insertAbsence = try session.statement(
-            """
-            INSERT INTO absences(client, rule, at, fired, score, tier, ruleset, decided_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(client, rule, at) DO NOTHING
-            """)
+    }
+
+    /// Writes what `write` collected for every client. Nothing in the transaction reads it before.
+    mutating func flush() throws {
+        try session.runMany(
+            "INSERT INTO evaluations(event_seq, fired, score, tier, ruleset, ended) VALUES (?, ?, ?, ?, ?, ?)",
+            rows: evaluations)
         // The client's current score: that of its latest observation (never moved back by a late
         // check-in observed earlier).
-        updateScore = try session.statement(
+        try session.runMany(
             """
-            UPDATE clients SET score = ?, tier = ?, scored_at = ?
-            WHERE id = ? AND (scored_at IS NULL OR scored_at <= ?)
-            """)
-        updateAbsenceDue = try session.statement("UPDATE clients SET absence_due = ? WHERE id = ?")
+            UPDATE clients SET score = u.column2, tier = u.column3, scored_at = u.column4
+            FROM (VALUES (CAST(? AS TEXT), CAST(? AS DOUBLE PRECISION), CAST(? AS TEXT), CAST(? AS BIGINT))) AS u
+            WHERE clients.id = u.column1 AND (clients.scored_at IS NULL OR clients.scored_at <= u.column4)
+            """, rows: scores)
+        try session.runMany(
+            """
+            UPDATE clients SET absence_due = u.column2
+            FROM (VALUES (CAST(? AS TEXT), CAST(? AS BIGINT))) AS u WHERE clients.id = u.column1
+            """, rows: absenceDues)
+        evaluations = []
+        scores = []
+        absenceDues = []
     }
 
     /// Writes one client's effects; `checkIns` (stored as `seqs`) are those the effects' indices refer to.
     mutating func write(_ effects: [Effect], client: String, seqs: [Int64] = [], checkIns: [CheckIn] = []) throws {
         var latest: (at: Timestamp, score: RiskScore)?
+        var absenceDue: Timestamp??
         func observe(_ score: RiskScore, at: Timestamp) {
             if latest.map({ $0.at <= at }) ?? true { latest = (at, score) }
         }
         for effect in effects {
             switch effect {
             case .evaluated(let index, let fired, let ended, let score):
-                insertEvaluation.bind(seqs[index])
-                insertEvaluation.bind(fired.map(\.rule).joined(separator: " "))
-                insertEvaluation.bind(score.score)
-                insertEvaluation.bind(score.tier.rawValue)
-                insertEvaluation.bind(ruleset)
-                insertEvaluation.bind(ended.isEmpty ? nil : StoredFiring.endedText(ended))
-                try insertEvaluation.run()
+                evaluations.append([
+                    seqs[index], fired.map(\.rule).joined(separator: " "), score.score, score.tier.rawValue, ruleset,
+                    ended.isEmpty ? nil : StoredFiring.endedText(ended),
+                ])
                 observe(score, at: checkIns[index].at)
             case .silence(let decision):
                 let firing = decision.firing
-                insertAbsence.bind(client)
-                insertAbsence.bind(firing.rule)
-                insertAbsence.bind(firing.at.microseconds)
-                insertAbsence.bind(decision.fired)
-                insertAbsence.bind(decision.score.score)
-                insertAbsence.bind(decision.score.tier.rawValue)
-                insertAbsence.bind(ruleset)
-                insertAbsence.bind(now.microseconds)
-                try insertAbsence.run()
+                try session.execute(
+                    """
+                    INSERT INTO absences(client, rule, at, fired, score, tier, ruleset, decided_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(client, rule, at) DO NOTHING
+                    """, client, firing.rule, firing.at.microseconds, decision.fired, decision.score.score,
+                    decision.score.tier.rawValue, ruleset, now.microseconds)
                 if decision.fired {
                     observe(decision.score, at: firing.at)
                     record.silences.append((client, decision))
@@ -121,19 +125,13 @@ struct EffectWriter<Session: StoreSession> {
             case .action(let action):
                 try write(action, client: client)
             case .absenceDue(let due):
-                updateAbsenceDue.bind(due?.microseconds)
-                updateAbsenceDue.bind(client)
-                try updateAbsenceDue.run()
+                absenceDue = .some(due)
             }
         }
         if let latest {
-            updateScore.bind(latest.score.score)
-            updateScore.bind(latest.score.tier.rawValue)
-            updateScore.bind(latest.at.microseconds)
-            updateScore.bind(client)
-            updateScore.bind(latest.at.microseconds)
-            try updateScore.run()
+            scores.append([client, latest.score.score, latest.score.tier.rawValue, latest.at.microseconds])
         }
+        if let absenceDue { absenceDues.append([client, absenceDue?.microseconds]) }
     }
 
     /// `notice_pending` for a task that ends now: set when it was delivered at least once, so its

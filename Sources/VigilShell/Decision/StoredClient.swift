@@ -74,24 +74,27 @@ enum StoredClient {
         return EpisodeCursor(open: episode, lastNumber: number, planned: Set(planned.compactMap { $0 }))
     }
 
-    /// The client's open tasks, oldest first, as they are now (people and the notifier change them).
-    /// It runs for every client in every commit.
-    static func openTasks(client: String, slots: inout SlotKeys, session: some StoreSession) throws -> [OpenTask] {
-        var tasks: [OpenTask] = []
-        var query = try session.statement(
+    /// Each client's open tasks, oldest first, as they are now (people and the notifier change
+    /// them). It runs for every commit, for all its clients at once.
+    static func openTasks(clients: [String], slots: inout SlotKeys, session: some StoreSession) throws
+        -> [String: [OpenTask]]
+    {
+        var tasks: [String: [OpenTask]] = [:]
+        try session.runMany(
             """
-            SELECT id, kind, slot, created_at, due, deliver_at, contact_attempts FROM tasks
-            WHERE client = ? AND state IN \(TaskState.openList) ORDER BY seq
-            """)
-        query.bind(client)
-        try query.forEachRow { row in
-            guard let id = row.text(0), let kind = row.text(1).flatMap(TaskKind.init(rawValue:)) else { return }
-            let slot = row.text(2) ?? ""
-            tasks.append(
+            SELECT client, id, kind, slot, created_at, due, deliver_at, contact_attempts FROM tasks
+            WHERE client IN (VALUES (?)) AND state IN \(TaskState.openList) ORDER BY seq
+            """, rows: clients.map { [$0] }
+        ) { row in
+            guard let client = row.text(0), let id = row.text(1),
+                let kind = row.text(2).flatMap(TaskKind.init(rawValue:))
+            else { return }
+            let slot = row.text(3) ?? ""
+            tasks[client, default: []].append(
                 OpenTask(
-                    id: id, kind: kind, key: slots.key(of: slot), createdAt: Timestamp(microseconds: row.int64(3)),
-                    due: Timestamp(microseconds: row.int64(4)), slot: slot,
-                    deliverAt: Timestamp(microseconds: row.int64(5)), attempts: Int(row.int64(6))))
+                    id: id, kind: kind, key: slots.key(of: slot), createdAt: Timestamp(microseconds: row.int64(4)),
+                    due: Timestamp(microseconds: row.int64(5)), slot: slot,
+                    deliverAt: Timestamp(microseconds: row.int64(6)), attempts: Int(row.int64(7))))
         }
         return tasks
     }

@@ -32,23 +32,19 @@ public struct ClientIndex: CommitStage {
             summaries[event.checkIn.client]?.last.formMax(at)
             summaries[event.checkIn.client]?.count += 1
         }
-        for (client, summary) in summaries.sorted(by: { $0.key < $1.key }) {
-            var row = try session.statement(
-                """
-                INSERT INTO clients(id, first_at, last_at, events) VALUES (?, ?, ?, ?)
-                ON CONFLICT(id) DO UPDATE SET
-                    first_at = CASE WHEN excluded.first_at < clients.first_at THEN excluded.first_at
-                        ELSE clients.first_at END,
-                    last_at = CASE WHEN excluded.last_at > clients.last_at THEN excluded.last_at
-                        ELSE clients.last_at END,
-                    events = clients.events + excluded.events
-                """)
-            row.bind(client)
-            row.bind(summary.first)
-            row.bind(summary.last)
-            row.bind(Int64(summary.count))
-            try row.run()
-        }
+        try session.runMany(
+            """
+            INSERT INTO clients(id, first_at, last_at, events) VALUES (?, ?, ?, ?)
+            ON CONFLICT(id) DO UPDATE SET
+                first_at = CASE WHEN excluded.first_at < clients.first_at THEN excluded.first_at
+                    ELSE clients.first_at END,
+                last_at = CASE WHEN excluded.last_at > clients.last_at THEN excluded.last_at
+                    ELSE clients.last_at END,
+                events = clients.events + excluded.events
+            """,
+            rows: summaries.sorted(by: { $0.key < $1.key }).map { client, summary in
+                [client, summary.first, summary.last, Int64(summary.count)]
+            })
     }
 }
 

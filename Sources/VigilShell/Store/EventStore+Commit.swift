@@ -110,29 +110,32 @@ package struct StoreCommit {
         // Before any insert: on several nodes, a client's events are then numbered in the order
         // their transactions commit, and its evaluation sees every earlier one.
         try session.serialize(clients: Set(events.map(\.checkIn.client)).sorted())
+        // One statement for the batch on PostgreSQL: the events numbered in the batch's order.
+        var inserted: [EventKey: Int64] = [:]
+        inserted.reserveCapacity(events.count)
+        try session.runMany(
+            """
+            INSERT INTO events(id, client, at, kind, source, digest, body, origin, ingested_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(client, id) DO NOTHING RETURNING client, id, seq
+            """,
+            rows: events.map { event in
+                let checkIn = event.checkIn
+                return [
+                    checkIn.id, checkIn.client, checkIn.at.microseconds, checkIn.kind.rawValue,
+                    checkIn.source.rawValue, event.digest, event.body, event.origin, time.microseconds,
+                ]
+            }
+        ) { row in
+            inserted[EventKey(client: row.text(0) ?? "", id: row.text(1) ?? "")] = row.int64(2)
+        }
         var outcomes: [CommitOutcome] = []
         outcomes.reserveCapacity(events.count)
         var stored: [StoredEvent] = []
         stored.reserveCapacity(events.count)
         for event in events {
             let checkIn = event.checkIn
-            var insert = try session.statement(
-                """
-                INSERT INTO events(id, client, at, kind, source, digest, body, origin, ingested_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(client, id) DO NOTHING RETURNING seq
-                """)
-            insert.bind(checkIn.id)
-            insert.bind(checkIn.client)
-            insert.bind(checkIn.at.microseconds)
-            insert.bind(checkIn.kind.rawValue)
-            insert.bind(checkIn.source.rawValue)
-            insert.bind(event.digest)
-            insert.bind(event.body)
-            insert.bind(event.origin)
-            insert.bind(time.microseconds)
-            var seq: Int64?
-            try insert.forEachRow { seq = $0.int64(0) }
-            if let seq {
+            // The first of the batch's events with this key was stored; a later one is a replay.
+            if let seq = inserted.removeValue(forKey: EventKey(client: checkIn.client, id: checkIn.id)) {
                 stored.append(StoredEvent(seq: seq, checkIn: checkIn))
                 outcomes.append(.stored(seq))
                 continue
@@ -162,6 +165,12 @@ package struct StoreCommit {
             }
         }
         return outcomes
+    }
+
+    /// An event's identity in the store.
+    private struct EventKey: Hashable {
+        let client: String
+        let id: String
     }
 
     private func reject(

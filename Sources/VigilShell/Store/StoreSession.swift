@@ -26,13 +26,23 @@ public protocol StoreSession {
     /// file once the commit is done).
     func announceTaskDue() throws
 
-    /// The client's revision in a store that other nodes write to: a state cached at another
-    /// revision is stale. Nil when this process is the store's only writer (SQLite).
-    func revision(of client: String) throws -> Int64?
+    /// The clients' revisions in a store that other nodes write to (0 for a client never
+    /// revised): a state cached at another revision is stale. Nil when this process is the
+    /// store's only writer (SQLite).
+    func revisions(of clients: [String]) throws -> [String: Int64]?
 
-    /// Records that this transaction changed the client's decision state; returns its revision
+    /// Records that this transaction changed the clients' decision state; returns their revisions
     /// once committed (nil when this process is the store's only writer).
-    func advanceRevision(of client: String) throws -> Int64?
+    func advanceRevisions(of clients: [String]) throws -> [String: Int64]?
+
+    /// Runs `sql`, written for one row of values (its first `VALUES (?, …)` group), for each of
+    /// `rows`, calling `body` with each row it returns. SQLite runs it row by row; PostgreSQL, for
+    /// which every statement is a round trip to the server, sends as many rows as its parameter
+    /// limit allows in each statement (the group repeated: `VALUES (…), (…), …`), so the SQL must
+    /// mean the same for several rows: an `INSERT`, or a statement joining `(VALUES (…)) AS u`
+    /// (whose columns both backends name `column1, column2, …`; cast each parameter whose type the
+    /// statement does not imply).
+    func runMany(_ sql: String, rows: [[(any SQLBindable)?]], each body: (Statement.Row) throws -> Void) throws
 
     /// Every row of `sql` with `values` bound, by column name (for the records that read their
     /// rows as GRDB's, such as `TaskRecord`).
@@ -130,6 +140,11 @@ extension StoreSession {
         return found
     }
 
+    /// `runMany` for a statement that returns no row.
+    package func runMany(_ sql: String, rows: [[(any SQLBindable)?]]) throws {
+        try runMany(sql, rows: rows) { _ in }
+    }
+
     private func bound(_ sql: String, _ values: [(any SQLBindable)?]) throws -> Statement {
         var statement = try self.statement(sql)
         for value in values {
@@ -157,9 +172,21 @@ public struct SQLiteSession: StoreSession {
 
     public func announceTaskDue() {}
 
-    public func revision(of client: String) -> Int64? { nil }
+    public func revisions(of clients: [String]) -> [String: Int64]? { nil }
 
-    public func advanceRevision(of client: String) -> Int64? { nil }
+    public func advanceRevisions(of clients: [String]) -> [String: Int64]? { nil }
+
+    public func runMany(_ sql: String, rows: [[(any SQLBindable)?]], each body: (RawStatement.Row) throws -> Void)
+        throws
+    {
+        var statement = try statement(sql)
+        for row in rows {
+            for value in row {
+                if let value { value.bind(to: &statement) } else { statement.bindNull() }
+            }
+            try statement.forEachRow(body)
+        }
+    }
 
     public func rows(_ sql: String, _ values: [(any SQLBindable)?]) throws -> [Row] {
         try Row.fetchAll(db, sql: sql, arguments: StatementArguments(values.map { $0?.databaseValue ?? .null }))
