@@ -74,12 +74,20 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
         let revisions = try session.revisions(of: names)
         var slots = SlotKeys()
         let openTasks = try StoredClient.openTasks(clients: names, slots: &slots, session: session)
+        let cached = arrivals.map { taken($0.client, revisions: revisions) }
+        // Of the others, those with no earlier event are new: nothing to read for them.
+        let known = try StoredClient.withEarlierEvents(
+            zip(arrivals, cached).filter { $1 == nil }.map { arrival, _ in (arrival.client, arrival.events[0].seq) },
+            session: session)
         var clients: [ClientWork] = []
         clients.reserveCapacity(arrivals.count)
-        for (client, events) in arrivals {
+        for ((client, events), cached) in zip(arrivals, cached) {
             let work =
-                try taken(client, revisions: revisions)
-                ?? ClientWork(StoredClient.load(client: client, before: events[0].seq, pack: pack, session: session))
+                try cached
+                ?? ClientWork(
+                    known.contains(client)
+                        ? StoredClient.load(client: client, before: events[0].seq, pack: pack, session: session)
+                        : StoredClient.new(client, pack: pack))
             work.state.openTasks = openTasks[client] ?? []
             for event in events { work.add(event) }
             clients.append(work)

@@ -9,11 +9,33 @@ enum StoredClient {
     {
         let replay = try StoredReplay.load(client: client, before: seq, pack: pack, session: session)
         // A client never seen before has no episode and no program: nothing more to read.
-        guard replay.history.newest != nil else { return ClientState(client: client, replay: replay) }
+        guard replay.history.newest != nil else { return new(client, pack: pack) }
         var cursor = try cursor(client: client, policy: pack.policy, session: session)
         if pack.plans.aftercare.watch != nil { cursor.watchUntil = try watchUntil(client: client, session: session) }
         return ClientState(
             client: client, replay: replay, cursor: cursor, program: try program(client: client, session: session))
+    }
+
+    /// The state of a client with no stored event.
+    static func new(_ client: String, pack: RulePack) -> ClientState {
+        ClientState(client: client, replay: ClientReplay(ruleSet: pack.ruleSet, policy: pack.policy))
+    }
+
+    /// Of `clients`, each with the sequence number of its first event in this transaction, those
+    /// with an event stored before it (the others are new), in one statement on PostgreSQL.
+    static func withEarlierEvents(_ clients: [(client: String, seq: Int64)], session: some StoreSession) throws
+        -> Set<String>
+    {
+        var known: Set<String> = []
+        try session.runMany(
+            """
+            SELECT u.column1 FROM (VALUES (CAST(? AS TEXT), CAST(? AS BIGINT))) AS u
+            WHERE EXISTS (SELECT 1 FROM events e WHERE e.client = u.column1 AND e.seq < u.column2)
+            """, rows: clients.map { [$0.client, $0.seq] }
+        ) { row in
+            if let client = row.text(0) { known.insert(client) }
+        }
+        return known
     }
 
     /// Until when the client is on the step-down watch its episodes that closed at `high` or above
