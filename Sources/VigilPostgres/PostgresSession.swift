@@ -73,7 +73,9 @@ final class PostgresSession: StoreSession {
         return revisions
     }
 
-    func runMany(_ sql: String, rows: [[(any SQLBindable)?]], each body: (PostgresSessionRow) throws -> Void) throws {
+    func runMany(
+        _ sql: String, oneRow: String?, rows: [[(any SQLBindable)?]], each body: (PostgresSessionRow) throws -> Void
+    ) throws {
         guard let first = rows.first else { return }
         let template = try ValuesTemplate(sql, width: first.count)
         // PostgreSQL takes at most 65,535 parameters in a statement.

@@ -36,12 +36,16 @@ struct EffectWriter<Session: StoreSession> {
             UPDATE clients SET score = u.column2, tier = u.column3, scored_at = u.column4
             FROM (VALUES (CAST(? AS TEXT), CAST(? AS DOUBLE PRECISION), CAST(? AS TEXT), CAST(? AS BIGINT))) AS u
             WHERE clients.id = u.column1 AND (clients.scored_at IS NULL OR clients.scored_at <= u.column4)
-            """, rows: scores)
+            """,
+            oneRow: """
+                UPDATE clients SET score = ?2, tier = ?3, scored_at = ?4
+                WHERE id = ?1 AND (scored_at IS NULL OR scored_at <= ?4)
+                """, rows: scores)
         try session.runMany(
             """
             UPDATE clients SET absence_due = u.column2
             FROM (VALUES (CAST(? AS TEXT), CAST(? AS BIGINT))) AS u WHERE clients.id = u.column1
-            """, rows: absenceDues)
+            """, oneRow: "UPDATE clients SET absence_due = ?2 WHERE id = ?1", rows: absenceDues)
         evaluations = []
         scores = []
         absenceDues = []

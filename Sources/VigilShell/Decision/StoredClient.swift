@@ -31,7 +31,9 @@ enum StoredClient {
             """
             SELECT u.column1 FROM (VALUES (CAST(? AS TEXT), CAST(? AS BIGINT))) AS u
             WHERE EXISTS (SELECT 1 FROM events e WHERE e.client = u.column1 AND e.seq < u.column2)
-            """, rows: clients.map { [$0.client, $0.seq] }
+            """,
+            oneRow: "SELECT ?1 WHERE EXISTS (SELECT 1 FROM events WHERE client = ?1 AND seq < ?2)",
+            rows: clients.map { [$0.client, $0.seq] }
         ) { row in
             if let client = row.text(0) { known.insert(client) }
         }
@@ -106,7 +108,11 @@ enum StoredClient {
             """
             SELECT client, id, kind, slot, created_at, due, deliver_at, contact_attempts FROM tasks
             WHERE client IN (VALUES (?)) AND state IN \(TaskState.openList) ORDER BY seq
-            """, rows: clients.map { [$0] }
+            """,
+            oneRow: """
+                SELECT client, id, kind, slot, created_at, due, deliver_at, contact_attempts FROM tasks
+                WHERE client = ?1 AND state IN \(TaskState.openList) ORDER BY seq
+                """, rows: clients.map { [$0] }
         ) { row in
             guard let client = row.text(0), let id = row.text(1),
                 let kind = row.text(2).flatMap(TaskKind.init(rawValue:))

@@ -41,8 +41,11 @@ public protocol StoreSession {
     /// limit allows in each statement (the group repeated: `VALUES (…), (…), …`), so the SQL must
     /// mean the same for several rows: an `INSERT`, or a statement joining `(VALUES (…)) AS u`
     /// (whose columns both backends name `column1, column2, …`; cast each parameter whose type the
-    /// statement does not imply).
-    func runMany(_ sql: String, rows: [[(any SQLBindable)?]], each body: (Statement.Row) throws -> Void) throws
+    /// statement does not imply). For such a join, `oneRow` is the same statement for a single row
+    /// (its values numbered `?1, ?2, …`), which SQLite runs without building a table per row.
+    func runMany(
+        _ sql: String, oneRow: String?, rows: [[(any SQLBindable)?]], each body: (Statement.Row) throws -> Void
+    ) throws
 
     /// Every row of `sql` with `values` bound, by column name (for the records that read their
     /// rows as GRDB's, such as `TaskRecord`).
@@ -141,8 +144,15 @@ extension StoreSession {
     }
 
     /// `runMany` for a statement that returns no row.
-    package func runMany(_ sql: String, rows: [[(any SQLBindable)?]]) throws {
-        try runMany(sql, rows: rows) { _ in }
+    package func runMany(_ sql: String, oneRow: String? = nil, rows: [[(any SQLBindable)?]]) throws {
+        try runMany(sql, oneRow: oneRow, rows: rows) { _ in }
+    }
+
+    /// `runMany` for a statement written for one row and many alike (an `INSERT`).
+    package func runMany(
+        _ sql: String, rows: [[(any SQLBindable)?]], each body: (Statement.Row) throws -> Void
+    ) throws {
+        try runMany(sql, oneRow: nil, rows: rows, each: body)
     }
 
     private func bound(_ sql: String, _ values: [(any SQLBindable)?]) throws -> Statement {
@@ -176,10 +186,11 @@ public struct SQLiteSession: StoreSession {
 
     public func advanceRevisions(of clients: [String]) -> [String: Int64]? { nil }
 
-    public func runMany(_ sql: String, rows: [[(any SQLBindable)?]], each body: (RawStatement.Row) throws -> Void)
-        throws
-    {
-        var statement = try statement(sql)
+    public func runMany(
+        _ sql: String, oneRow: String?, rows: [[(any SQLBindable)?]], each body: (RawStatement.Row) throws -> Void
+    ) throws {
+        guard !rows.isEmpty else { return }
+        var statement = try statement(oneRow ?? sql)
         for row in rows {
             for value in row {
                 if let value { value.bind(to: &statement) } else { statement.bindNull() }
