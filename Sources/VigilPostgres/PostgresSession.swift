@@ -170,6 +170,8 @@ struct ValuesTemplate {
     let head: Substring
     let group: Substring
     let tail: Substring
+    /// The group's text between its parameters.
+    private let pieces: [Substring]
 
     /// Throws when `sql` has no `VALUES (…)` group holding exactly `width` parameters, or has a
     /// parameter outside it.
@@ -180,14 +182,30 @@ struct ValuesTemplate {
         head = sql[..<values.lowerBound]
         group = sql[values.lowerBound...end].dropFirst("VALUES ".count)
         tail = sql[sql.index(after: end)...]
-        guard group.filter({ $0 == "?" }).count == width, !head.contains("?"), !tail.contains("?") else {
+        pieces = group.split(separator: "?", omittingEmptySubsequences: false)
+        guard pieces.count == width + 1, !head.contains("?"), !tail.contains("?") else {
             throw TemplateError(sql: sql, problem: "the VALUES group does not hold the row's \(width) parameters")
         }
     }
 
     /// The statement for `rows` rows, its parameters numbered `$1, $2, …` in row order.
     func sql(rows: Int) -> String {
-        SQLNumbering.number(head + "VALUES " + repeatElement(group, count: rows).joined(separator: ", ") + tail)
+        var text = String(head)
+        text.reserveCapacity(head.utf8.count + rows * (group.utf8.count + 8 * pieces.count) + tail.utf8.count + 8)
+        text += "VALUES "
+        var number = 0
+        for row in 0..<rows {
+            if row > 0 { text += ", " }
+            text += pieces[0]
+            for piece in pieces.dropFirst() {
+                number += 1
+                text += "$"
+                text += String(number)
+                text += piece
+            }
+        }
+        text += tail
+        return text
     }
 
     /// The index of the parenthesis closing the one at `open`.

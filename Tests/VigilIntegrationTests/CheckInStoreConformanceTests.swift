@@ -38,8 +38,6 @@ final class CheckInStoreConformanceTests: XCTestCase {
         var started = Date()
         let written = try bench.write(endingAt: end, into: sqlite)
         let sqliteTook = Date().timeIntervalSince(started)
-        let database = try DatabaseQueue(path: path)
-        let sqliteRows = try Self.tables.mapValues { sql in try database.read { try String.fetchAll($0, sql: sql) } }
 
         let postgres = try PostgresServer.forPostgresHalf(of: "the store conformance suite", secretsIn: harness.root)
         defer { postgres.stop() }
@@ -53,6 +51,16 @@ final class CheckInStoreConformanceTests: XCTestCase {
         let replayed = try bench.write(endingAt: end, into: shared)
         let postgresTook = Date().timeIntervalSince(started)
         XCTAssertEqual(replayed.checkIns, written.checkIns)
+
+        // Then one commit larger than PostgreSQL takes in a statement (its rows go in several),
+        // with a replay and a conflicting reuse of an id inside it: the same outcomes on both.
+        let large = try Self.largeCommit(pack: pack, at: end)
+        let outcomes = try sqlite.commit(large, rejections: [], at: end)
+        XCTAssertEqual(try shared.commit(large, rejections: [], at: end), outcomes, "the large commit's outcomes")
+        XCTAssertEqual(outcomes.filter { $0 == .duplicate }.count, 1)
+        XCTAssertEqual(outcomes.filter { $0 == .conflict }.count, 1)
+        let database = try DatabaseQueue(path: path)
+        let sqliteRows = try Self.tables.mapValues { sql in try database.read { try String.fetchAll($0, sql: sql) } }
 
         // `vigil client show` reads the same report from either store.
         let access = try PostgresStoreAccess(target: target, logger: Self.quiet)
@@ -86,6 +94,28 @@ final class CheckInStoreConformanceTests: XCTestCase {
             let differing = zip(postgresRows, expected).filter { $0 != $1 }.prefix(3)
             XCTAssertTrue(differing.isEmpty, "\(table) differs, e.g. (postgres, sqlite): \(Array(differing))")
             print("  \(table): \(expected.count) rows, identical: \(differing.isEmpty)")
+        }
+    }
+
+    /// 8,000 check-ins of 2,500 clients (the events' rows take three PostgreSQL statements), the
+    /// 100th repeated as is and the 201st's id reused with other content.
+    static func largeCommit(pack: RulePack, at end: Timestamp) throws -> [PendingEvent] {
+        let decoder = CheckInDecoder(vocabulary: pack.vocabulary)
+        let formatter = ISO8601DateFormatter()
+        let start = Double(end.microseconds / 1_000_000 - 3_600)
+        var bodies: [String] = []
+        for index in 0..<8_000 {
+            let at: String = formatter.string(from: Date(timeIntervalSince1970: start + Double(index % 3_000)))
+            let kind = index % 40 == 0 ? "crisis_call" : "checkin"
+            let client = "large-\(index % 2_500)"
+            bodies.append(
+                #"{"id":"large-\#(index)","client":"\#(client)","at":"\#(at)","source":"peer","kind":"\#(kind)"}"#)
+        }
+        bodies.append(bodies[100])
+        bodies.append(bodies[201].replacingOccurrences(of: #""kind":"checkin""#, with: #""kind":"ed_visit""#))
+        return try bodies.map { body in
+            let decoded = try decoder.decode(Array(body.utf8), now: end)
+            return PendingEvent(checkIn: decoded.checkIn, digest: decoded.digest, body: body, origin: "large")
         }
     }
 
