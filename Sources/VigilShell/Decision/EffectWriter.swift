@@ -12,11 +12,10 @@ struct EffectWriter<Session: StoreSession> {
     /// The last reasons encoded, and their text.
     private var encodedReasons: (reasons: [TaskReason], text: String)?
     /// What every client gets, sent for all of them by `flush()` (one statement each on
-    /// PostgreSQL): the evaluations of their check-ins, their latest scores and their next
-    /// absence deadlines.
+    /// PostgreSQL): the evaluations of their check-ins, and their rows' latest score and next
+    /// absence deadline.
     private var evaluations: [[(any SQLBindable)?]] = []
-    private var scores: [[(any SQLBindable)?]] = []
-    private var absenceDues: [[(any SQLBindable)?]] = []
+    private var clientRows: [[(any SQLBindable)?]] = []
 
     init(session: Session, ruleset: Int64, at now: Timestamp) {
         self.session = session
@@ -30,25 +29,28 @@ struct EffectWriter<Session: StoreSession> {
             "INSERT INTO evaluations(event_seq, fired, score, tier, ruleset, ended) VALUES (?, ?, ?, ?, ?, ?)",
             rows: evaluations)
         // The client's current score: that of its latest observation (never moved back by a late
-        // check-in observed earlier).
+        // check-in observed earlier); its next absence deadline when the evaluation set one.
+        let scored = "u.column4 IS NOT NULL AND (clients.scored_at IS NULL OR clients.scored_at <= u.column4)"
+        let scoredOneRow = "?4 IS NOT NULL AND (scored_at IS NULL OR scored_at <= ?4)"
         try session.runMany(
             """
-            UPDATE clients SET score = u.column2, tier = u.column3, scored_at = u.column4
-            FROM (VALUES (CAST(? AS TEXT), CAST(? AS DOUBLE PRECISION), CAST(? AS TEXT), CAST(? AS BIGINT))) AS u
-            WHERE clients.id = u.column1 AND (clients.scored_at IS NULL OR clients.scored_at <= u.column4)
+            UPDATE clients SET score = CASE WHEN \(scored) THEN u.column2 ELSE clients.score END,
+                tier = CASE WHEN \(scored) THEN u.column3 ELSE clients.tier END,
+                scored_at = CASE WHEN \(scored) THEN u.column4 ELSE clients.scored_at END,
+                absence_due = CASE WHEN u.column5 = 1 THEN u.column6 ELSE clients.absence_due END
+            FROM (VALUES (CAST(? AS TEXT), CAST(? AS DOUBLE PRECISION), CAST(? AS TEXT), CAST(? AS BIGINT),
+                CAST(? AS BIGINT), CAST(? AS BIGINT))) AS u
+            WHERE clients.id = u.column1
             """,
             oneRow: """
-                UPDATE clients SET score = ?2, tier = ?3, scored_at = ?4
-                WHERE id = ?1 AND (scored_at IS NULL OR scored_at <= ?4)
-                """, rows: scores)
-        try session.runMany(
-            """
-            UPDATE clients SET absence_due = u.column2
-            FROM (VALUES (CAST(? AS TEXT), CAST(? AS BIGINT))) AS u WHERE clients.id = u.column1
-            """, oneRow: "UPDATE clients SET absence_due = ?2 WHERE id = ?1", rows: absenceDues)
+                UPDATE clients SET score = CASE WHEN \(scoredOneRow) THEN ?2 ELSE score END,
+                    tier = CASE WHEN \(scoredOneRow) THEN ?3 ELSE tier END,
+                    scored_at = CASE WHEN \(scoredOneRow) THEN ?4 ELSE scored_at END,
+                    absence_due = CASE WHEN ?5 = 1 THEN ?6 ELSE absence_due END
+                WHERE id = ?1
+                """, rows: clientRows)
         evaluations = []
-        scores = []
-        absenceDues = []
+        clientRows = []
     }
 
     /// Writes one client's effects; `checkIns` (stored as `seqs`) are those the effects' indices refer to.
@@ -132,10 +134,11 @@ struct EffectWriter<Session: StoreSession> {
                 absenceDue = .some(due)
             }
         }
-        if let latest {
-            scores.append([client, latest.score.score, latest.score.tier.rawValue, latest.at.microseconds])
-        }
-        if let absenceDue { absenceDues.append([client, absenceDue?.microseconds]) }
+        guard latest != nil || absenceDue != nil else { return }
+        clientRows.append([
+            client, latest?.score.score, latest?.score.tier.rawValue, latest?.at.microseconds,
+            absenceDue == nil ? 0 : 1, absenceDue??.microseconds,
+        ])
     }
 
     /// `notice_pending` for a task that ends now: set when it was delivered at least once, so its
