@@ -76,9 +76,9 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
         let openTasks = try StoredClient.openTasks(clients: names, slots: &slots, session: session)
         let cached = arrivals.map { taken($0.client, revisions: revisions) }
         // Of the others, those with no earlier event are new: nothing to read for them.
+        let uncached = zip(arrivals, cached).filter { $1 == nil }.map(\.0)
         let known = try StoredClient.withEarlierEvents(
-            zip(arrivals, cached).filter { $1 == nil }.map { arrival, _ in (arrival.client, arrival.events[0].seq) },
-            session: session)
+            uncached.map { ($0.client, Self.first($0.events)) }, session: session)
         var clients: [ClientWork] = []
         clients.reserveCapacity(arrivals.count)
         for ((client, events), cached) in zip(arrivals, cached) {
@@ -86,7 +86,7 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
                 try cached
                 ?? ClientWork(
                     known.contains(client)
-                        ? StoredClient.load(client: client, before: events[0].seq, pack: pack, session: session)
+                        ? StoredClient.load(client: client, before: Self.first(events), pack: pack, session: session)
                         : StoredClient.new(client, pack: pack))
             work.state.openTasks = openTasks[client] ?? []
             for event in events { work.add(event) }
@@ -192,6 +192,11 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
         guard let revisions else { return work }
         return revisions[client] == work.revision ? work : nil
     }
+
+    /// The lowest sequence number of a client's events in a commit: its state is what was stored
+    /// before it (a store numbering a statement's rows out of their order would still not count
+    /// one of them as history).
+    private static func first(_ events: [StoredEvent]) -> Int64 { events.lazy.map(\.seq).min() ?? .max }
 
     /// The id of `pack` in `rulesets`, recorded with its rules on its first use (by whichever node
     /// gets there first: the others find it stored).
