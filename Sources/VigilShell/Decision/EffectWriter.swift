@@ -60,7 +60,14 @@ struct EffectWriter<Session: StoreSession> {
         func observe(_ score: RiskScore, at: Timestamp) {
             if latest.map({ $0.at <= at }) ?? true { latest = (at, score) }
         }
+        // A rise's tasks come one after another: they are inserted together.
+        var planned: [(task: PlannedTask, score: Double, reasons: [TaskReason])] = []
         for effect in effects {
+            if case .planned(let task, let score, let reasons) = effect {
+                planned.append((task, score, reasons))
+                continue
+            }
+            try insert(&planned, client: client)
             switch effect {
             case .evaluated(let index, let fired, let ended, let score):
                 evaluations.append([
@@ -82,15 +89,8 @@ struct EffectWriter<Session: StoreSession> {
                 }
             case .episode(let change):
                 try write(change, client: client)
-            case .planned(let task, let score, let reasons):
-                let inserted = try TaskLedger.insert(
-                    task, score: score, reasons: text(of: reasons), about: nil,
-                    plan: task.plan.map { JSONOutput.text($0) }, at: now, session: session)
-                guard inserted else { continue }
-                record.planned.append((task, score))
-                if let last = record.changes.indices.last, record.changes[last].client == client {
-                    record.changes[last].tasks += 1
-                }
+            case .planned:
+                continue
             case .superseded(let task, let tier, let reason):
                 if try cancel(task, reason: reason) { record.superseded.append((client, task, tier)) }
             case .ended(let task, let end):
@@ -134,11 +134,36 @@ struct EffectWriter<Session: StoreSession> {
                 absenceDue = .some(due)
             }
         }
+        try insert(&planned, client: client)
         guard latest != nil || absenceDue != nil else { return }
         clientRows.append([
             client, latest?.score.score, latest?.score.tier.rawValue, latest?.at.microseconds,
             absenceDue == nil ? 0 : 1, absenceDue??.microseconds,
         ])
+    }
+
+    /// Inserts the tasks `planned` (each unless already there) and empties it; those inserted are
+    /// recorded, and counted for the client's episode change.
+    private mutating func insert(
+        _ planned: inout [(task: PlannedTask, score: Double, reasons: [TaskReason])], client: String
+    ) throws {
+        guard !planned.isEmpty else { return }
+        var insertions: [TaskLedger.Insertion] = []
+        insertions.reserveCapacity(planned.count)
+        for (task, score, reasons) in planned {
+            insertions.append(
+                TaskLedger.Insertion(
+                    task: task, score: score, reasons: text(of: reasons), about: nil,
+                    plan: task.plan.map { JSONOutput.text($0) }))
+        }
+        var inserted = try TaskLedger.insert(insertions, at: now, session: session)
+        for (task, score, _) in planned where inserted.remove(task.id) != nil {
+            record.planned.append((task, score))
+            if let last = record.changes.indices.last, record.changes[last].client == client {
+                record.changes[last].tasks += 1
+            }
+        }
+        planned = []
     }
 
     /// `notice_pending` for a task that ends now: set when it was delivered at least once, so its

@@ -12,31 +12,45 @@ enum TaskLedger {
         _ task: PlannedTask, score: Double, reasons: String, about: String?, plan: String? = nil, at now: Timestamp,
         session: some StoreSession
     ) throws -> Bool {
-        // Bound one by one: every rise inserts several.
-        var row = try session.statement(
+        try !insert(
+            [Insertion(task: task, score: score, reasons: reasons, about: about, plan: plan)], at: now,
+            session: session
+        ).isEmpty
+    }
+
+    /// A task to insert, with what is stored beside it.
+    struct Insertion {
+        let task: PlannedTask
+        let score: Double
+        let reasons: String
+        let about: String?
+        let plan: String?
+    }
+
+    /// Inserts each task unless its id (or its client, episode and slot) is already there, in one
+    /// statement on PostgreSQL (a rise plans several); returns the ids inserted.
+    static func insert(_ insertions: [Insertion], at now: Timestamp, session: some StoreSession) throws -> Set<String> {
+        var inserted: Set<String> = []
+        try session.runMany(
             """
             INSERT INTO tasks(id, client, episode, slot, kind, tier, score, route, instruction, reasons, about,
                 created_at, deliver_at, due, state, next_attempt_at, plan)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)
-            ON CONFLICT DO NOTHING
-            """)
-        row.bind(task.id)
-        row.bind(task.client)
-        row.bind(Int64(task.episode))
-        row.bind(task.slot)
-        row.bind(task.kind.rawValue)
-        row.bind(task.tier.rawValue)
-        row.bind(score)
-        row.bind(task.route)
-        row.bind(task.instruction)
-        row.bind(reasons)
-        row.bind(about)
-        row.bind(now.microseconds)
-        row.bind(task.deliverAt.microseconds)
-        row.bind(task.due.microseconds)
-        row.bind(task.deliverAt.microseconds)
-        row.bind(plan)
-        return try row.run() == 1
+            ON CONFLICT DO NOTHING RETURNING id
+            """,
+            rows: insertions.map { insertion in
+                let task = insertion.task
+                return [
+                    task.id, task.client, task.episode, task.slot, task.kind.rawValue, task.tier.rawValue,
+                    insertion.score, task.route, task.instruction, insertion.reasons, insertion.about,
+                    now.microseconds, task.deliverAt.microseconds, task.due.microseconds, task.deliverAt.microseconds,
+                    insertion.plan,
+                ]
+            }
+        ) { row in
+            if let id = row.text(0) { inserted.insert(id) }
+        }
+        return inserted
     }
 }
 
