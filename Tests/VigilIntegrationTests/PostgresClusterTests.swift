@@ -50,12 +50,16 @@ final class PostgresClusterTests: XCTestCase {
             batches[index * batches.count / checkIns.count].append((random.next(3), line))
         }
         // Clients last heard from days ago: a silence for the daemons' timer to decide. Each client's
-        // check-ins in one file on one node, so no round decides a silence before the client's
-        // last check-in is stored.
+        // check-ins in one file on one node, stored before anything else is dropped (so no slice of
+        // a larger chunk splits them), so no round decides a silence before the client's last
+        // check-in is stored.
         let quiet = Self.quietClients(count: max(3, total / 200))
         let started = Date()
         for (client, lines) in quiet.enumerated() {
             try nodes[random.next(3)].drop("quiet-\(client).jsonl", lines.joined(separator: "\n") + "\n")
+        }
+        try eventually(timeout: 60, "the quiet clients' check-ins stored") {
+            try postgres.value("SELECT count(*) FROM events WHERE client LIKE 'quiet-%'") == "\(quiet.joined().count)"
         }
         let stored = total + quiet.joined().count
         for (round, batch) in batches.enumerated() {
