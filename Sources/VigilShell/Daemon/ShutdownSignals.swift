@@ -15,8 +15,10 @@ public struct ShutdownSignals: Sendable {
     /// trapped signal.
     public func run(_ group: ServiceGroup) async throws {
         try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { [signals] in
-                for await _ in signals { await group.triggerGracefulShutdown() }
+            // Weakly: the group (and through its services, the store) must not outlive `run` in a
+            // child task not yet freed when the process exits (the store would stay unclosed).
+            tasks.addTask { [signals, weak group] in
+                for await _ in signals { await group?.triggerGracefulShutdown() }
             }
             try await group.run()
             tasks.cancelAll()
