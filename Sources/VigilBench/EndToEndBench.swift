@@ -30,9 +30,11 @@ public struct EndToEndBench {
     let directory: String
     let rules: String
     let binary: String
-    let progress: (String) -> Void
+    let progress: @Sendable (String) -> Void
 
-    public init(directory: String, rules: String, binary: String, progress: @escaping (String) -> Void) {
+    public init(
+        directory: String, rules: String, binary: String, progress: @escaping @Sendable (String) -> Void
+    ) {
         self.directory = directory
         self.rules = rules
         self.binary = binary
@@ -150,29 +152,31 @@ public struct EndToEndBench {
             }
         }
         let total = rate * seconds
-        let every = max(1, 100 / max(1, escalatingPercent))
-        var dropped: [String: Int64] = [:]
         let sampler = Sampler(
             serve: processes[0].serve.processIdentifier, notify: processes[0].notify.processIdentifier,
             new: spools.map(\.new))
         let start = SystemClock.monotonicMicroseconds()
-        for index in 0..<total {
-            let target = start + Int64(index) * 1_000_000 / Int64(rate)
-            let wait = target - SystemClock.monotonicMicroseconds()
-            if wait > 0 { usleep(UInt32(wait)) }
-            let now = clock.now()
-            let line: String
-            if index % every == 0 {
-                let client = "e2e-\(index)"
-                line = Self.imminent(id: "e-\(index)", client: client, at: now)
-                dropped[client] = now.microseconds
-            } else {
-                line = Self.routine(id: "r-\(index)", client: "r2e-\(index % clients)", at: now, index: index)
-            }
-            _ = try submissions[index % nodes].submit(Array(line.utf8), batch: false, now: now)
-            if index % rate == 0 { sampler.sample() }
-            if index > 0 && index % (rate * 5) == 0 { progress("submitted \(index) of \(total) check-ins") }
+        // One writer per node, as in a deployment, where each node's writers fsync on its own disk:
+        // one thread taking every node's files in turn would cap the rate at one disk's fsyncs.
+        let schedule = Schedule(
+            rate: rate, total: total, nodes: nodes, every: max(1, 100 / max(1, escalatingPercent)),
+            clients: clients, start: start)
+        // Threads of their own: `concurrentPerform` runs only as many at once as there are cores.
+        let writers = Writers(nodes: nodes)
+        let finished = DispatchGroup()
+        for node in 0..<nodes {
+            finished.enter()
+            Thread { [progress] in
+                writers.finish(node) {
+                    try schedule.submitShare(
+                        of: node, to: submissions[node], clock: clock, sampler: node == 0 ? sampler : nil,
+                        progress: progress)
+                }
+                finished.leave()
+            }.start()
         }
+        finished.wait()
+        let dropped = try writers.dropped()
         let submitSeconds = Double(SystemClock.monotonicMicroseconds() - start) / 1e6
         progress("submitted \(total) check-ins in \(String(format: "%.1f", submitSeconds)) s; waiting for deliveries")
         let deadline = SystemClock.monotonicMicroseconds() + 60_000_000
@@ -269,6 +273,68 @@ public struct EndToEndBench {
     }
 }
 
+/// When each check-in of a run is due, what it is, and which node's writer drops it.
+struct Schedule: Sendable {
+    var rate: Int
+    var total: Int
+    var nodes: Int
+    /// Every how many check-ins one escalates.
+    var every: Int
+    var clients: Int
+    var start: Int64
+
+    /// Submits check-ins `node`, `node + nodes`, … to one node's spool, each at its instant (`rate` a
+    /// second over all nodes); returns when each escalating client was dropped. The first node's
+    /// writer also samples and reports progress.
+    func submitShare(
+        of node: Int, to submission: Submission, clock: SystemClock, sampler: Sampler?,
+        progress: @Sendable (String) -> Void
+    ) throws -> [String: Int64] {
+        var dropped: [String: Int64] = [:]
+        for index in stride(from: node, to: total, by: nodes) {
+            let target = start + Int64(index) * 1_000_000 / Int64(rate)
+            let wait = target - SystemClock.monotonicMicroseconds()
+            if wait > 0 { usleep(UInt32(wait)) }
+            let now = clock.now()
+            let line: String
+            if index % every == 0 {
+                let client = "e2e-\(index)"
+                line = EndToEndBench.imminent(id: "e-\(index)", client: client, at: now)
+                dropped[client] = now.microseconds
+            } else {
+                line = EndToEndBench.routine(
+                    id: "r-\(index)", client: "r2e-\(index % clients)", at: now, index: index)
+            }
+            _ = try submission.submit(Array(line.utf8), batch: false, now: now)
+            guard let sampler else { continue }
+            if index % rate < nodes { sampler.sample() }
+            if index > 0 && index % (rate * 5) < nodes { progress("submitted \(index) of \(total) check-ins") }
+        }
+        return dropped
+    }
+}
+
+/// What each node's writer thread dropped, or the first error one of them met.
+final class Writers: @unchecked Sendable {
+    private let lock = NSLock()
+    private var results: [Result<[String: Int64], any Error>?]
+
+    init(nodes: Int) { results = Array(repeating: nil, count: nodes) }
+
+    func finish(_ node: Int, _ work: () throws -> [String: Int64]) {
+        let result = Result { try work() }
+        lock.withLock { results[node] = result }
+    }
+
+    /// Every escalating client with the instant it was dropped, over all writers.
+    func dropped() throws -> [String: Int64] {
+        try lock.withLock { results }.reduce(into: [:]) { all, result in
+            guard let result else { throw BenchError("a writer thread did not finish") }
+            all.merge(try result.get()) { first, _ in first }
+        }
+    }
+}
+
 /// Latencies collected by the floor's task.
 final class LatencyBox: @unchecked Sendable {
     private let lock = NSLock()
@@ -278,11 +344,13 @@ final class LatencyBox: @unchecked Sendable {
 }
 
 /// Samples the first node's two processes' resident memory and the spools' backlog.
-final class Sampler {
+final class Sampler: @unchecked Sendable {
     let serve: Int32
     let notify: Int32
     let new: [String]
-    private(set) var samples: [EndToEndBench.Report.Sample] = []
+    private let lock = NSLock()
+    private var taken: [EndToEndBench.Report.Sample] = []
+    var samples: [EndToEndBench.Report.Sample] { lock.withLock { taken } }
 
     init(serve: Int32, notify: Int32, new: [String]) {
         self.serve = serve
@@ -292,7 +360,9 @@ final class Sampler {
 
     func sample() {
         let backlog = new.reduce(0) { $0 + ((try? FileManager.default.contentsOfDirectory(atPath: $1).count) ?? 0) }
-        samples.append(.init(serveRSS: Self.rss(serve), notifyRSS: Self.rss(notify), backlog: backlog))
+        let sample = EndToEndBench.Report.Sample(
+            serveRSS: Self.rss(serve), notifyRSS: Self.rss(notify), backlog: backlog)
+        lock.withLock { taken.append(sample) }
     }
 
     /// VmRSS of a process in KiB (0 when unknown).
