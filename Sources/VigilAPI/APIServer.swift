@@ -15,7 +15,10 @@ import VigilShell
 /// both listen; the watchdog is fed while the store answers a read. SIGTERM or SIGINT stops it
 /// gracefully.
 public enum APIServer {
-    public static func main(configPath: String?, log: LogSetup.Target, level: Logger.Level) async -> ExitStatus {
+    /// `openStore`: `vigil api` passes VigilPostgres' `StoreViewsOpening.configured`.
+    public static func main(
+        configPath: String?, log: LogSetup.Target, level: Logger.Level, openStore: @escaping StoreViewsOpening.Opening
+    ) async -> ExitStatus {
         LogSetup.bootstrap(log, level: level, identifier: "vigil-api")
         let logger = Logger(label: "vigil-api")
         if let missing = VigilConfig.missing(explicitPath: configPath) {
@@ -34,14 +37,13 @@ public enum APIServer {
             return error.exitStatus
         }
         do {
-            _ = try config.sqliteStore(for: "vigil api")
-        } catch {
-            printError("\(error)")
-            return error.exitStatus
-        }
-        do {
-            try await run(config: config, api: api, vocabulary: vocabulary, clock: SystemClock(), logger: logger)
+            try await run(
+                config: config, api: api, vocabulary: vocabulary, openStore: openStore, clock: SystemClock(),
+                logger: logger)
             return .ok
+        } catch let error as FrontDoor.Misconfigured {
+            printError("\(error.underlying)")
+            return .config
         } catch {
             logger.log(.critical, .stopping, "vigil api cannot start", ["error": "\(error)"])
             if log != .stderr { printError("\(error)") }
@@ -49,10 +51,16 @@ public enum APIServer {
         }
     }
 
+    /// Serves until a graceful shutdown; a store configuration that can never work (a bad URL, a
+    /// missing password file) is refused before listening (`FrontDoor.Misconfigured`), while a
+    /// store not there yet answers 503 until it is.
     public static func run(
-        config: VigilConfig, api: APIConfig, vocabulary: Vocabulary, clock: any WallClock, logger: Logger
+        config: VigilConfig, api: APIConfig, vocabulary: Vocabulary, openStore: @escaping StoreViewsOpening.Opening,
+        clock: any WallClock, logger: Logger
     ) async throws {
-        let door = FrontDoor(config: config, api: api, vocabulary: vocabulary, clock: clock, logger: logger)
+        let door = FrontDoor(
+            config: config, api: api, vocabulary: vocabulary, openStore: openStore, clock: clock, logger: logger)
+        try door.refuseMisconfiguredStore()
         let systemd = SystemdNotifier()
         let pacer = WatchdogPacer(interval: systemd.watchdogPingInterval())
         let router = Router()

@@ -20,12 +20,18 @@ final class FrontDoor: Sendable {
     /// Links used through this process, so a second use answers 410 before the daemon has stored the
     /// first (the store's event id makes it act once either way).
     private let usedLinks = NIOLockedValueBox<Set<String>>([])
-    /// The store, opened read-only on first need (it may not exist before the daemon's first start).
-    private let store = NIOLockedValueBox<EventStore?>(nil)
+    /// Opens the configured store's views (SQLite or PostgreSQL).
+    let openStore: StoreViewsOpening.Opening
+    /// The store, opened on first need (before the daemon's first start there may be none).
+    private let store = NIOLockedValueBox<(any StoreViews)?>(nil)
 
-    init(config: VigilConfig, api: APIConfig, vocabulary: Vocabulary, clock: any WallClock, logger: Logger) {
+    init(
+        config: VigilConfig, api: APIConfig, vocabulary: Vocabulary, openStore: @escaping StoreViewsOpening.Opening,
+        clock: any WallClock, logger: Logger
+    ) {
         self.config = config
         self.api = api
+        self.openStore = openStore
         self.submission = Submission(spool: SpoolDirectory(root: config.spool), vocabulary: vocabulary)
         self.gate = Gate(tokensPath: api.tokensFile, ratePerMinute: api.ratePerMinute)
         self.links = api.links
@@ -38,23 +44,45 @@ final class FrontDoor: Sendable {
 
     // MARK: - The store
 
-    /// The store for reading, or 503.
-    func reader() throws -> EventStore {
+    /// The store for reading, opened now if it is not yet: its error when it cannot be.
+    func open() throws -> any StoreViews {
         try store.withLockedValue { store in
             if let store { return store }
-            do {
-                let opened = try EventStore(readingFrom: config.databasePath)
-                store = opened
-                return opened
-            } catch {
-                throw APIError(
-                    status: .serviceUnavailable, message: "the store cannot be read yet: is vigil serve running?")
-            }
+            let opened = try openStore(config, logger)
+            store = opened
+            return opened
+        }
+    }
+
+    /// A store configuration that can never be opened (exit 78), as opposed to a store not there yet.
+    struct Misconfigured: Error {
+        let underlying: any ExitStatusProviding
+    }
+
+    /// Opens the store now if it can be, and throws `Misconfigured` if its configuration is wrong.
+    func refuseMisconfiguredStore() throws {
+        do {
+            _ = try open()
+        } catch let error as any ExitStatusProviding where error.exitStatus == .config {
+            throw Misconfigured(underlying: error)
+        } catch {
+            logger.log(.notice, .storeUnavailable, "the store cannot be read yet", ["error": "\(error)"])
+        }
+    }
+
+    /// The store for reading, or 503.
+    func reader() throws -> any StoreViews {
+        do {
+            return try open()
+        } catch {
+            logger.log(.warning, .apiRequestRefused, "the store cannot be opened", ["error": "\(error)"])
+            throw APIError(
+                status: .serviceUnavailable, message: "the store cannot be read yet: is vigil serve running?")
         }
     }
 
     /// Runs a read of the store; a failure is a 503 naming no path.
-    func read<T>(_ body: (EventStore) throws(StoreError) -> T) throws -> T {
+    func read<T>(_ body: (any StoreViews) throws(StoreError) -> T) throws -> T {
         let store = try reader()
         do {
             return try body(store)

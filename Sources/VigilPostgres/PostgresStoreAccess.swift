@@ -1,12 +1,15 @@
+import Foundation
 import Logging
 import VigilCore
 import VigilShell
 
 /// The commands that read or operate on a PostgreSQL store (`vigil queue`, `vigil client list`
-/// and `show`): the same statements as on SQLite (`QueueOperations`, `CaseloadLine.read`,
-/// `ClientReport.read`), each in one bounded transaction on a connection of its own.
-public final class PostgresStoreAccess: QueueOperator {
+/// and `show`, `vigil api`): the same statements as on SQLite (`QueueOperations`, `StoreViews`),
+/// each in one bounded transaction on a connection of its own.
+public final class PostgresStoreAccess: QueueOperator, StoreViews, @unchecked Sendable {
     let store: PostgresEventStore
+    /// One transaction at a time on the connection.
+    private let serial = NSLock()
 
     /// Opens a connection once the schema is checked to be this build's (a store `vigil serve` or
     /// `vigil notify` has migrated), so a wrong database is named rather than queried.
@@ -53,37 +56,39 @@ public final class PostgresStoreAccess: QueueOperator {
         try perform("cannot cancel the task") { try QueueOperations.cancel(id, reason: reason, at: now, session: $0) }
     }
 
-    /// The report on `client` at `now` (see `EventStore.clientReport`); nil when it has no event.
-    public func clientReport(client: String, at now: Timestamp, recent: Int = 10) throws(StoreError) -> ClientReport? {
-        try store.transaction("cannot read the client") { session in
-            try ClientReport.read(client: client, at: now, recent: recent, session: session)
-        }
-    }
-
-    /// The caseload at `now` (see `EventStore.caseload`).
-    public func caseload(at now: Timestamp, minimum: Tier = .low, watchOnly: Bool = false) throws(StoreError)
-        -> [CaseloadLine]
-    {
-        try store.transaction("cannot read the caseload") { session in
-            try CaseloadLine.read(at: now, minimum: minimum, watchOnly: watchOnly, session: session)
+    /// One read-only transaction at `REPEATABLE READ` (every statement sees the same snapshot, as a
+    /// SQLite read does); one at a time on the connection (the API reads from concurrent requests).
+    public func viewing<T>(_ doing: String, _ body: (any StoreSession) throws -> T) throws(StoreError) -> T {
+        serial.lock()
+        defer { serial.unlock() }
+        return try store.transaction(doing) { session in
+            try session.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            return try body(session)
         }
     }
 
     /// The check-ins stored (`vigil bench e2e` waits for its nodes by them).
-    public func events() throws(StoreError) -> Int {
-        try store.transaction("cannot count the events") { session in
-            Int(try session.fetchOne("SELECT count(*) FROM events") { $0.int64(0) } ?? 0)
-        }
-    }
+    public func events() throws(StoreError) -> Int { try status().events }
 
     /// `body` in one transaction; a refusal (`QueueError`) passes through as itself.
     private func perform<T>(_ doing: String, _ body: (PostgresSession) throws -> T) throws -> T {
-        try store.transaction(doing) { session -> Result<T, QueueError> in
-            do {
-                return .success(try body(session))
-            } catch let refusal as QueueError {
-                return .failure(refusal)
-            }
-        }.get()
+        try serial.withLock {
+            try store.transaction(doing) { session -> Result<T, QueueError> in
+                do {
+                    return .success(try body(session))
+                } catch let refusal as QueueError {
+                    return .failure(refusal)
+                }
+            }.get()
+        }
+    }
+}
+
+extension StoreViewsOpening {
+    /// The configured store's views: SQLite (`StoreViewsOpening.sqlite`) or PostgreSQL, whose schema
+    /// must be this build's.
+    public static let configured: Opening = { config, logger in
+        guard case .postgres(let url, let passwordFile) = config.store else { return try sqlite(config, logger) }
+        return try PostgresStoreAccess(target: try PostgresTarget(url: url, passwordFile: passwordFile), logger: logger)
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import VigilAPI
 import VigilCore
+import VigilPostgres
 import VigilShell
 
 /// `vigil api`: the team's front door (HTTP API, worklist page, action links, /metrics), and its tokens.
@@ -22,7 +23,9 @@ struct APICommand: AsyncParsableCommand {
         @OptionGroup var logging: LogOptions
 
         func run() async throws {
-            let status = await APIServer.main(configPath: options.config, log: logging.log, level: logging.level)
+            let status = await APIServer.main(
+                configPath: options.config, log: logging.log, level: logging.level,
+                openStore: StoreViewsOpening.configured)
             guard status == .ok else { throw ExitCode(status.rawValue) }
         }
     }

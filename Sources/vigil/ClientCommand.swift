@@ -48,15 +48,8 @@ struct ClientCommand: ParsableCommand {
             let now = try parseAsOf(asOf)
             let lines: [CaseloadLine]
             do {
-                if case .postgres(let url, let passwordFile) = config.store {
-                    lines = try PostgresStoreAccess(
-                        target: try PostgresTarget(url: url, passwordFile: passwordFile),
-                        logger: Logger(label: "vigil-client")
-                    ).caseload(at: now, minimum: minimum, watchOnly: watch)
-                } else {
-                    lines = try EventStore(readingFrom: config.databasePath).caseload(
-                        at: now, minimum: minimum, watchOnly: watch)
-                }
+                lines = try StoreViewsOpening.configured(config, Logger(label: "vigil-client")).caseload(
+                    at: now, minimum: minimum, watchOnly: watch)
             } catch let error as any ExitStatusProviding {
                 throw fail(error)
             }
@@ -116,15 +109,8 @@ struct ClientCommand: ParsableCommand {
             let now = try parseAsOf(asOf)
             let found: ClientReport?
             do {
-                if case .postgres(let url, let passwordFile) = config.store {
-                    found = try PostgresStoreAccess(
-                        target: try PostgresTarget(url: url, passwordFile: passwordFile),
-                        logger: Logger(label: "vigil-client")
-                    ).clientReport(client: client, at: now, recent: max(0, events))
-                } else {
-                    found = try EventStore(readingFrom: config.databasePath).clientReport(
-                        client: client, at: now, recent: max(0, events))
-                }
+                found = try StoreViewsOpening.configured(config, Logger(label: "vigil-client")).clientReport(
+                    client: client, at: now, recent: max(0, events))
             } catch let error as any ExitStatusProviding {
                 throw fail(error)
             }

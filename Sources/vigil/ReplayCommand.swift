@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import Glibc
+import Logging
 import VigilCore
+import VigilPostgres
 import VigilShell
 
 /// `vigil replay`: a candidate rule pack over the stored check-ins, with the daemon's evaluator, in
@@ -53,9 +55,9 @@ struct ReplayCommand: ParsableCommand {
         let baseline = try pack(baselineDirectory)
         let history: StoredHistory
         do {
-            history = try EventStore(readingFrom: config.sqliteStore(for: "vigil replay")).history(
+            history = try StoreViewsOpening.configured(config, Logger(label: "vigil-replay")).history(
                 client: client, through: window.to)
-        } catch {
+        } catch let error as any ExitStatusProviding {
             throw fail(error)
         }
         let total = history.events.count

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import Logging
 import VigilCore
+import VigilPostgres
 import VigilShell
 
 /// `vigil report`: the supervisor's report from the store, aggregates only.
@@ -38,9 +40,9 @@ struct ReportCommand: ParsableCommand {
         let end = try parseTime(to, option: "--to") ?? SystemClock().now()
         let report: SupervisorReport
         do {
-            report = try EventStore(readingFrom: config.sqliteStore(for: "vigil report")).supervisorReport(
+            report = try StoreViewsOpening.configured(config, Logger(label: "vigil-report")).supervisorReport(
                 from: start, to: end, byClient: byClient)
-        } catch {
+        } catch let error as any ExitStatusProviding {
             throw fail(error)
         }
         if let html {

@@ -80,6 +80,40 @@ final class CheckInStoreConformanceTests: XCTestCase {
             JSONOutput.text(try access.caseload(at: end, minimum: .moderate)),
             JSONOutput.text(try sqlite.caseload(at: end, minimum: .moderate)), "client list --tier moderate")
         print("  client list: \(try sqlite.caseload(at: end).count) lines compared")
+        // What `vigil api` shows (worklist, a task, an event's presence, /metrics, status), likewise.
+        let worklist = try sqlite.worklist(WorklistFilter(limit: 100_000), at: end)
+        XCTAssertGreaterThan(worklist.count, 0, "the history left open tasks to compare")
+        XCTAssertEqual(
+            JSONOutput.text(try access.worklist(WorklistFilter(limit: 100_000), at: end)), JSONOutput.text(worklist),
+            "worklist")
+        let first = try XCTUnwrap(worklist.first)
+        for filter in [WorklistFilter(route: first.route, limit: 50), WorklistFilter(client: first.client)] {
+            XCTAssertEqual(
+                JSONOutput.text(try access.worklist(filter, at: end)),
+                JSONOutput.text(try sqlite.worklist(filter, at: end)), "worklist of \(filter)")
+        }
+        XCTAssertEqual(try access.task(first.task)?.client, first.client)
+        XCTAssertEqual(try access.task(first.task)?.state.rawValue, first.state)
+        XCTAssertNil(try access.task("t-0000000000000000"))
+        XCTAssertTrue(try access.hasEvent("large-0"))
+        XCTAssertFalse(try access.hasEvent("no-such-event"))
+        XCTAssertEqual(try access.metrics(at: end), try sqlite.metrics(at: end), "/metrics")
+        XCTAssertEqual(try access.status(), try sqlite.status(), "status")
+        print("  worklist: \(worklist.count) open tasks compared; metrics and status equal")
+        // `vigil report` and `vigil replay`'s history, likewise (sequence numbers aside: PostgreSQL's
+        // may skip a value a conflicting insert took).
+        XCTAssertEqual(
+            JSONOutput.text(try access.supervisorReport(from: nil, to: end, byClient: true)),
+            JSONOutput.text(try sqlite.supervisorReport(from: nil, to: end, byClient: true)), "report")
+        func stored(_ history: StoredHistory) -> [String] {
+            history.events.map { "\($0.committedAt) \($0.checkIn.client) \($0.checkIn.id)" }
+        }
+        let history = try sqlite.history(client: nil, through: end)
+        XCTAssertEqual(stored(try access.history(client: nil, through: end)), stored(history), "replay's history")
+        XCTAssertEqual(
+            stored(try access.history(client: first.client, through: end)),
+            stored(try sqlite.history(client: first.client, through: end)), "replay's history of one client")
+        print("  report and replay: \(history.events.count) check-ins in the history compared")
 
         print(
             "store conformance: \(written.checkIns) check-ins (\(written.byKind)), \(bench.days * 24) hourly commits and ticks: SQLite \(Int(sqliteTook * 1000)) ms, PostgreSQL \(Int(postgresTook * 1000)) ms"

@@ -27,7 +27,8 @@ final class ConfigParseTests: XCTestCase {
         XCTAssertEqual(
             postgres.store, .postgres(url: "postgres://vigil@db/vigil", passwordFile: "/etc/vigil/pg.password"))
         XCTAssertThrowsError(try postgres.sqliteStore(for: "vigil status")) { error in
-            XCTAssertTrue("\(error)".contains("`vigil status` does not run on PostgreSQL yet"), "\(error)")
+            XCTAssertTrue(
+                "\(error)".contains("sets store.backend: postgres, and vigil status opens SQLite only"), "\(error)")
             XCTAssertEqual((error as? StoreError)?.exitStatus, .config)
         }
         let cases: [(String, String)] = [

@@ -33,16 +33,15 @@ public struct VigilConfig: Equatable, Sendable {
     /// The SQLite database file inside `state` (`vigil store migrate` copies from it).
     public var databasePath: String { state + "/vigil.sqlite" }
 
-    /// The SQLite database that `command` works on; a configuration whose store is PostgreSQL is
-    /// refused in plain words (exit 78) by the commands that do not run on it yet, rather than
-    /// letting them read or write a local file nobody else sees.
+    /// The SQLite database that `command` works on, for the openers that know SQLite only (every
+    /// `vigil` command passes VigilPostgres' openers, which also open PostgreSQL); a configuration
+    /// whose store is PostgreSQL is refused in plain words (exit 78), rather than reading or
+    /// writing a local file nobody else sees.
     public func sqliteStore(for command: String) throws(StoreError) -> String {
         guard case .postgres(let url, _) = store else { return databasePath }
         throw StoreError(
             path: url,
-            problem:
-                "\(origin) sets store.backend: postgres, and `\(command)` does not run on PostgreSQL yet "
-                + "(`vigil serve`, `notify`, `status`, `queue`, `client` and `store migrate` do; see docs/scale-out.md)",
+            problem: "\(origin) sets store.backend: postgres, and \(command) opens SQLite only (see docs/scale-out.md)",
             exitStatus: .config)
     }
 

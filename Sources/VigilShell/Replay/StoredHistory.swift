@@ -1,4 +1,3 @@
-import GRDB
 import VigilCore
 
 /// A stored check-in as the daemon met it: its sequence number and the time of the commit that
@@ -22,28 +21,27 @@ public struct StoredHistory: Sendable {
     public var undecodable: Int
 }
 
-extension EventStore {
+extension StoreViews {
     /// Every stored check-in (of `client` only, if given) observed no later than `end`, in commit
     /// order (sequence numbers). Read in one snapshot; the note is decoded but never output.
     public func history(client: String?, through end: Timestamp?) throws(StoreError) -> StoredHistory {
-        try read { db in
-            var history = StoredHistory(events: [], undecodable: 0)
-            let rows = try Row.fetchCursor(
-                db,
-                sql: """
-                    SELECT seq, ingested_at, body FROM events
-                    WHERE (?1 IS NULL OR client = ?1) AND at <= ?2 ORDER BY seq
-                    """,
-                arguments: [client, (end ?? .distantFuture).microseconds])
-            while let row = try rows.next() {
-                guard let checkIn = CheckInDecoder.stored.decodeStored(row[2]) else {
-                    history.undecodable += 1
-                    continue
-                }
-                history.events.append(
-                    HistoryEvent(seq: row[0], committedAt: Timestamp(microseconds: row[1]), checkIn: checkIn))
+        try viewing("cannot read the history") { session in
+            let through = (end ?? .distantFuture).microseconds
+            let read = { (row: any SessionRow) -> HistoryEvent? in
+                guard let body = row.text(2), let checkIn = CheckInDecoder.stored.decodeStored(body) else { return nil }
+                return HistoryEvent(
+                    seq: row.int64(0), committedAt: Timestamp(microseconds: row.int64(1)), checkIn: checkIn)
             }
-            return history
+            let found =
+                try client.map {
+                    try session.fetchAll(
+                        "SELECT seq, ingested_at, body FROM events WHERE client = ? AND at <= ? ORDER BY seq", $0,
+                        through, read: read)
+                }
+                ?? session.fetchAll(
+                    "SELECT seq, ingested_at, body FROM events WHERE at <= ? ORDER BY seq", through, read: read)
+            let events = found.compactMap { $0 }
+            return StoredHistory(events: events, undecodable: found.count - events.count)
         }
     }
 }

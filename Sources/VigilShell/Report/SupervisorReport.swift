@@ -1,4 +1,3 @@
-import GRDB
 import VigilCore
 
 /// What `vigil report` prints: the figures a program is judged by, from the store, as aggregates
@@ -209,14 +208,18 @@ enum ReportWeek {
     }
 }
 
-extension EventStore {
+extension StoreViews {
     /// The report over index events, episodes and tasks in `[from, to]` (`from` nil: from the start).
     /// With `byClient`, also each client's index events and how many were followed up. Every figure is
     /// counted once, into the totals and into its ISO week together (`weeks`).
     public func supervisorReport(from: Timestamp?, to end: Timestamp, byClient: Bool = false) throws(StoreError)
         -> SupervisorReport
     {
-        try read { db in
+        try viewing("cannot read the report") { session in
+            /// An integer column that may be NULL.
+            func optional(_ row: some SessionRow, _ column: Int32) -> Int64? {
+                row.isNull(column) ? nil : row.int64(column)
+            }
             var report = SupervisorReport(from: from?.description, to: end.description)
             let start = from?.microseconds ?? Int64.min
             func inWindow(_ time: Int64) -> Bool { time >= start && time <= end.microseconds }
@@ -232,18 +235,13 @@ extension EventStore {
             // Each client's reached contacts, in time order (the outcome is read from the check-in).
             var reached: [String: [Int64]] = [:]
             var index: [(client: String, at: Int64)] = []
-            let rows = try Row.fetchCursor(
-                db,
-                sql:
-                    "SELECT client, at, kind, body FROM events WHERE kind IN ('contact', 'ed_visit', 'overdose') ORDER BY at"
-            )
-            while let row = try rows.next() {
-                let client: String = row[0]
-                let at: Int64 = row[1]
-                let kind: String = row[2]
+            let events = try session.fetchAll(
+                "SELECT client, at, kind, body FROM events WHERE kind IN ('contact', 'ed_visit', 'overdose') ORDER BY at"
+            ) { ($0.text(0) ?? "", $0.int64(1), $0.text(2) ?? "", $0.text(3) ?? "") }
+            for (client, at, kind, body) in events {
                 if kind == CheckIn.Kind.contact.rawValue {
                     // Reached, or the client attended care (`engaged`): both count as follow-up.
-                    let outcome = CheckInDecoder.stored.decodeStored(row[3])?.contact?.outcome
+                    let outcome = CheckInDecoder.stored.decodeStored(body)?.contact?.outcome
                     if outcome == .reached || outcome == .engaged { reached[client, default: []].append(at) }
                 } else if inWindow(at) {
                     index.append((client, at))
@@ -274,11 +272,12 @@ extension EventStore {
             }
             if byClient { report.clients = lines.keys.sorted().compactMap { lines[$0] } }
 
-            let episodes = try Row.fetchCursor(db, sql: "SELECT client, tier, opened_at FROM episodes")
-            while let row = try episodes.next() {
-                let episode = (client: row[0] as String, at: row[2] as Int64)
+            let episodes = try session.fetchAll("SELECT client, tier, opened_at FROM episodes") {
+                (client: $0.text(0) ?? "", tier: $0.text(1) ?? "", at: $0.int64(2))
+            }
+            for (client, tier, at) in episodes {
+                let episode = (client: client, at: at)
                 guard inWindow(episode.at) else { continue }
-                let tier: String = row[1]
                 let serious = tier == Tier.high.rawValue || tier == Tier.imminent.rawValue
                 let within24 = serious ? followed(episode, within: .hours(24)) : nil
                 let within72 = serious ? followed(episode, within: .hours(72)) : nil
@@ -296,28 +295,37 @@ extension EventStore {
 
             var days: [String: SupervisorReport.Day] = [:]
             func day(_ time: Int64) -> String { ReportWeek.text(ofDay: ReportWeek.day(time)) }
-            let tasks = try Row.fetchCursor(
-                db,
-                sql: """
-                    SELECT created_at, route, state, channel, cancel_reason LIKE 'superseded by %', overdue_raised,
-                        contact_attempts, kind, \(Self.endedForTheClient), delivered_at,
-                        slot LIKE '\(CaringProgram.slotPrefix)%'
-                    FROM tasks
-                    """)
-            while let row = try tasks.next() {
-                let created: Int64 = row[0]
+            // Truth values as 1 or 0, the same on both stores.
+            let tasks = try session.fetchAll(
+                """
+                SELECT created_at, route, state, channel,
+                    CASE WHEN cancel_reason LIKE 'superseded by %' THEN 1 ELSE 0 END, overdue_raised,
+                    contact_attempts, kind, CASE WHEN \(SupervisorReport.endedForTheClient) THEN 1 ELSE 0 END, delivered_at,
+                    CASE WHEN slot LIKE '\(CaringProgram.slotPrefix)%' THEN 1 ELSE 0 END
+                FROM tasks
+                """
+            ) { row in
+                (
+                    created: row.int64(0), route: row.text(1) ?? "", state: row.text(2) ?? "",
+                    channel: row.text(3) ?? "none", superseded: row.int64(4) == 1, overdue: row.int64(5) != 0,
+                    attempts: row.int64(6), ended: row.int64(8) == 1, delivered: optional(row, 9),
+                    programMessage: row.int64(10) == 1
+                )
+            }
+            for task in tasks {
+                let created = task.created
                 guard inWindow(created) else { continue }
-                let route: String = row[1]
-                let state: String = row[2]
-                let channel: String = row[3] ?? "none"
-                let overdue = (row[5] as Int64) != 0
-                let unreachable = (row[6] as Int64) >= 3 && state != TaskState.resolved.rawValue
+                let route = task.route
+                let state = task.state
+                let channel = task.channel
+                let overdue = task.overdue
+                let unreachable = task.attempts >= 3 && state != TaskState.resolved.rawValue
                 let dead = state == TaskState.dead.rawValue
                 let cancelled = state == TaskState.cancelled.rawValue
-                let superseded = (row[4] as Bool?) == true
-                let ended = (row[8] as Bool?) == true
+                let superseded = task.superseded
+                let ended = task.ended
                 // A program's message counts as sent in the window it was delivered in.
-                if (row[10] as Bool?) == true, let delivered = row[9] as Int64?, inWindow(delivered) {
+                if task.programMessage, let delivered = task.delivered, inWindow(delivered) {
                     tally(delivered) { $0.programs.contactsSent += 1 }
                 }
                 days[day(created), default: .init(day: day(created))].tasksByRoute[route, default: 0] += 1
@@ -332,13 +340,11 @@ extension EventStore {
                     if cancelled, !superseded, !ended { $0.tasks.cancelledByPerson += 1 }
                 }
             }
-            let firings = try Row.fetchCursor(
-                db,
-                sql: "SELECT e.at, v.fired FROM evaluations v JOIN events e ON e.seq = v.event_seq WHERE v.fired != ''")
-            while let row = try firings.next() {
-                let at: Int64 = row[0]
+            let firings = try session.fetchAll(
+                "SELECT e.at, v.fired FROM evaluations v JOIN events e ON e.seq = v.event_seq WHERE v.fired != ''"
+            ) { ($0.int64(0), $0.text(1) ?? "") }
+            for (at, fired) in firings {
                 guard inWindow(at) else { continue }
-                let fired: String = row[1]
                 let rules = fired.split(separator: " ").map(String.init)
                 for rule in rules {
                     days[day(at), default: .init(day: day(at))].firingsByRule[rule, default: 0] += 1
@@ -348,12 +354,12 @@ extension EventStore {
                 }
             }
             report.days = days.keys.sorted().compactMap { days[$0] }
-            let programs = try Row.fetchCursor(
-                db, sql: "SELECT started_at, stopped_at, stop_reason LIKE 'opted out%' FROM programs")
-            while let row = try programs.next() {
-                let started: Int64 = row[0]
+            let programs = try session.fetchAll(
+                "SELECT started_at, stopped_at, CASE WHEN stop_reason LIKE 'opted out%' THEN 1 ELSE 0 END FROM programs"
+            ) { (started: $0.int64(0), stopped: optional($0, 1), optedOut: $0.int64(2) == 1) }
+            for (started, stopped, optedOut) in programs {
                 if inWindow(started) { tally(started) { $0.programs.started += 1 } }
-                if let stopped = row[1] as Int64?, inWindow(stopped), (row[2] as Bool?) == true {
+                if let stopped, inWindow(stopped), optedOut {
                     tally(stopped) { $0.programs.optedOut += 1 }
                 }
             }
@@ -389,7 +395,9 @@ extension EventStore {
             return report
         }
     }
+}
 
+extension SupervisorReport {
     /// SQL true for a task the decision core cancelled for the client's sake (see `Tasks.cancelledEnded`).
     static let endedForTheClient = """
         (cancel_reason LIKE 'unreachable after %' OR cancel_reason LIKE 'follow-up ended: %'

@@ -37,24 +37,8 @@ public struct CaseloadLine: Encodable, Sendable {
     }
 }
 
-extension EventStore {
-    /// The caseload at `now`, most urgent first (tier, then the earliest due open task), of the
-    /// clients at `minimum` tier or above, and only those on the step-down watch when `watchOnly`.
-    public func caseload(at now: Timestamp, minimum: Tier = .low, watchOnly: Bool = false) throws(StoreError)
-        -> [CaseloadLine]
-    {
-        do {
-            return try queue.read { db in
-                try CaseloadLine.read(at: now, minimum: minimum, watchOnly: watchOnly, session: SQLiteSession(db))
-            }
-        } catch {
-            throw StoreError(path: path, problem: "cannot read: \(error)")
-        }
-    }
-}
-
 extension CaseloadLine {
-    /// The caseload at `now` (see `EventStore.caseload`), read through `session`: the same on both stores.
+    /// The caseload at `now` (see `StoreViews.caseload`), read through `session`: the same on both stores.
     package static func read(at now: Timestamp, minimum: Tier, watchOnly: Bool, session: some StoreSession) throws
         -> [CaseloadLine]
     {

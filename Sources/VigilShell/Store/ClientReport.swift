@@ -151,23 +151,8 @@ extension ClientReport.Line {
 
 }
 
-extension EventStore {
-    /// The report on `client` at `now`, with its `recent` latest events; nil when the store has no
-    /// event of that client. Tiers use the scoring policy of the rule set that evaluated its latest
-    /// event, held at the open episode's tier as the daemon holds it.
-    public func clientReport(client: String, at now: Timestamp, recent: Int = 10) throws(StoreError) -> ClientReport? {
-        do {
-            return try queue.read { db in
-                try ClientReport.read(client: client, at: now, recent: recent, session: SQLiteSession(db))
-            }
-        } catch {
-            throw StoreError(path: path, problem: "cannot read: \(error)")
-        }
-    }
-}
-
 extension ClientReport {
-    /// The report on `client` at `now` (see `EventStore.clientReport`), read through `session`:
+    /// The report on `client` at `now` (see `StoreViews.clientReport`), read through `session`:
     /// the same on both stores.
     package static func read(client: String, at now: Timestamp, recent: Int, session: some StoreSession) throws
         -> ClientReport?

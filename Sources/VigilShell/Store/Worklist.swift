@@ -67,53 +67,29 @@ public struct WorklistFilter: Sendable {
     }
 }
 
-extension EventStore {
-    /// The open tasks matching `filter`, overdue first, then by due time.
-    public func worklist(_ filter: WorklistFilter, at now: Timestamp) throws(StoreError) -> [WorklistEntry] {
+extension WorklistEntry {
+    /// The open tasks matching `filter` (see `StoreViews.worklist`), read through `session`.
+    package static func read(_ filter: WorklistFilter, at now: Timestamp, session: some StoreSession) throws
+        -> [WorklistEntry]
+    {
         var condition = "state IN \(TaskState.openList)"
-        var arguments: StatementArguments = []
+        var values: [(any SQLBindable)?] = []
         if let route = filter.route {
             condition += " AND route = ?"
-            _ = arguments.append(contentsOf: [route])
+            values.append(route)
         }
         if let dueBefore = filter.dueBefore {
             condition += " AND due < ?"
-            _ = arguments.append(contentsOf: [dueBefore.microseconds])
+            values.append(dueBefore.microseconds)
         }
         if let client = filter.client {
             condition += " AND client = ?"
-            _ = arguments.append(contentsOf: [client])
+            values.append(client)
         }
         condition += " ORDER BY due < ? DESC, due, seq LIMIT ?"
-        _ = arguments.append(contentsOf: [now.microseconds, max(1, filter.limit)])
-        do {
-            return try queue.read { db in
-                try Row.fetchAll(
-                    db, sql: "SELECT \(WorklistEntry.columns) FROM tasks WHERE \(condition)", arguments: arguments
-                ).map { WorklistEntry(row: $0, now: now) }
-            }
-        } catch {
-            throw StoreError(path: path, problem: "cannot read: \(error)")
-        }
-    }
-
-    /// The task `id`, if there is one (for the API's actions: which client it is of, and its state).
-    public func task(_ id: String) throws(StoreError) -> TaskRecord? {
-        do {
-            return try queue.read { db in try TaskRecord.fetchAll(db, where: "id = ?", arguments: [id]).first }
-        } catch {
-            throw StoreError(path: path, problem: "cannot read: \(error)")
-        }
-    }
-
-    /// Whether an event with this id is stored (a link already used, a retried request).
-    public func hasEvent(_ id: String) throws(StoreError) -> Bool {
-        do {
-            return try queue.read { db in
-                try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM events WHERE id = ?)", arguments: [id]) ?? false
-            }
-        } catch {
-            throw StoreError(path: path, problem: "cannot read: \(error)")
+        values += [now.microseconds, max(1, filter.limit)]
+        return try session.rows("SELECT \(columns) FROM tasks WHERE \(condition)", values).map {
+            WorklistEntry(row: $0, now: now)
         }
     }
 }

@@ -45,7 +45,7 @@ final class APIHarness {
     /// Starts `vigil api` and waits until /healthz answers.
     func start() throws -> Harness.Daemon {
         let api = try harness.start(["api"], log: "api.log")
-        try eventually(timeout: 20, "vigil api answering /healthz") {
+        try eventually(timeout: 20, "vigil api answering /healthz; its log:\n\(api.log)") {
             (try? self.request("GET", "/healthz").status) == 200
         }
         return api

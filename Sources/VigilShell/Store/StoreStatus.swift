@@ -1,4 +1,3 @@
-import GRDB
 import VigilCore
 
 /// Counts from the store for `vigil status` and the daemon's STATUS= line.
@@ -22,19 +21,12 @@ public struct StoreStatus: Equatable, Sendable {
     package static let lastIngestSQL = "SELECT ingested_at FROM events ORDER BY seq DESC LIMIT 1"
 }
 
-extension EventStore {
-    public func status() throws(StoreError) -> StoreStatus {
-        do {
-            return try queue.read { db in
-                StoreStatus(
-                    events: try Int.fetchOne(db, sql: StoreStatus.eventsSQL) ?? 0,
-                    clients: try Int.fetchOne(db, sql: StoreStatus.clientsSQL) ?? 0,
-                    rejected: try Int.fetchOne(db, sql: StoreStatus.rejectedSQL) ?? 0,
-                    lastIngest: try Int64.fetchOne(db, sql: StoreStatus.lastIngestSQL).map(
-                        Timestamp.init(microseconds:)))
-            }
-        } catch {
-            throw StoreError(path: path, problem: "cannot read: \(error)")
-        }
+extension StoreStatus {
+    /// The counts (see `StoreViews.status`), read through `session`.
+    package static func read(session: some StoreSession) throws -> StoreStatus {
+        func count(_ sql: String) throws -> Int { Int(try session.fetchOne(sql) { $0.int64(0) } ?? 0) }
+        return StoreStatus(
+            events: try count(eventsSQL), clients: try count(clientsSQL), rejected: try count(rejectedSQL),
+            lastIngest: try session.fetchOne(lastIngestSQL) { Timestamp(microseconds: $0.int64(0)) })
     }
 }
