@@ -34,7 +34,7 @@ enum APIRoutes {
                 filter.dueBefore = time
             }
             let now = door.clock.now()
-            let tasks = try door.read { store throws(StoreError) in try store.worklist(filter, at: now) }
+            let tasks = try await door.read { [filter] store throws(StoreError) in try store.worklist(filter, at: now) }
             return JSONBody(value: Worklist(asOf: now.description, tasks: tasks))
         }
         v1.get("clients") { request, _ in
@@ -49,7 +49,7 @@ enum APIRoutes {
             }
             let watch = query["watch"].map { $0 == "true" || $0 == "1" } ?? false
             let now = door.clock.now()
-            let clients = try door.read { store throws(StoreError) in
+            let clients = try await door.read { [minimum] store throws(StoreError) in
                 try store.caseload(at: now, minimum: minimum, watchOnly: watch)
             }
             return JSONBody(value: Caseload(asOf: now.description, clients: clients))
@@ -59,7 +59,9 @@ enum APIRoutes {
             let id = try context.parameters.require("id")
             let now = door.clock.now()
             guard
-                let report = try door.read({ store throws(StoreError) in try store.clientReport(client: id, at: now) })
+                let report = try await door.read({ store throws(StoreError) in
+                    try store.clientReport(client: id, at: now)
+                })
             else { throw APIError(status: .notFound, message: "no client \(id)") }
             return JSONBody(value: report)
         }
@@ -76,16 +78,17 @@ enum APIRoutes {
                     }
                     request = .contact(outcome)
                 }
-                let event = try door.act(request, on: task, by: identity.name, note: input.note, eventID: input.id)
+                let event = try await door.act(
+                    request, on: task, by: identity.name, note: input.note, eventID: input.id)
                 return JSONBody(status: .accepted, value: Acted(task: task, action: request.name, event: event))
             }
         }
         v1.get("links/:token") { _, context in
-            let link = try door.verify(link: try context.parameters.require("token"))
+            let link = try await door.verify(link: try context.parameters.require("token"))
             return LinkPage.confirmation(link)
         }
         v1.post("links/:token") { _, context in
-            let (link, _) = try door.act(throughLink: try context.parameters.require("token"))
+            let (link, _) = try await door.act(throughLink: try context.parameters.require("token"))
             return LinkPage.done(link)
         }
     }

@@ -36,14 +36,23 @@ public enum APIServer {
             printError("\(error)")
             return error.exitStatus
         }
+        // A store configuration that can never work is refused before listening (its check does no
+        // I/O that can hang); a store not there yet answers 503 until it is.
+        let opener: StoreViewsOpening.Opener
+        do {
+            opener = try openStore(config, logger)
+        } catch let error as any ExitStatusProviding {
+            printError("\(error)")
+            return error.exitStatus
+        } catch {
+            printError("\(error)")
+            return .config
+        }
         do {
             try await run(
-                config: config, api: api, vocabulary: vocabulary, openStore: openStore, clock: SystemClock(),
+                config: config, api: api, vocabulary: vocabulary, openStore: opener, clock: SystemClock(),
                 logger: logger)
             return .ok
-        } catch let error as FrontDoor.Misconfigured {
-            printError("\(error.underlying)")
-            return .config
         } catch {
             logger.log(.critical, .stopping, "vigil api cannot start", ["error": "\(error)"])
             if log != .stderr { printError("\(error)") }
@@ -51,16 +60,13 @@ public enum APIServer {
         }
     }
 
-    /// Serves until a graceful shutdown; a store configuration that can never work (a bad URL, a
-    /// missing password file) is refused before listening (`FrontDoor.Misconfigured`), while a
-    /// store not there yet answers 503 until it is.
+    /// Serves until a graceful shutdown.
     public static func run(
-        config: VigilConfig, api: APIConfig, vocabulary: Vocabulary, openStore: @escaping StoreViewsOpening.Opening,
+        config: VigilConfig, api: APIConfig, vocabulary: Vocabulary, openStore: @escaping StoreViewsOpening.Opener,
         clock: any WallClock, logger: Logger
     ) async throws {
         let door = FrontDoor(
             config: config, api: api, vocabulary: vocabulary, openStore: openStore, clock: clock, logger: logger)
-        try door.refuseMisconfiguredStore()
         let systemd = SystemdNotifier()
         let pacer = WatchdogPacer(interval: systemd.watchdogPingInterval())
         let router = Router()
@@ -70,7 +76,7 @@ public enum APIServer {
         let metricsRouter = Router()
         metricsRouter.get("/metrics") { _, _ in
             let now = clock.now()
-            let snapshot = try door.read { store throws(StoreError) in try store.metrics(at: now) }
+            let snapshot = try await door.read { store throws(StoreError) in try store.metrics(at: now) }
             let text = metrics.render(snapshot, spool: SpoolDirectory(root: config.spool), now: now)
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
@@ -129,8 +135,9 @@ actor Listening {
     }
 }
 
-/// Feeds the watchdog while the API can do its job: each beat is a read of the store (or, before
-/// the daemon has made one, the spool being there to write to).
+/// Feeds the watchdog while the API can do its job: taking check-ins (the spool there to write to)
+/// or, failing that, showing the store (a read of it answered). The spool is looked at first, so
+/// a store that is slow to answer does not starve the watchdog while check-ins are still taken.
 struct StoreHeartbeat: Service {
     let door: FrontDoor
     let pacer: WatchdogPacer
@@ -139,8 +146,8 @@ struct StoreHeartbeat: Service {
         let step = pacer.slice(atMost: .seconds(5))
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let healthy =
-                (try? door.read { store throws(StoreError) in try store.status() }) != nil
-                || access(door.config.spool + "/new", W_OK) == 0
+                access(door.config.spool + "/new", W_OK) == 0
+                ? true : (try? await door.read { store throws(StoreError) in try store.status() }) != nil
             if healthy { pacer.beat() }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .microseconds(step.microseconds)) }
         }

@@ -21,12 +21,15 @@ final class FrontDoor: Sendable {
     /// first (the store's event id makes it act once either way).
     private let usedLinks = NIOLockedValueBox<Set<String>>([])
     /// Opens the configured store's views (SQLite or PostgreSQL).
-    let openStore: StoreViewsOpening.Opening
+    let openStore: StoreViewsOpening.Opener
     /// The store, opened on first need (before the daemon's first start there may be none).
     private let store = NIOLockedValueBox<(any StoreViews)?>(nil)
+    /// Where the store is read: never on one of Swift's cooperative threads, which a slow or hung
+    /// store would hold, and with them the requests that only write to the spool. One read at a time.
+    private let reads = DispatchQueue(label: "vigil-api.store-reads")
 
     init(
-        config: VigilConfig, api: APIConfig, vocabulary: Vocabulary, openStore: @escaping StoreViewsOpening.Opening,
+        config: VigilConfig, api: APIConfig, vocabulary: Vocabulary, openStore: @escaping StoreViewsOpening.Opener,
         clock: any WallClock, logger: Logger
     ) {
         self.config = config
@@ -44,36 +47,15 @@ final class FrontDoor: Sendable {
 
     // MARK: - The store
 
-    /// The store for reading, opened now if it is not yet: its error when it cannot be.
-    func open() throws -> any StoreViews {
-        try store.withLockedValue { store in
-            if let store { return store }
-            let opened = try openStore(config, logger)
-            store = opened
-            return opened
-        }
-    }
-
-    /// A store configuration that can never be opened (exit 78), as opposed to a store not there yet.
-    struct Misconfigured: Error {
-        let underlying: any ExitStatusProviding
-    }
-
-    /// Opens the store now if it can be, and throws `Misconfigured` if its configuration is wrong.
-    func refuseMisconfiguredStore() throws {
+    /// The store for reading, opened now if it is not yet, or 503.
+    private func reader() throws -> any StoreViews {
         do {
-            _ = try open()
-        } catch let error as any ExitStatusProviding where error.exitStatus == .config {
-            throw Misconfigured(underlying: error)
-        } catch {
-            logger.log(.notice, .storeUnavailable, "the store cannot be read yet", ["error": "\(error)"])
-        }
-    }
-
-    /// The store for reading, or 503.
-    func reader() throws -> any StoreViews {
-        do {
-            return try open()
+            return try store.withLockedValue { store in
+                if let store { return store }
+                let opened = try openStore()
+                store = opened
+                return opened
+            }
         } catch {
             logger.log(.warning, .apiRequestRefused, "the store cannot be opened", ["error": "\(error)"])
             throw APIError(
@@ -81,14 +63,22 @@ final class FrontDoor: Sendable {
         }
     }
 
-    /// Runs a read of the store; a failure is a 503 naming no path.
-    func read<T>(_ body: (any StoreViews) throws(StoreError) -> T) throws -> T {
-        let store = try reader()
-        do {
-            return try body(store)
-        } catch {
-            logger.log(.error, .apiRequestRefused, "the store cannot be read", ["error": "\(error)"])
-            throw APIError(status: .serviceUnavailable, message: "the store cannot be read")
+    /// Runs a read of the store on the reads' queue; a failure is a 503 naming no path.
+    func read<T: Sendable>(_ body: @escaping @Sendable (any StoreViews) throws(StoreError) -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            reads.async {
+                continuation.resume(
+                    with: Result {
+                        let store = try self.reader()
+                        do {
+                            return try body(store)
+                        } catch {
+                            self.logger.log(
+                                .error, .apiRequestRefused, "the store cannot be read", ["error": "\(error)"])
+                            throw APIError(status: .serviceUnavailable, message: "the store cannot be read")
+                        }
+                    })
+            }
         }
     }
 
@@ -111,8 +101,8 @@ final class FrontDoor: Sendable {
     /// be acted on; the event id.
     func act(
         _ request: TaskActionRequest, on taskID: String, by who: String, note: String? = nil, eventID: String? = nil
-    ) throws -> String {
-        guard let task = try read({ store throws(StoreError) in try store.task(taskID) }) else {
+    ) async throws -> String {
+        guard let task = try await read({ store throws(StoreError) in try store.task(taskID) }) else {
             throw APIError(status: .notFound, message: "no task \(taskID)")
         }
         let actionable = request == .take ? task.state.isOpen : task.state.isOpen || task.state == .dead
@@ -134,15 +124,15 @@ final class FrontDoor: Sendable {
     }
 
     /// Acts through an alert's link, once: 403 for a forged or expired link, 410 for one used.
-    func act(throughLink token: String) throws -> (ActionLinks.Link, String) {
-        let link = try verify(link: token)
-        let event = try act(link.action, on: link.task, by: link.identity, eventID: link.eventID)
+    func act(throughLink token: String) async throws -> (ActionLinks.Link, String) {
+        let link = try await verify(link: token)
+        let event = try await act(link.action, on: link.task, by: link.identity, eventID: link.eventID)
         usedLinks.withLockedValue { _ = $0.insert(link.eventID) }
         return (link, event)
     }
 
     /// The link `token` names, if it is genuine, unexpired and unused.
-    func verify(link token: String) throws -> ActionLinks.Link {
+    func verify(link token: String) async throws -> ActionLinks.Link {
         guard let links else { throw APIError(status: .notFound, message: "action links are not configured") }
         let link: ActionLinks.Link
         do {
@@ -152,9 +142,10 @@ final class FrontDoor: Sendable {
             throw APIError(
                 status: .forbidden, message: error == .expired ? "this link has expired" : "this is not a valid link")
         }
+        let eventID = link.eventID
         let used =
-            try usedLinks.withLockedValue { $0.contains(link.eventID) }
-            || read { store throws(StoreError) in try store.hasEvent(link.eventID) }
+            usedLinks.withLockedValue { $0.contains(eventID) }
+            ? true : try await read { store throws(StoreError) in try store.hasEvent(eventID) }
         guard !used else { throw APIError(status: .gone, message: "this link has been used") }
         return link
     }

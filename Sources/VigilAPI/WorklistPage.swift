@@ -70,7 +70,8 @@ enum WorklistPage {
                 return Response.redirect(to: "/signin")
             }
             let now = door.clock.now()
-            let tasks = try door.read { store throws(StoreError) in try store.worklist(WorklistFilter(), at: now) }
+            let tasks = try await door.read { store throws(StoreError) in try store.worklist(WorklistFilter(), at: now)
+            }
             return try worklist(tasks, identity: identity, csrf: session.csrf, now: now)
                 .response(from: request, context: context)
         }
@@ -114,9 +115,11 @@ enum WorklistPage {
             let id = try context.parameters.require("id")
             let now = door.clock.now()
             guard
-                let report = try door.read({ store throws(StoreError) in try store.clientReport(client: id, at: now) })
+                let report = try await door.read({ store throws(StoreError) in
+                    try store.clientReport(client: id, at: now)
+                })
             else { throw APIError(status: .notFound, message: "no client \(id)") }
-            let tasks = try door.read { store throws(StoreError) in
+            let tasks = try await door.read { store throws(StoreError) in
                 try store.worklist(WorklistFilter(client: id), at: now)
             }
             return try client(report, tasks: tasks, csrf: session.csrf, now: now)
@@ -139,7 +142,7 @@ enum WorklistPage {
                 action = .contact(outcome)
             default: throw APIError(status: .notFound, message: "no action \(name)")
             }
-            _ = try door.act(action, on: task, by: identity.name)
+            _ = try await door.act(action, on: task, by: identity.name)
             let back = localPath(form.back)
             return HTMLPage(
                 status: .seeOther, title: "Recorded", body: "<p><a href=\"\(escape(back))\">Back</a></p>",

@@ -89,6 +89,7 @@ extension StoreViewsOpening {
     /// must be this build's.
     public static let configured: Opening = { config, logger in
         guard case .postgres(let url, let passwordFile) = config.store else { return try sqlite(config, logger) }
-        return try PostgresStoreAccess(target: try PostgresTarget(url: url, passwordFile: passwordFile), logger: logger)
+        let target = try PostgresTarget(url: url, passwordFile: passwordFile)
+        return { try PostgresStoreAccess(target: target, logger: logger) }
     }
 }

@@ -48,7 +48,7 @@ struct ClientCommand: ParsableCommand {
             let now = try parseAsOf(asOf)
             let lines: [CaseloadLine]
             do {
-                lines = try StoreViewsOpening.configured(config, Logger(label: "vigil-client")).caseload(
+                lines = try StoreViewsOpening.configured(config, Logger(label: "vigil-client"))().caseload(
                     at: now, minimum: minimum, watchOnly: watch)
             } catch let error as any ExitStatusProviding {
                 throw fail(error)
@@ -109,7 +109,7 @@ struct ClientCommand: ParsableCommand {
             let now = try parseAsOf(asOf)
             let found: ClientReport?
             do {
-                found = try StoreViewsOpening.configured(config, Logger(label: "vigil-client")).clientReport(
+                found = try StoreViewsOpening.configured(config, Logger(label: "vigil-client"))().clientReport(
                     client: client, at: now, recent: max(0, events))
             } catch let error as any ExitStatusProviding {
                 throw fail(error)

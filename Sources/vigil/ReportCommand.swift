@@ -40,7 +40,7 @@ struct ReportCommand: ParsableCommand {
         let end = try parseTime(to, option: "--to") ?? SystemClock().now()
         let report: SupervisorReport
         do {
-            report = try StoreViewsOpening.configured(config, Logger(label: "vigil-report")).supervisorReport(
+            report = try StoreViewsOpening.configured(config, Logger(label: "vigil-report"))().supervisorReport(
                 from: start, to: end, byClient: byClient)
         } catch let error as any ExitStatusProviding {
             throw fail(error)

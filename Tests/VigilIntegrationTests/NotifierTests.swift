@@ -355,8 +355,14 @@ func fetch(_ url: String) throws -> Data {
 
 /// A TCP port on 127.0.0.1 that nothing listens on right now.
 func freeLoopbackPort() throws -> Int {
+    let (fd, port) = try boundLoopbackSocket()
+    close(fd)
+    return port
+}
+
+/// A TCP socket bound to a free port on 127.0.0.1, and the port.
+func boundLoopbackSocket() throws -> (fd: Int32, port: Int) {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -368,6 +374,9 @@ func freeLoopbackPort() throws -> Int {
             return getsockname(fd, raw, &length)
         }
     }
-    guard bound == 0 else { throw HarnessError("cannot bind a loopback port") }
-    return Int(UInt16(bigEndian: address.sin_port))
+    guard bound == 0 else {
+        close(fd)
+        throw HarnessError("cannot bind a loopback port")
+    }
+    return (fd, Int(UInt16(bigEndian: address.sin_port)))
 }

@@ -111,4 +111,59 @@ final class PostgresAPITests: XCTestCase {
         XCTAssertEqual(refused.status, 78, "\(refused)")
         XCTAssertTrue(refused.stderr.contains("no database"), refused.stderr)
     }
+
+    /// A database server that accepts connections and never answers (a partition, a hung host)
+    /// holds the views only: check-ins and acts are still taken into the spool while every
+    /// cooperative thread's worth of views waits on the store, and `/healthz` answers.
+    func testAHungStoreHoldsNoCheckIn() throws {
+        let harness = try Harness()
+        let api = try APIHarness(harness: harness)
+        // Listening, never accepting: the kernel completes the handshake, nothing ever answers.
+        let (silent, port) = try boundLoopbackSocket()
+        defer { close(silent) }
+        XCTAssertEqual(listen(silent, 64), 0)
+        let passwordFile = harness.root + "/pg.password"
+        try "secret\n".write(toFile: passwordFile, atomically: true, encoding: .utf8)
+        chmod(passwordFile, 0o600)
+        let config = try String(contentsOfFile: harness.configPath, encoding: .utf8)
+        try
+            (config
+            + "store: {backend: postgres, url: \"postgres://vigil@127.0.0.1:\(port)/vigil?sslmode=disable\", password_file: pg.password}\n")
+            .write(toFile: harness.configPath, atomically: true, encoding: .utf8)
+        let writer = try api.token("intake-app", scopes: "submit")
+        let reader = try api.token("supervisor", scopes: "read")
+        let server = try api.start()
+        defer { server.crash() }
+
+        // More views than Swift has cooperative threads here, each waiting on the silent server.
+        let views = ProcessInfo.processInfo.activeProcessorCount + 2
+        let answered = Answered()
+        let worklist = api.base + "/v1/worklist"
+        for _ in 0..<views {
+            Thread {
+                _ = try? runCommand([
+                    "curl", "-s", "-o", "/dev/null", "--max-time", "120", "-H", "Authorization: Bearer \(reader)",
+                    worklist,
+                ])
+                answered.add()
+            }.start()
+        }
+        // The views are sent, and waiting on the store (each for up to its 20 s bound), before the
+        // check-in is.
+        Thread.sleep(forTimeInterval: 1)
+        let screening = ResponsePlanTests.highScreening(id: "s1", client: "c-hung", at: ResponsePlanTests.time(-60))
+        let taken = try api.post("/v1/checkins", token: writer, json: screening)
+        XCTAssertEqual(taken.status, 202, "\(taken)")
+        XCTAssertEqual(answered.count, 0, "the check-in was taken while every view still waited")
+        XCTAssertEqual(harness.names(in: harness.new).count, 1, "the check-in is in the spool for the daemon")
+        XCTAssertEqual(try api.request("GET", "/healthz").status, 200)
+    }
+}
+
+/// How many requests have been answered, counted from the threads that sent them.
+private final class Answered: @unchecked Sendable {
+    private let lock = NSLock()
+    private var answered = 0
+    var count: Int { lock.withLock { answered } }
+    func add() { lock.withLock { answered += 1 } }
 }

@@ -73,12 +73,16 @@ extension EventStore: StoreViews {
 }
 
 /// How a command opens the configured store's views: `sqlite` (the state directory's file, read
-/// only); VigilPostgres' `StoreViewsOpening.configured` also opens PostgreSQL. Errors are
-/// `ExitStatusProviding` (a bad store configuration exits 78).
+/// only); VigilPostgres' `StoreViewsOpening.configured` also opens PostgreSQL. In two steps: the
+/// configuration is checked at once, without any I/O that can hang (a store it can never open:
+/// an `ExitStatusProviding` error, exit 78), and the `Opener` it returns opens the store when
+/// called (which may fail until the store is there, or hang as long as its server does, bounded).
 public enum StoreViewsOpening {
-    public typealias Opening = @Sendable (VigilConfig, Logger) throws -> any StoreViews
+    public typealias Opening = @Sendable (VigilConfig, Logger) throws -> Opener
+    public typealias Opener = @Sendable () throws -> any StoreViews
 
     public static let sqlite: Opening = { config, _ in
-        try EventStore(readingFrom: config.sqliteStore(for: "this command"))
+        let path = try config.sqliteStore(for: "this command")
+        return { try EventStore(readingFrom: path) }
     }
 }
