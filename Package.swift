@@ -161,7 +161,7 @@ let package = Package(
             exclude: [
                 "Support/journal_receiver.py", "Support/webhook_receiver.py", "Support/validate_schema.py",
                 "Support/report_browser.py", "Support/boot_systemd.sh", "Support/worklist_browser.py",
-                "Support/validate_openapi.py", "Support/headless_chromium.py",
+                "Support/validate_openapi.py", "Support/headless_chromium.py", "Support/tcp_forwarder.py",
             ]
         ),
     ],

@@ -106,6 +106,53 @@ final class PostgresServer {
         guard created.status == 0 else { throw HarnessError("CREATE DATABASE: \(created.output)") }
     }
 
+    /// A streaming replica of `primary` (`pg_basebackup -R`), on a port of its own, made
+    /// synchronous: from then on a commit on the primary returns only once the replica has it, the
+    /// topology docs/scale-out.md prescribes. Stopped and removed by `stop()`.
+    init(synchronousReplicaOf primary: PostgresServer) throws {
+        bin = primary.bin
+        runAs = primary.runAs
+        password = primary.password
+        passwordFile = primary.passwordFile
+        var buffer = Array((NSTemporaryDirectory() + "vigil-pg-replica-XXXXXX").utf8CString)
+        guard mkdtemp(&buffer) != nil else { throw HarnessError("mkdtemp failed") }
+        directory = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if let runAs {
+            let chowned = try runCommand(["chown", "-R", runAs, directory])
+            guard chowned.status == 0 else { throw HarnessError("chown \(directory): \(chowned.output)") }
+        }
+        port = try freeLoopbackPort()
+        let copied = try Self.run(
+            as: runAs,
+            [
+                "env", "PGPASSWORD=\(password)", bin + "/pg_basebackup", "-h", "127.0.0.1", "-p", "\(primary.port)",
+                "-U", "vigil", "-D", directory + "/data", "-R", "-X", "stream", "--no-sync", "--checkpoint=fast",
+            ])
+        guard copied.status == 0 else { throw HarnessError("pg_basebackup: \(copied.output)") }
+        let started = try Self.run(
+            as: runAs,
+            [
+                bin + "/pg_ctl", "-D", directory + "/data", "-l", directory + "/server.log", "-w", "-t", "60", "-o",
+                "-c listen_addresses=127.0.0.1 -p \(port) -k \(directory) -c fsync=off", "start",
+            ])
+        guard started.status == 0 else { throw HarnessError("the replica did not start: \(started.output)") }
+        for sql in ["ALTER SYSTEM SET synchronous_standby_names = '*'", "SELECT pg_reload_conf()"] {
+            let done = try primary.psql(sql, database: "postgres")
+            guard done.status == 0 else { throw HarnessError("\(sql): \(done.output)") }
+        }
+        try eventually(timeout: 30, "the replica streaming synchronously") {
+            try primary.psql("SELECT sync_state FROM pg_stat_replication", database: "postgres").output
+                .trimmingCharacters(in: .whitespacesAndNewlines) == "sync"
+        }
+    }
+
+    /// Makes this replica the primary (`pg_ctl promote`), as a failover does.
+    func promote() throws {
+        let promoted = try Self.run(
+            as: runAs, [bin + "/pg_ctl", "-D", directory + "/data", "-w", "-t", "60", "promote"])
+        guard promoted.status == 0 else { throw HarnessError("pg_ctl promote: \(promoted.output)") }
+    }
+
     /// Runs `sql` with psql as `vigil` (unaligned, tuples only).
     @discardableResult
     func psql(_ sql: String, database: String = "vigil") throws -> (status: Int32, output: String) {
