@@ -67,18 +67,12 @@ final class PostgresServer {
         }
         bin = "/usr/lib/postgresql/\(version)/bin"
         runAs = getuid() == 0 ? "nobody" : nil
-        var buffer = Array((NSTemporaryDirectory() + "vigil-pg-XXXXXX").utf8CString)
-        guard mkdtemp(&buffer) != nil else { throw HarnessError("mkdtemp failed") }
-        directory = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        directory = try Self.serverDirectory("vigil-pg", ownedBy: runAs)
         password = (0..<24).map { _ in String("abcdefghijkmnpqrstuvwxyz23456789".randomElement() ?? "x") }.joined()
         passwordFile = secrets + "/postgres.password"
         try (password + "\n").write(toFile: passwordFile, atomically: true, encoding: .utf8)
         chmod(passwordFile, 0o600)
         try (password + "\n").write(toFile: directory + "/initdb.password", atomically: true, encoding: .utf8)
-        if let runAs {
-            let chowned = try runCommand(["chown", "-R", runAs, directory])
-            guard chowned.status == 0 else { throw HarnessError("chown \(directory): \(chowned.output)") }
-        }
         port = try freeLoopbackPort()
         let initialized = try Self.run(
             as: runAs,
@@ -114,13 +108,7 @@ final class PostgresServer {
         runAs = primary.runAs
         password = primary.password
         passwordFile = primary.passwordFile
-        var buffer = Array((NSTemporaryDirectory() + "vigil-pg-replica-XXXXXX").utf8CString)
-        guard mkdtemp(&buffer) != nil else { throw HarnessError("mkdtemp failed") }
-        directory = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        if let runAs {
-            let chowned = try runCommand(["chown", "-R", runAs, directory])
-            guard chowned.status == 0 else { throw HarnessError("chown \(directory): \(chowned.output)") }
-        }
+        directory = try Self.serverDirectory("vigil-pg-replica", ownedBy: runAs)
         port = try freeLoopbackPort()
         let copied = try Self.run(
             as: runAs,
@@ -186,6 +174,18 @@ final class PostgresServer {
     func stop() {
         _ = try? Self.run(as: runAs, [bin + "/pg_ctl", "-D", directory + "/data", "-m", "immediate", "-w", "stop"])
         try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// A new temporary directory (mode 0700) for a server, owned by the user it runs as.
+    static func serverDirectory(_ prefix: String, ownedBy user: String?) throws -> String {
+        var buffer = Array((NSTemporaryDirectory() + prefix + "-XXXXXX").utf8CString)
+        guard mkdtemp(&buffer) != nil else { throw HarnessError("mkdtemp failed") }
+        let directory = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if let user {
+            let chowned = try runCommand(["chown", user, directory])
+            guard chowned.status == 0 else { throw HarnessError("chown \(directory): \(chowned.output)") }
+        }
+        return directory
     }
 
     /// Runs a PostgreSQL program as `user`, through python's subprocess, which closes every
