@@ -76,7 +76,9 @@ final class DebianPackageTests: XCTestCase {
         }
 
         // The upgrade: the same repository rebuilt by scripts/package with another version (only
-        // the version's C file recompiles; .build/release keeps it until the next `make release`).
+        // the version's C file recompiles). .build/release keeps that version until the next
+        // `make release` or `make deb`, which build the repository's again (the version is a define
+        // of Package.swift's): not rebuilt here, which kept CI under 30 minutes.
         let packages = NSTemporaryDirectory() + "vigil-packages-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: packages, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: packages) }
@@ -209,12 +211,6 @@ final class DebianPackageTests: XCTestCase {
         for kept in ["/var/lib/vigil/vigil.sqlite", "/var/spool/vigil/new"] {
             XCTAssertEqual(try systemd.inside(["test", "-e", kept]).status, 0, "\(kept) is kept on purge")
         }
-
-        // The release binary back at the repository's version (the upgrade rebuilt it).
-        let restored = try runCommand([
-            "timeout", "1800", Harness.repository + "/scripts/build-release", "--ignore-lock",
-        ])
-        XCTAssertEqual(restored.status, 0, String(restored.output.suffix(2000)))
     }
 
     /// Unpacks `package`, applies `edit` to its tree, and builds the result at `output` (in place
