@@ -40,7 +40,15 @@ public enum APIServer {
         // I/O that can hang); a store not there yet answers 503 until it is.
         let opener: StoreViewsOpening.Opener
         do {
-            opener = try openStore(config, logger)
+            var views = config
+            if let own = api.store {
+                guard case .postgres = config.store else {
+                    printError("\(config.origin): api.store is a login to PostgreSQL, and store.backend is sqlite")
+                    return .config
+                }
+                views.store = own
+            }
+            opener = try openStore(views, logger)
         } catch let error as any ExitStatusProviding {
             printError("\(error)")
             return error.exitStatus

@@ -17,6 +17,22 @@ final class ConfigParseTests: XCTestCase {
 
     /// `store:`: SQLite by default; PostgreSQL with a URL and a password file (relative to the
     /// configuration's directory); every mistake named with its line and key.
+    /// `api.store`: the API's own PostgreSQL login (a path relative to the file's directory); a
+    /// SQLite backend there is refused, naming the key.
+    func testTheAPIsOwnStoreLogin() throws {
+        let base = "spool: s\nstate: t\nrules: r\n"
+        let own = try APIConfig.parse(
+            base + "api:\n  store: {backend: postgres, url: postgres://vigil_api@db/vigil, password_file: api.pw}\n",
+            file: "/etc/vigil/vigil.yaml")
+        XCTAssertEqual(own.store, .postgres(url: "postgres://vigil_api@db/vigil", passwordFile: "/etc/vigil/api.pw"))
+        XCTAssertNil(try APIConfig.parse(base, file: "/etc/vigil/vigil.yaml").store)
+        XCTAssertThrowsError(
+            try APIConfig.parse(base + "api:\n  store: {backend: sqlite}\n", file: "/etc/vigil/vigil.yaml")
+        ) { error in
+            XCTAssertTrue("\(error)".contains("key 'api.store': is the API's own PostgreSQL login"), "\(error)")
+        }
+    }
+
     func testStoreSection() throws {
         let base = "spool: s\nstate: t\nrules: r\n"
         XCTAssertEqual(try VigilConfig.parse(base, path: "/etc/vigil/vigil.yaml").store, .sqlite)

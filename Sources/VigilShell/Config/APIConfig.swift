@@ -14,7 +14,12 @@ import VigilCore
 ///   link_ttl: 72h
 ///   rate_per_minute: 120            # requests per token (429 beyond)
 ///   tls: {certificate: /etc/vigil/tls/cert.pem, key: /etc/vigil/tls/key.pem}
+///   store: {backend: postgres, url: postgres://vigil_api@db/vigil, password_file: /etc/vigil/api-pg.password}
 /// ```
+///
+/// `store` (PostgreSQL only): the API's own login to the store, a role that may only read it
+/// (docs/scale-out.md), so the one process that listens on the network cannot write the store
+/// with the daemon's login; without it the API uses the configuration's `store:`.
 public struct APIConfig: Sendable {
     public struct Address: Sendable, Equatable {
         public var host: String
@@ -32,10 +37,12 @@ public struct APIConfig: Sendable {
     public var ratePerMinute = 120
     public var tlsCertificate: String?
     public var tlsKey: String?
+    /// The API's own login to a PostgreSQL store; nil: the configuration's `store:`.
+    public var store: StoreLocation?
 
     public static let keys = [
         "listen", "metrics_listen", "tokens_file", "public_url", "link_secret_file", "link_ttl", "rate_per_minute",
-        "tls",
+        "tls", "store",
     ]
 
     /// The defaults for a configuration file at `origin` (tokens beside it).
@@ -98,6 +105,13 @@ public struct APIConfig: Sendable {
                 config.ratePerMinute = rate
             } else {
                 section.report("rate_per_minute", "must be a positive whole number")
+            }
+        }
+        if let store = section.map("store", known: StoreLocation.keys) {
+            switch StoreLocation.parse(store, base: base) {
+            case .postgres(let url, let passwordFile)?: config.store = .postgres(url: url, passwordFile: passwordFile)
+            case .sqlite?: section.report("store", "is the API's own PostgreSQL login: backend: postgres")
+            case nil: break
             }
         }
         if let tls = section.map("tls", known: ["certificate", "key"]) {
