@@ -27,6 +27,12 @@ final class FrontDoor: Sendable {
     /// Where the store is read: never on one of Swift's cooperative threads, which a slow or hung
     /// store would hold, and with them the requests that only write to the spool. One read at a time.
     private let reads = DispatchQueue(label: "vigil-api.store-reads")
+    /// Reads queued or running on `reads`: past `readsWaitingAtMost`, a view answers 503 at once, so
+    /// a store that hangs does not pile up every request (each read is bounded, 20 s on PostgreSQL).
+    private let readsWaiting = NIOLockedValueBox(0)
+    static let readsWaitingAtMost = 16
+    /// The store's outage as the views meet it: logged when it starts and when it ends, not per request.
+    private let outage = NIOLockedValueBox(OutageLatch<String>())
 
     init(
         config: VigilConfig, api: APIConfig, vocabulary: Vocabulary, openStore: @escaping StoreViewsOpening.Opener,
@@ -57,7 +63,7 @@ final class FrontDoor: Sendable {
                 return opened
             }
         } catch {
-            logger.log(.warning, .apiRequestRefused, "the store cannot be opened", ["error": "\(error)"])
+            failed(error)
             throw APIError(
                 status: .serviceUnavailable, message: "the store cannot be read yet: is vigil serve running?")
         }
@@ -65,21 +71,43 @@ final class FrontDoor: Sendable {
 
     /// Runs a read of the store on the reads' queue; a failure is a 503 naming no path.
     func read<T: Sendable>(_ body: @escaping @Sendable (any StoreViews) throws(StoreError) -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
+        let admitted = readsWaiting.withLockedValue { waiting in
+            guard waiting < Self.readsWaitingAtMost else { return false }
+            waiting += 1
+            return true
+        }
+        guard admitted else {
+            throw APIError(status: .serviceUnavailable, message: "the store is slow to answer: try again")
+        }
+        return try await withCheckedThrowingContinuation { continuation in
             reads.async {
+                defer { self.readsWaiting.withLockedValue { $0 -= 1 } }
                 continuation.resume(
                     with: Result {
                         let store = try self.reader()
                         do {
-                            return try body(store)
+                            let result = try body(store)
+                            if let previous = self.outage.withLockedValue({ $0.recover() }) {
+                                self.logger.log(
+                                    .notice, .storeRecovered, "the store can be read again",
+                                    ["previous_error": "\(previous)"])
+                            }
+                            return result
                         } catch {
-                            self.logger.log(
-                                .error, .apiRequestRefused, "the store cannot be read", ["error": "\(error)"])
+                            self.failed(error)
                             throw APIError(status: .serviceUnavailable, message: "the store cannot be read")
                         }
                     })
             }
         }
+    }
+
+    /// Logs the store's failure once per outage.
+    private func failed(_ error: any Error) {
+        guard outage.withLockedValue({ $0.fail("\(error)") }) else { return }
+        logger.log(
+            .error, .storeUnavailable, "the store cannot be read; views answer 503 until it can",
+            ["error": "\(error)"])
     }
 
     // MARK: - Changes, as events
@@ -142,10 +170,10 @@ final class FrontDoor: Sendable {
             throw APIError(
                 status: .forbidden, message: error == .expired ? "this link has expired" : "this is not a valid link")
         }
-        let eventID = link.eventID
+        let (eventID, task) = (link.eventID, link.task)
         let used =
             usedLinks.withLockedValue { $0.contains(eventID) }
-            ? true : try await read { store throws(StoreError) in try store.hasEvent(eventID) }
+            ? true : try await read { store throws(StoreError) in try store.hasEvent(eventID, ofClientOfTask: task) }
         guard !used else { throw APIError(status: .gone, message: "this link has been used") }
         return link
     }

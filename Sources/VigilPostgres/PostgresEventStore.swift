@@ -146,16 +146,17 @@ public final class PostgresEventStore: CheckInStore, Service, @unchecked Sendabl
             // deadline (so an abandoned backend does not go on holding locks), an idle transaction
             // ends, and a client gone without closing (a partition, a paused host) is noticed within
             // about half a minute, its locks released.
-            _ = try Deadline.wait(
-                for: opened.query(
-                    """
-                    SELECT set_config('lock_timeout', '15s', false), set_config('statement_timeout', '18s', false),
-                        set_config('idle_in_transaction_session_timeout', '20s', false),
-                        set_config('client_connection_check_interval', '5s', false),
-                        set_config('tcp_keepalives_idle', '10', false), set_config('tcp_keepalives_interval', '5', false),
-                        set_config('tcp_keepalives_count', '3', false)
-                    """, logger: logger),
-                until: deadline)
+            // (20 s transactions: locks 15 s, statements 18 s, idle 20 s.)
+            let seconds = max(4, timeout.nanoseconds / 1_000_000_000)
+            let bounds = """
+                SELECT set_config('lock_timeout', '\(min(15, seconds - 3))s', false),
+                    set_config('statement_timeout', '\(seconds - 2)s', false),
+                    set_config('idle_in_transaction_session_timeout', '\(seconds)s', false),
+                    set_config('client_connection_check_interval', '5s', false),
+                    set_config('tcp_keepalives_idle', '10', false), set_config('tcp_keepalives_interval', '5', false),
+                    set_config('tcp_keepalives_count', '3', false)
+                """
+            _ = try Deadline.wait(for: opened.query(PostgresQuery(unsafeSQL: bounds), logger: logger), until: deadline)
         } catch {
             abandon(opened)
             throw error

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import VigilCore
 import VigilShell
 
@@ -13,8 +14,10 @@ public final class PostgresStoreAccess: QueueOperator, StoreViews, @unchecked Se
 
     /// Opens a connection once the schema is checked to be this build's (a store `vigil serve` or
     /// `vigil notify` has migrated), so a wrong database is named rather than queried.
-    public init(target: PostgresTarget, logger: Logger) throws(StoreError) {
-        store = PostgresEventStore(target: target, stages: [], logger: logger)
+    /// `timeout` bounds each transaction (a long report or replay may need more than the 20 s a
+    /// command or a view gets).
+    public init(target: PostgresTarget, logger: Logger, timeout: TimeAmount = .seconds(20)) throws(StoreError) {
+        store = PostgresEventStore(target: target, stages: [], logger: logger, timeout: timeout)
         let version = try store.transaction("cannot read the schema's version") { session in
             try session.fetchOne(
                 "SELECT CASE WHEN to_regclass('vigil_migrations') IS NULL THEN 0 ELSE 1 END"
@@ -87,9 +90,17 @@ public final class PostgresStoreAccess: QueueOperator, StoreViews, @unchecked Se
 extension StoreViewsOpening {
     /// The configured store's views: SQLite (`StoreViewsOpening.sqlite`) or PostgreSQL, whose schema
     /// must be this build's.
-    public static let configured: Opening = { config, logger in
-        guard case .postgres(let url, let passwordFile) = config.store else { return try sqlite(config, logger) }
-        let target = try PostgresTarget(url: url, passwordFile: passwordFile)
-        return { try PostgresStoreAccess(target: target, logger: logger) }
+    public static let configured: Opening = opening(within: .seconds(20))
+
+    /// The same for a read of the whole history (`vigil report`, `vigil replay`): each transaction
+    /// bounded by 30 minutes instead of 20 s.
+    public static let configuredForHistory: Opening = opening(within: .minutes(30))
+
+    static func opening(within timeout: TimeAmount) -> Opening {
+        { config, logger in
+            guard case .postgres(let url, let passwordFile) = config.store else { return try sqlite(config, logger) }
+            let target = try PostgresTarget(url: url, passwordFile: passwordFile)
+            return { try PostgresStoreAccess(target: target, logger: logger, timeout: timeout) }
+        }
     }
 }

@@ -55,7 +55,7 @@ struct ReplayCommand: ParsableCommand {
         let baseline = try pack(baselineDirectory)
         let history: StoredHistory
         do {
-            history = try StoreViewsOpening.configured(config, Logger(label: "vigil-replay"))().history(
+            history = try StoreViewsOpening.configuredForHistory(config, Logger(label: "vigil-replay"))().history(
                 client: client, through: window.to)
         } catch let error as any ExitStatusProviding {
             throw fail(error)

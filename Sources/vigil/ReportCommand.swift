@@ -40,8 +40,9 @@ struct ReportCommand: ParsableCommand {
         let end = try parseTime(to, option: "--to") ?? SystemClock().now()
         let report: SupervisorReport
         do {
-            report = try StoreViewsOpening.configured(config, Logger(label: "vigil-report"))().supervisorReport(
-                from: start, to: end, byClient: byClient)
+            report = try StoreViewsOpening.configuredForHistory(config, Logger(label: "vigil-report"))()
+                .supervisorReport(
+                    from: start, to: end, byClient: byClient)
         } catch let error as any ExitStatusProviding {
             throw fail(error)
         }

@@ -19,7 +19,28 @@ final class PostgresAPITests: XCTestCase {
               password_file: \(postgres.passwordFile)
 
             """
+        // The API logs in as a role that may only read (docs/scale-out.md), granted before the
+        // daemon creates the tables.
+        let apiPassword = harness.root + "/api-pg.password"
+        try "api-\(UUID().uuidString)\n".write(toFile: apiPassword, atomically: true, encoding: .utf8)
+        chmod(apiPassword, 0o600)
+        let secret = try String(contentsOfFile: apiPassword, encoding: .utf8).trimmingCharacters(in: .newlines)
+        for sql in [
+            "CREATE ROLE vigil_api LOGIN PASSWORD '\(secret)'", "GRANT CONNECT ON DATABASE vigil TO vigil_api",
+            "GRANT USAGE ON SCHEMA public TO vigil_api",
+            "ALTER DEFAULT PRIVILEGES FOR ROLE vigil IN SCHEMA public GRANT SELECT ON TABLES TO vigil_api",
+        ] {
+            let done = try postgres.psql(sql)
+            XCTAssertEqual(done.status, 0, "\(sql): \(done.output)")
+        }
+        let apiURL = postgres.url.replacingOccurrences(of: "postgres://vigil@", with: "postgres://vigil_api@")
         let config = try String(contentsOfFile: harness.configPath, encoding: .utf8)
+            .replacingOccurrences(
+                of: "  rate_per_minute: 10000\n",
+                with:
+                    "  rate_per_minute: 10000\n  store: {backend: postgres, url: \"\(apiURL)\", password_file: api-pg.password}\n"
+            )
+        XCTAssertTrue(config.contains("vigil_api@"), config)
         try (config + store).write(toFile: harness.configPath, atomically: true, encoding: .utf8)
         let writer = try api.token("intake-app", scopes: "submit")
         let reader = try api.token("supervisor", scopes: "read")
@@ -103,9 +124,19 @@ final class PostgresAPITests: XCTestCase {
         XCTAssertEqual(
             "\(replayed["check_ins"] ?? "none")", try postgres.value("SELECT count(*) FROM events"), replay.stdout)
 
+        // The API's login can read the store and nothing more.
+        let write = try runCommand(
+            [
+                postgres.bin + "/psql", "-X", "-q", "-At", "-h", "127.0.0.1", "-p", "\(postgres.port)", "-U",
+                "vigil_api",
+                "-d", "vigil", "-c", "UPDATE tasks SET state = 'resolved'",
+            ], environment: ["PGPASSWORD": secret])
+        XCTAssertNotEqual(write.status, 0, "the API's role wrote the store: \(write.output)")
+        XCTAssertTrue(write.output.contains("permission denied"), write.output)
+
         // A store configuration that can never work is refused before listening, in plain words.
         _ = server.stop()
-        try (config + store.replacingOccurrences(of: postgres.url, with: "postgres://vigil@127.0.0.1:1/"))
+        try (config.replacingOccurrences(of: apiURL, with: "postgres://vigil_api@127.0.0.1:1/") + store)
             .write(toFile: harness.configPath, atomically: true, encoding: .utf8)
         let refused = try harness.run(["api"])
         XCTAssertEqual(refused.status, 78, "\(refused)")
@@ -113,7 +144,7 @@ final class PostgresAPITests: XCTestCase {
     }
 
     /// A database server that accepts connections and never answers (a partition, a hung host)
-    /// holds the views only: check-ins and acts are still taken into the spool while every
+    /// holds the views (and acts, which read their task first) only: check-ins are still taken into the spool while every
     /// cooperative thread's worth of views waits on the store, and `/healthz` answers.
     func testAHungStoreHoldsNoCheckIn() throws {
         let harness = try Harness()

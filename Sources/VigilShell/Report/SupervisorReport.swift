@@ -295,11 +295,12 @@ extension StoreViews {
 
             var days: [String: SupervisorReport.Day] = [:]
             func day(_ time: Int64) -> String { ReportWeek.text(ofDay: ReportWeek.day(time)) }
-            // Truth values as 1 or 0, the same on both stores.
+            // Truth values as 1 or 0, the same on both stores; reasons matched whatever their case
+            // (SQLite's LIKE ignores case, PostgreSQL's does not: `lower` makes them agree).
             let tasks = try session.fetchAll(
                 """
                 SELECT created_at, route, state, channel,
-                    CASE WHEN cancel_reason LIKE 'superseded by %' THEN 1 ELSE 0 END, overdue_raised,
+                    CASE WHEN lower(cancel_reason) LIKE 'superseded by %' THEN 1 ELSE 0 END, overdue_raised,
                     contact_attempts, kind, CASE WHEN \(SupervisorReport.endedForTheClient) THEN 1 ELSE 0 END, delivered_at,
                     CASE WHEN slot LIKE '\(CaringProgram.slotPrefix)%' THEN 1 ELSE 0 END
                 FROM tasks
@@ -355,7 +356,7 @@ extension StoreViews {
             }
             report.days = days.keys.sorted().compactMap { days[$0] }
             let programs = try session.fetchAll(
-                "SELECT started_at, stopped_at, CASE WHEN stop_reason LIKE 'opted out%' THEN 1 ELSE 0 END FROM programs"
+                "SELECT started_at, stopped_at, CASE WHEN lower(stop_reason) LIKE 'opted out%' THEN 1 ELSE 0 END FROM programs"
             ) { (started: $0.int64(0), stopped: optional($0, 1), optedOut: $0.int64(2) == 1) }
             for (started, stopped, optedOut) in programs {
                 if inWindow(started) { tally(started) { $0.programs.started += 1 } }
@@ -400,7 +401,7 @@ extension StoreViews {
 extension SupervisorReport {
     /// SQL true for a task the decision core cancelled for the client's sake (see `Tasks.cancelledEnded`).
     static let endedForTheClient = """
-        (cancel_reason LIKE 'unreachable after %' OR cancel_reason LIKE 'follow-up ended: %'
-            OR cancel_reason LIKE 'opted out %' OR cancel_reason LIKE 'the client''s plan declines %')
+        (lower(cancel_reason) LIKE 'unreachable after %' OR lower(cancel_reason) LIKE 'follow-up ended: %'
+            OR lower(cancel_reason) LIKE 'opted out %' OR lower(cancel_reason) LIKE 'the client''s plan declines %')
         """
 }

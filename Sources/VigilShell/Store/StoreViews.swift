@@ -33,11 +33,16 @@ extension StoreViews {
         }
     }
 
-    /// Whether an event with this id is stored (a link already used, a retried request).
-    public func hasEvent(_ id: String) throws(StoreError) -> Bool {
+    /// Whether the client of task `task` has an event with this id (an action link already used):
+    /// found through both tables' keys, never a scan of the events.
+    public func hasEvent(_ id: String, ofClientOfTask task: String) throws(StoreError) -> Bool {
         try viewing("cannot read the events") { session in
             try session.fetchOne(
-                "SELECT CASE WHEN EXISTS (SELECT 1 FROM events WHERE id = ?) THEN 1 ELSE 0 END", id
+                """
+                SELECT CASE WHEN EXISTS (
+                    SELECT 1 FROM tasks t JOIN events e ON e.client = t.client AND e.id = ? WHERE t.id = ?
+                ) THEN 1 ELSE 0 END
+                """, id, task
             ) { $0.int64(0) } == 1
         }
     }
