@@ -179,9 +179,16 @@ final class PostgresAPITests: XCTestCase {
                 answered.add()
             }.start()
         }
-        // The views are sent, and waiting on the store (each for up to its 20 s bound), before the
-        // check-in is.
-        Thread.sleep(forTimeInterval: 1)
+        // A view is waiting on the store before the check-in is sent: the API's connection is taken
+        // off the silent listener's queue (and kept, never answered); the other views wait behind it.
+        XCTAssertEqual(fcntl(silent, F_SETFL, fcntl(silent, F_GETFL) | O_NONBLOCK), 0)
+        var held: Int32 = -1
+        defer { if held >= 0 { close(held) } }
+        try eventually(timeout: 20, "the API connecting to the store for a view") {
+            held = accept(silent, nil, nil)
+            return held >= 0
+        }
+        Thread.sleep(forTimeInterval: 0.5)
         let screening = ResponsePlanTests.highScreening(id: "s1", client: "c-hung", at: ResponsePlanTests.time(-60))
         let taken = try api.post("/v1/checkins", token: writer, json: screening)
         XCTAssertEqual(taken.status, 202, "\(taken)")

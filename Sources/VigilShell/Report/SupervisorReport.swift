@@ -235,14 +235,24 @@ extension StoreViews {
             // Each client's reached contacts, in time order (the outcome is read from the check-in).
             var reached: [String: [Int64]] = [:]
             var index: [(client: String, at: Int64)] = []
+            // Each row reduced as it is read: a contact's body is decoded for its outcome, never kept.
             let events = try session.fetchAll(
-                "SELECT client, at, kind, body FROM events WHERE kind IN ('contact', 'ed_visit', 'overdose') ORDER BY at"
-            ) { ($0.text(0) ?? "", $0.int64(1), $0.text(2) ?? "", $0.text(3) ?? "") }
-            for (client, at, kind, body) in events {
-                if kind == CheckIn.Kind.contact.rawValue {
-                    // Reached, or the client attended care (`engaged`): both count as follow-up.
-                    let outcome = CheckInDecoder.stored.decodeStored(body)?.contact?.outcome
-                    if outcome == .reached || outcome == .engaged { reached[client, default: []].append(at) }
+                """
+                SELECT client, at, kind, CASE WHEN kind = 'contact' THEN body END FROM events
+                WHERE kind IN ('contact', 'ed_visit', 'overdose') ORDER BY at
+                """
+            ) { row in
+                // Reached, or the client attended care (`engaged`): both count as follow-up.
+                let outcome = row.text(3).flatMap { CheckInDecoder.stored.decodeStored($0)?.contact?.outcome }
+                return (
+                    client: row.text(0) ?? "", at: row.int64(1),
+                    isContact: row.text(2) == CheckIn.Kind.contact.rawValue,
+                    reached: outcome == .reached || outcome == .engaged
+                )
+            }
+            for (client, at, isContact, wasReached) in events {
+                if isContact {
+                    if wasReached { reached[client, default: []].append(at) }
                 } else if inWindow(at) {
                     index.append((client, at))
                 }
