@@ -53,7 +53,7 @@ final class PostgresSession: StoreSession {
         var revisions = Dictionary(uniqueKeysWithValues: clients.map { ($0, Int64(0)) })
         try runMany(
             "SELECT r.client, r.revision FROM client_revisions r JOIN (VALUES (?)) AS u ON r.client = u.column1",
-            rows: clients.map { [$0] }
+            rows: clients.map { [$0] as [(any SQLBindable)?] }
         ) { row in
             if let client = row.text(0) { revisions[client] = row.int64(1) }
         }
@@ -66,37 +66,49 @@ final class PostgresSession: StoreSession {
             """
             INSERT INTO client_revisions(client, revision) VALUES (?, 1)
             ON CONFLICT(client) DO UPDATE SET revision = client_revisions.revision + 1 RETURNING client, revision
-            """, rows: clients.map { [$0] }
+            """, rows: clients.map { [$0] as [(any SQLBindable)?] }
         ) { row in
             if let client = row.text(0) { revisions[client] = row.int64(1) }
         }
         return revisions
     }
 
-    func runMany(
-        _ sql: String, oneRow: String?, rows: [[(any SQLBindable)?]], each body: (PostgresSessionRow) throws -> Void
+    func runMany<Values: SQLRow>(
+        _ sql: String, oneRow: String?, rows: [Values], each body: (PostgresSessionRow) throws -> Void
     ) throws {
         guard let first = rows.first else { return }
-        let template = try ValuesTemplate(sql, width: first.count)
+        let template = try ValuesTemplate(sql, width: first.width)
         // PostgreSQL takes at most 65,535 parameters in a statement.
-        let perStatement = max(1, 30_000 / max(1, first.count))
+        let perStatement = max(1, 30_000 / max(1, first.width))
         for start in stride(from: 0, to: rows.count, by: perStatement) {
             let chunk = rows[start..<min(rows.count, start + perStatement)]
             var statement = PostgresStatement(sql: template.sql(rows: chunk.count), session: self)
-            for row in chunk {
-                for value in row {
-                    if let value { value.bind(to: &statement) } else { statement.bindNull() }
-                }
-            }
+            for row in chunk { row.bind(to: &statement) }
             try statement.forEachRow(body)
         }
     }
 
+    /// The batch in one statement (or a few), numbered in the batch's order, the numbers matched
+    /// back by client and id: the first of the batch's rows with a key gets its number, a later one
+    /// (a replay within the batch) none.
+    func insert(events rows: [EventRow]) throws -> [Int64?] {
+        var inserted: [EventKey: Int64] = [:]
+        inserted.reserveCapacity(rows.count)
+        try runMany(EventRow.insert + " RETURNING client, id, seq", rows: rows) { row in
+            inserted[EventKey(client: row.text(0) ?? "", id: row.text(1) ?? "")] = row.int64(2)
+        }
+        return rows.map { inserted.removeValue(forKey: EventKey(client: $0.client, id: $0.id)) }
+    }
+
+    /// An event's identity in the store.
+    private struct EventKey: Hashable {
+        let client: String
+        let id: String
+    }
+
     func rows(_ sql: String, _ values: [(any SQLBindable)?]) throws -> [Row] {
         var statement = statement(sql)
-        for value in values {
-            if let value { value.bind(to: &statement) } else { statement.bindNull() }
-        }
+        values.bind(to: &statement)
         return try statement.result().rows.map(PostgresTaskQueue.row)
     }
 

@@ -14,8 +14,8 @@ struct EffectWriter<Session: StoreSession> {
     /// What every client gets, sent for all of them by `flush()` (one statement each on
     /// PostgreSQL): the evaluations of their check-ins, and their rows' latest score and next
     /// absence deadline.
-    private var evaluations: [[(any SQLBindable)?]] = []
-    private var clientRows: [[(any SQLBindable)?]] = []
+    private var evaluations: [EvaluationRow] = []
+    private var clientRows: [ClientScoreRow] = []
 
     init(session: Session, ruleset: Int64, at now: Timestamp) {
         self.session = session
@@ -70,10 +70,11 @@ struct EffectWriter<Session: StoreSession> {
             try insert(&planned, client: client)
             switch effect {
             case .evaluated(let index, let fired, let ended, let score):
-                evaluations.append([
-                    seqs[index], fired.map(\.rule).joined(separator: " "), score.score, score.tier.rawValue, ruleset,
-                    ended.isEmpty ? nil : StoredFiring.endedText(ended),
-                ])
+                evaluations.append(
+                    EvaluationRow(
+                        seq: seqs[index], fired: fired.map(\.rule).joined(separator: " "), score: score.score,
+                        tier: score.tier.rawValue, ruleset: ruleset,
+                        ended: ended.isEmpty ? nil : StoredFiring.endedText(ended)))
                 observe(score, at: checkIns[index].at)
             case .silence(let decision):
                 let firing = decision.firing
@@ -136,10 +137,11 @@ struct EffectWriter<Session: StoreSession> {
         }
         try insert(&planned, client: client)
         guard latest != nil || absenceDue != nil else { return }
-        clientRows.append([
-            client, latest?.score.score, latest?.score.tier.rawValue, latest?.at.microseconds,
-            absenceDue == nil ? 0 : 1, absenceDue??.microseconds,
-        ])
+        clientRows.append(
+            ClientScoreRow(
+                client: client, score: latest?.score.score, tier: latest?.score.tier.rawValue,
+                scoredAt: latest?.at.microseconds, setsAbsenceDue: absenceDue != nil,
+                absenceDue: absenceDue??.microseconds))
     }
 
     /// Inserts the tasks `planned` (each unless already there) and empties it; those inserted are
@@ -253,6 +255,49 @@ extension EffectWriter {
                 """, action.by, now.microseconds, action.task, client)
         }
         record.actions.append((client, action, changed == 1))
+    }
+}
+
+/// A check-in's row in `evaluations`.
+private struct EvaluationRow: SQLRow {
+    let seq: Int64
+    let fired: String
+    let score: Double
+    let tier: String
+    let ruleset: Int64
+    let ended: String?
+
+    var width: Int { 6 }
+
+    func bind(to statement: inout some SessionStatement) {
+        statement.bind(seq)
+        statement.bind(fired)
+        statement.bind(score)
+        statement.bind(tier)
+        statement.bind(ruleset)
+        statement.bind(ended)
+    }
+}
+
+/// A client's latest score (nil when the commit observed none) and its next absence deadline
+/// (kept unless `setsAbsenceDue`), for the update of its row in `clients`.
+private struct ClientScoreRow: SQLRow {
+    let client: String
+    let score: Double?
+    let tier: String?
+    let scoredAt: Int64?
+    let setsAbsenceDue: Bool
+    let absenceDue: Int64?
+
+    var width: Int { 6 }
+
+    func bind(to statement: inout some SessionStatement) {
+        statement.bind(client)
+        statement.bind(score)
+        statement.bind(tier)
+        statement.bind(scoredAt)
+        statement.bind(setsAbsenceDue)
+        statement.bind(absenceDue)
     }
 }
 

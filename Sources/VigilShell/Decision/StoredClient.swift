@@ -33,7 +33,7 @@ enum StoredClient {
             WHERE EXISTS (SELECT 1 FROM events e WHERE e.client = u.column1 AND e.seq < u.column2)
             """,
             oneRow: "SELECT ?1 WHERE EXISTS (SELECT 1 FROM events WHERE client = ?1 AND seq < ?2)",
-            rows: clients.map { [$0.client, $0.seq] }
+            rows: clients.map { [$0.client, $0.seq] as [(any SQLBindable)?] }
         ) { row in
             if let client = row.text(0) { known.insert(client) }
         }
@@ -112,7 +112,7 @@ enum StoredClient {
             oneRow: """
                 SELECT client, id, kind, slot, created_at, due, deliver_at, contact_attempts FROM tasks
                 WHERE client = ?1 AND state IN \(TaskState.openList) ORDER BY seq
-                """, rows: clients.map { [$0] }
+                """, rows: clients.map { [$0] as [(any SQLBindable)?] }
         ) { row in
             guard let client = row.text(0), let id = row.text(1),
                 let kind = row.text(2).flatMap(TaskKind.init(rawValue:))

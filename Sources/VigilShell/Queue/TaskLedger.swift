@@ -27,6 +27,35 @@ enum TaskLedger {
         let plan: String?
     }
 
+    /// A task's row as `insert` binds it: a pending task created at `createdAt`, first attempted
+    /// when it is to be delivered.
+    private struct TaskRow: SQLRow {
+        let insertion: Insertion
+        let createdAt: Int64
+
+        var width: Int { 16 }
+
+        func bind(to statement: inout some SessionStatement) {
+            let task = insertion.task
+            statement.bind(task.id)
+            statement.bind(task.client)
+            statement.bind(task.episode)
+            statement.bind(task.slot)
+            statement.bind(task.kind.rawValue)
+            statement.bind(task.tier.rawValue)
+            statement.bind(insertion.score)
+            statement.bind(task.route)
+            statement.bind(task.instruction)
+            statement.bind(insertion.reasons)
+            statement.bind(insertion.about)
+            statement.bind(createdAt)
+            statement.bind(task.deliverAt.microseconds)
+            statement.bind(task.due.microseconds)
+            statement.bind(task.deliverAt.microseconds)
+            statement.bind(insertion.plan)
+        }
+    }
+
     /// Inserts each task unless its id (or its client, episode and slot) is already there, in one
     /// statement on PostgreSQL (a rise plans several); returns the ids inserted.
     static func insert(_ insertions: [Insertion], at now: Timestamp, session: some StoreSession) throws -> Set<String> {
@@ -38,15 +67,7 @@ enum TaskLedger {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)
             ON CONFLICT DO NOTHING RETURNING id
             """,
-            rows: insertions.map { insertion in
-                let task = insertion.task
-                return [
-                    task.id, task.client, task.episode, task.slot, task.kind.rawValue, task.tier.rawValue,
-                    insertion.score, task.route, task.instruction, insertion.reasons, insertion.about,
-                    now.microseconds, task.deliverAt.microseconds, task.due.microseconds, task.deliverAt.microseconds,
-                    insertion.plan,
-                ]
-            }
+            rows: insertions.map { TaskRow(insertion: $0, createdAt: now.microseconds) }
         ) { row in
             if let id = row.text(0) { inserted.insert(id) }
         }

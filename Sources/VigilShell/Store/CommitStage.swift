@@ -43,7 +43,7 @@ public struct ClientIndex: CommitStage {
                 events = clients.events + excluded.events
             """,
             rows: summaries.sorted(by: { $0.key < $1.key }).map { client, summary in
-                [client, summary.first, summary.last, Int64(summary.count)]
+                [client, summary.first, summary.last, Int64(summary.count)] as [(any SQLBindable)?]
             })
     }
 }

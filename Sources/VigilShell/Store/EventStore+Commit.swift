@@ -35,6 +35,46 @@ public struct PendingRejection: Sendable {
     }
 }
 
+/// An event's row in `events`, as `StoreSession.insert(events:)` binds it.
+public struct EventRow: SQLRow {
+    /// The insert of one row, skipping an event whose client and id are stored already.
+    public static let insert = """
+        INSERT INTO events(id, client, at, kind, source, digest, body, origin, ingested_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(client, id) DO NOTHING
+        """
+    public let id: String
+    public let client: String
+    let at: Int64
+    let kind: String
+    let source: String
+    let digest: String
+    let body: String
+    let origin: String
+    let ingestedAt: Int64
+
+    init(_ event: PendingEvent, ingestedAt: Timestamp) {
+        let checkIn = event.checkIn
+        (id, client, at, kind, source) = (
+            checkIn.id, checkIn.client, checkIn.at.microseconds, checkIn.kind.rawValue, checkIn.source.rawValue
+        )
+        (digest, body, origin, self.ingestedAt) = (event.digest, event.body, event.origin, ingestedAt.microseconds)
+    }
+
+    public var width: Int { 9 }
+
+    public func bind(to statement: inout some SessionStatement) {
+        statement.bind(id)
+        statement.bind(client)
+        statement.bind(at)
+        statement.bind(kind)
+        statement.bind(source)
+        statement.bind(digest)
+        statement.bind(body)
+        statement.bind(origin)
+        statement.bind(ingestedAt)
+    }
+}
+
 /// What committing one pending event did.
 public enum CommitOutcome: Equatable, Sendable {
     /// Newly stored with this sequence number.
@@ -110,36 +150,19 @@ package struct StoreCommit {
         // Before any insert: on several nodes, a client's events are then numbered in the order
         // their transactions commit, and its evaluation sees every earlier one.
         try session.serialize(clients: Set(events.map(\.checkIn.client)).sorted())
-        // One statement for the batch on PostgreSQL: the events numbered in the batch's order.
-        var inserted: [EventKey: Int64] = [:]
-        inserted.reserveCapacity(events.count)
-        try session.runMany(
-            """
-            INSERT INTO events(id, client, at, kind, source, digest, body, origin, ingested_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(client, id) DO NOTHING RETURNING client, id, seq
-            """,
-            rows: events.map { event in
-                let checkIn = event.checkIn
-                return [
-                    checkIn.id, checkIn.client, checkIn.at.microseconds, checkIn.kind.rawValue,
-                    checkIn.source.rawValue, event.digest, event.body, event.origin, time.microseconds,
-                ]
-            }
-        ) { row in
-            inserted[EventKey(client: row.text(0) ?? "", id: row.text(1) ?? "")] = row.int64(2)
-        }
+        let numbers = try session.insert(events: events.map { EventRow($0, ingestedAt: time) })
         var outcomes: [CommitOutcome] = []
         outcomes.reserveCapacity(events.count)
         var stored: [StoredEvent] = []
         stored.reserveCapacity(events.count)
-        for event in events {
-            let checkIn = event.checkIn
-            // The first of the batch's events with this key was stored; a later one is a replay.
-            if let seq = inserted.removeValue(forKey: EventKey(client: checkIn.client, id: checkIn.id)) {
-                stored.append(StoredEvent(seq: seq, checkIn: checkIn))
+        for (event, seq) in zip(events, numbers) {
+            if let seq {
+                stored.append(StoredEvent(seq: seq, checkIn: event.checkIn))
                 outcomes.append(.stored(seq))
                 continue
             }
+            // Stored already: an earlier commit's or this batch's own (a later one is a replay).
+            let checkIn = event.checkIn
             let digest = try session.fetchOne(
                 "SELECT digest FROM events WHERE client = ? AND id = ?", checkIn.client, checkIn.id
             ) { $0.text(0) }
@@ -165,12 +188,6 @@ package struct StoreCommit {
             }
         }
         return outcomes
-    }
-
-    /// An event's identity in the store.
-    private struct EventKey: Hashable {
-        let client: String
-        let id: String
     }
 
     private func reject(

@@ -1,4 +1,5 @@
 import GRDB
+import GRDBSQLite
 
 /// One write transaction on the store, whichever the backend: the seam through which the commit of
 /// check-ins, the decision stage and its effect writer reach SQLite (`SQLiteSession`) or
@@ -43,9 +44,15 @@ public protocol StoreSession {
     /// (whose columns both backends name `column1, column2, …`; cast each parameter whose type the
     /// statement does not imply). For such a join, `oneRow` is the same statement for a single row
     /// (its values numbered `?1, ?2, …`), which SQLite runs without building a table per row.
-    func runMany(
-        _ sql: String, oneRow: String?, rows: [[(any SQLBindable)?]], each body: (Statement.Row) throws -> Void
+    func runMany<Values: SQLRow>(
+        _ sql: String, oneRow: String?, rows: [Values], each body: (Statement.Row) throws -> Void
     ) throws
+
+    /// Inserts each of `rows` into `events` (`EventRow.insert`, skipping a row whose client and id
+    /// are stored already) and returns, per row in order, the sequence number it was stored with, or
+    /// nil for a row skipped. SQLite numbers each row as it inserts it; PostgreSQL sends the batch in
+    /// as few statements as it can and matches the numbers it returns to the rows by key.
+    func insert(events rows: [EventRow]) throws -> [Int64?]
 
     /// Every row of `sql` with `values` bound, by column name (for the records that read their
     /// rows as GRDB's, such as `TaskRecord`).
@@ -85,6 +92,24 @@ extension SessionStatement {
     mutating func bind(_ value: (some SQLBindable)?) {
         guard let value else { return bindNull() }
         value.bind(to: &self)
+    }
+}
+
+/// One row of values for `runMany`, bound in order. A type of its own binds its fields directly;
+/// an array of `SQLBindable`s boxes each value, which the statements run per check-in feel.
+public protocol SQLRow {
+    /// How many values `bind(to:)` binds.
+    var width: Int { get }
+    func bind(to statement: inout some SessionStatement)
+}
+
+extension Array: SQLRow where Element == (any SQLBindable)? {
+    public var width: Int { count }
+
+    public func bind(to statement: inout some SessionStatement) {
+        for value in self {
+            if let value { value.bind(to: &statement) } else { statement.bindNull() }
+        }
     }
 }
 
@@ -144,22 +169,20 @@ extension StoreSession {
     }
 
     /// `runMany` for a statement that returns no row.
-    package func runMany(_ sql: String, oneRow: String? = nil, rows: [[(any SQLBindable)?]]) throws {
+    package func runMany<Values: SQLRow>(_ sql: String, oneRow: String? = nil, rows: [Values]) throws {
         try runMany(sql, oneRow: oneRow, rows: rows) { _ in }
     }
 
     /// `runMany` for a statement written for one row and many alike (an `INSERT`).
-    package func runMany(
-        _ sql: String, rows: [[(any SQLBindable)?]], each body: (Statement.Row) throws -> Void
+    package func runMany<Values: SQLRow>(
+        _ sql: String, rows: [Values], each body: (Statement.Row) throws -> Void
     ) throws {
         try runMany(sql, oneRow: nil, rows: rows, each: body)
     }
 
     private func bound(_ sql: String, _ values: [(any SQLBindable)?]) throws -> Statement {
         var statement = try self.statement(sql)
-        for value in values {
-            if let value { value.bind(to: &statement) } else { statement.bindNull() }
-        }
+        values.bind(to: &statement)
         return statement
     }
 }
@@ -186,17 +209,28 @@ public struct SQLiteSession: StoreSession {
 
     public func advanceRevisions(of clients: [String]) -> [String: Int64]? { nil }
 
-    public func runMany(
-        _ sql: String, oneRow: String?, rows: [[(any SQLBindable)?]], each body: (RawStatement.Row) throws -> Void
+    public func runMany<Values: SQLRow>(
+        _ sql: String, oneRow: String?, rows: [Values], each body: (RawStatement.Row) throws -> Void
     ) throws {
         guard !rows.isEmpty else { return }
         var statement = try statement(oneRow ?? sql)
         for row in rows {
-            for value in row {
-                if let value { value.bind(to: &statement) } else { statement.bindNull() }
-            }
+            row.bind(to: &statement)
             try statement.forEachRow(body)
         }
+    }
+
+    /// Row by row, without `RETURNING` (which SQLite answers by collecting the rows aside): a row
+    /// inserted is numbered by the connection's last inserted rowid, `seq` being the rowid.
+    public func insert(events rows: [EventRow]) throws -> [Int64?] {
+        var statement = try statement(EventRow.insert)
+        var numbers: [Int64?] = []
+        numbers.reserveCapacity(rows.count)
+        for row in rows {
+            row.bind(to: &statement)
+            numbers.append(try statement.run() == 1 ? sqlite3_last_insert_rowid(db.sqliteConnection) : nil)
+        }
+        return numbers
     }
 
     public func rows(_ sql: String, _ values: [(any SQLBindable)?]) throws -> [Row] {
