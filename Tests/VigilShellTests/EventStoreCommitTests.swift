@@ -57,6 +57,34 @@ final class EventStoreCommitTests: XCTestCase {
         XCTAssertEqual(try store.status().lastIngest, at)
     }
 
+    /// The daemon's store copies its log back into the database on a connection of its own: the
+    /// database file grows after a commit that leaves the log far below the writer's own threshold.
+    func testTheDaemonsStoreCheckpointsItsLogAside() throws {
+        let scratch = try Scratch()
+        let path = scratch.path + "/vigil.sqlite"
+        let store = try EventStore(path: path, checkpointsAside: true)
+        var info = stat()
+        XCTAssertEqual(stat(path, &info), 0)
+        let before = info.st_size
+        // About 2,000 pages of log (a page per event): over SQLite's usual threshold, a fifth of the writer's.
+        let filler = String(repeating: "x", count: 3_000)
+        let events = (0..<2_000).map { index in
+            let checkIn = CheckIn(id: "e\(index)", client: "c-\(index % 7)", at: at, kind: .checkin, source: .peer)
+            let body = #"{"id":"e\#(index)","filler":"\#(filler)"}"#
+            return PendingEvent(checkIn: checkIn, digest: sha256Hex(Array(body.utf8)), body: body, origin: "b.jsonl")
+        }
+        _ = try store.commit(events, at: at)
+        let deadline = SystemClock.monotonicMicroseconds() + 20_000_000
+        while stat(path, &info) == 0, info.st_size < before + 4_000_000,
+            SystemClock.monotonicMicroseconds() < deadline
+        {
+            usleep(10_000)
+        }
+        XCTAssertGreaterThan(
+            info.st_size, before + 4_000_000, "the log's pages were copied into the database, off the commit")
+        XCTAssertEqual(try store.status().events, 2_000)
+    }
+
     func testACreatedStoreWhoseFileIsGoneIsRefusedNotRecreatedEmpty() throws {
         let scratch = try Scratch()
         let path = scratch.path + "/vigil.sqlite"

@@ -96,23 +96,21 @@ extension EventStore {
     public func commit(
         _ events: [PendingEvent], rejections: [PendingRejection] = [], at time: Timestamp
     ) throws(StoreError) -> [CommitOutcome] {
-        do {
-            return try queue.write { db in
-                try StoreCommit(stages: stages).run(
-                    events, rejections: rejections, at: time, session: SQLiteSession(db))
-            }
-        } catch {
-            throw Self.writeError(error, path: path)
+        try write { db in
+            try StoreCommit(stages: stages).run(events, rejections: rejections, at: time, session: SQLiteSession(db))
         }
     }
 
     /// Runs `body` in one durable write transaction (for work that is not a commit of events).
     func write<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+        let result: T
         do {
-            return try queue.write(body)
+            result = try queue.write(body)
         } catch {
             throw Self.writeError(error, path: path)
         }
+        checkpointer?.request()
+        return result
     }
 
     /// Runs `body` in a read transaction (a consistent snapshot; never blocks writers).
