@@ -57,17 +57,18 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
         guard !events.isEmpty else { return }
         let (pack, evaluator, cachedID) = lock.withLock { (self.pack, self.evaluator, rulesetID) }
         let ruleset = try cachedID ?? Self.register(pack, at: context.committedAt, session: session)
-        // Each client's events in arrival order, and its state before them: taken out of the cache
-        // (so it is mutated in place, never copied) or rebuilt from the store.
+        // Each client's events (their positions in `events`) in arrival order, and its state before
+        // them: taken out of the cache (so it is mutated in place, never copied) or rebuilt from the
+        // store. A check-in is copied once, into its client's work.
         var positions: [String: Int] = [:]
-        var arrivals: [(client: String, events: [StoredEvent])] = []
-        for event in events {
+        var arrivals: [(client: String, events: [Int])] = []
+        for (index, event) in events.enumerated() {
             let client = event.checkIn.client
             if let position = positions[client] {
-                arrivals[position].events.append(event)
+                arrivals[position].events.append(index)
             } else {
                 positions[client] = arrivals.count
-                arrivals.append((client, [event]))
+                arrivals.append((client, [index]))
             }
         }
         let names = arrivals.map(\.client)
@@ -77,19 +78,28 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
         let cached = arrivals.map { taken($0.client, revisions: revisions) }
         // Of the others, those with no earlier event are new: nothing to read for them.
         let uncached = zip(arrivals, cached).filter { $1 == nil }.map(\.0)
+        // The lowest sequence number of a client's events in the commit: its state is what was
+        // stored before it (a store numbering a statement's rows out of their order would still
+        // not count one of them as history).
+        func first(_ positions: [Int]) -> Int64 { positions.lazy.map { events[$0].seq }.min() ?? .max }
         let known = try StoredClient.withEarlierEvents(
-            uncached.map { ($0.client, Self.first($0.events)) }, session: session)
+            uncached.map { ($0.client, first($0.events)) }, session: session)
         var clients: [ClientWork] = []
         clients.reserveCapacity(arrivals.count)
-        for ((client, events), cached) in zip(arrivals, cached) {
+        for ((client, positions), cached) in zip(arrivals, cached) {
             let work =
                 try cached
                 ?? ClientWork(
                     known.contains(client)
-                        ? StoredClient.load(client: client, before: Self.first(events), pack: pack, session: session)
+                        ? StoredClient.load(client: client, before: first(positions), pack: pack, session: session)
                         : StoredClient.new(client, pack: pack))
             work.state.openTasks = openTasks[client] ?? []
-            for event in events { work.add(event) }
+            work.checkIns.reserveCapacity(positions.count)
+            work.seqs.reserveCapacity(positions.count)
+            for position in positions {
+                work.checkIns.append(events[position].checkIn)
+                work.seqs.append(events[position].seq)
+            }
             clients.append(work)
         }
         // Clients are independent: evaluate them on `width` threads (pure work, no database access).
@@ -193,11 +203,6 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
         return revisions[client] == work.revision ? work : nil
     }
 
-    /// The lowest sequence number of a client's events in a commit: its state is what was stored
-    /// before it (a store numbering a statement's rows out of their order would still not count
-    /// one of them as history).
-    private static func first(_ events: [StoredEvent]) -> Int64 { events.lazy.map(\.seq).min() ?? .max }
-
     /// The id of `pack` in `rulesets`, recorded with its rules on its first use (by whichever node
     /// gets there first: the others find it stored).
     static func register(_ pack: RulePack, at time: Timestamp, session: some StoreSession) throws -> Int64 {
@@ -254,11 +259,6 @@ final class ClientWork: @unchecked Sendable {
     var revision: Int64?
 
     init(_ state: ClientState) { self.state = state }
-
-    func add(_ event: StoredEvent) {
-        checkIns.append(event.checkIn)
-        seqs.append(event.seq)
-    }
 
     /// Once the commit is done: keeps the state, and drops the commit's inputs and outputs and the
     /// open tasks (read afresh in every transaction), so a cached client holds nothing more.

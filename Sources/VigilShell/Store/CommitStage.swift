@@ -25,12 +25,10 @@ public struct ClientIndex: CommitStage {
     public init() {}
 
     public func apply(_ events: [StoredEvent], context: CommitContext, session: some StoreSession) throws {
-        var summaries: [String: (first: Int64, last: Int64, count: Int)] = [:]
+        var summaries: [String: Summary] = [:]
         for event in events {
-            let at = event.checkIn.at.microseconds
-            summaries[event.checkIn.client, default: (at, at, 0)].first.formMin(at)
-            summaries[event.checkIn.client]?.last.formMax(at)
-            summaries[event.checkIn.client]?.count += 1
+            let (client, at) = (event.checkIn.client, event.checkIn.at.microseconds)
+            summaries[client, default: Summary(client: client, first: at, last: at, events: 0)].add(at)
         }
         try session.runMany(
             """
@@ -42,13 +40,29 @@ public struct ClientIndex: CommitStage {
                     ELSE clients.last_at END,
                 events = clients.events + excluded.events
             """,
-            rows: summaries.sorted(by: { $0.key < $1.key }).map { client, summary in
-                [client, summary.first, summary.last, Int64(summary.count)] as [(any SQLBindable)?]
-            })
+            rows: summaries.values.sorted { $0.client < $1.client })
     }
-}
 
-extension Comparable {
-    fileprivate mutating func formMin(_ other: Self) { self = Swift.min(self, other) }
-    fileprivate mutating func formMax(_ other: Self) { self = Swift.max(self, other) }
+    /// A client's events in a commit: the first and last times and how many, as its row's values.
+    private struct Summary: SQLRow {
+        let client: String
+        var first: Int64
+        var last: Int64
+        var events: Int64
+
+        mutating func add(_ at: Int64) {
+            first = min(first, at)
+            last = max(last, at)
+            events += 1
+        }
+
+        var width: Int { 4 }
+
+        func bind(to statement: inout some SessionStatement) {
+            statement.bind(client)
+            statement.bind(first)
+            statement.bind(last)
+            statement.bind(events)
+        }
+    }
 }

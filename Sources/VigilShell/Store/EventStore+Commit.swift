@@ -153,13 +153,14 @@ package struct StoreCommit {
         outcomes.reserveCapacity(events.count)
         var stored: [StoredEvent] = []
         stored.reserveCapacity(events.count)
-        for (event, seq) in zip(events, numbers) {
+        for (index, seq) in numbers.enumerated() {
             if let seq {
-                stored.append(StoredEvent(seq: seq, checkIn: event.checkIn))
+                stored.append(StoredEvent(seq: seq, checkIn: events[index].checkIn))
                 outcomes.append(.stored(seq))
                 continue
             }
             // Stored already: an earlier commit's or this batch's own (a later one is a replay).
+            let event = events[index]
             let checkIn = event.checkIn
             let digest = try session.fetchOne(
                 "SELECT digest FROM events WHERE client = ? AND id = ?", checkIn.client, checkIn.id
