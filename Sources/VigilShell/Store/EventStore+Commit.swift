@@ -103,14 +103,11 @@ extension EventStore {
 
     /// Runs `body` in one durable write transaction (for work that is not a commit of events).
     func write<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
-        let result: T
         do {
-            result = try queue.write(body)
+            return try queue.write(body)
         } catch {
             throw Self.writeError(error, path: path)
         }
-        checkpointer?.request()
-        return result
     }
 
     /// Runs `body` in a read transaction (a consistent snapshot; never blocks writers).

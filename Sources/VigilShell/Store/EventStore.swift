@@ -44,19 +44,19 @@ public final class EventStore: Sendable {
         var config = Configuration()
         config.journalMode = .wal
         config.busyMode = .timeout(10)
+        let checkpointer = checkpointsAside ? WALCheckpointer(path: path) : nil
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA cache_size = -\(cacheKiB)")
-            if checkpointsAside {
-                try db.execute(sql: "PRAGMA wal_autocheckpoint = \(WALCheckpointer.fallbackPages)")
-            }
+            checkpointer?.watch(db)
         }
         queue = try Self.openAndMigrate(path: path, configuration: config)
         try Self.mark(marker, path: path)
         do {
-            checkpointer = checkpointsAside ? try WALCheckpointer(path: path) : nil
+            try checkpointer?.open()
         } catch {
             throw StoreError(path: path, problem: "cannot open the checkpointing connection: \(error)")
         }
+        self.checkpointer = checkpointer
     }
 
     /// Whether the database file is missing (true) or empty (false), or nil when it holds a store.
