@@ -59,6 +59,8 @@ public final class EventStore: Sendable {
         self.checkpointer = checkpointer
     }
 
+    deinit { checkpointer?.finish() }
+
     /// Whether the database file is missing (true) or empty (false), or nil when it holds a store.
     /// A new store's first pages sit in the write-ahead log until a checkpoint, so an empty file
     /// beside a non-empty log is a store (the daemon and the notifier creating one together).

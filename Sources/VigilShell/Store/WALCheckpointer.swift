@@ -50,6 +50,13 @@ final class WALCheckpointer: Sendable {
         connection.withLock { $0 = queue }
     }
 
+    /// Waits for a checkpoint asked for or in progress, so that the store closes when its owner
+    /// lets it go (another process may then need the database to itself).
+    func finish() {
+        guard let connection = connection.withLock({ $0 }) else { return }
+        connection.writeWithoutTransaction { _ in }
+    }
+
     /// Asks for a checkpoint (returns at once).
     private func request() {
         guard let connection = connection.withLock({ $0 }) else { return }
