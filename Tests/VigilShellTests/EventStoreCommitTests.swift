@@ -1,4 +1,3 @@
-import GRDB
 import Glibc
 import VigilCore
 import XCTest
@@ -56,40 +55,6 @@ final class EventStoreCommitTests: XCTestCase {
         _ = try store.commit([], rejections: [refusal], at: at)
         XCTAssertEqual(try store.status().rejected, 1, "the same file refused again is recorded once")
         XCTAssertEqual(try store.status().lastIngest, at)
-    }
-
-    /// The daemon's store copies its log back into the database on a connection of its own: SQLite's
-    /// automatic checkpoint is off on the writer's connection, and the database file still grows
-    /// once a commit has left more than 1,000 pages of log.
-    func testTheDaemonsStoreCheckpointsItsLogAside() throws {
-        let scratch = try Scratch()
-        let path = scratch.path + "/vigil.sqlite"
-        let store = try EventStore(path: path, checkpointsAside: true)
-        XCTAssertEqual(try store.queue.read { try Int.fetchOne($0, sql: "PRAGMA wal_autocheckpoint") }, 0)
-        XCTAssertEqual(
-            try EventStore(path: scratch.path + "/other.sqlite").queue.read {
-                try Int.fetchOne($0, sql: "PRAGMA wal_autocheckpoint")
-            }, 1_000, "SQLite's own, on another store")
-        var info = stat()
-        XCTAssertEqual(stat(path, &info), 0)
-        let before = info.st_size
-        // About 2,000 pages of log (a page per event): past the checkpointer's threshold.
-        let filler = String(repeating: "x", count: 3_000)
-        let events = (0..<2_000).map { index in
-            let checkIn = CheckIn(id: "e\(index)", client: "c-\(index % 7)", at: at, kind: .checkin, source: .peer)
-            let body = #"{"id":"e\#(index)","filler":"\#(filler)"}"#
-            return PendingEvent(checkIn: checkIn, digest: sha256Hex(Array(body.utf8)), body: body, origin: "b.jsonl")
-        }
-        _ = try store.commit(events, at: at)
-        let deadline = SystemClock.monotonicMicroseconds() + 20_000_000
-        while stat(path, &info) == 0, info.st_size < before + 4_000_000,
-            SystemClock.monotonicMicroseconds() < deadline
-        {
-            usleep(10_000)
-        }
-        XCTAssertGreaterThan(
-            info.st_size, before + 4_000_000, "the log's pages were copied into the database")
-        XCTAssertEqual(try store.status().events, 2_000)
     }
 
     func testACreatedStoreWhoseFileIsGoneIsRefusedNotRecreatedEmpty() throws {
