@@ -207,12 +207,20 @@ final class Harness {
         }
 
         /// SIGTERM once the daemon has started (signals are handled from then on), then the exit status.
-        func stop() -> Int32 {
+        /// A daemon that has not exited `timeout` seconds after SIGTERM fails the test and is killed,
+        /// so a shutdown that hangs fails its suite instead of stalling the whole run.
+        func stop(timeout: Double = 60, file: StaticString = #filePath, line: UInt = #line) -> Int32 {
             try? eventually("the daemon started") {
                 log.contains("vigil started") || log.contains("notifier started") || log.contains("vigil api started")
                     || !process.isRunning
             }
             kill(process.processIdentifier, SIGTERM)
+            let exited: Void? = try? eventually(
+                timeout: timeout, "the daemon to exit after SIGTERM", file: file, line: line
+            ) {
+                !process.isRunning
+            }
+            if exited == nil { crash() }
             process.waitUntilExit()
             return process.terminationStatus
         }
