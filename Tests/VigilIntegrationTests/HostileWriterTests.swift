@@ -221,13 +221,13 @@ final class HostileWriterTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: database + ".created"), "the marker beside the store")
         XCTAssertEqual(truncate(database, 0), 0)
         for command in [["serve"], ["notify", "--once"]] {
-            let result = try harness.run(command + ["--log", "stderr"])
+            let result = try harness.run(command + ["--log", "stderr"], timeout: 30)
             XCTAssertEqual(result.status, 78, "\(command[0]) on an emptied store: \(result)")
             XCTAssertTrue(
                 result.stderr.contains("the database is empty") && result.stderr.contains(".created"), "\(result)")
         }
         XCTAssertEqual(unlink(database), 0)
-        let missing = try harness.run(["serve", "--log", "stderr"])
+        let missing = try harness.run(["serve", "--log", "stderr"], timeout: 30)
         XCTAssertEqual(missing.status, 78, "\(missing)")
         XCTAssertTrue(missing.stderr.contains("the database is missing"), "\(missing)")
         XCTAssertFalse(FileManager.default.fileExists(atPath: database), "no new, empty store was made")

@@ -65,9 +65,13 @@ final class Harness {
             .write(toFile: configPath, atomically: true, encoding: .utf8)
     }
 
-    /// Runs `vigil ARGS --config …` to completion.
+    /// Runs `vigil ARGS --config …` to completion; one still running after `timeout` seconds (a
+    /// daemon that should have refused to start) fails the test and is killed.
     @discardableResult
-    func run(_ arguments: [String], stdin: String? = nil, config: Bool = true) throws -> Result {
+    func run(
+        _ arguments: [String], stdin: String? = nil, config: Bool = true, timeout: Double = 600,
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = arguments + (config ? ["--config", configPath] : [])
@@ -79,11 +83,20 @@ final class Harness {
         process.standardError = err
         process.standardInput = input
         try process.run()
+        let started = Date()
+        let watchdog = DispatchWorkItem { [process] in kill(process.processIdentifier, SIGKILL) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
         if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
         try input.fileHandleForWriting.close()
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         let errData = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        watchdog.cancel()
+        if Date().timeIntervalSince(started) >= timeout {
+            XCTFail(
+                "vigil \(arguments.joined(separator: " ")) still ran after \(timeout) s: killed", file: file, line: line
+            )
+        }
         return Result(
             status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
             stderr: String(decoding: errData, as: UTF8.self))
