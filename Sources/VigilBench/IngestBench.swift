@@ -181,7 +181,8 @@ public struct IngestBench {
 
     /// Times Vigil draining `spool` into a new store at `database`; checks every check-in was stored.
     func timedIngest(_ spool: SpoolDirectory, database: String, expecting expected: Int) throws -> Double {
-        try timedIngest(spool, into: try EventStore(path: database, stages: stages()), expecting: expected)
+        try timedIngest(
+            spool, into: try EventStore(path: database, stages: stages(), checkpointsAside: true), expecting: expected)
     }
 
     /// The daemon's commit stages for a new store.

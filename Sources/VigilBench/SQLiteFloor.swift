@@ -17,6 +17,7 @@ struct SQLiteFloor {
         // The same schema and indexes, created by the store's own migrations, untimed.
         _ = try EventStore(path: target, stages: [])
         var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL")
         }

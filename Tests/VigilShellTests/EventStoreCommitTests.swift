@@ -1,3 +1,4 @@
+import GRDB
 import Glibc
 import VigilCore
 import XCTest
@@ -55,6 +56,58 @@ final class EventStoreCommitTests: XCTestCase {
         _ = try store.commit([], rejections: [refusal], at: at)
         XCTAssertEqual(try store.status().rejected, 1, "the same file refused again is recorded once")
         XCTAssertEqual(try store.status().lastIngest, at)
+    }
+
+    /// The daemon's store copies its log back into the database on a connection of its own: SQLite's
+    /// automatic checkpoint is off on the writer's connection, and the database file still grows
+    /// once a commit has left more than 1,000 pages of log. Let go, the store leaves no log behind
+    /// (the checkpointing connection closes first, so the writer's, last, copies the rest back).
+    func testTheDaemonsStoreCheckpointsItsLogAside() throws {
+        let scratch = try Scratch()
+        let path = scratch.path + "/vigil.sqlite"
+        try fillTheLogPastTheThreshold(path)
+        XCTAssertFalse(
+            FileManager.default.fileExists(atPath: path + "-wal"), "the log was copied back and removed at close")
+        XCTAssertEqual(try EventStore(path: path).status().events, 2_001)
+        // Also when no checkpoint ran (the checkpointing connection never read the log: closed
+        // last, it would leave the log behind).
+        let small = scratch.path + "/small.sqlite"
+        _ = try EventStore(path: small, checkpointsAside: true).commit([event("one")], at: at)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: small + "-wal"), "no log left after a small commit")
+        XCTAssertEqual(try EventStore(path: small).status().events, 1)
+    }
+
+    /// Commits 2,001 events to a daemon's store at `path`, checks its log was checkpointed aside,
+    /// then lets the store go.
+    private func fillTheLogPastTheThreshold(_ path: String) throws {
+        let scratch = (path as NSString).deletingLastPathComponent
+        let store = try EventStore(path: path, checkpointsAside: true)
+        XCTAssertEqual(try store.queue.read { try Int.fetchOne($0, sql: "PRAGMA wal_autocheckpoint") }, 0)
+        XCTAssertEqual(
+            try EventStore(path: scratch + "/other.sqlite").queue.read {
+                try Int.fetchOne($0, sql: "PRAGMA wal_autocheckpoint")
+            }, 1_000, "SQLite's own, on another store")
+        var info = stat()
+        XCTAssertEqual(stat(path, &info), 0)
+        let before = info.st_size
+        // About 2,000 pages of log (a page per event): past the checkpointer's threshold.
+        let filler = String(repeating: "x", count: 3_000)
+        let events = (0..<2_000).map { index in
+            let checkIn = CheckIn(id: "e\(index)", client: "c-\(index % 7)", at: at, kind: .checkin, source: .peer)
+            let body = #"{"id":"e\#(index)","filler":"\#(filler)"}"#
+            return PendingEvent(checkIn: checkIn, digest: sha256Hex(Array(body.utf8)), body: body, origin: "b.jsonl")
+        }
+        _ = try store.commit(events, at: at)
+        let deadline = SystemClock.monotonicMicroseconds() + 20_000_000
+        while stat(path, &info) == 0, info.st_size < before + 4_000_000,
+            SystemClock.monotonicMicroseconds() < deadline
+        {
+            usleep(10_000)
+        }
+        XCTAssertGreaterThan(
+            info.st_size, before + 4_000_000, "the log's pages were copied into the database")
+        XCTAssertEqual(try store.status().events, 2_000)
+        _ = try store.commit([event("last")], at: at)
     }
 
     func testACreatedStoreWhoseFileIsGoneIsRefusedNotRecreatedEmpty() throws {

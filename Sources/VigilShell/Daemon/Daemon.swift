@@ -146,7 +146,8 @@ public struct DaemonStore: Sendable {
     /// refused (only `vigil serve` opens one).
     public static let sqlite: Opening = { config, stages, _ in
         let path = try config.sqliteStore(for: "this daemon")
-        return DaemonStore(store: try EventStore(path: path, stages: stages), services: [], description: path)
+        return DaemonStore(
+            store: try EventStore(path: path, stages: stages, checkpointsAside: true), services: [], description: path)
     }
 }
 

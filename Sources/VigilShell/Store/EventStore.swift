@@ -9,6 +9,8 @@ public final class EventStore: Sendable {
     public let path: String
     let queue: DatabaseQueue
     let stages: [any CommitStage]
+    /// Checkpoints the log off the committing thread (the daemon's store), or nil: SQLite's own.
+    let checkpointer: WALCheckpointer?
 
     /// Opens (creating if needed, mode 0600) and migrates the database at `path`. `cacheKiB` bounds
     /// SQLite's page cache: 16 MiB for the daemon's ingest (appends and recent clients' pages); the
@@ -16,7 +18,13 @@ public final class EventStore: Sendable {
     ///
     /// A store, once created, leaves a marker beside it (`PATH.created`): a database file that is
     /// then missing or empty (truncated, replaced) is refused, never silently recreated empty.
-    public init(path: String, stages: [any CommitStage] = [ClientIndex()], cacheKiB: Int = 16_384) throws(StoreError) {
+    ///
+    /// `checkpointsAside`: the log is copied back into the database on a thread of its own
+    /// (`WALCheckpointer`), for the daemon's ingest, whose commits would otherwise pay for it.
+    public init(
+        path: String, stages: [any CommitStage] = [ClientIndex()], cacheKiB: Int = 16_384,
+        checkpointsAside: Bool = false
+    ) throws(StoreError) {
         self.path = path
         self.stages = stages
         let marker = path + ".created"
@@ -36,12 +44,22 @@ public final class EventStore: Sendable {
         var config = Configuration()
         config.journalMode = .wal
         config.busyMode = .timeout(10)
+        let checkpointer = checkpointsAside ? WALCheckpointer(path: path) : nil
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA cache_size = -\(cacheKiB)")
+            checkpointer?.watch(db)
         }
         queue = try Self.openAndMigrate(path: path, configuration: config)
         try Self.mark(marker, path: path)
+        do {
+            try checkpointer?.open()
+        } catch {
+            throw StoreError(path: path, problem: "cannot open the checkpointing connection: \(error)")
+        }
+        self.checkpointer = checkpointer
     }
+
+    deinit { checkpointer?.finish() }
 
     /// Whether the database file is missing (true) or empty (false), or nil when it holds a store.
     /// A new store's first pages sit in the write-ahead log until a checkpoint, so an empty file
@@ -107,6 +125,7 @@ public final class EventStore: Sendable {
     public init(readingFrom path: String) throws(StoreError) {
         self.path = path
         self.stages = []
+        self.checkpointer = nil
         queue = try Self.openReadOnly(path)
     }
 
