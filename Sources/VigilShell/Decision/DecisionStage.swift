@@ -182,14 +182,15 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
         session.afterCommit { [self] in
             DecisionLog(logger: logger).log(record)
             if record.deliversBy(now) { taskDue() }
-            lock.withLock {
-                guard self.pack.hash == pack.hash else { return }
+            let spent = lock.withLock {
+                guard self.pack.hash == pack.hash else { return [ClientWork.Spent]() }
                 rulesetID = ruleset
-                for work in clients {
-                    work.finish()
-                    cache.put(work.state.client, work)
+                return clients.map { work in
+                    defer { cache.put(work.state.client, work) }
+                    return work.finish()
                 }
             }
+            Parallel.release(spent)
         }
     }
 
@@ -260,13 +261,18 @@ final class ClientWork: @unchecked Sendable {
 
     init(_ state: ClientState) { self.state = state }
 
-    /// Once the commit is done: keeps the state, and drops the commit's inputs and outputs and the
-    /// open tasks (read afresh in every transaction), so a cached client holds nothing more.
-    func finish() {
-        state.openTasks = []
-        checkIns = []
-        seqs = []
-        effects = []
+    /// Once the commit is done: keeps the state, and hands back the commit's inputs and outputs and
+    /// the open tasks (read afresh in every transaction), so a cached client holds nothing more.
+    func finish() -> Spent {
+        defer { (state.openTasks, checkIns, seqs, effects) = ([], [], [], []) }
+        return Spent(checkIns: checkIns, effects: effects, openTasks: state.openTasks)
+    }
+
+    /// What a commit left in a client's work, for `Parallel.release` to free off the committing thread.
+    struct Spent: Sendable {
+        let checkIns: [CheckIn]
+        let effects: [Effect]
+        let openTasks: [OpenTask]
     }
 }
 

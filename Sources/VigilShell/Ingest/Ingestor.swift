@@ -111,19 +111,13 @@ public final class Ingestor {
                     _ = prefetch.wait()
                     break
                 }
-                Self.release(consume prepared)
+                Parallel.release(consume prepared)
                 prepared = prefetch.wait() ?? prepare(next)
                 chunk = next
                 start += next.count
             }
         }
         return tally
-    }
-
-    /// Frees a committed chunk on another thread: releasing its thousands of check-ins would take
-    /// the committing thread's time.
-    static func release(_ chunk: consuming PreparedChunk) {
-        DispatchQueue.global().async { [chunk] in withExtendedLifetime(chunk) {} }
     }
 
     /// The entries of the next chunk: at most `chunkSize` files, of which at most `batchesPerChunk`

@@ -34,6 +34,12 @@ extension Parallel {
     public static func forEach(_ count: Int, width: Int, _ body: (Int) -> Void) {
         _ = map(count, width: width, body)
     }
+
+    /// Frees `value` on another thread: releasing thousands of check-ins or effects would take the
+    /// committing thread's time.
+    static func release<T: Sendable>(_ value: consuming T) {
+        DispatchQueue.global().async { [value] in withExtendedLifetime(value) {} }
+    }
 }
 
 /// Work started on another thread now, whose result `wait()` returns (blocking until it is done).
