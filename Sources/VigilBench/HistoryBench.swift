@@ -62,7 +62,7 @@ public struct HistoryBench {
         try FileManager.default.createDirectory(
             atPath: state, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let store = try EventStore(
-            path: database, stages: [ClientIndex(), DecisionStage(pack: pack, logger: IngestBench.quietLogger)])
+            path: database, stages: [DecisionStage(pack: pack, logger: IngestBench.quietLogger)])
         var report = try write(endingAt: end, into: store)
         report.database = database
         return report

@@ -186,7 +186,7 @@ public struct IngestBench {
     }
 
     /// The daemon's commit stages for a new store.
-    func stages() -> [any CommitStage] { [ClientIndex(), DecisionStage(pack: pack, logger: Self.quietLogger)] }
+    func stages() -> [any CommitStage] { [DecisionStage(pack: pack, logger: Self.quietLogger)] }
 
     /// Times Vigil draining `spool` into `store`; checks every check-in was stored.
     func timedIngest(_ spool: SpoolDirectory, into store: any CheckInStore, expecting expected: Int) throws -> Double {

@@ -34,7 +34,7 @@ final class CheckInStoreConformanceTests: XCTestCase {
 
         let path = harness.root + "/conformance.sqlite"
         let sqlite = try EventStore(
-            path: path, stages: [ClientIndex(), DecisionStage(pack: pack, logger: Self.quiet)])
+            path: path, stages: [DecisionStage(pack: pack, logger: Self.quiet)])
         var started = Date()
         let written = try bench.write(endingAt: end, into: sqlite)
         let sqliteTook = Date().timeIntervalSince(started)
@@ -44,7 +44,7 @@ final class CheckInStoreConformanceTests: XCTestCase {
         let target = try PostgresTarget(url: postgres.url, passwordFile: postgres.passwordFile)
         try await PostgresSchema.migrate(target, logger: Self.quiet)
         let shared = PostgresEventStore(
-            target: target, stages: [ClientIndex(), DecisionStage(pack: pack, logger: Self.quiet, capacity: 2)],
+            target: target, stages: [DecisionStage(pack: pack, logger: Self.quiet, capacity: 2)],
             logger: Self.quiet)
         started = Date()
         defer { shared.close() }

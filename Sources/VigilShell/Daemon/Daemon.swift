@@ -83,7 +83,7 @@ public enum Daemon {
             wake = NotifierWake.open(state: config.state, logger: logger)
             SystemdNotifier().openingStore(within: .minutes(30))
             evaluation = DecisionStage(pack: pack, logger: logger, taskDue: { wake?.poke() })
-            store = try await openStore(config, [ClientIndex(), evaluation], logger)
+            store = try await openStore(config, [evaluation], logger)
             watch = try InotifyWatch(directory: spool.new)
         } catch let error as ExitStatusProviding {
             throw DaemonError(underlying: error)

@@ -53,16 +53,22 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
         }
     }
 
-    public func apply(_ events: [StoredEvent], context: CommitContext, session: some StoreSession) throws {
-        guard !events.isEmpty else { return }
+    /// Before the commit's events are stored: takes each client's state (cached, or rebuilt from
+    /// what is stored), its open tasks and its new check-ins, and starts evaluating the clients on
+    /// other threads while the events are stored. What is stored before them is all a client's
+    /// evaluation depends on, so the result stands for every client whose check-ins all get stored
+    /// (`apply` evaluates the others again).
+    public func start(_ pending: [PendingEvent], context: CommitContext, session: some StoreSession) throws
+        -> Evaluation?
+    {
+        guard !pending.isEmpty else { return nil }
         let (pack, evaluator, cachedID) = lock.withLock { (self.pack, self.evaluator, rulesetID) }
         let ruleset = try cachedID ?? Self.register(pack, at: context.committedAt, session: session)
-        // Each client's events (their positions in `events`) in arrival order, and its state before
-        // them: taken out of the cache (so it is mutated in place, never copied) or rebuilt from the
-        // store. A check-in is copied once, into its client's work.
+        // Each client's check-ins (their positions in `pending`) in arrival order. A check-in is
+        // copied once, into its client's work.
         var positions: [String: Int] = [:]
         var arrivals: [(client: String, events: [Int])] = []
-        for (index, event) in events.enumerated() {
+        for (index, event) in pending.enumerated() {
             let client = event.checkIn.client
             if let position = positions[client] {
                 arrivals[position].events.append(index)
@@ -71,51 +77,106 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
                 arrivals.append((client, [index]))
             }
         }
-        let names = arrivals.map(\.client)
-        let revisions = try session.revisions(of: names)
-        var slots = SlotKeys()
-        let openTasks = try StoredClient.openTasks(clients: names, slots: &slots, session: session)
-        let cached = arrivals.map { taken($0.client, revisions: revisions) }
-        // Of the others, those with no earlier event are new: nothing to read for them.
-        let uncached = zip(arrivals, cached).filter { $1 == nil }.map(\.0)
-        // The lowest sequence number of a client's events in the commit: its state is what was
-        // stored before it (a store numbering a statement's rows out of their order would still
-        // not count one of them as history).
-        func first(_ positions: [Int]) -> Int64 { positions.lazy.map { events[$0].seq }.min() ?? .max }
-        let known = try StoredClient.withEarlierEvents(
-            uncached.map { ($0.client, first($0.events)) }, session: session)
-        var clients: [ClientWork] = []
-        clients.reserveCapacity(arrivals.count)
-        for ((client, positions), cached) in zip(arrivals, cached) {
-            let work =
-                try cached
-                ?? ClientWork(
-                    known.contains(client)
-                        ? StoredClient.load(client: client, before: first(positions), pack: pack, session: session)
-                        : StoredClient.new(client, pack: pack))
-            work.state.openTasks = openTasks[client] ?? []
-            work.checkIns.reserveCapacity(positions.count)
-            work.seqs.reserveCapacity(positions.count)
-            for position in positions {
-                work.checkIns.append(events[position].checkIn)
-                work.seqs.append(events[position].seq)
-            }
-            clients.append(work)
+        let clients = try works(for: arrivals.map { ($0.client, Int64.max) }, pack: pack, session: session)
+        for (work, arrival) in zip(clients, arrivals) {
+            work.checkIns.reserveCapacity(arrival.events.count)
+            for position in arrival.events { work.checkIns.append(pending[position].checkIn) }
         }
-        // Clients are independent: evaluate them on `width` threads (pure work, no database access).
         let now = context.committedAt
-        Parallel.forEach(clients.count, width: width) { position in
+        let loop = SharedLoop(clients.count, width: width) { position in
             let work = clients[position]
             work.effects = evaluator.evaluate(&work.state, checkIns: work.checkIns, at: now)
         }
-        var writer = EffectWriter(session: session, ruleset: ruleset, at: now)
+        return Evaluation(
+            pack: pack, evaluator: evaluator, ruleset: ruleset, clients: clients, positions: positions, loop: loop)
+    }
+
+    /// Once the events are stored: waits for the evaluation `start` began, evaluates again the
+    /// clients whose check-ins were not all stored (a duplicate or a conflict among them: their
+    /// state is rebuilt from the store), and writes every effect in the transaction.
+    public func apply(
+        _ events: [StoredEvent], started: Evaluation?, context: CommitContext, session: some StoreSession
+    ) throws {
+        guard let started else { return }
+        started.loop.finish()
+        // Each client's stored check-ins' sequence numbers, in arrival order.
+        var seqs = [[Int64]](repeating: [], count: started.clients.count)
+        for event in events {
+            if let position = started.positions[event.checkIn.client] { seqs[position].append(event.seq) }
+        }
+        var clients: [ClientWork] = []
+        clients.reserveCapacity(started.clients.count)
+        var again: [(client: String, seqs: [Int64])] = []
+        for (work, seqs) in zip(started.clients, seqs) where !seqs.isEmpty {
+            if seqs.count == work.checkIns.count {
+                work.seqs = seqs
+                clients.append(work)
+            } else {
+                again.append((work.state.client, seqs))
+            }
+        }
+        let now = context.committedAt
+        if !again.isEmpty {
+            // The lowest sequence number of a client's stored events: its state is what was stored
+            // before it (a store numbering a statement's rows out of their order would still not
+            // count one of them as history).
+            let rebuilt = try works(
+                for: again.map { ($0.client, $0.seqs.min() ?? .max) }, pack: started.pack, session: session)
+            for (work, new) in zip(rebuilt, again) {
+                work.seqs = new.seqs
+                work.checkIns = events.filter { $0.checkIn.client == new.client }.map(\.checkIn)
+                work.effects = started.evaluator.evaluate(&work.state, checkIns: work.checkIns, at: now)
+                clients.append(work)
+            }
+        }
+        var writer = EffectWriter(session: session, ruleset: started.ruleset, at: now)
         for work in clients {
             try writer.write(work.effects, client: work.state.client, seqs: work.seqs, checkIns: work.checkIns)
         }
         try writer.flush()
+        let names = clients.map(\.state.client)
         let advanced = try session.advanceRevisions(of: names)
         for work in clients { work.revision = advanced?[work.state.client] }
-        try publishAfterCommit(clients, record: writer.record, pack: pack, ruleset: ruleset, at: now, session: session)
+        try publishAfterCommit(
+            clients, record: writer.record, pack: started.pack, ruleset: started.ruleset, at: now, session: session)
+    }
+
+    /// What `start` began for a commit: each client's work, evaluated by `loop`.
+    public struct Evaluation {
+        let pack: RulePack
+        let evaluator: Evaluator
+        let ruleset: Int64
+        /// In the order of the clients' first check-ins in the commit.
+        let clients: [ClientWork]
+        /// Each client's index in `clients`.
+        let positions: [String: Int]
+        let loop: SharedLoop
+    }
+
+    /// Each client's work: its state before the given sequence number (from the cache when cached
+    /// and current, else rebuilt from the store) and its open tasks as they are now.
+    private func works(
+        for clients: [(client: String, before: Int64)], pack: RulePack, session: some StoreSession
+    ) throws -> [ClientWork] {
+        let names = clients.map(\.client)
+        let revisions = try session.revisions(of: names)
+        var slots = SlotKeys()
+        let openTasks = try StoredClient.openTasks(clients: names, slots: &slots, session: session)
+        let cached = clients.map { taken($0.client, revisions: revisions) }
+        // Of the others, those with no earlier event are new: nothing to read for them.
+        let known = try StoredClient.withEarlierEvents(
+            zip(clients, cached).filter { $1 == nil }.map { ($0.0.client, $0.0.before) }, session: session)
+
+        return try zip(clients, cached).map { client, cached in
+            let work =
+                try cached
+                ?? ClientWork(
+                    known.contains(client.client)
+                        ? StoredClient.load(client: client.client, before: client.before, pack: pack, session: session)
+                        : StoredClient.new(client.client, pack: pack))
+            work.state.openTasks = openTasks[client.client] ?? []
+            return work
+        }
     }
 
     /// Decides every silence of an `absent:` rule due by `now` for up to `AbsenceRound.clientsPerRound`

@@ -13,8 +13,9 @@ struct EffectWriter<Session: StoreSession> {
     private var encodedReasons: (reasons: [TaskReason], text: String)?
     /// What every client gets, sent for all of them by `flush()` (one statement each on
     /// PostgreSQL): the evaluations of their check-ins, and their rows' latest score and next
-    /// absence deadline.
+    /// absence deadline (with the clients' index entries, for clients that checked in).
     private var evaluations: [EvaluationRow] = []
+    private var indexed: [ClientIndex.Entry] = []
     private var clientRows: [ClientScoreRow] = []
 
     init(session: Session, ruleset: Int64, at now: Timestamp) {
@@ -28,8 +29,10 @@ struct EffectWriter<Session: StoreSession> {
         try session.runMany(
             "INSERT INTO evaluations(event_seq, fired, score, tier, ruleset, ended) VALUES (?, ?, ?, ?, ?, ?)",
             rows: evaluations)
-        // The client's current score: that of its latest observation (never moved back by a late
-        // check-in observed earlier); its next absence deadline when the evaluation set one.
+        try ClientIndex.write(indexed, session: session)
+        // A clock tick's clients: their current score, that of their latest observation (never
+        // moved back by a late check-in observed earlier), and their next absence deadline when
+        // the tick set one.
         let scored = "u.column4 IS NOT NULL AND (clients.scored_at IS NULL OR clients.scored_at <= u.column4)"
         let scoredOneRow = "?4 IS NOT NULL AND (scored_at IS NULL OR scored_at <= ?4)"
         try session.runMany(
@@ -50,10 +53,12 @@ struct EffectWriter<Session: StoreSession> {
                 WHERE id = ?1
                 """, rows: clientRows)
         evaluations = []
+        indexed = []
         clientRows = []
     }
 
-    /// Writes one client's effects; `checkIns` (stored as `seqs`) are those the effects' indices refer to.
+    /// Writes one client's effects; `checkIns` (stored as `seqs`) are those the effects' indices
+    /// refer to: the client's check-ins newly stored in the commit, added to its index entry.
     mutating func write(_ effects: [Effect], client: String, seqs: [Int64] = [], checkIns: [CheckIn] = []) throws {
         var latest: (at: Timestamp, score: RiskScore)?
         var absenceDue: Timestamp??
@@ -136,6 +141,17 @@ struct EffectWriter<Session: StoreSession> {
             }
         }
         try insert(&planned, client: client)
+        if let first = checkIns.first {
+            var entry = ClientIndex.Entry(
+                client: client, first: first.at.microseconds, last: first.at.microseconds, events: 0)
+            for checkIn in checkIns { entry.add(checkIn.at.microseconds) }
+            (entry.score, entry.tier, entry.scoredAt) = (
+                latest?.score.score, latest?.score.tier.rawValue, latest?.at.microseconds
+            )
+            (entry.setsAbsenceDue, entry.absenceDue) = (absenceDue != nil, absenceDue??.microseconds)
+            indexed.append(entry)
+            return
+        }
         guard latest != nil || absenceDue != nil else { return }
         clientRows.append(
             ClientScoreRow(

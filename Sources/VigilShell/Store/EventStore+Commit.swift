@@ -145,6 +145,8 @@ package struct StoreCommit {
         // Before any insert: on several nodes, a client's events are then numbered in the order
         // their transactions commit, and its evaluation sees every earlier one.
         try session.serialize(clients: Set(events.map(\.checkIn.client)).sorted())
+        let context = CommitContext(committedAt: time)
+        let started = try stages.map { try Self.start($0, events, context: context, session: session) }
         let numbers = try session.insert(events: events.map { EventRow($0, ingestedAt: time) })
         var outcomes: [CommitOutcome] = []
         outcomes.reserveCapacity(events.count)
@@ -174,8 +176,7 @@ package struct StoreCommit {
                 }
             }
         }
-        let context = CommitContext(committedAt: time)
-        for stage in stages { try stage.apply(stored, context: context, session: session) }
+        for apply in started { try apply(stored) }
         for rejection in rejections {
             let reasons = rejection.reasons.map(\.description).joined(separator: "\n")
             try reject(origin: rejection.origin, digest: rejection.digest, reasons: reasons, at: time, session: session)
@@ -184,6 +185,14 @@ package struct StoreCommit {
             }
         }
         return outcomes
+    }
+
+    /// Starts `stage` on the commit's events; returns what applies it once they are stored.
+    private static func start<Stage: CommitStage, Session: StoreSession>(
+        _ stage: Stage, _ pending: [PendingEvent], context: CommitContext, session: Session
+    ) throws -> ([StoredEvent]) throws -> Void {
+        let started = try stage.start(pending, context: context, session: session)
+        return { try stage.apply($0, started: started, context: context, session: session) }
     }
 
     private func reject(

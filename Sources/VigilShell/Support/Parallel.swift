@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 
 /// Runs independent work on a fixed number of threads and collects the results in order.
 ///
@@ -62,6 +63,48 @@ final class Background<T>: @unchecked Sendable {
         done.wait()
         defer { result = nil }
         return result
+    }
+}
+
+/// `body(i)` for every `i` in `0..<count`, started now on `width - 1` other threads; `finish()`
+/// lends the calling thread to what is left and returns once every index is done. Used to evaluate
+/// a commit's clients while the same thread stores its events.
+///
+/// Each index is claimed by exactly one thread. `finish()` never waits for a helper that has not
+/// started (it claims that helper's share itself), only for an index a helper is running.
+final class SharedLoop: @unchecked Sendable {
+    private let count: Int
+    private let body: (Int) -> Void
+    private let next = Atomic<Int>(0)
+    private let done = Atomic<Int>(0)
+    private let allDone = DispatchSemaphore(value: 0)
+
+    /// `body` may run on other threads until `finish()` returns; what it touches must stay alive
+    /// and untouched by the caller until then.
+    init(_ count: Int, width: Int, _ body: @escaping (Int) -> Void) {
+        self.count = count
+        self.body = body
+        guard count > 0 else { return }
+        for _ in 1..<max(1, min(width, count)) {
+            DispatchQueue.global().async { [self] in drain() }
+        }
+    }
+
+    /// Runs the indices no thread has claimed yet, then waits for those still running elsewhere.
+    func finish() {
+        guard count > 0 else { return }
+        drain()
+        allDone.wait()
+    }
+
+    private func drain() {
+        while true {
+            let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
+            guard index < count else { return }
+            body(index)
+            // The thread completing the last index wakes `finish()` (and publishes every lane's writes).
+            if done.wrappingAdd(1, ordering: .acquiringAndReleasing).newValue == count { allDone.signal() }
+        }
     }
 }
 
