@@ -28,6 +28,8 @@ final class PostgresSession: StoreSession {
         PostgresStatement(sql: numbering.numbered(sql), session: self)
     }
 
+    static var listedTexts: String { "SELECT json_array_elements_text(CAST(? AS json))" }
+
     func afterCommit(_ body: @escaping @Sendable () -> Void) { committed.append(body) }
 
     /// Takes each client's transaction-scoped advisory lock (key space 1: `hashtext` of its id), in

@@ -99,21 +99,19 @@ enum StoredClient {
     }
 
     /// Each client's open tasks, oldest first, as they are now (people and the notifier change
-    /// them). It runs for every commit, for all its clients at once.
-    static func openTasks(clients: [String], slots: inout SlotKeys, session: some StoreSession) throws
+    /// them). It runs for every commit, for all its clients at once, in one statement.
+    static func openTasks<Session: StoreSession>(clients: [String], slots: inout SlotKeys, session: Session) throws
         -> [String: [OpenTask]]
     {
         var tasks: [String: [OpenTask]] = [:]
-        try session.runMany(
+        guard !clients.isEmpty else { return tasks }
+        var statement = try session.statement(
             """
             SELECT client, id, kind, slot, created_at, due, deliver_at, contact_attempts FROM tasks
-            WHERE client IN (VALUES (?)) AND state IN \(TaskState.openList) ORDER BY seq
-            """,
-            oneRow: """
-                SELECT client, id, kind, slot, created_at, due, deliver_at, contact_attempts FROM tasks
-                WHERE client = ?1 AND state IN \(TaskState.openList) ORDER BY seq
-                """, rows: clients.map { [$0] as [(any SQLBindable)?] }
-        ) { row in
+            WHERE client IN (\(Session.listedTexts)) AND state IN \(TaskState.openList) ORDER BY seq
+            """)
+        statement.bind(JSONOutput.text(clients))
+        try statement.forEachRow { row in
             guard let client = row.text(0), let id = row.text(1),
                 let kind = row.text(2).flatMap(TaskKind.init(rawValue:))
             else { return }

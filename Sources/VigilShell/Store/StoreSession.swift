@@ -14,6 +14,11 @@ public protocol StoreSession {
     /// A prepared statement for `sql` (cached by the session: bind and run it again and again).
     func statement(_ sql: String) throws -> Statement
 
+    /// A subquery of one column listing the texts of the JSON array bound to its one parameter
+    /// (`… IN (\(Session.listedTexts))`, bound with `JSONOutput.text(texts)`): one statement for a
+    /// whole list, in the function each backend has for it.
+    static var listedTexts: String { get }
+
     /// Runs `body` once the transaction has committed (never when it rolls back).
     func afterCommit(_ body: @escaping @Sendable () -> Void)
 
@@ -192,6 +197,8 @@ public struct SQLiteSession: StoreSession {
     let db: Database
 
     init(_ db: Database) { self.db = db }
+
+    public static var listedTexts: String { "SELECT value FROM json_each(?)" }
 
     public func statement(_ sql: String) throws -> RawStatement {
         RawStatement(try db.cachedStatement(sql: sql), db: db)
