@@ -89,4 +89,21 @@ final class RawStatementTests: XCTestCase {
             }
         }
     }
+
+    /// `insertMany` on SQLite: full statements of `rowsPerInsert` rows, the rest row by row; every
+    /// row once, in order, whatever the count.
+    func testInsertManyStoresEveryRowInOrder() throws {
+        let queue = try makeTable()
+        let per = SQLiteSession.rowsPerInsert
+        for count in [0, 1, per - 1, per, 2 * per + 5] {
+            try queue.write { db in
+                try db.execute(sql: "DELETE FROM t")
+                let rows = (0..<count).map { [String(format: "%04d", $0), Int64($0)] as [(any SQLBindable)?] }
+                try SQLiteSession(db).insertMany("INSERT INTO t(id, n) VALUES (?, ?)", rows: rows)
+            }
+            let stored = try queue.read { db in try Row.fetchAll(db, sql: "SELECT id, n FROM t ORDER BY rowid") }
+            XCTAssertEqual(stored.map { $0["n"] as Int64 }, (0..<Int64(count)).map { $0 }, "\(count) rows")
+            XCTAssertEqual(stored.map { $0["id"] as String }, (0..<count).map { String(format: "%04d", $0) })
+        }
+    }
 }

@@ -101,8 +101,10 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
         started.loop.finish()
         // Each client's stored check-ins' sequence numbers, in arrival order.
         var seqs = [[Int64]](repeating: [], count: started.clients.count)
-        for event in events {
-            if let position = started.positions[event.checkIn.client] { seqs[position].append(event.seq) }
+        for index in events.indices {
+            if let position = started.positions[events[index].checkIn.client] {
+                seqs[position].append(events[index].seq)
+            }
         }
         var clients: [ClientWork] = []
         clients.reserveCapacity(started.clients.count)
@@ -192,7 +194,7 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
             AbsenceRound.clientsPerRound
         ) { $0.text(0) ?? "" }
         guard !due.isEmpty else { return AbsenceRound(decisions: [], clients: 0) }
-        try session.serialize(clients: due.sorted())
+        try session.serialize(clients: due)
         let ruleset = try cachedID ?? Self.register(pack, at: now, session: session)
         var writer = EffectWriter(session: session, ruleset: ruleset, at: now)
         var decided: [(client: String, decision: SilenceDecision)] = []

@@ -26,7 +26,7 @@ struct EffectWriter<Session: StoreSession> {
 
     /// Writes what `write` collected for every client. Nothing in the transaction reads it before.
     mutating func flush() throws {
-        try session.runMany(
+        try session.insertMany(
             "INSERT INTO evaluations(event_seq, fired, score, tier, ruleset, ended) VALUES (?, ?, ?, ?, ?, ?)",
             rows: evaluations)
         try ClientIndex.write(indexed, session: session)

@@ -144,7 +144,7 @@ package struct StoreCommit {
     ) throws -> [CommitOutcome] {
         // Before any insert: on several nodes, a client's events are then numbered in the order
         // their transactions commit, and its evaluation sees every earlier one.
-        try session.serialize(clients: Set(events.map(\.checkIn.client)).sorted())
+        try session.serialize(clients: events.map(\.checkIn.client))
         let context = CommitContext(committedAt: time)
         let started = try stages.map { try Self.start($0, events, context: context, session: session) }
         let numbers = try session.insert(events: events.map { EventRow($0, ingestedAt: time) })

@@ -22,9 +22,10 @@ public protocol StoreSession {
     /// Runs `body` once the transaction has committed (never when it rolls back).
     func afterCommit(_ body: @escaping @Sendable () -> Void)
 
-    /// Serializes this transaction with any other evaluating the same clients (on several nodes,
-    /// PostgreSQL takes each client's transaction-scoped advisory lock, in sorted order; one SQLite
-    /// writer is serialized already). Called before the clients' events are inserted.
+    /// Serializes this transaction with any other evaluating the same clients, listed in any order
+    /// and repeated or not (on several nodes, PostgreSQL takes each client's transaction-scoped
+    /// advisory lock once, in the order of the locks' keys; one SQLite writer is serialized
+    /// already). Called before the clients' events are inserted.
     func serialize(clients: [String]) throws
 
     /// Announces, with the commit, that a task due now was enqueued (PostgreSQL: `NOTIFY`, which
@@ -52,6 +53,11 @@ public protocol StoreSession {
     func runMany<Values: SQLRow>(
         _ sql: String, oneRow: String?, rows: [Values], each body: (Statement.Row) throws -> Void
     ) throws
+
+    /// Inserts `rows` with `sql`, an `INSERT` written for one row (`VALUES (?, …)`) whose rows are
+    /// new keys appended to their table (the evaluations of newly stored events: no conflict, no
+    /// page of the table's middle touched), several rows a statement on both backends.
+    func insertMany<Values: SQLRow>(_ sql: String, rows: [Values]) throws
 
     /// Inserts each of `rows` into `events` (`EventRow.insert`, skipping a row whose client and id
     /// are stored already) and returns, per row in order, the sequence number it was stored with, or
@@ -226,6 +232,30 @@ public struct SQLiteSession: StoreSession {
             try statement.forEachRow(body)
         }
     }
+
+    /// `rowsPerInsert` rows a statement (what SQLite does once per statement, its program's start
+    /// and end, is then shared), the rest row by row.
+    public func insertMany<Values: SQLRow>(_ sql: String, rows: [Values]) throws {
+        guard let first = rows.first else { return }
+        var start = 0
+        if rows.count >= Self.rowsPerInsert {
+            var many = try statement(
+                try ValuesTemplate(sql, width: first.width).sql(rows: Self.rowsPerInsert, numbered: false))
+            while rows.count - start >= Self.rowsPerInsert {
+                for row in rows[start..<start + Self.rowsPerInsert] { row.bind(to: &many) }
+                try many.run()
+                start += Self.rowsPerInsert
+            }
+        }
+        var statement = try statement(sql)
+        for row in rows[start...] {
+            row.bind(to: &statement)
+            try statement.run()
+        }
+    }
+
+    /// Rows in each statement of `insertMany`.
+    static let rowsPerInsert = 32
 
     /// Row by row, without `RETURNING` (which SQLite answers by collecting the rows aside): a row
     /// inserted is numbered by the connection's last inserted rowid, `seq` being the rowid.
