@@ -21,6 +21,7 @@ public enum Parallel {
                     while index < count {
                         (slots.base + index).initialize(to: work.value(index))
                         index += lanes
+                        SharedLoop.helpOpenLoops()
                     }
                 }
             }
@@ -72,7 +73,15 @@ final class Background<T>: @unchecked Sendable {
 ///
 /// Each index is claimed by exactly one thread. `finish()` never waits for a helper that has not
 /// started (it claims that helper's share itself), only for an index a helper is running.
+///
+/// A loop is on its caller's critical path, a background job (reading the next spool chunk) is
+/// not: until `finish()` returns, the lanes of `Parallel.map` run the loop's indices between their
+/// own items, so the loop does not wait behind a job that holds the other core.
 final class SharedLoop: @unchecked Sendable {
+    /// The loops not finished yet, and whether there is any (read without the lock by every lane).
+    private static let open = Mutex<[SharedLoop]>([])
+    private static let anyOpen = Atomic<Bool>(false)
+
     private let count: Int
     private let body: (Int) -> Void
     private let next = Atomic<Int>(0)
@@ -84,8 +93,12 @@ final class SharedLoop: @unchecked Sendable {
     init(_ count: Int, width: Int, _ body: @escaping (Int) -> Void) {
         self.count = count
         self.body = body
-        guard count > 0 else { return }
-        for _ in 1..<max(1, min(width, count)) {
+        guard count > 0, width > 1 else { return }
+        Self.open.withLock { loops in
+            loops.append(self)
+            Self.anyOpen.store(true, ordering: .releasing)
+        }
+        for _ in 1..<min(width, count) {
             DispatchQueue.global().async { [self] in drain() }
         }
     }
@@ -95,6 +108,16 @@ final class SharedLoop: @unchecked Sendable {
         guard count > 0 else { return }
         drain()
         allDone.wait()
+        Self.open.withLock { loops in
+            loops.removeAll { $0 === self }
+            Self.anyOpen.store(!loops.isEmpty, ordering: .releasing)
+        }
+    }
+
+    /// Runs the unclaimed indices of every loop not finished yet, on the calling thread.
+    static func helpOpenLoops() {
+        guard anyOpen.load(ordering: .acquiring) else { return }
+        for loop in open.withLock({ $0 }) { loop.drain() }
     }
 
     private func drain() {

@@ -1,0 +1,39 @@
+import Dispatch
+import Synchronization
+import XCTest
+
+@testable import VigilShell
+
+/// The threads that share work in a commit: every index run exactly once, whoever runs it.
+final class ParallelTests: XCTestCase {
+    /// A shared loop runs each index once, on its helper, on the thread that finishes it, or on the
+    /// lanes of a `Parallel.map` running meanwhile (which help open loops between their items), and
+    /// `finish()` returns only once every index is done.
+    func testASharedLoopRunsEveryIndexOnceWhoeverRunsIt() {
+        let count = 5_000
+        let runs = (0..<count).map { _ in Counter() }
+        let total = Atomic<Int>(0)
+        for _ in 0..<20 {
+            for index in runs.indices { runs[index].value.store(0, ordering: .relaxed) }
+            let loop = SharedLoop(count, width: 2) { index in
+                runs[index].value.wrappingAdd(1, ordering: .relaxed)
+                total.wrappingAdd(1, ordering: .relaxed)
+            }
+            let background = DispatchGroup()
+            DispatchQueue.global().async(group: background) {
+                _ = Parallel.map(64, width: 2) { $0 * 2 }
+            }
+            loop.finish()
+            XCTAssertTrue(
+                runs.indices.allSatisfy { runs[$0].value.load(ordering: .relaxed) == 1 },
+                "every index once, all done by finish()")
+            background.wait()
+        }
+        XCTAssertEqual(total.load(ordering: .relaxed), 20 * count)
+    }
+}
+
+/// A counter shared by threads.
+private final class Counter: Sendable {
+    let value = Atomic<Int>(0)
+}
