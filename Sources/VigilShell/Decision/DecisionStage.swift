@@ -87,8 +87,12 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
             let work = clients[position]
             work.effects = evaluator.evaluate(&work.state, checkIns: work.checkIns, at: now)
         }
+        var clientOf = [Int](repeating: 0, count: pending.count)
+        for (client, arrival) in arrivals.enumerated() {
+            for position in arrival.events { clientOf[position] = client }
+        }
         return Evaluation(
-            pack: pack, evaluator: evaluator, ruleset: ruleset, clients: clients, positions: positions, loop: loop)
+            pack: pack, evaluator: evaluator, ruleset: ruleset, clients: clients, clientOf: clientOf, loop: loop)
     }
 
     /// Once the events are stored: waits for the evaluation `start` began, evaluates again the
@@ -101,11 +105,7 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
         started.loop.finish()
         // Each client's stored check-ins' sequence numbers, in arrival order.
         var seqs = [[Int64]](repeating: [], count: started.clients.count)
-        for index in events.indices {
-            if let position = started.positions[events[index].checkIn.client] {
-                seqs[position].append(events[index].seq)
-            }
-        }
+        for index in events.indices { seqs[started.clientOf[events[index].position]].append(events[index].seq) }
         var clients: [ClientWork] = []
         clients.reserveCapacity(started.clients.count)
         var again: [(client: String, seqs: [Int64])] = []
@@ -150,8 +150,8 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
         let ruleset: Int64
         /// In the order of the clients' first check-ins in the commit.
         let clients: [ClientWork]
-        /// Each client's index in `clients`.
-        let positions: [String: Int]
+        /// For each pending event, its client's index in `clients`.
+        let clientOf: [Int]
         let loop: SharedLoop
     }
 

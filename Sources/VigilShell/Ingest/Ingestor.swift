@@ -261,10 +261,13 @@ public final class Ingestor {
                 }
             case .batch(let name, let events, let refused):
                 var bad = refused
-                for (offset, event) in events.enumerated() {
+                // By index: a check-in copied out of the array would be retained field by field.
+                for offset in events.indices {
                     let outcome = outcomes[index + offset]
-                    count(outcome, event: event, into: &tally)
-                    if outcome == .conflict, let line = Int(event.origin.split(separator: ":").last ?? "") {
+                    count(outcome, event: events[offset], into: &tally)
+                    if outcome == .conflict {
+                        let event = events[offset]
+                        guard let line = Int(event.origin.split(separator: ":").last ?? "") else { continue }
                         bad.append(
                             RefusedLine(
                                 number: line, bytes: Array(event.body.utf8), reasons: [Self.conflictReason(line: line)],

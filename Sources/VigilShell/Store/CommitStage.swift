@@ -4,6 +4,8 @@ import VigilCore
 public struct StoredEvent: Sendable {
     public let seq: Int64
     public let checkIn: CheckIn
+    /// Its position among the commit's pending events (those `CommitStage.start` was given).
+    public let position: Int
 }
 
 /// What every stage of one commit shares: the moment the batch is committed.

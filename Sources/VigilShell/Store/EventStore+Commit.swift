@@ -154,7 +154,7 @@ package struct StoreCommit {
         stored.reserveCapacity(events.count)
         for (index, seq) in numbers.enumerated() {
             if let seq {
-                stored.append(StoredEvent(seq: seq, checkIn: events[index].checkIn))
+                stored.append(StoredEvent(seq: seq, checkIn: events[index].checkIn, position: index))
                 outcomes.append(.stored(seq))
                 continue
             }
