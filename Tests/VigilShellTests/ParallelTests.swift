@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import Synchronization
 import XCTest
 
@@ -30,6 +31,22 @@ final class ParallelTests: XCTestCase {
             background.wait()
         }
         XCTAssertEqual(total.load(ordering: .relaxed), 20 * count)
+    }
+}
+
+extension ParallelTests {
+    /// A loop whose `finish()` is never called (its transaction failed between the commit's
+    /// steps) is run to its end by its helper and then let go: it holds its clients' work no longer.
+    func testALoopNeverFinishedIsRunToItsEndAndLetGo() {
+        weak var released: Counter?
+        do {
+            let counter = Counter()
+            released = counter
+            _ = SharedLoop(100, width: 2) { _ in counter.value.wrappingAdd(1, ordering: .relaxed) }
+        }
+        let deadline = Date().addingTimeInterval(10)
+        while released != nil, Date() < deadline { usleep(1_000) }
+        XCTAssertNil(released, "the open loops still hold a loop nobody finished")
     }
 }
 

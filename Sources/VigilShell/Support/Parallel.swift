@@ -75,8 +75,8 @@ final class Background<T>: @unchecked Sendable {
 /// started (it claims that helper's share itself), only for an index a helper is running.
 ///
 /// A loop is on its caller's critical path, a background job (reading the next spool chunk) is
-/// not: until `finish()` returns, the lanes of `Parallel.map` run the loop's indices between their
-/// own items, so the loop does not wait behind a job that holds the other core.
+/// not: until its last index is done, the lanes of `Parallel.map` run the loop's indices between
+/// their own items, so the loop does not wait behind a job that holds the other core.
 final class SharedLoop: @unchecked Sendable {
     /// The loops not finished yet, and whether there is any (read without the lock by every lane).
     private static let open = Mutex<[SharedLoop]>([])
@@ -89,7 +89,8 @@ final class SharedLoop: @unchecked Sendable {
     private let allDone = DispatchSemaphore(value: 0)
 
     /// `body` may run on other threads until `finish()` returns; what it touches must stay alive
-    /// and untouched by the caller until then.
+    /// and untouched by the caller until then. A loop whose `finish()` is never called (its
+    /// transaction failed) still runs to its end on its helpers, then lets go of `body`.
     init(_ count: Int, width: Int, _ body: @escaping (Int) -> Void) {
         self.count = count
         self.body = body
@@ -108,10 +109,6 @@ final class SharedLoop: @unchecked Sendable {
         guard count > 0 else { return }
         drain()
         allDone.wait()
-        Self.open.withLock { loops in
-            loops.removeAll { $0 === self }
-            Self.anyOpen.store(!loops.isEmpty, ordering: .releasing)
-        }
     }
 
     /// Runs the unclaimed indices of every loop not finished yet, on the calling thread.
@@ -125,8 +122,15 @@ final class SharedLoop: @unchecked Sendable {
             let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
             guard index < count else { return }
             body(index)
-            // The thread completing the last index wakes `finish()` (and publishes every lane's writes).
-            if done.wrappingAdd(1, ordering: .acquiringAndReleasing).newValue == count { allDone.signal() }
+            // The thread completing the last index closes the loop (whether `finish()` is ever
+            // called or not: a failed transaction never calls it) and wakes `finish()`, publishing
+            // every lane's writes.
+            guard done.wrappingAdd(1, ordering: .acquiringAndReleasing).newValue == count else { continue }
+            Self.open.withLock { loops in
+                loops.removeAll { $0 === self }
+                Self.anyOpen.store(!loops.isEmpty, ordering: .releasing)
+            }
+            allDone.signal()
         }
     }
 }
