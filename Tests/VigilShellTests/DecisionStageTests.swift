@@ -35,7 +35,9 @@ final class DecisionStageTests: XCTestCase {
     /// A commit holding, for one client, a replay of a stored check-in and a conflicting reuse of
     /// its id beside two new screenings leaves the same decisions as a commit of the new ones
     /// alone, and so does the next commit (the client's state, cached or rebuilt, is the stored
-    /// one). A second client, all of whose check-ins are new, is decided alike in both.
+    /// one). A second client, all of whose check-ins are new, is decided alike in both; a third,
+    /// whose only check-ins in the commit are replays, is left as stored, and its next check-in
+    /// is decided on its stored history (not on the replays evaluated ahead).
     func testAClientWithAReplayOrAConflictInACommitIsDecidedOnItsNewCheckInsOnly() throws {
         let scratch = try Scratch()
         let pack = try RulePack.load(directory: Scratch.repository + "/Rules")
@@ -44,6 +46,7 @@ final class DecisionStageTests: XCTestCase {
             #"{"wish_dead":true,"suicidal_thoughts":true,"method":true,"intent":false,"plan":false,"behavior_past_3_months":false}"#
         let history = [
             try event("a", client: "c-1", hours: 0, mood: 6), try event("z", client: "c-2", hours: 0, mood: 6),
+            try event("p", client: "c-3", hours: 0, mood: 9), try event("q", client: "c-3", hours: 1, mood: 9),
         ]
         let new = [
             try event("b", client: "c-1", hours: 1, screening: moderate),
@@ -54,15 +57,18 @@ final class DecisionStageTests: XCTestCase {
         let conflicting = try event("a", client: "c-1", hours: 0, mood: 1)
         let later = [
             try event("d", client: "c-1", hours: 3, mood: 3), try event("x", client: "c-2", hours: 3, mood: 1),
+            try event("r", client: "c-3", hours: 3, mood: 5),
         ]
 
         let mixed = try store(scratch.path + "/mixed.sqlite", pack: pack)
         let clean = try store(scratch.path + "/clean.sqlite", pack: pack)
         for store in [mixed, clean] { _ = try store.commit(history, at: start.adding(.minutes(1))) }
+        // c-3's only check-ins in it are replays: it is left as stored, and so is its cached state.
         let outcomes = try mixed.commit(
-            [new[0], replayed, new[1], conflicting, new[2]], at: start.adding(.hours(3)))
+            [new[0], replayed, new[1], conflicting, new[2], history[2], history[3]], at: start.adding(.hours(3)))
         XCTAssertEqual(outcomes[1], CommitOutcome.duplicate)
         XCTAssertEqual(outcomes[3], CommitOutcome.conflict)
+        XCTAssertEqual(outcomes[5...], [.duplicate, .duplicate])
         _ = try clean.commit(new, at: start.adding(.hours(3)))
         let first = try decisions(scratch.path + "/mixed.sqlite")
         XCTAssertEqual(first, try decisions(scratch.path + "/clean.sqlite"))

@@ -97,7 +97,9 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
 
     /// Once the events are stored: waits for the evaluation `start` began, evaluates again the
     /// clients whose check-ins were not all stored (a duplicate or a conflict among them: their
-    /// state is rebuilt from the store), and writes every effect in the transaction.
+    /// state is rebuilt from the store), and writes every effect in the transaction. A client all
+    /// of whose check-ins were replays is left as stored; its state, evaluated ahead, is dropped
+    /// from the cache (rebuilt from the store when it next checks in).
     public func apply(
         _ events: [StoredEvent], started: Evaluation?, context: CommitContext, session: some StoreSession
     ) throws {
@@ -106,15 +108,15 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
         // Each client's stored check-ins' sequence numbers, in arrival order.
         var seqs = [[Int64]](repeating: [], count: started.clients.count)
         for index in events.indices { seqs[started.clientOf[events[index].position]].append(events[index].seq) }
-        var clients: [ClientWork] = []
-        clients.reserveCapacity(started.clients.count)
-        var again: [(client: String, seqs: [Int64])] = []
-        for (work, seqs) in zip(started.clients, seqs) where !seqs.isEmpty {
+        // Each client with stored check-ins, in arrival order (its tasks are numbered in it).
+        var decided: [ClientWork?] = started.clients.map { _ in nil }
+        var again: [(position: Int, client: String, seqs: [Int64])] = []
+        for (position, (work, seqs)) in zip(started.clients, seqs).enumerated() where !seqs.isEmpty {
             if seqs.count == work.checkIns.count {
                 work.seqs = seqs
-                clients.append(work)
+                decided[position] = work
             } else {
-                again.append((work.state.client, seqs))
+                again.append((position, work.state.client, seqs))
             }
         }
         let now = context.committedAt
@@ -126,11 +128,12 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
                 for: again.map { ($0.client, $0.seqs.min() ?? .max) }, pack: started.pack, session: session)
             for (work, new) in zip(rebuilt, again) {
                 work.seqs = new.seqs
-                work.checkIns = events.filter { $0.checkIn.client == new.client }.map(\.checkIn)
+                work.checkIns = events.filter { started.clientOf[$0.position] == new.position }.map(\.checkIn)
                 work.effects = started.evaluator.evaluate(&work.state, checkIns: work.checkIns, at: now)
-                clients.append(work)
+                decided[new.position] = work
             }
         }
+        let clients = decided.compactMap { $0 }
         var writer = EffectWriter(session: session, ruleset: started.ruleset, at: now)
         for work in clients {
             try writer.write(work.effects, client: work.state.client, seqs: work.seqs, checkIns: work.checkIns)

@@ -11,9 +11,9 @@ struct EffectWriter<Session: StoreSession> {
     var record = DecisionRecord()
     /// The last reasons encoded, and their text.
     private var encodedReasons: (reasons: [TaskReason], text: String)?
-    /// What every client gets, sent for all of them by `flush()` (one statement each on
-    /// PostgreSQL): the evaluations of their check-ins, and their rows' latest score and next
-    /// absence deadline (with the clients' index entries, for clients that checked in).
+    /// What every client gets, sent for all of them by `flush()` (a few statements in all): the
+    /// evaluations of their check-ins, and their rows' latest score and next absence deadline
+    /// (with the clients' index entries, for clients that checked in).
     private var evaluations: [EvaluationRow] = []
     private var indexed: [ClientIndex.Entry] = []
     private var clientRows: [ClientScoreRow] = []

@@ -142,6 +142,11 @@ package struct StoreCommit {
     package func run(
         _ events: [PendingEvent], rejections: [PendingRejection], at time: Timestamp, session: some StoreSession
     ) throws -> [CommitOutcome] {
+        // A store that decides keeps its client index in the decisions' upsert: a `ClientIndex`
+        // beside them would count every check-in twice.
+        guard !(stages.contains { $0 is ClientIndex } && stages.contains { $0 is DecisionStage }) else {
+            throw StoreError(path: "commit stages", problem: "ClientIndex and DecisionStage both keep the client index")
+        }
         // Before any insert: on several nodes, a client's events are then numbered in the order
         // their transactions commit, and its evaluation sees every earlier one.
         try session.serialize(clients: events.map(\.checkIn.client))

@@ -94,7 +94,8 @@ final class SharedLoop: @unchecked Sendable {
     init(_ count: Int, width: Int, _ body: @escaping (Int) -> Void) {
         self.count = count
         self.body = body
-        guard count > 0, width > 1 else { return }
+        // A loop with no helper is run by `finish()` alone.
+        guard min(width, count) > 1 else { return }
         Self.open.withLock { loops in
             loops.append(self)
             Self.anyOpen.store(true, ordering: .releasing)
