@@ -103,4 +103,19 @@ final class DecisionStageTests: XCTestCase {
                     """)
         }
     }
+
+    /// A store given both `ClientIndex` and `DecisionStage` would count every check-in twice in its
+    /// client index: its commits are refused, and nothing is stored.
+    func testACommitWithBothIndexKeepingStagesIsRefused() throws {
+        let scratch = try Scratch()
+        let pack = try RulePack.load(directory: Scratch.repository + "/Rules")
+        var logger = Logger(label: "vigil.test")
+        logger.logLevel = .critical
+        let path = scratch.path + "/both.sqlite"
+        let store = try EventStore(path: path, stages: [ClientIndex(), DecisionStage(pack: pack, logger: logger)])
+        XCTAssertThrowsError(try store.commit([try event("a", client: "c-1", hours: 0, mood: 6)], at: start)) {
+            XCTAssertTrue("\($0)".contains("both keep the client index"), "\($0)")
+        }
+        XCTAssertEqual(try EventStore(path: path).status().events, 0)
+    }
 }

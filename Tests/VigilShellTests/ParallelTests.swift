@@ -50,6 +50,24 @@ extension ParallelTests {
     }
 }
 
+extension ParallelTests {
+    /// A background lane that helps open loops runs every index no other thread has claimed: once
+    /// `helpOpenLoops()` returns, at most the one index the loop's own helper is running is not
+    /// done (each takes a millisecond; the helper alone would need the whole loop's time).
+    func testALaneHelpingRunsTheOpenLoopsUnclaimedIndices() {
+        let count = 200
+        let done = Counter()
+        let loop = SharedLoop(count, width: 2) { _ in
+            usleep(1_000)
+            done.value.wrappingAdd(1, ordering: .relaxed)
+        }
+        SharedLoop.helpOpenLoops()
+        XCTAssertGreaterThanOrEqual(done.value.load(ordering: .relaxed), count - 1, "the lane ran what was left")
+        loop.finish()
+        XCTAssertEqual(done.value.load(ordering: .relaxed), count)
+    }
+}
+
 /// A counter shared by threads.
 private final class Counter: Sendable {
     let value = Atomic<Int>(0)

@@ -105,18 +105,18 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
     ) throws {
         guard let started else { return }
         started.loop.finish()
-        // Each client's stored check-ins' sequence numbers, in arrival order.
-        var seqs = [[Int64]](repeating: [], count: started.clients.count)
-        for index in events.indices { seqs[started.clientOf[events[index].position]].append(events[index].seq) }
+        // Each client's stored check-ins (their indices in `events`), in arrival order.
+        var stored = [[Int]](repeating: [], count: started.clients.count)
+        for index in events.indices { stored[started.clientOf[events[index].position]].append(index) }
         // Each client with stored check-ins, in arrival order (its tasks are numbered in it).
         var decided: [ClientWork?] = started.clients.map { _ in nil }
-        var again: [(position: Int, client: String, seqs: [Int64])] = []
-        for (position, (work, seqs)) in zip(started.clients, seqs).enumerated() where !seqs.isEmpty {
-            if seqs.count == work.checkIns.count {
-                work.seqs = seqs
+        var again: [(position: Int, client: String, stored: [Int])] = []
+        for (position, (work, stored)) in zip(started.clients, stored).enumerated() where !stored.isEmpty {
+            if stored.count == work.checkIns.count {
+                work.seqs = stored.map { events[$0].seq }
                 decided[position] = work
             } else {
-                again.append((position, work.state.client, seqs))
+                again.append((position, work.state.client, stored))
             }
         }
         let now = context.committedAt
@@ -125,10 +125,11 @@ public final class DecisionStage: CommitStage, @unchecked Sendable {
             // before it (a store numbering a statement's rows out of their order would still not
             // count one of them as history).
             let rebuilt = try works(
-                for: again.map { ($0.client, $0.seqs.min() ?? .max) }, pack: started.pack, session: session)
+                for: again.map { ($0.client, $0.stored.lazy.map { events[$0].seq }.min() ?? .max) },
+                pack: started.pack, session: session)
             for (work, new) in zip(rebuilt, again) {
-                work.seqs = new.seqs
-                work.checkIns = events.filter { started.clientOf[$0.position] == new.position }.map(\.checkIn)
+                work.seqs = new.stored.map { events[$0].seq }
+                work.checkIns = new.stored.map { events[$0].checkIn }
                 work.effects = started.evaluator.evaluate(&work.state, checkIns: work.checkIns, at: now)
                 decided[new.position] = work
             }
