@@ -234,4 +234,50 @@ final class PrefilterTests: XCTestCase {
         XCTAssertTrue(Prefilter.codes(.signs).admits(told))
         XCTAssertTrue(Prefilter.measure(.mood).admits(told), "known slots follow the measures")
     }
+
+    /// Every prefilter has its own bit, and each admits exactly the events with its feature: an
+    /// event of every kind, with each list, the screening and each known measure alone.
+    func testEachPrefilterHasItsOwnBit() {
+        let every: [Prefilter] =
+            [.always, .screening] + CheckIn.Kind.allCases.map(Prefilter.kind)
+            + Vocabulary.List.allCases.map(Prefilter.codes) + KnownMeasures.Name.allCases.map(Prefilter.measure)
+        XCTAssertEqual(Set(every.map(\.bit)).count, every.count, "two prefilters share a bit")
+        XCTAssertEqual(every.reduce(0) { $0 | $1.bit }.nonzeroBitCount, every.count)
+        var events: [CheckIn] = CheckIn.Kind.allCases.map {
+            CheckIn(id: "e", client: "c", at: Timestamp(seconds: 0), kind: $0, source: .peer)
+        }
+        let quiet = events[0]
+        for list in Vocabulary.List.allCases {
+            var event = quiet
+            switch list {
+            case .signs: event.signs = ["isolation"]
+            case .stressors: event.stressors = ["job_loss"]
+            case .protective: event.protective = ["naloxone_on_hand"]
+            }
+            events.append(event)
+        }
+        var screened = quiet
+        screened.screening = CheckIn.Screening(wishDead: false, suicidalThoughts: false, behaviorPast3Months: false)
+        events.append(screened)
+        for name in KnownMeasures.Name.allCases {
+            var event = quiet
+            event.measures = [(name.rawValue, 1)]
+            events.append(event)
+        }
+        for event in events {
+            for filter in every {
+                let expected: Bool
+                switch filter {
+                case .always: expected = true
+                case .kind(let kind): expected = event.kind == kind
+                case .codes(.signs): expected = !event.signs.isEmpty
+                case .codes(.stressors): expected = !event.stressors.isEmpty
+                case .codes(.protective): expected = !event.protective.isEmpty
+                case .screening: expected = event.screening != nil
+                case .measure(let name): expected = event.known[name] != nil
+                }
+                XCTAssertEqual(filter.admits(event), expected, "\(filter) on \(event.kind) \(event.measures)")
+            }
+        }
+    }
 }

@@ -154,8 +154,9 @@ public final class RuleSet: Sendable {
     public let eventRules: [CompiledRule]
     /// Their conditions, in the same order: the loop over them per event touches nothing else.
     let eventConditions: [Condition]
-    /// Their prefilters, in the same order: a rule whose prefilter fails is not tested.
-    let eventPrefilters: [Prefilter]
+    /// Their prefilters' bits (`Prefilter.bit`), in the same order: a rule whose prefilter fails
+    /// is not tested.
+    let eventPrefilterBits: [UInt64]
     /// Their firings, in the same order, waiting for an event's id and time.
     let eventFirings: [Firing]
     /// The `absent:` rules, tested on a timer.
@@ -179,7 +180,7 @@ public final class RuleSet: Sendable {
 
     init(
         rules: [CompiledRule], eventRules: [CompiledRule], eventConditions: [Condition],
-        eventPrefilters: [Prefilter], eventFirings: [Firing], absenceRules: [CompiledRule],
+        eventPrefilterBits: [UInt64], eventFirings: [Firing], absenceRules: [CompiledRule],
         eventRepeatWindows: [Int64], eventReplacementBits: [UInt64], endsFirings: Bool,
         eventRuleIndex: [String: Int], lookBack: TimeSpan, codesRead: [Vocabulary.List: Set<String>],
         conditionInputs: [Condition], numberInputs: [NumberInput]
@@ -187,7 +188,7 @@ public final class RuleSet: Sendable {
         self.rules = rules
         self.eventRules = eventRules
         self.eventConditions = eventConditions
-        self.eventPrefilters = eventPrefilters
+        self.eventPrefilterBits = eventPrefilterBits
         self.eventFirings = eventFirings
         self.absenceRules = absenceRules
         self.eventRepeatWindows = eventRepeatWindows
@@ -329,7 +330,7 @@ public final class RuleSet: Sendable {
         let eventRules = rules.filter { $0.absence == nil }
         return RuleSet(
             rules: rules, eventRules: eventRules, eventConditions: eventRules.map { Condition(test: $0.condition) },
-            eventPrefilters: eventRules.map(\.prefilter),
+            eventPrefilterBits: eventRules.map(\.prefilter.bit),
             eventFirings: eventRules.map {
                 $0.firing(event: "", at: .init(microseconds: 0))
             },
@@ -388,12 +389,15 @@ public final class RuleSet: Sendable {
     /// before any firing is made of it.
     public func firedRules(for event: ObservedEvent, history: History) -> [Int] {
         let context = EvaluationContext(event: event, history: history)
+        let features = Prefilter.features(of: event.checkIn)
         var fired: [Int] = []
-        // Through a buffer pointer: calling each condition then retains nothing.
+        // Through buffer pointers: calling each condition then retains nothing.
         eventConditions.withUnsafeBufferPointer { conditions in
-            for index in conditions.indices
-            where eventPrefilters[index].admits(event.checkIn) && conditions[index].test(context) {
-                fired.append(index)
+            eventPrefilterBits.withUnsafeBufferPointer { prefilters in
+                for index in conditions.indices
+                where features & prefilters[index] != 0 && conditions[index].test(context) {
+                    fired.append(index)
+                }
             }
         }
         return fired

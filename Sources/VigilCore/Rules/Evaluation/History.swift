@@ -98,7 +98,8 @@ public struct History: Sendable {
             while index >= 0 {
                 let event = facts[index]
                 if event.at.microseconds <= from { break }
-                if event.at <= at, event.conditions & mask != 0 { total += 1 }
+                // Without a branch on the bit, which is as unpredictable as what events report.
+                total &+= event.at <= at && event.conditions & mask != 0 ? 1 : 0
                 index -= 1
             }
         }
@@ -131,14 +132,27 @@ public struct History: Sendable {
             numbers.withUnsafeBufferPointer { numbers in
                 guard var index = facts.indices.last, let base = numbers.baseAddress else { return }
                 var value = base + (index * stride + slot)
+                // In locals and without a branch on whether an event reported the number (which is
+                // as unpredictable as the reporting): a skipped value adds 0 to the sum (exactly the
+                // same sum) and ±infinity to the minimum and maximum.
+                var sum = 0.0
+                var count = 0
+                var minimum = Double.infinity
+                var maximum = -Double.infinity
                 while true {
                     let observed = facts[index].at.microseconds
                     if observed <= from { break }
-                    if observed <= until, !value.pointee.isNaN { summary.add(value.pointee) }
+                    let number = value.pointee
+                    let counted = observed <= until && !number.isNaN
+                    sum += counted ? number : 0
+                    count &+= counted ? 1 : 0
+                    minimum = Swift.min(minimum, counted ? number : .infinity)
+                    maximum = Swift.max(maximum, counted ? number : -.infinity)
                     if index == 0 { break }
                     index -= 1
                     value -= stride
                 }
+                summary = NumberSummary(sum: sum, count: count, minimum: minimum, maximum: maximum)
             }
         }
         return summary

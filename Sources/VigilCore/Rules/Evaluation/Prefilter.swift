@@ -14,15 +14,55 @@ enum Prefilter: Equatable, Sendable {
     /// A known measure is compared (every comparison with a missing value is false).
     case measure(KnownMeasures.Name)
 
-    func admits(_ event: CheckIn) -> Bool {
+    func admits(_ event: CheckIn) -> Bool { Self.features(of: event) & bit != 0 }
+
+    /// This prefilter's bit in `features(of:)`: one for `always`, one per kind, list, screening
+    /// and known measure (20 in all).
+    var bit: UInt64 {
         switch self {
-        case .always: return true
-        case .kind(let kind): return event.kind == kind
-        case .codes(.signs): return !event.signs.isEmpty
-        case .codes(.stressors): return !event.stressors.isEmpty
-        case .codes(.protective): return !event.protective.isEmpty
-        case .screening: return event.screening != nil
-        case .measure(let name): return event.known[name] != nil
+        case .always: return 1
+        case .kind(let kind): return 1 << (1 + Self.position(of: kind))
+        case .codes(.signs): return 1 << 12
+        case .codes(.stressors): return 1 << 13
+        case .codes(.protective): return 1 << 14
+        case .screening: return 1 << 15
+        case .measure(.mood): return 1 << 16
+        case .measure(.craving): return 1 << 17
+        case .measure(.stress): return 1 << 18
+        case .measure(.sleepHours): return 1 << 19
+        }
+    }
+
+    /// The bits of every prefilter `event` passes, computed once per event: a rule's prefilter is
+    /// then one AND (`features & bit != 0`) instead of a switch over the event's fields.
+    static func features(of event: CheckIn) -> UInt64 {
+        var features: UInt64 = 1 | 1 << (1 + position(of: event.kind))
+        if !event.signs.isEmpty { features |= 1 << 12 }
+        if !event.stressors.isEmpty { features |= 1 << 13 }
+        if !event.protective.isEmpty { features |= 1 << 14 }
+        if event.screening != nil { features |= 1 << 15 }
+        let known = event.known
+        if known.mood != nil { features |= 1 << 16 }
+        if known.craving != nil { features |= 1 << 17 }
+        if known.stress != nil { features |= 1 << 18 }
+        if known.sleepHours != nil { features |= 1 << 19 }
+        return features
+    }
+
+    /// A kind's place among the 11 kinds (bits 1...11).
+    static func position(of kind: CheckIn.Kind) -> Int {
+        switch kind {
+        case .checkin: return 0
+        case .contact: return 1
+        case .screening: return 2
+        case .missedAppointment: return 3
+        case .crisisCall: return 4
+        case .discharge: return 5
+        case .edVisit: return 6
+        case .overdose: return 7
+        case .plan: return 8
+        case .take: return 9
+        case .ack: return 10
         }
     }
 
