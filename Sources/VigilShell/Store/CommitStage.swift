@@ -3,9 +3,15 @@ import VigilCore
 /// A newly stored event, as the stages of a commit see it.
 public struct StoredEvent: Sendable {
     public let seq: Int64
-    public let checkIn: CheckIn
+    /// The pending event it was (shared, not copied).
+    let event: PendingEvent
     /// Its position among the commit's pending events (those `CommitStage.start` was given).
     public let position: Int
+
+    /// The check-in, read in place.
+    public var checkIn: CheckIn {
+        _read { yield event.checkIn }
+    }
 }
 
 /// What every stage of one commit shares: the moment the batch is committed.

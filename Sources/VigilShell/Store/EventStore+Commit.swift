@@ -1,8 +1,10 @@
 import GRDB
 import VigilCore
 
-/// A validated check-in waiting to be committed.
-public struct PendingEvent: Sendable {
+/// A validated check-in waiting to be committed. Immutable, and a class: the decoder's verdict, the
+/// chunk, a transaction's slice and its stages share one, where copying a struct would retain each
+/// of its texts and lists (several per check-in, thousands per commit).
+public final class PendingEvent: Sendable {
     public let checkIn: CheckIn
     /// SHA-256 of `body`.
     public let digest: String
@@ -35,42 +37,36 @@ public struct PendingRejection: Sendable {
     }
 }
 
-/// An event's row in `events`, as `StoreSession.insert(events:)` binds it.
+/// An event's row in `events`, as `StoreSession.insert(events:)` binds it: read from the pending
+/// event in place (a row is one reference, however many columns it binds).
 public struct EventRow: SQLRow {
     /// The insert of one row, skipping an event whose client and id are stored already.
     public static let insert = """
         INSERT INTO events(id, client, at, kind, source, digest, body, origin, ingested_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(client, id) DO NOTHING
         """
-    public let id: String
-    public let client: String
-    let at: Int64
-    let kind: String
-    let source: String
-    let digest: String
-    let body: String
-    let origin: String
+    let event: PendingEvent
     let ingestedAt: Int64
 
     init(_ event: PendingEvent, ingestedAt: Timestamp) {
-        let checkIn = event.checkIn
-        (id, client, at, kind, source) = (
-            checkIn.id, checkIn.client, checkIn.at.microseconds, checkIn.kind.rawValue, checkIn.source.rawValue
-        )
-        (digest, body, origin, self.ingestedAt) = (event.digest, event.body, event.origin, ingestedAt.microseconds)
+        self.event = event
+        self.ingestedAt = ingestedAt.microseconds
     }
 
+    public var id: String { event.checkIn.id }
+    public var client: String { event.checkIn.client }
     public var width: Int { 9 }
 
     public func bind(to statement: inout some SessionStatement) {
-        statement.bind(id)
-        statement.bind(client)
-        statement.bind(at)
-        statement.bind(kind)
-        statement.bind(source)
-        statement.bind(digest)
-        statement.bind(body)
-        statement.bind(origin)
+        let checkIn = event.checkIn
+        statement.bind(checkIn.id)
+        statement.bind(checkIn.client)
+        statement.bind(checkIn.at.microseconds)
+        statement.bind(checkIn.kind.rawValue)
+        statement.bind(checkIn.source.rawValue)
+        statement.bind(event.digest)
+        statement.bind(event.body)
+        statement.bind(event.origin)
         statement.bind(ingestedAt)
     }
 }
@@ -159,7 +155,7 @@ package struct StoreCommit {
         stored.reserveCapacity(events.count)
         for (index, seq) in numbers.enumerated() {
             if let seq {
-                stored.append(StoredEvent(seq: seq, checkIn: events[index].checkIn, position: index))
+                stored.append(StoredEvent(seq: seq, event: events[index], position: index))
                 outcomes.append(.stored(seq))
                 continue
             }
