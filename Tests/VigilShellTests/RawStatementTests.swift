@@ -47,6 +47,32 @@ final class RawStatementTests: XCTestCase {
         XCTAssertEqual(row?["note"] as String?, "longer text, from a slice")
     }
 
+    /// A text bound in place for the run (an event's body) is stored whole, short or long, and is
+    /// unbound afterwards: the statement, run again with the other parameters only, stores NULL
+    /// there rather than reading the freed bytes.
+    func testATextBoundInPlaceIsStoredWholeAndUnboundAfterTheRun() throws {
+        let queue = try makeTable()
+        let long = String(repeating: "{\"mood\": 3, \"note\": \"é🙂\"} ", count: 200)
+        try queue.write { db in
+            let statement = try db.cachedStatement(sql: "INSERT INTO t(id, note) VALUES (?, ?)")
+            for (id, note) in [("short", "tiny"), ("long", long), ("empty", "")] {
+                var row = RawStatement(statement, db: db)
+                row.bind(id)
+                XCTAssertEqual(try row.run(bindingLast: note), 1)
+            }
+            var row = RawStatement(statement, db: db)
+            row.bind("unbound")
+            XCTAssertEqual(try row.run(), 1)
+        }
+        let notes = try queue.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, note FROM t").map { ($0["id"] as String, $0["note"] as String?) }
+        }
+        XCTAssertEqual(notes.first { $0.0 == "short" }?.1, "tiny")
+        XCTAssertEqual(notes.first { $0.0 == "long" }?.1, long)
+        XCTAssertEqual(notes.first { $0.0 == "empty" }?.1, "")
+        XCTAssertEqual(notes.first { $0.0 == "unbound" }?.1, String?.none)
+    }
+
     func testAFailedStepThrowsGRDBsErrorAndLeavesTheStatementReusable() throws {
         let queue = try makeTable()
         try queue.write { db in

@@ -42,7 +42,7 @@ public struct PendingRejection: Sendable {
 public struct EventRow: SQLRow {
     /// The insert of one row, skipping an event whose client and id are stored already.
     public static let insert = """
-        INSERT INTO events(id, client, at, kind, source, digest, body, origin, ingested_at)
+        INSERT INTO events(id, client, at, kind, source, digest, origin, ingested_at, body)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(client, id) DO NOTHING
         """
     let event: PendingEvent
@@ -58,6 +58,12 @@ public struct EventRow: SQLRow {
     public var width: Int { 9 }
 
     public func bind(to statement: inout some SessionStatement) {
+        bindAllButBody(to: &statement)
+        statement.bind(event.body)
+    }
+
+    /// Every parameter but the last, the body (which SQLite's insert binds without copying it).
+    func bindAllButBody(to statement: inout some SessionStatement) {
         let checkIn = event.checkIn
         statement.bind(checkIn.id)
         statement.bind(checkIn.client)
@@ -65,7 +71,6 @@ public struct EventRow: SQLRow {
         statement.bind(checkIn.kind.rawValue)
         statement.bind(checkIn.source.rawValue)
         statement.bind(event.digest)
-        statement.bind(event.body)
         statement.bind(event.origin)
         statement.bind(ingestedAt)
     }

@@ -55,6 +55,26 @@ public struct RawStatement: SessionStatement {
         return Int(sqlite3_changes(db.sqliteConnection))
     }
 
+    /// Binds `text` as the last parameter without SQLite copying it (`SQLITE_STATIC`), runs the
+    /// statement while its bytes are certain to be valid, then binds NULL in its place: an event's
+    /// body, the largest text of a commit, is then copied once (into the log's page) instead of
+    /// twice. A string without contiguous UTF-8 is bound as `bind(_:)` binds it.
+    @discardableResult
+    public mutating func run(bindingLast text: String) throws -> Int {
+        let (handle, last) = (statement.sqliteStatement, index + 1)
+        let changes = try text.utf8.withContiguousStorageIfAvailable { bytes throws -> Int in
+            guard let base = bytes.baseAddress else { return -1 }
+            defer { sqlite3_bind_null(handle, last) }
+            base.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
+                _ = sqlite3_bind_text(handle, last, $0, Int32(bytes.count), nil)  // SQLITE_STATIC
+            }
+            return try run()
+        }
+        if let changes, changes >= 0 { return changes }
+        bind(text)
+        return try run()
+    }
+
     /// Runs the statement, calling `body` with each row, and resets it once done or failed.
     public mutating func forEachRow(_ body: (RawRow) throws -> Void) throws {
         let handle = statement.sqliteStatement

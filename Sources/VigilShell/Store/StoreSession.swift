@@ -264,8 +264,9 @@ public struct SQLiteSession: StoreSession {
         var numbers: [Int64?] = []
         numbers.reserveCapacity(rows.count)
         for row in rows {
-            row.bind(to: &statement)
-            numbers.append(try statement.run() == 1 ? sqlite3_last_insert_rowid(db.sqliteConnection) : nil)
+            row.bindAllButBody(to: &statement)
+            let inserted = try statement.run(bindingLast: row.event.body)
+            numbers.append(inserted == 1 ? sqlite3_last_insert_rowid(db.sqliteConnection) : nil)
         }
         return numbers
     }
