@@ -78,6 +78,44 @@ final class DecisionStageTests: XCTestCase {
         XCTAssertEqual(try decisions(scratch.path + "/mixed.sqlite"), try decisions(scratch.path + "/clean.sqlite"))
     }
 
+    /// A conflicting reuse of a stored id that reports a crisis (a screening answered yes), beside
+    /// a new check-in of the same client in one commit: the new check-in is decided exactly as in
+    /// a commit without the conflict, the conflict is refused with its reason, and the crisis it
+    /// reports raises the supervisors' task in the same transaction; the decision evaluated ahead
+    /// for the client neither hides nor duplicates it.
+    func testAConflictReportingACrisisBesideANewCheckInRaisesTheSupervisorsTask() throws {
+        let scratch = try Scratch()
+        let pack = try RulePack.load(directory: Scratch.repository + "/Rules")
+        let intent =
+            #"{"wish_dead":true,"suicidal_thoughts":true,"method":true,"intent":true,"plan":true,"behavior_past_3_months":true}"#
+        let history = [try event("a", client: "c-1", hours: 0, mood: 6)]
+        let new = try event("b", client: "c-1", hours: 2, mood: 2)
+        let conflicting = try event("a", client: "c-1", hours: 1, screening: intent)
+
+        let mixed = try store(scratch.path + "/mixed.sqlite", pack: pack)
+        let clean = try store(scratch.path + "/clean.sqlite", pack: pack)
+        for store in [mixed, clean] { _ = try store.commit(history, at: start.adding(.minutes(1))) }
+        XCTAssertEqual(try mixed.commit([conflicting, new], at: start.adding(.hours(3))).first, .conflict)
+        _ = try clean.commit([new], at: start.adding(.hours(3)))
+
+        let withConflict = try decisions(scratch.path + "/mixed.sqlite")
+        let without = try decisions(scratch.path + "/clean.sqlite")
+        XCTAssertTrue(Set(without).isSubset(of: withConflict), "the new check-in was decided otherwise")
+        let added = withConflict.filter { !without.contains($0) }
+        XCTAssertEqual(added.count, 1, "exactly the supervisors' task: \(added)")
+        XCTAssertTrue(added.first?.hasPrefix("task c-1 escalation ") == true, "\(added)")
+        XCTAssertTrue(added.first?.contains(" pending ") == true, "\(added)")
+        XCTAssertFalse(without.contains { $0.hasPrefix("task c-1 escalation") }, "the refused screening is not stored")
+        let (routes, reasons) = try DatabaseQueue(path: scratch.path + "/mixed.sqlite").read { db in
+            (
+                try String.fetchAll(db, sql: "SELECT route FROM tasks WHERE client = 'c-1' AND kind = 'escalation'"),
+                try String.fetchAll(db, sql: "SELECT reasons FROM rejections")
+            )
+        }
+        XCTAssertEqual(routes, [CrisisContent.supervisorRoute])
+        XCTAssertEqual(reasons, [EventStore.conflictProblem])
+    }
+
     /// What the decisions left, as comparable lines: each check-in's evaluation (by id), each
     /// client's row, episode and tasks.
     func decisions(_ path: String) throws -> [String] {
