@@ -50,7 +50,7 @@ struct RulesCommand: ParsableCommand {
         @Option(name: .customLong("rules"), help: "The rules directory (default: the configuration's `rules`).")
         var rulesDirectory: String?
 
-        @Argument(help: "Test files (YAML).")
+        @Argument(help: "Test files (YAML), or directories: each one's .yaml files, in name order.")
         var files: [String]
 
         func run() throws {
@@ -64,6 +64,7 @@ struct RulesCommand: ParsableCommand {
             }
             var report = RuleTests.Report()
             var broken = 0
+            let files = self.files.flatMap(RuleTests.files(in:))
             for file in files {
                 do {
                     try RuleTests.run(path: file, pack: pack, into: &report)

@@ -17,6 +17,13 @@ final class RulesTestCommandTests: XCTestCase {
         XCTAssertTrue(result.stdout.contains(": 0 failed"), result.stdout)
         XCTAssertFalse(
             result.stdout.contains("uncovered"), "every rule has a test that expects it to fire: \(result.stdout)")
+        // The directory runs the same files; a missing file is named in plain words.
+        let directory = try harness.run(["rules", "test", "--rules", rules, rules + "/tests"])
+        XCTAssertEqual(directory.status, 0, "\(directory)")
+        XCTAssertEqual(directory.stdout, result.stdout)
+        let missing = try harness.run(["rules", "test", "--rules", rules, harness.root + "/missing.yaml"])
+        XCTAssertEqual(missing.status, 1, "\(missing)")
+        XCTAssertTrue(missing.stderr.contains(harness.root + "/missing.yaml: no such file"), missing.stderr)
     }
 
     func testAFailingExpectationShowsGotAndWant() throws {

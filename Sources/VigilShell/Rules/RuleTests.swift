@@ -92,14 +92,33 @@ public enum RuleTests {
     static let supersededKeys = ["kind", "route", "tier"]
     static let endedKeys = ["kind", "route", "why"]
 
+    /// The test files `argument` names: itself, or a directory's `.yaml` files in name order (an
+    /// unreadable or empty directory is itself, reported by `run` as such).
+    public static func files(in argument: String) -> [String] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory), isDirectory.boolValue,
+            let names = try? FileManager.default.contentsOfDirectory(atPath: argument)
+        else { return [argument] }
+        let tests = names.filter { $0.hasSuffix(".yaml") }.sorted()
+        return tests.isEmpty ? [argument] : tests.map { argument + "/" + $0 }
+    }
+
     /// Runs every test of the file at `path` against `pack`, adding to `report`. Throws every mistake
     /// of the file itself (as `FILE:LINE:COL: message`); then no test of it runs.
     public static func run(path: String, pack: RulePack, into report: inout Report) throws(SourceErrors) {
         let text: String
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw SourceErrors(errors: [SourceError(file: path, "no such file")])
+        }
+        guard !isDirectory.boolValue else {
+            throw SourceErrors(errors: [SourceError(file: path, "a directory without .yaml test files")])
+        }
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw SourceErrors(errors: [SourceError(file: path, "cannot be read: \(error.localizedDescription)")])
+            throw SourceErrors(
+                errors: [SourceError(file: path, "cannot be read as UTF-8 text (permissions, or not text)")])
         }
         let cases = try parse(text, path: path, pack: pack)
         for test in cases {
