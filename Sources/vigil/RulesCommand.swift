@@ -80,7 +80,7 @@ struct RulesCommand: ParsableCommand {
             }
             print(
                 "\(report.tests) tests, \(report.expectations) expectations in \(files.count) files: "
-                    + "\(report.failures.count) failed\(broken > 0 ? ", \(broken) files unreadable" : "")")
+                    + "\(report.failures.count) failed\(broken > 0 ? ", \(broken) files not run (above: why)" : "")")
             if !report.failures.isEmpty || broken > 0 { throw ArgumentParser.ExitCode(1) }
         }
     }

@@ -24,6 +24,10 @@ final class RulesTestCommandTests: XCTestCase {
         let missing = try harness.run(["rules", "test", "--rules", rules, harness.root + "/missing.yaml"])
         XCTAssertEqual(missing.status, 1, "\(missing)")
         XCTAssertTrue(missing.stderr.contains(harness.root + "/missing.yaml: no such file"), missing.stderr)
+        try FileManager.default.createDirectory(atPath: harness.root + "/empty", withIntermediateDirectories: true)
+        let empty = try harness.run(["rules", "test", "--rules", rules, harness.root + "/empty/"])
+        XCTAssertEqual(empty.status, 1, "\(empty)")
+        XCTAssertTrue(empty.stderr.contains("a directory without .yaml test files"), empty.stderr)
     }
 
     func testAFailingExpectationShowsGotAndWant() throws {
@@ -92,7 +96,8 @@ final class RulesTestCommandTests: XCTestCase {
             XCTAssertTrue(result.stderr.contains(expected), "missing \(expected) in:\n\(result.stderr)")
         }
         XCTAssertTrue(
-            result.stdout.contains("0 tests, 0 expectations in 1 files: 0 failed, 1 files unreadable"), result.stdout)
+            result.stdout.contains("0 tests, 0 expectations in 1 files: 0 failed, 1 files not run (above: why)"),
+            result.stdout)
     }
 
     /// The plans' action tests fail when a plan is changed to stack: an imminent escalation an hour

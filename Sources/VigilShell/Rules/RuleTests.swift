@@ -92,15 +92,16 @@ public enum RuleTests {
     static let supersededKeys = ["kind", "route", "tier"]
     static let endedKeys = ["kind", "route", "why"]
 
-    /// The test files `argument` names: itself, or a directory's `.yaml` files in name order (an
-    /// unreadable or empty directory is itself, reported by `run` as such).
+    /// The test files `argument` names: itself, or a directory's `.yaml` files in name order (a
+    /// directory with none, or that cannot be listed, is itself: `run` reports it).
     public static func files(in argument: String) -> [String] {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory), isDirectory.boolValue,
             let names = try? FileManager.default.contentsOfDirectory(atPath: argument)
         else { return [argument] }
         let tests = names.filter { $0.hasSuffix(".yaml") }.sorted()
-        return tests.isEmpty ? [argument] : tests.map { argument + "/" + $0 }
+        let directory = argument.hasSuffix("/") ? String(argument.dropLast()) : argument
+        return tests.isEmpty ? [argument] : tests.map { directory + "/" + $0 }
     }
 
     /// Runs every test of the file at `path` against `pack`, adding to `report`. Throws every mistake
@@ -109,10 +110,13 @@ public enum RuleTests {
         let text: String
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw SourceErrors(errors: [SourceError(file: path, "no such file")])
+            throw SourceErrors(errors: [
+                SourceError(file: path, "no such file (or a directory on its path cannot be searched)")
+            ])
         }
         guard !isDirectory.boolValue else {
-            throw SourceErrors(errors: [SourceError(file: path, "a directory without .yaml test files")])
+            throw SourceErrors(
+                errors: [SourceError(file: path, "a directory without .yaml test files, or one that cannot be listed")])
         }
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)

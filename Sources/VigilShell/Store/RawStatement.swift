@@ -58,7 +58,8 @@ public struct RawStatement: SessionStatement {
     /// Binds `text` as the last parameter without SQLite copying it (`SQLITE_STATIC`), runs the
     /// statement while its bytes are certain to be valid, then binds NULL in its place: an event's
     /// body, the largest text of a commit, is then copied once (into the log's page) instead of
-    /// twice. A string without contiguous UTF-8 is bound as `bind(_:)` binds it.
+    /// twice. A string without contiguous UTF-8 is bound as `bind(_:)` binds it (copied), and
+    /// unbound after the run all the same.
     @discardableResult
     public mutating func run(bindingLast text: String) throws -> Int {
         let (handle, last) = (statement.sqliteStatement, index + 1)
@@ -71,6 +72,7 @@ public struct RawStatement: SessionStatement {
             return try run()
         }
         if let changes, changes >= 0 { return changes }
+        defer { sqlite3_bind_null(handle, last) }
         bind(text)
         return try run()
     }

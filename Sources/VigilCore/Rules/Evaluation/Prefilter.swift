@@ -1,7 +1,8 @@
 /// A cheap necessary condition of a `when:` rule, read from its syntax at load time: an event that
 /// fails it cannot fire the rule, so the rule's compiled closures are not called for that event.
-/// Testing one is a switch over the event's fields (no closure call), which is most of what makes
-/// a pack of many narrow rules cheap per event.
+/// Each is one bit (`bit`); an event's bits are computed once (`features(of:)`), and testing a
+/// rule's prefilter is one AND (no closure call), which is most of what makes a pack of many
+/// narrow rules cheap per event.
 enum Prefilter: Equatable, Sendable {
     /// Nothing is known: the rule is always tested.
     case always
