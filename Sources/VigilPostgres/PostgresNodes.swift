@@ -63,7 +63,7 @@ struct PostgresNodeHeartbeat: Service {
                 _ = try? await Deadline.run(within: .seconds(10)) { [client, logger] in
                     // On a leased connection, given back when the statement has ended.
                     try await client.withConnection { connection in
-                        _ = try await connection.query(
+                        _ = try await connection.queryIfOpen(
                             """
                             INSERT INTO nodes (host, role, pid, version, started_at, last_seen)
                             VALUES (\(host), \(role), \(pid), \(VigilVersion.current), \(started), \(now))
@@ -94,17 +94,19 @@ public enum PostgresStatus {
         do {
             try await PostgresSchema.check(connection, target: target, logger: logger)
             func count(_ sql: String) async throws -> Int {
-                try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger).collect().first?
+                try await connection.queryIfOpen(PostgresQuery(unsafeSQL: sql), logger: logger).collect().first?
                     .decode(Int.self) ?? 0
             }
-            let last = try await connection.query(PostgresQuery(unsafeSQL: StoreStatus.lastIngestSQL), logger: logger)
-                .collect().first?.decode(Int64.self)
+            let last = try await connection.queryIfOpen(
+                PostgresQuery(unsafeSQL: StoreStatus.lastIngestSQL), logger: logger
+            )
+            .collect().first?.decode(Int64.self)
             let status = StoreStatus(
                 events: try await count(StoreStatus.eventsSQL), clients: try await count(StoreStatus.clientsSQL),
                 rejected: try await count(StoreStatus.rejectedSQL), lastIngest: last.map(Timestamp.init(microseconds:)))
             let since = now.microseconds - 86_400_000_000
             var nodes: [NodeRecord] = []
-            let rows = try await connection.query(
+            let rows = try await connection.queryIfOpen(
                 """
                 SELECT host, role, pid, version, started_at, last_seen FROM nodes WHERE last_seen >= \(since)
                 ORDER BY last_seen DESC, host, role, pid
@@ -118,7 +120,7 @@ public enum PostgresStatus {
                         started: Timestamp(microseconds: started), lastSeen: Timestamp(microseconds: seen)))
             }
             // The daemon that decided the latest absence round.
-            let timer = try await connection.query(
+            let timer = try await connection.queryIfOpen(
                 "SELECT value FROM settings WHERE key = \(NodeRecord.timerSetting)", logger: logger
             ).collect().first?.decode(String.self).split(separator: " ").map(String.init)
             if let timer, timer.count == 3, let pid = Int(timer[1]), let at = Int64(timer[2]),

@@ -26,19 +26,19 @@ public enum PostgresSchema {
         do {
             // Under the lock too: two nodes creating the table at once would otherwise collide in
             // PostgreSQL's catalog (`IF NOT EXISTS` does not guard against a concurrent creation).
-            try await connection.withTransaction(logger: logger) { connection in
-                try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
-                try await connection.query(
+            try await connection.transaction(logger: logger) { connection in
+                try await connection.queryIfOpen("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
+                try await connection.queryIfOpen(
                     "CREATE TABLE IF NOT EXISTS vigil_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
                     logger: logger)
             }
             var applied: [Int] = []
             for migration in migrations {
-                let done = try await connection.withTransaction(logger: logger) { connection in
+                let done = try await connection.transaction(logger: logger) { connection in
                     // One migrator at a time: the lock ends with the transaction.
-                    try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
+                    try await connection.queryIfOpen("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
                     let newest =
-                        try await connection.query(
+                        try await connection.queryIfOpen(
                             "SELECT coalesce(max(version), 0) FROM vigil_migrations", logger: logger
                         ).collect().first?.decode(Int.self) ?? 0
                     guard newest <= current else {
@@ -50,9 +50,9 @@ public enum PostgresSchema {
                     }
                     guard newest < migration.version else { return false }
                     for statement in migration.sql {
-                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                        try await connection.queryIfOpen(PostgresQuery(unsafeSQL: statement), logger: logger)
                     }
-                    try await connection.query(
+                    try await connection.queryIfOpen(
                         "INSERT INTO vigil_migrations (version, name) VALUES (\(migration.version), \(migration.name))",
                         logger: logger)
                     return true
@@ -87,12 +87,14 @@ public enum PostgresSchema {
     {
         do {
             let exists =
-                try await connection.query("SELECT to_regclass('vigil_migrations') IS NOT NULL", logger: logger)
+                try await connection.queryIfOpen("SELECT to_regclass('vigil_migrations') IS NOT NULL", logger: logger)
                 .collect().first?.decode(Bool.self) ?? false
             let newest =
                 exists
-                ? try await connection.query("SELECT coalesce(max(version), 0) FROM vigil_migrations", logger: logger)
-                    .collect().first?.decode(Int.self) ?? 0 : 0
+                ? try await connection.queryIfOpen(
+                    "SELECT coalesce(max(version), 0) FROM vigil_migrations", logger: logger
+                )
+                .collect().first?.decode(Int.self) ?? 0 : 0
             guard newest == current else {
                 throw PostgresError(
                     target: target.description,

@@ -134,7 +134,7 @@ final class PostgresSession: StoreSession {
     }
 }
 
-/// The session's connection closed under it (a transient failure: the next transaction connects again).
+/// A connection closed under its caller (a transient failure: the next transaction connects again).
 struct ConnectionClosed: Error, CustomStringConvertible {
     var description: String { "the connection to the server is closed" }
 }

@@ -102,30 +102,19 @@ public struct PostgresError: ExitStatusProviding, CustomStringConvertible, Senda
 
     public var description: String { "store \(target): \(problem)" }
 
-    /// `error` as a PostgresError about `target`: itself, the one a transaction's body threw, or the
+    /// `error` as a PostgresError about `target`: itself (as a transaction's body threw it), or the
     /// server's explanation of what failed while `doing`.
     public static func wrap(_ error: any Error, target: PostgresTarget, doing: String) -> PostgresError {
         if let error = error as? PostgresError { return error }
-        if let error = error as? PostgresTransactionError {
-            if let failure = error.closureError as? PostgresError { return failure }
-            let cause: any Error = error.closureError ?? error.beginError ?? error.commitError ?? error
-            return PostgresError(target: target.description, problem: "\(doing): \(explain(cause))")
-        }
         return PostgresError(target: target.description, problem: "\(doing): \(explain(error))")
     }
 
     /// A failure while `doing` as a `StoreError`: transient unless the server refused the statement
     /// itself.
     public static func storeError(_ error: any Error, target: PostgresTarget, doing: String) -> StoreError {
-        let cause: any Error
-        if let error = error as? PostgresTransactionError {
-            cause = error.closureError ?? error.beginError ?? error.commitError ?? error
-        } else {
-            cause = error
-        }
-        if let error = cause as? StoreError { return error }
+        if let error = error as? StoreError { return error }
         var transient = true
-        if let error = cause as? PSQLError, let state = error.serverInfo?[.sqlState] {
+        if let error = error as? PSQLError, let state = error.serverInfo?[.sqlState] {
             // Connection exceptions, operator intervention (shutdown, a statement timeout),
             // insufficient resources, transaction rollbacks (serialization, deadlock) and a lock
             // not granted in time may clear; anything else will not.
@@ -134,7 +123,7 @@ public struct PostgresError: ExitStatusProviding, CustomStringConvertible, Senda
                 || state == "25P03"
         }
         return StoreError(
-            path: target.description, problem: "\(doing): \(explain(cause))", isTransient: transient)
+            path: target.description, problem: "\(doing): \(explain(error))", isTransient: transient)
     }
 
     /// The server's message and SQLSTATE, or the connection's failure (postgres-nio's own

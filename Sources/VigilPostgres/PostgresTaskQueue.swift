@@ -48,7 +48,8 @@ public struct PostgresTaskQueue: DeliveryQueue {
                 let query = Self.query(
                     "SELECT id, kind, tier, route, slot FROM tasks WHERE \(condition)",
                     [now.microseconds, Int64(fetch)])
-                rows.append(try await Self.rows(connection.query(query, logger: logger)).map(ClaimCandidate.init(row:)))
+                rows.append(
+                    try await Self.rows(connection.queryIfOpen(query, logger: logger)).map(ClaimCandidate.init(row:)))
             }
             return rows
         }
@@ -66,7 +67,7 @@ public struct PostgresTaskQueue: DeliveryQueue {
         guard !chosen.isEmpty else { return [] }
         let ids = chosen
         let claimed = try await transaction("cannot claim tasks") { connection, logger in
-            let rows = try await connection.query(
+            let rows = try await connection.queryIfOpen(
                 """
                 UPDATE tasks SET state = 'claimed', lease_token = gen_random_uuid()::text,
                     next_attempt_at = \(leaseUntil.microseconds), attempts = attempts + 1,
@@ -88,14 +89,14 @@ public struct PostgresTaskQueue: DeliveryQueue {
     {
         try await transaction("cannot record a delivery") { connection, logger in
             let recorded = try await Self.changed(
-                connection.query(
+                connection.queryIfOpen(
                     """
                     UPDATE tasks SET state = 'delivered', delivered_at = \(now.microseconds), channel = \(channel),
                         last_error = NULL, lease_token = NULL, renew_at = \(renewAt?.microseconds)
                     WHERE id = \(task.id) AND state = 'claimed' AND lease_token = \(task.leaseToken) RETURNING id
                     """, logger: logger))
             if recorded { return true }
-            try await connection.query(
+            try await connection.queryIfOpen(
                 """
                 UPDATE tasks SET delivered_at = \(now.microseconds), channel = \(channel), notice_pending = 1
                 WHERE id = \(task.id) AND state IN ('resolved', 'cancelled') AND delivered_at IS NULL
@@ -109,7 +110,7 @@ public struct PostgresTaskQueue: DeliveryQueue {
     {
         try await transaction("cannot record a retry") { connection, logger in
             try await Self.changed(
-                connection.query(
+                connection.queryIfOpen(
                     """
                     UPDATE tasks SET state = 'pending', next_attempt_at = \(next.microseconds), last_error = \(error),
                         channel = \(channel), lease_token = NULL
@@ -123,7 +124,7 @@ public struct PostgresTaskQueue: DeliveryQueue {
     {
         try await transaction("cannot record a dead task") { connection, logger in
             let recorded = try await Self.changed(
-                connection.query(
+                connection.queryIfOpen(
                     """
                     UPDATE tasks SET state = 'dead', dead_at = \(now.microseconds), last_error = \(error),
                         channel = \(channel), lease_token = NULL
@@ -133,7 +134,7 @@ public struct PostgresTaskQueue: DeliveryQueue {
             guard task.kind == .escalation || task.kind == .overdue, !task.isFallback else { return (true, nil) }
             let pattern = TaskRecord.fallbackPrefix + "%"
             let earlier =
-                try await connection.query(
+                try await connection.queryIfOpen(
                     "SELECT count(*) FROM tasks WHERE about = \(task.id) AND slot LIKE \(pattern)", logger: logger
                 ).collect().first?.decode(Int.self) ?? 0
             let fallback = task.fallback(after: earlier, at: now)
@@ -150,13 +151,13 @@ public struct PostgresTaskQueue: DeliveryQueue {
         try await transaction("cannot raise overdue escalations") { connection, logger in
             let since = now.adding(TimeSpan(microseconds: -grace.microseconds)).microseconds
             let late = try await Self.rows(
-                connection.query(
+                connection.queryIfOpen(
                     Self.query("SELECT * FROM tasks WHERE \(TaskQueue.lateOutreach) FOR UPDATE SKIP LOCKED", [since]),
                     logger: logger)
             ).map(TaskRecord.init(row:))
             let lateIDs = Set(late.map(\.id))
             let dead = try await Self.rows(
-                connection.query(
+                connection.queryIfOpen(
                     Self.query("SELECT * FROM tasks WHERE \(TaskQueue.deadOutreach) FOR UPDATE SKIP LOCKED", []),
                     logger: logger)
             ).map(TaskRecord.init(row:)).filter { !lateIDs.contains($0.id) }
@@ -169,7 +170,8 @@ public struct PostgresTaskQueue: DeliveryQueue {
                 {
                     raised.append(overdue)
                 }
-                try await connection.query("UPDATE tasks SET overdue_raised = 1 WHERE id = \(task.id)", logger: logger)
+                try await connection.queryIfOpen(
+                    "UPDATE tasks SET overdue_raised = 1 WHERE id = \(task.id)", logger: logger)
             }
             return raised
         }
@@ -178,7 +180,7 @@ public struct PostgresTaskQueue: DeliveryQueue {
     public func pendingNotices(limit: Int) async throws(StoreError) -> [TaskRecord] {
         try await transaction("cannot read the end notices") { connection, logger in
             try await Self.rows(
-                connection.query(
+                connection.queryIfOpen(
                     Self.query("SELECT * FROM tasks WHERE \(TaskQueue.notices)", [Int64(limit)]), logger: logger)
             ).map(TaskRecord.init(row:))
         }
@@ -186,14 +188,14 @@ public struct PostgresTaskQueue: DeliveryQueue {
 
     public func noticeSent(_ id: String) async throws(StoreError) {
         try await transaction("cannot record an end notice") { connection, logger in
-            _ = try await connection.query("UPDATE tasks SET notice_pending = 0 WHERE id = \(id)", logger: logger)
+            _ = try await connection.queryIfOpen("UPDATE tasks SET notice_pending = 0 WHERE id = \(id)", logger: logger)
         }
     }
 
     public func dueRenewals(at now: Timestamp, limit: Int) async throws(StoreError) -> [TaskRecord] {
         try await transaction("cannot read the alerts to renew") { connection, logger in
             try await Self.rows(
-                connection.query(
+                connection.queryIfOpen(
                     Self.query("SELECT * FROM tasks WHERE \(TaskQueue.renewals)", [now.microseconds, Int64(limit)]),
                     logger: logger)
             ).map(TaskRecord.init(row:))
@@ -202,7 +204,7 @@ public struct PostgresTaskQueue: DeliveryQueue {
 
     public func renewed(_ id: String, next: Timestamp) async throws(StoreError) {
         try await transaction("cannot record a renewal") { connection, logger in
-            _ = try await connection.query(
+            _ = try await connection.queryIfOpen(
                 "UPDATE tasks SET renew_at = \(next.microseconds) WHERE id = \(id)", logger: logger)
         }
     }
@@ -216,7 +218,7 @@ extension PostgresTaskQueue {
         connection: PostgresConnection, logger: Logger
     ) async throws -> Bool {
         let inserted = try await changed(
-            connection.query(
+            connection.queryIfOpen(
                 """
                 INSERT INTO tasks (id, client, episode, slot, kind, tier, score, route, instruction, reasons, about,
                     created_at, deliver_at, due, state, next_attempt_at)
@@ -227,7 +229,7 @@ extension PostgresTaskQueue {
                 ON CONFLICT DO NOTHING RETURNING id
                 """, logger: logger))
         if inserted && task.deliverAt <= now {
-            try await connection.query("SELECT pg_notify(\(wakeChannel), '')", logger: logger)
+            try await connection.queryIfOpen("SELECT pg_notify(\(wakeChannel), '')", logger: logger)
         }
         return inserted
     }
@@ -240,7 +242,10 @@ extension PostgresTaskQueue {
         let (client, logger) = (self.client, self.logger)
         do {
             return try await Deadline.run(within: timeout) {
-                try await client.withTransaction(logger: logger) { connection in try await body(connection, logger) }
+                try await client.withConnection { connection in
+                    try await connection.transaction(logger: logger) { connection in try await body(connection, logger)
+                    }
+                }
             }
         } catch {
             throw storeError(error, doing: doing)

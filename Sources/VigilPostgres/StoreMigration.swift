@@ -47,8 +47,9 @@ public enum StoreMigration {
             plans.append((table, columns, primaryKey, try snapshot.count(table)))
         }
         do {
-            return try await connection.withTransaction(logger: logger) { connection in
-                try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.lockKey))", logger: logger)
+            return try await connection.transaction(logger: logger) { connection in
+                try await connection.queryIfOpen(
+                    "SELECT pg_advisory_xact_lock(\(PostgresSchema.lockKey))", logger: logger)
                 try await checkTarget(
                     connection, plans: plans.map { ($0.table, $0.columns) }, target: target, logger: logger)
                 var copied: [Copied] = []
@@ -72,7 +73,7 @@ public enum StoreMigration {
                     copied.append(Copied(table: plan.table, rows: written))
                 }
                 for (table, column) in PostgresSchema.identities {
-                    try await connection.query(
+                    try await connection.queryIfOpen(
                         PostgresQuery(
                             unsafeSQL:
                                 "SELECT setval(pg_get_serial_sequence('\(table)', '\(column)'), coalesce(max(\(column)), 0) + 1, false) FROM \(table)"
@@ -81,7 +82,7 @@ public enum StoreMigration {
                 var mismatches: [String] = []
                 for plan in plans {
                     let stored =
-                        try await connection.query(
+                        try await connection.queryIfOpen(
                             PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(plan.table)"), logger: logger
                         )
                         .collect().first?.decode(Int.self) ?? -1
@@ -112,7 +113,7 @@ public enum StoreMigration {
         var problems: [String] = []
         for (table, columns) in plans {
             var present: Set<String> = []
-            for try await name in try await connection.query(
+            for try await name in try await connection.queryIfOpen(
                 "SELECT column_name::text FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = \(table)",
                 logger: logger
             ).decode(String.self) {
@@ -127,7 +128,9 @@ public enum StoreMigration {
                 continue
             }
             let rows =
-                try await connection.query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(table)"), logger: logger)
+                try await connection.queryIfOpen(
+                    PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(table)"), logger: logger
+                )
                 .collect().first?.decode(Int.self) ?? 0
             if rows > 0 { problems.append("\(table) already holds \(rows) rows") }
         }

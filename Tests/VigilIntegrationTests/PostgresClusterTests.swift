@@ -208,8 +208,8 @@ final class PostgresClusterTests: XCTestCase {
         XCTAssertEqual(timers.first?["role"] as? String, "serve", status.stdout)
         XCTAssertTrue(listedNodes.allSatisfy { $0.keys.contains("timer_round") }, status.stdout)
         XCTAssertEqual(try postgres.value("SELECT count(*) FROM tasks WHERE state = 'dead'"), "0")
-        for daemon in daemons { XCTAssertEqual(daemon.stop(), 0, String(daemon.log.suffix(3000))) }
-        for notifier in notifiers { XCTAssertEqual(notifier.stop(), 0, String(notifier.log.suffix(3000))) }
+        for daemon in daemons { XCTAssertEqual(daemon.stop(), 0, daemon.ending) }
+        for notifier in notifiers { XCTAssertEqual(notifier.stop(), 0, notifier.ending) }
         print(
             "postgres cluster: \(total) check-ins over 3 daemons (one killed), 2 notifiers (one killed), one immediate server restart: \(stored) stored once each in \(Int(ingested)) s, \(differing.count) of \(cluster.count) evaluations differing from one SQLite node's, \(escalations) escalations, \(overdue) overdue escalations, \(clusterSilences.count) silences decided as one node decided them, \(accepted.count) tasks accepted once each"
         )

@@ -219,6 +219,18 @@ final class Harness {
             return String(decoding: data.dropFirst(logOffset), as: UTF8.self)
         }
 
+        /// What to show when this run failed: a crash report from its first line (the runtime's
+        /// message and the crashed thread's frames come first; the image list at its end says
+        /// little), else the log's last 3,000 characters.
+        var ending: String {
+            let log = self.log
+            guard
+                let crash = ["Fatal error", "Program crashed", "Assertion failed", "Precondition failed"]
+                    .compactMap({ log.range(of: $0)?.lowerBound }).min()
+            else { return String(log.suffix(3000)) }
+            return String(log[crash...].prefix(6000))
+        }
+
         /// SIGTERM once the daemon has started (signals are handled from then on), then the exit status.
         /// A daemon that has not exited `timeout` seconds after SIGTERM fails the test and is killed,
         /// so a shutdown that hangs fails its suite instead of stalling the whole run.
