@@ -17,7 +17,7 @@ extension PostgresConnection {
             try await queryIfOpen("COMMIT", logger: logger)
             return value
         } catch {
-            if !isClosed { _ = try? await query("ROLLBACK", logger: logger) }
+            _ = try? await queryIfOpen("ROLLBACK", logger: logger)
             throw error
         }
     }
