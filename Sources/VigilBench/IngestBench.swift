@@ -57,11 +57,13 @@ public struct IngestBench {
         public var singleSeconds: Double
         public var floorSeconds: Double
         public var batchSeconds: Double
-        /// (b)'s rows written by a minimal bulk insert.
+        /// (b)'s rows written by a minimal bulk insert (bound from memory), and copied by SQLite.
         public var batchFloorSeconds: Double
-        /// (c): the realistic mix, and its rows bulk inserted.
+        public var batchCopySeconds: Double
+        /// (c): the realistic mix, and its rows bulk inserted and copied.
         public var mixSeconds: Double
         public var mixFloorSeconds: Double
+        public var mixCopySeconds: Double
         /// (d): one client's `denseEvents` check-ins, and as many clients' one each.
         public var denseSeconds: Double
         public var spreadSeconds: Double
@@ -115,7 +117,7 @@ public struct IngestBench {
 
             // (b) batches of a dense caseload, every client rising; (c) a realistic mix. Each against
             // the same rows bulk inserted.
-            var batchFigures: [(vigil: Double, floor: Double, other: Double?)] = []
+            var batchFigures: [(vigil: Double, floor: SQLiteFloor.Seconds, other: Double?)] = []
             for mix in [false, true] {
                 let name = mix ? "mix" : "batch"
                 let batchSpool = try spool(base + "/" + name)
@@ -126,9 +128,10 @@ public struct IngestBench {
                 progress("round \(round)/\(rounds): Vigil ingesting \(batches * batchSize) check-ins in batches")
                 let seconds = try timedIngest(
                     batchSpool, database: base + "/\(name).sqlite", expecting: batches * batchSize)
-                progress("round \(round)/\(rounds): floor: bulk inserting the same rows")
+                progress("round \(round)/\(rounds): floor: bulk inserting the same rows, then copying them")
                 let floor = try SQLiteFloor(
-                    source: base + "/\(name).sqlite", target: base + "/\(name)-floor.sqlite",
+                    source: base + "/\(name).sqlite", boundTarget: base + "/\(name)-floor.sqlite",
+                    copiedTarget: base + "/\(name)-copy.sqlite",
                     eventsPerTransaction: Ingestor.defaultBatchesPerChunk * batchSize
                 ).run()
                 var other: Double?
@@ -171,8 +174,10 @@ public struct IngestBench {
             results.append(
                 Round(
                     singleSeconds: singleSeconds, floorSeconds: floorSeconds, batchSeconds: batchFigures[0].vigil,
-                    batchFloorSeconds: batchFigures[0].floor, mixSeconds: batchFigures[1].vigil,
-                    mixFloorSeconds: batchFigures[1].floor, denseSeconds: denseSeconds, spreadSeconds: spreadSeconds,
+                    batchFloorSeconds: batchFigures[0].floor.bound, batchCopySeconds: batchFigures[0].floor.copied,
+                    mixSeconds: batchFigures[1].vigil, mixFloorSeconds: batchFigures[1].floor.bound,
+                    mixCopySeconds: batchFigures[1].floor.copied, denseSeconds: denseSeconds,
+                    spreadSeconds: spreadSeconds,
                     otherBatchSeconds: batchFigures[0].other, otherMixSeconds: batchFigures[1].other))
             try? FileManager.default.removeItem(atPath: base)
         }
