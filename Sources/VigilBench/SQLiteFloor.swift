@@ -44,12 +44,14 @@ struct SQLiteFloor {
                     (table.insert, table.rows(keyedAfter: Int64(slice) * size, upTo: Int64(slice + 1) * size))
                 }
         }
-        let texts = rows.texts
-        let bound = try time(into: boundTarget) { queue in
-            for slice in slices {
-                try queue.inTransaction { db in
-                    for (sql, rows) in slice { try Self.insert(rows, texts: texts, with: sql, db) }
-                    return .commit
+        // The texts' bytes stay where they are while bound: the rows' buffer, held by this closure.
+        let bound = try rows.texts.withUnsafeBytes { texts in
+            try time(into: boundTarget) { queue in
+                for slice in slices {
+                    try queue.inTransaction { db in
+                        for (sql, rows) in slice { try Self.insert(rows, texts: texts, with: sql, db) }
+                        return .commit
+                    }
                 }
             }
         }
@@ -124,7 +126,7 @@ struct SQLiteFloor {
 }
 
 /// Every row of a store, read into memory: each table's insert, and its rows in the table's order;
-/// their texts packed in one buffer (freed with the last copy of the rows).
+/// their texts packed in one buffer.
 private struct StoredRows {
     enum Value {
         case integer(Int64)
@@ -132,16 +134,6 @@ private struct StoredRows {
         /// The text's UTF-8 bytes in `texts`.
         case text(offset: Int, count: Int)
         case null
-    }
-
-    /// Owns the texts' buffer.
-    final class Texts {
-        let bytes: UnsafeMutableRawBufferPointer
-        init(_ packed: [UInt8]) {
-            bytes = .allocate(byteCount: max(1, packed.count), alignment: 1)
-            packed.withUnsafeBytes { bytes.copyMemory(from: $0) }
-        }
-        deinit { bytes.deallocate() }
     }
 
     struct Row {
@@ -168,10 +160,8 @@ private struct StoredRows {
     let evaluations: Table
     /// Every other table but GRDB's and SQLite's own.
     let others: [Table]
-    private let owner: Texts
-
-    /// The texts' bytes, valid while these rows are.
-    var texts: UnsafeRawBufferPointer { UnsafeRawBufferPointer(owner.bytes) }
+    /// Every text's UTF-8 bytes, one after the other.
+    let texts: [UInt8]
 
     init(path: String) throws {
         let queue = try DatabaseQueue(path: path)
@@ -189,7 +179,7 @@ private struct StoredRows {
                 try names.map { try Self.table(db, $0, key: nil, texts: &packed) }
             )
         }
-        owner = Texts(packed)
+        texts = packed
     }
 
     private static func table(_ db: Database, _ name: String, key: String?, texts: inout [UInt8]) throws -> Table {

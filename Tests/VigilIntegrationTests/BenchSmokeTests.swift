@@ -13,6 +13,7 @@ final class BenchSmokeTests: XCTestCase {
         XCTAssertEqual(result.status, 0, "\(result)")
         for line in [
             "(a) one check-in per .json file", "check-ins/s", "files/s", "x the floor", "(b) .jsonl batches of 100",
+            "x the copy", "(c) .jsonl batches of 100",
         ] {
             XCTAssertTrue(result.stdout.contains(line), "missing '\(line)': \(result.stdout)")
         }
