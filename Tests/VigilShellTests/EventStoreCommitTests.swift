@@ -1,5 +1,6 @@
 import GRDB
 import Glibc
+import Logging
 import VigilCore
 import XCTest
 
@@ -110,6 +111,59 @@ final class EventStoreCommitTests: XCTestCase {
             info.st_size, before + 4_000_000, "the log's pages were copied into the database")
         XCTAssertEqual(try store.status().events, 2_000)
         _ = try store.commit([event("last")], at: at)
+    }
+
+    /// A commit, decisions included, writes no temp file: SQLite's statement journals (each upsert's undo log) stay in
+    /// memory, where on disk they would hold page images of check-ins, notes included. Watched with
+    /// inotify on the directory SQLite is pointed to for temp files; the same kind of commit with
+    /// `temp_store` set back to FILE creates files there, so the check can fail.
+    func testACommitWritesNoTempFile() throws {
+        let scratch = try Scratch()
+        let temp = scratch.path + "/tmp"
+        XCTAssertEqual(mkdir(temp, 0o700), 0)
+        let pack = try RulePack.load(directory: Scratch.repository + "/Rules")
+        let store = try EventStore(
+            path: scratch.path + "/vigil.sqlite",
+            stages: [DecisionStage(pack: pack, logger: Logger(label: "test"))])
+        try store.queue.inDatabase { try $0.execute(sql: "PRAGMA temp_store_directory = '\(temp)'") }
+        defer { try? store.queue.inDatabase { try $0.execute(sql: "PRAGMA temp_store_directory = ''") } }
+        let watch = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+        XCTAssertGreaterThanOrEqual(watch, 0)
+        defer { close(watch) }
+        XCTAssertGreaterThanOrEqual(inotify_add_watch(watch, temp, UInt32(IN_CREATE)), 0)
+        /// How many files were created in `temp` since the last call.
+        func created() -> Int {
+            var count = 0
+            var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+            while true {
+                let length = buffer.withUnsafeMutableBytes { read(watch, $0.baseAddress, $0.count) }
+                guard length > 0 else { return count }
+                var offset = 0
+                while offset < length {
+                    let nameLength = buffer.withUnsafeBytes {
+                        $0.load(fromByteOffset: offset + 12, as: UInt32.self)
+                    }
+                    count += 1
+                    offset += 16 + Int(nameLength)
+                }
+            }
+        }
+        // Rising clients in commits large enough for a statement's journal to pass SQLite's 64 KiB
+        // (below that it stays in memory either way), as `vigil bench ingest` (b) commits them.
+        let signs = ["isolation", "hopelessness", "withdrawing_from_routines", "romanticizing_use"]
+        let events = try (0..<12_000).map { index in
+            let body =
+                #"{"id":"e\#(index)","client":"c-\#(index % 500)","at":"\#(at.adding(.seconds(Int64(index))))","#
+                + #""kind":"checkin","source":"peer","measures":{"mood":\#(index % 11),"craving":\#(index % 7)},"#
+                + #""signs":["\#(signs[index % 4])"],"note":"private"}"#
+            let checkIn = try XCTUnwrap(CheckInDecoder.stored.decodeStored(body), body)
+            return PendingEvent(checkIn: checkIn, digest: sha256Hex(Array(body.utf8)), body: body, origin: "b.jsonl")
+        }
+        for chunk in 0..<2 { _ = try store.commit(Array(events[chunk * 4_000..<(chunk + 1) * 4_000]), at: at) }
+        XCTAssertEqual(created(), 0, "a commit created temp files")
+        try store.queue.inDatabase { try $0.execute(sql: "PRAGMA temp_store = FILE") }
+        _ = try store.commit(Array(events[8_000...]), at: at)
+        XCTAssertGreaterThan(created(), 0, "with temp_store = FILE, the statement journals are files in \(temp)")
     }
 
     func testACreatedStoreWhoseFileIsGoneIsRefusedNotRecreatedEmpty() throws {
