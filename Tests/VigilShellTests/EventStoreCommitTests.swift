@@ -113,18 +113,20 @@ final class EventStoreCommitTests: XCTestCase {
         _ = try store.commit([event("last")], at: at)
     }
 
-    /// A commit, decisions included, writes no temp file: SQLite's statement journals (each upsert's undo log) stay in
-    /// memory, where on disk they would hold page images of check-ins, notes included. Watched with
-    /// inotify on the directory SQLite is pointed to for temp files; the same kind of commit with
-    /// `temp_store` set back to FILE creates files there, so the check can fail.
+    /// A commit, decisions included, writes no temp file: SQLite's statement journals (each
+    /// upsert's undo log) stay in memory, where on disk they would hold page images of check-ins,
+    /// notes included. Watched with inotify on the directory SQLite is pointed to for temp files;
+    /// the same kind of commit with `temp_store` set back to FILE creates files there, so the check
+    /// can fail.
     func testACommitWritesNoTempFile() throws {
         let scratch = try Scratch()
         let temp = scratch.path + "/tmp"
         XCTAssertEqual(mkdir(temp, 0o700), 0)
         let pack = try RulePack.load(directory: Scratch.repository + "/Rules")
+        var logger = Logger(label: "vigil.test")
+        logger.logLevel = .critical
         let store = try EventStore(
-            path: scratch.path + "/vigil.sqlite",
-            stages: [DecisionStage(pack: pack, logger: Logger(label: "test"))])
+            path: scratch.path + "/vigil.sqlite", stages: [DecisionStage(pack: pack, logger: logger)])
         try store.queue.inDatabase { try $0.execute(sql: "PRAGMA temp_store_directory = '\(temp)'") }
         defer { try? store.queue.inDatabase { try $0.execute(sql: "PRAGMA temp_store_directory = ''") } }
         let watch = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
