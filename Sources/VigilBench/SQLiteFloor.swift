@@ -91,7 +91,9 @@ struct SQLiteFloor {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL")
+            // Vigil's own settings (its statement journals in memory, its page cache), in WAL.
+            try db.execute(
+                sql: "PRAGMA journal_mode = WAL; " + EventStore.settings(cacheKiB: EventStore.defaultCacheKiB))
         }
         let queue = try DatabaseQueue(path: path, configuration: configuration)
         return try IngestBench.time { try write(queue) }.1

@@ -12,6 +12,17 @@ public final class EventStore: Sendable {
     /// Checkpoints the log off the committing thread (the daemon's store), or nil: SQLite's own.
     let checkpointer: WALCheckpointer?
 
+    /// The page cache of a store opened without saying (the daemon's and the bench's).
+    public static let defaultCacheKiB = 16_384
+
+    /// The connection settings of the store, which `vigil bench ingest`'s floors use too. Statement
+    /// journals (an upsert's undo log inside the events' transaction) stay in memory: spilled to
+    /// temp files they cost a tenth of ingest and put page images of check-ins, notes included, on
+    /// the temp disk.
+    public static func settings(cacheKiB: Int) -> String {
+        "PRAGMA synchronous = FULL; PRAGMA cache_size = -\(cacheKiB); PRAGMA temp_store = MEMORY"
+    }
+
     /// Opens (creating if needed, mode 0600) and migrates the database at `path`. `cacheKiB` bounds
     /// SQLite's page cache: 16 MiB for the daemon's ingest (appends and recent clients' pages); the
     /// notifier and commands need less.
@@ -22,7 +33,7 @@ public final class EventStore: Sendable {
     /// `checkpointsAside`: the log is copied back into the database on a thread of its own
     /// (`WALCheckpointer`), for the daemon's ingest, whose commits would otherwise pay for it.
     public init(
-        path: String, stages: [any CommitStage] = [ClientIndex()], cacheKiB: Int = 16_384,
+        path: String, stages: [any CommitStage] = [ClientIndex()], cacheKiB: Int = EventStore.defaultCacheKiB,
         checkpointsAside: Bool = false
     ) throws(StoreError) {
         self.path = path
@@ -46,11 +57,7 @@ public final class EventStore: Sendable {
         config.busyMode = .timeout(10)
         let checkpointer = checkpointsAside ? WALCheckpointer(path: path) : nil
         config.prepareDatabase { db in
-            // Statement journals (an upsert's undo log inside the events' transaction) stay in
-            // memory: spilled to temp files they cost a tenth of ingest and put page images of
-            // check-ins, notes included, on the temp disk.
-            try db.execute(
-                sql: "PRAGMA synchronous = FULL; PRAGMA cache_size = -\(cacheKiB); PRAGMA temp_store = MEMORY")
+            try db.execute(sql: Self.settings(cacheKiB: cacheKiB))
             checkpointer?.watch(db)
         }
         queue = try Self.openAndMigrate(path: path, configuration: config)
