@@ -27,7 +27,7 @@ public enum PostgresSchema {
             // Under the lock too: two nodes creating the table at once would otherwise collide in
             // PostgreSQL's catalog (`IF NOT EXISTS` does not guard against a concurrent creation).
             try await connection.transaction(logger: logger) { connection in
-                try await connection.queryIfOpen("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
+                try await takeMigrationLock(connection, target: target, logger: logger)
                 try await connection.queryIfOpen(
                     "CREATE TABLE IF NOT EXISTS vigil_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
                     logger: logger)
@@ -36,7 +36,7 @@ public enum PostgresSchema {
             for migration in migrations {
                 let done = try await connection.transaction(logger: logger) { connection in
                     // One migrator at a time: the lock ends with the transaction.
-                    try await connection.queryIfOpen("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
+                    try await takeMigrationLock(connection, target: target, logger: logger)
                     let newest =
                         try await connection.queryIfOpen(
                             "SELECT coalesce(max(version), 0) FROM vigil_migrations", logger: logger
@@ -112,6 +112,34 @@ public enum PostgresSchema {
 
     /// The advisory lock key of schema migrations ("vigil" in ASCII).
     static let lockKey: Int64 = 0x76_69_67_69_6c
+
+    /// How long a process waits for another's migration (or store copy) to finish.
+    static let lockWait = 30
+
+    /// Takes the migration lock for the rest of the transaction, waiting at most `lockWait`
+    /// seconds for the process holding it: past that, a `PostgresError` (exit 69) names the wait,
+    /// so that neither a node nor `vigil store migrate` hangs behind a migrator that never ends
+    /// (systemd starts the node again). The bound stays on every lock the transaction waits for:
+    /// a migration's `ALTER TABLE` that cannot have its table within it fails and is tried again,
+    /// rather than queueing every other node's commits behind its lock request.
+    static func takeMigrationLock(_ connection: PostgresConnection, target: PostgresTarget, logger: Logger)
+        async throws
+    {
+        try await connection.queryIfOpen(
+            PostgresQuery(unsafeSQL: "SET LOCAL lock_timeout = '\(lockWait)s'"), logger: logger)
+        do {
+            // Its rows are awaited: a lock not granted in time fails the statement's result, not
+            // the request.
+            _ = try await connection.queryIfOpen("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
+                .collect()
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "55P03" {
+            throw PostgresError(
+                target: target.description,
+                problem:
+                    "another process held the schema's migration lock for \(lockWait) s (a node migrating the schema, "
+                    + "or `vigil store migrate` copying a store into it): try again once it has finished")
+        }
+    }
 
     /// The identity columns, whose sequences continue after the largest value copied in.
     public static let identities = [

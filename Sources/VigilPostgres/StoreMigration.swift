@@ -48,8 +48,7 @@ public enum StoreMigration {
         }
         do {
             return try await connection.transaction(logger: logger) { connection in
-                try await connection.queryIfOpen(
-                    "SELECT pg_advisory_xact_lock(\(PostgresSchema.lockKey))", logger: logger)
+                try await PostgresSchema.takeMigrationLock(connection, target: target, logger: logger)
                 try await checkTarget(
                     connection, plans: plans.map { ($0.table, $0.columns) }, target: target, logger: logger)
                 var copied: [Copied] = []

@@ -3,7 +3,8 @@ import XCTest
 
 /// `vigil store migrate`: a real daemon's SQLite store copied into a real PostgreSQL 15 (started
 /// by `PostgresServer`), compared row by row, table by table; and the refusals: a target that is
-/// not empty, a password in the URL, a wrong password, a server that is not there.
+/// not empty, a password in the URL, a wrong password, a server that is not there, a migration
+/// lock that another process holds.
 final class StoreMigrateTests: XCTestCase {
     /// Every table the daemon and the notifier write, with high and imminent clients (superseded
     /// tasks), a recovery plan, a refused file, delivered tasks and private notes with characters
@@ -132,6 +133,53 @@ final class StoreMigrateTests: XCTestCase {
         XCTAssertEqual(try postgres.value("SELECT count(*) FROM tasks"), tasks, "the target as it was")
         print(
             "store migrate refused: a non-empty target (exit 78), a password in the URL (78, not echoed), an unsupported sslmode (78), a wrong password (69), a missing password file (78), no server (69)"
+        )
+    }
+
+    /// A process holding the schema's migration lock (here a psql session; in life a node migrating
+    /// a large store, or one that hung) is waited for 30 s, not forever: the copy then exits 69
+    /// naming the wait, leaves the target as it was, and succeeds once the lock is let go.
+    func testAMigrationLockHeldElsewhereIsWaitedForBoundedThenNamed() throws {
+        let harness = try Harness()
+        let postgres = try PostgresServer(passwordFileIn: harness.root)
+        defer { postgres.stop() }
+        let daemon = try harness.startDaemon()
+        XCTAssertEqual(daemon.stop(), 0)
+        // The migration lock's key: "vigil" in ASCII (`PostgresSchema.lockKey`).
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: postgres.bin + "/psql")
+        holder.arguments = [
+            "-X", "-q", "-h", "127.0.0.1", "-p", "\(postgres.port)", "-U", "vigil", "-d", "vigil", "-c",
+            "SELECT pg_advisory_lock(\(0x76_69_67_69_6c)), pg_sleep(300)",
+        ]
+        holder.environment = ["PGPASSWORD": postgres.password]
+        holder.standardOutput = FileHandle.nullDevice
+        try holder.run()
+        defer { holder.terminate() }
+        try eventually(timeout: 20, "the lock held") {
+            try postgres.value("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted") == "1"
+        }
+
+        let started = Date()
+        let blocked = try harness.run(
+            ["store", "migrate", "--to", postgres.url, "--password-file", postgres.passwordFile], timeout: 120)
+        let waited = Date().timeIntervalSince(started)
+        XCTAssertEqual(blocked.status, 69, blocked.stderr)
+        XCTAssertTrue(blocked.stderr.contains("held the schema's migration lock for 30 s"), blocked.stderr)
+        XCTAssertGreaterThanOrEqual(waited, 29, "it waited for the lock's holder first")
+        XCTAssertLessThan(waited, 90, "and not forever")
+        XCTAssertEqual(
+            try postgres.value("SELECT to_regclass('events') IS NULL"), "t", "nothing created while the lock was held")
+
+        XCTAssertEqual(
+            try postgres.value(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' AND granted"), "1")
+        let copied = try harness.run([
+            "store", "migrate", "--to", postgres.url, "--password-file", postgres.passwordFile,
+        ])
+        XCTAssertEqual(copied.status, 0, copied.stderr)
+        print(
+            "store migrate waited \(Int(waited)) s for a migration lock held elsewhere, exited 69 naming it, then copied"
         )
     }
 
