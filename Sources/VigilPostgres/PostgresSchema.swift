@@ -11,6 +11,7 @@ public enum PostgresSchema {
         (1, "the SQLite store's schema through its v9", version1),
         (2, "the nodes of a cluster: what each process runs and when it was last seen", version2),
         (3, "each client's revision, so that a node knows when its cached state is stale", version3),
+        (4, "an index of the open tasks by client (the SQLite store's v10)", version4),
     ]
 
     /// The newest version this build knows.
@@ -165,6 +166,13 @@ public enum PostgresSchema {
     /// PostgreSQL only (one SQLite store has one writer): each client's revision, advanced by every
     /// transaction that changes its decision state, so a node uses a state it cached only while no
     /// other node has changed the client since (`PostgresSession.revisions(of:)`).
+    /// Every commit reads its clients' open tasks; through `tasks_by_client` that read visited each
+    /// client's whole task history. (`CREATE INDEX` holds writes to `tasks` while it builds: on a
+    /// large store, a few seconds at the upgrade.)
+    static let version4 = [
+        "CREATE INDEX tasks_open_by_client ON tasks (client) WHERE state IN ('pending', 'claimed', 'delivered')"
+    ]
+
     static let version3 = [
         "CREATE TABLE client_revisions (client TEXT PRIMARY KEY, revision BIGINT NOT NULL)"
     ]

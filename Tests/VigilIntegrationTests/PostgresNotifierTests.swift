@@ -20,7 +20,7 @@ final class PostgresNotifierTests: XCTestCase {
             try eventually("the notifier started: \(notifier.log)") { notifier.log.contains("vigil notifier started") }
         }
         XCTAssertEqual(
-            try postgres.value("SELECT max(version) FROM vigil_migrations"), "3", "the notifier created the schema")
+            try postgres.value("SELECT max(version) FROM vigil_migrations"), "4", "the notifier created the schema")
         // Past both notifiers' first claim: from now on only a wake-up (or a 20 s poll) finds work.
         Thread.sleep(forTimeInterval: 2)
         try enqueue(postgres, ids: ["wake-0"])

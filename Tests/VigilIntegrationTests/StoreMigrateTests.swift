@@ -69,7 +69,7 @@ final class StoreMigrateTests: XCTestCase {
         let states = Set((source["tasks"] ?? []).compactMap { $0["state"] as? String })
         XCTAssertTrue(
             states.isSuperset(of: ["delivered", "cancelled", "pending"]), "tasks in several states: \(states)")
-        XCTAssertEqual(try postgres.value("SELECT string_agg(version::text, ',') FROM vigil_migrations"), "1,2,3")
+        XCTAssertEqual(try postgres.value("SELECT string_agg(version::text, ',') FROM vigil_migrations"), "1,2,3,4")
         // The next event stored in PostgreSQL takes the next seq, not one already copied.
         let nextSeq = try postgres.value(
             "INSERT INTO events (id, client, at, kind, source, digest, body, origin, ingested_at) VALUES ('n', 'c-new', 0, 'checkin', 'peer', 'd', '{}', 'test', 0) RETURNING seq"

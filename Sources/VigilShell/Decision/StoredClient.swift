@@ -105,11 +105,7 @@ enum StoredClient {
     {
         var tasks: [String: [OpenTask]] = [:]
         guard !clients.isEmpty else { return tasks }
-        var statement = try session.statement(
-            """
-            SELECT client, id, kind, slot, created_at, due, deliver_at, contact_attempts FROM tasks
-            WHERE client IN (\(Session.listedTexts)) AND state IN \(TaskState.openList) ORDER BY seq
-            """)
+        var statement = try session.statement(openTasksQuery(listing: Session.listedTexts))
         statement.bind(JSONOutput.text(clients))
         try statement.forEachRow { row in
             guard let client = row.text(0), let id = row.text(1),
@@ -123,6 +119,17 @@ enum StoredClient {
                     deliverAt: Timestamp(microseconds: row.int64(6)), attempts: Int(row.int64(7))))
         }
         return tasks
+    }
+}
+
+extension StoredClient {
+    /// The read of `openTasks`, its clients listed by `listing` (`StoreSession.listedTexts`): the
+    /// state list is the one the index of open tasks by client (`tasks_open_by_client`) names.
+    static func openTasksQuery(listing: String) -> String {
+        """
+        SELECT client, id, kind, slot, created_at, due, deliver_at, contact_attempts FROM tasks
+        WHERE client IN (\(listing)) AND state IN \(TaskState.openList) ORDER BY seq
+        """
     }
 }
 

@@ -267,6 +267,18 @@ enum Schema {
                     ALTER TABLE tasks ADD COLUMN acted_by TEXT;
                     """)
         }
+        migrator.registerMigration("v10 an index of the open tasks by client") { db in
+            // Every commit reads its clients' open tasks (`StoredClient.openTasks`). Through
+            // `tasks_by_client` that read also visited every task each client ever had, cancelled
+            // and resolved ones included, so it grew with the client's history; this index holds
+            // the open ones only. Its list is `TaskState.openList` as of v10: a query must name
+            // the same list for SQLite to use it (`QueryPlanTests` checks that it does).
+            try db.execute(
+                sql: """
+                    CREATE INDEX tasks_open_by_client ON tasks(client)
+                        WHERE state IN ('pending', 'claimed', 'delivered');
+                    """)
+        }
         return migrator
     }
 }
