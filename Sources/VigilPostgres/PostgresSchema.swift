@@ -166,15 +166,15 @@ public enum PostgresSchema {
     /// PostgreSQL only (one SQLite store has one writer): each client's revision, advanced by every
     /// transaction that changes its decision state, so a node uses a state it cached only while no
     /// other node has changed the client since (`PostgresSession.revisions(of:)`).
-    /// Every commit reads its clients' open tasks; through `tasks_by_client` that read visited each
-    /// client's whole task history. (`CREATE INDEX` holds writes to `tasks` while it builds: on a
-    /// large store, a few seconds at the upgrade.)
-    static let version4 = [
-        "CREATE INDEX tasks_open_by_client ON tasks (client) WHERE state IN ('pending', 'claimed', 'delivered')"
-    ]
-
     static let version3 = [
         "CREATE TABLE client_revisions (client TEXT PRIMARY KEY, revision BIGINT NOT NULL)"
+    ]
+
+    /// Every commit reads its clients' open tasks; through `tasks_by_client` that read visited each
+    /// client's whole task history. (`CREATE INDEX` holds writes to `tasks` for as long as it
+    /// builds, once, at the upgrade.)
+    static let version4 = [
+        "CREATE INDEX tasks_open_by_client ON tasks (client) WHERE state IN ('pending', 'claimed', 'delivered')"
     ]
 
     static let version1 = [

@@ -4,8 +4,9 @@ import XCTest
 @testable import VigilShell
 
 /// The queries the notifier runs every poll or second, and the read of open tasks in every commit,
-/// are each served by an index: none scans the queue, which holds every task ever planned. (A scan of it every second was found by the load
-/// suite: it cost CPU, and its page-cache churn grew the notifier's memory.)
+/// are each served by an index: none scans the queue, which holds every task ever planned. (A scan
+/// of it every second was found by the load suite: it cost CPU, and its page-cache churn grew the
+/// notifier's memory.)
 final class QueryPlanTests: XCTestCase {
     func testTheNotifiersRecurringQueriesNeverScanTheQueue() throws {
         let harness = try Harness()
