@@ -1,5 +1,6 @@
 import Glibc
 import Logging
+import Synchronization
 import VigilCore
 import XCTest
 
@@ -8,9 +9,9 @@ import XCTest
 /// The ingest loop's pieces on a real spool and store in a temporary directory.
 final class IngestorTests: XCTestCase {
     /// An ingestor on `ROOT/spool` and `ROOT/vigil.sqlite`, with the shipped vocabulary.
-    func ingestor(in scratch: Scratch) throws -> Ingestor {
+    func ingestor(in scratch: Scratch, stages: [any CommitStage] = [ClientIndex()]) throws -> Ingestor {
         let spool = try SpoolDirectory(root: scratch.path + "/spool").open()
-        let store = try EventStore(path: scratch.path + "/vigil.sqlite")
+        let store = try EventStore(path: scratch.path + "/vigil.sqlite", stages: stages)
         let vocabulary = try VocabularyFile.load(rulesDirectory: Scratch.repository + "/Rules")
         var logger = Logger(label: "vigil.test")
         logger.logLevel = .critical
@@ -88,5 +89,55 @@ final class IngestorTests: XCTestCase {
         XCTAssertEqual(second.stored, 0)
         XCTAssertEqual(second.duplicates, 1, "the same content under another name is a duplicate, not a new event")
         XCTAssertEqual(try (ingestor.store as? EventStore)?.status().events, 1)
+    }
+}
+
+extension IngestorTests {
+    /// Writes `count` settled check-ins of one client, one file each.
+    func writeCheckIns(_ count: Int, into ingestor: Ingestor) throws {
+        let writer = try SpoolWriter(spool: ingestor.spool.layout)
+        let now = SystemClock().now()
+        for index in 0..<count {
+            let checkIn = #"{"id":"e\#(index)","client":"c-1","at":"\#(now)","kind":"checkin","source":"peer"}"#
+            try settled(writer.write(Array(checkIn.utf8), extension: "json", now: now), in: ingestor)
+        }
+    }
+
+    /// A chunk's files are unlinked while the next chunk commits: by the time `drain()` returns,
+    /// every chunk's are gone and counted, the last one's too.
+    func testADrainOfManyChunksUnlinksAndCountsEveryStoredFileBeforeItReturns() throws {
+        let scratch = try Scratch()
+        let ingestor = try ingestor(in: scratch)
+        ingestor.chunkSize = 2
+        try writeCheckIns(5, into: ingestor)
+        let tally = try ingestor.drain()
+        XCTAssertEqual(tally.stored, 5)
+        XCTAssertEqual(tally.filesDone, 5, "every chunk's unlinks counted, the last one's included")
+        XCTAssertEqual(try ingestor.spool.pendingEntries().map(\.name), [], "new/ is empty")
+    }
+
+    /// When a commit fails, the chunks committed before it are still cleared from `new/` before
+    /// `drain()` throws, and the failed chunk's files and the later ones are kept for the next try.
+    func testAFailedCommitKeepsItsFilesAndStillClearsTheChunksCommittedBefore() throws {
+        let scratch = try Scratch()
+        let ingestor = try ingestor(in: scratch, stages: [ClientIndex(), FailingCommits(succeeding: 1)])
+        ingestor.chunkSize = 2
+        try writeCheckIns(5, into: ingestor)
+        XCTAssertThrowsError(try ingestor.drain(), "the second commit fails")
+        XCTAssertEqual(try ingestor.spool.pendingEntries().count, 3, "the first chunk's two files are gone")
+        XCTAssertEqual(try (ingestor.store as? EventStore)?.status().events, 2)
+    }
+}
+
+/// A commit stage that lets the first `succeeding` commits through and fails every later one.
+private final class FailingCommits: CommitStage {
+    let succeeding: Int
+    let commits = Atomic<Int>(0)
+
+    init(succeeding: Int) { self.succeeding = succeeding }
+
+    func apply(_ events: [StoredEvent], started: Void, context: CommitContext, session: some StoreSession) throws {
+        guard commits.wrappingAdd(1, ordering: .relaxed).newValue > succeeding else { return }
+        throw StoreError(path: "test", problem: "a commit made to fail")
     }
 }

@@ -68,6 +68,27 @@ extension ParallelTests {
     }
 }
 
+extension ParallelTests {
+    /// Lanes start their work at once, on threads of their own (the caller hears from a lane
+    /// before it waits), run each index once on `width` threads, none of them the caller's, and
+    /// `wait()` gives the results in index order.
+    func testLanesRunEveryIndexOnceOnThreadsOfTheirOwnFromTheStart() {
+        let started = DispatchSemaphore(value: 0)
+        let caller = pthread_self()
+        let threads = Mutex<Set<UInt>>([])
+        let lanes = Lanes(1_000, width: 3) { index -> Int in
+            if index == 0 { started.signal() }
+            XCTAssertEqual(pthread_equal(pthread_self(), caller), 0, "an index ran on the caller's thread")
+            threads.withLock { _ = $0.insert(UInt(pthread_self())) }
+            return index * 2
+        }
+        XCTAssertEqual(started.wait(timeout: .now() + 60), .success, "no lane ran before wait()")
+        XCTAssertEqual(lanes.wait(), (0..<1_000).map { $0 * 2 })
+        XCTAssertEqual(threads.withLock { $0.count }, 3, "one thread per lane")
+        XCTAssertEqual(Lanes(0, width: 2) { $0 }.wait(), [], "nothing to do: no lane")
+    }
+}
+
 /// A counter shared by threads.
 private final class Counter: Sendable {
     let value = Atomic<Int>(0)

@@ -6,9 +6,10 @@ import VigilCore
 /// Moves check-ins from the spool into the store, durably and exactly once.
 ///
 /// For each chunk of `new/`: read the files (on `width` threads), validate them, commit every valid
-/// check-in and every refusal in one transaction, and only then unlink what was committed and move
-/// what was refused to `rejected/`. A crash at any instant leaves each file either still in `new/`
-/// (it is ingested again and its events are recognised as duplicates by id and content) or handled.
+/// check-in and every refusal in one transaction, and only then unlink what was committed (on
+/// threads of their own, while the next chunk commits) and move what was refused to `rejected/`.
+/// A crash at any instant leaves each file either still in `new/` (it is ingested again and its
+/// events are recognised as duplicates by id and content) or handled.
 public final class Ingestor {
     public let spool: OpenSpool
     public let store: any CheckInStore
@@ -59,7 +60,9 @@ public final class Ingestor {
     /// Ingests `new/` until it is empty (or only holds stuck or skipped files), or `shouldStop()` says so
     /// between chunks. `shouldStop` is also called between the transactions of a large chunk (its answer
     /// is then ignored: the chunk in hand is finished), so the caller can feed a watchdog from it.
-    /// While a chunk commits, the next one is read and validated on another thread.
+    /// While a chunk commits, the next one is read and validated on another thread, and the files of
+    /// the one before are unlinked (`remove`); every removal is waited for before `drain` returns or
+    /// throws.
     /// Throws when the store cannot commit; the files then stay in `new/`.
     public func drain(shouldStop: () -> Bool = { false }) throws(IngestError) -> IngestTally {
         var tally = IngestTally()
@@ -88,15 +91,21 @@ public final class Ingestor {
             var chunk = nextChunk(of: entries, from: 0)
             var start = chunk.count
             var prepared = prepare(chunk)
+            // The last committed chunk's files, being unlinked while the next chunk commits.
+            var removing: Removal?
+            defer { if let removing { tally += complete(removing) } }
             while true {
                 let next = start < entries.count ? nextChunk(of: entries, from: start) : []
                 let prefetch = next.isEmpty ? nil : Background { [self] in prepare(next) }
+                let handled: HandledChunk
                 do {
-                    tally += try commit(prepared, heartbeat: { _ = shouldStop() })
+                    handled = try commit(prepared, heartbeat: { _ = shouldStop() })
                 } catch {
                     _ = prefetch?.wait()
                     throw error
                 }
+                if let previous = removing { tally += complete(previous) }
+                removing = remove(handled)
                 seen.formUnion(chunk.map(\.name))
                 for case .unsettled(let name) in prepared.verdicts {
                     unsettled.insert(name)
@@ -142,11 +151,6 @@ public final class Ingestor {
         decoder = SpoolFileDecoder(decoder: CheckInDecoder(vocabulary: vocabulary))
     }
 
-    /// Reads, validates, commits and clears one chunk of `new/` (see `prepare` and `commit`).
-    public func ingest(_ chunk: [SpoolDirectory.Entry], heartbeat: () -> Void = {}) throws(IngestError) -> IngestTally {
-        try commit(prepare(chunk), heartbeat: heartbeat)
-    }
-
     /// A chunk read and validated, ready to commit.
     struct PreparedChunk: Sendable {
         let verdicts: [FileVerdict]
@@ -186,9 +190,9 @@ public final class Ingestor {
     }
 
     /// Commits a prepared chunk in transactions of at most `eventsPerTransaction` check-ins, each
-    /// sized to take about `slice` (calling `heartbeat` between them), then unlinks or
-    /// moves aside its files, once all of them are durable.
-    func commit(_ chunk: PreparedChunk, heartbeat: () -> Void) throws(IngestError) -> IngestTally {
+    /// sized to take about `slice` (calling `heartbeat` between them), then, once all of them are
+    /// durable, moves aside its refused files and names the stored ones to unlink (`remove`).
+    func commit(_ chunk: PreparedChunk, heartbeat: () -> Void) throws(IngestError) -> HandledChunk {
         for case .skipped(let name, let reason?) in chunk.verdicts {
             logger.log(
                 .error, .spoolUnreadable, "spool file left for a later attempt",
@@ -233,10 +237,9 @@ public final class Ingestor {
         return max(current, paced)
     }
 
-    /// After the commit: unlink what is stored, move what is refused, count.
-    func finish(_ verdicts: [FileVerdict], outcomes: [CommitOutcome], now: Timestamp) -> IngestTally {
+    /// After the commit: move what is refused, count, and name the files to unlink.
+    func finish(_ verdicts: [FileVerdict], outcomes: [CommitOutcome], now: Timestamp) -> HandledChunk {
         var pass = SpoolPass()
-        defer { settle(pass) }
         var tally = IngestTally()
         var unlinkable: [String] = []
         var index = 0
@@ -299,29 +302,58 @@ public final class Ingestor {
                 break
             }
         }
-        let directory = spool.new
-        let failures = Parallel.map(unlinkable.count, width: width) { index -> SystemError? in
-            do throws(SystemError) {
-                try directory.remove(unlinkable[index])
-                return nil
+        if movedAside {
+            do {
+                try rejector.sync()
             } catch {
-                return error
+                pass.failed(.moveAside, "cannot sync rejected/", file: nil, error, logger: logger)
             }
         }
-        for (name, failure) in zip(unlinkable, failures) {
+        return HandledChunk(tally: tally, unlinkable: unlinkable, pass: pass)
+    }
+
+    /// A committed chunk: what it counted and met so far, and its stored files, to unlink.
+    struct HandledChunk {
+        var tally: IngestTally
+        let unlinkable: [String]
+        var pass: SpoolPass
+    }
+
+    /// A committed chunk whose stored files are being unlinked.
+    struct Removal {
+        var handled: HandledChunk
+        let failures: Lanes<SystemError?>
+    }
+
+    /// Starts unlinking a committed chunk's stored files on `width` threads of their own: each
+    /// unlink mostly waits for the file's blocks to be freed, which the next chunk's commit overlaps.
+    func remove(_ handled: HandledChunk) -> Removal {
+        let directory = spool.new
+        let names = handled.unlinkable
+        return Removal(
+            handled: handled,
+            failures: Lanes(names.count, width: width) { index -> SystemError? in
+                do throws(SystemError) {
+                    try directory.remove(names[index])
+                    return nil
+                } catch {
+                    return error
+                }
+            })
+    }
+
+    /// Waits for a removal; counts the files unlinked, marks the others stuck, and settles the
+    /// chunk's pass over the spool.
+    func complete(_ removal: Removal) -> IngestTally {
+        var (tally, pass) = (removal.handled.tally, removal.handled.pass)
+        defer { settle(pass) }
+        for (name, failure) in zip(removal.handled.unlinkable, removal.failures.wait()) {
             if let failure {
                 stuck.insert(name)
                 pass.failed(.remove, "cannot remove an ingested spool file", file: name, failure, logger: logger)
             } else {
                 tally.filesDone += 1
                 pass.succeeded.insert(.remove)
-            }
-        }
-        if movedAside {
-            do {
-                try rejector.sync()
-            } catch {
-                pass.failed(.moveAside, "cannot sync rejected/", file: nil, error, logger: logger)
             }
         }
         return tally

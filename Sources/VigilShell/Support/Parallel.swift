@@ -1,10 +1,11 @@
 import Dispatch
+import Glibc
 import Synchronization
 
 /// Runs independent work on a fixed number of threads and collects the results in order.
 ///
-/// Used for the system-call-bound stages of ingestion (reading and unlinking spool files), where the
-/// kernel, not the CPU, is the bottleneck and a second thread overlaps the waits.
+/// Used to read spool files, and for the work a commit shares out (through `SharedLoop`). Unlinking,
+/// which mostly waits, runs on threads of its own (`Lanes`).
 public enum Parallel {
     /// `body(i)` for every `i` in `0..<count`, on `width` threads; results in index order.
     public static func map<T>(_ count: Int, width: Int, _ body: (Int) -> T) -> [T] {
@@ -65,6 +66,75 @@ final class Background<T>: @unchecked Sendable {
         defer { result = nil }
         return result
     }
+}
+
+/// `body(i)` for every `i` in `0..<count`, started now on `width` threads of their own; `wait()`
+/// returns the results in index order. For system calls that mostly wait on the device (unlinking
+/// spool files, each of which waits for its blocks to be freed): they run beside the CPU-bound work
+/// of the next commit, and the dispatch pool's few threads are left to that work. A lane whose
+/// thread cannot be created (a task limit reached) is run by `wait()` on the calling thread.
+final class Lanes<T>: @unchecked Sendable {
+    private let results: UnsafeMutablePointer<T>
+    private let count: Int
+    private let lanes: Int
+    private let body: (Int) -> T
+    private let done = DispatchSemaphore(value: 0)
+    /// The lanes no thread could be created for.
+    private var unstarted: [Int] = []
+
+    /// `body` runs on the lanes until `wait()` returns; what it reads must stay alive until then.
+    init(_ count: Int, width: Int, _ body: @escaping (Int) -> T) {
+        self.count = count
+        self.body = body
+        results = .allocate(capacity: max(1, count))
+        lanes = min(max(1, width), count)
+        for lane in 0..<lanes where !Self.spawn({ [self] in run(lane) }) { unstarted.append(lane) }
+    }
+
+    /// The results, once every lane is done. Call it exactly once.
+    func wait() -> [T] {
+        for lane in unstarted { run(lane) }
+        for _ in 0..<lanes { done.wait() }
+        defer {
+            results.deinitialize(count: count)
+            results.deallocate()
+        }
+        return Array(UnsafeBufferPointer(start: results, count: count))
+    }
+
+    private func run(_ lane: Int) {
+        var index = lane
+        while index < count {
+            (results + index).initialize(to: body(index))
+            index += lanes
+        }
+        done.signal()
+    }
+
+    /// Runs `work` on a new detached thread; false when none could be created.
+    private static func spawn(_ work: @escaping () -> Void) -> Bool {
+        let start = Unmanaged.passRetained(ThreadStart(work))
+        var thread = pthread_t()
+        let created = pthread_create(
+            &thread, nil,
+            { argument in
+                guard let argument else { return nil }
+                Unmanaged<ThreadStart>.fromOpaque(argument).takeRetainedValue().work()
+                return nil
+            }, start.toOpaque())
+        guard created == 0 else {
+            start.release()
+            return false
+        }
+        pthread_detach(thread)
+        return true
+    }
+}
+
+/// What a thread created by `Lanes` runs.
+private final class ThreadStart {
+    let work: () -> Void
+    init(_ work: @escaping () -> Void) { self.work = work }
 }
 
 /// `body(i)` for every `i` in `0..<count`, started now on `width - 1` other threads; `finish()`
