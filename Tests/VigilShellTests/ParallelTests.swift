@@ -70,14 +70,23 @@ extension ParallelTests {
 
 extension ParallelTests {
     /// Lanes start their work at once, on threads of their own (the caller hears from a lane
-    /// before it waits), run each index once on `width` threads, none of them the caller's, and
-    /// `wait()` gives the results in index order.
+    /// before it waits), all at the same time (each lane's first index waits for the others'), run
+    /// each index once, none of them on the caller's thread, and `wait()` gives the results in
+    /// index order.
     func testLanesRunEveryIndexOnceOnThreadsOfTheirOwnFromTheStart() {
         let started = DispatchSemaphore(value: 0)
         let caller = pthread_self()
+        let arrived = Atomic<Int>(0)
         let threads = Mutex<Set<UInt>>([])
         let lanes = Lanes(1_000, width: 3) { index -> Int in
             if index == 0 { started.signal() }
+            if index < 3 {
+                // Every lane alive at once, so no thread's id is reused by another lane's.
+                arrived.wrappingAdd(1, ordering: .relaxed)
+                let deadline = Date().addingTimeInterval(60)
+                while arrived.load(ordering: .relaxed) < 3, Date() < deadline { usleep(100) }
+                XCTAssertEqual(arrived.load(ordering: .relaxed), 3, "a lane never started")
+            }
             XCTAssertEqual(pthread_equal(pthread_self(), caller), 0, "an index ran on the caller's thread")
             threads.withLock { _ = $0.insert(UInt(pthread_self())) }
             return index * 2
