@@ -9,8 +9,9 @@ import VigilShell
 ///
 /// Files are written the way a real writer writes them (created in `tmp/`, fsynced, renamed into
 /// `new/`), untimed. Then (a) Vigil drains a spool of one check-in per `.json` file, and the floor
-/// (list, open, read, close and unlink the same number of identical files, on as many threads as
-/// Vigil uses) is timed on a second spool; (b) Vigil drains `.jsonl` batches of `batchSize` lines
+/// (list, open, read, close and unlink the same number of identical files, pipelined as Vigil
+/// does: a chunk read while the one before is unlinked, each on as many threads as Vigil uses) is
+/// timed on a second spool; (b) Vigil drains `.jsonl` batches of `batchSize` lines
 /// from a dense caseload where every client rises, and its floor (`SQLiteFloor`) writes the same
 /// rows into an empty store by a minimal bulk insert in transactions of the same size; (c) the same
 /// with a realistic mix (90 % routine check-ins from a caseload ten times larger, 10 % rising);
@@ -204,20 +205,31 @@ public struct IngestBench {
         return seconds
     }
 
-    /// The floor: discover, open, read, close and unlink every file, on `width` threads.
+    /// The floor: discover every file, then, in chunks of Vigil's size, open, read and close a
+    /// chunk's files on `width` threads while the previous chunk's are unlinked on `width` threads
+    /// of their own: Vigil's pipeline (`Ingestor.drain`) without decoding or committing.
     func floor(_ spool: SpoolDirectory) throws -> Int {
         let names = try spool.pendingNames()
         let directory = spool.new
-        let done = Parallel.map(names.count, width: width) { index -> Bool in
-            let path = directory + "/" + names[index]
-            let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-            guard fd >= 0 else { return false }
-            var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            close(fd)
-            return count > 0 && unlink(path) == 0
+        var removed = 0
+        var removing: Lanes<Bool>?
+        var start = 0
+        while start < names.count {
+            let chunk = Array(names[start..<min(names.count, start + Ingestor.defaultChunkSize)])
+            let read = Parallel.map(chunk.count, width: width) { index -> Bool in
+                let fd = open(directory + "/" + chunk[index], O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+                guard fd >= 0 else { return false }
+                var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+                let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+                close(fd)
+                return count > 0
+            }
+            if let previous = removing.take() { removed += previous.wait().filter { $0 }.count }
+            removing = Lanes(chunk.count, width: width) { read[$0] && unlink(directory + "/" + chunk[$0]) == 0 }
+            start += chunk.count
         }
-        return done.filter { $0 }.count
+        if let last = removing { removed += last.wait().filter { $0 }.count }
+        return removed
     }
 
     func spool(_ path: String) throws -> SpoolDirectory {

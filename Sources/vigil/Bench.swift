@@ -91,7 +91,7 @@ struct Bench: AsyncParsableCommand {
             print("(a) one check-in per .json file, durable")
             print("    vigil  \(rate(report.files, single)) check-ins/s  (\(String(format: "%.3f", single)) s)")
             print(
-                "    floor  \(rate(report.files, floor)) files/s      (\(String(format: "%.3f", floor)) s: list, open, read, unlink)"
+                "    floor  \(rate(report.files, floor)) files/s      (\(String(format: "%.3f", floor)) s: list, open, read, unlink, pipelined)"
             )
             print("    ratio  \(String(format: "%.2f", single / floor))x the floor (target <= 1.30x)")
             for (label, vigil, floor, copy) in [

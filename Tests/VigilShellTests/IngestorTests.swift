@@ -116,8 +116,8 @@ extension IngestorTests {
         XCTAssertEqual(try ingestor.spool.pendingEntries().map(\.name), [], "new/ is empty")
     }
 
-    /// When a commit fails, the chunks committed before it are still cleared from `new/` before
-    /// `drain()` throws, and the failed chunk's files and the later ones are kept for the next try.
+    /// When a commit fails, its chunk's files and the later ones are kept in `new/` for the next
+    /// try (none is unlinked before its commit), and the chunk committed before it is cleared.
     func testAFailedCommitKeepsItsFilesAndStillClearsTheChunksCommittedBefore() throws {
         let scratch = try Scratch()
         let ingestor = try ingestor(in: scratch, stages: [ClientIndex(), FailingCommits(succeeding: 1)])

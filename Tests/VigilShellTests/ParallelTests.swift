@@ -98,6 +98,23 @@ extension ParallelTests {
     }
 }
 
+extension ParallelTests {
+    /// A lane whose thread cannot be created (a task limit reached) is run by `wait()` on the
+    /// caller: every result is there, in order, nothing hangs; a second `wait()` gives them again.
+    func testLanesWhoseThreadsCannotBeCreatedAreRunByWait() {
+        let spawned = Atomic<Int>(0)
+        // The first lane gets a thread, the others none.
+        let firstOnly: Lanes<Int>.Spawn = { work in
+            guard spawned.wrappingAdd(1, ordering: .relaxed).newValue == 1 else { return false }
+            return Lanes<Int>.thread(work)
+        }
+        let lanes = Lanes(100, width: 3, spawn: firstOnly) { $0 + 1 }
+        XCTAssertEqual(lanes.unstarted, [1, 2])
+        XCTAssertEqual(lanes.wait(), Array(1...100))
+        XCTAssertEqual(lanes.wait(), Array(1...100), "the same results again")
+    }
+}
+
 /// A counter shared by threads.
 private final class Counter: Sendable {
     let value = Atomic<Int>(0)

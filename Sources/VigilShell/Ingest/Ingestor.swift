@@ -6,8 +6,8 @@ import VigilCore
 /// Moves check-ins from the spool into the store, durably and exactly once.
 ///
 /// For each chunk of `new/`: read the files (on `width` threads), validate them, commit every valid
-/// check-in and every refusal in one transaction, and only then unlink what was committed (on
-/// threads of their own, while the next chunk commits) and move what was refused to `rejected/`.
+/// check-in and every refusal in one transaction, and only then move what was refused to
+/// `rejected/` and unlink what was committed (on threads of their own, while the next chunk commits).
 /// A crash at any instant leaves each file either still in `new/` (it is ingested again and its
 /// events are recognised as duplicates by id and content) or handled.
 public final class Ingestor {
@@ -20,7 +20,8 @@ public final class Ingestor {
     /// Threads used for the system-call-bound stages (reading and unlinking).
     public let width: Int
     /// Files per transaction.
-    public var chunkSize = 1024
+    public var chunkSize = Ingestor.defaultChunkSize
+    public static let defaultChunkSize = 1024
     /// `.jsonl` batch files per chunk.
     public var batchesPerChunk = Ingestor.defaultBatchesPerChunk
     public static let defaultBatchesPerChunk = 4
@@ -39,6 +40,8 @@ public final class Ingestor {
     var spoolOutage = OutageLatch<(operation: SpoolOperation, error: SystemError)>()
     /// How the spool's paths changed under the daemon, while they differ from what it opened; logged once.
     var layoutChange = OutageLatch<String>()
+    /// While threads to unlink files cannot be created (a task limit reached): logged once.
+    var laneShortage = OutageLatch<Int>()
     /// How often one drain reads unsettled files again, and how long it waits first: two ticks of
     /// the coarse clock (see `SpoolReader.read`), at least 5 ms.
     static let settleRounds = 3
@@ -104,7 +107,7 @@ public final class Ingestor {
                     _ = prefetch?.wait()
                     throw error
                 }
-                if let previous = removing { tally += complete(previous) }
+                if let previous = removing.take() { tally += complete(previous) }
                 removing = remove(handled)
                 seen.formUnion(chunk.map(\.name))
                 for case .unsettled(let name) in prepared.verdicts {
@@ -302,14 +305,15 @@ public final class Ingestor {
                 break
             }
         }
+        var rejectedSync: SystemError?
         if movedAside {
             do {
                 try rejector.sync()
             } catch {
-                pass.failed(.moveAside, "cannot sync rejected/", file: nil, error, logger: logger)
+                rejectedSync = error
             }
         }
-        return HandledChunk(tally: tally, unlinkable: unlinkable, pass: pass)
+        return HandledChunk(tally: tally, unlinkable: unlinkable, pass: pass, rejectedSync: rejectedSync)
     }
 
     /// A committed chunk: what it counted and met so far, and its stored files, to unlink.
@@ -317,6 +321,9 @@ public final class Ingestor {
         var tally: IngestTally
         let unlinkable: [String]
         var pass: SpoolPass
+        /// Why `rejected/` could not be synced, recorded after the unlinks (a pass keeps the first
+        /// failure of a full spool: an unlink's, as before, when both fail).
+        let rejectedSync: SystemError?
     }
 
     /// A committed chunk whose stored files are being unlinked.
@@ -355,6 +362,19 @@ public final class Ingestor {
                 tally.filesDone += 1
                 pass.succeeded.insert(.remove)
             }
+        }
+        if let error = removal.handled.rejectedSync {
+            pass.failed(.moveAside, "cannot sync rejected/", file: nil, error, logger: logger)
+        }
+        let unstarted = removal.failures.unstarted.count
+        if unstarted > 0 {
+            if laneShortage.fail(unstarted) {
+                logger.warning(
+                    "cannot create threads to unlink ingested spool files (a task limit reached?): the ingest thread unlinks them, after the next commit",
+                    metadata: ["threads_missing": "\(unstarted)"])
+            }
+        } else if !removal.handled.unlinkable.isEmpty, laneShortage.recover() != nil {
+            logger.notice("threads to unlink ingested spool files can be created again")
         }
         return tally
     }

@@ -68,38 +68,54 @@ final class Background<T>: @unchecked Sendable {
     }
 }
 
-/// `body(i)` for every `i` in `0..<count`, started now on `width` threads of their own; `wait()`
-/// returns the results in index order. For system calls that mostly wait on the device (unlinking
-/// spool files, each of which waits for its blocks to be freed): they run beside the CPU-bound work
-/// of the next commit, and the dispatch pool's few threads are left to that work. A lane whose
-/// thread cannot be created (a task limit reached) is run by `wait()` on the calling thread.
-final class Lanes<T>: @unchecked Sendable {
+/// `body(i)` for every `i` in `0..<count`, started now on up to `width` threads of their own;
+/// `wait()` returns the results in index order. For system calls that mostly wait on the device
+/// (unlinking spool files, each of which waits for its blocks to be freed): they run beside the
+/// CPU-bound work of the next commit, and the dispatch pool's few threads are left to that work. A
+/// lane whose thread cannot be created (a task limit reached) is run by `wait()` on the caller.
+public final class Lanes<T: Sendable>: @unchecked Sendable {
+    /// Creates a thread running `work`; false when none could be created.
+    public typealias Spawn = (_ work: @escaping @Sendable () -> Void) -> Bool
+
     private let results: UnsafeMutablePointer<T>
     private let count: Int
     private let lanes: Int
-    private let body: (Int) -> T
+    private let body: @Sendable (Int) -> T
     private let done = DispatchSemaphore(value: 0)
-    /// The lanes no thread could be created for.
-    private var unstarted: [Int] = []
+    /// The lanes no thread could be created for (set by `init`; no lane reads it).
+    public private(set) var unstarted: [Int] = []
+    /// What `wait()` returned (only the caller touches it).
+    private var collected: [T]?
 
-    /// `body` runs on the lanes until `wait()` returns; what it reads must stay alive until then.
-    init(_ count: Int, width: Int, _ body: @escaping (Int) -> T) {
+    public init(_ count: Int, width: Int, spawn: Spawn = Lanes.thread, _ body: @escaping @Sendable (Int) -> T) {
         self.count = count
         self.body = body
         results = .allocate(capacity: max(1, count))
         lanes = min(max(1, width), count)
-        for lane in 0..<lanes where !Self.spawn({ [self] in run(lane) }) { unstarted.append(lane) }
+        for lane in 0..<lanes where !spawn({ [self] in run(lane) }) { unstarted.append(lane) }
     }
 
-    /// The results, once every lane is done. Call it exactly once.
-    func wait() -> [T] {
+    /// The results, once every lane is done (the same results again on a later call).
+    public func wait() -> [T] {
+        if let collected { return collected }
         for lane in unstarted { run(lane) }
         for _ in 0..<lanes { done.wait() }
-        defer {
-            results.deinitialize(count: count)
-            results.deallocate()
+        let all = Array(UnsafeBufferPointer(start: results, count: count))
+        collected = all
+        return all
+    }
+
+    /// Every started lane holds the lanes until it is done, so by now each has filled its indices;
+    /// an unstarted lane's are filled only if `wait()` ran it.
+    deinit {
+        for lane in 0..<lanes where collected != nil || !unstarted.contains(lane) {
+            var index = lane
+            while index < count {
+                (results + index).deinitialize(count: 1)
+                index += lanes
+            }
         }
-        return Array(UnsafeBufferPointer(start: results, count: count))
+        results.deallocate()
     }
 
     private func run(_ lane: Int) {
@@ -111,8 +127,8 @@ final class Lanes<T>: @unchecked Sendable {
         done.signal()
     }
 
-    /// Runs `work` on a new detached thread; false when none could be created.
-    private static func spawn(_ work: @escaping () -> Void) -> Bool {
+    /// Runs `work` on a new detached thread.
+    public static func thread(_ work: @escaping @Sendable () -> Void) -> Bool {
         let start = Unmanaged.passRetained(ThreadStart(work))
         var thread = pthread_t()
         let created = pthread_create(
@@ -133,8 +149,8 @@ final class Lanes<T>: @unchecked Sendable {
 
 /// What a thread created by `Lanes` runs.
 private final class ThreadStart {
-    let work: () -> Void
-    init(_ work: @escaping () -> Void) { self.work = work }
+    let work: @Sendable () -> Void
+    init(_ work: @escaping @Sendable () -> Void) { self.work = work }
 }
 
 /// `body(i)` for every `i` in `0..<count`, started now on `width - 1` other threads; `finish()`
