@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 
+@testable import VigilPostgres
 @testable import VigilShell
 
 /// The queries the notifier runs every poll or second, and the read of open tasks in every commit,
@@ -52,5 +53,38 @@ final class QueryPlanTests: XCTestCase {
         let plan = output.split(separator: "\n").map(String.init)
         XCTAssertTrue(plan.contains { $0.contains("INDEX tasks_open_by_client") }, "\(plan)")
         XCTAssertFalse(plan.contains { $0.hasPrefix("SCAN tasks") }, "\(plan)")
+    }
+
+    /// The same read on PostgreSQL (the statement in PostgreSQL's form), on a queue shaped like a
+    /// long-running one: 500 clients with 200 closed and 10 open tasks each, analyzed. The planner
+    /// reads the open tasks through `tasks_open_by_client`, which it can only do while the
+    /// statement's state list implies the index's predicate.
+    func testACommitsReadOfOpenTasksVisitsOpenTasksOnlyOnPostgres() throws {
+        let harness = try Harness()
+        let postgres = try PostgresServer.forPostgresHalf(of: "QueryPlanTests", secretsIn: harness.root)
+        defer { postgres.stop() }
+        let daemon = try harness.startDaemon()
+        XCTAssertEqual(daemon.stop(), 0)
+        let migrated = try harness.run([
+            "store", "migrate", "--to", postgres.url, "--password-file", postgres.passwordFile,
+        ])
+        XCTAssertEqual(migrated.status, 0, migrated.stderr)
+        let filled = try postgres.psql(
+            """
+            INSERT INTO tasks (id, client, episode, slot, kind, tier, score, route, instruction, reasons,
+                created_at, deliver_at, due, state, next_attempt_at)
+            SELECT 't-' || g, 'c-' || (g % 500), 1, 's-' || g, 'follow_up', 'high', 0, 'crisis-team', '', '[]',
+                0, 0, g, CASE WHEN g % 21 = 0 THEN 'pending' ELSE 'cancelled' END, 0
+            FROM generate_series(1, 105000) AS g;
+            ANALYZE tasks
+            """)
+        XCTAssertEqual(filled.status, 0, filled.output)
+        let clients = JSONOutput.text((0..<50).map { "c-\($0)" })
+        let statement = StoredClient.openTasksQuery(listing: PostgresSession.listedTexts)
+            .replacingOccurrences(of: "?", with: "'\(clients)'")
+        let (status, output) = try postgres.psql("EXPLAIN " + statement)
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("tasks_open_by_client"), output)
+        XCTAssertFalse(output.contains("Seq Scan on tasks"), output)
     }
 }
